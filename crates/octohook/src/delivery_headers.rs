@@ -1,0 +1,279 @@
+//! The delivery headers GitHub sends beside the signature, parsed into types.
+
+use std::fmt;
+
+use http::{HeaderMap, HeaderValue};
+use serde::{Deserialize, Serialize};
+
+use crate::header::{
+    X_GITHUB_DELIVERY, X_GITHUB_ENTERPRISE_HOST, X_GITHUB_ENTERPRISE_VERSION, X_GITHUB_EVENT,
+    X_GITHUB_HOOK_ID, X_GITHUB_HOOK_INSTALLATION_TARGET_ID, X_GITHUB_HOOK_INSTALLATION_TARGET_TYPE,
+};
+use crate::ids::parse_decimal;
+use crate::{ContentType, DeliveryGuid, Error, EventKind, HookId};
+
+/// The kind of resource a hook is installed on
+/// (`X-GitHub-Hook-Installation-Target-Type`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TargetType {
+    /// `repository`
+    Repository,
+    /// `organization`
+    Organization,
+    /// `integration`: a GitHub App's hook.
+    Integration,
+    /// `business`: an enterprise.
+    Business,
+    /// `marketplace::listing`
+    MarketplaceListing,
+    /// `sponsors_listing`
+    SponsorsListing,
+    /// A value this version does not know, as sent.
+    Unknown(String),
+}
+
+impl TargetType {
+    /// The type for a header value; unknown values are kept in [`TargetType::Unknown`].
+    pub fn from_name(name: &str) -> Self {
+        match name {
+            "repository" => Self::Repository,
+            "organization" => Self::Organization,
+            "integration" => Self::Integration,
+            "business" => Self::Business,
+            "marketplace::listing" => Self::MarketplaceListing,
+            "sponsors_listing" => Self::SponsorsListing,
+            other => Self::Unknown(other.to_owned()),
+        }
+    }
+
+    /// The value as GitHub sends it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Repository => "repository",
+            Self::Organization => "organization",
+            Self::Integration => "integration",
+            Self::Business => "business",
+            Self::MarketplaceListing => "marketplace::listing",
+            Self::SponsorsListing => "sponsors_listing",
+            Self::Unknown(name) => name,
+        }
+    }
+}
+
+impl fmt::Display for TargetType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for TargetType {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for TargetType {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        Ok(Self::from_name(&name))
+    }
+}
+
+/// The resource a hook is installed on: a repository, an organization, an app, ...
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct InstallationTarget {
+    /// What kind of resource it is.
+    #[serde(rename = "type")]
+    pub kind: TargetType,
+    /// The resource's numeric id.
+    pub id: u64,
+}
+
+/// The GitHub Enterprise Server that sent a delivery.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct EnterpriseServer {
+    /// `X-GitHub-Enterprise-Version`, such as `3.14.0`.
+    pub version: Option<String>,
+    /// `X-GitHub-Enterprise-Host`, the server's host name.
+    pub host: Option<String>,
+}
+
+/// Everything GitHub says about a delivery in its headers, apart from the signature.
+///
+/// `X-GitHub-Event` and `X-GitHub-Delivery` are required, as is a `Content-Type`
+/// this crate can decode; the other headers are optional, but rejected when present
+/// and malformed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeliveryHeaders {
+    event: EventKind,
+    guid: DeliveryGuid,
+    hook_id: Option<HookId>,
+    target: Option<InstallationTarget>,
+    content_type: ContentType,
+    user_agent: Option<String>,
+    enterprise: Option<EnterpriseServer>,
+}
+
+impl DeliveryHeaders {
+    /// Parses the delivery headers of a request.
+    ///
+    /// ```
+    /// use http::HeaderMap;
+    /// use octohook::{DeliveryHeaders, EventKind};
+    ///
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert("x-github-event", "push".parse().unwrap());
+    /// headers.insert("x-github-delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958".parse().unwrap());
+    /// headers.insert("x-github-hook-id", "42".parse().unwrap());
+    /// headers.insert("content-type", "application/json".parse().unwrap());
+    ///
+    /// let parsed = DeliveryHeaders::from_headers(&headers).unwrap();
+    /// assert_eq!(parsed.event(), &EventKind::Push);
+    /// assert_eq!(parsed.hook_id().map(|id| id.get()), Some(42));
+    /// ```
+    pub fn from_headers(headers: &HeaderMap) -> Result<Self, Error> {
+        let event = required(headers, &X_GITHUB_EVENT, "X-GitHub-Event")?;
+        let event = EventKind::from_name(token(event, "X-GitHub-Event")?);
+        let guid = required(headers, &X_GITHUB_DELIVERY, "X-GitHub-Delivery")?;
+        let guid = DeliveryGuid::from_bytes(guid.as_bytes()).map_err(|_| Error::InvalidHeader {
+            header: "X-GitHub-Delivery",
+            reason: "not a delivery GUID",
+        })?;
+        let content_type = match single(headers, &http::header::CONTENT_TYPE, "Content-Type")? {
+            Some(value) => ContentType::from_header(value.as_bytes())?,
+            None => return Err(Error::MissingContentType),
+        };
+        let hook_id = single(headers, &X_GITHUB_HOOK_ID, "X-GitHub-Hook-ID")?
+            .map(|value| number(value, "X-GitHub-Hook-ID").map(HookId::new))
+            .transpose()?;
+        let target = target(headers)?;
+        let user_agent = single(headers, &http::header::USER_AGENT, "User-Agent")?
+            .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
+        let version = single(
+            headers,
+            &X_GITHUB_ENTERPRISE_VERSION,
+            "X-GitHub-Enterprise-Version",
+        )?
+        .map(|value| token(value, "X-GitHub-Enterprise-Version").map(str::to_owned))
+        .transpose()?;
+        let host = single(
+            headers,
+            &X_GITHUB_ENTERPRISE_HOST,
+            "X-GitHub-Enterprise-Host",
+        )?
+        .map(|value| token(value, "X-GitHub-Enterprise-Host").map(str::to_owned))
+        .transpose()?;
+        let enterprise =
+            (version.is_some() || host.is_some()).then_some(EnterpriseServer { version, host });
+        Ok(Self {
+            event,
+            guid,
+            hook_id,
+            target,
+            content_type,
+            user_agent,
+            enterprise,
+        })
+    }
+
+    /// The event (`X-GitHub-Event`).
+    pub fn event(&self) -> &EventKind {
+        &self.event
+    }
+
+    /// The delivery's GUID (`X-GitHub-Delivery`).
+    pub fn guid(&self) -> &DeliveryGuid {
+        &self.guid
+    }
+
+    /// The hook's id (`X-GitHub-Hook-ID`), when sent.
+    pub fn hook_id(&self) -> Option<HookId> {
+        self.hook_id
+    }
+
+    /// The resource the hook is installed on, when both target headers were sent.
+    pub fn target(&self) -> Option<&InstallationTarget> {
+        self.target.as_ref()
+    }
+
+    /// How the body is encoded.
+    pub fn content_type(&self) -> ContentType {
+        self.content_type
+    }
+
+    /// The `User-Agent`, such as `GitHub-Hookshot/b8c71d8`.
+    pub fn user_agent(&self) -> Option<&str> {
+        self.user_agent.as_deref()
+    }
+
+    /// The GitHub Enterprise Server that sent the delivery, if one did.
+    pub fn enterprise(&self) -> Option<&EnterpriseServer> {
+        self.enterprise.as_ref()
+    }
+}
+
+fn target(headers: &HeaderMap) -> Result<Option<InstallationTarget>, Error> {
+    const TYPE: &str = "X-GitHub-Hook-Installation-Target-Type";
+    const ID: &str = "X-GitHub-Hook-Installation-Target-ID";
+    let kind = single(headers, &X_GITHUB_HOOK_INSTALLATION_TARGET_TYPE, TYPE)?;
+    let id = single(headers, &X_GITHUB_HOOK_INSTALLATION_TARGET_ID, ID)?;
+    match (kind, id) {
+        (None, None) => Ok(None),
+        (Some(kind), Some(id)) => Ok(Some(InstallationTarget {
+            kind: TargetType::from_name(token(kind, TYPE)?),
+            id: number(id, ID)?,
+        })),
+        (Some(_), None) => Err(Error::InvalidHeader {
+            header: ID,
+            reason: "missing while the target type is present",
+        }),
+        (None, Some(_)) => Err(Error::InvalidHeader {
+            header: TYPE,
+            reason: "missing while the target id is present",
+        }),
+    }
+}
+
+/// A header that may be absent but must not be repeated.
+pub(crate) fn single<'a>(
+    headers: &'a HeaderMap,
+    name: &http::HeaderName,
+    display: &'static str,
+) -> Result<Option<&'a HeaderValue>, Error> {
+    let mut values = headers.get_all(name).iter();
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(Error::InvalidHeader {
+            header: display,
+            reason: "sent more than once",
+        });
+    }
+    Ok(first)
+}
+
+fn required<'a>(
+    headers: &'a HeaderMap,
+    name: &http::HeaderName,
+    display: &'static str,
+) -> Result<&'a HeaderValue, Error> {
+    single(headers, name, display)?.ok_or(Error::MissingHeader(display))
+}
+
+/// A non-empty value of visible ASCII, as GitHub's names and versions are.
+fn token<'a>(value: &'a HeaderValue, header: &'static str) -> Result<&'a str, Error> {
+    match value.to_str() {
+        Ok(text) if !text.is_empty() && !text.contains(' ') => Ok(text),
+        _ => Err(Error::InvalidHeader {
+            header,
+            reason: "not a non-empty ASCII token",
+        }),
+    }
+}
+
+fn number(value: &HeaderValue, header: &'static str) -> Result<u64, Error> {
+    parse_decimal(value.as_bytes()).ok_or(Error::InvalidHeader {
+        header,
+        reason: "not a decimal number",
+    })
+}

@@ -1,0 +1,96 @@
+//! Why a delivery was rejected.
+
+use http::StatusCode;
+
+use crate::SignatureFormatError;
+
+/// Why a delivery was rejected.
+///
+/// Each variant maps to an HTTP status through [`Error::status`]. Messages name the
+/// header or the rule that failed; they never contain a secret or the signature
+/// that was expected.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A required delivery header (`X-GitHub-Event`, `X-GitHub-Delivery`) is missing.
+    #[error("missing {0} header")]
+    MissingHeader(&'static str),
+    /// A delivery header is present but malformed.
+    #[error("invalid {header} header: {reason}")]
+    InvalidHeader {
+        /// The header's name.
+        header: &'static str,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// Neither `X-Hub-Signature-256` nor (when enabled) `X-Hub-Signature` was sent.
+    #[error("missing X-Hub-Signature-256 header")]
+    MissingSignature,
+    /// Only the legacy SHA-1 `X-Hub-Signature` was sent, and SHA-1 is not enabled.
+    #[error(
+        "only a legacy X-Hub-Signature (SHA-1) was sent, and SHA-1 verification is not enabled"
+    )]
+    Sha1NotEnabled,
+    /// The signature header is malformed.
+    #[error("malformed {header} header: {kind}")]
+    MalformedSignature {
+        /// The header's name.
+        header: &'static str,
+        /// How it is malformed.
+        kind: SignatureFormatError,
+    },
+    /// The signature does not match the body under any configured secret.
+    #[error("signature does not match the body")]
+    SignatureMismatch,
+    /// The body is larger than the configured limit.
+    #[error("body exceeds the limit of {limit} bytes")]
+    BodyTooLarge {
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// No `Content-Type` header was sent.
+    #[error("missing Content-Type header")]
+    MissingContentType,
+    /// The `Content-Type` is neither `application/json` nor
+    /// `application/x-www-form-urlencoded`.
+    #[error(
+        "unsupported Content-Type: expected application/json or application/x-www-form-urlencoded"
+    )]
+    UnsupportedContentType,
+    /// A form-encoded body has no `payload` field.
+    #[error("form body has no payload field")]
+    MissingFormPayload,
+    /// The (verified) payload is not a JSON object, or does not fit the requested type.
+    #[error("invalid payload: {0}")]
+    InvalidPayload(#[source] serde_json::Error),
+}
+
+impl Error {
+    /// The HTTP status a receiver answers with: 400 for bad delivery headers and
+    /// undecodable bodies, 401 for a missing or wrong signature, 413 for a body over
+    /// the limit, 415 for an unsupported content type.
+    ///
+    /// ```
+    /// use http::StatusCode;
+    /// use octohook::Error;
+    ///
+    /// assert_eq!(Error::SignatureMismatch.status(), StatusCode::UNAUTHORIZED);
+    /// assert_eq!(Error::MissingHeader("X-GitHub-Event").status(), StatusCode::BAD_REQUEST);
+    /// ```
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::MissingHeader(_)
+            | Self::InvalidHeader { .. }
+            | Self::MissingFormPayload
+            | Self::InvalidPayload(_) => StatusCode::BAD_REQUEST,
+            Self::MissingSignature
+            | Self::Sha1NotEnabled
+            | Self::MalformedSignature { .. }
+            | Self::SignatureMismatch => StatusCode::UNAUTHORIZED,
+            Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::MissingContentType | Self::UnsupportedContentType => {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            }
+        }
+    }
+}

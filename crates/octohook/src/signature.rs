@@ -1,0 +1,241 @@
+//! The signature headers: strict parsing, and signing for tests and tools.
+
+use std::fmt;
+
+use hmac::{Hmac, Mac};
+use sha1::Sha1;
+use sha2::Sha256;
+
+use crate::WebhookSecret;
+
+/// How a signature header value is malformed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignatureFormatError {
+    /// The value does not start with the algorithm's prefix (`sha256=` or `sha1=`).
+    #[error("does not start with the expected algorithm prefix")]
+    WrongPrefix,
+    /// The hex digest has the wrong number of characters.
+    #[error("the digest has the wrong length")]
+    WrongLength,
+    /// The digest has a character that is not a hex digit.
+    #[error("the digest is not hexadecimal")]
+    NotHex,
+    /// The header was sent more than once.
+    #[error("the header was sent more than once")]
+    Repeated,
+}
+
+/// The algorithm a delivery's signature was checked with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SignatureAlgorithm {
+    /// HMAC-SHA256 from `X-Hub-Signature-256`.
+    Sha256,
+    /// HMAC-SHA1 from `X-Hub-Signature`, accepted only when explicitly enabled.
+    LegacySha1,
+}
+
+/// A parsed `X-Hub-Signature-256` value: the 32-byte HMAC-SHA256 digest.
+///
+/// ```
+/// use octohook::Signature256;
+///
+/// let header = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
+/// let signature = Signature256::parse(header.as_bytes()).unwrap();
+/// assert_eq!(signature.to_string(), header);
+/// assert!(Signature256::parse(b"sha1=757107ea").is_err());
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Signature256([u8; 32]);
+
+/// A parsed legacy `X-Hub-Signature` value: the 20-byte HMAC-SHA1 digest.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Signature1([u8; 20]);
+
+impl Signature256 {
+    /// Parses `sha256=<64 hex digits>`; the prefix is matched exactly, the digits in
+    /// either case.
+    pub fn parse(value: &[u8]) -> Result<Self, SignatureFormatError> {
+        parse_digest(value, b"sha256=").map(Self)
+    }
+
+    /// The digest bytes.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl Signature1 {
+    /// Parses `sha1=<40 hex digits>`; the prefix is matched exactly, the digits in
+    /// either case.
+    pub fn parse(value: &[u8]) -> Result<Self, SignatureFormatError> {
+        parse_digest(value, b"sha1=").map(Self)
+    }
+
+    /// The digest bytes.
+    pub fn as_bytes(&self) -> &[u8; 20] {
+        &self.0
+    }
+}
+
+fn parse_digest<const N: usize>(
+    value: &[u8],
+    prefix: &[u8],
+) -> Result<[u8; N], SignatureFormatError> {
+    let digits = value
+        .strip_prefix(prefix)
+        .ok_or(SignatureFormatError::WrongPrefix)?;
+    if digits.len() != 2 * N {
+        return Err(SignatureFormatError::WrongLength);
+    }
+    let mut digest = [0u8; N];
+    hex::decode_to_slice(digits, &mut digest).map_err(|_| SignatureFormatError::NotHex)?;
+    Ok(digest)
+}
+
+impl fmt::Display for Signature256 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "sha256={}", hex::encode(self.0))
+    }
+}
+
+impl fmt::Debug for Signature256 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Signature256({self})")
+    }
+}
+
+impl fmt::Display for Signature1 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "sha1={}", hex::encode(self.0))
+    }
+}
+
+impl fmt::Debug for Signature1 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Signature1({self})")
+    }
+}
+
+/// Signs `body` as GitHub does and returns the `X-Hub-Signature-256` header value.
+///
+/// For tests, benches and tools that produce deliveries; a receiver verifies with a
+/// [`Verifier`](crate::Verifier) instead of comparing strings.
+///
+/// ```
+/// use octohook::{sign, WebhookSecret};
+///
+/// let secret = WebhookSecret::new("It's a Secret to Everybody").unwrap();
+/// assert_eq!(
+///     sign(&secret, b"Hello, World!"),
+///     "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
+/// );
+/// ```
+pub fn sign(secret: &WebhookSecret, body: &[u8]) -> String {
+    let mut mac = sha256_key(secret);
+    mac.update(body);
+    Signature256(mac.finalize().into_bytes().into()).to_string()
+}
+
+/// Signs `body` with HMAC-SHA1 and returns the legacy `X-Hub-Signature` header value.
+///
+/// GitHub still sends this header beside `X-Hub-Signature-256`; only use it to
+/// produce deliveries for receivers that verify the legacy header.
+pub fn sign_legacy_sha1(secret: &WebhookSecret, body: &[u8]) -> String {
+    let mut mac = sha1_key(secret);
+    mac.update(body);
+    Signature1(mac.finalize().into_bytes().into()).to_string()
+}
+
+/// Incremental signing, for bodies too large to hold in memory.
+///
+/// ```
+/// use octohook::{sign, Signer, WebhookSecret};
+///
+/// let secret = WebhookSecret::new("s3cret").unwrap();
+/// let mut signer = Signer::new(&secret);
+/// signer.update(b"Hello, ");
+/// signer.update(b"World!");
+/// assert_eq!(signer.finish(), sign(&secret, b"Hello, World!"));
+/// ```
+#[derive(Clone)]
+pub struct Signer(Hmac<Sha256>);
+
+impl Signer {
+    /// Starts signing with `secret`.
+    pub fn new(secret: &WebhookSecret) -> Self {
+        Self(sha256_key(secret))
+    }
+
+    /// Feeds the next bytes of the body.
+    pub fn update(&mut self, chunk: &[u8]) {
+        self.0.update(chunk);
+    }
+
+    /// Returns the `X-Hub-Signature-256` header value for everything fed so far.
+    pub fn finish(self) -> String {
+        Signature256(self.0.finalize().into_bytes().into()).to_string()
+    }
+}
+
+impl fmt::Debug for Signer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Signer([redacted])")
+    }
+}
+
+pub(crate) fn sha256_key(secret: &WebhookSecret) -> Hmac<Sha256> {
+    Hmac::new_from_slice(secret.expose_bytes()).expect("HMAC accepts keys of any length")
+}
+
+pub(crate) fn sha1_key(secret: &WebhookSecret) -> Hmac<Sha1> {
+    Hmac::new_from_slice(secret.expose_bytes()).expect("HMAC accepts keys of any length")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_reports_each_kind_of_malformation() {
+        let good = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
+        assert!(Signature256::parse(good.as_bytes()).is_ok());
+        assert!(
+            Signature256::parse(good.to_uppercase().replace("SHA256", "sha256").as_bytes()).is_ok()
+        );
+        let cases: [(&str, SignatureFormatError); 6] = [
+            ("", SignatureFormatError::WrongPrefix),
+            ("SHA256=757107ea", SignatureFormatError::WrongPrefix),
+            (
+                "sha1=757107ea0eb2509fc211221cce984b8a37570b6d",
+                SignatureFormatError::WrongPrefix,
+            ),
+            ("sha256=757107ea", SignatureFormatError::WrongLength),
+            (
+                " sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
+                SignatureFormatError::WrongPrefix,
+            ),
+            (
+                "sha256=z57107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
+                SignatureFormatError::NotHex,
+            ),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(
+                Signature256::parse(value.as_bytes()),
+                Err(expected),
+                "{value:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn sha1_parse_checks_its_own_prefix_and_length() {
+        assert!(Signature1::parse(b"sha1=126f2c800419c60137ce748d7672e77b65cf16d6").is_ok());
+        assert_eq!(
+            Signature1::parse(b"sha1=126f2c80"),
+            Err(SignatureFormatError::WrongLength)
+        );
+    }
+}

@@ -1,0 +1,402 @@
+//! Signature verification: the configured secrets, and a delivery being verified
+//! while its body streams in.
+
+use std::fmt;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use hmac::{Hmac, Mac};
+use http::HeaderMap;
+use sha1::Sha1;
+use sha2::Sha256;
+
+use crate::delivery_headers::single;
+use crate::header::{X_HUB_SIGNATURE, X_HUB_SIGNATURE_256};
+use crate::signature::{sha1_key, sha256_key};
+use crate::{
+    DeliveryHeaders, Error, Signature1, Signature256, SignatureAlgorithm, VerifiedDelivery,
+    WebhookSecret,
+};
+
+/// GitHub caps payloads at 25 MiB; this is the default body limit.
+pub const DEFAULT_BODY_LIMIT: u64 = 25 * 1024 * 1024;
+
+/// Which of the configured secrets verified a delivery: 0 for the first one given to
+/// [`Verifier::new`], 1 for the next [`Verifier::with_secret`], and so on.
+///
+/// During a secret rotation, a receiver logs this so the operator can see when the
+/// old secret stops being used and retire it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SecretIndex(pub usize);
+
+/// One secret's HMAC states, keyed once at set-up so a request only clones them.
+#[derive(Clone)]
+struct KeyedSecret {
+    sha256: Hmac<Sha256>,
+    sha1: Hmac<Sha1>,
+}
+
+/// Verifies deliveries against one or more secrets.
+///
+/// Cheap to clone (the keyed HMAC states are shared). Only `X-Hub-Signature-256` is
+/// accepted unless [`Verifier::allow_legacy_sha1`] is called, and even then SHA-1 is
+/// used only when no `X-Hub-Signature-256` header was sent.
+///
+/// ```
+/// use bytes::Bytes;
+/// use http::HeaderMap;
+/// use octohook::{sign, EventKind, Verifier, WebhookSecret};
+///
+/// let secret = WebhookSecret::new("It's a Secret to Everybody").unwrap();
+/// let body = Bytes::from_static(br#"{"zen":"Keep it logically awesome.","hook_id":1}"#);
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert("x-github-event", "ping".parse().unwrap());
+/// headers.insert("x-github-delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958".parse().unwrap());
+/// headers.insert("content-type", "application/json".parse().unwrap());
+/// headers.insert("x-hub-signature-256", sign(&secret, &body).parse().unwrap());
+///
+/// let verifier = Verifier::new(secret);
+/// let delivery = verifier.verify(&headers, body).unwrap();
+/// assert_eq!(delivery.event_kind(), &EventKind::Ping);
+/// assert_eq!(delivery.action(), None);
+/// ```
+#[derive(Clone)]
+pub struct Verifier {
+    secrets: Arc<[KeyedSecret]>,
+    allow_sha1: bool,
+    body_limit: u64,
+}
+
+impl Verifier {
+    /// A verifier for one secret, SHA-256 only, with the default 25 MiB body limit.
+    pub fn new(secret: WebhookSecret) -> Self {
+        Self {
+            secrets: Arc::new([KeyedSecret::new(&secret)]),
+            allow_sha1: false,
+            body_limit: DEFAULT_BODY_LIMIT,
+        }
+    }
+
+    /// Also accepts deliveries signed with `secret`; tried after the ones before it.
+    ///
+    /// ```
+    /// use octohook::{sign, SecretIndex, Verifier, WebhookSecret};
+    ///
+    /// let old = WebhookSecret::new("old").unwrap();
+    /// let new = WebhookSecret::new("new").unwrap();
+    /// let verifier = Verifier::new(new).with_secret(old.clone());
+    /// let signature = sign(&old, b"{}");
+    /// assert_eq!(verifier.verify_signature_256(signature.as_bytes(), b"{}").unwrap(), SecretIndex(1));
+    /// ```
+    pub fn with_secret(mut self, secret: WebhookSecret) -> Self {
+        let mut secrets = self.secrets.to_vec();
+        secrets.push(KeyedSecret::new(&secret));
+        self.secrets = secrets.into();
+        self
+    }
+
+    /// Accepts the legacy SHA-1 `X-Hub-Signature` header, but only on deliveries that
+    /// carry no `X-Hub-Signature-256` header (GitHub sends both).
+    ///
+    /// SHA-1 is weak: enable this only for old GitHub Enterprise Server versions that
+    /// do not send `X-Hub-Signature-256`.
+    pub fn allow_legacy_sha1(mut self) -> Self {
+        self.allow_sha1 = true;
+        self
+    }
+
+    /// Sets the largest body accepted, in bytes (default 25 MiB, GitHub's cap).
+    pub fn with_body_limit(mut self, bytes: u64) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+
+    /// The largest body accepted, in bytes.
+    pub fn body_limit(&self) -> u64 {
+        self.body_limit
+    }
+
+    /// Whether the legacy SHA-1 header is accepted.
+    pub fn legacy_sha1_allowed(&self) -> bool {
+        self.allow_sha1
+    }
+
+    /// How many secrets are configured.
+    pub fn secret_count(&self) -> usize {
+        self.secrets.len()
+    }
+
+    /// Verifies a whole delivery whose body is already in memory.
+    pub fn verify(&self, headers: &HeaderMap, body: Bytes) -> Result<VerifiedDelivery, Error> {
+        let mut pending = self.begin(headers)?;
+        pending.update(body)?;
+        pending.finish()
+    }
+
+    /// Checks a delivery's headers before its body is read, and returns the state
+    /// that verifies the body chunk by chunk.
+    ///
+    /// This rejects, without reading any body: missing or malformed delivery or
+    /// signature headers, an unsupported content type, and a `Content-Length` over
+    /// the limit.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use http::HeaderMap;
+    /// use octohook::{sign, Verifier, WebhookSecret};
+    ///
+    /// let secret = WebhookSecret::new("s3cret").unwrap();
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert("x-github-event", "issues".parse().unwrap());
+    /// headers.insert("x-github-delivery", "f0e1d2c3".parse().unwrap());
+    /// headers.insert("content-type", "application/json".parse().unwrap());
+    /// headers.insert("x-hub-signature-256", sign(&secret, br#"{"action":"opened"}"#).parse().unwrap());
+    ///
+    /// let mut pending = Verifier::new(secret).begin(&headers).unwrap();
+    /// for chunk in [&br#"{"action":"#[..], br#""opened"}"#] {
+    ///     pending.update(Bytes::from_static(chunk)).unwrap();
+    /// }
+    /// assert_eq!(pending.finish().unwrap().action(), Some("opened"));
+    /// ```
+    pub fn begin(&self, headers: &HeaderMap) -> Result<PendingDelivery, Error> {
+        let expected = self.expected_signature(headers)?;
+        let delivery = DeliveryHeaders::from_headers(headers)?;
+        let announced = content_length(headers)?;
+        if announced.is_some_and(|length| length > self.body_limit) {
+            return Err(Error::BodyTooLarge {
+                limit: self.body_limit,
+            });
+        }
+        let macs = match expected {
+            Expected::Sha256(_) => {
+                Macs::Sha256(self.secrets.iter().map(|s| s.sha256.clone()).collect())
+            }
+            Expected::Sha1(_) => Macs::Sha1(self.secrets.iter().map(|s| s.sha1.clone()).collect()),
+        };
+        Ok(PendingDelivery {
+            headers: delivery,
+            expected,
+            macs,
+            body: BodyBuffer::new(announced.unwrap_or(0).min(self.body_limit)),
+            received: 0,
+            body_limit: self.body_limit,
+        })
+    }
+
+    /// Verifies an `X-Hub-Signature-256` value against a body, and says which secret
+    /// matched. Use this when the delivery headers are handled elsewhere.
+    pub fn verify_signature_256(&self, header: &[u8], body: &[u8]) -> Result<SecretIndex, Error> {
+        let expected = Signature256::parse(header).map_err(|kind| Error::MalformedSignature {
+            header: "X-Hub-Signature-256",
+            kind,
+        })?;
+        let macs = self.secrets.iter().map(|s| {
+            let mut mac = s.sha256.clone();
+            mac.update(body);
+            mac
+        });
+        first_match(macs, expected.as_bytes())
+    }
+
+    fn expected_signature(&self, headers: &HeaderMap) -> Result<Expected, Error> {
+        const SHA256: &str = "X-Hub-Signature-256";
+        const SHA1: &str = "X-Hub-Signature";
+        let malformed = |header| move |kind| Error::MalformedSignature { header, kind };
+        let repeated = |header| {
+            move |_| Error::MalformedSignature {
+                header,
+                kind: crate::SignatureFormatError::Repeated,
+            }
+        };
+        if let Some(value) =
+            single(headers, &X_HUB_SIGNATURE_256, SHA256).map_err(repeated(SHA256))?
+        {
+            return Signature256::parse(value.as_bytes())
+                .map(Expected::Sha256)
+                .map_err(malformed(SHA256));
+        }
+        match single(headers, &X_HUB_SIGNATURE, SHA1).map_err(repeated(SHA1))? {
+            None => Err(Error::MissingSignature),
+            Some(_) if !self.allow_sha1 => Err(Error::Sha1NotEnabled),
+            Some(value) => Signature1::parse(value.as_bytes())
+                .map(Expected::Sha1)
+                .map_err(malformed(SHA1)),
+        }
+    }
+}
+
+impl fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Verifier")
+            .field(
+                "secrets",
+                &format_args!("[{} redacted]", self.secrets.len()),
+            )
+            .field("allow_legacy_sha1", &self.allow_sha1)
+            .field("body_limit", &self.body_limit)
+            .finish()
+    }
+}
+
+impl KeyedSecret {
+    fn new(secret: &WebhookSecret) -> Self {
+        Self {
+            sha256: sha256_key(secret),
+            sha1: sha1_key(secret),
+        }
+    }
+}
+
+/// The announced body length; a malformed `Content-Length` is a bad request.
+fn content_length(headers: &HeaderMap) -> Result<Option<u64>, Error> {
+    single(headers, &http::header::CONTENT_LENGTH, "Content-Length")?
+        .map(|value| {
+            crate::ids::parse_decimal(value.as_bytes()).ok_or(Error::InvalidHeader {
+                header: "Content-Length",
+                reason: "not a decimal number",
+            })
+        })
+        .transpose()
+}
+
+/// The first secret whose MAC matches, compared in constant time by `verify_slice`.
+fn first_match<M: Mac>(
+    macs: impl IntoIterator<Item = M>,
+    expected: &[u8],
+) -> Result<SecretIndex, Error> {
+    macs.into_iter()
+        .position(|mac| mac.verify_slice(expected).is_ok())
+        .map(SecretIndex)
+        .ok_or(Error::SignatureMismatch)
+}
+
+#[derive(Clone, Copy)]
+enum Expected {
+    Sha256(Signature256),
+    Sha1(Signature1),
+}
+
+/// One running MAC per configured secret.
+enum Macs {
+    Sha256(Vec<Hmac<Sha256>>),
+    Sha1(Vec<Hmac<Sha1>>),
+}
+
+/// A delivery whose headers passed and whose body is being hashed as it arrives.
+///
+/// Feed each chunk to [`update`](Self::update) as it is read (the limit is enforced
+/// there, before the chunk is hashed or kept), then call [`finish`](Self::finish).
+pub struct PendingDelivery {
+    headers: DeliveryHeaders,
+    expected: Expected,
+    macs: Macs,
+    body: BodyBuffer,
+    received: u64,
+    body_limit: u64,
+}
+
+impl PendingDelivery {
+    /// The delivery headers, already parsed.
+    pub fn headers(&self) -> &DeliveryHeaders {
+        &self.headers
+    }
+
+    /// How many body bytes have been fed so far.
+    pub fn received(&self) -> u64 {
+        self.received
+    }
+
+    /// Feeds the next chunk of the body. Fails, without keeping the chunk, once the
+    /// body would exceed the limit.
+    pub fn update(&mut self, chunk: Bytes) -> Result<(), Error> {
+        let received = self.received.saturating_add(chunk.len() as u64);
+        if received > self.body_limit {
+            return Err(Error::BodyTooLarge {
+                limit: self.body_limit,
+            });
+        }
+        self.received = received;
+        match &mut self.macs {
+            Macs::Sha256(macs) => macs.iter_mut().for_each(|mac| mac.update(&chunk)),
+            Macs::Sha1(macs) => macs.iter_mut().for_each(|mac| mac.update(&chunk)),
+        }
+        self.body.push(chunk);
+        Ok(())
+    }
+
+    /// Checks the signature in constant time, then decodes the body's envelope
+    /// (a JSON object, directly or in a form's `payload` field).
+    pub fn finish(self) -> Result<VerifiedDelivery, Error> {
+        let (secret, algorithm) = match (self.macs, self.expected) {
+            (Macs::Sha256(macs), Expected::Sha256(expected)) => (
+                first_match(macs, expected.as_bytes())?,
+                SignatureAlgorithm::Sha256,
+            ),
+            (Macs::Sha1(macs), Expected::Sha1(expected)) => (
+                first_match(macs, expected.as_bytes())?,
+                SignatureAlgorithm::LegacySha1,
+            ),
+            // `begin` pairs each expected signature with MACs of its own algorithm.
+            _ => return Err(Error::SignatureMismatch),
+        };
+        VerifiedDelivery::decode(self.headers, self.body.finish(), secret, algorithm)
+    }
+}
+
+impl fmt::Debug for PendingDelivery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PendingDelivery")
+            .field("headers", &self.headers)
+            .field("received", &self.received)
+            .field("body_limit", &self.body_limit)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The body as it arrives: a single chunk is kept as is (no copy); several are
+/// gathered into one buffer sized from `Content-Length`.
+struct BodyBuffer {
+    capacity: usize,
+    chunks: Chunks,
+}
+
+enum Chunks {
+    None,
+    One(Bytes),
+    Many(BytesMut),
+}
+
+impl BodyBuffer {
+    fn new(capacity_hint: u64) -> Self {
+        Self {
+            capacity: usize::try_from(capacity_hint).unwrap_or(0),
+            chunks: Chunks::None,
+        }
+    }
+
+    fn push(&mut self, chunk: Bytes) {
+        if chunk.is_empty() {
+            return;
+        }
+        match &mut self.chunks {
+            Chunks::None => self.chunks = Chunks::One(chunk),
+            Chunks::One(first) => {
+                let capacity = self.capacity.max(first.len() + chunk.len());
+                let mut all = BytesMut::with_capacity(capacity);
+                all.extend_from_slice(first);
+                all.extend_from_slice(&chunk);
+                self.chunks = Chunks::Many(all);
+            }
+            Chunks::Many(all) => all.extend_from_slice(&chunk),
+        }
+    }
+
+    fn finish(self) -> Bytes {
+        match self.chunks {
+            Chunks::None => Bytes::new(),
+            Chunks::One(body) => body,
+            Chunks::Many(body) => body.freeze(),
+        }
+    }
+}
