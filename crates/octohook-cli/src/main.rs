@@ -1,1 +1,65 @@
-fn main() {}
+//! `octohook`: a verifying GitHub webhook receiver, and tools to sign, send and
+//! manage deliveries.
+#![forbid(unsafe_code)]
+
+mod secrets;
+mod send;
+mod serve;
+mod sign;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+/// Receive GitHub webhooks safely, and manage the hooks that send them.
+#[derive(Debug, Parser)]
+#[command(name = "octohook", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a receiver that verifies deliveries and writes one JSON line per delivery.
+    Serve(serve::ServeArgs),
+    /// Print the `X-Hub-Signature-256` value of a body.
+    Sign(sign::SignArgs),
+    /// Post a payload to a receiver with every header GitHub sends.
+    Send(send::SendArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("OCTOHOOK_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    let result = match cli.command {
+        Command::Sign(args) => sign::run(args),
+        command => match tokio::runtime::Runtime::new() {
+            Ok(runtime) => runtime.block_on(run_async(command)),
+            Err(error) => Err(format!("cannot start the runtime: {error}").into()),
+        },
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("octohook: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run_async(command: Command) -> Result<(), Box<dyn std::error::Error>> {
+    match command {
+        Command::Serve(args) => serve::run(args).await,
+        Command::Send(args) => send::run(args).await,
+        Command::Sign(args) => sign::run(args),
+    }
+}

@@ -1,1 +1,42 @@
-//! placeholder being written
+//! Verify GitHub webhook deliveries in a tower stack, as their bodies stream in.
+//!
+//! [`VerifyWebhookLayer`] wraps any tower service (an axum router, a hyper
+//! service): it rejects bad deliveries with a short `text/plain` response (400, 401,
+//! 413 or 415) and hands the inner service the
+//! [`VerifiedDelivery`](octohook::VerifiedDelivery) as a request extension. With the
+//! `axum` feature, [`extract`] has extractors for the delivery and its payload.
+//!
+//! ```
+//! use axum::{Router, routing::post};
+//! use octohook::{Verifier, WebhookSecret};
+//! use octohook_tower::VerifyWebhookLayer;
+//! use octohook_tower::extract::Webhook;
+//!
+//! async fn handle(Webhook(delivery): Webhook) -> String {
+//!     format!("{} {}", delivery.event_kind(), delivery.guid())
+//! }
+//!
+//! let secret = WebhookSecret::new(std::env::var("GITHUB_WEBHOOK_SECRET").unwrap_or("s3cret".into())).unwrap();
+//! let app: Router = Router::new()
+//!     .route("/", post(handle))
+//!     .layer(VerifyWebhookLayer::new(Verifier::new(secret)));
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+
+mod body;
+#[cfg(feature = "axum")]
+pub mod extract;
+mod future;
+mod layer;
+mod rejection;
+mod service;
+mod verify_body;
+
+pub use body::{RequestBody, ResponseBody};
+pub use future::ResponseFuture;
+pub use layer::VerifyWebhookLayer;
+pub use rejection::Rejection;
+pub use service::VerifyWebhook;
+pub use verify_body::VerifyBody;

@@ -43,6 +43,7 @@ mod error;
 mod event_kind;
 pub mod header;
 mod ids;
+mod record;
 mod secret;
 mod signature;
 mod verified_delivery;
@@ -53,6 +54,7 @@ pub use delivery_headers::{DeliveryHeaders, EnterpriseServer, InstallationTarget
 pub use error::Error;
 pub use event_kind::EventKind;
 pub use ids::{DeliveryGuid, HookId, InvalidDeliveryGuid, InvalidHookId};
+pub use record::DeliveryRecord;
 pub use secret::{EmptySecret, WebhookSecret};
 pub use signature::{
     Signature1, Signature256, SignatureAlgorithm, SignatureFormatError, Signer, sign,
@@ -61,28 +63,65 @@ pub use signature::{
 pub use verified_delivery::VerifiedDelivery;
 pub use verifier::{DEFAULT_BODY_LIMIT, PendingDelivery, SecretIndex, Verifier};
 
-/// Entry points for the fuzz targets; not part of the public API.
+/// Entry points for the fuzz targets and property tests; not part of the public API.
+///
+/// Besides "never panics", each checks an invariant with `assert!`, so the fuzzer
+/// also reports wrong answers.
 #[doc(hidden)]
 pub mod internal {
     use bytes::Bytes;
-    use http::HeaderMap;
+    use http::{HeaderMap, HeaderValue};
 
-    use crate::{ContentType, DeliveryHeaders, Signature1, Signature256, Verifier, WebhookSecret};
+    use crate::header::{X_HUB_SIGNATURE, X_HUB_SIGNATURE_256};
+    use crate::{
+        ContentType, DeliveryHeaders, Error, Signature1, Signature256, VerifiedDelivery, Verifier,
+        WebhookSecret, sign,
+    };
 
-    /// Parses arbitrary bytes as both signature headers.
+    /// Parses arbitrary bytes as both signature headers; what parses must print back
+    /// as the input (digits lower-cased).
     pub fn fuzz_signature_header(data: &[u8]) {
-        let _ = Signature256::parse(data);
-        let _ = Signature1::parse(data);
+        if let Ok(signature) = Signature256::parse(data) {
+            assert_eq!(signature.to_string().as_bytes(), data.to_ascii_lowercase());
+        }
+        if let Ok(signature) = Signature1::parse(data) {
+            assert_eq!(signature.to_string().as_bytes(), data.to_ascii_lowercase());
+        }
     }
 
-    /// Parses arbitrary bytes as a form body and as a `Content-Type` value.
+    /// Parses arbitrary bytes as a `Content-Type` value and as a form body, then
+    /// verifies them as a correctly signed form-encoded delivery.
     pub fn fuzz_form_body(data: &[u8]) {
-        let _ = ContentType::from_header(data);
-        let _ = ContentType::Form.payload_json(data);
+        if let Ok(content_type) = ContentType::from_header(data) {
+            assert_eq!(
+                ContentType::from_header(content_type.as_str().as_bytes()).ok(),
+                Some(content_type)
+            );
+        }
+        let payload = ContentType::Form.payload_json(data);
+        let mut headers = HeaderMap::new();
+        headers.insert("x-github-event", HeaderValue::from_static("push"));
+        headers.insert("x-github-delivery", HeaderValue::from_static("fuzz"));
+        headers.insert(
+            "content-type",
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        let (verifier, secret) = verifier();
+        let signature = HeaderValue::from_str(&sign(&secret, data)).expect("ASCII signature");
+        headers.insert(X_HUB_SIGNATURE_256, signature);
+        match verifier.verify(&headers, Bytes::copy_from_slice(data)) {
+            Ok(delivery) => assert_eq!(Some(&delivery.payload()[..]), payload.as_deref().ok()),
+            Err(Error::MissingFormPayload) => assert!(payload.is_err()),
+            Err(Error::InvalidPayload(_)) => assert!(payload.is_ok()),
+            Err(Error::BodyTooLarge { limit }) => assert!(data.len() as u64 > limit),
+            Err(other) => panic!("a signed form body failed with {other:?}"),
+        }
     }
 
-    /// Builds a header map from `name\0value\n` records and parses the delivery
-    /// headers, then verifies the remaining bytes as a body under a fixed secret.
+    /// Builds a header map from `name\0value\n` records (the bytes after the first
+    /// `0xff` are the body), parses the delivery headers and verifies the delivery,
+    /// signing the body when the input carries no signature header. Verifying the
+    /// body in one piece and in two chunks must agree.
     pub fn fuzz_delivery_headers(data: &[u8]) {
         let (head, body) = match data.iter().position(|b| *b == 0xff) {
             Some(split) => (&data[..split], &data[split + 1..]),
@@ -96,16 +135,45 @@ pub mod internal {
             };
             if let (Ok(name), Ok(value)) = (
                 http::HeaderName::from_bytes(name),
-                http::HeaderValue::from_bytes(value),
+                HeaderValue::from_bytes(value),
             ) {
                 headers.append(name, value);
             }
         }
         let _ = DeliveryHeaders::from_headers(&headers);
+        let (verifier, secret) = verifier();
+        if !headers.contains_key(X_HUB_SIGNATURE_256) && !headers.contains_key(X_HUB_SIGNATURE) {
+            let value = HeaderValue::from_str(&sign(&secret, body)).expect("ASCII signature");
+            headers.insert(X_HUB_SIGNATURE_256, value);
+        }
+        let one_shot = verifier.verify(&headers, Bytes::copy_from_slice(body));
+        let streamed = verifier.begin(&headers).and_then(|mut pending| {
+            let (first, second) = body.split_at(body.len() / 3);
+            pending.update(Bytes::copy_from_slice(first))?;
+            pending.update(Bytes::copy_from_slice(second))?;
+            pending.finish()
+        });
+        assert_eq!(outcome(&one_shot), outcome(&streamed));
+    }
+
+    fn verifier() -> (Verifier, WebhookSecret) {
         let secret = WebhookSecret::new("fuzz").expect("non-empty");
-        let verifier = Verifier::new(secret)
+        let verifier = Verifier::new(secret.clone())
             .allow_legacy_sha1()
             .with_body_limit(1 << 16);
-        let _ = verifier.verify(&headers, Bytes::copy_from_slice(body));
+        (verifier, secret)
+    }
+
+    fn outcome(result: &Result<VerifiedDelivery, Error>) -> String {
+        match result {
+            Ok(delivery) => format!(
+                "{:?} {:?} {:?} {:?}",
+                delivery.raw_body(),
+                delivery.payload(),
+                delivery.action(),
+                delivery.secret_index()
+            ),
+            Err(error) => format!("error: {error}"),
+        }
     }
 }

@@ -1,0 +1,76 @@
+//! Where the receiver's secrets come from: an environment variable and files.
+
+use std::path::{Path, PathBuf};
+
+use octohook::{Verifier, WebhookSecret};
+
+/// A failure to load a secret; names the source, never the value.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SecretError {
+    #[error("environment variable {0} is not set (or not UTF-8)")]
+    EnvMissing(String),
+    #[error("environment variable {0} is empty")]
+    EnvEmpty(String),
+    #[error("cannot read secret file {}: {source}", path.display())]
+    FileUnreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("secret file {} is empty", .0.display())]
+    FileEmpty(PathBuf),
+    #[error("no secret configured: set {0} or pass --secret-file")]
+    NoneConfigured(String),
+}
+
+/// Reads a secret from an environment variable.
+pub(crate) fn from_env(name: &str) -> Result<WebhookSecret, SecretError> {
+    let value = std::env::var(name).map_err(|_| SecretError::EnvMissing(name.to_owned()))?;
+    WebhookSecret::new(value).map_err(|_| SecretError::EnvEmpty(name.to_owned()))
+}
+
+/// Reads a secret from a file; one trailing newline (as editors add) is dropped.
+pub(crate) fn from_file(path: &Path) -> Result<WebhookSecret, SecretError> {
+    let mut bytes = std::fs::read(path).map_err(|source| SecretError::FileUnreadable {
+        path: path.to_owned(),
+        source,
+    })?;
+    if bytes.ends_with(b"\n") {
+        bytes.pop();
+        if bytes.ends_with(b"\r") {
+            bytes.pop();
+        }
+    }
+    WebhookSecret::new(bytes).map_err(|_| SecretError::FileEmpty(path.to_owned()))
+}
+
+/// The receiver's secrets in order: the environment variable's (when set), then
+/// each file's. Returns the names of the sources alongside, for logging which one
+/// verified a delivery.
+pub(crate) fn load(
+    env: &str,
+    files: &[PathBuf],
+) -> Result<(Vec<WebhookSecret>, Vec<String>), SecretError> {
+    let mut secrets = Vec::new();
+    let mut sources = Vec::new();
+    match from_env(env) {
+        Ok(secret) => {
+            secrets.push(secret);
+            sources.push(format!("env {env}"));
+        }
+        Err(SecretError::EnvMissing(_)) if !files.is_empty() => {}
+        Err(SecretError::EnvMissing(_)) => return Err(SecretError::NoneConfigured(env.to_owned())),
+        Err(other) => return Err(other),
+    }
+    for path in files {
+        secrets.push(from_file(path)?);
+        sources.push(format!("file {}", path.display()));
+    }
+    Ok((secrets, sources))
+}
+
+/// A verifier over all `secrets`, in order.
+pub(crate) fn verifier(secrets: Vec<WebhookSecret>) -> Option<Verifier> {
+    let mut secrets = secrets.into_iter();
+    let first = Verifier::new(secrets.next()?);
+    Some(secrets.fold(first, Verifier::with_secret))
+}

@@ -1,0 +1,99 @@
+//! `octohook send`: post a payload to a receiver as GitHub would.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use octohook::header::{
+    X_GITHUB_DELIVERY, X_GITHUB_EVENT, X_GITHUB_HOOK_ID, X_GITHUB_HOOK_INSTALLATION_TARGET_ID,
+    X_GITHUB_HOOK_INSTALLATION_TARGET_TYPE, X_HUB_SIGNATURE, X_HUB_SIGNATURE_256,
+};
+use octohook::{sign, sign_legacy_sha1};
+
+use crate::secrets;
+
+/// Posts a payload with every delivery header GitHub sends: a fresh delivery GUID,
+/// both signatures, the hook and target headers.
+#[derive(Debug, Args)]
+pub(crate) struct SendArgs {
+    /// The receiver's URL.
+    #[arg(long)]
+    url: String,
+    /// The event name (`X-GitHub-Event`), such as `push` or `pull_request`.
+    #[arg(long)]
+    event: String,
+    /// Environment variable holding the secret.
+    #[arg(long, default_value = "GITHUB_WEBHOOK_SECRET", value_name = "NAME")]
+    secret_env: String,
+    /// Send as GitHub's `form` content type (`payload=<url-encoded JSON>`).
+    #[arg(long)]
+    form: bool,
+    /// `X-GitHub-Hook-ID` to send.
+    #[arg(long, default_value_t = 1)]
+    hook_id: u64,
+    /// `X-GitHub-Hook-Installation-Target-Type` to send.
+    #[arg(long, default_value = "repository")]
+    target_type: String,
+    /// `X-GitHub-Hook-Installation-Target-ID` to send.
+    #[arg(long, default_value_t = 1)]
+    target_id: u64,
+    /// `X-GitHub-Delivery` to send instead of a fresh GUID (to test deduplication).
+    #[arg(long)]
+    delivery: Option<String>,
+    /// The JSON payload; standard input when `-`.
+    file: PathBuf,
+}
+
+pub(crate) async fn run(args: SendArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let secret = secrets::from_env(&args.secret_env)?;
+    let payload = if args.file.as_os_str() == "-" {
+        let mut buffer = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(&mut tokio::io::stdin(), &mut buffer).await?;
+        buffer
+    } else {
+        tokio::fs::read(&args.file)
+            .await
+            .map_err(|error| format!("cannot read {}: {error}", args.file.display()))?
+    };
+    let (body, content_type) = if args.form {
+        let json = String::from_utf8(payload).map_err(|_| "a form payload must be UTF-8 JSON")?;
+        let body = form_urlencoded::Serializer::new(String::new())
+            .append_pair("payload", &json)
+            .finish()
+            .into_bytes();
+        (body, "application/x-www-form-urlencoded")
+    } else {
+        (payload, "application/json")
+    };
+    let guid = args
+        .delivery
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let response = reqwest::Client::new()
+        .post(&args.url)
+        .header(
+            reqwest::header::USER_AGENT,
+            concat!("GitHub-Hookshot/octohook-", env!("CARGO_PKG_VERSION")),
+        )
+        .header(reqwest::header::CONTENT_TYPE, content_type)
+        .header(X_GITHUB_EVENT, &args.event)
+        .header(X_GITHUB_DELIVERY, &guid)
+        .header(X_GITHUB_HOOK_ID, args.hook_id.to_string())
+        .header(X_GITHUB_HOOK_INSTALLATION_TARGET_TYPE, &args.target_type)
+        .header(
+            X_GITHUB_HOOK_INSTALLATION_TARGET_ID,
+            args.target_id.to_string(),
+        )
+        .header(X_HUB_SIGNATURE_256, sign(&secret, &body))
+        .header(X_HUB_SIGNATURE, sign_legacy_sha1(&secret, &body))
+        .body(body)
+        .send()
+        .await
+        .map_err(|error| format!("cannot send to {}: {error}", args.url))?;
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    println!("{} {guid} {}", status.as_u16(), text.trim_end());
+    if status.is_success() {
+        Ok(())
+    } else {
+        Err(format!("the receiver answered {status}").into())
+    }
+}

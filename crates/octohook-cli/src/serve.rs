@@ -1,0 +1,148 @@
+//! `octohook serve`: a verifying receiver that writes one JSON line per delivery.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use clap::Args;
+use octohook::{DEFAULT_BODY_LIMIT, DeliveryRecord};
+use octohook_tower::VerifyWebhookLayer;
+use octohook_tower::extract::Webhook;
+
+use crate::secrets;
+
+/// Runs a receiver that verifies each delivery and writes it as one JSON line.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:3000")]
+    bind: SocketAddr,
+    /// Path deliveries are posted to.
+    #[arg(long, default_value = "/")]
+    path: String,
+    /// Environment variable holding the secret (tried first).
+    #[arg(long, default_value = "GITHUB_WEBHOOK_SECRET", value_name = "NAME")]
+    secret_env: String,
+    /// File holding a further secret, for rotation (repeatable; tried in order).
+    #[arg(long = "secret-file", value_name = "PATH")]
+    secret_files: Vec<PathBuf>,
+    /// Also accept the legacy SHA-1 `X-Hub-Signature` when no SHA-256 one is sent.
+    #[arg(long)]
+    allow_sha1: bool,
+    /// Largest body accepted, in bytes (GitHub's cap is 25 MiB).
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_BODY_LIMIT)]
+    max_body: u64,
+    /// File to append the JSON lines to (standard output when absent).
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+}
+
+#[derive(Clone)]
+struct Receiver {
+    out: Arc<Mutex<Box<dyn Write + Send>>>,
+    secret_sources: Arc<[String]>,
+}
+
+pub(crate) async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let (secrets, sources) = secrets::load(&args.secret_env, &args.secret_files)?;
+    let verifier = secrets::verifier(secrets).ok_or("no secret configured")?;
+    let mut verifier = verifier.with_body_limit(args.max_body);
+    if args.allow_sha1 {
+        verifier = verifier.allow_legacy_sha1();
+    }
+    if !args.path.starts_with('/') {
+        return Err("--path must start with '/'".into());
+    }
+    let out: Box<dyn Write + Send> = match &args.out {
+        Some(path) => Box::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|error| format!("cannot open {}: {error}", path.display()))?,
+        ),
+        None => Box::new(std::io::stdout()),
+    };
+    let receiver = Receiver {
+        out: Arc::new(Mutex::new(out)),
+        secret_sources: sources.into(),
+    };
+    let app = Router::new()
+        .route(&args.path, post(accept))
+        .route_layer(VerifyWebhookLayer::new(verifier))
+        .with_state(receiver);
+
+    let listener = tokio::net::TcpListener::bind(args.bind)
+        .await
+        .map_err(|error| format!("cannot listen on {}: {error}", args.bind))?;
+    let address = listener.local_addr()?;
+    tracing::info!(%address, path = %args.path, "listening");
+    eprintln!("octohook: listening on http://{address}{}", args.path);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn accept(State(receiver): State<Receiver>, Webhook(delivery): Webhook) -> StatusCode {
+    let source = receiver
+        .secret_sources
+        .get(delivery.secret_index().0)
+        .map_or("?", String::as_str);
+    tracing::info!(
+        event = %delivery.event_kind(),
+        action = delivery.action().unwrap_or("-"),
+        delivery = %delivery.guid(),
+        hook_id = delivery.hook_id().map(|id| id.get()),
+        secret = source,
+        "accepted delivery"
+    );
+    let record = DeliveryRecord::new(&delivery, SystemTime::now());
+    let mut out = receiver
+        .out
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    match record.write_line(&mut *out).and_then(|()| out.flush()) {
+        Ok(()) => StatusCode::OK,
+        Err(error) => {
+            tracing::error!(%error, delivery = %delivery.guid(), "cannot write the delivery");
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM; the server then finishes in-flight requests.
+async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down after in-flight requests");
+}

@@ -1,0 +1,128 @@
+//! axum extractors for verified deliveries (feature `axum`).
+//!
+//! - Behind [`VerifyWebhookLayer`](crate::VerifyWebhookLayer): [`Webhook`] and
+//!   [`WebhookPayload<T>`] read what the layer verified; they work with any state.
+//! - Without the layer: [`StandaloneWebhook`] and [`StandaloneWebhookPayload<T>`]
+//!   read and verify the body themselves with the [`Verifier`] taken from the
+//!   router's state (`Verifier: FromRef<S>`). Behind the layer they reuse its result
+//!   instead of verifying twice.
+//!
+//! ```
+//! use axum::{Router, extract::FromRef, routing::post};
+//! use octohook::{Verifier, WebhookSecret};
+//! use octohook_tower::extract::StandaloneWebhookPayload;
+//!
+//! #[derive(serde::Deserialize)]
+//! struct Push {
+//!     after: String,
+//! }
+//!
+//! #[derive(Clone, FromRef)]
+//! struct AppState {
+//!     verifier: Verifier,
+//! }
+//!
+//! async fn push(StandaloneWebhookPayload(push): StandaloneWebhookPayload<Push>) -> String {
+//!     push.after
+//! }
+//!
+//! let state = AppState { verifier: Verifier::new(WebhookSecret::new("s3cret").unwrap()) };
+//! let app: Router = Router::new().route("/webhook", post(push)).with_state(state);
+//! ```
+
+use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use octohook::{VerifiedDelivery, Verifier};
+use serde::de::DeserializeOwned;
+
+use crate::Rejection;
+use crate::verify_body::VerifyBody;
+
+impl IntoResponse for Rejection {
+    fn into_response(self) -> Response {
+        Rejection::into_response(self).into_response()
+    }
+}
+
+/// The delivery verified by [`VerifyWebhookLayer`](crate::VerifyWebhookLayer).
+///
+/// Rejects with 500 when the route has no layer (a server misconfiguration).
+#[derive(Clone, Debug)]
+pub struct Webhook(pub VerifiedDelivery);
+
+impl<S: Send + Sync> FromRequestParts<S> for Webhook {
+    type Rejection = Rejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<VerifiedDelivery>()
+            .cloned()
+            .map(Self)
+            .ok_or(Rejection::MissingLayer)
+    }
+}
+
+/// The payload of the delivery verified by
+/// [`VerifyWebhookLayer`](crate::VerifyWebhookLayer), deserialized into `T`.
+///
+/// A payload that does not fit `T` is rejected with 400.
+#[derive(Clone, Debug)]
+pub struct WebhookPayload<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for WebhookPayload<T> {
+    type Rejection = Rejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Webhook(delivery) = Webhook::from_request_parts(parts, state).await?;
+        Ok(Self(delivery.parse_owned()?))
+    }
+}
+
+/// A delivery verified by the extractor itself, with the router state's
+/// [`Verifier`]; see the [module docs](self).
+#[derive(Clone, Debug)]
+pub struct StandaloneWebhook(pub VerifiedDelivery);
+
+impl<S> FromRequest<S> for StandaloneWebhook
+where
+    S: Send + Sync,
+    Verifier: FromRef<S>,
+{
+    type Rejection = Rejection;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(delivery) = request.extensions().get::<VerifiedDelivery>() {
+            return Ok(Self(delivery.clone()));
+        }
+        let verifier = Verifier::from_ref(state);
+        let (parts, body) = request.into_parts();
+        let verified = match verifier.begin(&parts.headers) {
+            Ok(pending) => VerifyBody::new(pending, body).await,
+            Err(error) => Err(error.into()),
+        };
+        verified
+            .map(Self)
+            .inspect_err(|rejection| rejection.log(&parts.headers))
+    }
+}
+
+/// The payload of a delivery verified by the extractor itself, deserialized into
+/// `T`; see the [module docs](self).
+#[derive(Clone, Debug)]
+pub struct StandaloneWebhookPayload<T>(pub T);
+
+impl<S, T> FromRequest<S> for StandaloneWebhookPayload<T>
+where
+    S: Send + Sync,
+    Verifier: FromRef<S>,
+    T: DeserializeOwned,
+{
+    type Rejection = Rejection;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let StandaloneWebhook(delivery) = StandaloneWebhook::from_request(request, state).await?;
+        Ok(Self(delivery.parse_owned()?))
+    }
+}

@@ -1,0 +1,72 @@
+//! [`VerifyWebhook`]: the service the layer wraps around the inner one.
+
+use std::task::{Context, Poll};
+
+use http::{Method, Request, Response};
+use http_body::Body;
+use octohook::Verifier;
+use tower_service::Service;
+
+use crate::future::ResponseFuture;
+use crate::{RequestBody, ResponseBody, VerifyWebhookLayer};
+
+/// Middleware that verifies GitHub webhook deliveries; see [`VerifyWebhookLayer`].
+#[derive(Clone, Debug)]
+pub struct VerifyWebhook<S> {
+    inner: S,
+    verifier: Verifier,
+}
+
+impl<S> VerifyWebhook<S> {
+    /// Wraps `inner`, verifying with `verifier`.
+    pub fn new(inner: S, verifier: Verifier) -> Self {
+        Self { inner, verifier }
+    }
+
+    /// A [`VerifyWebhookLayer`] with `verifier`.
+    pub fn layer(verifier: Verifier) -> VerifyWebhookLayer {
+        VerifyWebhookLayer::new(verifier)
+    }
+
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The verifier.
+    pub fn verifier(&self) -> &Verifier {
+        &self.verifier
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for VerifyWebhook<S>
+where
+    S: Service<Request<RequestBody<ReqBody>>, Response = Response<ResBody>> + Clone,
+    ReqBody: Body,
+{
+    type Response = Response<ResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S, ReqBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        if request.method() != Method::POST {
+            let request = request.map(|body| RequestBody::Unverified { body });
+            return ResponseFuture::calling(self.inner.call(request));
+        }
+        let (parts, body) = request.into_parts();
+        match self.verifier.begin(&parts.headers) {
+            Ok(pending) => {
+                // The instance that was driven to readiness goes into the future;
+                // a fresh clone stays behind for the next request.
+                let fresh = self.inner.clone();
+                let ready = std::mem::replace(&mut self.inner, fresh);
+                ResponseFuture::verifying(ready, parts, pending, body)
+            }
+            Err(error) => ResponseFuture::rejected(error.into(), &parts.headers),
+        }
+    }
+}
