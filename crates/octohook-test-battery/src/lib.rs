@@ -1,0 +1,147 @@
+//! The HTTP test battery every octohook receiver must pass, over a real socket.
+//!
+//! A receiver under test listens on 127.0.0.1, verifies with [`SECRET`], SHA-256
+//! only, with the default 25 MiB body limit, and answers an accepted delivery with
+//! a 2xx whose body, when not empty, contains the delivery GUID. [`run`] sends it
+//! every kind of delivery, good and bad, and returns the failures.
+#![forbid(unsafe_code)]
+
+mod corpus;
+mod delivery;
+mod raw;
+
+use std::net::SocketAddr;
+
+pub use corpus::{GithubExample, github_examples};
+pub use delivery::TestDelivery;
+
+/// The secret a receiver under test verifies with.
+pub const SECRET: &str = "It's a Secret to Everybody";
+
+/// GitHub's payload cap, the receivers' default body limit.
+pub const LIMIT: usize = 25 * 1024 * 1024;
+
+/// Runs every case against the receiver at `address` + `path`; returns one line
+/// per failed case (empty when all pass).
+pub async fn run(address: SocketAddr, path: &str) -> Vec<String> {
+    let url = format!("http://{address}{path}");
+    let client = reqwest::Client::new();
+    let mut failures = Vec::new();
+    let mut expect = |case: &str, outcome: Result<(), String>| {
+        if let Err(why) = outcome {
+            failures.push(format!("{case}: {why}"));
+        }
+    };
+
+    for example in github_examples() {
+        let delivery = TestDelivery::json(&example.event, example.body.clone());
+        expect(
+            &format!("github example {} #{}", example.event, example.index),
+            delivery.expect_accepted(&client, &url).await,
+        );
+    }
+    let emoji =
+        r#"{"action":"edited","comment":{"body":"Ça marche 🎉 — naïve café ✓"}}"#.as_bytes();
+    expect(
+        "emoji and accented text",
+        TestDelivery::json("issue_comment", emoji.to_vec())
+            .expect_accepted(&client, &url)
+            .await,
+    );
+    expect(
+        "form content type",
+        TestDelivery::form("issues", br#"{"action":"opened","x":"a&b=c+d %"}"#)
+            .expect_accepted(&client, &url)
+            .await,
+    );
+
+    let good = || TestDelivery::json("push", br#"{"ref":"refs/heads/main"}"#.to_vec());
+    let cases: Vec<(&str, TestDelivery, u16)> = vec![
+        ("wrong secret", good().signed_with("not the secret"), 401),
+        ("tampered body", good().tampered(), 401),
+        (
+            "no signature",
+            good()
+                .without("x-hub-signature-256")
+                .without("x-hub-signature"),
+            401,
+        ),
+        (
+            "SHA-1 signature only",
+            good().without("x-hub-signature-256"),
+            401,
+        ),
+        (
+            "malformed signature: wrong prefix",
+            good().with_header("x-hub-signature-256", "sha512=00"),
+            401,
+        ),
+        (
+            "malformed signature: not hex",
+            good().with_header(
+                "x-hub-signature-256",
+                &format!("sha256={}", "zz".repeat(32)),
+            ),
+            401,
+        ),
+        (
+            "malformed signature: short",
+            good().with_header("x-hub-signature-256", "sha256=abcd"),
+            401,
+        ),
+        (
+            "missing X-GitHub-Event",
+            good().without("x-github-event"),
+            400,
+        ),
+        (
+            "missing X-GitHub-Delivery",
+            good().without("x-github-delivery"),
+            400,
+        ),
+        (
+            "invalid X-GitHub-Hook-ID",
+            good().with_header("x-github-hook-id", "12ab"),
+            400,
+        ),
+        (
+            "text/plain",
+            good().with_header("content-type", "text/plain"),
+            415,
+        ),
+        (
+            "signed invalid JSON",
+            TestDelivery::json("push", b"{\"ref\":".to_vec()),
+            400,
+        ),
+        (
+            "signed empty body",
+            TestDelivery::json("push", Vec::new()),
+            400,
+        ),
+        (
+            "signed JSON that is not an object",
+            TestDelivery::json("push", b"[1,2]".to_vec()),
+            400,
+        ),
+        (
+            "form without payload field",
+            TestDelivery::form_raw("push", b"other=1".to_vec()),
+            400,
+        ),
+    ];
+    for (case, delivery, status) in cases {
+        expect(case, delivery.expect_status(&client, &url, status).await);
+    }
+
+    let announced = u64::try_from(LIMIT).unwrap_or(u64::MAX) + 1;
+    expect(
+        "Content-Length over the limit is refused before the body is read",
+        raw::oversize_announced(address, path, announced).await,
+    );
+    expect(
+        "chunked body over the limit",
+        raw::oversize_chunked(address, path, LIMIT + 1).await,
+    );
+    failures
+}

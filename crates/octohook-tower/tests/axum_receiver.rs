@@ -1,0 +1,186 @@
+//! The receiver battery and axum specifics, against real axum servers on 127.0.0.1.
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::extract::FromRef;
+use axum::routing::post;
+use octohook::{Verifier, WebhookSecret};
+use octohook_test_battery::{SECRET, TestDelivery};
+use octohook_tower::VerifyWebhookLayer;
+use octohook_tower::extract::{
+    StandaloneWebhook, StandaloneWebhookPayload, Webhook, WebhookPayload,
+};
+
+fn verifier() -> Verifier {
+    Verifier::new(WebhookSecret::new(SECRET).unwrap())
+}
+
+async fn serve(app: Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    address
+}
+
+async fn echo(Webhook(delivery): Webhook) -> String {
+    format!(
+        "{} {} {}",
+        delivery.guid(),
+        delivery.event_kind(),
+        delivery.action().unwrap_or("-")
+    )
+}
+
+async fn echo_standalone(StandaloneWebhook(delivery): StandaloneWebhook) -> String {
+    format!("{} {}", delivery.guid(), delivery.event_kind())
+}
+
+#[derive(Clone, FromRef)]
+struct AppState {
+    verifier: Verifier,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn layer_passes_the_battery() {
+    let app = Router::new()
+        .route("/hook", post(echo))
+        .layer(VerifyWebhookLayer::new(verifier()));
+    let failures = octohook_test_battery::run(serve(app).await, "/hook").await;
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standalone_extractor_passes_the_battery() {
+    let app = Router::new()
+        .route("/", post(echo_standalone))
+        .with_state(AppState {
+            verifier: verifier(),
+        });
+    let failures = octohook_test_battery::run(serve(app).await, "/").await;
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[derive(serde::Deserialize)]
+struct Push {
+    #[serde(rename = "ref")]
+    git_ref: String,
+}
+
+#[tokio::test]
+async fn payload_extractors_deserialize_or_reject_with_400() {
+    async fn layered(WebhookPayload(push): WebhookPayload<Push>) -> String {
+        push.git_ref
+    }
+    async fn standalone(StandaloneWebhookPayload(push): StandaloneWebhookPayload<Push>) -> String {
+        push.git_ref
+    }
+    let app = Router::new()
+        .route("/layered", post(layered))
+        .layer(VerifyWebhookLayer::new(verifier()))
+        .merge(
+            Router::new()
+                .route("/standalone", post(standalone))
+                .with_state(AppState {
+                    verifier: verifier(),
+                }),
+        );
+    let address = serve(app).await;
+    let client = reqwest::Client::new();
+    for path in ["/layered", "/standalone"] {
+        let url = format!("http://{address}{path}");
+        let push = TestDelivery::json("push", br#"{"ref":"refs/heads/main"}"#.to_vec());
+        assert_eq!(
+            push.send(&client, &url).await.unwrap(),
+            (200, "refs/heads/main".into()),
+            "{path}"
+        );
+        let not_a_push = TestDelivery::json("push", br#"{"ref":7}"#.to_vec());
+        assert_eq!(
+            not_a_push.send(&client, &url).await.unwrap().0,
+            400,
+            "{path}"
+        );
+        let unsigned = push.clone().without("x-hub-signature-256");
+        assert_eq!(unsigned.send(&client, &url).await.unwrap().0, 401, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn other_methods_are_the_routers_business() {
+    let app = Router::new()
+        .route("/", post(echo).get(|| async { "status page" }))
+        .layer(VerifyWebhookLayer::new(verifier()));
+    let address = serve(app).await;
+    let client = reqwest::Client::new();
+    let get = client
+        .get(format!("http://{address}/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get.status(), 200);
+    assert_eq!(get.text().await.unwrap(), "status page");
+    let put = client
+        .put(format!("http://{address}/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 405);
+}
+
+#[tokio::test]
+async fn extractor_without_layer_is_a_server_error() {
+    let app = Router::new().route("/", post(echo));
+    let address = serve(app).await;
+    let delivery = TestDelivery::json("push", b"{}".to_vec());
+    let (status, text) = delivery
+        .send(&reqwest::Client::new(), &format!("http://{address}/"))
+        .await
+        .unwrap();
+    assert_eq!(status, 500);
+    assert!(text.contains("not configured"), "{text}");
+}
+
+#[tokio::test]
+async fn configured_limit_applies_to_announced_and_streamed_bodies() {
+    let app = Router::new()
+        .route("/", post(echo))
+        .layer(VerifyWebhookLayer::new(verifier().with_body_limit(1024)));
+    let address = serve(app).await;
+    let client = reqwest::Client::new();
+    let url = format!("http://{address}/");
+    let padding = " ".repeat(1024 - 2);
+    let at_limit = TestDelivery::json("push", format!("{{{padding}}}").into_bytes());
+    assert_eq!(at_limit.send(&client, &url).await.unwrap().0, 200);
+    let over = TestDelivery::json("push", format!("{{ {padding}}}").into_bytes());
+    assert_eq!(over.send(&client, &url).await.unwrap().0, 413);
+}
+
+#[tokio::test]
+async fn rotated_secrets_both_verify() {
+    let old = WebhookSecret::new("the old secret").unwrap();
+    let verifier = verifier().with_secret(old);
+    async fn which(Webhook(delivery): Webhook) -> String {
+        delivery.secret_index().0.to_string()
+    }
+    let app = Router::new()
+        .route("/", post(which))
+        .layer(VerifyWebhookLayer::new(verifier));
+    let address = serve(app).await;
+    let client = reqwest::Client::new();
+    let url = format!("http://{address}/");
+    let new = TestDelivery::json("push", b"{}".to_vec());
+    assert_eq!(new.send(&client, &url).await.unwrap(), (200, "0".into()));
+    let old = TestDelivery::json("push", b"{}".to_vec()).signed_with("the old secret");
+    assert_eq!(old.send(&client, &url).await.unwrap(), (200, "1".into()));
+}
