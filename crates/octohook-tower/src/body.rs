@@ -43,7 +43,7 @@ where
         match self.project() {
             RequestBodyProj::Verified { body } => body
                 .poll_frame(cx)
-                .map(|frame| frame.map(|Ok(frame)| Ok(frame))),
+                .map(|frame| frame.map(|result| result.map_err(|never| match never {}))),
             RequestBodyProj::Unverified { body } => body.poll_frame(cx).map(|frame| {
                 frame.map(|frame| {
                     frame.map(|frame| {
@@ -103,7 +103,7 @@ where
             ResponseBodyProj::Inner { body } => body.poll_frame(cx),
             ResponseBodyProj::Rejection { body } => body
                 .poll_frame(cx)
-                .map(|frame| frame.map(|Ok(frame)| Ok(frame))),
+                .map(|frame| frame.map(|result| result.map_err(|never| match never {}))),
         }
     }
 

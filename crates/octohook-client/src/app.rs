@@ -1,0 +1,54 @@
+//! The GitHub App's own hook, `/app/hook/...`.
+
+use reqwest::Method;
+
+use crate::client::{Client, Request};
+use crate::deliveries::Deliveries;
+use crate::error::Error;
+use crate::models::{ConfigUpdate, HookConfig, wire};
+use crate::target::Route;
+
+/// The hook of the GitHub App the client authenticates as (with
+/// [`AppJwt`](crate::AppJwt)), from [`Client::app_hook`].
+///
+/// ```no_run
+/// use octohook_client::{AppJwt, Client, ClientOptions, DeliveryQuery};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let client = Client::new(AppJwt::from_pem_file("123456", "app.pem")?, ClientOptions::default())?;
+/// let page = client.app_hook().deliveries().page(&DeliveryQuery::default()).await?;
+/// println!("{} deliveries", page.items.len());
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct AppHook {
+    client: Client,
+}
+
+impl AppHook {
+    pub(crate) fn new(client: Client) -> Self {
+        Self { client }
+    }
+
+    /// The hook's configuration.
+    pub async fn config(&self) -> Result<HookConfig, Error> {
+        let route = Route::app_hook().join("config");
+        self.client
+            .send(Request::new(Method::GET, &route))
+            .await?
+            .json()
+    }
+
+    /// Changes single configuration settings, leaving the others as they are.
+    pub async fn update_config(&self, update: &ConfigUpdate) -> Result<HookConfig, Error> {
+        let route = Route::app_hook().join("config");
+        let request =
+            Request::new(Method::PATCH, &route).json(&wire::Config::from_update(update)?)?;
+        self.client.send(request).await?.json()
+    }
+
+    /// The hook's deliveries.
+    pub fn deliveries(&self) -> Deliveries {
+        Deliveries::new(self.client.clone(), Route::app_hook())
+    }
+}

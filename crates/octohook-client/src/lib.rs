@@ -1,0 +1,66 @@
+//! Manage the GitHub webhooks that feed a service: register them idempotently at
+//! start-up, keep their configuration, inspect their deliveries and redeliver
+//! failed ones, through GitHub's REST API.
+//!
+//! - Handlers per area: [`Client::repo_hooks`], [`Client::org_hooks`] and
+//!   [`Client::app_hook`]; each hook's [`Deliveries`].
+//! - Authentication with a [`Token`] (personal access token, installation token)
+//!   or a GitHub App [`AppJwt`], or your own [`Authenticate`]. Credentials never
+//!   appear in errors, `Debug` output or logs.
+//! - Every request sends `Accept: application/vnd.github+json`,
+//!   `X-GitHub-Api-Version: 2022-11-28` and a `User-Agent`; 5xx answers and rate
+//!   limits are retried with capped, jittered backoff under an overall deadline
+//!   ([`RetryOptions`]).
+//! - Lists come as a [`Page`] with the next page's number or cursor, or as a lazy
+//!   stream over every item.
+//!
+//! ```no_run
+//! use octohook::{EventKind, WebhookSecret};
+//! use octohook_client::{Client, ClientOptions, HookContentType, HookTarget, Token};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let client = Client::new(Token::from_env("GITHUB_TOKEN")?, ClientOptions::default())?;
+//! let secret = WebhookSecret::new(std::env::var("WEBHOOK_SECRET")?)?;
+//! let ensured = client
+//!     .ensure_hook(
+//!         &HookTarget::repository("octo-org", "hello-world"),
+//!         "https://hooks.example.com/github",
+//!         &[EventKind::Push, EventKind::PullRequest],
+//!         Some(&secret),
+//!         HookContentType::Json,
+//!     )
+//!     .await?;
+//! println!("hook {} ({:?})", ensured.hook.id, ensured.action);
+//! # Ok(()) }
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod app;
+mod auth;
+mod client;
+mod deliveries;
+mod error;
+mod hooks;
+pub mod models;
+mod page;
+mod retry;
+mod target;
+
+pub use app::AppHook;
+pub use auth::{AppJwt, Authenticate, Credential, Token};
+pub use client::{API_VERSION, Client, ClientOptions, GITHUB_API_URL};
+pub use deliveries::{Deliveries, DeliveryQuery};
+pub use error::{
+    ApiError, AuthError, DecodeError, Error, FieldError, RateLimit, RateLimitKind, TransportError,
+    ValidationError,
+};
+pub use hooks::{EnsureAction, EnsuredHook, Hooks};
+pub use models::{
+    CertificateCheck, ConfigUpdate, Delivery, DeliveryCursor, DeliveryId, DeliveryStatus,
+    DeliverySummary, Hook, HookConfig, HookContentType, HookKind, HookUpdate, NewHook,
+};
+pub use octohook::{DeliveryGuid, EventKind, HookId, WebhookSecret};
+pub use page::Page;
+pub use retry::RetryOptions;
+pub use target::{HookTarget, InvalidRepository};

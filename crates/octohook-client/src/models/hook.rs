@@ -1,0 +1,494 @@
+//! Webhooks and their configuration, as GitHub answers them and as they are written.
+
+use std::fmt;
+
+use octohook::{EventKind, HookId, WebhookSecret};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use time::OffsetDateTime;
+
+/// A repository's or organization's webhook.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Hook {
+    /// The hook's id, also sent in every delivery's `X-GitHub-Hook-ID`.
+    pub id: HookId,
+    /// `web` for webhooks.
+    #[serde(default)]
+    pub name: String,
+    /// `Repository`, `Organization`, …
+    #[serde(rename = "type")]
+    pub kind: HookKind,
+    /// Whether deliveries are sent.
+    pub active: bool,
+    /// The events the hook is sent for; `*` (an unknown event here) means all.
+    pub events: Vec<EventKind>,
+    /// Where and how deliveries are sent.
+    pub config: HookConfig,
+    /// When the hook was created.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// When the hook was last changed.
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    /// The hook's API URL.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// The API URL that pings the hook.
+    #[serde(default)]
+    pub ping_url: Option<String>,
+    /// The API URL that sends the latest push to the hook (repositories only).
+    #[serde(default)]
+    pub test_url: Option<String>,
+    /// The API URL of the hook's deliveries.
+    #[serde(default)]
+    pub deliveries_url: Option<String>,
+    /// The outcome of the latest delivery (repositories only).
+    #[serde(default)]
+    pub last_response: Option<LastResponse>,
+}
+
+/// What a hook belongs to (its `type`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum HookKind {
+    /// `Repository`.
+    Repository,
+    /// `Organization`.
+    Organization,
+    /// `App`.
+    App,
+    /// A type this version does not know, as sent.
+    Unknown(String),
+}
+
+impl HookKind {
+    /// The name GitHub uses.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Repository => "Repository",
+            Self::Organization => "Organization",
+            Self::App => "App",
+            Self::Unknown(other) => other,
+        }
+    }
+}
+
+impl Serialize for HookKind {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for HookKind {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        Ok(match &*name {
+            "Repository" => Self::Repository,
+            "Organization" => Self::Organization,
+            "App" => Self::App,
+            other => Self::Unknown(other.to_owned()),
+        })
+    }
+}
+
+/// The latest delivery's outcome, as a hook reports it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct LastResponse {
+    /// The receiver's HTTP status, if it answered.
+    #[serde(default)]
+    pub code: Option<u16>,
+    /// `active`, `unused`, or a description of the failure.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// The receiver's message, if any.
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+/// A hook's delivery settings, as GitHub answers them.
+///
+/// The secret is write-only: GitHub answers `********` when one is set, so only
+/// [`HookConfig::has_secret`] is kept.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "WireConfig")]
+#[non_exhaustive]
+pub struct HookConfig {
+    /// Where deliveries are POSTed.
+    pub url: Option<String>,
+    /// How deliveries are encoded; GitHub's default is `form`.
+    pub content_type: Option<HookContentType>,
+    /// Whether the receiver's TLS certificate is verified.
+    pub insecure_ssl: Option<CertificateCheck>,
+    /// Whether a secret is set (deliveries are signed).
+    pub has_secret: bool,
+}
+
+#[derive(Deserialize)]
+struct WireConfig {
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    content_type: Option<HookContentType>,
+    #[serde(default)]
+    insecure_ssl: Option<CertificateCheck>,
+    #[serde(default)]
+    secret: Option<serde::de::IgnoredAny>,
+}
+
+impl From<WireConfig> for HookConfig {
+    fn from(wire: WireConfig) -> Self {
+        Self {
+            url: wire.url,
+            content_type: wire.content_type,
+            insecure_ssl: wire.insecure_ssl,
+            has_secret: wire.secret.is_some(),
+        }
+    }
+}
+
+/// How deliveries are encoded (a hook's `content_type`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum HookContentType {
+    /// `json`: the body is the JSON payload.
+    Json,
+    /// `form`: the JSON payload is the `payload` field of a form.
+    Form,
+    /// A value this version does not know, as sent.
+    Unknown(String),
+}
+
+impl HookContentType {
+    /// The value GitHub uses.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Json => "json",
+            Self::Form => "form",
+            Self::Unknown(other) => other,
+        }
+    }
+}
+
+impl fmt::Display for HookContentType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `json` or `form`; anything else is kept as [`HookContentType::Unknown`].
+impl std::str::FromStr for HookContentType {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "json" => Self::Json,
+            "form" => Self::Form,
+            other => Self::Unknown(other.to_owned()),
+        })
+    }
+}
+
+impl Serialize for HookContentType {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for HookContentType {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        let Ok(kind) = name.parse();
+        Ok(kind)
+    }
+}
+
+/// Whether GitHub verifies the receiver's TLS certificate (a hook's
+/// `insecure_ssl`: `"0"` verifies, `"1"` does not). GitHub sends it as a string or
+/// a number; it is written as a string.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CertificateCheck {
+    /// `0`: the certificate is verified (GitHub's default, and the only safe one).
+    #[default]
+    Verify,
+    /// `1`: the certificate is not verified.
+    Skip,
+    /// A value this version does not know, as sent.
+    Unknown(String),
+}
+
+impl CertificateCheck {
+    /// The value GitHub uses.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Verify => "0",
+            Self::Skip => "1",
+            Self::Unknown(other) => other,
+        }
+    }
+}
+
+impl Serialize for CertificateCheck {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for CertificateCheck {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Wire<'a> {
+            Number(serde_json::Number),
+            #[serde(borrow)]
+            Text(std::borrow::Cow<'a, str>),
+        }
+        let text = match Wire::deserialize(deserializer)? {
+            Wire::Number(number) => number.to_string(),
+            Wire::Text(text) => text.into_owned(),
+        };
+        Ok(match text.as_str() {
+            "0" => Self::Verify,
+            "1" => Self::Skip,
+            _ => Self::Unknown(text),
+        })
+    }
+}
+
+/// A new webhook for [`Hooks::create`](crate::Hooks::create).
+///
+/// ```
+/// use octohook::EventKind;
+/// use octohook_client::{HookContentType, NewHook};
+///
+/// let mut hook = NewHook::new("https://hooks.example.com/github");
+/// hook.events = vec![EventKind::Push, EventKind::PullRequest];
+/// hook.content_type = Some(HookContentType::Json);
+/// ```
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct NewHook {
+    /// Where deliveries are POSTed.
+    pub url: String,
+    /// The events to send; GitHub's default is `push` only.
+    pub events: Vec<EventKind>,
+    /// `json` or `form` (GitHub's default).
+    pub content_type: Option<HookContentType>,
+    /// The secret deliveries are signed with.
+    pub secret: Option<WebhookSecret>,
+    /// Whether to verify the receiver's certificate; `None` leaves GitHub's default
+    /// (verify).
+    pub insecure_ssl: Option<CertificateCheck>,
+    /// Whether deliveries are sent. Default: `true`.
+    pub active: bool,
+}
+
+impl NewHook {
+    /// An active hook sending `push` to `url`, as GitHub would default it.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            events: vec![EventKind::Push],
+            content_type: None,
+            secret: None,
+            insecure_ssl: None,
+            active: true,
+        }
+    }
+}
+
+/// Changes to a webhook for [`Hooks::update`](crate::Hooks::update); `None` and
+/// empty fields are left unchanged.
+///
+/// GitHub replaces the whole `config` when one is given, removing the secret unless
+/// it is given again: to change single settings, use
+/// [`Hooks::update_config`](crate::Hooks::update_config) instead.
+///
+/// ```
+/// use octohook::EventKind;
+/// use octohook_client::HookUpdate;
+///
+/// let mut update = HookUpdate::default();
+/// update.add_events = vec![EventKind::Issues];
+/// update.remove_events = vec![EventKind::Push];
+/// ```
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct HookUpdate {
+    /// Replaces the configuration.
+    pub config: Option<ConfigUpdate>,
+    /// Replaces the list of events.
+    pub events: Option<Vec<EventKind>>,
+    /// Events to add to the list.
+    pub add_events: Vec<EventKind>,
+    /// Events to remove from the list.
+    pub remove_events: Vec<EventKind>,
+    /// Turns deliveries on or off.
+    pub active: Option<bool>,
+}
+
+/// Configuration settings to write; `None` fields are left unchanged by
+/// [`Hooks::update_config`](crate::Hooks::update_config).
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct ConfigUpdate {
+    /// Where deliveries are POSTed.
+    pub url: Option<String>,
+    /// `json` or `form`.
+    pub content_type: Option<HookContentType>,
+    /// The secret deliveries are signed with.
+    pub secret: Option<WebhookSecret>,
+    /// Whether to verify the receiver's certificate.
+    pub insecure_ssl: Option<CertificateCheck>,
+}
+
+/// Request bodies. The secret is written here and nowhere else: the public input
+/// types have no `Serialize`, so they cannot leak it by being printed as JSON.
+pub(crate) mod wire {
+    use serde::Serialize;
+
+    use super::*;
+    use crate::error::Error;
+
+    #[derive(Serialize)]
+    pub(crate) struct Config<'a> {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        url: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        content_type: Option<&'a HookContentType>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        secret: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        insecure_ssl: Option<&'a CertificateCheck>,
+    }
+
+    fn secret_text(secret: Option<&WebhookSecret>) -> Result<Option<&str>, Error> {
+        secret
+            .map(|s| {
+                std::str::from_utf8(s.expose_bytes()).map_err(|_| {
+                    Error::InvalidInput("GitHub only stores webhook secrets that are UTF-8".into())
+                })
+            })
+            .transpose()
+    }
+
+    impl<'a> Config<'a> {
+        pub(crate) fn from_update(update: &'a ConfigUpdate) -> Result<Self, Error> {
+            Ok(Self {
+                url: update.url.as_deref(),
+                content_type: update.content_type.as_ref(),
+                secret: secret_text(update.secret.as_ref())?,
+                insecure_ssl: update.insecure_ssl.as_ref(),
+            })
+        }
+    }
+
+    #[derive(Serialize)]
+    pub(crate) struct CreateHook<'a> {
+        name: &'static str,
+        config: Config<'a>,
+        events: &'a [EventKind],
+        active: bool,
+    }
+
+    impl<'a> CreateHook<'a> {
+        pub(crate) fn new(hook: &'a NewHook) -> Result<Self, Error> {
+            Ok(Self {
+                name: "web",
+                config: Config {
+                    url: Some(&hook.url),
+                    content_type: hook.content_type.as_ref(),
+                    secret: secret_text(hook.secret.as_ref())?,
+                    insecure_ssl: hook.insecure_ssl.as_ref(),
+                },
+                events: &hook.events,
+                active: hook.active,
+            })
+        }
+    }
+
+    #[derive(Serialize)]
+    pub(crate) struct UpdateHook<'a> {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        config: Option<Config<'a>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        events: Option<&'a [EventKind]>,
+        #[serde(skip_serializing_if = "<[_]>::is_empty")]
+        add_events: &'a [EventKind],
+        #[serde(skip_serializing_if = "<[_]>::is_empty")]
+        remove_events: &'a [EventKind],
+        #[serde(skip_serializing_if = "Option::is_none")]
+        active: Option<bool>,
+    }
+
+    impl<'a> UpdateHook<'a> {
+        pub(crate) fn new(update: &'a HookUpdate) -> Result<Self, Error> {
+            Ok(Self {
+                config: update
+                    .config
+                    .as_ref()
+                    .map(Config::from_update)
+                    .transpose()?,
+                events: update.events.as_deref(),
+                add_events: &update.add_events,
+                remove_events: &update.remove_events,
+                active: update.active,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_keeps_only_whether_a_secret_is_set() {
+        let config: HookConfig = serde_json::from_str(
+            r#"{"content_type":"json","insecure_ssl":0,"secret":"********","url":"https://example.com/webhook"}"#,
+        )
+        .unwrap();
+        assert!(config.has_secret);
+        assert_eq!(config.content_type, Some(HookContentType::Json));
+        assert_eq!(config.insecure_ssl, Some(CertificateCheck::Verify));
+        let printed = serde_json::to_string(&config).unwrap();
+        assert!(!printed.contains("****"), "{printed}");
+        let empty: HookConfig = serde_json::from_str("{}").unwrap();
+        assert!(!empty.has_secret);
+    }
+
+    #[test]
+    fn enum_like_strings_fall_back_to_unknown() {
+        let config: HookConfig =
+            serde_json::from_str(r#"{"content_type":"xml","insecure_ssl":"2"}"#).unwrap();
+        assert_eq!(
+            config.content_type,
+            Some(HookContentType::Unknown("xml".into()))
+        );
+        assert_eq!(
+            config.insecure_ssl,
+            Some(CertificateCheck::Unknown("2".into()))
+        );
+        let kind: HookKind = serde_json::from_str(r#""Marketplace""#).unwrap();
+        assert_eq!(kind, HookKind::Unknown("Marketplace".into()));
+    }
+
+    #[test]
+    fn create_body_is_githubs_shape() {
+        let mut hook = NewHook::new("https://example.com/hook");
+        hook.secret = Some(WebhookSecret::new("s3cret").unwrap());
+        hook.content_type = Some(HookContentType::Json);
+        let body = serde_json::to_value(wire::CreateHook::new(&hook).unwrap()).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({
+                "name": "web",
+                "config": {"url": "https://example.com/hook", "content_type": "json", "secret": "s3cret"},
+                "events": ["push"],
+                "active": true,
+            })
+        );
+        assert!(!format!("{hook:?}").contains("s3cret"));
+    }
+}

@@ -1,0 +1,14 @@
+//! What GitHub answers about hooks and deliveries, and what is written to it.
+
+mod delivery;
+mod hook;
+
+pub use delivery::{
+    Delivery, DeliveryCursor, DeliveryId, DeliveryRequest, DeliveryResponse, DeliveryStatus,
+    DeliverySummary, InvalidDeliveryId, InvalidDeliveryStatus,
+};
+pub(crate) use hook::wire;
+pub use hook::{
+    CertificateCheck, ConfigUpdate, Hook, HookConfig, HookContentType, HookKind, HookUpdate,
+    LastResponse, NewHook,
+};
