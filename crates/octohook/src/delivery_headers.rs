@@ -5,10 +5,6 @@ use std::fmt;
 use http::{HeaderMap, HeaderValue};
 use serde::{Deserialize, Serialize};
 
-use crate::header::{
-    X_GITHUB_DELIVERY, X_GITHUB_ENTERPRISE_HOST, X_GITHUB_ENTERPRISE_VERSION, X_GITHUB_EVENT,
-    X_GITHUB_HOOK_ID, X_GITHUB_HOOK_INSTALLATION_TARGET_ID, X_GITHUB_HOOK_INSTALLATION_TARGET_TYPE,
-};
 use crate::ids::parse_decimal;
 use crate::{ContentType, DeliveryGuid, Error, EventKind, HookId};
 
@@ -133,37 +129,38 @@ impl DeliveryHeaders {
     /// assert_eq!(parsed.hook_id().map(|id| id.get()), Some(42));
     /// ```
     pub fn from_headers(headers: &HeaderMap) -> Result<Self, Error> {
-        let event = required(headers, &X_GITHUB_EVENT, "X-GitHub-Event")?;
+        Self::from_scan(&HeaderScan::new(headers))
+    }
+
+    /// Parses the delivery headers found by a [`HeaderScan`].
+    pub(crate) fn from_scan(headers: &HeaderScan<'_>) -> Result<Self, Error> {
+        let event = required(headers, Slot::Event, "X-GitHub-Event")?;
         let event = EventKind::from_name(token(event, "X-GitHub-Event")?);
-        let guid = required(headers, &X_GITHUB_DELIVERY, "X-GitHub-Delivery")?;
+        let guid = required(headers, Slot::Delivery, "X-GitHub-Delivery")?;
         let guid = DeliveryGuid::from_bytes(guid.as_bytes()).map_err(|_| Error::InvalidHeader {
             header: "X-GitHub-Delivery",
             reason: "not a delivery GUID",
         })?;
-        let content_type = match single(headers, &http::header::CONTENT_TYPE, "Content-Type")? {
+        let content_type = match single(headers, Slot::ContentType, "Content-Type")? {
             Some(value) => ContentType::from_header(value.as_bytes())?,
             None => return Err(Error::MissingContentType),
         };
-        let hook_id = single(headers, &X_GITHUB_HOOK_ID, "X-GitHub-Hook-ID")?
+        let hook_id = single(headers, Slot::HookId, "X-GitHub-Hook-ID")?
             .map(|value| number(value, "X-GitHub-Hook-ID").map(HookId::new))
             .transpose()?;
         let target = target(headers)?;
-        let user_agent = single(headers, &http::header::USER_AGENT, "User-Agent")?
+        let user_agent = single(headers, Slot::UserAgent, "User-Agent")?
             .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
         let version = single(
             headers,
-            &X_GITHUB_ENTERPRISE_VERSION,
+            Slot::EnterpriseVersion,
             "X-GitHub-Enterprise-Version",
         )?
         .map(|value| token(value, "X-GitHub-Enterprise-Version").map(str::to_owned))
         .transpose()?;
-        let host = single(
-            headers,
-            &X_GITHUB_ENTERPRISE_HOST,
-            "X-GitHub-Enterprise-Host",
-        )?
-        .map(|value| token(value, "X-GitHub-Enterprise-Host").map(str::to_owned))
-        .transpose()?;
+        let host = single(headers, Slot::EnterpriseHost, "X-GitHub-Enterprise-Host")?
+            .map(|value| token(value, "X-GitHub-Enterprise-Host").map(str::to_owned))
+            .transpose()?;
         let enterprise =
             (version.is_some() || host.is_some()).then_some(EnterpriseServer { version, host });
         Ok(Self {
@@ -213,11 +210,11 @@ impl DeliveryHeaders {
     }
 }
 
-fn target(headers: &HeaderMap) -> Result<Option<InstallationTarget>, Error> {
+fn target(headers: &HeaderScan<'_>) -> Result<Option<InstallationTarget>, Error> {
     const TYPE: &str = "X-GitHub-Hook-Installation-Target-Type";
     const ID: &str = "X-GitHub-Hook-Installation-Target-ID";
-    let kind = single(headers, &X_GITHUB_HOOK_INSTALLATION_TARGET_TYPE, TYPE)?;
-    let id = single(headers, &X_GITHUB_HOOK_INSTALLATION_TARGET_ID, ID)?;
+    let kind = single(headers, Slot::TargetType, TYPE)?;
+    let id = single(headers, Slot::TargetId, ID)?;
     match (kind, id) {
         (None, None) => Ok(None),
         (Some(kind), Some(id)) => Ok(Some(InstallationTarget {
@@ -235,29 +232,99 @@ fn target(headers: &HeaderMap) -> Result<Option<InstallationTarget>, Error> {
     }
 }
 
+/// The headers a delivery is read from, found in one pass over a request's headers.
+///
+/// Each `HeaderMap` lookup hashes the name byte by byte, and a delivery is read
+/// from a dozen headers with long names (`x-github-hook-installation-target-type`):
+/// those lookups were most of the cost of verifying a small delivery. Comparing the
+/// names of the headers actually present against the known ones costs far less.
+#[derive(Debug)]
+pub(crate) struct HeaderScan<'a> {
+    first: [Option<&'a HeaderValue>; Slot::COUNT],
+    /// Bit `slot` is set when that header was sent more than once.
+    repeated: u16,
+}
+
+/// A header that [`HeaderScan`] looks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Slot {
+    Event,
+    Delivery,
+    HookId,
+    TargetType,
+    TargetId,
+    EnterpriseVersion,
+    EnterpriseHost,
+    ContentType,
+    ContentLength,
+    UserAgent,
+    Signature256,
+    Signature1,
+}
+
+impl Slot {
+    const COUNT: usize = 12;
+
+    /// The slot for a (lower-case, as `http` stores it) header name.
+    fn of(name: &str) -> Option<Self> {
+        Some(match name {
+            "x-github-event" => Self::Event,
+            "x-github-delivery" => Self::Delivery,
+            "x-github-hook-id" => Self::HookId,
+            "x-github-hook-installation-target-type" => Self::TargetType,
+            "x-github-hook-installation-target-id" => Self::TargetId,
+            "x-github-enterprise-version" => Self::EnterpriseVersion,
+            "x-github-enterprise-host" => Self::EnterpriseHost,
+            "content-type" => Self::ContentType,
+            "content-length" => Self::ContentLength,
+            "user-agent" => Self::UserAgent,
+            "x-hub-signature-256" => Self::Signature256,
+            "x-hub-signature" => Self::Signature1,
+            _ => return None,
+        })
+    }
+}
+
+impl<'a> HeaderScan<'a> {
+    pub(crate) fn new(headers: &'a HeaderMap) -> Self {
+        let mut scan = Self {
+            first: [None; Slot::COUNT],
+            repeated: 0,
+        };
+        for (name, value) in headers {
+            let Some(slot) = Slot::of(name.as_str()) else {
+                continue;
+            };
+            match &mut scan.first[slot as usize] {
+                Some(_) => scan.repeated |= 1 << slot as u16,
+                first => *first = Some(value),
+            }
+        }
+        scan
+    }
+}
+
 /// A header that may be absent but must not be repeated.
 pub(crate) fn single<'a>(
-    headers: &'a HeaderMap,
-    name: &http::HeaderName,
+    headers: &HeaderScan<'a>,
+    slot: Slot,
     display: &'static str,
 ) -> Result<Option<&'a HeaderValue>, Error> {
-    let mut values = headers.get_all(name).iter();
-    let first = values.next();
-    if values.next().is_some() {
+    if headers.repeated & (1 << slot as u16) != 0 {
         return Err(Error::InvalidHeader {
             header: display,
             reason: "sent more than once",
         });
     }
-    Ok(first)
+    Ok(headers.first[slot as usize])
 }
 
 fn required<'a>(
-    headers: &'a HeaderMap,
-    name: &http::HeaderName,
+    headers: &HeaderScan<'a>,
+    slot: Slot,
     display: &'static str,
 ) -> Result<&'a HeaderValue, Error> {
-    single(headers, name, display)?.ok_or(Error::MissingHeader(display))
+    single(headers, slot, display)?.ok_or(Error::MissingHeader(display))
 }
 
 /// A non-empty value of visible ASCII, as GitHub's names and versions are.
@@ -276,4 +343,65 @@ fn number(value: &HeaderValue, header: &'static str) -> Result<u64, Error> {
         header,
         reason: "not a decimal number",
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::header::{
+        X_GITHUB_DELIVERY, X_GITHUB_ENTERPRISE_HOST, X_GITHUB_ENTERPRISE_VERSION, X_GITHUB_EVENT,
+        X_GITHUB_HOOK_ID, X_GITHUB_HOOK_INSTALLATION_TARGET_ID,
+        X_GITHUB_HOOK_INSTALLATION_TARGET_TYPE, X_HUB_SIGNATURE, X_HUB_SIGNATURE_256,
+    };
+    use http::header::{CONTENT_LENGTH, CONTENT_TYPE, USER_AGENT};
+
+    const NAMES: [(http::HeaderName, Slot); Slot::COUNT] = [
+        (X_GITHUB_EVENT, Slot::Event),
+        (X_GITHUB_DELIVERY, Slot::Delivery),
+        (X_GITHUB_HOOK_ID, Slot::HookId),
+        (X_GITHUB_HOOK_INSTALLATION_TARGET_TYPE, Slot::TargetType),
+        (X_GITHUB_HOOK_INSTALLATION_TARGET_ID, Slot::TargetId),
+        (X_GITHUB_ENTERPRISE_VERSION, Slot::EnterpriseVersion),
+        (X_GITHUB_ENTERPRISE_HOST, Slot::EnterpriseHost),
+        (CONTENT_TYPE, Slot::ContentType),
+        (CONTENT_LENGTH, Slot::ContentLength),
+        (USER_AGENT, Slot::UserAgent),
+        (X_HUB_SIGNATURE_256, Slot::Signature256),
+        (X_HUB_SIGNATURE, Slot::Signature1),
+    ];
+
+    #[test]
+    fn scan_finds_each_header_under_its_own_slot_only() {
+        for (index, (name, slot)) in NAMES.iter().enumerate() {
+            assert_eq!(*slot as usize, index, "{name}");
+            let mut headers = HeaderMap::new();
+            headers.insert("x-unrelated", HeaderValue::from_static("u"));
+            headers.insert(name.clone(), HeaderValue::from_static("v"));
+            let scan = HeaderScan::new(&headers);
+            for (_, other) in &NAMES {
+                let found = single(&scan, *other, "test").unwrap();
+                assert_eq!(found.is_some(), other == slot, "{name} vs {other:?}");
+            }
+            assert_eq!(single(&scan, *slot, "test").unwrap().unwrap(), "v");
+        }
+    }
+
+    #[test]
+    fn scan_reports_a_repeated_header_and_keeps_the_first_value() {
+        for (name, slot) in &NAMES {
+            let mut headers = HeaderMap::new();
+            headers.append(name.clone(), HeaderValue::from_static("one"));
+            let scan = HeaderScan::new(&headers);
+            assert_eq!(single(&scan, *slot, "test").unwrap().unwrap(), "one");
+            headers.append(name.clone(), HeaderValue::from_static("two"));
+            let scan = HeaderScan::new(&headers);
+            assert!(matches!(
+                single(&scan, *slot, "test"),
+                Err(Error::InvalidHeader {
+                    reason: "sent more than once",
+                    ..
+                })
+            ));
+        }
+    }
 }

@@ -89,10 +89,37 @@ fn parse_digest<const N: usize>(
     if digits.len() != 2 * N {
         return Err(SignatureFormatError::WrongLength);
     }
+    // Branch-free decoding: a table lookup per digit, and one check at the end that
+    // no lookup hit a non-digit (0xff). This made `Signature256::parse` about twice
+    // as fast as with `hex::decode_to_slice` (benches: `headers/Signature256::parse`).
     let mut digest = [0u8; N];
-    hex::decode_to_slice(digits, &mut digest).map_err(|_| SignatureFormatError::NotHex)?;
+    let mut invalid = 0u8;
+    for (byte, pair) in digest.iter_mut().zip(digits.chunks_exact(2)) {
+        let (high, low) = (
+            HEX_VALUES[usize::from(pair[0])],
+            HEX_VALUES[usize::from(pair[1])],
+        );
+        invalid |= high | low;
+        *byte = (high << 4) | low;
+    }
+    if invalid > 0x0f {
+        return Err(SignatureFormatError::NotHex);
+    }
     Ok(digest)
 }
+
+/// The value of each byte as a hex digit (either case), 0xff for any other byte.
+const HEX_VALUES: [u8; 256] = {
+    let mut table = [0xff; 256];
+    let mut i = 0;
+    while i < 16 {
+        let value = i as u8;
+        table[b"0123456789abcdef"[i] as usize] = value;
+        table[b"0123456789ABCDEF"[i] as usize] = value;
+        i += 1;
+    }
+    table
+};
 
 impl fmt::Display for Signature256 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -227,6 +254,26 @@ mod tests {
                 Err(expected),
                 "{value:?}"
             );
+        }
+    }
+
+    #[test]
+    fn every_byte_in_every_digit_position_decodes_like_the_hex_crate() {
+        let good = *b"757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
+        for position in [0, 1, 31, 62, 63] {
+            for byte in 0..=u8::MAX {
+                let mut digits = good;
+                digits[position] = byte;
+                let mut value = b"sha256=".to_vec();
+                value.extend_from_slice(&digits);
+                let mut expected = [0u8; 32];
+                let expected = hex::decode_to_slice(digits, &mut expected).map(|()| expected);
+                match (Signature256::parse(&value), expected) {
+                    (Ok(parsed), Ok(expected)) => assert_eq!(parsed.as_bytes(), &expected),
+                    (Err(error), Err(_)) => assert_eq!(error, SignatureFormatError::NotHex),
+                    (parsed, expected) => panic!("{byte:#04x}: {parsed:?} vs {expected:?}"),
+                }
+            }
         }
     }
 

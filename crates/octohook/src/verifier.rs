@@ -10,8 +10,7 @@ use http::HeaderMap;
 use sha1::Sha1;
 use sha2::Sha256;
 
-use crate::delivery_headers::single;
-use crate::header::{X_HUB_SIGNATURE, X_HUB_SIGNATURE_256};
+use crate::delivery_headers::{HeaderScan, Slot, single};
 use crate::signature::{sha1_key, sha256_key};
 use crate::{
     DeliveryHeaders, Error, Signature1, Signature256, SignatureAlgorithm, VerifiedDelivery,
@@ -160,9 +159,10 @@ impl Verifier {
     /// assert_eq!(pending.finish().unwrap().action(), Some("opened"));
     /// ```
     pub fn begin(&self, headers: &HeaderMap) -> Result<PendingDelivery, Error> {
-        let expected = self.expected_signature(headers)?;
-        let delivery = DeliveryHeaders::from_headers(headers)?;
-        let announced = content_length(headers)?;
+        let headers = HeaderScan::new(headers);
+        let expected = self.expected_signature(&headers)?;
+        let delivery = DeliveryHeaders::from_scan(&headers)?;
+        let announced = content_length(&headers)?;
         if announced.is_some_and(|length| length > self.body_limit) {
             return Err(Error::BodyTooLarge {
                 limit: self.body_limit,
@@ -199,7 +199,7 @@ impl Verifier {
         first_match(macs, expected.as_bytes())
     }
 
-    fn expected_signature(&self, headers: &HeaderMap) -> Result<Expected, Error> {
+    fn expected_signature(&self, headers: &HeaderScan<'_>) -> Result<Expected, Error> {
         const SHA256: &str = "X-Hub-Signature-256";
         const SHA1: &str = "X-Hub-Signature";
         let malformed = |header| move |kind| Error::MalformedSignature { header, kind };
@@ -210,13 +210,13 @@ impl Verifier {
             }
         };
         if let Some(value) =
-            single(headers, &X_HUB_SIGNATURE_256, SHA256).map_err(repeated(SHA256))?
+            single(headers, Slot::Signature256, SHA256).map_err(repeated(SHA256))?
         {
             return Signature256::parse(value.as_bytes())
                 .map(Expected::Sha256)
                 .map_err(malformed(SHA256));
         }
-        match single(headers, &X_HUB_SIGNATURE, SHA1).map_err(repeated(SHA1))? {
+        match single(headers, Slot::Signature1, SHA1).map_err(repeated(SHA1))? {
             None => Err(Error::MissingSignature),
             Some(_) if !self.allow_sha1 => Err(Error::Sha1NotEnabled),
             Some(value) => Signature1::parse(value.as_bytes())
@@ -249,8 +249,8 @@ impl KeyedSecret {
 }
 
 /// The announced body length; a malformed `Content-Length` is a bad request.
-fn content_length(headers: &HeaderMap) -> Result<Option<u64>, Error> {
-    single(headers, &http::header::CONTENT_LENGTH, "Content-Length")?
+fn content_length(headers: &HeaderScan<'_>) -> Result<Option<u64>, Error> {
+    single(headers, Slot::ContentLength, "Content-Length")?
         .map(|value| {
             crate::ids::parse_decimal(value.as_bytes()).ok_or(Error::InvalidHeader {
                 header: "Content-Length",
