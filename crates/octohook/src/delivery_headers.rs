@@ -107,7 +107,7 @@ pub struct DeliveryHeaders {
     hook_id: Option<HookId>,
     target: Option<InstallationTarget>,
     content_type: ContentType,
-    user_agent: Option<String>,
+    user_agent: Option<HeaderValue>,
     enterprise: Option<EnterpriseServer>,
 }
 
@@ -149,8 +149,8 @@ impl DeliveryHeaders {
             .map(|value| number(value, "X-GitHub-Hook-ID").map(HookId::new))
             .transpose()?;
         let target = target(headers)?;
-        let user_agent = single(headers, Slot::UserAgent, "User-Agent")?
-            .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
+        // Kept as the header value: cloning it shares the request's bytes.
+        let user_agent = single(headers, Slot::UserAgent, "User-Agent")?.cloned();
         let version = single(
             headers,
             Slot::EnterpriseVersion,
@@ -199,9 +199,10 @@ impl DeliveryHeaders {
         self.content_type
     }
 
-    /// The `User-Agent`, such as `GitHub-Hookshot/b8c71d8`.
+    /// The `User-Agent`, such as `GitHub-Hookshot/b8c71d8`; `None` when absent or
+    /// not visible ASCII.
     pub fn user_agent(&self) -> Option<&str> {
-        self.user_agent.as_deref()
+        self.user_agent.as_ref()?.to_str().ok()
     }
 
     /// The GitHub Enterprise Server that sent the delivery, if one did.

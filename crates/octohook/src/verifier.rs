@@ -168,16 +168,19 @@ impl Verifier {
                 limit: self.body_limit,
             });
         }
-        let macs = match expected {
-            Expected::Sha256(_) => {
-                Macs::Sha256(self.secrets.iter().map(|s| s.sha256.clone()).collect())
-            }
-            Expected::Sha1(_) => Macs::Sha1(self.secrets.iter().map(|s| s.sha1.clone()).collect()),
+        let running = match expected {
+            Expected::Sha256(expected) => Running::Sha256 {
+                expected,
+                macs: MacSet::new(self.secrets.iter().map(|s| &s.sha256)),
+            },
+            Expected::Sha1(expected) => Running::Sha1 {
+                expected,
+                macs: MacSet::new(self.secrets.iter().map(|s| &s.sha1)),
+            },
         };
         Ok(PendingDelivery {
             headers: delivery,
-            expected,
-            macs,
+            running,
             body: BodyBuffer::new(announced.unwrap_or(0).min(self.body_limit)),
             received: 0,
             body_limit: self.body_limit,
@@ -277,10 +280,48 @@ enum Expected {
     Sha1(Signature1),
 }
 
-/// One running MAC per configured secret.
-enum Macs {
-    Sha256(Vec<Hmac<Sha256>>),
-    Sha1(Vec<Hmac<Sha1>>),
+/// The signature a delivery claims, and one running MAC per configured secret.
+enum Running {
+    Sha256 {
+        expected: Signature256,
+        macs: MacSet<Hmac<Sha256>>,
+    },
+    Sha1 {
+        expected: Signature1,
+        macs: MacSet<Hmac<Sha1>>,
+    },
+}
+
+/// One MAC per secret; the first is held inline, so the usual single-secret
+/// verifier allocates nothing per request.
+struct MacSet<M> {
+    first: M,
+    rest: Vec<M>,
+}
+
+impl<M: Mac + Clone> MacSet<M> {
+    fn new<'a>(mut keyed: impl Iterator<Item = &'a M>) -> Self
+    where
+        M: 'a,
+    {
+        let first = keyed
+            .next()
+            .expect("a verifier has at least one secret")
+            .clone();
+        Self {
+            first,
+            rest: keyed.cloned().collect(),
+        }
+    }
+
+    fn update(&mut self, chunk: &[u8]) {
+        self.first.update(chunk);
+        self.rest.iter_mut().for_each(|mac| mac.update(chunk));
+    }
+
+    fn first_match(self, expected: &[u8]) -> Result<SecretIndex, Error> {
+        first_match(std::iter::once(self.first).chain(self.rest), expected)
+    }
 }
 
 /// A delivery whose headers passed and whose body is being hashed as it arrives.
@@ -289,8 +330,7 @@ enum Macs {
 /// there, before the chunk is hashed or kept), then call [`finish`](Self::finish).
 pub struct PendingDelivery {
     headers: DeliveryHeaders,
-    expected: Expected,
-    macs: Macs,
+    running: Running,
     body: BodyBuffer,
     received: u64,
     body_limit: u64,
@@ -317,9 +357,9 @@ impl PendingDelivery {
             });
         }
         self.received = received;
-        match &mut self.macs {
-            Macs::Sha256(macs) => macs.iter_mut().for_each(|mac| mac.update(&chunk)),
-            Macs::Sha1(macs) => macs.iter_mut().for_each(|mac| mac.update(&chunk)),
+        match &mut self.running {
+            Running::Sha256 { macs, .. } => macs.update(&chunk),
+            Running::Sha1 { macs, .. } => macs.update(&chunk),
         }
         self.body.push(chunk);
         Ok(())
@@ -328,17 +368,15 @@ impl PendingDelivery {
     /// Checks the signature in constant time, then decodes the body's envelope
     /// (a JSON object, directly or in a form's `payload` field).
     pub fn finish(self) -> Result<VerifiedDelivery, Error> {
-        let (secret, algorithm) = match (self.macs, self.expected) {
-            (Macs::Sha256(macs), Expected::Sha256(expected)) => (
-                first_match(macs, expected.as_bytes())?,
+        let (secret, algorithm) = match self.running {
+            Running::Sha256 { expected, macs } => (
+                macs.first_match(expected.as_bytes())?,
                 SignatureAlgorithm::Sha256,
             ),
-            (Macs::Sha1(macs), Expected::Sha1(expected)) => (
-                first_match(macs, expected.as_bytes())?,
+            Running::Sha1 { expected, macs } => (
+                macs.first_match(expected.as_bytes())?,
                 SignatureAlgorithm::LegacySha1,
             ),
-            // `begin` pairs each expected signature with MACs of its own algorithm.
-            _ => return Err(Error::SignatureMismatch),
         };
         VerifiedDelivery::decode(self.headers, self.body.finish(), secret, algorithm)
     }
