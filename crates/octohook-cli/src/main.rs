@@ -2,6 +2,10 @@
 //! manage deliveries.
 #![forbid(unsafe_code)]
 
+mod deliveries_command;
+mod events_command;
+mod github_options;
+mod hooks_command;
 mod secrets;
 mod send;
 mod serve;
@@ -29,6 +33,14 @@ enum Command {
     Sign(sign::SignArgs),
     /// Post a payload to a receiver with every header GitHub sends.
     Send(send::SendArgs),
+    /// Manage repository and organization webhooks through GitHub's API.
+    Hooks(hooks_command::HooksArgs),
+    /// List, inspect and redeliver a webhook's deliveries.
+    Deliveries(deliveries_command::DeliveriesArgs),
+    /// Print every supported `event.action` pair, one per line.
+    Events(events_command::EventsArgs),
+    /// Parse a payload into its typed event (exit 3 when the event is unknown).
+    Parse(events_command::ParseArgs),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +53,8 @@ fn main() -> ExitCode {
         .with_ansi(std::io::stderr().is_terminal())
         .init();
     let result = match cli.command {
+        Command::Events(args) => return events_command::events(args),
+        Command::Parse(args) => return events_command::parse(args),
         Command::Sign(args) => sign::run(args),
         command => match tokio::runtime::Runtime::new() {
             Ok(runtime) => runtime.block_on(run_async(command)),
@@ -60,6 +74,11 @@ async fn run_async(command: Command) -> Result<(), Box<dyn std::error::Error>> {
     match command {
         Command::Serve(args) => serve::run(args).await,
         Command::Send(args) => send::run(args).await,
+        Command::Hooks(args) => Ok(hooks_command::run(args).await?),
+        Command::Deliveries(args) => Ok(deliveries_command::run(args).await?),
         Command::Sign(args) => sign::run(args),
+        Command::Events(_) | Command::Parse(_) => {
+            Err("events and parse run without the async runtime".into())
+        }
     }
 }

@@ -39,8 +39,12 @@
 
 mod content_type;
 mod delivery_headers;
+#[cfg(feature = "events")]
+mod dispatcher;
 mod error;
 mod event_kind;
+#[cfg(feature = "events")]
+pub mod events;
 pub mod header;
 mod ids;
 mod record;
@@ -51,8 +55,14 @@ mod verifier;
 
 pub use content_type::ContentType;
 pub use delivery_headers::{DeliveryHeaders, EnterpriseServer, InstallationTarget, TargetType};
+#[cfg(feature = "events")]
+pub use dispatcher::{
+    Delivered, DispatchError, Dispatched, Dispatcher, HandlerError, HandlerOutcome,
+};
 pub use error::Error;
 pub use event_kind::EventKind;
+#[cfg(feature = "events")]
+pub use events::{Event, EventAction, EventError, Payload, WebhookEvent};
 pub use ids::{DeliveryGuid, HookId, InvalidDeliveryGuid, InvalidHookId};
 pub use record::DeliveryRecord;
 pub use secret::{EmptySecret, WebhookSecret};

@@ -143,6 +143,36 @@ impl VerifiedDelivery {
     pub fn json_value(&self) -> Result<serde_json::Value, Error> {
         self.parse()
     }
+
+    /// Parses the payload into its typed [`Event`](crate::events::Event): the variant
+    /// for the delivery's event, or `Event::Unknown` (with the raw JSON) for an event
+    /// this version does not know. The parsed event shares the payload's bytes, so
+    /// its raw JSON stays reachable ([`Event::raw`](crate::events::Event::raw)).
+    ///
+    /// ```
+    /// # use bytes::Bytes;
+    /// # use http::HeaderMap;
+    /// # use octohook::{sign, Verifier, WebhookSecret};
+    /// use octohook::events::{Event, IssuesAction};
+    /// # let secret = WebhookSecret::new("s3cret").unwrap();
+    /// # let body = Bytes::from_static(br#"{"action":"opened","issue":{"id":1,"number":7},"repository":{},"sender":{}}"#);
+    /// # let mut headers = HeaderMap::new();
+    /// # headers.insert("x-github-event", "issues".parse().unwrap());
+    /// # headers.insert("x-github-delivery", "a1".parse().unwrap());
+    /// # headers.insert("content-type", "application/json".parse().unwrap());
+    /// # headers.insert("x-hub-signature-256", sign(&secret, &body).parse().unwrap());
+    /// let delivery = Verifier::new(secret).verify(&headers, body).unwrap();
+    /// match delivery.event().unwrap() {
+    ///     Event::Issues(issues) if issues.action == IssuesAction::Opened => {
+    ///         assert_eq!(issues.issue.number, 7);
+    ///     }
+    ///     other => panic!("unexpected {other:?}"),
+    /// }
+    /// ```
+    #[cfg(feature = "events")]
+    pub fn event(&self) -> Result<crate::events::Event, crate::events::EventError> {
+        crate::events::Event::parse(self.event_kind(), self.payload.clone())
+    }
 }
 
 impl fmt::Debug for VerifiedDelivery {

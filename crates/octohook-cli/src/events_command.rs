@@ -1,0 +1,131 @@
+//! `octohook events` and `octohook parse`: the typed events this version knows, and
+//! how a payload parses into them.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use octohook::EventKind;
+use octohook::events::{Event, supported_names};
+
+/// Exit status of `parse` for an event this version does not know.
+const UNKNOWN_EVENT: u8 = 3;
+
+/// Prints every supported `event.action` pair (and each event without actions by
+/// name), one per line.
+#[derive(Debug, Args)]
+pub(crate) struct EventsArgs {}
+
+/// Parses a payload into its typed event and prints the event, the action and a
+/// one-line summary. Exits 0 when it parsed into a typed event, 3 when the event is
+/// unknown to this version, 1 when the payload does not fit (naming the JSON path).
+#[derive(Debug, Args)]
+pub(crate) struct ParseArgs {
+    /// The event name, as sent in `X-GitHub-Event` (`pull_request`, `push`, ...).
+    #[arg(long, value_name = "NAME")]
+    event: String,
+    /// The JSON payload; standard input when absent or `-`.
+    file: Option<PathBuf>,
+}
+
+pub(crate) fn events(_: EventsArgs) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    for name in supported_names() {
+        // A closed pipe (`octohook events | head`) ends the listing quietly.
+        if writeln!(out, "{name}").is_err() {
+            break;
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+pub(crate) fn parse(args: ParseArgs) -> ExitCode {
+    let payload = match read(args.file.as_ref()) {
+        Ok(payload) => payload,
+        Err(message) => {
+            eprintln!("octohook: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let kind = EventKind::from_name(&args.event);
+    match Event::parse(&kind, payload) {
+        Ok(event) if event.is_unknown() => {
+            println!("event: {} (unknown to this version)", args.event);
+            println!("summary: {}", summary(&event));
+            ExitCode::from(UNKNOWN_EVENT)
+        }
+        Ok(event) => {
+            println!("event: {}", variant_name(&event));
+            println!("action: {}", event.action().unwrap_or("-"));
+            println!("summary: {}", summary(&event));
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!(
+                "octohook: the {} payload does not parse at {}: {}",
+                args.event,
+                error.path(),
+                error.json_error()
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn read(file: Option<&PathBuf>) -> Result<Vec<u8>, String> {
+    let mut payload = Vec::new();
+    match file {
+        Some(path) if path.as_os_str() != "-" => {
+            payload = std::fs::read(path)
+                .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+        }
+        _ => {
+            std::io::stdin()
+                .lock()
+                .read_to_end(&mut payload)
+                .map_err(|error| format!("cannot read standard input: {error}"))?;
+        }
+    }
+    Ok(payload)
+}
+
+/// The variant's name: `PullRequest(PullRequestEvent)`.
+fn variant_name(event: &Event) -> String {
+    let debug = format!("{event:?}");
+    let variant = debug.split(['(', ' ', '{']).next().unwrap_or_default();
+    let kind = event.kind();
+    format!("{variant} ({kind})")
+}
+
+/// `pull_request.opened octo/repo #2 by octocat`: the event and action, and the
+/// repository, number or ref, and sender when the payload has them.
+fn summary(event: &Event) -> String {
+    let mut line = event.kind().to_string();
+    if let Some(action) = event.action() {
+        line.push('.');
+        line.push_str(action);
+    }
+    let Ok(json) = serde_json::from_slice::<serde_json::Value>(event.raw()) else {
+        return line;
+    };
+    let text = |pointer: &str| json.pointer(pointer).and_then(serde_json::Value::as_str);
+    if let Some(repository) = text("/repository/full_name") {
+        line.push(' ');
+        line.push_str(repository);
+    } else if let Some(organization) = text("/organization/login") {
+        line.push(' ');
+        line.push_str(organization);
+    }
+    if let Some(number) = json.get("number").and_then(serde_json::Value::as_i64) {
+        line.push_str(&format!(" #{number}"));
+    } else if let Some(reference) = text("/ref") {
+        line.push(' ');
+        line.push_str(reference);
+    }
+    if let Some(sender) = text("/sender/login") {
+        line.push_str(" by ");
+        line.push_str(sender);
+    }
+    line
+}

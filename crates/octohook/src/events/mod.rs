@@ -1,0 +1,102 @@
+//! Typed payloads for every webhook event and action GitHub describes.
+//!
+//! The types are generated from GitHub's webhook schema, `@octokit/openapi-webhooks`
+//! (the pinned version is named at the top of each file in `events/generated/`), by
+//! `cargo run -p xtask -- codegen`. Each event has a payload struct (`PullRequestEvent`)
+//! and, when it has actions, an action enum (`PullRequestAction`). Objects that several
+//! events share (a [`User`], a [`Repository`], a [`PullRequest`], ...) are one type.
+//!
+//! Parsing is forward-compatible: unknown fields are ignored, unknown enum values and
+//! actions are kept as `Unknown(String)`, and an event this version does not know
+//! parses to [`Event::Unknown`] with its raw JSON. Fields the schema requires and never
+//! allows to be `null` are plain fields; all others are `Option`, as are the few that
+//! the schema requires but payloads GitHub really sent lack.
+//!
+//! ```
+//! use octohook::events::{Event, IssuesAction};
+//! use octohook::EventKind;
+//!
+//! let body = br#"{
+//!     "action": "opened",
+//!     "issue": {"id": 1, "number": 7, "title": "Fix the build"},
+//!     "repository": {"id": 2, "name": "octohook", "full_name": "octo/octohook"},
+//!     "sender": {"id": 3, "login": "octocat"}
+//! }"#;
+//! let event = Event::parse(&EventKind::Issues, bytes::Bytes::from_static(body)).unwrap();
+//! match &event {
+//!     Event::Issues(issues) => {
+//!         assert_eq!(issues.action, IssuesAction::Opened);
+//!         assert_eq!(issues.issue.number, 7);
+//!         assert_eq!(issues.issue.title.as_deref(), Some("Fix the build"));
+//!     }
+//!     other => panic!("unexpected {other:?}"),
+//! }
+//! assert_eq!(event.action(), Some("opened"));
+//! // The JSON it was parsed from stays reachable.
+//! assert_eq!(&event.raw()[..], &body[..]);
+//!
+//! // An event this version does not know is not an error.
+//! let unknown = Event::parse(&EventKind::from_name("brand_new"), bytes::Bytes::from_static(b"{}"));
+//! assert!(matches!(unknown, Ok(Event::Unknown { .. })));
+//! ```
+
+#[macro_use]
+mod string_enum;
+mod change;
+mod error;
+mod int_or_string;
+mod json_path;
+mod payload;
+
+mod generated {
+    pub(crate) mod enums;
+    pub(crate) mod objects;
+    pub(crate) mod payloads;
+}
+
+use bytes::Bytes;
+
+pub use change::Change;
+pub use error::EventError;
+pub use generated::enums::*;
+pub use generated::objects::*;
+pub use generated::payloads::*;
+pub use int_or_string::IntOrString;
+pub use payload::{EventAction, Payload, WebhookEvent};
+
+use crate::EventKind;
+
+impl Event {
+    /// Parses a JSON payload of event `kind` into its typed variant.
+    ///
+    /// An event this version does not know becomes [`Event::Unknown`]; only a payload
+    /// that does not fit its event's type is an error, and the error names the JSON
+    /// path where it failed.
+    pub fn parse(kind: &EventKind, payload: impl Into<Bytes>) -> Result<Self, EventError> {
+        Self::parse_kind(kind, payload.into())
+    }
+
+    /// Whether this is an event this version does not know.
+    pub fn is_unknown(&self) -> bool {
+        matches!(self, Self::Unknown { .. })
+    }
+}
+
+/// Every supported `event` and `event.action` name, one per event-action of the
+/// schema (events without actions appear once, by name).
+///
+/// ```
+/// let names: Vec<String> = octohook::events::supported_names().collect();
+/// assert!(names.contains(&"pull_request.opened".to_owned()));
+/// assert!(names.contains(&"push".to_owned()));
+/// ```
+pub fn supported_names() -> impl Iterator<Item = String> {
+    SUPPORTED.iter().flat_map(|(event, actions)| {
+        let names: Vec<String> = if actions.is_empty() {
+            vec![(*event).to_owned()]
+        } else {
+            actions.iter().map(|a| format!("{event}.{a}")).collect()
+        };
+        names
+    })
+}
