@@ -126,3 +126,63 @@ where
         Ok(Self(delivery.parse_owned()?))
     }
 }
+
+/// The typed [`Event`](octohook::Event) of the delivery verified by
+/// [`VerifyWebhookLayer`](crate::VerifyWebhookLayer) (features `axum` and `events`).
+///
+/// A payload that does not fit its event's type is rejected with 400; an event this
+/// version does not know is [`Event::Unknown`](octohook::Event::Unknown), not an
+/// error.
+#[cfg(feature = "events")]
+#[derive(Debug)]
+pub struct TypedEvent(pub octohook::Event);
+
+#[cfg(feature = "events")]
+impl<S: Send + Sync> FromRequestParts<S> for TypedEvent {
+    type Rejection = Rejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Webhook(delivery) = Webhook::from_request_parts(parts, state).await?;
+        let event = delivery
+            .event()
+            .map_err(|error| Rejection::Invalid(error.into()))?;
+        Ok(Self(event))
+    }
+}
+
+/// Runs `dispatcher` on a verified delivery and turns the outcome into a response:
+/// 200 when every matching handler succeeded, 400 when the payload does not fit its
+/// event's type, 500 when a handler failed (the handlers' errors go to the
+/// dispatcher's error hooks and the log, not to the response).
+///
+/// ```
+/// use axum::{Router, routing::post};
+/// use octohook::events::PushEvent;
+/// use octohook::{Dispatcher, Verifier, WebhookSecret};
+/// use octohook_tower::VerifyWebhookLayer;
+/// use octohook_tower::extract::{Webhook, dispatch};
+///
+/// let dispatcher = Dispatcher::new().on::<PushEvent, _, _, _>(|push| async move {
+///     println!("pushed {}", push.after);
+/// });
+/// let app: Router = Router::new()
+///     .route("/", post(move |Webhook(delivery): Webhook| async move { dispatch(&dispatcher, delivery).await }))
+///     .layer(VerifyWebhookLayer::new(Verifier::new(WebhookSecret::new("s3cret").unwrap())));
+/// ```
+#[cfg(feature = "events")]
+pub async fn dispatch(dispatcher: &octohook::Dispatcher, delivery: VerifiedDelivery) -> Response {
+    use axum::http::StatusCode;
+
+    let guid = delivery.guid().clone();
+    match dispatcher.dispatch(delivery).await {
+        Ok(_) => StatusCode::OK.into_response(),
+        Err(error) => {
+            tracing::warn!(delivery = %guid, status = error.status().as_u16(), %error, "webhook dispatch failed");
+            let text = match error.status() {
+                StatusCode::BAD_REQUEST => format!("{error}\n"),
+                _ => "a webhook handler failed\n".to_owned(),
+            };
+            (error.status(), text).into_response()
+        }
+    }
+}

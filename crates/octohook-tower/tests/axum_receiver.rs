@@ -184,3 +184,80 @@ async fn rotated_secrets_both_verify() {
     let old = TestDelivery::json("push", b"{}".to_vec()).signed_with("the old secret");
     assert_eq!(old.send(&client, &url).await.unwrap(), (200, "1".into()));
 }
+
+#[tokio::test]
+async fn typed_event_and_dispatch_answer_by_outcome() {
+    use octohook::events::{IssuesAction, PushEvent};
+    use octohook::{Dispatcher, Event};
+    use octohook_tower::extract::{TypedEvent, dispatch};
+
+    async fn kind(TypedEvent(event): TypedEvent) -> String {
+        match event {
+            Event::Push(push) => format!("push {}", push.after),
+            other => format!("other {}", other.kind()),
+        }
+    }
+    let dispatcher = Dispatcher::new()
+        .on::<PushEvent, _, _, _>(|_push| async move {})
+        .on_action(IssuesAction::Opened, |_issues| async move {
+            Err::<(), _>("the tracker is down: internal detail")
+        });
+    let app =
+        Router::new()
+            .route("/typed", post(kind))
+            .route(
+                "/dispatch",
+                post(move |Webhook(delivery): Webhook| async move {
+                    dispatch(&dispatcher, delivery).await
+                }),
+            )
+            .layer(VerifyWebhookLayer::new(verifier()));
+    let address = serve(app).await;
+    let client = reqwest::Client::new();
+    let typed = format!("http://{address}/typed");
+    let dispatch_url = format!("http://{address}/dispatch");
+
+    let push = octohook_test_battery::github_examples()
+        .into_iter()
+        .find(|example| example.event == "push")
+        .expect("a push example");
+    let after = serde_json::from_slice::<serde_json::Value>(&push.body).unwrap()["after"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let push = TestDelivery::json("push", push.body);
+    assert_eq!(
+        push.send(&client, &typed).await.unwrap(),
+        (200, format!("push {after}"))
+    );
+    assert_eq!(push.send(&client, &dispatch_url).await.unwrap().0, 200);
+
+    let unknown = TestDelivery::json("brand_new_event", b"{}".to_vec());
+    assert_eq!(
+        unknown.send(&client, &typed).await.unwrap(),
+        (200, "other brand_new_event".into())
+    );
+    let not_a_push = TestDelivery::json("push", br#"{"after":7}"#.to_vec());
+    assert_eq!(not_a_push.send(&client, &typed).await.unwrap().0, 400);
+    assert_eq!(
+        not_a_push.send(&client, &dispatch_url).await.unwrap().0,
+        400
+    );
+
+    let issues = octohook_test_battery::github_examples()
+        .into_iter()
+        .find(|example| {
+            example.event == "issues"
+                && example
+                    .body
+                    .windows(17)
+                    .any(|w| w == br#""action":"opened""#)
+        })
+        .expect("an issues.opened example");
+    let (status, text) = TestDelivery::json("issues", issues.body)
+        .send(&client, &dispatch_url)
+        .await
+        .unwrap();
+    assert_eq!(status, 500);
+    assert!(!text.contains("internal detail"), "{text}");
+}
