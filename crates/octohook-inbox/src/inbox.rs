@@ -1,0 +1,117 @@
+//! [`Inbox`]: the hand-off between a receiver and its workers.
+
+use std::sync::Arc;
+
+use http::HeaderMap;
+use octohook::VerifiedDelivery;
+use tokio::sync::Notify;
+
+use crate::{DeliveryStore, Inserted, MemoryStore, NewDelivery, StoreError, Worker, WorkerConfig};
+
+/// A [`DeliveryStore`] shared by a receiver, which accepts verified deliveries
+/// into it, and the [`Worker`]s that process them.
+///
+/// The receiver answers GitHub from the result of [`accept`](Self::accept):
+///
+/// | result | answer |
+/// | --- | --- |
+/// | `Ok(Inserted::New { .. })` | 2xx: the delivery is committed |
+/// | `Ok(Inserted::Duplicate { .. })` | 2xx: already stored, not stored again |
+/// | `Err(_)` | 503: not committed; GitHub records a failure and the delivery can be redelivered |
+///
+/// Accepting a new delivery wakes one idle worker of this inbox at once.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use bytes::Bytes;
+/// use http::{HeaderMap, StatusCode};
+/// use octohook::{sign, Verifier, WebhookSecret};
+/// use octohook_inbox::Inbox;
+///
+/// let secret = WebhookSecret::new("s3cret").unwrap();
+/// let body = Bytes::from_static(br#"{"zen":"Design for failure."}"#);
+/// let mut headers = HeaderMap::new();
+/// headers.insert("x-github-event", "ping".parse().unwrap());
+/// headers.insert("x-github-delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958".parse().unwrap());
+/// headers.insert("x-github-hook-id", "42".parse().unwrap());
+/// headers.insert("content-type", "application/json".parse().unwrap());
+/// headers.insert("x-hub-signature-256", sign(&secret, &body).parse().unwrap());
+/// let delivery = Verifier::new(secret).verify(&headers, body).unwrap();
+///
+/// let inbox = Inbox::in_memory();
+/// let answer = |accepted: Result<_, _>| match accepted {
+///     Ok(_) => StatusCode::ACCEPTED,
+///     Err(_) => StatusCode::SERVICE_UNAVAILABLE,
+/// };
+/// let first = inbox.accept(&delivery, &headers).await;
+/// assert!(matches!(first, Ok(ref inserted) if !inserted.is_duplicate()));
+/// assert_eq!(answer(first), StatusCode::ACCEPTED);
+/// let redelivery = inbox.accept(&delivery, &headers).await;
+/// assert!(matches!(redelivery, Ok(ref inserted) if inserted.is_duplicate()));
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Inbox {
+    store: Arc<dyn DeliveryStore>,
+    wakeup: Arc<Notify>,
+}
+
+impl Default for Inbox {
+    /// An inbox over a [`MemoryStore`] with its default limits.
+    fn default() -> Self {
+        Self::in_memory()
+    }
+}
+
+impl Inbox {
+    /// An inbox over `store`.
+    pub fn new(store: impl DeliveryStore) -> Self {
+        Self::from_shared(Arc::new(store))
+    }
+
+    /// An inbox over a store already shared (such as one chosen at run time).
+    pub fn from_shared(store: Arc<dyn DeliveryStore>) -> Self {
+        Self {
+            store,
+            wakeup: Arc::new(Notify::new()),
+        }
+    }
+
+    /// An inbox over a new [`MemoryStore`]: deduplication and hand-off without
+    /// durability.
+    pub fn in_memory() -> Self {
+        Self::new(MemoryStore::new())
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn DeliveryStore> {
+        &self.store
+    }
+
+    /// Stores a verified delivery once per (hook, GUID), with the request's
+    /// delivery headers (see [`NewDelivery::with_request_headers`]), and returns
+    /// once it is committed.
+    pub async fn accept(
+        &self,
+        delivery: &VerifiedDelivery,
+        request_headers: &HeaderMap,
+    ) -> Result<Inserted, StoreError> {
+        self.insert(NewDelivery::from_verified(delivery).with_request_headers(request_headers))
+            .await
+    }
+
+    /// Stores `delivery` once per key, and returns once it is committed.
+    pub async fn insert(&self, delivery: NewDelivery) -> Result<Inserted, StoreError> {
+        let inserted = self.store.insert(delivery).await?;
+        if !inserted.is_duplicate() {
+            self.wakeup.notify_one();
+        }
+        Ok(inserted)
+    }
+
+    /// A worker over this inbox's store, woken when a delivery is accepted.
+    pub fn worker(&self, config: WorkerConfig) -> Worker {
+        Worker::new(Arc::clone(&self.store), config).with_wakeup(Arc::clone(&self.wakeup))
+    }
+}

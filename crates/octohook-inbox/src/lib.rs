@@ -1,0 +1,80 @@
+//! A durable inbox for GitHub webhook deliveries.
+//!
+//! GitHub counts a delivery as failed when the receiver does not answer 2xx
+//! within 10 seconds, and sends the same `X-GitHub-Delivery` GUID on every
+//! redelivery and to every hook subscribed to the event. The robust pattern is to
+//! store each verified delivery durably, answer at once, and process it
+//! afterwards, once per (hook, GUID). This crate provides the pieces:
+//!
+//! - [`DeliveryStore`]: insert-if-absent keyed by (`hook_id`, `guid`), claims with
+//!   leases, done / retry / failed with attempt counts and the last error, list,
+//!   requeue and purge by age. Three implementations:
+//!   - [`MemoryStore`]: in the process, forgetting finished deliveries after a
+//!     time-to-live; no durability (the library default).
+//!   - [`SqliteStore`] (feature `sqlite`): a SQLite file in WAL mode with
+//!     `synchronous = FULL`, durable across a process crash; concurrent inserts
+//!     share one commit.
+//!   - [`PostgresStore`] (feature `postgres`): for receivers on several machines;
+//!     a unique key for deduplication, `FOR UPDATE SKIP LOCKED` for workers,
+//!     migrations embedded and applied at connect time.
+//! - [`Inbox`]: the hand-off from a receiver: [`Inbox::accept`] a verified
+//!   delivery, answer 2xx on `Ok` (new or duplicate) and 503 on `Err`.
+//! - [`Worker`]: claims the next due delivery, runs a [`Handler`], and marks it
+//!   done, schedules a retry with [`Backoff`], or marks it failed after
+//!   `max_attempts`. Workers on one or many machines never process the same
+//!   delivery at once; a crashed worker's lease expires and its delivery is
+//!   processed again, so handlers should use [`DeliveryKey`] as an idempotency
+//!   key.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), octohook_inbox::StoreError> {
+//! use octohook_inbox::{
+//!     DeliveryKey, DeliveryStatus, HandlerError, Inbox, NewDelivery, Outcome, StoredDelivery,
+//!     WorkerConfig,
+//! };
+//!
+//! let inbox = Inbox::in_memory();
+//! let key = DeliveryKey::new(None, "a1".parse().unwrap());
+//! // The receiver (usually through `Inbox::accept` with a verified delivery):
+//! assert!(!inbox.insert(NewDelivery::new(key.clone(), "ping", "{}")).await?.is_duplicate());
+//! assert!(inbox.insert(NewDelivery::new(key.clone(), "ping", "{}")).await?.is_duplicate());
+//!
+//! // A worker, usually spawned with `Worker::run`:
+//! let worker = inbox.worker(WorkerConfig::new("worker-0"));
+//! let handler = |delivery: StoredDelivery| async move {
+//!     assert_eq!(delivery.payload().unwrap().as_ref(), b"{}");
+//!     Ok::<(), HandlerError>(())
+//! };
+//! assert_eq!(worker.run_once(&handler).await?.unwrap().outcome, Outcome::Done);
+//! assert_eq!(inbox.store().get(&key).await?.unwrap().status, DeliveryStatus::Done);
+//! # Ok(())
+//! # }
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+
+mod error;
+mod inbox;
+mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
+mod record;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+mod store;
+mod worker;
+
+pub use error::StoreError;
+pub use inbox::Inbox;
+pub use memory::{DEFAULT_MAX_FINISHED, DEFAULT_TTL, MemoryStore};
+#[cfg(feature = "postgres")]
+pub use postgres::{PostgresOptions, PostgresStore};
+pub use record::{DeliveryKey, DeliveryStatus, Lease, NewDelivery, StoredDelivery, UnknownStatus};
+#[cfg(feature = "sqlite")]
+pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
+pub use store::{
+    Claim, Claimed, DeliveryStore, Inserted, ListQuery, PurgeQuery, StatusCounts, StoreFuture,
+};
+pub use worker::{Backoff, Handler, HandlerError, Outcome, Processed, Worker, WorkerConfig};

@@ -1,0 +1,438 @@
+//! [`MemoryStore`]: the in-process store, deduplicating for a time-to-live.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use crate::store::StoreFuture;
+use crate::{
+    Claim, Claimed, DeliveryKey, DeliveryStatus, DeliveryStore, Inserted, Lease, ListQuery,
+    NewDelivery, PurgeQuery, StatusCounts, StoreError, StoredDelivery,
+};
+
+/// How long finished deliveries are remembered by default: GitHub offers
+/// redelivery of the past 3 days.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(3 * 24 * 60 * 60);
+
+/// How many finished deliveries are remembered at most by default.
+pub const DEFAULT_MAX_FINISHED: usize = 100_000;
+
+/// A store in the process's memory: the library default.
+///
+/// It deduplicates and hands deliveries to workers like the other stores, but
+/// keeps nothing across a restart, so it suits receivers whose work can be
+/// redone (or redelivered from GitHub) after a crash. Finished (`done` or
+/// `failed`) deliveries are forgotten `ttl` after they were received, or sooner
+/// when more than `max_finished` are kept (oldest first); `pending` and
+/// `processing` ones are kept until they finish.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), octohook_inbox::StoreError> {
+/// use std::time::Duration;
+/// use octohook_inbox::{DeliveryKey, DeliveryStatus, DeliveryStore, MemoryStore, NewDelivery};
+///
+/// let store = MemoryStore::new();
+/// let key = DeliveryKey::new(None, "72d3162e-cc78-11e3-81ab-4c9367dc0958".parse().unwrap());
+/// let first = store.insert(NewDelivery::new(key.clone(), "ping", r#"{"zen":"Keep it logically awesome."}"#)).await?;
+/// let again = store.insert(NewDelivery::new(key.clone(), "ping", "{}")).await?;
+/// assert!(!first.is_duplicate() && again.is_duplicate());
+///
+/// let claimed = store.claim("worker-1", Duration::from_secs(30)).await?.unwrap();
+/// assert_eq!(claimed.delivery.key, key);
+/// store.complete(&claimed.claim).await?;
+/// assert_eq!(store.get(&key).await?.unwrap().status, DeliveryStatus::Done);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+    ttl: Duration,
+    max_finished: usize,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    last_id: i64,
+    ids: HashMap<DeliveryKey, i64>,
+    rows: BTreeMap<i64, Row>,
+    /// Claimable candidates: (next attempt or lease end, id) of every `pending`
+    /// and `processing` row.
+    due: BTreeSet<(SystemTime, i64)>,
+    /// (received at, id) of every finished row, for expiry.
+    finished: BTreeSet<(SystemTime, i64)>,
+}
+
+#[derive(Debug)]
+struct Row {
+    delivery: StoredDelivery,
+    seq: i64,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemoryStore {
+    /// A store remembering finished deliveries for [`DEFAULT_TTL`], at most
+    /// [`DEFAULT_MAX_FINISHED`] of them.
+    pub fn new() -> Self {
+        Self::with_limits(DEFAULT_TTL, DEFAULT_MAX_FINISHED)
+    }
+
+    /// A store remembering finished deliveries for `ttl` after they were
+    /// received, at most `max_finished` of them.
+    pub fn with_limits(ttl: Duration, max_finished: usize) -> Self {
+        Self {
+            state: Mutex::new(State::default()),
+            ttl,
+            max_finished,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // No method leaves the state half-changed before a panic could occur, so a
+        // poisoned lock still guards consistent data.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn insert_now(&self, new: NewDelivery) -> Inserted {
+        let now = SystemTime::now();
+        let mut state = self.lock();
+        state.expire(now, self.ttl, self.max_finished);
+        if let Some(&id) = state.ids.get(&new.key) {
+            return Inserted::Duplicate { id };
+        }
+        state.last_id += 1;
+        let id = state.last_id;
+        let delivery = StoredDelivery {
+            id,
+            key: new.key,
+            event: new.event,
+            action: new.action,
+            content_type: new.content_type,
+            headers: new.headers,
+            body: new.body,
+            received_at: new.received_at,
+            status: DeliveryStatus::Pending,
+            attempts: 0,
+            last_error: None,
+            next_attempt_at: Some(now),
+            lease: None,
+            updated_at: now,
+        };
+        state.ids.insert(delivery.key.clone(), id);
+        state.rows.insert(id, Row { delivery, seq: 0 });
+        state.index(id);
+        Inserted::New { id }
+    }
+
+    fn claim_now(&self, worker: &str, lease: Duration) -> Option<Claimed> {
+        let now = SystemTime::now();
+        let mut state = self.lock();
+        let &(due_at, id) = state.due.first()?;
+        if due_at > now {
+            return None;
+        }
+        let until = now + lease;
+        let (delivery, seq) = state.update(id, |row| {
+            row.seq += 1;
+            let delivery = &mut row.delivery;
+            delivery.status = DeliveryStatus::Processing;
+            delivery.attempts = delivery.attempts.saturating_add(1);
+            delivery.next_attempt_at = None;
+            delivery.lease = Some(Lease {
+                owner: worker.to_owned(),
+                until,
+            });
+            delivery.updated_at = now;
+            (delivery.clone(), row.seq)
+        })?;
+        let claim = Claim {
+            id,
+            seq,
+            key: delivery.key.clone(),
+            worker: worker.to_owned(),
+            lease_until: until,
+        };
+        Some(Claimed { delivery, claim })
+    }
+
+    /// Applies `change` to the row `claim` still holds.
+    fn with_claim<T>(
+        &self,
+        claim: &Claim,
+        change: impl FnOnce(&mut StoredDelivery, SystemTime) -> T,
+    ) -> Result<T, StoreError> {
+        let now = SystemTime::now();
+        let mut state = self.lock();
+        let held = state.rows.get(&claim.id).is_some_and(|row| {
+            row.seq == claim.seq && row.delivery.status == DeliveryStatus::Processing
+        });
+        if !held {
+            return Err(StoreError::ClaimLost { id: claim.id });
+        }
+        let result = state
+            .update(claim.id, |row| {
+                row.delivery.updated_at = now;
+                change(&mut row.delivery, now)
+            })
+            .ok_or(StoreError::ClaimLost { id: claim.id });
+        state.expire(now, self.ttl, self.max_finished);
+        result
+    }
+}
+
+impl State {
+    /// Adds row `id` to the index its status belongs in.
+    fn index(&mut self, id: i64) {
+        let Some(row) = self.rows.get(&id) else {
+            return;
+        };
+        let delivery = &row.delivery;
+        match delivery.status {
+            DeliveryStatus::Pending => {
+                let due = delivery.next_attempt_at.unwrap_or(delivery.updated_at);
+                self.due.insert((due, id));
+            }
+            DeliveryStatus::Processing => {
+                let due = delivery
+                    .lease
+                    .as_ref()
+                    .map_or(delivery.updated_at, |lease| lease.until);
+                self.due.insert((due, id));
+            }
+            DeliveryStatus::Done | DeliveryStatus::Failed => {
+                self.finished.insert((delivery.received_at, id));
+            }
+        }
+    }
+
+    /// Removes row `id` from the indexes.
+    fn unindex(&mut self, id: i64) {
+        let Some(row) = self.rows.get(&id) else {
+            return;
+        };
+        let delivery = &row.delivery;
+        let due = match delivery.status {
+            DeliveryStatus::Pending => delivery.next_attempt_at,
+            DeliveryStatus::Processing => delivery.lease.as_ref().map(|lease| lease.until),
+            DeliveryStatus::Done | DeliveryStatus::Failed => {
+                self.finished.remove(&(delivery.received_at, id));
+                return;
+            }
+        };
+        self.due.remove(&(due.unwrap_or(delivery.updated_at), id));
+    }
+
+    /// Changes row `id` and keeps the indexes in step.
+    fn update<T>(&mut self, id: i64, change: impl FnOnce(&mut Row) -> T) -> Option<T> {
+        self.unindex(id);
+        let result = self.rows.get_mut(&id).map(change);
+        self.index(id);
+        result
+    }
+
+    fn remove(&mut self, id: i64) {
+        self.unindex(id);
+        if let Some(row) = self.rows.remove(&id) {
+            self.ids.remove(&row.delivery.key);
+        }
+    }
+
+    /// Forgets finished rows past their time-to-live, and the oldest ones beyond
+    /// `max_finished`.
+    fn expire(&mut self, now: SystemTime, ttl: Duration, max_finished: usize) {
+        let cutoff = now.checked_sub(ttl);
+        while let Some(&(received_at, id)) = self.finished.first() {
+            let expired = cutoff.is_some_and(|cutoff| received_at <= cutoff);
+            if !expired && self.finished.len() <= max_finished {
+                break;
+            }
+            self.remove(id);
+        }
+    }
+}
+
+fn ready<'a, T: Send + 'a>(value: Result<T, StoreError>) -> StoreFuture<'a, T> {
+    Box::pin(std::future::ready(value))
+}
+
+impl DeliveryStore for MemoryStore {
+    fn insert(&self, delivery: NewDelivery) -> StoreFuture<'_, Inserted> {
+        ready(Ok(self.insert_now(delivery)))
+    }
+
+    fn claim(&self, worker: &str, lease: Duration) -> StoreFuture<'_, Option<Claimed>> {
+        ready(Ok(self.claim_now(worker, lease)))
+    }
+
+    fn renew(&self, claim: &Claim, lease: Duration) -> StoreFuture<'_, Claim> {
+        let result = self.with_claim(claim, |delivery, now| {
+            let until = now + lease;
+            if let Some(held) = &mut delivery.lease {
+                held.until = until;
+            }
+            Claim {
+                lease_until: until,
+                ..claim.clone()
+            }
+        });
+        ready(result)
+    }
+
+    fn complete(&self, claim: &Claim) -> StoreFuture<'_, ()> {
+        ready(self.with_claim(claim, |delivery, _| {
+            delivery.status = DeliveryStatus::Done;
+            delivery.lease = None;
+        }))
+    }
+
+    fn retry_later(&self, claim: &Claim, error: &str, delay: Duration) -> StoreFuture<'_, ()> {
+        ready(self.with_claim(claim, |delivery, now| {
+            delivery.status = DeliveryStatus::Pending;
+            delivery.lease = None;
+            delivery.next_attempt_at = Some(now + delay);
+            delivery.last_error = Some(error.to_owned());
+        }))
+    }
+
+    fn fail(&self, claim: &Claim, error: &str) -> StoreFuture<'_, ()> {
+        ready(self.with_claim(claim, |delivery, _| {
+            delivery.status = DeliveryStatus::Failed;
+            delivery.lease = None;
+            delivery.last_error = Some(error.to_owned());
+        }))
+    }
+
+    fn requeue(&self, key: &DeliveryKey) -> StoreFuture<'_, bool> {
+        let now = SystemTime::now();
+        let mut state = self.lock();
+        let requeued = match state.ids.get(key).copied() {
+            Some(id) => state
+                .update(id, |row| {
+                    let delivery = &mut row.delivery;
+                    if delivery.status == DeliveryStatus::Processing {
+                        return false;
+                    }
+                    delivery.status = DeliveryStatus::Pending;
+                    delivery.attempts = 0;
+                    delivery.next_attempt_at = Some(now);
+                    delivery.updated_at = now;
+                    true
+                })
+                .unwrap_or(false),
+            None => false,
+        };
+        ready(Ok(requeued))
+    }
+
+    fn get(&self, key: &DeliveryKey) -> StoreFuture<'_, Option<StoredDelivery>> {
+        let state = self.lock();
+        let found = state
+            .ids
+            .get(key)
+            .and_then(|id| state.rows.get(id))
+            .map(|row| row.delivery.clone());
+        ready(Ok(found))
+    }
+
+    fn list(&self, query: &ListQuery) -> StoreFuture<'_, Vec<StoredDelivery>> {
+        let state = self.lock();
+        let limit = usize::try_from(query.limit).unwrap_or(usize::MAX);
+        let found = state
+            .rows
+            .values()
+            .rev()
+            .map(|row| &row.delivery)
+            .filter(|delivery| query.matches(delivery))
+            .take(limit)
+            .cloned()
+            .collect();
+        ready(Ok(found))
+    }
+
+    fn purge(&self, query: &PurgeQuery) -> StoreFuture<'_, u64> {
+        let now = SystemTime::now();
+        let cutoff = now.checked_sub(query.older_than);
+        let mut state = self.lock();
+        let doomed: Vec<i64> = state
+            .rows
+            .values()
+            .map(|row| &row.delivery)
+            .filter(|delivery| {
+                query.statuses.contains(&delivery.status)
+                    && cutoff.is_some_and(|cutoff| delivery.received_at < cutoff)
+            })
+            .map(|delivery| delivery.id)
+            .collect();
+        for &id in &doomed {
+            state.remove(id);
+        }
+        ready(Ok(doomed.len() as u64))
+    }
+
+    fn counts(&self) -> StoreFuture<'_, StatusCounts> {
+        let state = self.lock();
+        let mut counts = StatusCounts::default();
+        for row in state.rows.values() {
+            counts.add(row.delivery.status, 1);
+        }
+        ready(Ok(counts))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new(guid: &str) -> NewDelivery {
+        NewDelivery::new(DeliveryKey::new(None, guid.parse().unwrap()), "ping", "{}")
+    }
+
+    #[test]
+    fn finished_deliveries_are_forgotten_beyond_the_cap() {
+        let store = MemoryStore::with_limits(DEFAULT_TTL, 2);
+        for guid in ["a", "b", "c"] {
+            store.insert_now(new(guid));
+            let claimed = store.claim_now("w", Duration::from_secs(5)).unwrap();
+            store
+                .with_claim(&claimed.claim, |delivery, _| {
+                    delivery.status = DeliveryStatus::Done;
+                    delivery.lease = None;
+                })
+                .unwrap();
+        }
+        let state = store.lock();
+        assert_eq!(state.rows.len(), 2);
+        assert!(!state.ids.contains_key(&new("a").key));
+        assert!(state.ids.contains_key(&new("c").key));
+    }
+
+    #[test]
+    fn finished_deliveries_expire_after_the_ttl_but_pending_ones_stay() {
+        let store = MemoryStore::with_limits(Duration::from_secs(60), 10);
+        let old = SystemTime::now() - Duration::from_secs(120);
+        store.insert_now(new("done").received_at(old));
+        store.insert_now(new("waiting").received_at(old));
+        let claimed = store.claim_now("w", Duration::from_secs(5)).unwrap();
+        assert_eq!(claimed.delivery.key.guid.as_str(), "done");
+        store
+            .with_claim(&claimed.claim, |delivery, _| {
+                delivery.status = DeliveryStatus::Done;
+                delivery.lease = None;
+            })
+            .unwrap();
+        // The completion itself swept the expired row.
+        let state = store.lock();
+        assert_eq!(state.rows.len(), 1);
+        assert!(state.ids.contains_key(&new("waiting").key));
+        assert!(state.finished.is_empty());
+        assert_eq!(state.due.len(), 1);
+    }
+}

@@ -1,0 +1,519 @@
+//! What the inbox keeps of a delivery: the key it is deduplicated on, what was
+//! received, and where it stands in processing.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::str::FromStr;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use http::HeaderMap;
+use octohook::{ContentType, DeliveryGuid, HookId, VerifiedDelivery};
+
+/// The deduplication key of a delivery: the hook it was sent to and its GUID.
+///
+/// GitHub sends the same GUID on every redelivery *and* to every hook subscribed
+/// to the same event, so the GUID alone is not enough: each hook processes its
+/// copy once.
+///
+/// A delivery without `X-GitHub-Hook-ID` (old GitHub Enterprise Server releases)
+/// has `hook_id: None`; all such deliveries share one namespace, so they are
+/// deduplicated on the GUID alone. The SQL stores keep that namespace as hook id
+/// `0`, which GitHub never assigns to a hook.
+///
+/// ```
+/// use octohook::HookId;
+/// use octohook_inbox::DeliveryKey;
+///
+/// let key = DeliveryKey::new(Some(HookId::new(42)), "72d3162e-cc78-11e3-81ab-4c9367dc0958".parse().unwrap());
+/// assert_eq!(key.to_string(), "42:72d3162e-cc78-11e3-81ab-4c9367dc0958");
+/// let legacy = DeliveryKey::new(None, "a1".parse().unwrap());
+/// assert_eq!(legacy.to_string(), "-:a1");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DeliveryKey {
+    /// The hook (`X-GitHub-Hook-ID`), when sent.
+    pub hook_id: Option<HookId>,
+    /// The delivery GUID (`X-GitHub-Delivery`).
+    pub guid: DeliveryGuid,
+}
+
+impl DeliveryKey {
+    /// The key of the delivery `guid` sent to `hook_id`.
+    pub fn new(hook_id: Option<HookId>, guid: DeliveryGuid) -> Self {
+        Self { hook_id, guid }
+    }
+
+    /// The key of a verified delivery.
+    pub fn of(delivery: &VerifiedDelivery) -> Self {
+        Self::new(delivery.hook_id(), delivery.guid().clone())
+    }
+
+    /// The hook id as stored in the SQL stores: the id's bits as a signed 64-bit
+    /// integer (so every `u64` round-trips), `0` for "no hook id".
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    pub(crate) fn db_hook_id(&self) -> i64 {
+        i64::from_ne_bytes(self.hook_id.map_or(0, HookId::get).to_ne_bytes())
+    }
+
+    /// The inverse of [`db_hook_id`](Self::db_hook_id).
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    pub(crate) fn hook_id_from_db(value: i64) -> Option<HookId> {
+        let id = u64::from_ne_bytes(value.to_ne_bytes());
+        (id != 0).then_some(HookId::new(id))
+    }
+}
+
+/// `HOOK:GUID`, with `-` for a missing hook id: the idempotency key given to
+/// handlers (`OCTOHOOK_HOOK_ID` and `OCTOHOOK_DELIVERY` carry the parts).
+impl fmt::Display for DeliveryKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.hook_id {
+            Some(id) => write!(f, "{id}:{}", self.guid),
+            None => write!(f, "-:{}", self.guid),
+        }
+    }
+}
+
+/// Where a stored delivery stands.
+///
+/// ```text
+/// pending ──claim──▶ processing ──handler ok──▶ done
+///    ▲                   │
+///    └──retry (backoff)──┤
+///                        └──last attempt failed──▶ failed
+/// ```
+///
+/// A `processing` delivery whose lease expired (its worker crashed or hung) can
+/// be claimed again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DeliveryStatus {
+    /// Waiting to be processed (first time, or again after a failed attempt).
+    Pending,
+    /// Claimed by a worker, whose lease has not been released.
+    Processing,
+    /// Processed successfully.
+    Done,
+    /// Given up on after the last allowed attempt (the dead-letter state).
+    Failed,
+}
+
+impl DeliveryStatus {
+    /// Every status, in lifecycle order.
+    pub const ALL: [Self; 4] = [Self::Pending, Self::Processing, Self::Done, Self::Failed];
+
+    /// The status's name: `pending`, `processing`, `done` or `failed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Processing => "processing",
+            Self::Done => "done",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// Whether processing is over (`done` or `failed`).
+    pub fn is_finished(self) -> bool {
+        matches!(self, Self::Done | Self::Failed)
+    }
+}
+
+impl fmt::Display for DeliveryStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A status name that is not one of `pending`, `processing`, `done`, `failed`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown delivery status {0:?} (expected pending, processing, done or failed)")]
+pub struct UnknownStatus(pub String);
+
+impl FromStr for DeliveryStatus {
+    type Err = UnknownStatus;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| UnknownStatus(s.to_owned()))
+    }
+}
+
+/// A delivery to store: everything a handler, `--exec` or `--forward` needs later.
+///
+/// Build it from a verified delivery with [`from_verified`](Self::from_verified),
+/// adding the request's headers with
+/// [`with_request_headers`](Self::with_request_headers) so that a forwarder can
+/// replay them.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct NewDelivery {
+    /// The deduplication key.
+    pub key: DeliveryKey,
+    /// The event name (`X-GitHub-Event`).
+    pub event: String,
+    /// The payload's `action`, when it has one.
+    pub action: Option<String>,
+    /// The body's media type: `application/json` or
+    /// `application/x-www-form-urlencoded`.
+    pub content_type: String,
+    /// The delivery headers to replay when forwarding, lowercase names in the
+    /// order received. Only GitHub's own headers are kept (see
+    /// [`with_request_headers`](Self::with_request_headers)).
+    pub headers: Vec<(String, String)>,
+    /// The body exactly as received (what the signature covers).
+    pub body: Bytes,
+    /// When the receiver got it.
+    pub received_at: SystemTime,
+}
+
+impl NewDelivery {
+    /// A JSON delivery of `event` with `body`, received now, with no action and
+    /// no headers; set the other fields directly.
+    pub fn new(key: DeliveryKey, event: impl Into<String>, body: impl Into<Bytes>) -> Self {
+        Self {
+            key,
+            event: event.into(),
+            action: None,
+            content_type: ContentType::Json.as_str().to_owned(),
+            headers: Vec::new(),
+            body: body.into(),
+            received_at: SystemTime::now(),
+        }
+    }
+
+    /// What to store of a verified delivery, received now. The headers are
+    /// rebuilt from the parsed delivery headers (without the signature); call
+    /// [`with_request_headers`](Self::with_request_headers) to keep the request's
+    /// own.
+    pub fn from_verified(delivery: &VerifiedDelivery) -> Self {
+        let parsed = delivery.headers();
+        let mut headers = vec![
+            (
+                "content-type".to_owned(),
+                parsed.content_type().as_str().to_owned(),
+            ),
+            (
+                "x-github-event".to_owned(),
+                delivery.event_kind().as_str().to_owned(),
+            ),
+            (
+                "x-github-delivery".to_owned(),
+                delivery.guid().as_str().to_owned(),
+            ),
+        ];
+        if let Some(id) = delivery.hook_id() {
+            headers.push(("x-github-hook-id".to_owned(), id.to_string()));
+        }
+        if let Some(target) = delivery.target() {
+            headers.push((
+                "x-github-hook-installation-target-type".to_owned(),
+                target.kind.as_str().to_owned(),
+            ));
+            headers.push((
+                "x-github-hook-installation-target-id".to_owned(),
+                target.id.to_string(),
+            ));
+        }
+        if let Some(agent) = parsed.user_agent() {
+            headers.push(("user-agent".to_owned(), agent.to_owned()));
+        }
+        if let Some(server) = parsed.enterprise() {
+            if let Some(version) = &server.version {
+                headers.push(("x-github-enterprise-version".to_owned(), version.clone()));
+            }
+            if let Some(host) = &server.host {
+                headers.push(("x-github-enterprise-host".to_owned(), host.clone()));
+            }
+        }
+        Self {
+            key: DeliveryKey::of(delivery),
+            event: delivery.event_kind().as_str().to_owned(),
+            action: delivery.action().map(str::to_owned),
+            content_type: parsed.content_type().as_str().to_owned(),
+            headers,
+            body: delivery.raw_body().clone(),
+            received_at: SystemTime::now(),
+        }
+    }
+
+    /// Keeps the request's own delivery headers, to replay them when forwarding:
+    /// `Content-Type`, `User-Agent`, every `X-GitHub-*` header and the signatures
+    /// (`X-Hub-Signature-256`, `X-Hub-Signature`), so that the receiving service
+    /// can verify the body again. Nothing else is stored: no cookies, no
+    /// `Authorization`, no proxy headers. Values that are not visible ASCII are
+    /// skipped (GitHub sends none).
+    pub fn with_request_headers(mut self, headers: &HeaderMap) -> Self {
+        self.headers = headers
+            .iter()
+            .filter(|(name, _)| is_delivery_header(name.as_str()))
+            .filter_map(|(name, value)| {
+                let value = value.to_str().ok()?;
+                Some((name.as_str().to_owned(), value.to_owned()))
+            })
+            .collect();
+        self
+    }
+
+    /// Sets when the delivery was received.
+    pub fn received_at(mut self, at: SystemTime) -> Self {
+        self.received_at = at;
+        self
+    }
+}
+
+/// Whether a header is one of GitHub's delivery headers kept for forwarding.
+fn is_delivery_header(name: &str) -> bool {
+    matches!(
+        name,
+        "content-type" | "user-agent" | "x-hub-signature" | "x-hub-signature-256"
+    ) || name.starts_with("x-github-")
+}
+
+/// A worker's hold on a `processing` delivery.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lease {
+    /// The worker holding it, as named in its
+    /// [`WorkerConfig`](crate::WorkerConfig).
+    pub owner: String,
+    /// When the lease expires; after that another worker may claim the delivery.
+    pub until: SystemTime,
+}
+
+/// A delivery as stored, with its processing state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StoredDelivery {
+    /// The store's row id: increasing in insertion order within one store.
+    pub id: i64,
+    /// The deduplication key.
+    pub key: DeliveryKey,
+    /// The event name (`X-GitHub-Event`).
+    pub event: String,
+    /// The payload's `action`, when it has one.
+    pub action: Option<String>,
+    /// The body's media type.
+    pub content_type: String,
+    /// The delivery headers kept for forwarding (see
+    /// [`NewDelivery::with_request_headers`]).
+    pub headers: Vec<(String, String)>,
+    /// The body exactly as received.
+    pub body: Bytes,
+    /// When the receiver got it.
+    pub received_at: SystemTime,
+    /// Where it stands.
+    pub status: DeliveryStatus,
+    /// How many times a worker claimed it since it was stored (or requeued).
+    pub attempts: u32,
+    /// The error of the last failed attempt.
+    pub last_error: Option<String>,
+    /// When a `pending` delivery may next be claimed.
+    pub next_attempt_at: Option<SystemTime>,
+    /// Who holds a `processing` delivery, and until when.
+    pub lease: Option<Lease>,
+    /// When the record last changed.
+    pub updated_at: SystemTime,
+}
+
+impl StoredDelivery {
+    /// The JSON payload: the body itself, or a form body's `payload` field.
+    pub fn payload(&self) -> Result<Cow<'_, [u8]>, octohook::Error> {
+        ContentType::from_header(self.content_type.as_bytes())?.payload_json(&self.body)
+    }
+
+    /// The stored headers as a [`HeaderMap`], to forward them, or to verify the
+    /// stored delivery again into an [`octohook::VerifiedDelivery`] (for the typed
+    /// dispatcher) when it was accepted with its signature header
+    /// ([`NewDelivery::with_request_headers`]). Invalid names or values (which
+    /// only a hand-edited store holds) are skipped.
+    ///
+    /// ```
+    /// use octohook::{sign, Verifier, WebhookSecret};
+    /// use octohook_inbox::{DeliveryKey, NewDelivery};
+    ///
+    /// let secret = WebhookSecret::new("s3cret").unwrap();
+    /// let body = br#"{"zen":"Practicality beats purity."}"#;
+    /// let mut new = NewDelivery::new(DeliveryKey::new(None, "a1".parse().unwrap()), "ping", &body[..]);
+    /// new.headers = vec![
+    ///     ("content-type".into(), "application/json".into()),
+    ///     ("x-github-event".into(), "ping".into()),
+    ///     ("x-github-delivery".into(), "a1".into()),
+    ///     ("x-hub-signature-256".into(), sign(&secret, body)),
+    /// ];
+    /// # let stored = {
+    /// #     use octohook_inbox::DeliveryStore;
+    /// #     let store = octohook_inbox::MemoryStore::new();
+    /// #     let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// #     rt.block_on(async {
+    /// #         let key = new.key.clone();
+    /// #         store.insert(new).await.unwrap();
+    /// #         store.get(&key).await.unwrap().unwrap()
+    /// #     })
+    /// # };
+    /// // `stored` is the `StoredDelivery` a worker was handed.
+    /// let verified = Verifier::new(secret).verify(&stored.header_map(), stored.body.clone()).unwrap();
+    /// assert_eq!(verified.guid().as_str(), "a1");
+    /// ```
+    pub fn header_map(&self) -> HeaderMap {
+        let mut map = HeaderMap::with_capacity(self.headers.len());
+        for (name, value) in &self.headers {
+            if let (Ok(name), Ok(value)) = (
+                http::HeaderName::from_bytes(name.as_bytes()),
+                http::HeaderValue::from_str(value),
+            ) {
+                map.append(name, value);
+            }
+        }
+        map
+    }
+
+    /// The first stored header named `name` (lowercase).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(candidate, _)| candidate.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+/// Serializes stored headers as a JSON array of `[name, value]` pairs.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn headers_to_json(headers: &[(String, String)]) -> String {
+    serde_json::to_string(headers).unwrap_or_else(|_| "[]".to_owned())
+}
+
+/// The inverse of [`headers_to_json`].
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn headers_from_json(
+    id: i64,
+    json: &str,
+) -> Result<Vec<(String, String)>, crate::StoreError> {
+    serde_json::from_str(json).map_err(|error| crate::StoreError::Corrupt {
+        id,
+        reason: format!("headers are not a JSON list of pairs: {error}"),
+    })
+}
+
+/// Reads a stored GUID back.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn guid_from_db(id: i64, guid: &str) -> Result<DeliveryGuid, crate::StoreError> {
+    guid.parse().map_err(|_| crate::StoreError::Corrupt {
+        id,
+        reason: format!("{guid:?} is not a delivery GUID"),
+    })
+}
+
+/// Reads a stored status back.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn status_from_db(id: i64, status: &str) -> Result<DeliveryStatus, crate::StoreError> {
+    status
+        .parse()
+        .map_err(|error: UnknownStatus| crate::StoreError::Corrupt {
+            id,
+            reason: error.to_string(),
+        })
+}
+
+/// A stored row as the SQL stores read it, before it is checked.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[derive(Debug)]
+pub(crate) struct RowParts {
+    pub(crate) id: i64,
+    pub(crate) hook_id: i64,
+    pub(crate) guid: String,
+    pub(crate) event: String,
+    pub(crate) action: Option<String>,
+    pub(crate) content_type: String,
+    pub(crate) headers: String,
+    pub(crate) body: Vec<u8>,
+    pub(crate) received_at: SystemTime,
+    pub(crate) status: String,
+    pub(crate) attempts: i64,
+    pub(crate) claim_seq: i64,
+    pub(crate) due_at: Option<SystemTime>,
+    pub(crate) lease_owner: Option<String>,
+    pub(crate) last_error: Option<String>,
+    pub(crate) updated_at: SystemTime,
+}
+
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+impl RowParts {
+    /// The delivery, and the sequence number of its latest claim.
+    pub(crate) fn into_delivery(self) -> Result<(StoredDelivery, i64), crate::StoreError> {
+        let id = self.id;
+        let status = status_from_db(id, &self.status)?;
+        let (next_attempt_at, lease) = match status {
+            DeliveryStatus::Pending => (self.due_at, None),
+            DeliveryStatus::Processing => (
+                None,
+                self.due_at.map(|until| Lease {
+                    owner: self.lease_owner.unwrap_or_default(),
+                    until,
+                }),
+            ),
+            DeliveryStatus::Done | DeliveryStatus::Failed => (None, None),
+        };
+        let delivery = StoredDelivery {
+            id,
+            key: DeliveryKey::new(
+                DeliveryKey::hook_id_from_db(self.hook_id),
+                guid_from_db(id, &self.guid)?,
+            ),
+            event: self.event,
+            action: self.action,
+            content_type: self.content_type,
+            headers: headers_from_json(id, &self.headers)?,
+            body: Bytes::from(self.body),
+            received_at: self.received_at,
+            status,
+            attempts: u32::try_from(self.attempts.max(0)).unwrap_or(u32::MAX),
+            last_error: self.last_error,
+            next_attempt_at,
+            lease,
+            updated_at: self.updated_at,
+        };
+        Ok((delivery, self.claim_seq))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_names_round_trip() {
+        for status in DeliveryStatus::ALL {
+            assert_eq!(status.as_str().parse::<DeliveryStatus>(), Ok(status));
+        }
+        assert!("Done".parse::<DeliveryStatus>().is_err());
+    }
+
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    #[test]
+    fn every_hook_id_round_trips_and_zero_means_none() {
+        let guid: DeliveryGuid = "g".parse().unwrap();
+        for id in [Some(1), Some(u64::MAX), Some(i64::MAX as u64 + 1), None] {
+            let key = DeliveryKey::new(id.map(HookId::new), guid.clone());
+            assert_eq!(DeliveryKey::hook_id_from_db(key.db_hook_id()), key.hook_id);
+        }
+    }
+
+    #[test]
+    fn only_delivery_headers_are_kept() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-github-event", "push".parse().unwrap());
+        headers.insert("x-hub-signature-256", "sha256=00".parse().unwrap());
+        headers.insert("authorization", "Bearer secret".parse().unwrap());
+        headers.insert("cookie", "a=b".parse().unwrap());
+        headers.insert("content-type", "application/json".parse().unwrap());
+        let key = DeliveryKey::new(None, "g".parse().unwrap());
+        let delivery = NewDelivery::new(key, "push", "{}").with_request_headers(&headers);
+        let mut names: Vec<&str> = delivery.headers.iter().map(|(n, _)| n.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(
+            names,
+            ["content-type", "x-github-event", "x-hub-signature-256"]
+        );
+    }
+}

@@ -1,0 +1,753 @@
+//! [`SqliteStore`]: the embedded store, durable across a process crash.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, Row, params};
+use tokio::sync::oneshot;
+
+use crate::record::{RowParts, headers_to_json};
+use crate::store::StoreFuture;
+use crate::{
+    Claim, Claimed, DeliveryKey, DeliveryStatus, DeliveryStore, Inserted, ListQuery, NewDelivery,
+    PurgeQuery, StatusCounts, StoreError, StoredDelivery,
+};
+
+/// The schema migrations, applied in order at open; each runs once.
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/sqlite/0001_deliveries.sql"))];
+
+/// The most operations committed in one transaction.
+const MAX_BATCH: usize = 256;
+
+const COLUMNS: &str = "id, hook_id, guid, event, action, content_type, headers, body, \
+     received_at, status, attempts, claim_seq, due_at, lease_owner, last_error, updated_at";
+
+/// How hard SQLite syncs to disk on commit (`PRAGMA synchronous`, in WAL mode).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Synchronous {
+    /// `FULL`, the default: the write-ahead log is synced on every commit, so a
+    /// committed delivery survives a process crash *and* a power loss or kernel
+    /// panic. Concurrent deliveries share one commit (see [`SqliteStore`]), which
+    /// keeps the cost of the sync bearable.
+    #[default]
+    Full,
+    /// `NORMAL`: the log is synced only at checkpoints. A committed delivery
+    /// survives a process crash (it is in the operating system's cache), but the
+    /// last transactions can be lost on a power loss or kernel panic. Faster.
+    Normal,
+}
+
+impl Synchronous {
+    fn pragma(self) -> &'static str {
+        match self {
+            Self::Full => "FULL",
+            Self::Normal => "NORMAL",
+        }
+    }
+}
+
+/// How [`SqliteStore::open_with`] opens a database.
+///
+/// ```
+/// use std::time::Duration;
+/// use octohook_inbox::{SqliteOptions, Synchronous};
+///
+/// let options = SqliteOptions::default()
+///     .synchronous(Synchronous::Normal)
+///     .busy_timeout(Duration::from_secs(2))
+///     .size_limit(Some(1 << 30));
+/// # let _ = options;
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SqliteOptions {
+    synchronous: Synchronous,
+    busy_timeout: Duration,
+    size_limit: Option<u64>,
+    read_only: bool,
+    create: bool,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        Self {
+            synchronous: Synchronous::Full,
+            busy_timeout: Duration::from_secs(5),
+            size_limit: None,
+            read_only: false,
+            create: true,
+        }
+    }
+}
+
+impl SqliteOptions {
+    /// How hard to sync on commit ([`Synchronous::Full`] by default).
+    pub fn synchronous(mut self, level: Synchronous) -> Self {
+        self.synchronous = level;
+        self
+    }
+
+    /// How long to wait for another connection's write lock (another process on
+    /// the same file) before failing with [`StoreError::Unavailable`]; 5 s by
+    /// default, under GitHub's 10 s delivery timeout.
+    pub fn busy_timeout(mut self, timeout: Duration) -> Self {
+        self.busy_timeout = timeout;
+        self
+    }
+
+    /// Refuses to grow the database file beyond about `bytes` (rounded down to
+    /// whole pages): inserts then fail with [`StoreError::Full`]. No limit by
+    /// default, beyond the disk's.
+    pub fn size_limit(mut self, bytes: Option<u64>) -> Self {
+        self.size_limit = bytes;
+        self
+    }
+
+    /// Opens the database read-only (for inspection): every write fails with
+    /// [`StoreError::ReadOnly`], and no migration runs.
+    pub fn read_only(mut self, read_only: bool) -> Self {
+        self.read_only = read_only;
+        self
+    }
+
+    /// Whether to create the file when missing (yes by default); when not, opening
+    /// a missing file fails with [`StoreError::Unavailable`].
+    pub fn create(mut self, create: bool) -> Self {
+        self.create = create;
+        self
+    }
+}
+
+/// A store in a SQLite database file: the embedded default of `octohook serve`.
+///
+/// The database is in WAL mode with `synchronous = FULL` by default (see
+/// [`Synchronous`]): once [`insert`](DeliveryStore::insert) returns, the delivery
+/// survives a crash of the process (SIGKILL included) and of the machine.
+///
+/// One thread per store owns the connection, so blocking SQLite calls never run
+/// on the async runtime's workers. Operations that arrive while a commit is under
+/// way are committed together in the next transaction (each in its own savepoint,
+/// so one failing does not undo the others), and each caller is answered only
+/// after that commit: one disk sync serves many concurrent deliveries.
+///
+/// Several processes may open the same file (a receiver and `octohook inbox`, or
+/// several receivers): writes take SQLite's write lock (`BEGIN IMMEDIATE`), so
+/// deduplication and claims stay exact, and a writer waits up to the
+/// [busy timeout](SqliteOptions::busy_timeout) for another.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), octohook_inbox::StoreError> {
+/// use octohook_inbox::{DeliveryKey, DeliveryStore, NewDelivery, SqliteStore};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("inbox.db");
+/// let key = DeliveryKey::new(None, "a1".parse().unwrap());
+/// {
+///     let store = SqliteStore::open(&path).await?;
+///     store.insert(NewDelivery::new(key.clone(), "ping", "{}")).await?;
+/// }
+/// let reopened = SqliteStore::open(&path).await?;
+/// assert!(reopened.get(&key).await?.is_some());
+/// # Ok(())
+/// # }
+/// ```
+pub struct SqliteStore {
+    jobs: mpsc::Sender<Job>,
+    path: PathBuf,
+}
+
+impl fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One operation for the connection thread: it runs the work (given no
+/// connection when the transaction could not begin) and returns the reply to send
+/// once the transaction's fate is known, with the work's own error if it failed.
+type Job = Box<dyn FnOnce(Option<&Connection>) -> (Reply, Option<StoreError>) + Send>;
+
+/// Answers the caller, given the outcome of the commit.
+type Reply = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+
+impl SqliteStore {
+    /// Opens (creating it when missing) the database at `path` with the default
+    /// [`SqliteOptions`], and brings its schema up to date.
+    pub async fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        Self::open_with(path, SqliteOptions::default()).await
+    }
+
+    /// Opens the database at `path` with `options`.
+    pub async fn open_with(
+        path: impl AsRef<Path>,
+        options: SqliteOptions,
+    ) -> Result<Self, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let (opened, ready) = oneshot::channel();
+        let thread_path = path.clone();
+        std::thread::Builder::new()
+            .name("octohook-inbox-sqlite".to_owned())
+            .spawn(move || match open_connection(&thread_path, &options) {
+                Ok(connection) => {
+                    let _ = opened.send(Ok(()));
+                    serve(&connection, &queue);
+                }
+                Err(error) => {
+                    let _ = opened.send(Err(error));
+                }
+            })
+            .map_err(|error| {
+                StoreError::Unavailable(format!("cannot start the SQLite thread: {error}"))
+            })?;
+        ready.await.map_err(|_| thread_stopped())??;
+        Ok(Self { jobs, path })
+    }
+
+    /// The database file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `work` on the connection thread, in the next transaction, and answers
+    /// after the commit.
+    fn call<T, F>(&self, work: F) -> StoreFuture<'_, T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (answer, answered) = oneshot::channel();
+        let job: Job = Box::new(move |connection| {
+            let result = match connection {
+                Some(connection) => in_savepoint(connection, work),
+                None => Err(thread_stopped()),
+            };
+            let failure = result.as_ref().err().cloned();
+            let reply: Reply = Box::new(move |commit| {
+                let _ = answer.send(commit.and(result));
+            });
+            (reply, failure)
+        });
+        let sent = self.jobs.send(job).map_err(|_| thread_stopped());
+        Box::pin(async move {
+            sent?;
+            answered.await.map_err(|_| thread_stopped())?
+        })
+    }
+
+    /// Applies `set` (an SQL assignment list, which must use `?4` for `text` and
+    /// `?5` for the due time `due_in` from now) to the row `claim` still holds;
+    /// fails with [`StoreError::ClaimLost`] when it no longer does.
+    fn update_claimed(
+        &self,
+        claim: &Claim,
+        set: &'static str,
+        text: Option<String>,
+        due_in: Option<Duration>,
+    ) -> StoreFuture<'_, ()> {
+        let (id, seq) = (claim.id, claim.seq);
+        self.call(move |connection| {
+            let now = unix_millis(SystemTime::now());
+            let due = due_in.map(|delay| unix_millis(SystemTime::now() + delay));
+            let sql = format!(
+                "UPDATE octohook_deliveries SET {set}, updated_at = ?3 \
+                 WHERE id = ?1 AND claim_seq = ?2 AND status = 'processing'"
+            );
+            let changed = connection
+                .prepare_cached(&sql)
+                .and_then(|mut statement| statement.execute(params![id, seq, now, text, due]))
+                .map_err(classify)?;
+            if changed == 0 {
+                return Err(StoreError::ClaimLost { id });
+            }
+            Ok(())
+        })
+    }
+}
+
+fn thread_stopped() -> StoreError {
+    StoreError::Unavailable("the SQLite connection thread stopped".to_owned())
+}
+
+/// Opens the connection, sets it up and migrates the schema.
+fn open_connection(path: &Path, options: &SqliteOptions) -> Result<Connection, StoreError> {
+    let mut flags = OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+    if options.read_only {
+        flags |= OpenFlags::SQLITE_OPEN_READ_ONLY;
+    } else {
+        flags |= OpenFlags::SQLITE_OPEN_READ_WRITE;
+        if options.create {
+            flags |= OpenFlags::SQLITE_OPEN_CREATE;
+        }
+    }
+    let connection = Connection::open_with_flags(path, flags).map_err(|error| {
+        StoreError::Unavailable(format!("cannot open {}: {error}", path.display()))
+    })?;
+    connection
+        .busy_timeout(options.busy_timeout)
+        .map_err(classify)?;
+    connection.set_prepared_statement_cache_capacity(32);
+    if options.read_only {
+        return Ok(connection);
+    }
+    let mode: String = connection
+        .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
+        .map_err(classify)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Unavailable(format!(
+            "{} cannot use write-ahead logging (journal mode {mode})",
+            path.display()
+        )));
+    }
+    connection
+        .execute_batch(&format!(
+            "PRAGMA synchronous = {};",
+            options.synchronous.pragma()
+        ))
+        .map_err(classify)?;
+    if let Some(bytes) = options.size_limit {
+        let page_size: i64 = connection
+            .query_row("PRAGMA page_size", [], |row| row.get(0))
+            .map_err(classify)?;
+        let pages = (bytes / u64::try_from(page_size.max(512)).unwrap_or(4096)).max(1);
+        connection
+            .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))
+            .map_err(classify)?;
+    }
+    migrate(&connection)?;
+    Ok(connection)
+}
+
+/// Applies the migrations the database has not seen, in one transaction.
+fn migrate(connection: &Connection) -> Result<(), StoreError> {
+    let supported = MIGRATIONS.last().map_or(0, |(version, _)| *version);
+    connection
+        .execute_batch(
+            "BEGIN IMMEDIATE; \
+             CREATE TABLE IF NOT EXISTS octohook_schema (version INTEGER NOT NULL);",
+        )
+        .map_err(classify)?;
+    let result = (|| {
+        let found: i64 = connection
+            .query_row(
+                "SELECT COALESCE(MAX(version), 0) FROM octohook_schema",
+                [],
+                |row| row.get(0),
+            )
+            .map_err(classify)?;
+        if found > supported {
+            return Err(StoreError::SchemaTooNew { found, supported });
+        }
+        for (version, sql) in MIGRATIONS.iter().filter(|(version, _)| *version > found) {
+            connection.execute_batch(sql).map_err(classify)?;
+            connection
+                .execute(
+                    "INSERT INTO octohook_schema (version) VALUES (?1)",
+                    [version],
+                )
+                .map_err(classify)?;
+            tracing::info!(version, "migrated the SQLite delivery store");
+        }
+        connection.execute_batch("COMMIT").map_err(classify)
+    })();
+    if result.is_err() && !connection.is_autocommit() {
+        let _ = connection.execute_batch("ROLLBACK");
+    }
+    result
+}
+
+/// The connection thread: takes jobs as they come, and commits whatever queued
+/// up meanwhile in one transaction. Ends when the store is dropped.
+fn serve(connection: &Connection, queue: &mpsc::Receiver<Job>) {
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        run_batch(connection, batch);
+    }
+}
+
+fn run_batch(connection: &Connection, batch: Vec<Job>) {
+    if let Err(error) = connection.execute_batch("BEGIN IMMEDIATE") {
+        let error = classify(error);
+        for job in batch {
+            let (reply, _) = job(None);
+            reply(Err(error.clone()));
+        }
+        return;
+    }
+    let mut replies = Vec::with_capacity(batch.len());
+    let mut jobs = batch.into_iter();
+    let mut broken = None;
+    for job in jobs.by_ref() {
+        let (reply, failure) = job(Some(connection));
+        replies.push(reply);
+        // Some errors (disk full, I/O) make SQLite roll the whole transaction back:
+        // the work done so far in this batch is gone.
+        if connection.is_autocommit() {
+            broken = Some(failure.unwrap_or_else(|| {
+                StoreError::Unavailable("SQLite rolled the transaction back".to_owned())
+            }));
+            break;
+        }
+    }
+    let outcome = match broken {
+        Some(error) => Err(error),
+        None => connection.execute_batch("COMMIT").map_err(classify),
+    };
+    if outcome.is_err() && !connection.is_autocommit() {
+        let _ = connection.execute_batch("ROLLBACK");
+    }
+    for reply in replies {
+        reply(outcome.clone());
+    }
+    // Jobs after a broken one did not run; they fail with the same error.
+    for job in jobs {
+        let (reply, _) = job(None);
+        reply(Err(outcome.clone().err().unwrap_or_else(thread_stopped)));
+    }
+}
+
+/// Runs `work` in a savepoint, undone alone if it fails.
+fn in_savepoint<T>(
+    connection: &Connection,
+    work: impl FnOnce(&Connection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    connection
+        .execute_batch("SAVEPOINT job")
+        .map_err(classify)?;
+    let result = work(connection);
+    if !connection.is_autocommit() {
+        let end = if result.is_ok() {
+            "RELEASE job"
+        } else {
+            "ROLLBACK TO job; RELEASE job"
+        };
+        if let Err(error) = connection.execute_batch(end) {
+            return Err(classify(error));
+        }
+    }
+    result
+}
+
+/// Sorts a SQLite error into a [`StoreError`].
+fn classify(error: rusqlite::Error) -> StoreError {
+    let message = error.to_string();
+    match error.sqlite_error_code() {
+        Some(ErrorCode::ReadOnly) => StoreError::ReadOnly(message),
+        Some(ErrorCode::DiskFull) => StoreError::Full(message),
+        _ => StoreError::Unavailable(message),
+    }
+}
+
+/// Milliseconds since the Unix epoch, as the SQLite store keeps times (negative
+/// before 1970).
+fn unix_millis(at: SystemTime) -> i64 {
+    match at.duration_since(UNIX_EPOCH) {
+        Ok(after) => i64::try_from(after.as_millis()).unwrap_or(i64::MAX),
+        Err(before) => i64::try_from(before.duration().as_millis()).map_or(i64::MIN, |ms| -ms),
+    }
+}
+
+/// The inverse of [`unix_millis`].
+fn from_unix_millis(millis: i64) -> SystemTime {
+    let magnitude = Duration::from_millis(millis.unsigned_abs());
+    if millis >= 0 {
+        UNIX_EPOCH + magnitude
+    } else {
+        UNIX_EPOCH - magnitude
+    }
+}
+
+fn read_row(row: &Row<'_>) -> rusqlite::Result<RowParts> {
+    Ok(RowParts {
+        id: row.get(0)?,
+        hook_id: row.get(1)?,
+        guid: row.get(2)?,
+        event: row.get(3)?,
+        action: row.get(4)?,
+        content_type: row.get(5)?,
+        headers: row.get(6)?,
+        body: row.get(7)?,
+        received_at: from_unix_millis(row.get(8)?),
+        status: row.get(9)?,
+        attempts: row.get(10)?,
+        claim_seq: row.get(11)?,
+        due_at: row.get::<_, Option<i64>>(12)?.map(from_unix_millis),
+        lease_owner: row.get(13)?,
+        last_error: row.get(14)?,
+        updated_at: from_unix_millis(row.get(15)?),
+    })
+}
+
+impl DeliveryStore for SqliteStore {
+    fn insert(&self, delivery: NewDelivery) -> StoreFuture<'_, Inserted> {
+        self.call(move |connection| {
+            let hook_id = delivery.key.db_hook_id();
+            let guid = delivery.key.guid.as_str();
+            let now = unix_millis(SystemTime::now());
+            let inserted: Option<i64> = connection
+                .prepare_cached(
+                    "INSERT INTO octohook_deliveries (hook_id, guid, event, action, \
+                     content_type, headers, body, received_at, status, due_at, updated_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9, ?9) \
+                     ON CONFLICT (hook_id, guid) DO NOTHING RETURNING id",
+                )
+                .and_then(|mut statement| {
+                    statement
+                        .query_row(
+                            params![
+                                hook_id,
+                                guid,
+                                delivery.event,
+                                delivery.action,
+                                delivery.content_type,
+                                headers_to_json(&delivery.headers),
+                                &delivery.body[..],
+                                unix_millis(delivery.received_at),
+                                now,
+                            ],
+                            |row| row.get(0),
+                        )
+                        .optional()
+                })
+                .map_err(classify)?;
+            if let Some(id) = inserted {
+                return Ok(Inserted::New { id });
+            }
+            connection
+                .prepare_cached(
+                    "SELECT id FROM octohook_deliveries WHERE hook_id = ?1 AND guid = ?2",
+                )
+                .and_then(|mut statement| {
+                    statement.query_row(params![hook_id, guid], |row| row.get(0))
+                })
+                .map(|id| Inserted::Duplicate { id })
+                .map_err(classify)
+        })
+    }
+
+    fn claim(&self, worker: &str, lease: Duration) -> StoreFuture<'_, Option<Claimed>> {
+        let worker = worker.to_owned();
+        self.call(move |connection| {
+            let now = SystemTime::now();
+            let until = now + lease;
+            let sql = format!(
+                "UPDATE octohook_deliveries SET status = 'processing', \
+                 attempts = attempts + 1, claim_seq = claim_seq + 1, lease_owner = ?1, \
+                 due_at = ?2, updated_at = ?3 \
+                 WHERE id = (SELECT id FROM octohook_deliveries \
+                   WHERE status IN ('pending', 'processing') AND due_at <= ?3 \
+                   ORDER BY due_at, id LIMIT 1) \
+                 RETURNING {COLUMNS}"
+            );
+            let parts = connection
+                .prepare_cached(&sql)
+                .and_then(|mut statement| {
+                    statement
+                        .query_row(
+                            params![worker, unix_millis(until), unix_millis(now)],
+                            read_row,
+                        )
+                        .optional()
+                })
+                .map_err(classify)?;
+            let Some(parts) = parts else {
+                return Ok(None);
+            };
+            let (delivery, seq) = parts.into_delivery()?;
+            let claim = Claim {
+                id: delivery.id,
+                seq,
+                key: delivery.key.clone(),
+                worker,
+                lease_until: from_unix_millis(unix_millis(until)),
+            };
+            Ok(Some(Claimed { delivery, claim }))
+        })
+    }
+
+    fn renew(&self, claim: &Claim, lease: Duration) -> StoreFuture<'_, Claim> {
+        let claim = claim.clone();
+        self.call(move |connection| {
+            let now = SystemTime::now();
+            let until = from_unix_millis(unix_millis(now + lease));
+            let changed = connection
+                .prepare_cached(
+                    "UPDATE octohook_deliveries SET due_at = ?3, updated_at = ?4 \
+                     WHERE id = ?1 AND claim_seq = ?2 AND status = 'processing'",
+                )
+                .and_then(|mut statement| {
+                    statement.execute(params![
+                        claim.id,
+                        claim.seq,
+                        unix_millis(until),
+                        unix_millis(now)
+                    ])
+                })
+                .map_err(classify)?;
+            if changed == 0 {
+                return Err(StoreError::ClaimLost { id: claim.id });
+            }
+            Ok(Claim {
+                lease_until: until,
+                ..claim
+            })
+        })
+    }
+
+    fn complete(&self, claim: &Claim) -> StoreFuture<'_, ()> {
+        self.update_claimed(
+            claim,
+            "status = 'done', lease_owner = NULL, \
+             last_error = COALESCE(?4, last_error), due_at = ?5",
+            None,
+            None,
+        )
+    }
+
+    fn retry_later(&self, claim: &Claim, error: &str, delay: Duration) -> StoreFuture<'_, ()> {
+        self.update_claimed(
+            claim,
+            "status = 'pending', lease_owner = NULL, last_error = ?4, due_at = ?5",
+            Some(error.to_owned()),
+            Some(delay),
+        )
+    }
+
+    fn fail(&self, claim: &Claim, error: &str) -> StoreFuture<'_, ()> {
+        self.update_claimed(
+            claim,
+            "status = 'failed', lease_owner = NULL, last_error = ?4, due_at = ?5",
+            Some(error.to_owned()),
+            None,
+        )
+    }
+
+    fn requeue(&self, key: &DeliveryKey) -> StoreFuture<'_, bool> {
+        let (hook_id, guid) = (key.db_hook_id(), key.guid.as_str().to_owned());
+        self.call(move |connection| {
+            let now = unix_millis(SystemTime::now());
+            connection
+                .prepare_cached(
+                    "UPDATE octohook_deliveries SET status = 'pending', attempts = 0, \
+                     lease_owner = NULL, due_at = ?3, updated_at = ?3 \
+                     WHERE hook_id = ?1 AND guid = ?2 AND status <> 'processing'",
+                )
+                .and_then(|mut statement| statement.execute(params![hook_id, guid, now]))
+                .map(|changed| changed > 0)
+                .map_err(classify)
+        })
+    }
+
+    fn get(&self, key: &DeliveryKey) -> StoreFuture<'_, Option<StoredDelivery>> {
+        let (hook_id, guid) = (key.db_hook_id(), key.guid.as_str().to_owned());
+        self.call(move |connection| {
+            let sql = format!(
+                "SELECT {COLUMNS} FROM octohook_deliveries WHERE hook_id = ?1 AND guid = ?2"
+            );
+            let parts = connection
+                .prepare_cached(&sql)
+                .and_then(|mut statement| {
+                    statement
+                        .query_row(params![hook_id, guid], read_row)
+                        .optional()
+                })
+                .map_err(classify)?;
+            parts
+                .map(|parts| parts.into_delivery().map(|(delivery, _)| delivery))
+                .transpose()
+        })
+    }
+
+    fn list(&self, query: &ListQuery) -> StoreFuture<'_, Vec<StoredDelivery>> {
+        let query = query.clone();
+        self.call(move |connection| {
+            let sql = format!(
+                "SELECT {COLUMNS} FROM octohook_deliveries \
+                 WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR guid = ?2) \
+                   AND (?3 IS NULL OR id < ?3) \
+                 ORDER BY id DESC LIMIT ?4"
+            );
+            let mut statement = connection.prepare_cached(&sql).map_err(classify)?;
+            let rows = statement
+                .query_map(
+                    params![
+                        query.status.map(DeliveryStatus::as_str),
+                        query.guid.as_ref().map(|guid| guid.as_str()),
+                        query.before_id,
+                        i64::from(query.limit),
+                    ],
+                    read_row,
+                )
+                .map_err(classify)?;
+            let mut found = Vec::new();
+            for parts in rows {
+                found.push(parts.map_err(classify)?.into_delivery()?.0);
+            }
+            Ok(found)
+        })
+    }
+
+    fn purge(&self, query: &PurgeQuery) -> StoreFuture<'_, u64> {
+        let query = query.clone();
+        self.call(move |connection| {
+            let Some(cutoff) = SystemTime::now().checked_sub(query.older_than) else {
+                return Ok(0);
+            };
+            let mut statement = connection
+                .prepare_cached(
+                    "DELETE FROM octohook_deliveries WHERE status = ?1 AND received_at < ?2",
+                )
+                .map_err(classify)?;
+            let mut removed = 0;
+            for status in &query.statuses {
+                removed += statement
+                    .execute(params![status.as_str(), unix_millis(cutoff)])
+                    .map_err(classify)? as u64;
+            }
+            Ok(removed)
+        })
+    }
+
+    fn counts(&self) -> StoreFuture<'_, StatusCounts> {
+        self.call(|connection| {
+            let mut statement = connection
+                .prepare_cached("SELECT status, COUNT(*) FROM octohook_deliveries GROUP BY status")
+                .map_err(classify)?;
+            let rows = statement
+                .query_map([], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+                })
+                .map_err(classify)?;
+            let mut counts = StatusCounts::default();
+            for row in rows {
+                let (status, count) = row.map_err(classify)?;
+                let status = crate::record::status_from_db(0, &status)?;
+                counts.add(status, u64::try_from(count).unwrap_or(0));
+            }
+            Ok(counts)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn millis_round_trip_on_both_sides_of_the_epoch() {
+        for millis in [0, 1, -1, 1_700_000_000_123, -86_400_000] {
+            assert_eq!(unix_millis(from_unix_millis(millis)), millis);
+        }
+    }
+}

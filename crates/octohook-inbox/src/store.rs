@@ -1,0 +1,303 @@
+//! [`DeliveryStore`]: the trait every store implements, and the values it trades in.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::{Duration, SystemTime};
+
+use octohook::DeliveryGuid;
+
+use crate::{DeliveryKey, DeliveryStatus, NewDelivery, StoreError, StoredDelivery};
+
+/// The future a [`DeliveryStore`] method returns (boxed, so that the trait can be
+/// used as `dyn DeliveryStore` and a store chosen at run time).
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// What [`DeliveryStore::insert`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Inserted {
+    /// The delivery was new and is now committed, `pending`.
+    New {
+        /// Its row id.
+        id: i64,
+    },
+    /// A delivery with the same (hook, GUID) was already stored; nothing changed.
+    Duplicate {
+        /// The stored delivery's row id.
+        id: i64,
+    },
+}
+
+impl Inserted {
+    /// The row id of the stored delivery (new or earlier).
+    pub fn id(self) -> i64 {
+        match self {
+            Self::New { id } | Self::Duplicate { id } => id,
+        }
+    }
+
+    /// Whether the delivery was already stored.
+    pub fn is_duplicate(self) -> bool {
+        matches!(self, Self::Duplicate { .. })
+    }
+}
+
+/// A worker's claim on a delivery, returned by [`DeliveryStore::claim`] and given
+/// back to finish it.
+///
+/// Each claim of a delivery gets a new sequence number, so a worker whose lease
+/// expired (and whose delivery another worker claimed since) can no longer
+/// finish it: its calls fail with [`StoreError::ClaimLost`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Claim {
+    pub(crate) id: i64,
+    pub(crate) seq: i64,
+    pub(crate) key: DeliveryKey,
+    pub(crate) worker: String,
+    pub(crate) lease_until: SystemTime,
+}
+
+impl Claim {
+    /// The claimed delivery's row id.
+    pub fn id(&self) -> i64 {
+        self.id
+    }
+
+    /// The claimed delivery's key.
+    pub fn key(&self) -> &DeliveryKey {
+        &self.key
+    }
+
+    /// The worker holding the claim.
+    pub fn worker(&self) -> &str {
+        &self.worker
+    }
+
+    /// When the lease expires (by the store's clock).
+    pub fn lease_until(&self) -> SystemTime {
+        self.lease_until
+    }
+}
+
+/// A delivery handed to a worker, with the claim to finish it with.
+#[derive(Clone, Debug)]
+pub struct Claimed {
+    /// The delivery, `processing`, with `attempts` counting this claim.
+    pub delivery: StoredDelivery,
+    /// The claim.
+    pub claim: Claim,
+}
+
+/// Which deliveries [`DeliveryStore::list`] returns, newest first.
+///
+/// ```
+/// use octohook_inbox::{DeliveryStatus, ListQuery};
+///
+/// let failed = ListQuery::default().status(DeliveryStatus::Failed).limit(20);
+/// assert_eq!(failed.limit, 20);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ListQuery {
+    /// Only deliveries in this status.
+    pub status: Option<DeliveryStatus>,
+    /// Only deliveries with this GUID (one per hook that received it).
+    pub guid: Option<DeliveryGuid>,
+    /// Only deliveries with a row id below this one (to page backwards).
+    pub before_id: Option<i64>,
+    /// At most this many (100 by default).
+    pub limit: u32,
+}
+
+impl Default for ListQuery {
+    fn default() -> Self {
+        Self {
+            status: None,
+            guid: None,
+            before_id: None,
+            limit: 100,
+        }
+    }
+}
+
+impl ListQuery {
+    /// Only deliveries in `status`.
+    pub fn status(mut self, status: DeliveryStatus) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// Only deliveries with `guid`.
+    pub fn guid(mut self, guid: DeliveryGuid) -> Self {
+        self.guid = Some(guid);
+        self
+    }
+
+    /// Only deliveries with a row id below `id`.
+    pub fn before_id(mut self, id: i64) -> Self {
+        self.before_id = Some(id);
+        self
+    }
+
+    /// At most `limit` deliveries.
+    pub fn limit(mut self, limit: u32) -> Self {
+        self.limit = limit;
+        self
+    }
+
+    /// Whether `delivery` matches the filters (not the limit).
+    pub(crate) fn matches(&self, delivery: &StoredDelivery) -> bool {
+        self.status.is_none_or(|status| delivery.status == status)
+            && self
+                .guid
+                .as_ref()
+                .is_none_or(|guid| &delivery.key.guid == guid)
+            && self.before_id.is_none_or(|id| delivery.id < id)
+    }
+}
+
+/// Which deliveries [`DeliveryStore::purge`] removes: those received more than
+/// `older_than` ago, in one of `statuses`.
+///
+/// Purging a delivery also forgets its key: a redelivery of it after the purge is
+/// stored (and processed) again. Keep finished deliveries at least as long as
+/// GitHub may redeliver them (GitHub offers redelivery of the past 3 days).
+///
+/// ```
+/// use std::time::Duration;
+/// use octohook_inbox::{DeliveryStatus, PurgeQuery};
+///
+/// let week = PurgeQuery::finished_older_than(Duration::from_secs(7 * 86_400));
+/// assert_eq!(week.statuses, [DeliveryStatus::Done, DeliveryStatus::Failed]);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PurgeQuery {
+    /// Minimum age, counted from `received_at`.
+    pub older_than: Duration,
+    /// The statuses to purge.
+    pub statuses: Vec<DeliveryStatus>,
+}
+
+impl PurgeQuery {
+    /// `done` and `failed` deliveries received more than `age` ago.
+    pub fn finished_older_than(age: Duration) -> Self {
+        Self {
+            older_than: age,
+            statuses: vec![DeliveryStatus::Done, DeliveryStatus::Failed],
+        }
+    }
+
+    /// Deliveries in `statuses` received more than `age` ago.
+    pub fn older_than(age: Duration, statuses: impl IntoIterator<Item = DeliveryStatus>) -> Self {
+        Self {
+            older_than: age,
+            statuses: statuses.into_iter().collect(),
+        }
+    }
+}
+
+/// How many deliveries are in each status.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct StatusCounts {
+    /// Waiting to be processed.
+    pub pending: u64,
+    /// Claimed by a worker.
+    pub processing: u64,
+    /// Processed.
+    pub done: u64,
+    /// Given up on.
+    pub failed: u64,
+}
+
+impl StatusCounts {
+    /// The count for `status`.
+    pub fn get(&self, status: DeliveryStatus) -> u64 {
+        match status {
+            DeliveryStatus::Pending => self.pending,
+            DeliveryStatus::Processing => self.processing,
+            DeliveryStatus::Done => self.done,
+            DeliveryStatus::Failed => self.failed,
+        }
+    }
+
+    /// Adds `count` to `status`.
+    pub(crate) fn add(&mut self, status: DeliveryStatus, count: u64) {
+        let slot = match status {
+            DeliveryStatus::Pending => &mut self.pending,
+            DeliveryStatus::Processing => &mut self.processing,
+            DeliveryStatus::Done => &mut self.done,
+            DeliveryStatus::Failed => &mut self.failed,
+        };
+        *slot += count;
+    }
+
+    /// All deliveries.
+    pub fn total(&self) -> u64 {
+        self.pending + self.processing + self.done + self.failed
+    }
+}
+
+/// A durable (or not) inbox of deliveries, deduplicated on
+/// (`hook_id`, `guid`), from which workers claim deliveries to process.
+///
+/// Implementations: [`MemoryStore`](crate::MemoryStore) (no durability, the
+/// library default), [`SqliteStore`](crate::SqliteStore) (one machine, durable
+/// across crashes) and [`PostgresStore`](crate::PostgresStore) (several
+/// machines). All of them pass the same conformance tests.
+///
+/// Every method is atomic. Guarantees:
+/// - [`insert`](Self::insert) stores a key at most once, even when called
+///   concurrently (from several processes, for the SQL stores); it returns only
+///   after the delivery is committed.
+/// - [`claim`](Self::claim) never hands a delivery to two workers at once: a
+///   delivery is claimable when `pending` and due, or `processing` with an
+///   expired lease.
+/// - [`complete`](Self::complete), [`retry_later`](Self::retry_later),
+///   [`fail`](Self::fail) and [`renew`](Self::renew) act only while the claim is
+///   still the latest one; otherwise they return [`StoreError::ClaimLost`] and
+///   change nothing.
+///
+/// Times that the store compares (due times, leases, purge ages) are taken from
+/// one clock: the process's for the in-memory and SQLite stores, the database
+/// server's for PostgreSQL (so that machines with skewed clocks agree).
+pub trait DeliveryStore: fmt::Debug + Send + Sync + 'static {
+    /// Stores `delivery` as `pending` and due now, unless its key is already
+    /// stored (in any status).
+    fn insert(&self, delivery: NewDelivery) -> StoreFuture<'_, Inserted>;
+
+    /// Claims the next claimable delivery for `worker` for `lease`: the one due
+    /// first (oldest first among equals). Its status becomes `processing` and its
+    /// `attempts` grows by one. `None` when nothing is claimable now.
+    fn claim(&self, worker: &str, lease: Duration) -> StoreFuture<'_, Option<Claimed>>;
+
+    /// Extends a held claim's lease to `lease` from now; returns the renewed claim.
+    fn renew(&self, claim: &Claim, lease: Duration) -> StoreFuture<'_, Claim>;
+
+    /// Marks a claimed delivery `done`.
+    fn complete(&self, claim: &Claim) -> StoreFuture<'_, ()>;
+
+    /// Puts a claimed delivery back to `pending`, due after `delay`, recording
+    /// `error`.
+    fn retry_later(&self, claim: &Claim, error: &str, delay: Duration) -> StoreFuture<'_, ()>;
+
+    /// Marks a claimed delivery `failed` (dead-lettered), recording `error`.
+    fn fail(&self, claim: &Claim, error: &str) -> StoreFuture<'_, ()>;
+
+    /// Makes a `done`, `failed` or `pending` delivery `pending` and due now, with
+    /// its attempts reset to 0 (`octohook inbox retry`). Returns whether it did;
+    /// a `processing` delivery (or an unknown key) is left alone.
+    fn requeue(&self, key: &DeliveryKey) -> StoreFuture<'_, bool>;
+
+    /// The delivery stored under `key`.
+    fn get(&self, key: &DeliveryKey) -> StoreFuture<'_, Option<StoredDelivery>>;
+
+    /// The deliveries matching `query`, newest (highest id) first.
+    fn list(&self, query: &ListQuery) -> StoreFuture<'_, Vec<StoredDelivery>>;
+
+    /// Removes the deliveries matching `query`; returns how many.
+    fn purge(&self, query: &PurgeQuery) -> StoreFuture<'_, u64>;
+
+    /// How many deliveries are in each status.
+    fn counts(&self) -> StoreFuture<'_, StatusCounts>;
+}

@@ -1,0 +1,502 @@
+//! [`Worker`]: claims stored deliveries one at a time and runs a handler on each,
+//! with retries, backoff and a dead-letter state.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use crate::{Claim, Claimed, DeliveryKey, DeliveryStore, StoreError, StoredDelivery};
+
+/// Exponential backoff between attempts: `initial`, then multiplied by `factor`
+/// after each failed attempt, never more than `max`.
+///
+/// ```
+/// use std::time::Duration;
+/// use octohook_inbox::Backoff;
+///
+/// let backoff = Backoff::new(Duration::from_secs(2), 3, Duration::from_secs(60));
+/// let delays: Vec<u64> = (1..=5).map(|attempt| backoff.delay(attempt).as_secs()).collect();
+/// assert_eq!(delays, [2, 6, 18, 54, 60]);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Backoff {
+    initial: Duration,
+    factor: u32,
+    max: Duration,
+}
+
+impl Default for Backoff {
+    /// 5 s, doubling, at most 10 minutes.
+    fn default() -> Self {
+        Self::new(Duration::from_secs(5), 2, Duration::from_secs(600))
+    }
+}
+
+impl Backoff {
+    /// A backoff starting at `initial`, multiplied by `factor` (at least 1) per
+    /// failed attempt, capped at `max`.
+    pub fn new(initial: Duration, factor: u32, max: Duration) -> Self {
+        Self {
+            initial,
+            factor: factor.max(1),
+            max,
+        }
+    }
+
+    /// The delay after failed attempt number `attempt` (counted from 1).
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let mut delay = self.initial;
+        for _ in 1..attempt {
+            delay = delay.saturating_mul(self.factor);
+            if delay >= self.max {
+                break;
+            }
+        }
+        delay.min(self.max)
+    }
+}
+
+/// How a [`Worker`] processes deliveries.
+///
+/// ```
+/// use std::time::Duration;
+/// use octohook_inbox::{Backoff, WorkerConfig};
+///
+/// let config = WorkerConfig::new("host-1/worker-0")
+///     .max_attempts(8)
+///     .lease(Duration::from_secs(120))
+///     .backoff(Backoff::new(Duration::from_secs(1), 2, Duration::from_secs(300)));
+/// assert_eq!(config.name(), "host-1/worker-0");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WorkerConfig {
+    name: String,
+    lease: Duration,
+    max_attempts: u32,
+    backoff: Backoff,
+    poll_interval: Duration,
+}
+
+impl WorkerConfig {
+    /// A worker named `name` (recorded as the lease owner; make it unique, such as
+    /// `host/pid/n`), with a 60 s lease, 5 attempts, the default [`Backoff`] and a
+    /// 1 s poll interval.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            lease: Duration::from_secs(60),
+            max_attempts: 5,
+            backoff: Backoff::default(),
+            poll_interval: Duration::from_secs(1),
+        }
+    }
+
+    /// The worker's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// How long a claim lasts before another worker may take the delivery over
+    /// (when this one crashed or hangs). The worker renews it every third of that
+    /// while its handler runs, so it bounds the time to notice a dead worker, not
+    /// the handler's running time.
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.lease = lease.max(Duration::from_millis(30));
+        self
+    }
+
+    /// How many attempts a delivery gets before it is marked `failed` (at least 1).
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts.max(1);
+        self
+    }
+
+    /// The delays between attempts.
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// How often an idle worker looks for due deliveries (retries coming due,
+    /// deliveries stored by other processes, expired leases). Deliveries accepted
+    /// through the same [`Inbox`](crate::Inbox) wake it at once.
+    pub fn poll_interval(mut self, interval: Duration) -> Self {
+        self.poll_interval = interval;
+        self
+    }
+}
+
+/// Why a handler could not process a delivery.
+///
+/// ```
+/// use octohook_inbox::HandlerError;
+///
+/// let error = HandlerError::retry(format!("exit status {}", 1));
+/// assert!(!error.is_permanent());
+/// assert!(HandlerError::permanent("unknown event").is_permanent());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HandlerError {
+    message: String,
+    permanent: bool,
+}
+
+impl HandlerError {
+    /// A failure worth another attempt after a backoff (the default kind).
+    pub fn retry(message: impl fmt::Display) -> Self {
+        Self {
+            message: message.to_string(),
+            permanent: false,
+        }
+    }
+
+    /// A failure no retry will fix: the delivery is marked `failed` at once.
+    pub fn permanent(message: impl fmt::Display) -> Self {
+        Self {
+            message: message.to_string(),
+            permanent: true,
+        }
+    }
+
+    /// What went wrong (stored as the delivery's `last_error`).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// Whether retrying is pointless.
+    pub fn is_permanent(&self) -> bool {
+        self.permanent
+    }
+}
+
+impl fmt::Display for HandlerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for HandlerError {}
+
+/// Processes one stored delivery.
+///
+/// A handler may run more than once for one delivery: after a failed attempt, and
+/// when a worker died while running it (its lease then expires and another worker
+/// runs it again). Use [`StoredDelivery::key`] (hook and GUID) as the idempotency
+/// key of whatever it does.
+///
+/// Any `Fn(StoredDelivery) -> impl Future<Output = Result<(), HandlerError>>` is
+/// a handler. The future runs as its own tokio task, so a panic in it counts as a
+/// failed attempt instead of killing the worker; it is aborted if the worker's
+/// future is dropped (a child process it runs should be spawned with
+/// `kill_on_drop`).
+pub trait Handler: Send + Sync + 'static {
+    /// Processes `delivery`.
+    fn handle(
+        &self,
+        delivery: StoredDelivery,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send + 'static;
+}
+
+impl<F, Fut> Handler for F
+where
+    F: Fn(StoredDelivery) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
+{
+    fn handle(
+        &self,
+        delivery: StoredDelivery,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send + 'static {
+        self(delivery)
+    }
+}
+
+/// What became of a delivery a worker claimed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// The handler succeeded; the delivery is `done`.
+    Done,
+    /// The handler failed; the delivery is `pending` again, due after `delay`.
+    Retrying {
+        /// The attempt that failed (from 1).
+        attempt: u32,
+        /// The backoff before the next one.
+        delay: Duration,
+    },
+    /// The handler failed for the last time (or permanently), or workers kept
+    /// dying on the delivery: it is `failed`.
+    Failed {
+        /// Attempts made.
+        attempts: u32,
+    },
+    /// The worker's lease expired while the handler ran and another worker
+    /// claimed the delivery: this worker's result was not recorded.
+    Lost,
+}
+
+/// One delivery processed by [`Worker::run_once`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Processed {
+    /// The delivery's row id.
+    pub id: i64,
+    /// The delivery's key.
+    pub key: DeliveryKey,
+    /// What became of it.
+    pub outcome: Outcome,
+}
+
+/// Claims deliveries from a store one at a time and runs a [`Handler`] on each.
+///
+/// Run as many workers as deliveries should be processed at once, on one machine
+/// or several (with a shared store): the store's claims guarantee that no two
+/// workers process the same delivery at the same time. A handler's success marks
+/// the delivery `done`; a failure schedules another attempt after the
+/// [`Backoff`], until `max_attempts`, after which the delivery is `failed` (the
+/// dead-letter state, from which `octohook inbox retry` can requeue it).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), octohook_inbox::StoreError> {
+/// use octohook_inbox::{
+///     DeliveryKey, HandlerError, Inbox, NewDelivery, Outcome, StoredDelivery, WorkerConfig,
+/// };
+///
+/// let inbox = Inbox::in_memory();
+/// inbox.insert(NewDelivery::new(DeliveryKey::new(None, "a1".parse().unwrap()), "ping", "{}")).await?;
+///
+/// let worker = inbox.worker(WorkerConfig::new("worker-0"));
+/// let handler = |delivery: StoredDelivery| async move {
+///     println!("{} {}", delivery.event, delivery.key);
+///     Ok::<(), HandlerError>(())
+/// };
+/// let processed = worker.run_once(&handler).await?.unwrap();
+/// assert_eq!(processed.outcome, Outcome::Done);
+/// assert!(worker.run_once(&handler).await?.is_none());
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Worker {
+    store: Arc<dyn DeliveryStore>,
+    config: WorkerConfig,
+    wakeup: Option<Arc<Notify>>,
+}
+
+impl Worker {
+    /// A worker over `store`. Prefer [`Inbox::worker`](crate::Inbox::worker),
+    /// which also wakes the worker when a delivery is accepted.
+    pub fn new(store: Arc<dyn DeliveryStore>, config: WorkerConfig) -> Self {
+        Self {
+            store,
+            config,
+            wakeup: None,
+        }
+    }
+
+    /// Wakes an idle worker when `wakeup` is notified (`notify_one`).
+    pub fn with_wakeup(mut self, wakeup: Arc<Notify>) -> Self {
+        self.wakeup = Some(wakeup);
+        self
+    }
+
+    /// The worker's configuration.
+    pub fn config(&self) -> &WorkerConfig {
+        &self.config
+    }
+
+    /// Claims the next due delivery, runs `handler` on it and records the
+    /// outcome. `None` when no delivery is due.
+    pub async fn run_once<H: Handler>(&self, handler: &H) -> Result<Option<Processed>, StoreError> {
+        let Some(Claimed { delivery, claim }) = self
+            .store
+            .claim(&self.config.name, self.config.lease)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let (id, key, attempts) = (delivery.id, delivery.key.clone(), delivery.attempts);
+        let outcome = if attempts > self.config.max_attempts {
+            // Earlier claims ended without a result: their workers died (maybe
+            // because of this very delivery). Stop trying.
+            let error = format!(
+                "gave up after {} attempts: the worker stopped while handling it{}",
+                attempts - 1,
+                delivery
+                    .last_error
+                    .as_deref()
+                    .map(|last| format!(" (earlier error: {last})"))
+                    .unwrap_or_default()
+            );
+            self.finish(&claim, Err(HandlerError::permanent(error)), attempts - 1)
+                .await?
+        } else {
+            let (result, claim) = self.run_handler(handler, delivery, claim).await;
+            self.finish(&claim, result, attempts).await?
+        };
+        match &outcome {
+            Outcome::Done => tracing::debug!(id, %key, attempts, "processed delivery"),
+            Outcome::Retrying { delay, .. } => {
+                tracing::warn!(id, %key, attempts, retry_in = ?delay, "delivery failed; will retry");
+            }
+            Outcome::Failed { .. } => {
+                tracing::error!(id, %key, attempts, "delivery failed for good");
+            }
+            Outcome::Lost => {
+                tracing::warn!(id, %key, "lost the claim on a delivery while handling it");
+            }
+        }
+        Ok(Some(Processed { id, key, outcome }))
+    }
+
+    /// Runs the handler as its own task, renewing the lease meanwhile; returns
+    /// its result and the latest claim.
+    async fn run_handler<H: Handler>(
+        &self,
+        handler: &H,
+        delivery: StoredDelivery,
+        mut claim: Claim,
+    ) -> (Result<(), HandlerError>, Claim) {
+        // Should this future be dropped (the worker cancelled), the handler stops
+        // too: its claim is no longer renewed and another worker may take over.
+        let mut task = AbortOnDrop(tokio::spawn(handler.handle(delivery)));
+        let renew_every = self.config.lease / 3;
+        let mut renewing = true;
+        let result = loop {
+            let renewal = async {
+                if renewing {
+                    tokio::time::sleep(renew_every).await;
+                } else {
+                    std::future::pending::<()>().await;
+                }
+            };
+            tokio::select! {
+                joined = &mut task.0 => break match joined {
+                    Ok(result) => result,
+                    Err(error) if error.is_panic() => Err(HandlerError::retry("the handler panicked")),
+                    Err(_) => Err(HandlerError::retry("the handler was cancelled")),
+                },
+                () = renewal => match self.store.renew(&claim, self.config.lease).await {
+                    Ok(renewed) => claim = renewed,
+                    Err(StoreError::ClaimLost { .. }) => renewing = false,
+                    Err(error) => {
+                        tracing::warn!(id = claim.id, %error, "cannot renew a lease");
+                    }
+                },
+            }
+        };
+        (result, claim)
+    }
+
+    /// Records the result of attempt number `attempt`.
+    async fn finish(
+        &self,
+        claim: &Claim,
+        result: Result<(), HandlerError>,
+        attempt: u32,
+    ) -> Result<Outcome, StoreError> {
+        let recorded = match result {
+            Ok(()) => self.store.complete(claim).await.map(|()| Outcome::Done),
+            Err(error) if error.is_permanent() || attempt >= self.config.max_attempts => self
+                .store
+                .fail(claim, error.message())
+                .await
+                .map(|()| Outcome::Failed { attempts: attempt }),
+            Err(error) => {
+                let delay = self.config.backoff.delay(attempt);
+                self.store
+                    .retry_later(claim, error.message(), delay)
+                    .await
+                    .map(|()| Outcome::Retrying { attempt, delay })
+            }
+        };
+        match recorded {
+            Err(StoreError::ClaimLost { .. }) => Ok(Outcome::Lost),
+            other => other,
+        }
+    }
+
+    /// Processes deliveries until `shutdown` resolves: runs
+    /// [`run_once`](Self::run_once) in a loop and, when nothing is due, waits for
+    /// a wakeup or the poll interval. A delivery being handled when `shutdown`
+    /// resolves is finished first. Store errors are logged and retried after the
+    /// poll interval.
+    pub async fn run<H: Handler>(&self, handler: &H, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            let idle = match self.run_once(handler).await {
+                Ok(processed) => processed.is_none(),
+                Err(error) => {
+                    tracing::error!(worker = %self.config.name, %error, "cannot claim a delivery");
+                    true
+                }
+            };
+            if idle {
+                let wakeup = async {
+                    match &self.wakeup {
+                        Some(notify) => notify.notified().await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    () = &mut shutdown => return,
+                    () = wakeup => {}
+                    () = tokio::time::sleep(self.config.poll_interval) => {}
+                }
+            } else {
+                tokio::select! {
+                    biased;
+                    () = &mut shutdown => return,
+                    () = std::future::ready(()) => {}
+                }
+            }
+        }
+    }
+}
+
+/// Aborts a spawned task when dropped.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::*;
+    use crate::{Inbox, NewDelivery};
+
+    #[tokio::test]
+    async fn dropping_a_worker_mid_delivery_aborts_its_handler() {
+        let inbox = Inbox::in_memory();
+        let key = DeliveryKey::new(None, "a1".parse().unwrap());
+        inbox
+            .insert(NewDelivery::new(key, "ping", "{}"))
+            .await
+            .unwrap();
+        let finished = Arc::new(AtomicBool::new(false));
+        let handler = {
+            let finished = finished.clone();
+            move |_: StoredDelivery| {
+                let finished = finished.clone();
+                async move {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    finished.store(true, Ordering::SeqCst);
+                    Ok(())
+                }
+            }
+        };
+        let worker = inbox.worker(WorkerConfig::new("w"));
+        let cancelled =
+            tokio::time::timeout(Duration::from_millis(50), worker.run_once(&handler)).await;
+        assert!(cancelled.is_err(), "the handler should still be running");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!finished.load(Ordering::SeqCst), "the handler kept running");
+    }
+}

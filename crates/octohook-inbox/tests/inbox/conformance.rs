@@ -1,0 +1,599 @@
+//! The `DeliveryStore` conformance suite: the same cases against every store.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use octohook_inbox::{
+    Backoff, DeliveryStatus, HandlerError, Inbox, Inserted, ListQuery, NewDelivery, Outcome,
+    PurgeQuery, StoreError, StoredDelivery, WorkerConfig,
+};
+
+use crate::{Backend, delivery, key};
+
+const LONG: Duration = Duration::from_secs(60);
+
+fn worker_config(name: &str) -> WorkerConfig {
+    WorkerConfig::new(name)
+        .lease(LONG)
+        .poll_interval(Duration::from_millis(20))
+        .backoff(Backoff::new(
+            Duration::from_millis(300),
+            2,
+            Duration::from_secs(2),
+        ))
+}
+
+async fn ok(_: StoredDelivery) -> Result<(), HandlerError> {
+    Ok(())
+}
+
+pub(crate) async fn insert_is_if_absent(backend: Backend) {
+    let store = backend.open().await;
+    let received_at = SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_123);
+    let mut new = delivery(Some(42), "g-1").received_at(received_at);
+    new.action = Some("opened".to_owned());
+    new.headers = vec![
+        ("x-github-event".to_owned(), "issues".to_owned()),
+        ("x-hub-signature-256".to_owned(), "sha256=ab".to_owned()),
+    ];
+    let first = store.insert(new.clone()).await.unwrap();
+    assert!(matches!(first, Inserted::New { .. }));
+    let mut changed = new.clone();
+    changed.body = "{}".into();
+    assert_eq!(
+        store.insert(changed).await.unwrap(),
+        Inserted::Duplicate { id: first.id() }
+    );
+    // Same GUID, other hook: its own copy. No hook id: a namespace of its own.
+    let other_hook = store.insert(delivery(Some(43), "g-1")).await.unwrap();
+    let no_hook = store.insert(delivery(None, "g-1")).await.unwrap();
+    assert!(!other_hook.is_duplicate() && !no_hook.is_duplicate());
+    assert!(
+        store
+            .insert(delivery(None, "g-1"))
+            .await
+            .unwrap()
+            .is_duplicate()
+    );
+    let ids: HashSet<i64> = [first.id(), other_hook.id(), no_hook.id()].into();
+    assert_eq!(ids.len(), 3);
+
+    let stored = store.get(&key(Some(42), "g-1")).await.unwrap().unwrap();
+    assert_eq!(stored.id, first.id());
+    assert_eq!(stored.key, key(Some(42), "g-1"));
+    assert_eq!(stored.event, "issues");
+    assert_eq!(stored.action.as_deref(), Some("opened"));
+    assert_eq!(stored.content_type, "application/json");
+    assert_eq!(stored.headers, new.headers);
+    assert_eq!(stored.header("X-Hub-Signature-256"), Some("sha256=ab"));
+    assert_eq!(stored.body, new.body);
+    assert_eq!(stored.received_at, received_at);
+    assert_eq!(stored.status, DeliveryStatus::Pending);
+    assert_eq!(stored.attempts, 0);
+    assert_eq!(stored.last_error, None);
+    assert!(stored.next_attempt_at.is_some());
+    assert_eq!(stored.lease, None);
+    assert_eq!(
+        store
+            .get(&key(None, "g-1"))
+            .await
+            .unwrap()
+            .unwrap()
+            .key
+            .hook_id,
+        None
+    );
+    assert!(store.get(&key(Some(42), "g-2")).await.unwrap().is_none());
+    assert_eq!(store.counts().await.unwrap().pending, 3);
+}
+
+pub(crate) async fn concurrent_duplicates_are_stored_once(backend: Backend) {
+    let handles = [
+        backend.open().await,
+        backend.open().await,
+        backend.open().await,
+    ];
+    let mut tasks = Vec::new();
+    for task in 0..60 {
+        let store = handles[task % handles.len()].clone();
+        tasks.push(tokio::spawn(async move {
+            // Every task sends the shared delivery, and one of ten others.
+            let shared = store.insert(delivery(Some(7), "shared")).await.unwrap();
+            let own = store
+                .insert(delivery(Some(7), &format!("own-{}", task % 10)))
+                .await
+                .unwrap();
+            (shared, own)
+        }));
+    }
+    let mut new_shared = 0;
+    let mut new_own = 0;
+    let mut shared_ids = HashSet::new();
+    for task in tasks {
+        let (shared, own) = task.await.unwrap();
+        new_shared += usize::from(!shared.is_duplicate());
+        new_own += usize::from(!own.is_duplicate());
+        shared_ids.insert(shared.id());
+    }
+    assert_eq!(
+        new_shared, 1,
+        "the shared delivery was stored more than once"
+    );
+    assert_eq!(new_own, 10);
+    assert_eq!(shared_ids.len(), 1, "duplicates must name the stored row");
+    assert_eq!(handles[0].counts().await.unwrap().total(), 11);
+}
+
+pub(crate) async fn concurrent_workers_never_share_a_delivery(backend: Backend) {
+    let store = backend.open().await;
+    const DELIVERIES: usize = 40;
+    for n in 0..DELIVERIES {
+        store
+            .insert(delivery(Some(1), &format!("d-{n}")))
+            .await
+            .unwrap();
+    }
+    let running: Arc<Mutex<HashSet<i64>>> = Arc::default();
+    let runs: Arc<Mutex<HashMap<i64, u32>>> = Arc::default();
+    let mut workers = Vec::new();
+    for n in 0..4 {
+        let inbox = Inbox::from_shared(backend.open().await);
+        let (running, runs) = (running.clone(), runs.clone());
+        workers.push(tokio::spawn(async move {
+            let worker = inbox.worker(worker_config(&format!("worker-{n}")));
+            let handler = move |delivery: StoredDelivery| {
+                let (running, runs) = (running.clone(), runs.clone());
+                async move {
+                    assert!(
+                        running.lock().unwrap().insert(delivery.id),
+                        "delivery {} handed to two workers at once",
+                        delivery.id
+                    );
+                    *runs.lock().unwrap().entry(delivery.id).or_default() += 1;
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                    running.lock().unwrap().remove(&delivery.id);
+                    Ok(())
+                }
+            };
+            let mut done = 0;
+            while let Some(processed) = worker.run_once(&handler).await.unwrap() {
+                assert_eq!(processed.outcome, Outcome::Done);
+                done += 1;
+            }
+            done
+        }));
+    }
+    let mut total = 0;
+    for worker in workers {
+        total += worker.await.unwrap();
+    }
+    assert_eq!(total, DELIVERIES);
+    {
+        let runs = runs.lock().unwrap();
+        assert_eq!(runs.len(), DELIVERIES);
+        assert!(runs.values().all(|&count| count == 1), "{runs:?}");
+    }
+    assert_eq!(store.counts().await.unwrap().done, DELIVERIES as u64);
+}
+
+pub(crate) async fn failed_attempts_are_retried_with_backoff(backend: Backend) {
+    let inbox = Inbox::from_shared(backend.open().await);
+    inbox.insert(delivery(Some(1), "flaky")).await.unwrap();
+    let calls = Arc::new(AtomicU32::new(0));
+    let handler = {
+        let calls = calls.clone();
+        move |_: StoredDelivery| {
+            let call = calls.fetch_add(1, Ordering::SeqCst) + 1;
+            async move {
+                if call < 3 {
+                    Err(HandlerError::retry(format!("boom {call}")))
+                } else {
+                    Ok(())
+                }
+            }
+        }
+    };
+    let worker = inbox.worker(worker_config("w").max_attempts(5));
+
+    let first = worker.run_once(&handler).await.unwrap().unwrap();
+    assert_eq!(
+        first.outcome,
+        Outcome::Retrying {
+            attempt: 1,
+            delay: Duration::from_millis(300)
+        }
+    );
+    let stored = inbox.store().get(&first.key).await.unwrap().unwrap();
+    assert_eq!(stored.status, DeliveryStatus::Pending);
+    assert_eq!(stored.attempts, 1);
+    assert_eq!(stored.last_error.as_deref(), Some("boom 1"));
+    assert!(stored.next_attempt_at.unwrap() > SystemTime::now());
+    // Not due yet.
+    assert!(worker.run_once(&handler).await.unwrap().is_none());
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let second = worker.run_once(&handler).await.unwrap().unwrap();
+    assert_eq!(
+        second.outcome,
+        Outcome::Retrying {
+            attempt: 2,
+            delay: Duration::from_millis(600)
+        }
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        worker.run_once(&handler).await.unwrap().is_none(),
+        "the second delay must be longer"
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let third = worker.run_once(&handler).await.unwrap().unwrap();
+    assert_eq!(third.outcome, Outcome::Done);
+    let stored = inbox.store().get(&first.key).await.unwrap().unwrap();
+    assert_eq!(stored.status, DeliveryStatus::Done);
+    assert_eq!(stored.attempts, 3);
+    assert_eq!(stored.last_error.as_deref(), Some("boom 2"));
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+}
+
+pub(crate) async fn deliveries_fail_after_max_attempts_and_can_be_requeued(backend: Backend) {
+    let inbox = Inbox::from_shared(backend.open().await);
+    let config =
+        worker_config("w")
+            .max_attempts(2)
+            .backoff(Backoff::new(Duration::ZERO, 2, Duration::ZERO));
+    let worker = inbox.worker(config);
+    inbox.insert(delivery(Some(1), "doomed")).await.unwrap();
+    let failing = |_: StoredDelivery| async { Err(HandlerError::retry("nope")) };
+
+    let first = worker.run_once(&failing).await.unwrap().unwrap();
+    assert!(matches!(
+        first.outcome,
+        Outcome::Retrying { attempt: 1, .. }
+    ));
+    let second = worker.run_once(&failing).await.unwrap().unwrap();
+    assert_eq!(second.outcome, Outcome::Failed { attempts: 2 });
+    assert!(worker.run_once(&failing).await.unwrap().is_none());
+    let stored = inbox.store().get(&first.key).await.unwrap().unwrap();
+    assert_eq!(stored.status, DeliveryStatus::Failed);
+    assert_eq!(stored.attempts, 2);
+    assert_eq!(stored.last_error.as_deref(), Some("nope"));
+    assert_eq!(stored.next_attempt_at, None);
+
+    // A permanent error dead-letters at the first attempt.
+    inbox.insert(delivery(Some(1), "hopeless")).await.unwrap();
+    let permanent = |_: StoredDelivery| async { Err(HandlerError::permanent("bad payload")) };
+    let hopeless = worker.run_once(&permanent).await.unwrap().unwrap();
+    assert_eq!(hopeless.outcome, Outcome::Failed { attempts: 1 });
+
+    // `octohook inbox retry`.
+    assert!(inbox.store().requeue(&first.key).await.unwrap());
+    let requeued = inbox.store().get(&first.key).await.unwrap().unwrap();
+    assert_eq!(
+        (requeued.status, requeued.attempts),
+        (DeliveryStatus::Pending, 0)
+    );
+    let again = worker.run_once(&ok).await.unwrap().unwrap();
+    assert_eq!((again.key, again.outcome), (first.key, Outcome::Done));
+    assert!(
+        !inbox
+            .store()
+            .requeue(&key(Some(9), "unknown"))
+            .await
+            .unwrap()
+    );
+}
+
+pub(crate) async fn expired_leases_make_claims_claimable_again(backend: Backend) {
+    let store = backend.open().await;
+    let other = backend.open().await;
+    store.insert(delivery(Some(1), "slow")).await.unwrap();
+    let lease = Duration::from_millis(300);
+    let crashed = store.claim("crashed", lease).await.unwrap().unwrap();
+    assert_eq!(crashed.delivery.status, DeliveryStatus::Processing);
+    assert_eq!(crashed.delivery.attempts, 1);
+    assert_eq!(
+        crashed.delivery.lease.as_ref().map(|l| l.owner.as_str()),
+        Some("crashed")
+    );
+    assert!(other.claim("rescuer", lease).await.unwrap().is_none());
+
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    let rescued = other.claim("rescuer", LONG).await.unwrap().unwrap();
+    assert_eq!(rescued.delivery.id, crashed.delivery.id);
+    assert_eq!(rescued.delivery.attempts, 2);
+    // The first worker comes back: its claim is gone.
+    assert_eq!(
+        store.complete(&crashed.claim).await,
+        Err(StoreError::ClaimLost {
+            id: crashed.delivery.id
+        })
+    );
+    assert!(matches!(
+        store.renew(&crashed.claim, lease).await,
+        Err(StoreError::ClaimLost { .. })
+    ));
+    assert!(matches!(
+        store.retry_later(&crashed.claim, "late", lease).await,
+        Err(StoreError::ClaimLost { .. })
+    ));
+    other.complete(&rescued.claim).await.unwrap();
+    assert_eq!(
+        store
+            .get(rescued.claim.key())
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        DeliveryStatus::Done
+    );
+    // A finished claim cannot finish twice.
+    assert!(matches!(
+        other.fail(&rescued.claim, "again").await,
+        Err(StoreError::ClaimLost { .. })
+    ));
+
+    // Renewing keeps a claim.
+    store.insert(delivery(Some(1), "renewed")).await.unwrap();
+    let held = store.claim("holder", lease).await.unwrap().unwrap();
+    let renewed = store.renew(&held.claim, LONG).await.unwrap();
+    assert!(renewed.lease_until() > held.claim.lease_until());
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    assert!(other.claim("rescuer", lease).await.unwrap().is_none());
+    store.complete(&renewed).await.unwrap();
+}
+
+pub(crate) async fn workers_give_up_on_deliveries_that_keep_killing_them(backend: Backend) {
+    let inbox = Inbox::from_shared(backend.open().await);
+    inbox.insert(delivery(Some(1), "poison")).await.unwrap();
+    let lease = Duration::from_millis(60);
+    // Two workers die while handling it: their claims are never finished.
+    for _ in 0..2 {
+        assert!(inbox.store().claim("dies", lease).await.unwrap().is_some());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let worker = inbox.worker(worker_config("survivor").max_attempts(2));
+    let must_not_run = |_: StoredDelivery| async {
+        panic!("a delivery past its attempts must not run again");
+    };
+    let processed = worker.run_once(&must_not_run).await.unwrap().unwrap();
+    assert_eq!(processed.outcome, Outcome::Failed { attempts: 2 });
+    let stored = inbox.store().get(&processed.key).await.unwrap().unwrap();
+    assert_eq!(stored.status, DeliveryStatus::Failed);
+    assert!(
+        stored.last_error.unwrap().contains("worker stopped"),
+        "the error must say why"
+    );
+}
+
+pub(crate) async fn a_panicking_handler_counts_as_a_failed_attempt(backend: Backend) {
+    let inbox = Inbox::from_shared(backend.open().await);
+    inbox.insert(delivery(Some(1), "panics")).await.unwrap();
+    let worker = inbox.worker(worker_config("w").max_attempts(3));
+    let panicking = |_: StoredDelivery| async { panic!("handler bug") };
+    let processed = worker.run_once(&panicking).await.unwrap().unwrap();
+    assert!(matches!(
+        processed.outcome,
+        Outcome::Retrying { attempt: 1, .. }
+    ));
+    let stored = inbox.store().get(&processed.key).await.unwrap().unwrap();
+    assert_eq!(stored.last_error.as_deref(), Some("the handler panicked"));
+}
+
+pub(crate) async fn purge_removes_old_deliveries_in_the_given_statuses(backend: Backend) {
+    let store = backend.open().await;
+    let hours_ago = |hours: u64| SystemTime::now() - Duration::from_secs(hours * 3600);
+    for (guid, at) in [
+        ("old-done", hours_ago(3)),
+        ("old-pending", hours_ago(3)),
+        ("new-done", hours_ago(0)),
+    ] {
+        store
+            .insert(delivery(Some(1), guid).received_at(at))
+            .await
+            .unwrap();
+    }
+    // Finish the two "done" ones (oldest due first: old-done, old-pending, ...).
+    let mut claims = Vec::new();
+    while let Some(claimed) = store.claim("w", LONG).await.unwrap() {
+        claims.push(claimed);
+    }
+    for claimed in &claims {
+        if claimed.delivery.key.guid.as_str().ends_with("done") {
+            store.complete(&claimed.claim).await.unwrap();
+        } else {
+            store
+                .retry_later(&claimed.claim, "later", Duration::ZERO)
+                .await
+                .unwrap();
+        }
+    }
+    let hour = Duration::from_secs(3600);
+    assert_eq!(
+        store
+            .purge(&PurgeQuery::finished_older_than(hour))
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(
+        store
+            .get(&key(Some(1), "old-done"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .get(&key(Some(1), "old-pending"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .get(&key(Some(1), "new-done"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // A purged key is forgotten: a redelivery is stored again.
+    assert!(
+        !store
+            .insert(delivery(Some(1), "old-done"))
+            .await
+            .unwrap()
+            .is_duplicate()
+    );
+    assert_eq!(
+        store
+            .purge(&PurgeQuery::older_than(hour, [DeliveryStatus::Pending]))
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(
+        store
+            .get(&key(Some(1), "old-pending"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(store.counts().await.unwrap().total(), 2);
+}
+
+pub(crate) async fn list_filters_by_status_and_guid_newest_first(backend: Backend) {
+    let store = backend.open().await;
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        ids.push(
+            store
+                .insert(delivery(Some(1), &format!("l-{n}")))
+                .await
+                .unwrap()
+                .id(),
+        );
+    }
+    store.insert(delivery(Some(2), "l-0")).await.unwrap();
+    // Oldest first: l-0 (hook 1) is claimed and failed.
+    let claimed = store.claim("w", LONG).await.unwrap().unwrap();
+    assert_eq!(claimed.delivery.id, ids[0]);
+    store.fail(&claimed.claim, "broken").await.unwrap();
+
+    let all = store.list(&ListQuery::default()).await.unwrap();
+    assert_eq!(all.len(), 6);
+    assert!(all.windows(2).all(|pair| pair[0].id > pair[1].id));
+    let failed = store
+        .list(&ListQuery::default().status(DeliveryStatus::Failed))
+        .await
+        .unwrap();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].id, ids[0]);
+    assert_eq!(failed[0].last_error.as_deref(), Some("broken"));
+    let pending = store
+        .list(
+            &ListQuery::default()
+                .status(DeliveryStatus::Pending)
+                .limit(2),
+        )
+        .await
+        .unwrap();
+    assert_eq!(pending.len(), 2);
+    assert!(pending.iter().all(|d| d.status == DeliveryStatus::Pending));
+    let by_guid = store
+        .list(&ListQuery::default().guid("l-0".parse().unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(by_guid.len(), 2);
+    let page = store
+        .list(&ListQuery::default().before_id(ids[2]))
+        .await
+        .unwrap();
+    assert_eq!(
+        page.iter().map(|d| d.id).collect::<Vec<_>>(),
+        [ids[1], ids[0]]
+    );
+    let counts = store.counts().await.unwrap();
+    assert_eq!((counts.pending, counts.failed, counts.total()), (5, 1, 6));
+}
+
+pub(crate) async fn running_workers_are_woken_and_stop_on_shutdown(backend: Backend) {
+    let inbox = Inbox::from_shared(backend.open().await);
+    // A poll interval far longer than the test: only the wakeup can be in time.
+    let config = worker_config("w").poll_interval(Duration::from_secs(3600));
+    let (seen_tx, mut seen_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let worker = inbox.worker(config);
+    let running = tokio::spawn(async move {
+        let handler = move |delivery: StoredDelivery| {
+            let seen = seen_tx.clone();
+            async move {
+                seen.send(delivery.key).unwrap();
+                Ok(())
+            }
+        };
+        worker
+            .run(&handler, async {
+                let _ = stop_rx.await;
+            })
+            .await;
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    for n in 0..3 {
+        let new: NewDelivery = delivery(Some(5), &format!("wake-{n}"));
+        inbox.insert(new).await.unwrap();
+        let seen = tokio::time::timeout(Duration::from_secs(5), seen_rx.recv())
+            .await
+            .expect("the worker was not woken")
+            .unwrap();
+        assert_eq!(seen, key(Some(5), &format!("wake-{n}")));
+    }
+    stop_tx.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), running)
+        .await
+        .expect("the worker did not stop")
+        .unwrap();
+}
+
+macro_rules! conformance {
+    ($($backend:ident => $make:expr;)*) => {$(
+        mod $backend {
+            #[allow(unused_imports)]
+            use crate::Backend;
+
+            conformance!(@cases $make;
+                insert_is_if_absent,
+                concurrent_duplicates_are_stored_once,
+                concurrent_workers_never_share_a_delivery,
+                failed_attempts_are_retried_with_backoff,
+                deliveries_fail_after_max_attempts_and_can_be_requeued,
+                expired_leases_make_claims_claimable_again,
+                workers_give_up_on_deliveries_that_keep_killing_them,
+                a_panicking_handler_counts_as_a_failed_attempt,
+                purge_removes_old_deliveries_in_the_given_statuses,
+                list_filters_by_status_and_guid_newest_first,
+                running_workers_are_woken_and_stop_on_shutdown,
+            );
+        }
+    )*};
+    (@cases $make:expr; $($case:ident,)*) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $case() {
+            super::$case($make).await;
+        }
+    )*};
+}
+
+conformance! {
+    memory => Backend::memory();
+}
+
+#[cfg(feature = "sqlite")]
+conformance! {
+    sqlite => Backend::sqlite();
+}
+
+#[cfg(feature = "postgres")]
+conformance! {
+    postgres => Backend::postgres().await;
+}
