@@ -1,14 +1,14 @@
 //! `octohook deliveries …`: list, inspect and redeliver a hook's deliveries.
 
-use std::collections::BTreeMap;
 use std::io::Write;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use clap::{Args, Subcommand, ValueEnum};
 use futures_util::TryStreamExt;
 use octohook_client::{
-    Client, Deliveries, DeliveryGuid, DeliveryId, DeliveryQuery, DeliveryStatus, DeliverySummary,
-    HookId, HookTarget,
+    Client, Deliveries, DeliveryId, DeliveryQuery, DeliveryStatus, DeliverySummary, HookId,
+    HookRef, HookTarget, MemoryStore, RedeliverOptions, Redeliverer, RedeliveryError,
 };
 
 use crate::github_options::{GithubCommandError, GithubOptions};
@@ -39,8 +39,9 @@ enum DeliveriesCommand {
         #[arg(long, value_name = "ID")]
         delivery: DeliveryId,
     },
-    /// Redeliver the given deliveries or, without --delivery, the latest failed
-    /// attempt of every event that failed within --since and never succeeded.
+    /// Redeliver the given deliveries or, without --delivery, once, the latest
+    /// failed attempt of every event that failed within --since, never succeeded
+    /// and was not redelivered yet (`octohook redeliver` keeps state across runs).
     Redeliver {
         #[command(flatten)]
         source: SourceArgs,
@@ -58,7 +59,7 @@ enum DeliveriesCommand {
 #[command(group(
     clap::ArgGroup::new("source").args(["repo", "org", "app"]).required(true).multiple(false)
 ))]
-struct SourceArgs {
+pub(crate) struct SourceArgs {
     /// A repository hook's deliveries.
     #[arg(long, value_name = "OWNER/REPO", requires = "hook")]
     repo: Option<HookTarget>,
@@ -99,6 +100,25 @@ impl From<StatusArg> for DeliveryStatus {
 }
 
 impl SourceArgs {
+    /// The hook these options name.
+    pub(crate) fn hook_ref(&self, github: &GithubOptions) -> Result<HookRef, GithubCommandError> {
+        let hook = || {
+            self.hook
+                .ok_or_else(|| GithubCommandError::Usage("pass --hook ID".into()))
+        };
+        match (&self.repo, &self.org, self.app) {
+            (Some(repo), _, _) => Ok(HookRef::hook(repo.clone(), hook()?)),
+            (None, Some(org), _) => Ok(HookRef::organization(org.clone(), hook()?)),
+            (None, None, true) if github.app_id.is_some() => Ok(HookRef::App),
+            (None, None, true) => Err(GithubCommandError::Usage(
+                "--app needs --app-id and --app-key".into(),
+            )),
+            (None, None, false) => Err(GithubCommandError::Usage(
+                "pass --repo OWNER/REPO, --org ORG or --app".into(),
+            )),
+        }
+    }
+
     fn deliveries(
         &self,
         client: &Client,
@@ -170,21 +190,34 @@ fn delivery_line(out: &mut dyn Write, delivery: &DeliverySummary) -> std::io::Re
     )
 }
 
-/// The latest failed attempt of each event that has no successful attempt among
-/// `deliveries` (newest first): what to redeliver.
-fn failed_events(deliveries: &[DeliverySummary]) -> Vec<DeliveryId> {
-    let mut latest: BTreeMap<&DeliveryGuid, Option<DeliveryId>> = BTreeMap::new();
-    for delivery in deliveries {
-        let entry = latest
-            .entry(&delivery.guid)
-            .or_insert_with(|| Some(delivery.id));
-        if delivery.succeeded() {
-            *entry = None;
-        }
+/// Redelivers, once, every event that failed within `since`, never succeeded
+/// and was not redelivered yet: a one-shot [`Redeliverer`] run that keeps no
+/// state (`octohook redeliver` is the stateful, crash-safe command).
+async fn recent_failures(
+    client: Client,
+    hook: HookRef,
+    since: Duration,
+) -> Result<Vec<DeliveryId>, GithubCommandError> {
+    let options = RedeliverOptions {
+        since,
+        ..RedeliverOptions::default()
+    };
+    let report = Redeliverer::new(client, hook, Arc::new(MemoryStore::new()), options)
+        .run()
+        .await
+        .map_err(|error| match error {
+            RedeliveryError::List(error) => GithubCommandError::Api(error),
+            other => GithubCommandError::Usage(other.to_string()),
+        })?;
+    if let Some(failure) = report.errors.first() {
+        return Err(GithubCommandError::Usage(format!(
+            "{} of {} redelivery requests failed; first: {}",
+            report.errors.len(),
+            report.errors.len() as u64 + report.redelivered,
+            failure.message
+        )));
     }
-    let mut ids: Vec<DeliveryId> = latest.into_values().flatten().collect();
-    ids.sort_unstable_by(|a, b| b.cmp(a));
-    ids
+    Ok(report.redeliveries.iter().map(|r| r.delivery_id).collect())
 }
 
 /// Runs `octohook deliveries …`.
@@ -222,29 +255,23 @@ pub(crate) async fn run(args: DeliveriesArgs) -> Result<(), GithubCommandError> 
             delivery,
             filter,
         } => {
-            let deliveries = source.deliveries(&client, github)?;
             let ids = if !delivery.is_empty() {
-                delivery
-            } else if filter.since.is_some() {
-                // Successes are needed too, to skip events that were redelivered
-                // successfully already.
-                let scan = FilterArgs {
-                    status: None,
-                    since: filter.since,
-                };
-                let mut ids = failed_events(&matching(&deliveries, &scan).await?);
-                if matches!(filter.status, Some(StatusArg::Success)) {
-                    ids.clear();
+                let deliveries = source.deliveries(&client, github)?;
+                for id in &delivery {
+                    deliveries.redeliver(*id).await?;
                 }
-                ids
+                delivery
+            } else if let Some(since) = filter.since {
+                if matches!(filter.status, Some(StatusArg::Success)) {
+                    Vec::new()
+                } else {
+                    recent_failures(client, source.hook_ref(github)?, since).await?
+                }
             } else {
                 return Err(GithubCommandError::Usage(
                     "pass --delivery ID, or --since DURATION to redeliver recent failures".into(),
                 ));
             };
-            for id in &ids {
-                deliveries.redeliver(*id).await?;
-            }
             github.print(&serde_json::json!({"redelivered": ids}), |out| {
                 ids.iter()
                     .try_for_each(|id| writeln!(out, "redelivered {id}"))

@@ -6,6 +6,7 @@ mod deliveries_command;
 mod events_command;
 mod github_options;
 mod hooks_command;
+mod redeliver_command;
 mod secrets;
 mod send;
 mod serve;
@@ -37,6 +38,8 @@ enum Command {
     Hooks(hooks_command::HooksArgs),
     /// List, inspect and redeliver a webhook's deliveries.
     Deliveries(deliveries_command::DeliveriesArgs),
+    /// Redeliver a hook's failed deliveries once per event, with crash-safe state.
+    Redeliver(redeliver_command::RedeliverArgs),
     /// Print every supported `event.action` pair, one per line.
     Events(events_command::EventsArgs),
     /// Parse a payload into its typed event (exit 3 when the event is unknown).
@@ -76,6 +79,7 @@ async fn run_async(command: Command) -> Result<(), Box<dyn std::error::Error>> {
         Command::Send(args) => send::run(args).await,
         Command::Hooks(args) => Ok(hooks_command::run(args).await?),
         Command::Deliveries(args) => Ok(deliveries_command::run(args).await?),
+        Command::Redeliver(args) => Ok(redeliver_command::run(args).await?),
         Command::Sign(args) => sign::run(args),
         Command::Events(_) | Command::Parse(_) => {
             Err("events and parse run without the async runtime".into())

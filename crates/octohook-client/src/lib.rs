@@ -13,6 +13,9 @@
 //!   ([`RetryOptions`]).
 //! - Lists come as a [`Page`] with the next page's number or cursor, or as a lazy
 //!   stream over every item.
+//! - A [`Redeliverer`] that redelivers failed deliveries once per event, with its
+//!   state in a [`Store`] so that crashes neither repeat nor forget one
+//!   ([`redelivery`]).
 //!
 //! ```no_run
 //! use octohook::{EventKind, WebhookSecret};
@@ -44,6 +47,7 @@ mod error;
 mod hooks;
 pub mod models;
 mod page;
+pub mod redelivery;
 mod retry;
 mod target;
 
@@ -62,5 +66,11 @@ pub use models::{
 };
 pub use octohook::{DeliveryGuid, EventKind, HookId, WebhookSecret};
 pub use page::Page;
+#[cfg(feature = "sqlite")]
+pub use redelivery::SqliteStore;
+pub use redelivery::{
+    HookRef, MemoryStore, REDELIVERY_WINDOW, RedeliverOptions, Redeliverer, RedeliveryError,
+    RunReport, Store, StoreError,
+};
 pub use retry::RetryOptions;
 pub use target::{HookTarget, InvalidRepository};

@@ -266,15 +266,14 @@ async fn handle(
     if bearer == "revoked" {
         return error(StatusCode::UNAUTHORIZED, "Bad credentials");
     }
-    if path.starts_with("app/") {
-        if let Some(key) = &fake.app_public_key {
-            if !valid_app_jwt(bearer, key) {
-                return error(
-                    StatusCode::UNAUTHORIZED,
-                    "A JSON web token could not be decoded",
-                );
-            }
-        }
+    if path.starts_with("app/")
+        && let Some(key) = &fake.app_public_key
+        && !valid_app_jwt(bearer, key)
+    {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "A JSON web token could not be decoded",
+        );
     }
 
     let body: Value = if body.is_empty() {

@@ -1,0 +1,155 @@
+//! [`MemoryStore`]: state kept in the process, for one-shot runs and tests.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+use octohook::DeliveryGuid;
+use time::OffsetDateTime;
+
+use super::store::{Checkpoint, Claim, Intent, IntentId, IntentState, Store, StoreFuture};
+use crate::models::DeliveryId;
+
+/// A [`Store`] in memory: exact within one process, forgotten when it exits.
+///
+/// Suits a one-shot run (the `octohook deliveries redeliver --since` command) and
+/// tests; a runner that must survive restarts uses
+/// [`SqliteStore`](crate::SqliteStore) or a shared database.
+///
+/// ```
+/// use std::sync::Arc;
+/// use octohook_client::{MemoryStore, Store};
+///
+/// let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+/// # let _ = store;
+/// ```
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    next_id: i64,
+    checkpoints: HashMap<String, Checkpoint>,
+    /// Scope → intents, oldest first.
+    intents: HashMap<String, Vec<Intent>>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave the maps half-written: every
+        // change is one push or one assignment.
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Store for MemoryStore {
+    fn checkpoint<'a>(&'a self, scope: &'a str) -> StoreFuture<'a, Option<Checkpoint>> {
+        let found = self.lock().checkpoints.get(scope).copied();
+        Box::pin(async move { Ok(found) })
+    }
+
+    fn save_checkpoint<'a>(
+        &'a self,
+        scope: &'a str,
+        checkpoint: Checkpoint,
+    ) -> StoreFuture<'a, ()> {
+        self.lock().checkpoints.insert(scope.to_owned(), checkpoint);
+        Box::pin(async { Ok(()) })
+    }
+
+    fn intents<'a>(
+        &'a self,
+        scope: &'a str,
+        guids: &'a [DeliveryGuid],
+    ) -> StoreFuture<'a, Vec<Intent>> {
+        let found: Vec<Intent> = self
+            .lock()
+            .intents
+            .get(scope)
+            .into_iter()
+            .flatten()
+            .filter(|intent| intent.state == IntentState::Open || guids.contains(&intent.guid))
+            .cloned()
+            .collect();
+        Box::pin(async move { Ok(found) })
+    }
+
+    fn claim<'a>(
+        &'a self,
+        scope: &'a str,
+        guid: &'a DeliveryGuid,
+        delivery_id: DeliveryId,
+        created_at: OffsetDateTime,
+        limit: u32,
+    ) -> StoreFuture<'a, Claim> {
+        let mut inner = self.lock();
+        let attempts = inner
+            .intents
+            .get(scope)
+            .into_iter()
+            .flatten()
+            .filter(|intent| intent.guid == *guid && intent.state.is_attempt())
+            .count();
+        let attempts = u32::try_from(attempts).unwrap_or(u32::MAX);
+        let claim = if attempts >= limit {
+            Claim::Exhausted { attempts }
+        } else {
+            inner.next_id += 1;
+            let intent = Intent::new(
+                IntentId::new(inner.next_id),
+                guid.clone(),
+                delivery_id,
+                created_at,
+                IntentState::Open,
+                None,
+            );
+            inner
+                .intents
+                .entry(scope.to_owned())
+                .or_default()
+                .push(intent.clone());
+            Claim::Claimed(intent)
+        };
+        Box::pin(async move { Ok(claim) })
+    }
+
+    fn resolve<'a>(
+        &'a self,
+        id: IntentId,
+        state: IntentState,
+        error: Option<&'a str>,
+    ) -> StoreFuture<'a, ()> {
+        let mut inner = self.lock();
+        let found = inner
+            .intents
+            .values_mut()
+            .flatten()
+            .find(|intent| intent.id == id);
+        if let Some(intent) = found
+            && matches!(intent.state, IntentState::Open | IntentState::Abandoned)
+        {
+            intent.state = state;
+            intent.error = error.map(str::to_owned);
+        }
+        Box::pin(async { Ok(()) })
+    }
+
+    fn prune<'a>(&'a self, scope: &'a str, before: OffsetDateTime) -> StoreFuture<'a, u64> {
+        let mut inner = self.lock();
+        let mut removed = 0;
+        if let Some(intents) = inner.intents.get_mut(scope) {
+            let count = intents.len();
+            intents.retain(|i| i.state == IntentState::Open || i.created_at >= before);
+            removed = (count - intents.len()) as u64;
+        }
+        Box::pin(async move { Ok(removed) })
+    }
+}

@@ -1,0 +1,500 @@
+//! [`SqliteStore`]: the runner's state in a SQLite file, durable across crashes.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use octohook::DeliveryGuid;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use time::OffsetDateTime;
+
+use super::store::{
+    Checkpoint, Claim, Intent, IntentId, IntentState, Store, StoreError, StoreFuture,
+};
+use crate::models::DeliveryId;
+
+/// The schema; `user_version` says which of these steps ran.
+const MIGRATIONS: &[&str] = &["
+    CREATE TABLE redelivery_checkpoints (
+        scope            TEXT PRIMARY KEY NOT NULL,
+        delivered_at_ns  INTEGER NOT NULL,
+        updated_at_ns    INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE redelivery_intents (
+        id               INTEGER PRIMARY KEY AUTOINCREMENT,
+        scope            TEXT NOT NULL,
+        guid             TEXT NOT NULL,
+        delivery_id      INTEGER NOT NULL,
+        created_at_ns    INTEGER NOT NULL,
+        state            TEXT NOT NULL CHECK (state IN
+                             ('open', 'accepted', 'confirmed', 'rejected', 'abandoned')),
+        error            TEXT,
+        resolved_at_ns   INTEGER
+    ) STRICT;
+    CREATE INDEX redelivery_intents_by_guid ON redelivery_intents (scope, guid);
+    CREATE INDEX redelivery_intents_by_state ON redelivery_intents (scope, state);
+"];
+
+/// How long a writer waits for another process's write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A [`Store`] in a SQLite database file (bundled SQLite; no system library).
+///
+/// The database runs in WAL mode with `synchronous = FULL`: a write has reached
+/// the disk when its future resolves, so an intent recorded before a redelivery
+/// request survives a `SIGKILL` of the process and a power loss alike.
+/// [`claim`](Store::claim) runs in a `BEGIN IMMEDIATE` transaction, so several
+/// processes (runners of several hooks, or several runners of one hook) can share
+/// one file: each claim is atomic, and a writer waits up to 10 s for another.
+///
+/// Calls run on tokio's blocking pool, never on the async workers; a store must
+/// therefore be used inside a tokio runtime.
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use octohook_client::{SqliteStore, Store};
+///
+/// # async fn run() -> Result<(), octohook_client::StoreError> {
+/// let store: Arc<dyn Store> = Arc::new(SqliteStore::open("octohook-state.db").await?);
+/// # let _ = store;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct SqliteStore {
+    connection: Arc<Mutex<Connection>>,
+    path: Arc<PathBuf>,
+}
+
+impl fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating it when missing) the database at `path` and brings its
+    /// schema up to date.
+    pub async fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let opened = path.clone();
+        let connection = tokio::task::spawn_blocking(move || open_blocking(&opened))
+            .await
+            .map_err(|e| StoreError::with_source("the opening task failed", e))??;
+        Ok(Self {
+            connection: Arc::new(Mutex::new(connection)),
+            path: Arc::new(path),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `work` with the connection on the blocking pool.
+    fn call<T, F>(&self, work: F) -> StoreFuture<'static, T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let connection = Arc::clone(&self.connection);
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                // A panic in `work` cannot leave a transaction half-applied: the
+                // transaction is rolled back when dropped.
+                let mut connection = connection
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                work(&mut connection)
+            })
+            .await
+            .map_err(|e| StoreError::with_source("a store task failed", e))?
+        })
+    }
+}
+
+fn open_blocking(path: &Path) -> Result<Connection, StoreError> {
+    let shown = path.display().to_string();
+    let mut connection = Connection::open(path)
+        .map_err(|e| StoreError::with_source(format!("cannot open {shown}"), e))?;
+    connection
+        .busy_timeout(BUSY_TIMEOUT)
+        .map_err(|e| sql("cannot set the busy timeout", e))?;
+    let mode: String = connection
+        .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
+        .map_err(|e| sql("cannot enable the write-ahead log", e))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        tracing::warn!(path = %shown, journal_mode = %mode, "SQLite did not switch to WAL mode");
+    }
+    connection
+        .pragma_update(None, "synchronous", "FULL")
+        .map_err(|e| sql("cannot set synchronous = FULL", e))?;
+    migrate(&mut connection)?;
+    Ok(connection)
+}
+
+fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
+    let transaction = connection
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|e| sql("cannot start the migration", e))?;
+    let version: i64 = transaction
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .map_err(|e| sql("cannot read the schema version", e))?;
+    let known = MIGRATIONS.len() as i64;
+    if version > known {
+        return Err(StoreError::new(format!(
+            "the database has schema version {version}, newer than this program's {known}"
+        )));
+    }
+    for (index, step) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        transaction
+            .execute_batch(step)
+            .map_err(|e| sql("cannot migrate the schema", e))?;
+        transaction
+            .pragma_update(None, "user_version", index as i64 + 1)
+            .map_err(|e| sql("cannot record the schema version", e))?;
+    }
+    transaction
+        .commit()
+        .map_err(|e| sql("cannot commit the migration", e))
+}
+
+fn sql(what: &str, error: rusqlite::Error) -> StoreError {
+    StoreError::with_source(what.to_owned(), error)
+}
+
+fn to_ns(time: OffsetDateTime) -> i64 {
+    // i64 nanoseconds reach the year 2262.
+    i64::try_from(time.unix_timestamp_nanos()).unwrap_or(i64::MAX)
+}
+
+fn from_ns(ns: i64) -> rusqlite::Result<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ns)).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Integer, Box::new(e))
+    })
+}
+
+fn read_intent(row: &rusqlite::Row<'_>) -> rusqlite::Result<Intent> {
+    let conversion = |index: usize, e: Box<dyn std::error::Error + Send + Sync>| {
+        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, e)
+    };
+    let guid: String = row.get(1)?;
+    let guid: DeliveryGuid = guid.parse().map_err(|e| conversion(1, Box::new(e)))?;
+    let delivery_id: i64 = row.get(2)?;
+    let state: String = row.get(4)?;
+    let state = IntentState::from_name(&state)
+        .ok_or_else(|| conversion(4, format!("unknown intent state {state:?}").into()))?;
+    Ok(Intent::new(
+        IntentId::new(row.get(0)?),
+        guid,
+        DeliveryId::new(delivery_id as u64),
+        from_ns(row.get(3)?)?,
+        state,
+        row.get(5)?,
+    ))
+}
+
+const INTENT_COLUMNS: &str = "id, guid, delivery_id, created_at_ns, state, error";
+
+impl Store for SqliteStore {
+    fn checkpoint<'a>(&'a self, scope: &'a str) -> StoreFuture<'a, Option<Checkpoint>> {
+        let scope = scope.to_owned();
+        self.call(move |connection| {
+            connection
+                .query_row(
+                    "SELECT delivered_at_ns, updated_at_ns FROM redelivery_checkpoints WHERE scope = ?1",
+                    params![scope],
+                    |row| {
+                        Ok(Checkpoint {
+                            delivered_at: from_ns(row.get(0)?)?,
+                            updated_at: from_ns(row.get(1)?)?,
+                        })
+                    },
+                )
+                .optional()
+                .map_err(|e| sql("cannot read the checkpoint", e))
+        })
+    }
+
+    fn save_checkpoint<'a>(
+        &'a self,
+        scope: &'a str,
+        checkpoint: Checkpoint,
+    ) -> StoreFuture<'a, ()> {
+        let scope = scope.to_owned();
+        self.call(move |connection| {
+            connection
+                .execute(
+                    "INSERT INTO redelivery_checkpoints (scope, delivered_at_ns, updated_at_ns)
+                     VALUES (?1, ?2, ?3)
+                     ON CONFLICT (scope) DO UPDATE SET
+                         delivered_at_ns = excluded.delivered_at_ns,
+                         updated_at_ns = excluded.updated_at_ns",
+                    params![
+                        scope,
+                        to_ns(checkpoint.delivered_at),
+                        to_ns(checkpoint.updated_at)
+                    ],
+                )
+                .map(drop)
+                .map_err(|e| sql("cannot save the checkpoint", e))
+        })
+    }
+
+    fn intents<'a>(
+        &'a self,
+        scope: &'a str,
+        guids: &'a [DeliveryGuid],
+    ) -> StoreFuture<'a, Vec<Intent>> {
+        let scope = scope.to_owned();
+        let guids: Vec<String> = guids.iter().map(|g| g.as_str().to_owned()).collect();
+        self.call(move |connection| {
+            let read = |e| sql("cannot read intents", e);
+            let transaction = connection.transaction().map_err(read)?;
+            // A temporary table keeps the query one statement whatever the number
+            // of GUIDs (SQLite limits bound parameters).
+            transaction
+                .execute_batch(
+                    "CREATE TEMP TABLE IF NOT EXISTS wanted_guids (guid TEXT PRIMARY KEY);
+                     DELETE FROM wanted_guids;",
+                )
+                .map_err(read)?;
+            {
+                let mut insert = transaction
+                    .prepare_cached("INSERT OR IGNORE INTO wanted_guids (guid) VALUES (?1)")
+                    .map_err(read)?;
+                for guid in &guids {
+                    insert.execute(params![guid]).map_err(read)?;
+                }
+            }
+            let intents = {
+                let mut select = transaction
+                    .prepare(&format!(
+                        "SELECT {INTENT_COLUMNS} FROM redelivery_intents
+                         WHERE scope = ?1
+                           AND (state = 'open' OR guid IN (SELECT guid FROM wanted_guids))
+                         ORDER BY created_at_ns, id"
+                    ))
+                    .map_err(read)?;
+                select
+                    .query_map(params![scope], read_intent)
+                    .map_err(read)?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                    .map_err(read)?
+            };
+            transaction
+                .execute_batch("DELETE FROM wanted_guids;")
+                .map_err(read)?;
+            transaction.commit().map_err(read)?;
+            Ok(intents)
+        })
+    }
+
+    fn claim<'a>(
+        &'a self,
+        scope: &'a str,
+        guid: &'a DeliveryGuid,
+        delivery_id: DeliveryId,
+        created_at: OffsetDateTime,
+        limit: u32,
+    ) -> StoreFuture<'a, Claim> {
+        let scope = scope.to_owned();
+        let guid = guid.clone();
+        self.call(move |connection| {
+            let write = |e| sql("cannot record the intent", e);
+            let transaction = connection
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(write)?;
+            let attempts: i64 = transaction
+                .query_row(
+                    "SELECT COUNT(*) FROM redelivery_intents
+                     WHERE scope = ?1 AND guid = ?2 AND state IN ('open', 'accepted', 'confirmed')",
+                    params![scope, guid.as_str()],
+                    |row| row.get(0),
+                )
+                .map_err(write)?;
+            let attempts = u32::try_from(attempts).unwrap_or(u32::MAX);
+            if attempts >= limit {
+                return Ok(Claim::Exhausted { attempts });
+            }
+            transaction
+                .execute(
+                    "INSERT INTO redelivery_intents (scope, guid, delivery_id, created_at_ns, state)
+                     VALUES (?1, ?2, ?3, ?4, 'open')",
+                    params![
+                        scope,
+                        guid.as_str(),
+                        delivery_id.get() as i64,
+                        to_ns(created_at)
+                    ],
+                )
+                .map_err(write)?;
+            let id = transaction.last_insert_rowid();
+            transaction.commit().map_err(write)?;
+            Ok(Claim::Claimed(Intent::new(
+                IntentId::new(id),
+                guid,
+                delivery_id,
+                created_at,
+                IntentState::Open,
+                None,
+            )))
+        })
+    }
+
+    fn resolve<'a>(
+        &'a self,
+        id: IntentId,
+        state: IntentState,
+        error: Option<&'a str>,
+    ) -> StoreFuture<'a, ()> {
+        let error = error.map(str::to_owned);
+        self.call(move |connection| {
+            connection
+                .execute(
+                    "UPDATE redelivery_intents SET state = ?2, error = ?3, resolved_at_ns = ?4
+                     WHERE id = ?1 AND state IN ('open', 'abandoned')",
+                    params![
+                        id.get(),
+                        state.as_str(),
+                        error,
+                        to_ns(OffsetDateTime::now_utc())
+                    ],
+                )
+                .map(drop)
+                .map_err(|e| sql("cannot resolve the intent", e))
+        })
+    }
+
+    fn prune<'a>(&'a self, scope: &'a str, before: OffsetDateTime) -> StoreFuture<'a, u64> {
+        let scope = scope.to_owned();
+        self.call(move |connection| {
+            connection
+                .execute(
+                    "DELETE FROM redelivery_intents
+                     WHERE scope = ?1 AND state <> 'open' AND created_at_ns < ?2",
+                    params![scope, to_ns(before)],
+                )
+                .map(|n| n as u64)
+                .map_err(|e| sql("cannot prune intents", e))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn guid(n: u32) -> DeliveryGuid {
+        format!("0b989ba4-242f-11e5-81e1-{n:012x}").parse().unwrap()
+    }
+
+    #[tokio::test]
+    async fn state_survives_reopening_and_claims_respect_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let now = OffsetDateTime::now_utc();
+        {
+            let store = SqliteStore::open(&path).await.unwrap();
+            assert_eq!(store.checkpoint("s").await.unwrap(), None);
+            let checkpoint = Checkpoint {
+                delivered_at: now - time::Duration::hours(1),
+                updated_at: now,
+            };
+            store.save_checkpoint("s", checkpoint).await.unwrap();
+            let Claim::Claimed(first) = store
+                .claim("s", &guid(1), DeliveryId::new(10), now, 1)
+                .await
+                .unwrap()
+            else {
+                panic!("the first claim must succeed");
+            };
+            assert_eq!(
+                store
+                    .claim("s", &guid(1), DeliveryId::new(11), now, 1)
+                    .await
+                    .unwrap(),
+                Claim::Exhausted { attempts: 1 }
+            );
+            // Another scope is independent.
+            assert!(matches!(
+                store
+                    .claim("other", &guid(1), DeliveryId::new(10), now, 1)
+                    .await
+                    .unwrap(),
+                Claim::Claimed(_)
+            ));
+            store
+                .resolve(first.id, IntentState::Rejected, Some("422"))
+                .await
+                .unwrap();
+            // A rejected intent is not an attempt: the GUID may be claimed again.
+            assert!(matches!(
+                store
+                    .claim("s", &guid(1), DeliveryId::new(12), now, 1)
+                    .await
+                    .unwrap(),
+                Claim::Claimed(_)
+            ));
+        }
+        let store = SqliteStore::open(&path).await.unwrap();
+        let checkpoint = store.checkpoint("s").await.unwrap().unwrap();
+        assert_eq!(checkpoint.delivered_at, now - time::Duration::hours(1));
+        let intents = store.intents("s", &[guid(1)]).await.unwrap();
+        let states: Vec<_> = intents
+            .iter()
+            .map(|i| (i.delivery_id.get(), i.state))
+            .collect();
+        assert_eq!(
+            states,
+            [(10, IntentState::Rejected), (12, IntentState::Open)]
+        );
+        assert_eq!(intents[0].error.as_deref(), Some("422"));
+        // Open intents come back even for GUIDs not asked about.
+        assert_eq!(store.intents("s", &[]).await.unwrap().len(), 1);
+        // A resolved intent keeps its state.
+        store
+            .resolve(intents[1].id, IntentState::Accepted, None)
+            .await
+            .unwrap();
+        store
+            .resolve(intents[1].id, IntentState::Abandoned, None)
+            .await
+            .unwrap();
+        let intents = store.intents("s", &[guid(1)]).await.unwrap();
+        assert_eq!(intents[1].state, IntentState::Accepted);
+        assert_eq!(
+            store
+                .prune("s", now + time::Duration::seconds(1))
+                .await
+                .unwrap(),
+            2
+        );
+        assert!(store.intents("s", &[guid(1)]).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn concurrent_claims_from_two_connections_grant_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("shared.db");
+        let a = SqliteStore::open(&path).await.unwrap();
+        let b = SqliteStore::open(&path).await.unwrap();
+        let now = OffsetDateTime::now_utc();
+        let mut granted = 0;
+        for n in 0..20 {
+            let guid = guid(n);
+            let (x, y) = tokio::join!(
+                a.claim("s", &guid, DeliveryId::new(1), now, 1),
+                b.claim("s", &guid, DeliveryId::new(1), now, 1)
+            );
+            granted += [x.unwrap(), y.unwrap()]
+                .iter()
+                .filter(|c| matches!(c, Claim::Claimed(_)))
+                .count();
+        }
+        assert_eq!(granted, 20);
+    }
+}
