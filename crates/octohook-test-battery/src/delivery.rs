@@ -95,6 +95,52 @@ impl TestDelivery {
         &self.guid
     }
 
+    /// The headers, as sent.
+    pub fn headers(&self) -> &[(String, String)] {
+        &self.headers
+    }
+
+    /// The body, as sent.
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// Checks that `line` is exactly the line `octohook serve --out` writes for this
+    /// delivery (the [`DeliveryRecord`](octohook::DeliveryRecord) of its verification
+    /// with [`SECRET`]), apart from the time it was received, which must be an
+    /// RFC 3339 UTC time with milliseconds.
+    pub fn expect_record(&self, line: &str) -> Result<(), String> {
+        let record: serde_json::Value = serde_json::from_str(line)
+            .map_err(|error| format!("not one JSON object ({error}): {line}"))?;
+        let received_at = record["received_at"]
+            .as_str()
+            .ok_or_else(|| format!("no received_at string: {line}"))?;
+        let time = humantime::parse_rfc3339(received_at)
+            .map_err(|error| format!("received_at {received_at:?} is not RFC 3339 ({error})"))?;
+        let mut headers = http::HeaderMap::new();
+        for (name, value) in &self.headers {
+            let name = http::HeaderName::from_bytes(name.as_bytes()).map_err(|e| e.to_string())?;
+            let value = http::HeaderValue::from_str(value).map_err(|e| e.to_string())?;
+            headers.append(name, value);
+        }
+        let verifier =
+            octohook::Verifier::new(octohook::WebhookSecret::new(SECRET).expect("non-empty"));
+        let delivery = verifier
+            .verify(&headers, bytes::Bytes::copy_from_slice(&self.body))
+            .map_err(|error| format!("the delivery itself does not verify: {error}"))?;
+        let mut expected = Vec::new();
+        octohook::DeliveryRecord::new(&delivery, time)
+            .write_line(&mut expected)
+            .map_err(|error| error.to_string())?;
+        let expected = String::from_utf8(expected).map_err(|error| error.to_string())?;
+        if line.trim_end_matches('\n') != expected.trim_end_matches('\n') {
+            return Err(format!(
+                "record differs from octohook serve's:\n  got      {line}\n  expected {expected}"
+            ));
+        }
+        Ok(())
+    }
+
     /// Posts the delivery; returns the status and the response body.
     pub async fn send(&self, client: &reqwest::Client, url: &str) -> Result<(u16, String), String> {
         let mut request = client.post(url).body(self.body.clone());
@@ -154,5 +200,50 @@ impl TestDelivery {
             return Err(format!("the rejection body is {} bytes long", text.len()));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(delivery: &TestDelivery) -> String {
+        let mut headers = http::HeaderMap::new();
+        for (name, value) in delivery.headers() {
+            headers.append(
+                http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                value.parse().unwrap(),
+            );
+        }
+        let verifier = octohook::Verifier::new(WebhookSecret::new(SECRET).unwrap());
+        let verified = verifier
+            .verify(&headers, bytes::Bytes::copy_from_slice(delivery.body()))
+            .unwrap();
+        let mut line = Vec::new();
+        octohook::DeliveryRecord::new(&verified, std::time::SystemTime::now())
+            .write_line(&mut line)
+            .unwrap();
+        String::from_utf8(line).unwrap()
+    }
+
+    #[test]
+    fn expect_record_accepts_the_record_and_nothing_else() {
+        let delivery = TestDelivery::json("issues", br#"{"action":"opened","n":1}"#.to_vec());
+        let line = record(&delivery);
+        assert_eq!(delivery.expect_record(&line), Ok(()));
+        for wrong in [
+            line.replace("\"hook_id\":42", "\"hook_id\":43"),
+            line.replace("\"n\":1", "\"n\":2"),
+            line.replace(
+                "\"action\":\"opened\",\"target\"",
+                "\"action\":null,\"target\"",
+            ),
+            line.replace(",\"hook_id\":42", ",\"hook_id\": 42"),
+            line.replacen("Z\"", "+00:00\"", 1),
+            line.replace(delivery.guid(), "another"),
+        ] {
+            assert_ne!(wrong, line, "the test changes the line");
+            assert!(delivery.expect_record(&wrong).is_err(), "accepted {wrong}");
+        }
     }
 }

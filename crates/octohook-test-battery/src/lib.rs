@@ -8,12 +8,14 @@
 
 mod corpus;
 mod delivery;
+mod process;
 mod raw;
 
 use std::net::SocketAddr;
 
 pub use corpus::{GithubExample, github_examples};
 pub use delivery::TestDelivery;
+pub use process::ReceiverProcess;
 
 /// The secret a receiver under test verifies with.
 pub const SECRET: &str = "It's a Secret to Everybody";

@@ -1,0 +1,198 @@
+//! [`WebhookConfig`]: how extractors (and the middleware) verify deliveries.
+
+use std::fmt;
+use std::sync::Arc;
+
+use actix_web::{HttpRequest, web};
+use octohook::{DEFAULT_BODY_LIMIT, Verifier, WebhookSecret};
+
+use crate::Rejection;
+
+type ErrorHandler = Arc<dyn Fn(Rejection, &HttpRequest) -> actix_web::Error + Send + Sync>;
+
+/// Webhook verification settings: the secrets, the body limit, the legacy SHA-1
+/// opt-in and an error handler.
+///
+/// Register it with [`App::app_data`](actix_web::App::app_data) (directly or in a
+/// [`web::Data`]) for the [extractors](crate::extract) to verify deliveries
+/// themselves, or give it to [`VerifyWebhook`](crate::VerifyWebhook). Without one,
+/// the extractors use [`WebhookConfig::DEFAULT`], which has no secret: a delivery
+/// that no middleware verified is then rejected with 500.
+///
+/// ```
+/// use actix_web::{App, HttpResponse, error, test, web};
+/// use octohook::{WebhookSecret, sign};
+/// use octohook_actix::{WebhookConfig, extract::Webhook};
+///
+/// async fn handle(Webhook(delivery): Webhook) -> String {
+///     delivery.guid().to_string()
+/// }
+///
+/// # actix_web::rt::System::new().block_on(async {
+/// let secret = WebhookSecret::new("s3cret").unwrap();
+/// let config = WebhookConfig::new()
+///     .secret(secret.clone())
+///     .limit(64 * 1024)
+///     .error_handler(|rejection, _request| {
+///         // Answer 404 instead of telling scanners what is wrong.
+///         error::InternalError::from_response(rejection, HttpResponse::NotFound().finish()).into()
+///     });
+/// let app = test::init_service(
+///     App::new().app_data(config).route("/", web::post().to(handle)),
+/// )
+/// .await;
+///
+/// let body = r#"{"zen":"Design for failure."}"#;
+/// let request = test::TestRequest::post()
+///     .insert_header(("x-github-event", "ping"))
+///     .insert_header(("x-github-delivery", "d1"))
+///     .insert_header(("content-type", "application/json"))
+///     .insert_header(("x-hub-signature-256", sign(&secret, body.as_bytes())))
+///     .set_payload(body);
+/// let response = test::call_service(&app, request.to_request()).await;
+/// assert_eq!(response.status(), 200);
+///
+/// let unsigned = test::TestRequest::post()
+///     .insert_header(("x-github-event", "ping"))
+///     .insert_header(("x-github-delivery", "d2"))
+///     .insert_header(("content-type", "application/json"))
+///     .set_payload(body);
+/// let response = test::call_service(&app, unsigned.to_request()).await;
+/// assert_eq!(response.status(), 404);
+/// # });
+/// ```
+#[derive(Clone)]
+pub struct WebhookConfig {
+    verifier: Option<Verifier>,
+    limit: u64,
+    allow_sha1: bool,
+    error_handler: Option<ErrorHandler>,
+}
+
+impl WebhookConfig {
+    /// No secret, the default 25 MiB limit, SHA-256 only, the default responses.
+    pub const DEFAULT: Self = Self {
+        verifier: None,
+        limit: DEFAULT_BODY_LIMIT,
+        allow_sha1: false,
+        error_handler: None,
+    };
+
+    /// [`WebhookConfig::DEFAULT`]; add a secret with [`secret`](Self::secret).
+    pub const fn new() -> Self {
+        Self::DEFAULT
+    }
+
+    /// Accepts deliveries signed with `secret`. Call it again to accept several
+    /// during a rotation; they are tried in order, and
+    /// [`VerifiedDelivery::secret_index`](octohook::VerifiedDelivery::secret_index)
+    /// says which matched.
+    pub fn secret(mut self, secret: WebhookSecret) -> Self {
+        let verifier = match self.verifier.take() {
+            Some(verifier) => verifier.with_secret(secret),
+            None => {
+                let verifier = Verifier::new(secret).with_body_limit(self.limit);
+                if self.allow_sha1 {
+                    verifier.allow_legacy_sha1()
+                } else {
+                    verifier
+                }
+            }
+        };
+        self.verifier = Some(verifier);
+        self
+    }
+
+    /// Verifies with `verifier`, replacing any secret, limit and SHA-1 setting given
+    /// before by its own.
+    pub fn with_verifier(mut self, verifier: Verifier) -> Self {
+        self.limit = verifier.body_limit();
+        self.allow_sha1 = verifier.legacy_sha1_allowed();
+        self.verifier = Some(verifier);
+        self
+    }
+
+    /// Sets the largest body accepted, in bytes (default 25 MiB, GitHub's cap).
+    ///
+    /// A larger announced `Content-Length` is refused before any of the body is
+    /// read, and a body that streams past the limit is refused as soon as it does.
+    pub fn limit(mut self, bytes: u64) -> Self {
+        self.limit = bytes;
+        self.verifier = self
+            .verifier
+            .map(|verifier| verifier.with_body_limit(bytes));
+        self
+    }
+
+    /// Accepts the legacy SHA-1 `X-Hub-Signature` on deliveries that carry no
+    /// `X-Hub-Signature-256` (only old GitHub Enterprise Server versions need this).
+    pub fn allow_legacy_sha1(mut self) -> Self {
+        self.allow_sha1 = true;
+        self.verifier = self.verifier.map(Verifier::allow_legacy_sha1);
+        self
+    }
+
+    /// Turns rejections into errors of your own making (by default a rejection is
+    /// its own response: a status and a short `text/plain` reason). Rejections are
+    /// logged before the handler runs.
+    pub fn error_handler<F>(mut self, handler: F) -> Self
+    where
+        F: Fn(Rejection, &HttpRequest) -> actix_web::Error + Send + Sync + 'static,
+    {
+        self.error_handler = Some(Arc::new(handler));
+        self
+    }
+
+    /// The verifier, once a secret was given.
+    pub fn verifier(&self) -> Option<&Verifier> {
+        self.verifier.as_ref()
+    }
+
+    /// The largest body accepted, in bytes.
+    pub fn body_limit(&self) -> u64 {
+        self.limit
+    }
+
+    /// The configuration registered for `request`'s route: a `WebhookConfig` or a
+    /// `web::Data<WebhookConfig>` in its app data, else [`WebhookConfig::DEFAULT`].
+    pub fn from_req(request: &HttpRequest) -> &Self {
+        request
+            .app_data::<Self>()
+            .or_else(|| {
+                request
+                    .app_data::<web::Data<Self>>()
+                    .map(|data| data.get_ref())
+            })
+            .unwrap_or(&Self::DEFAULT)
+    }
+
+    pub(crate) fn handle(&self, rejection: Rejection, request: &HttpRequest) -> actix_web::Error {
+        match &self.error_handler {
+            Some(handler) => handler(rejection, request),
+            None => rejection.into(),
+        }
+    }
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+impl From<Verifier> for WebhookConfig {
+    fn from(verifier: Verifier) -> Self {
+        Self::DEFAULT.with_verifier(verifier)
+    }
+}
+
+impl fmt::Debug for WebhookConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebhookConfig")
+            .field("verifier", &self.verifier)
+            .field("limit", &self.limit)
+            .field("allow_legacy_sha1", &self.allow_sha1)
+            .field("error_handler", &self.error_handler.as_ref().map(|_| ".."))
+            .finish()
+    }
+}

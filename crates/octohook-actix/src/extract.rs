@@ -1,0 +1,361 @@
+//! Extractors for verified deliveries.
+//!
+//! - [`Webhook`]: the [`VerifiedDelivery`] itself.
+//! - [`WebhookPayload<T>`]: its payload, deserialized into any `T: Deserialize`.
+//! - [`TypedEvent`] (feature `events`, on by default): its payload parsed into the
+//!   typed [`octohook::events::Event`] of its event.
+//!
+//! Behind [`VerifyWebhook`](crate::VerifyWebhook) they read what the middleware
+//! verified. Without it they read and verify the payload themselves, with the
+//! [`WebhookConfig`] from the app data; then, as with actix-web's own body
+//! extractors, use one of them per handler (the first consumes the payload). Either
+//! way, rejections go through the app data's
+//! [error handler](WebhookConfig::error_handler), if any.
+//!
+//! ```
+//! use actix_web::{App, test, web};
+//! use octohook::{WebhookSecret, sign};
+//! use octohook_actix::{WebhookConfig, extract::WebhookPayload};
+//!
+//! #[derive(serde::Deserialize)]
+//! struct Push {
+//!     #[serde(rename = "ref")]
+//!     git_ref: String,
+//! }
+//!
+//! async fn push(WebhookPayload(push): WebhookPayload<Push>) -> String {
+//!     push.git_ref
+//! }
+//!
+//! # actix_web::rt::System::new().block_on(async {
+//! let secret = WebhookSecret::new("s3cret").unwrap();
+//! let app = test::init_service(
+//!     App::new()
+//!         .app_data(WebhookConfig::new().secret(secret.clone()))
+//!         .route("/", web::post().to(push)),
+//! )
+//! .await;
+//!
+//! let send = |body: &'static str| {
+//!     test::TestRequest::post()
+//!         .insert_header(("x-github-event", "push"))
+//!         .insert_header(("x-github-delivery", "d1"))
+//!         .insert_header(("content-type", "application/json"))
+//!         .insert_header(("x-hub-signature-256", sign(&secret, body.as_bytes())))
+//!         .set_payload(body)
+//!         .to_request()
+//! };
+//! let response = test::call_service(&app, send(r#"{"ref":"refs/heads/main"}"#)).await;
+//! assert_eq!(response.status(), 200);
+//! assert_eq!(test::read_body(response).await, "refs/heads/main");
+//!
+//! // Signed, but not a push: 400.
+//! let response = test::call_service(&app, send(r#"{"ref":7}"#)).await;
+//! assert_eq!(response.status(), 400);
+//! # });
+//! ```
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use octohook::VerifiedDelivery;
+use pin_project_lite::pin_project;
+use serde::de::DeserializeOwned;
+
+use crate::{Rejection, VerifyPayload, WebhookConfig};
+
+/// A verified delivery: by [`VerifyWebhook`](crate::VerifyWebhook) when it wraps
+/// the route, else by the extractor itself with the app data's [`WebhookConfig`].
+///
+/// Rejects with the rejection's status (400, 401, 413, 415), or with 500 when
+/// neither the middleware nor a configuration with a secret is there.
+#[derive(Clone, Debug)]
+pub struct Webhook(pub VerifiedDelivery);
+
+impl Webhook {
+    /// The delivery.
+    pub fn into_inner(self) -> VerifiedDelivery {
+        self.0
+    }
+}
+
+impl std::ops::Deref for Webhook {
+    type Target = VerifiedDelivery;
+
+    fn deref(&self) -> &VerifiedDelivery {
+        &self.0
+    }
+}
+
+impl FromRequest for Webhook {
+    type Error = actix_web::Error;
+    type Future = WebhookFuture;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        if let Some(delivery) = request.extensions().get::<VerifiedDelivery>() {
+            return WebhookFuture::done(Ok(Self(delivery.clone())));
+        }
+        let config = WebhookConfig::from_req(request);
+        let verify = match config.verifier() {
+            Some(verifier) => VerifyPayload::begin(verifier, request.headers(), payload.take()),
+            None => Err(Rejection::NotConfigured),
+        };
+        match verify {
+            Ok(verify) => WebhookFuture {
+                state: WebhookState::Verifying {
+                    verify,
+                    request: Some(request.clone()),
+                },
+            },
+            Err(rejection) => WebhookFuture::done(Err(rejection.into_error(request, config))),
+        }
+    }
+}
+
+pin_project! {
+    /// The future of the [`Webhook`] extractor.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct WebhookFuture {
+        state: WebhookState,
+    }
+}
+
+// The future is built once per request and moved at most once, into the handler's
+// future: boxing the larger variant would cost an allocation for nothing.
+#[allow(clippy::large_enum_variant)]
+enum WebhookState {
+    Done(Option<Result<Webhook, actix_web::Error>>),
+    Verifying {
+        verify: VerifyPayload,
+        request: Option<HttpRequest>,
+    },
+}
+
+impl WebhookFuture {
+    fn done(result: Result<Webhook, actix_web::Error>) -> Self {
+        Self {
+            state: WebhookState::Done(Some(result)),
+        }
+    }
+}
+
+impl std::fmt::Debug for WebhookFuture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookFuture").finish_non_exhaustive()
+    }
+}
+
+impl Future for WebhookFuture {
+    type Output = Result<Webhook, actix_web::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state {
+            WebhookState::Done(result) => Poll::Ready(
+                result
+                    .take()
+                    .expect("WebhookFuture polled after completion"),
+            ),
+            WebhookState::Verifying { verify, request } => {
+                let verified = ready!(Pin::new(verify).poll(cx));
+                let request = request
+                    .take()
+                    .expect("WebhookFuture polled after completion");
+                Poll::Ready(match verified {
+                    Ok(delivery) => {
+                        // Later extractors of the same request reuse the result.
+                        request.extensions_mut().insert(delivery.clone());
+                        Ok(Webhook(delivery))
+                    }
+                    Err(rejection) => {
+                        Err(rejection.into_error(&request, WebhookConfig::from_req(&request)))
+                    }
+                })
+            }
+        }
+    }
+}
+
+/// The payload of a verified delivery (see [`Webhook`]), deserialized into `T`.
+///
+/// A payload that does not fit `T` is rejected with 400.
+#[derive(Clone, Debug)]
+pub struct WebhookPayload<T>(pub T);
+
+impl<T> WebhookPayload<T> {
+    /// The payload.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> std::ops::Deref for WebhookPayload<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: DeserializeOwned> FromRequest for WebhookPayload<T> {
+    type Error = actix_web::Error;
+    type Future = WebhookPayloadFuture<T>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        WebhookPayloadFuture {
+            webhook: Webhook::from_request(request, payload),
+            request: Some(request.clone()),
+            payload: PhantomData,
+        }
+    }
+}
+
+pin_project! {
+    /// The future of the [`WebhookPayload`] extractor.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct WebhookPayloadFuture<T> {
+        #[pin]
+        webhook: WebhookFuture,
+        request: Option<HttpRequest>,
+        payload: PhantomData<fn() -> T>,
+    }
+}
+
+impl<T> std::fmt::Debug for WebhookPayloadFuture<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookPayloadFuture")
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: DeserializeOwned> Future for WebhookPayloadFuture<T> {
+    type Output = Result<WebhookPayload<T>, actix_web::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let Webhook(delivery) = ready!(this.webhook.poll(cx))?;
+        let request = this
+            .request
+            .take()
+            .expect("WebhookPayloadFuture polled after completion");
+        Poll::Ready(delivery.parse_owned().map(WebhookPayload).map_err(|error| {
+            Rejection::from(error).into_error(&request, WebhookConfig::from_req(&request))
+        }))
+    }
+}
+
+/// The payload of a verified delivery (see [`Webhook`]) parsed into its typed
+/// [`Event`](octohook::events::Event) (feature `events`).
+///
+/// An event this version of `octohook` does not know is
+/// [`Event::Unknown`](octohook::events::Event::Unknown), not an error; a payload
+/// that does not fit its event's type is rejected with 400.
+///
+/// ```
+/// use actix_web::{App, test, web};
+/// use octohook::events::{Event, IssuesAction};
+/// use octohook::{WebhookSecret, sign};
+/// use octohook_actix::{WebhookConfig, extract::TypedEvent};
+///
+/// async fn handle(TypedEvent(event): TypedEvent) -> String {
+///     match event {
+///         Event::Issues(issues) if issues.action == IssuesAction::Opened => {
+///             format!("issue #{} opened", issues.issue.number)
+///         }
+///         other => format!("ignored {}", other.kind()),
+///     }
+/// }
+///
+/// # actix_web::rt::System::new().block_on(async {
+/// let secret = WebhookSecret::new("s3cret").unwrap();
+/// let app = test::init_service(
+///     App::new()
+///         .app_data(WebhookConfig::new().secret(secret.clone()))
+///         .route("/", web::post().to(handle)),
+/// )
+/// .await;
+/// let body = r#"{"action":"opened","issue":{"id":1,"number":7},"repository":{},"sender":{}}"#;
+/// let request = test::TestRequest::post()
+///     .insert_header(("x-github-event", "issues"))
+///     .insert_header(("x-github-delivery", "d1"))
+///     .insert_header(("content-type", "application/json"))
+///     .insert_header(("x-hub-signature-256", sign(&secret, body.as_bytes())))
+///     .set_payload(body)
+///     .to_request();
+/// let response = test::call_service(&app, request).await;
+/// assert_eq!(response.status(), 200);
+/// assert_eq!(test::read_body(response).await, "issue #7 opened");
+/// # });
+/// ```
+#[cfg(feature = "events")]
+#[derive(Debug)]
+pub struct TypedEvent(pub octohook::events::Event);
+
+#[cfg(feature = "events")]
+impl TypedEvent {
+    /// The event.
+    pub fn into_inner(self) -> octohook::events::Event {
+        self.0
+    }
+}
+
+#[cfg(feature = "events")]
+impl std::ops::Deref for TypedEvent {
+    type Target = octohook::events::Event;
+
+    fn deref(&self) -> &octohook::events::Event {
+        &self.0
+    }
+}
+
+#[cfg(feature = "events")]
+impl FromRequest for TypedEvent {
+    type Error = actix_web::Error;
+    type Future = TypedEventFuture;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        TypedEventFuture {
+            webhook: Webhook::from_request(request, payload),
+            request: Some(request.clone()),
+        }
+    }
+}
+
+#[cfg(feature = "events")]
+pin_project! {
+    /// The future of the [`TypedEvent`] extractor.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct TypedEventFuture {
+        #[pin]
+        webhook: WebhookFuture,
+        request: Option<HttpRequest>,
+    }
+}
+
+#[cfg(feature = "events")]
+impl std::fmt::Debug for TypedEventFuture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TypedEventFuture").finish_non_exhaustive()
+    }
+}
+
+#[cfg(feature = "events")]
+impl Future for TypedEventFuture {
+    type Output = Result<TypedEvent, actix_web::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let Webhook(delivery) = ready!(this.webhook.poll(cx))?;
+        let request = this
+            .request
+            .take()
+            .expect("TypedEventFuture polled after completion");
+        Poll::Ready(delivery.event().map(TypedEvent).map_err(|error| {
+            Rejection::from(octohook::Error::from(error))
+                .into_error(&request, WebhookConfig::from_req(&request))
+        }))
+    }
+}

@@ -1,0 +1,466 @@
+//! The receiver battery and actix specifics, against real actix-web servers on
+//! 127.0.0.1.
+
+use std::net::SocketAddr;
+
+use actix_web::{App, HttpResponse, HttpServer, error, web};
+use octohook::{Verifier, WebhookSecret};
+use octohook_actix::extract::{Webhook, WebhookPayload};
+use octohook_actix::{VerifyWebhook, WebhookConfig};
+use octohook_test_battery::{SECRET, TestDelivery};
+
+fn secret() -> WebhookSecret {
+    WebhookSecret::new(SECRET).unwrap()
+}
+
+fn verifier() -> Verifier {
+    Verifier::new(secret())
+}
+
+/// Runs an app configured by `configure` on a free port of 127.0.0.1, on one worker.
+fn serve(configure: impl Fn(&mut web::ServiceConfig) + Clone + Send + 'static) -> SocketAddr {
+    let server = HttpServer::new(move || App::new().configure(configure.clone()))
+        .workers(1)
+        .disable_signals()
+        .bind(("127.0.0.1", 0))
+        .unwrap();
+    let address = server.addrs()[0];
+    actix_web::rt::spawn(server.run());
+    address
+}
+
+async fn echo(Webhook(delivery): Webhook) -> String {
+    format!(
+        "{} {} {}",
+        delivery.guid(),
+        delivery.event_kind(),
+        delivery.action().unwrap_or("-")
+    )
+}
+
+#[actix_web::test]
+async fn middleware_passes_the_battery() {
+    let address = serve(|config| {
+        config.service(
+            web::scope("/hooks")
+                .wrap(VerifyWebhook::new(verifier()))
+                .route("/github", web::post().to(echo)),
+        );
+    });
+    let failures = octohook_test_battery::run(address, "/hooks/github").await;
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[actix_web::test]
+async fn extractor_with_app_data_config_passes_the_battery() {
+    let address = serve(|config| {
+        config
+            .app_data(WebhookConfig::new().secret(secret()))
+            .route("/", web::post().to(echo));
+    });
+    let failures = octohook_test_battery::run(address, "/").await;
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[actix_web::test]
+async fn extractor_with_config_in_web_data_passes_the_battery() {
+    let address = serve(|config| {
+        config
+            .app_data(web::Data::new(WebhookConfig::from(verifier())))
+            .route("/", web::post().to(echo));
+    });
+    let failures = octohook_test_battery::run(address, "/").await;
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[derive(serde::Deserialize)]
+struct Push {
+    #[serde(rename = "ref")]
+    git_ref: String,
+}
+
+async fn push_ref(WebhookPayload(push): WebhookPayload<Push>) -> String {
+    push.git_ref
+}
+
+#[actix_web::test]
+async fn payload_extractor_deserializes_or_rejects_with_400() {
+    let address = serve(|config| {
+        config
+            .service(
+                web::resource("/middleware")
+                    .wrap(VerifyWebhook::new(verifier()))
+                    .route(web::post().to(push_ref)),
+            )
+            .service(
+                web::resource("/standalone")
+                    .app_data(WebhookConfig::new().secret(secret()))
+                    .route(web::post().to(push_ref)),
+            );
+    });
+    let client = reqwest::Client::new();
+    for path in ["/middleware", "/standalone"] {
+        let url = format!("http://{address}{path}");
+        let push = TestDelivery::json("push", br#"{"ref":"refs/heads/main"}"#.to_vec());
+        assert_eq!(
+            push.send(&client, &url).await.unwrap(),
+            (200, "refs/heads/main".into()),
+            "{path}"
+        );
+        let not_a_push = TestDelivery::json("push", br#"{"ref":7}"#.to_vec());
+        let (status, text) = not_a_push.send(&client, &url).await.unwrap();
+        assert_eq!(status, 400, "{path}");
+        assert!(
+            text.starts_with("invalid payload: ") && text.ends_with('\n'),
+            "{path}: {text}"
+        );
+        let unsigned = push
+            .clone()
+            .without("x-hub-signature-256")
+            .without("x-hub-signature");
+        assert_eq!(
+            unsigned.send(&client, &url).await.unwrap(),
+            (401, "missing X-Hub-Signature-256 header\n".into()),
+            "{path}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn handlers_behind_the_middleware_see_the_verified_body_and_every_extractor() {
+    async fn everything(
+        Webhook(delivery): Webhook,
+        WebhookPayload(push): WebhookPayload<Push>,
+        body: web::Bytes,
+    ) -> String {
+        assert_eq!(&body, delivery.raw_body());
+        format!("{} {}", push.git_ref, body.len())
+    }
+    let address = serve(|config| {
+        config.service(
+            web::resource("/")
+                .wrap(VerifyWebhook::new(verifier()))
+                .route(web::post().to(everything)),
+        );
+    });
+    let body = br#"{"ref":"refs/heads/main"}"#.to_vec();
+    let length = body.len();
+    let delivery = TestDelivery::json("push", body);
+    let response = delivery
+        .send(&reqwest::Client::new(), &format!("http://{address}/"))
+        .await;
+    assert_eq!(
+        response.unwrap(),
+        (200, format!("refs/heads/main {length}"))
+    );
+}
+
+#[actix_web::test]
+async fn other_methods_pass_through_the_middleware() {
+    let address = serve(|config| {
+        config.service(
+            web::resource("/")
+                .wrap(VerifyWebhook::new(verifier()))
+                .route(web::post().to(echo))
+                .route(web::get().to(|| async { "status page" })),
+        );
+    });
+    let client = reqwest::Client::new();
+    let get = client
+        .get(format!("http://{address}/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get.status(), 200);
+    assert_eq!(get.text().await.unwrap(), "status page");
+    let put = client
+        .put(format!("http://{address}/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 405);
+}
+
+#[actix_web::test]
+async fn extractor_without_middleware_or_secret_is_a_server_error() {
+    let address = serve(|config| {
+        config.route("/", web::post().to(echo)).service(
+            web::resource("/no-secret")
+                .wrap(VerifyWebhook::new(WebhookConfig::new()))
+                .route(web::post().to(echo)),
+        );
+    });
+    let client = reqwest::Client::new();
+    for path in ["/", "/no-secret"] {
+        let delivery = TestDelivery::json("push", b"{}".to_vec());
+        let (status, text) = delivery
+            .send(&client, &format!("http://{address}{path}"))
+            .await
+            .unwrap();
+        assert_eq!(status, 500, "{path}");
+        assert_eq!(
+            text, "webhook verification is not configured for this route\n",
+            "{path}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn configured_limit_applies_to_announced_and_streamed_bodies() {
+    let address = serve(|config| {
+        config
+            .service(
+                web::resource("/middleware")
+                    .wrap(VerifyWebhook::new(verifier().with_body_limit(1024)))
+                    .route(web::post().to(echo)),
+            )
+            .service(
+                web::resource("/standalone")
+                    .app_data(WebhookConfig::new().limit(1024).secret(secret()))
+                    .route(web::post().to(echo)),
+            );
+    });
+    let client = reqwest::Client::new();
+    for path in ["/middleware", "/standalone"] {
+        let url = format!("http://{address}{path}");
+        let padding = " ".repeat(1024 - 2);
+        let at_limit = TestDelivery::json("push", format!("{{{padding}}}").into_bytes());
+        assert_eq!(at_limit.send(&client, &url).await.unwrap().0, 200, "{path}");
+        let over = TestDelivery::json("push", format!("{{ {padding}}}").into_bytes());
+        assert_eq!(
+            over.send(&client, &url).await.unwrap(),
+            (413, "body exceeds the limit of 1024 bytes\n".into()),
+            "{path}"
+        );
+        // Streamed without a Content-Length: the limit is enforced as it arrives.
+        let chunks = (0..2).map(|_| Ok::<_, std::io::Error>(vec![b' '; 700]));
+        let response = client
+            .post(&url)
+            .header("x-github-event", "push")
+            .header("x-github-delivery", "streamed")
+            .header("content-type", "application/json")
+            .header(
+                "x-hub-signature-256",
+                octohook::sign(&secret(), &[b' '; 1400]),
+            )
+            .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+                chunks,
+            )))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 413, "{path}");
+    }
+}
+
+#[actix_web::test]
+async fn rotated_secrets_both_verify() {
+    async fn which(Webhook(delivery): Webhook) -> String {
+        delivery.secret_index().0.to_string()
+    }
+    let address = serve(|config| {
+        let old = WebhookSecret::new("the old secret").unwrap();
+        config.service(
+            web::resource("/middleware")
+                .wrap(VerifyWebhook::new(verifier().with_secret(old.clone())))
+                .route(web::post().to(which)),
+        );
+        config.service(
+            web::resource("/standalone")
+                .app_data(WebhookConfig::new().secret(secret()).secret(old))
+                .route(web::post().to(which)),
+        );
+    });
+    let client = reqwest::Client::new();
+    for path in ["/middleware", "/standalone"] {
+        let url = format!("http://{address}{path}");
+        let new = TestDelivery::json("push", b"{}".to_vec());
+        assert_eq!(
+            new.send(&client, &url).await.unwrap(),
+            (200, "0".into()),
+            "{path}"
+        );
+        let old = TestDelivery::json("push", b"{}".to_vec()).signed_with("the old secret");
+        assert_eq!(
+            old.send(&client, &url).await.unwrap(),
+            (200, "1".into()),
+            "{path}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn legacy_sha1_only_when_enabled() {
+    let address = serve(|config| {
+        config.service(
+            web::resource("/middleware")
+                .wrap(VerifyWebhook::new(
+                    WebhookConfig::new().secret(secret()).allow_legacy_sha1(),
+                ))
+                .route(web::post().to(echo)),
+        );
+        config.service(
+            web::resource("/standalone")
+                .app_data(WebhookConfig::new().allow_legacy_sha1().secret(secret()))
+                .route(web::post().to(echo)),
+        );
+        config.service(
+            web::resource("/sha256-only")
+                .app_data(WebhookConfig::new().secret(secret()))
+                .route(web::post().to(echo)),
+        );
+    });
+    let client = reqwest::Client::new();
+    let sha1_only = TestDelivery::json("push", b"{}".to_vec()).without("x-hub-signature-256");
+    for path in ["/middleware", "/standalone"] {
+        let url = format!("http://{address}{path}");
+        assert_eq!(
+            sha1_only.send(&client, &url).await.unwrap().0,
+            200,
+            "{path}"
+        );
+    }
+    let url = format!("http://{address}/sha256-only");
+    assert_eq!(sha1_only.send(&client, &url).await.unwrap().0, 401);
+}
+
+#[actix_web::test]
+async fn error_handler_shapes_rejections() {
+    fn not_found(
+        rejection: octohook_actix::Rejection,
+        _: &actix_web::HttpRequest,
+    ) -> actix_web::Error {
+        error::InternalError::from_response(
+            rejection,
+            HttpResponse::NotFound().body("nothing here"),
+        )
+        .into()
+    }
+    let address = serve(|config| {
+        config.service(
+            web::resource("/middleware")
+                .wrap(VerifyWebhook::new(
+                    WebhookConfig::from(verifier()).error_handler(not_found),
+                ))
+                .route(web::post().to(echo)),
+        );
+        config.service(
+            web::resource("/standalone")
+                .app_data(
+                    WebhookConfig::new()
+                        .secret(secret())
+                        .error_handler(not_found),
+                )
+                .route(web::post().to(push_ref)),
+        );
+    });
+    let client = reqwest::Client::new();
+    for path in ["/middleware", "/standalone"] {
+        let url = format!("http://{address}{path}");
+        let forged = TestDelivery::json("push", br#"{"ref":"x"}"#.to_vec()).signed_with("guess");
+        assert_eq!(
+            forged.send(&client, &url).await.unwrap(),
+            (404, "nothing here".into()),
+            "{path}"
+        );
+        let good = TestDelivery::json("push", br#"{"ref":"x"}"#.to_vec());
+        assert_eq!(good.send(&client, &url).await.unwrap().0, 200, "{path}");
+    }
+    // A payload that does not fit the type goes through the handler too.
+    let url = format!("http://{address}/standalone");
+    let not_a_push = TestDelivery::json("push", br#"{"ref":7}"#.to_vec());
+    assert_eq!(not_a_push.send(&client, &url).await.unwrap().0, 404);
+}
+
+#[actix_web::test]
+async fn connection_is_reused_after_a_rejection_with_a_fully_sent_body() {
+    // reqwest keeps one pooled connection: a rejection after the body was read
+    // must leave it usable, and one before must not wedge the next request.
+    let address = serve(|config| {
+        config.service(
+            web::resource("/")
+                .wrap(VerifyWebhook::new(verifier()))
+                .route(web::post().to(echo)),
+        );
+    });
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(1)
+        .build()
+        .unwrap();
+    let url = format!("http://{address}/");
+    for _ in 0..3 {
+        let tampered = TestDelivery::json("push", br#"{"ref":"a"}"#.to_vec()).tampered();
+        assert_eq!(tampered.send(&client, &url).await.unwrap().0, 401);
+        let wrong_type =
+            TestDelivery::json("push", b"{}".to_vec()).with_header("content-type", "text/plain");
+        assert_eq!(wrong_type.send(&client, &url).await.unwrap().0, 415);
+        let good = TestDelivery::json("push", b"{}".to_vec());
+        assert_eq!(good.send(&client, &url).await.unwrap().0, 200);
+    }
+}
+
+#[cfg(feature = "events")]
+#[actix_web::test]
+async fn typed_event_extractor_parses_every_github_example() {
+    use octohook_actix::extract::TypedEvent;
+    async fn kind(TypedEvent(event): TypedEvent) -> String {
+        format!("{} {}", event.kind(), event.action().unwrap_or("-"))
+    }
+    let address = serve(|config| {
+        config
+            .service(
+                web::resource("/middleware")
+                    .wrap(VerifyWebhook::new(verifier()))
+                    .route(web::post().to(kind)),
+            )
+            .service(
+                web::resource("/standalone")
+                    .app_data(WebhookConfig::new().secret(secret()))
+                    .route(web::post().to(kind)),
+            );
+    });
+    let client = reqwest::Client::new();
+    for path in ["/middleware", "/standalone"] {
+        let url = format!("http://{address}{path}");
+        for example in octohook_test_battery::github_examples()
+            .into_iter()
+            .step_by(7)
+        {
+            let action =
+                serde_json::from_slice::<serde_json::Value>(&example.body).unwrap()["action"]
+                    .as_str()
+                    .unwrap_or("-")
+                    .to_owned();
+            let delivery = TestDelivery::json(&example.event, example.body);
+            let expected = (200, format!("{} {action}", example.event));
+            assert_eq!(
+                delivery.send(&client, &url).await.unwrap(),
+                expected,
+                "{path}"
+            );
+        }
+        // Signed, but not an issues payload: 400, naming where it failed.
+        let wrong = TestDelivery::json("issues", br#"{"action":"opened","issue":7}"#.to_vec());
+        let (status, text) = wrong.send(&client, &url).await.unwrap();
+        assert_eq!(status, 400, "{path}: {text}");
+        assert!(
+            text.starts_with("invalid payload: ") && text.contains("issue"),
+            "{path}: {text}"
+        );
+    }
+}

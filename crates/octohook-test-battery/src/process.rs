@@ -1,0 +1,95 @@
+//! A receiver binary (an example, `octohook serve`) started for a test.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crate::SECRET;
+
+const PATIENCE: Duration = Duration::from_secs(10);
+
+/// A receiver process listening on 127.0.0.1, killed when dropped.
+///
+/// It is started with `GITHUB_WEBHOOK_SECRET` set to [`SECRET`] and
+/// `OCTOHOOK_BIND=127.0.0.1:0`, and must print `listening on http://ADDRESS/` on
+/// standard error. Its standard output is read line by line.
+#[derive(Debug)]
+pub struct ReceiverProcess {
+    child: Child,
+    address: SocketAddr,
+    stdout: mpsc::Receiver<String>,
+}
+
+impl ReceiverProcess {
+    /// Starts `program` and waits (up to 10 s) until it says where it listens.
+    ///
+    /// # Panics
+    /// When it cannot start or does not announce an address in time.
+    pub fn start(program: &str) -> Self {
+        let mut child = Command::new(program)
+            .env("GITHUB_WEBHOOK_SECRET", SECRET)
+            .env("OCTOHOOK_BIND", "127.0.0.1:0")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|error| panic!("cannot start {program}: {error}"));
+        let stdout = lines(child.stdout.take().expect("piped"));
+        let stderr = lines(child.stderr.take().expect("piped"));
+        let address = loop {
+            let line = stderr
+                .recv_timeout(PATIENCE)
+                .unwrap_or_else(|_| panic!("{program} did not say where it listens"));
+            if let Some((_, rest)) = line.split_once("listening on http://") {
+                let address = rest.split('/').next().expect("an address");
+                break address.parse().expect("a socket address");
+            }
+        };
+        // Keep draining standard error so the receiver never blocks on it.
+        std::thread::spawn(move || stderr.iter().for_each(drop));
+        Self {
+            child,
+            address,
+            stdout,
+        }
+    }
+
+    /// Where it listens.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The next line it prints on standard output, waiting up to 10 s.
+    pub fn next_line(&self) -> Result<String, String> {
+        self.stdout
+            .recv_timeout(PATIENCE)
+            .map_err(|_| "no line on standard output in time".to_owned())
+    }
+
+    /// Every line printed so far, waiting `quiet` for each further one.
+    pub fn lines_until_quiet(&self, quiet: Duration) -> Vec<String> {
+        std::iter::from_fn(|| self.stdout.recv_timeout(quiet).ok()).collect()
+    }
+}
+
+impl Drop for ReceiverProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn lines(stream: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines() {
+            let Ok(line) = line else { break };
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    receiver
+}

@@ -1,0 +1,87 @@
+//! Run with: cargo run -p example-actix-receiver
+//!
+//! An actix-web service that receives GitHub webhook deliveries on `/`, verifies
+//! them with `octohook-actix`'s middleware, and prints each accepted one as a JSON
+//! line on standard output, exactly as `octohook serve --out` writes them:
+//!
+//! ```text
+//! {"received_at":"…","delivery":"…","hook_id":42,"event":"issues","action":"opened","target":{…},"payload":{…}}
+//! ```
+//!
+//! It reads:
+//! - `GITHUB_WEBHOOK_SECRET`: the hook's secret;
+//! - `OCTOHOOK_BIND` (optional): the address to listen on, `127.0.0.1:3000` by
+//!   default (port 0 picks a free one);
+//! - `RUST_LOG` (optional): log filter for standard error, `warn` by default, so
+//!   rejected deliveries are logged.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::SystemTime;
+
+use actix_web::{App, HttpResponse, HttpServer, web};
+use octohook::{DeliveryRecord, Verifier, WebhookSecret};
+use octohook_actix::VerifyWebhook;
+use octohook_actix::extract::Webhook;
+
+async fn accept(Webhook(delivery): Webhook) -> HttpResponse {
+    let mut out = std::io::stdout().lock();
+    let written = DeliveryRecord::new(&delivery, SystemTime::now())
+        .write_line(&mut out)
+        .and_then(|()| out.flush());
+    match written {
+        Ok(()) => HttpResponse::Ok().finish(),
+        // GitHub redelivers on a 5xx: better than losing the delivery.
+        Err(_) => HttpResponse::ServiceUnavailable().finish(),
+    }
+}
+
+#[actix_web::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let secret = match std::env::var("GITHUB_WEBHOOK_SECRET").map(WebhookSecret::new) {
+        Ok(Ok(secret)) => secret,
+        _ => {
+            eprintln!("set GITHUB_WEBHOOK_SECRET to the hook's (non-empty) secret");
+            return ExitCode::FAILURE;
+        }
+    };
+    let bind = std::env::var("OCTOHOOK_BIND").unwrap_or_else(|_| "127.0.0.1:3000".into());
+    let Ok(bind) = bind.parse::<SocketAddr>() else {
+        eprintln!("OCTOHOOK_BIND is not a socket address: {bind}");
+        return ExitCode::FAILURE;
+    };
+
+    let verifier = Verifier::new(secret);
+    let server = HttpServer::new(move || {
+        App::new().service(
+            web::resource("/")
+                .wrap(VerifyWebhook::new(verifier.clone()))
+                .route(web::post().to(accept)),
+        )
+    })
+    .bind(bind);
+    let server = match server {
+        Ok(server) => server,
+        Err(error) => {
+            eprintln!("cannot listen on {bind}: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    for address in server.addrs() {
+        eprintln!("listening on http://{address}/");
+    }
+    match server.run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("server failed: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

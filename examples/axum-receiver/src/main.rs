@@ -1,0 +1,84 @@
+//! Run with: cargo run -p example-axum-receiver
+//!
+//! An axum service that receives GitHub webhook deliveries on `/`, verifies them
+//! with `octohook-tower`'s layer, and prints each accepted one as a JSON line on
+//! standard output, exactly as `octohook serve --out` writes them:
+//!
+//! ```text
+//! {"received_at":"…","delivery":"…","hook_id":42,"event":"issues","action":"opened","target":{…},"payload":{…}}
+//! ```
+//!
+//! It reads:
+//! - `GITHUB_WEBHOOK_SECRET`: the hook's secret;
+//! - `OCTOHOOK_BIND` (optional): the address to listen on, `127.0.0.1:3000` by
+//!   default (port 0 picks a free one);
+//! - `RUST_LOG` (optional): log filter for standard error, `warn` by default, so
+//!   rejected deliveries are logged.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::SystemTime;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::routing::post;
+use octohook::{DeliveryRecord, Verifier, WebhookSecret};
+use octohook_tower::VerifyWebhookLayer;
+use octohook_tower::extract::Webhook;
+
+async fn accept(Webhook(delivery): Webhook) -> StatusCode {
+    let mut out = std::io::stdout().lock();
+    let written = DeliveryRecord::new(&delivery, SystemTime::now())
+        .write_line(&mut out)
+        .and_then(|()| out.flush());
+    match written {
+        Ok(()) => StatusCode::OK,
+        // GitHub redelivers on a 5xx: better than losing the delivery.
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let secret = match std::env::var("GITHUB_WEBHOOK_SECRET").map(WebhookSecret::new) {
+        Ok(Ok(secret)) => secret,
+        _ => {
+            eprintln!("set GITHUB_WEBHOOK_SECRET to the hook's (non-empty) secret");
+            return ExitCode::FAILURE;
+        }
+    };
+    let bind = std::env::var("OCTOHOOK_BIND").unwrap_or_else(|_| "127.0.0.1:3000".into());
+    let Ok(bind) = bind.parse::<SocketAddr>() else {
+        eprintln!("OCTOHOOK_BIND is not a socket address: {bind}");
+        return ExitCode::FAILURE;
+    };
+
+    let app = Router::new()
+        .route("/", post(accept))
+        .layer(VerifyWebhookLayer::new(Verifier::new(secret)));
+    let listener = match tokio::net::TcpListener::bind(bind).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!("cannot listen on {bind}: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match listener.local_addr() {
+        Ok(address) => eprintln!("listening on http://{address}/"),
+        Err(error) => eprintln!("listening (address unknown: {error})"),
+    }
+    match axum::serve(listener, app).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("server failed: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
