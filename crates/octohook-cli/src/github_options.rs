@@ -13,8 +13,8 @@ use crate::secrets::SecretError;
 /// Where GitHub's API is and how to authenticate to it.
 #[derive(Debug, Args)]
 pub(crate) struct GithubOptions {
-    /// The API root: GHE.com uses https://api.SUBDOMAIN.ghe.com, GitHub Enterprise
-    /// Server https://HOST/api/v3.
+    /// The API root: GHE.com uses `https://api.SUBDOMAIN.ghe.com`, GitHub Enterprise
+    /// Server `https://HOST/api/v3`.
     #[arg(long, env = "GITHUB_API_URL", default_value = GITHUB_API_URL, global = true)]
     pub(crate) api_url: String,
     /// The environment variable holding the token (a personal access token or an
