@@ -3,12 +3,15 @@
 //! `cargo run -p xtask -- codegen` regenerates the typed webhook payloads in
 //! `crates/octohook/src/events/generated/` from the pinned `@octokit/openapi-webhooks`
 //! schema (and relaxes them against the pinned `@octokit/webhooks-examples`), both
-//! installed by `npm ci` in `corpora/`. `codegen --check` regenerates in memory and
-//! fails when the committed files differ.
+//! installed by `npm ci` in `corpora/`, one module per event group (see
+//! [`groups`]), and writes the groups' features between the marker lines of
+//! `crates/octohook/Cargo.toml` and their table to `generated/groups.md`.
+//! `codegen --check` regenerates in memory and fails when the committed files differ.
 #![forbid(unsafe_code)]
 
 mod docs;
 mod emit;
+mod groups;
 mod ident;
 mod model;
 mod names;
@@ -100,22 +103,60 @@ fn codegen(check: bool, report: bool) -> Result<(), String> {
         version(&schema_package),
         version(&examples_package),
     );
-    let files = emit::emit(&model, &header);
+    let files = emit::emit(&model, &header)?;
     let dir = root.join("crates/octohook/src/events/generated");
     let mut stale = Vec::new();
-    for (name, source) in files {
-        let formatted = rustfmt(&source)?;
-        let path = dir.join(name);
+    let mut update = |path: PathBuf, wanted: String| -> Result<(), String> {
         let current = std::fs::read_to_string(&path).unwrap_or_default();
-        if current == formatted {
-            continue;
+        if current == wanted {
+            return Ok(());
         }
         if check {
             stale.push(path.display().to_string());
         } else {
-            std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-            std::fs::write(&path, formatted).map_err(|e| format!("{}: {e}", path.display()))?;
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| format!("{}: {e}", parent.display()))?;
+            }
+            std::fs::write(&path, wanted).map_err(|e| format!("{}: {e}", path.display()))?;
             println!("wrote {}", path.display());
+        }
+        Ok(())
+    };
+    for (name, source) in &files {
+        update(dir.join(name), rustfmt(source)?)?;
+    }
+    update(dir.join("groups.md"), emit::groups_doc(&model)?)?;
+    let manifest = root.join("crates/octohook/Cargo.toml");
+    let current =
+        std::fs::read_to_string(&manifest).map_err(|e| format!("{}: {e}", manifest.display()))?;
+    update(
+        manifest.clone(),
+        replace_block(&current, &emit::cargo_features(&model)?).ok_or_else(|| {
+            format!(
+                "{} lacks the marker lines of the event groups in [features]:\n{}\n{}",
+                manifest.display(),
+                emit::CARGO_BEGIN,
+                emit::CARGO_END
+            )
+        })?,
+    )?;
+    // Files of groups or modules that no longer exist.
+    let entries = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for entry in entries {
+        let path = entry.map_err(|e| format!("{}: {e}", dir.display()))?.path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        if !name.ends_with(".rs") || files.contains_key(name) {
+            continue;
+        }
+        if check {
+            stale.push(format!("{} (no longer generated)", path.display()));
+        } else {
+            std::fs::remove_file(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            println!("removed {}", path.display());
         }
     }
     if !stale.is_empty() {
@@ -129,6 +170,14 @@ fn codegen(check: bool, report: bool) -> Result<(), String> {
         println!("generated code matches the pinned schema");
     }
     Ok(())
+}
+
+/// `text` with the lines from the begin marker to the end marker replaced by `block`
+/// (which starts and ends with them); `None` without the markers.
+fn replace_block(text: &str, block: &str) -> Option<String> {
+    let start = text.find(emit::CARGO_BEGIN)?;
+    let end = start + text[start..].find(emit::CARGO_END)? + emit::CARGO_END.len();
+    Some(format!("{}{block}{}", &text[..start], &text[end..]))
 }
 
 fn rustfmt(source: &str) -> Result<String, String> {

@@ -39,11 +39,11 @@
 
 mod content_type;
 mod delivery_headers;
-#[cfg(feature = "events")]
+#[cfg(feature = "events-core")]
 mod dispatcher;
 mod error;
 mod event_kind;
-#[cfg(feature = "events")]
+#[cfg(feature = "events-core")]
 pub mod events;
 pub mod header;
 mod ids;
@@ -55,13 +55,13 @@ mod verifier;
 
 pub use content_type::ContentType;
 pub use delivery_headers::{DeliveryHeaders, EnterpriseServer, InstallationTarget, TargetType};
-#[cfg(feature = "events")]
+#[cfg(feature = "events-core")]
 pub use dispatcher::{
     Delivered, DispatchError, Dispatched, Dispatcher, HandlerError, HandlerOutcome,
 };
 pub use error::Error;
 pub use event_kind::EventKind;
-#[cfg(feature = "events")]
+#[cfg(feature = "events-core")]
 pub use events::{Event, EventAction, EventError, Payload, WebhookEvent};
 pub use ids::{DeliveryGuid, HookId, InvalidDeliveryGuid, InvalidHookId};
 pub use record::DeliveryRecord;

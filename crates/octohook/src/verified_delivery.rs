@@ -169,7 +169,7 @@ impl VerifiedDelivery {
     ///     other => panic!("unexpected {other:?}"),
     /// }
     /// ```
-    #[cfg(feature = "events")]
+    #[cfg(feature = "events-core")]
     pub fn event(&self) -> Result<crate::events::Event, crate::events::EventError> {
         crate::events::Event::parse(self.event_kind(), self.payload.clone())
     }

@@ -39,6 +39,24 @@
 //! let unknown = Event::parse(&EventKind::from_name("brand_new"), bytes::Bytes::from_static(b"{}"));
 //! assert!(matches!(unknown, Ok(Event::Unknown { .. })));
 //! ```
+//!
+//! # Event groups
+//!
+//! The payload types take most of this crate's build time, so they come in groups,
+//! one Cargo feature each. `events` (a default feature) enables every group; to build
+//! only the groups you handle, turn the default features off and name them:
+//!
+//! ```toml
+//! octohook = { version = "0.1", default-features = false, features = ["events-pull-request", "events-issues"] }
+//! ```
+//!
+//! Each group brings its events' payloads and action enums, and the objects they use.
+//! An event whose group is not enabled has no [`Event`] variant: it parses to
+//! [`Event::Unknown`] with its raw JSON, like an event this version does not know, and
+//! [`supported_names`] leaves it out. `events-core` alone gives the machinery
+//! ([`Event`], [`Payload`], the `Dispatcher`) without any typed event.
+//!
+#![doc = include_str!("generated/groups.md")]
 
 #[macro_use]
 mod string_enum;
@@ -48,19 +66,13 @@ mod int_or_string;
 mod json_path;
 mod payload;
 
-mod generated {
-    pub(crate) mod enums;
-    pub(crate) mod objects;
-    pub(crate) mod payloads;
-}
+mod generated;
 
 use bytes::Bytes;
 
 pub use change::Change;
 pub use error::EventError;
-pub use generated::enums::*;
-pub use generated::objects::*;
-pub use generated::payloads::*;
+pub use generated::*;
 pub use int_or_string::IntOrString;
 pub use payload::{EventAction, Payload, WebhookEvent};
 
@@ -76,14 +88,15 @@ impl Event {
         Self::parse_kind(kind, payload.into())
     }
 
-    /// Whether this is an event this version does not know.
+    /// Whether this is an event this version does not know, or one whose group's
+    /// feature is not enabled.
     pub fn is_unknown(&self) -> bool {
         matches!(self, Self::Unknown { .. })
     }
 }
 
 /// Every supported `event` and `event.action` name, one per event-action of the
-/// schema (events without actions appear once, by name).
+/// schema (events without actions appear once, by name), for the enabled groups.
 ///
 /// ```
 /// let names: Vec<String> = octohook::events::supported_names().collect();
