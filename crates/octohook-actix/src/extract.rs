@@ -359,3 +359,68 @@ impl Future for TypedEventFuture {
         }))
     }
 }
+
+/// Runs `dispatcher` on a verified delivery and turns the outcome into a response
+/// (feature `events`): 200 when every matching handler succeeded, 400 when the
+/// payload does not fit its event's type, 500 when a handler failed. The handlers'
+/// errors go to the dispatcher's error hooks and the log, not to the response.
+///
+/// ```
+/// use actix_web::{App, test, web};
+/// use octohook::events::IssuesAction;
+/// use octohook::{Dispatcher, WebhookSecret, sign};
+/// use octohook_actix::WebhookConfig;
+/// use octohook_actix::extract::{Webhook, dispatch};
+///
+/// # actix_web::rt::System::new().block_on(async {
+/// let dispatcher = web::Data::new(Dispatcher::new().on_action(IssuesAction::Opened, |issues| async move {
+///     println!("issue #{} opened", issues.issue.number);
+/// }));
+/// let secret = WebhookSecret::new("s3cret").unwrap();
+/// let app = test::init_service(
+///     App::new()
+///         .app_data(WebhookConfig::new().secret(secret.clone()))
+///         .app_data(dispatcher)
+///         .route(
+///             "/",
+///             web::post().to(|Webhook(delivery): Webhook, dispatcher: web::Data<Dispatcher>| async move {
+///                 dispatch(&dispatcher, delivery).await
+///             }),
+///         ),
+/// )
+/// .await;
+/// let body = r#"{"action":"opened","issue":{"id":1,"number":7},"repository":{},"sender":{}}"#;
+/// let request = test::TestRequest::post()
+///     .insert_header(("x-github-event", "issues"))
+///     .insert_header(("x-github-delivery", "d1"))
+///     .insert_header(("content-type", "application/json"))
+///     .insert_header(("x-hub-signature-256", sign(&secret, body.as_bytes())))
+///     .set_payload(body)
+///     .to_request();
+/// assert_eq!(test::call_service(&app, request).await.status(), 200);
+/// # });
+/// ```
+#[cfg(feature = "events")]
+pub async fn dispatch(
+    dispatcher: &octohook::Dispatcher,
+    delivery: octohook::VerifiedDelivery,
+) -> actix_web::HttpResponse {
+    let guid = delivery.guid().clone();
+    match dispatcher.dispatch(delivery).await {
+        Ok(_) => actix_web::HttpResponse::Ok().finish(),
+        Err(error) => {
+            let status = error.status();
+            tracing::warn!(delivery = %guid, status = status.as_u16(), %error, "webhook dispatch failed");
+            let text = if status == http::StatusCode::BAD_REQUEST {
+                format!("{error}\n")
+            } else {
+                "a webhook handler failed\n".to_owned()
+            };
+            let status = actix_web::http::StatusCode::from_u16(status.as_u16())
+                .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
+            actix_web::HttpResponse::build(status)
+                .content_type("text/plain; charset=utf-8")
+                .body(text)
+        }
+    }
+}

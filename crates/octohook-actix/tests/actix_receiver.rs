@@ -464,3 +464,47 @@ async fn typed_event_extractor_parses_every_github_example() {
         );
     }
 }
+
+#[actix_web::test]
+async fn dispatch_answers_by_outcome_and_hides_handler_errors() {
+    use octohook::Dispatcher;
+    use octohook::events::{IssuesAction, PushEvent};
+    use octohook_actix::extract::dispatch;
+
+    let address = serve(|config| {
+        let dispatcher = web::Data::new(
+            Dispatcher::new()
+                .on::<PushEvent, _, _, _>(|_push| async move {})
+                .on_action(IssuesAction::Opened, |_issues| async move {
+                    Err::<(), _>("the tracker is down: internal detail")
+                }),
+        );
+        config.service(
+            web::resource("/")
+                .app_data(dispatcher)
+                .wrap(VerifyWebhook::new(verifier()))
+                .route(web::post().to(
+                    |Webhook(delivery): Webhook, dispatcher: web::Data<Dispatcher>| async move {
+                        dispatch(&dispatcher, delivery).await
+                    },
+                )),
+        );
+    });
+    let client = reqwest::Client::new();
+    let url = format!("http://{address}/");
+    let example = |event: &str, needle: &[u8]| {
+        octohook_test_battery::github_examples()
+            .into_iter()
+            .find(|e| e.event == event && e.body.windows(needle.len()).any(|w| w == needle))
+            .expect("a matching example")
+            .body
+    };
+    let push = TestDelivery::json("push", example("push", b"\"after\""));
+    assert_eq!(push.send(&client, &url).await.unwrap().0, 200);
+    let not_a_push = TestDelivery::json("push", br#"{"after":7}"#.to_vec());
+    assert_eq!(not_a_push.send(&client, &url).await.unwrap().0, 400);
+    let opened = TestDelivery::json("issues", example("issues", br#""action":"opened""#));
+    let (status, text) = opened.send(&client, &url).await.unwrap();
+    assert_eq!(status, 500);
+    assert!(!text.contains("internal detail"), "{text}");
+}
