@@ -6,6 +6,9 @@ mod deliveries_command;
 mod events_command;
 mod github_options;
 mod hooks_command;
+mod inbox_command;
+mod inbox_store;
+mod processing;
 mod redeliver_command;
 mod secrets;
 mod send;
@@ -28,8 +31,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run a receiver that verifies deliveries and writes one JSON line per delivery.
+    /// Run a receiver that verifies deliveries, stores each once and processes it.
     Serve(serve::ServeArgs),
+    /// List, show, retry and purge the deliveries stored by `octohook serve`.
+    Inbox(inbox_command::InboxArgs),
     /// Print the `X-Hub-Signature-256` value of a body.
     Sign(sign::SignArgs),
     /// Post a payload to a receiver with every header GitHub sends.
@@ -76,6 +81,7 @@ fn main() -> ExitCode {
 async fn run_async(command: Command) -> Result<(), Box<dyn std::error::Error>> {
     match command {
         Command::Serve(args) => serve::run(args).await,
+        Command::Inbox(args) => Ok(inbox_command::run(args).await?),
         Command::Send(args) => send::run(args).await,
         Command::Hooks(args) => Ok(hooks_command::run(args).await?),
         Command::Deliveries(args) => Ok(deliveries_command::run(args).await?),

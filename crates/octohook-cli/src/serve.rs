@@ -1,4 +1,5 @@
-//! `octohook serve`: a verifying receiver that writes one JSON line per delivery.
+//! `octohook serve`: a verifying receiver that stores each delivery once in the
+//! inbox, writes one JSON line per new delivery, and processes them.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -8,16 +9,21 @@ use std::time::SystemTime;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use clap::Args;
 use octohook::{DEFAULT_BODY_LIMIT, DeliveryRecord};
+use octohook_inbox::{Inbox, Inserted};
 use octohook_tower::VerifyWebhookLayer;
 use octohook_tower::extract::Webhook;
 
+use crate::inbox_store::ServeStoreArgs;
+use crate::processing::{self, ProcessingArgs};
 use crate::secrets;
 
-/// Runs a receiver that verifies each delivery and writes it as one JSON line.
+/// Runs a receiver that verifies each delivery, stores it once and writes it as
+/// one JSON line.
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
     /// Address to listen on (port 0 picks a free port).
@@ -38,15 +44,21 @@ pub(crate) struct ServeArgs {
     /// Largest body accepted, in bytes (GitHub's cap is 25 MiB).
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_BODY_LIMIT)]
     max_body: u64,
-    /// File to append the JSON lines to (standard output when absent).
+    /// File to append the JSON lines to, one per new delivery (standard output
+    /// when absent).
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
+    #[command(flatten)]
+    store: ServeStoreArgs,
+    #[command(flatten)]
+    processing: ProcessingArgs,
 }
 
 #[derive(Clone)]
 struct Receiver {
     out: Arc<Mutex<Box<dyn Write + Send>>>,
     secret_sources: Arc<[String]>,
+    inbox: Option<Inbox>,
 }
 
 pub(crate) async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
@@ -69,9 +81,22 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error
         ),
         None => Box::new(std::io::stdout()),
     };
+    let store_choice = args.store.choice();
+    let store = store_choice.open().await?;
+    args.processing.check(store.is_some())?;
+    let inbox = store.map(Inbox::from_shared);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut workers = match &inbox {
+        Some(inbox) => {
+            processing::spawn_workers(&args.processing, inbox, &args.secret_env, &stopped)?
+        }
+        None => tokio::task::JoinSet::new(),
+    };
+    tracing::info!(store = %store_choice.describe(), workers = workers.len(), "inbox");
     let receiver = Receiver {
         out: Arc::new(Mutex::new(out)),
         secret_sources: sources.into(),
+        inbox,
     };
     let app = Router::new()
         .route(&args.path, post(accept))
@@ -84,23 +109,77 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error
     let address = listener.local_addr()?;
     tracing::info!(%address, path = %args.path, "listening");
     eprintln!("octohook: listening on http://{address}{}", args.path);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    let signal = tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    let mut server_stopped = stopped.clone();
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = server_stopped.wait_for(|stop| *stop).await;
+        })
+        .await;
+    signal.abort();
+    let grace = args.processing.shutdown_timeout();
+    let drained = tokio::time::timeout(grace, async {
+        while workers.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            "handlers still running after {}: stopping them; their deliveries will be processed again",
+            humantime::format_duration(grace)
+        );
+        workers.shutdown().await;
+    }
+    served?;
     tracing::info!("stopped");
     Ok(())
 }
 
-async fn accept(State(receiver): State<Receiver>, Webhook(delivery): Webhook) -> StatusCode {
+async fn accept(
+    State(receiver): State<Receiver>,
+    headers: HeaderMap,
+    Webhook(delivery): Webhook,
+) -> Response {
     let source = receiver
         .secret_sources
         .get(delivery.secret_index().0)
         .map_or("?", String::as_str);
+    let hook_id = delivery.hook_id().map(|id| id.get());
+    if let Some(inbox) = &receiver.inbox {
+        match inbox.accept(&delivery, &headers).await {
+            Ok(Inserted::New { .. }) => {}
+            Ok(Inserted::Duplicate { id }) => {
+                tracing::info!(
+                    event = %delivery.event_kind(),
+                    delivery = %delivery.guid(),
+                    hook_id,
+                    id,
+                    "duplicate delivery"
+                );
+                return StatusCode::OK.into_response();
+            }
+            Err(error) => {
+                tracing::error!(
+                    %error,
+                    delivery = %delivery.guid(),
+                    hook_id,
+                    "cannot store the delivery; answering 503"
+                );
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the delivery could not be stored; try again later\n",
+                )
+                    .into_response();
+            }
+        }
+    }
     tracing::info!(
         event = %delivery.event_kind(),
         action = delivery.action().unwrap_or("-"),
         delivery = %delivery.guid(),
-        hook_id = delivery.hook_id().map(|id| id.get()),
+        hook_id,
         secret = source,
         "accepted delivery"
     );
@@ -110,10 +189,10 @@ async fn accept(State(receiver): State<Receiver>, Webhook(delivery): Webhook) ->
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     match record.write_line(&mut *out).and_then(|()| out.flush()) {
-        Ok(()) => StatusCode::OK,
+        Ok(()) => StatusCode::OK.into_response(),
         Err(error) => {
             tracing::error!(%error, delivery = %delivery.guid(), "cannot write the delivery");
-            StatusCode::SERVICE_UNAVAILABLE
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
         }
     }
 }

@@ -20,6 +20,9 @@ impl Server {
         let mut child = Command::new(BIN)
             .args(["serve", "--bind", "127.0.0.1:0", "--out"])
             .arg(out)
+            // The inbox file goes beside the output, not into the working directory.
+            .arg("--db")
+            .arg(out.with_extension("db"))
             .args(extra)
             .env("GITHUB_WEBHOOK_SECRET", SECRET)
             .env("OCTOHOOK_LOG", "warn")

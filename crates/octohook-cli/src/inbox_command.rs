@@ -1,0 +1,381 @@
+//! `octohook inbox`: list, show, requeue and purge the deliveries `octohook serve`
+//! stored.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use clap::{Args, Subcommand};
+use octohook::{DeliveryGuid, HookId};
+use octohook_inbox::{
+    DeliveryKey, DeliveryStatus, DeliveryStore, ListQuery, PurgeQuery, StoreError, StoredDelivery,
+};
+use serde_json::{Value, json};
+
+use crate::inbox_store::{InboxStoreArgs, OpenError};
+
+/// Inspect and manage the inbox of `octohook serve`.
+#[derive(Debug, Args)]
+pub(crate) struct InboxArgs {
+    #[command(flatten)]
+    store: InboxStoreArgs,
+    #[command(subcommand)]
+    command: InboxCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum InboxCommand {
+    /// List stored deliveries, newest first.
+    List {
+        /// Only deliveries in this status (pending, processing, done, failed).
+        #[arg(long)]
+        status: Option<DeliveryStatus>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Print a JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one delivery: its state, headers and payload.
+    Show {
+        /// A row id (as listed), or HOOK:GUID.
+        delivery: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Requeue deliveries (for instance failed ones) to be processed again.
+    Retry {
+        /// Row ids or HOOK:GUID keys.
+        #[arg(required_unless_present = "status", conflicts_with = "status")]
+        deliveries: Vec<String>,
+        /// Requeue every delivery in this status.
+        #[arg(long)]
+        status: Option<DeliveryStatus>,
+    },
+    /// Remove old deliveries; prints how many were removed. A purged delivery's
+    /// GUID is forgotten: a redelivery of it would be stored again.
+    Purge {
+        /// Minimum age (7d, 12h, ...), from when the delivery was received.
+        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+        older_than: Duration,
+        /// Only in this status (repeatable; done and failed by default).
+        #[arg(long)]
+        status: Vec<DeliveryStatus>,
+    },
+}
+
+/// Why an `octohook inbox` command failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum InboxError {
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    #[error("the inbox store failed: {0}")]
+    Store(#[from] StoreError),
+    #[error("no delivery {0} in the inbox")]
+    NotFound(String),
+    #[error("{0:?} is neither a row id nor HOOK:GUID")]
+    BadReference(String),
+    #[error("cannot write the output: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+pub(crate) async fn run(args: InboxArgs) -> Result<(), InboxError> {
+    let store = args
+        .store
+        .choice()
+        .open()
+        .await?
+        .expect("octohook inbox always opens a store");
+    let mut out = std::io::stdout().lock();
+    match args.command {
+        InboxCommand::List {
+            status,
+            limit,
+            json,
+        } => {
+            let mut query = ListQuery::default().limit(limit);
+            if let Some(status) = status {
+                query = query.status(status);
+            }
+            let deliveries = store.list(&query).await?;
+            if json {
+                let rows: Vec<Value> = deliveries.iter().map(summary).collect();
+                writeln!(out, "{}", Value::Array(rows))?;
+            } else {
+                write_table(&mut out, &deliveries)?;
+            }
+        }
+        InboxCommand::Show { delivery, json } => {
+            let found = find(&store, &delivery).await?;
+            if json {
+                writeln!(out, "{:#}", details(&found))?;
+            } else {
+                write_details(&mut out, &found)?;
+            }
+        }
+        InboxCommand::Retry { deliveries, status } => {
+            let keys = match status {
+                Some(status) => keys_in(&store, status).await?,
+                None => {
+                    let mut keys = Vec::with_capacity(deliveries.len());
+                    for reference in &deliveries {
+                        keys.push(find(&store, reference).await?.key);
+                    }
+                    keys
+                }
+            };
+            let mut requeued = 0_u64;
+            for key in &keys {
+                if store.requeue(key).await? {
+                    requeued += 1;
+                } else {
+                    eprintln!("octohook: {key} is being processed (or is gone); left alone");
+                }
+            }
+            writeln!(out, "requeued {requeued}")?;
+        }
+        InboxCommand::Purge { older_than, status } => {
+            let query = if status.is_empty() {
+                PurgeQuery::finished_older_than(older_than)
+            } else {
+                PurgeQuery::older_than(older_than, status)
+            };
+            let purged = store.purge(&query).await?;
+            writeln!(out, "purged {purged}")?;
+        }
+    }
+    Ok(())
+}
+
+/// The keys of every delivery in `status`, paging through the store.
+async fn keys_in(
+    store: &Arc<dyn DeliveryStore>,
+    status: DeliveryStatus,
+) -> Result<Vec<DeliveryKey>, StoreError> {
+    const PAGE: u32 = 500;
+    let mut keys = Vec::new();
+    let mut query = ListQuery::default().status(status).limit(PAGE);
+    loop {
+        let page = store.list(&query).await?;
+        keys.extend(page.iter().map(|delivery| delivery.key.clone()));
+        match page.last() {
+            Some(last) if page.len() == PAGE as usize => query = query.before_id(last.id),
+            _ => return Ok(keys),
+        }
+    }
+}
+
+/// A delivery named by its row id or its `HOOK:GUID` key (`-:GUID` when it came
+/// without a hook id).
+async fn find(
+    store: &Arc<dyn DeliveryStore>,
+    reference: &str,
+) -> Result<StoredDelivery, InboxError> {
+    let found = match reference.parse::<i64>() {
+        Ok(id) => {
+            let query = ListQuery::default()
+                .before_id(id.saturating_add(1))
+                .limit(1);
+            store
+                .list(&query)
+                .await?
+                .into_iter()
+                .find(|delivery| delivery.id == id)
+        }
+        Err(_) => store.get(&parse_key(reference)?).await?,
+    };
+    found.ok_or_else(|| InboxError::NotFound(reference.to_owned()))
+}
+
+fn parse_key(reference: &str) -> Result<DeliveryKey, InboxError> {
+    let bad = || InboxError::BadReference(reference.to_owned());
+    let (hook, guid) = reference.split_once(':').ok_or_else(bad)?;
+    let hook_id = match hook {
+        "-" => None,
+        digits => Some(HookId::new(digits.parse().map_err(|_| bad())?)),
+    };
+    let guid: DeliveryGuid = guid.parse().map_err(|_| bad())?;
+    Ok(DeliveryKey::new(hook_id, guid))
+}
+
+fn time(at: SystemTime) -> String {
+    humantime::format_rfc3339_millis(at).to_string()
+}
+
+/// The JSON of a listed delivery: its state, without headers or body.
+fn summary(delivery: &StoredDelivery) -> Value {
+    json!({
+        "id": delivery.id,
+        "key": delivery.key.to_string(),
+        "hook_id": delivery.key.hook_id.map(HookId::get),
+        "guid": delivery.key.guid.as_str(),
+        "event": delivery.event,
+        "action": delivery.action,
+        "status": delivery.status.as_str(),
+        "attempts": delivery.attempts,
+        "last_error": delivery.last_error,
+        "received_at": time(delivery.received_at),
+        "updated_at": time(delivery.updated_at),
+        "next_attempt_at": delivery.next_attempt_at.map(time),
+        "lease": delivery.lease.as_ref().map(|lease| json!({
+            "owner": lease.owner,
+            "until": time(lease.until),
+        })),
+    })
+}
+
+/// The JSON of a shown delivery: the summary, the headers and the payload.
+fn details(delivery: &StoredDelivery) -> Value {
+    let mut value = summary(delivery);
+    let payload = match delivery.payload() {
+        Ok(json) => serde_json::from_slice(&json)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&json).into_owned())),
+        Err(_) => Value::String(String::from_utf8_lossy(&delivery.body).into_owned()),
+    };
+    if let Value::Object(map) = &mut value {
+        map.insert("content_type".into(), delivery.content_type.clone().into());
+        map.insert(
+            "headers".into(),
+            Value::Array(
+                delivery
+                    .headers
+                    .iter()
+                    .map(|(name, value)| json!([name, value]))
+                    .collect(),
+            ),
+        );
+        map.insert("payload".into(), payload);
+    }
+    value
+}
+
+fn event_action(delivery: &StoredDelivery) -> String {
+    match &delivery.action {
+        Some(action) => format!("{}.{action}", delivery.event),
+        None => delivery.event.clone(),
+    }
+}
+
+/// At most `max` characters of `text` on one line, with an ellipsis when cut.
+fn truncate(text: &str, max: usize) -> String {
+    let line = text.replace(['\n', '\r'], " ");
+    if line.chars().count() <= max {
+        return line;
+    }
+    let mut cut: String = line.chars().take(max.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
+fn write_table(out: &mut impl Write, deliveries: &[StoredDelivery]) -> std::io::Result<()> {
+    let rows: Vec<[String; 7]> = deliveries
+        .iter()
+        .map(|delivery| {
+            [
+                delivery.id.to_string(),
+                delivery.status.to_string(),
+                delivery.attempts.to_string(),
+                event_action(delivery),
+                delivery.key.to_string(),
+                time(delivery.received_at),
+                truncate(delivery.last_error.as_deref().unwrap_or(""), 60),
+            ]
+        })
+        .collect();
+    let header = [
+        "ID",
+        "STATUS",
+        "ATTEMPTS",
+        "EVENT",
+        "HOOK:GUID",
+        "RECEIVED",
+        "LAST ERROR",
+    ];
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut line = |cells: &[&str]| {
+        let mut text = String::new();
+        for (n, (cell, width)) in cells.iter().zip(widths).enumerate() {
+            if n + 1 == cells.len() {
+                text.push_str(cell);
+            } else {
+                text.push_str(&format!("{cell:<width$}  "));
+            }
+        }
+        writeln!(out, "{}", text.trim_end())
+    };
+    line(&header)?;
+    for row in &rows {
+        line(&row.each_ref().map(String::as_str))?;
+    }
+    Ok(())
+}
+
+fn write_details(out: &mut impl Write, delivery: &StoredDelivery) -> std::io::Result<()> {
+    writeln!(out, "id:          {}", delivery.id)?;
+    writeln!(out, "key:         {}", delivery.key)?;
+    writeln!(out, "event:       {}", event_action(delivery))?;
+    writeln!(out, "status:      {}", delivery.status)?;
+    writeln!(out, "attempts:    {}", delivery.attempts)?;
+    writeln!(out, "received at: {}", time(delivery.received_at))?;
+    writeln!(out, "updated at:  {}", time(delivery.updated_at))?;
+    if let Some(at) = delivery.next_attempt_at {
+        writeln!(out, "next try:    {}", time(at))?;
+    }
+    if let Some(lease) = &delivery.lease {
+        writeln!(
+            out,
+            "leased by:   {} until {}",
+            lease.owner,
+            time(lease.until)
+        )?;
+    }
+    if let Some(error) = &delivery.last_error {
+        writeln!(out, "last error:  {error}")?;
+    }
+    writeln!(out, "headers:")?;
+    for (name, value) in &delivery.headers {
+        // Signatures identify the body only; they are no secret, but noise here.
+        if name.starts_with("x-hub-signature") {
+            continue;
+        }
+        writeln!(out, "  {name}: {value}")?;
+    }
+    writeln!(out, "payload:")?;
+    match delivery.payload() {
+        Ok(json) => match serde_json::from_slice::<Value>(&json) {
+            Ok(value) => writeln!(out, "{value:#}")?,
+            Err(_) => writeln!(out, "{}", String::from_utf8_lossy(&json))?,
+        },
+        Err(_) => writeln!(out, "{}", String::from_utf8_lossy(&delivery.body))?,
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_parse_with_and_without_a_hook() {
+        let key = parse_key("42:72d3162e-cc78-11e3-81ab-4c9367dc0958").unwrap();
+        assert_eq!(key.hook_id, Some(HookId::new(42)));
+        assert_eq!(key.to_string(), "42:72d3162e-cc78-11e3-81ab-4c9367dc0958");
+        assert_eq!(parse_key("-:a1").unwrap().hook_id, None);
+        assert!(parse_key("a1").is_err());
+        assert!(parse_key("x:a1").is_err());
+    }
+
+    #[test]
+    fn truncation_keeps_one_line() {
+        assert_eq!(truncate("short", 10), "short");
+        assert_eq!(truncate("a\nb", 10), "a b");
+        assert_eq!(truncate("abcdefghijkl", 5), "abcd…");
+    }
+}

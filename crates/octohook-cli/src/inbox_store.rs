@@ -1,0 +1,250 @@
+//! Which delivery store `octohook serve` and `octohook inbox` use, and opening it.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Args;
+use octohook_inbox::{
+    DeliveryStore, MemoryStore, PostgresOptions, PostgresStore, SqliteOptions, SqliteStore,
+    StoreError,
+};
+
+/// The SQLite file used when no store is named.
+pub(crate) const DEFAULT_DB: &str = "./octohook-inbox.db";
+
+/// The store flags of `octohook serve`.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Inbox")]
+pub(crate) struct ServeStoreArgs {
+    #[command(flatten)]
+    select: StoreSelect,
+    /// Keep the tables in this PostgreSQL schema (created when missing).
+    #[arg(long, value_name = "NAME", requires = "database_url")]
+    database_schema: Option<String>,
+    /// Refuse to grow the SQLite file beyond about this many bytes: deliveries
+    /// are then answered 503 until room is made (octohook inbox purge).
+    #[arg(long, value_name = "BYTES", conflicts_with_all = ["database_url", "memory_inbox", "no_inbox"])]
+    db_size_limit: Option<u64>,
+}
+
+/// Where `octohook serve` keeps deliveries: one of these at most.
+#[derive(Debug, Args)]
+#[group(id = "store", multiple = false)]
+struct StoreSelect {
+    /// SQLite file of the durable inbox (the default: ./octohook-inbox.db).
+    #[arg(long, value_name = "PATH")]
+    db: Option<PathBuf>,
+    /// PostgreSQL inbox shared by several receivers (postgres://user@host/db).
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "OCTOHOOK_DATABASE_URL",
+        hide_env_values = true
+    )]
+    database_url: Option<String>,
+    /// An inbox in memory: duplicates are still answered once, but nothing
+    /// survives a restart.
+    #[arg(long)]
+    memory_inbox: bool,
+    /// No inbox: verify and write --out only (no deduplication, no --exec).
+    #[arg(long)]
+    no_inbox: bool,
+}
+
+/// The store flags of `octohook inbox`.
+#[derive(Debug, Args)]
+pub(crate) struct InboxStoreArgs {
+    /// SQLite file of the inbox (the default: ./octohook-inbox.db).
+    #[arg(long, value_name = "PATH", global = true)]
+    db: Option<PathBuf>,
+    /// PostgreSQL inbox (postgres://user@host/db).
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "OCTOHOOK_DATABASE_URL",
+        hide_env_values = true,
+        global = true,
+        conflicts_with = "db"
+    )]
+    database_url: Option<String>,
+    /// The PostgreSQL schema holding the tables.
+    #[arg(long, value_name = "NAME", global = true)]
+    database_schema: Option<String>,
+}
+
+/// A store to open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum StoreChoice {
+    /// No inbox at all.
+    None,
+    /// A [`MemoryStore`].
+    Memory,
+    /// A SQLite file.
+    Sqlite {
+        path: PathBuf,
+        size_limit: Option<u64>,
+        /// Create the file when missing (the receiver does, `octohook inbox`
+        /// does not: a mistyped path should not look like an empty inbox).
+        create: bool,
+    },
+    /// A PostgreSQL database.
+    Postgres { url: String, schema: Option<String> },
+}
+
+impl ServeStoreArgs {
+    pub(crate) fn choice(&self) -> StoreChoice {
+        let select = &self.select;
+        if select.no_inbox {
+            StoreChoice::None
+        } else if select.memory_inbox {
+            StoreChoice::Memory
+        } else if let Some(url) = &select.database_url {
+            StoreChoice::Postgres {
+                url: url.clone(),
+                schema: self.database_schema.clone(),
+            }
+        } else {
+            StoreChoice::Sqlite {
+                path: select
+                    .db
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from(DEFAULT_DB)),
+                size_limit: self.db_size_limit,
+                create: true,
+            }
+        }
+    }
+}
+
+impl InboxStoreArgs {
+    pub(crate) fn choice(&self) -> StoreChoice {
+        match &self.database_url {
+            Some(url) => StoreChoice::Postgres {
+                url: url.clone(),
+                schema: self.database_schema.clone(),
+            },
+            None => StoreChoice::Sqlite {
+                path: self.db.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_DB)),
+                size_limit: None,
+                create: false,
+            },
+        }
+    }
+}
+
+/// Why a store could not be opened; names the store, never a password.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum OpenError {
+    #[error("no inbox database at {} (name one with --db or --database-url)", .0.display())]
+    Missing(PathBuf),
+    #[error("cannot open the inbox database {}: {source}", path.display())]
+    Sqlite { path: PathBuf, source: StoreError },
+    #[error("cannot open the PostgreSQL inbox: {0}")]
+    Postgres(StoreError),
+}
+
+impl StoreChoice {
+    /// A short description for logs: the file, or "postgresql" (a URL may hold a
+    /// password).
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            Self::None => "none".to_owned(),
+            Self::Memory => "memory".to_owned(),
+            Self::Sqlite { path, .. } => format!("sqlite {}", path.display()),
+            Self::Postgres { schema, .. } => match schema {
+                Some(schema) => format!("postgresql (schema {schema})"),
+                None => "postgresql".to_owned(),
+            },
+        }
+    }
+
+    /// Opens the store; `None` for [`StoreChoice::None`].
+    pub(crate) async fn open(&self) -> Result<Option<Arc<dyn DeliveryStore>>, OpenError> {
+        Ok(match self {
+            Self::None => None,
+            Self::Memory => Some(Arc::new(MemoryStore::new())),
+            Self::Sqlite {
+                path,
+                size_limit,
+                create,
+            } => {
+                if !*create && !path.exists() {
+                    return Err(OpenError::Missing(path.clone()));
+                }
+                let options = SqliteOptions::default()
+                    .size_limit(*size_limit)
+                    .create(*create);
+                let store = SqliteStore::open_with(path, options)
+                    .await
+                    .map_err(|source| OpenError::Sqlite {
+                        path: path.clone(),
+                        source,
+                    })?;
+                Some(Arc::new(store))
+            }
+            Self::Postgres { url, schema } => {
+                let mut options = PostgresOptions::default();
+                if let Some(schema) = schema {
+                    options = options.schema(schema.clone());
+                }
+                let store = PostgresStore::connect_with(url, options)
+                    .await
+                    .map_err(OpenError::Postgres)?;
+                Some(Arc::new(store))
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Serve {
+        #[command(flatten)]
+        store: ServeStoreArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<StoreChoice, clap::Error> {
+        Serve::try_parse_from(std::iter::once("serve").chain(args.iter().copied()))
+            .map(|serve| serve.store.choice())
+    }
+
+    #[test]
+    fn the_default_is_the_sqlite_file_and_the_flags_exclude_each_other() {
+        // clap reads the variable: the defaults only show without it.
+        if std::env::var_os("OCTOHOOK_DATABASE_URL").is_some() {
+            return;
+        }
+        assert_eq!(
+            parse(&[]).unwrap(),
+            StoreChoice::Sqlite {
+                path: PathBuf::from(DEFAULT_DB),
+                size_limit: None,
+                create: true
+            }
+        );
+        assert_eq!(parse(&["--memory-inbox"]).unwrap(), StoreChoice::Memory);
+        assert_eq!(parse(&["--no-inbox"]).unwrap(), StoreChoice::None);
+        assert!(matches!(
+            parse(&["--database-url", "postgres://u@h/d", "--database-schema", "s"]).unwrap(),
+            StoreChoice::Postgres { schema: Some(s), .. } if s == "s"
+        ));
+        assert!(parse(&["--db", "a.db", "--no-inbox"]).is_err());
+        assert!(parse(&["--memory-inbox", "--database-url", "postgres://u@h/d"]).is_err());
+        assert!(parse(&["--no-inbox", "--db-size-limit", "10"]).is_err());
+        assert!(parse(&["--database-schema", "s"]).is_err());
+    }
+
+    #[test]
+    fn a_postgres_store_is_described_without_its_url() {
+        let choice = StoreChoice::Postgres {
+            url: "postgres://user:hunter2@db/inbox".to_owned(),
+            schema: None,
+        };
+        assert!(!choice.describe().contains("hunter2"));
+    }
+}
