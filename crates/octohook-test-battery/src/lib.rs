@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 
 pub use corpus::{GithubExample, github_examples};
 pub use delivery::TestDelivery;
-pub use process::ReceiverProcess;
+pub use process::{ReceiverProcess, check_line_printing_receiver, check_serve_records};
 
 /// The secret a receiver under test verifies with.
 pub const SECRET: &str = "It's a Secret to Everybody";

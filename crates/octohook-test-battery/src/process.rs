@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::SECRET;
+use crate::{SECRET, TestDelivery};
 
 const PATIENCE: Duration = Duration::from_secs(10);
 
@@ -92,4 +92,67 @@ fn lines(stream: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> 
         }
     });
     receiver
+}
+
+/// Runs `program` (a receiver that prints one `octohook serve --out` line per
+/// accepted delivery) and checks that it passes the battery and prints one line per
+/// accepted delivery, nothing for rejected ones.
+///
+/// # Panics
+/// On any failure, with the list of failed cases.
+pub async fn check_line_printing_receiver(program: &str) {
+    let receiver = ReceiverProcess::start(program);
+    let failures = crate::run(receiver.address(), "/").await;
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    // Every GitHub example, the emoji payload and the form payload; no rejection.
+    let lines = receiver.lines_until_quiet(Duration::from_millis(500));
+    assert_eq!(lines.len(), crate::github_examples().len() + 2);
+}
+
+/// Runs `program` and checks that each line it prints is, byte for byte apart from
+/// `received_at`, what `octohook serve --out` writes for the same delivery.
+///
+/// # Panics
+/// On the first line that differs.
+pub async fn check_serve_records(program: &str) {
+    let receiver = ReceiverProcess::start(program);
+    let client = reqwest::Client::new();
+    let url = format!("http://{}/", receiver.address());
+    let mut deliveries: Vec<TestDelivery> = crate::github_examples()
+        .into_iter()
+        .map(|example| TestDelivery::json(&example.event, example.body))
+        .collect();
+    deliveries.extend([
+        // Multi-line JSON, re-encoded on one line.
+        TestDelivery::json(
+            "issues",
+            b"{\n  \"action\": \"opened\",\n  \"n\": [1, 2]\n}".to_vec(),
+        ),
+        TestDelivery::form("issues", br#"{"action":"closed","x":"a&b=c+d %"}"#),
+        // No hook id and no target: both null.
+        TestDelivery::json(
+            "ping",
+            br#"{"zen":"Avoid administrative distraction."}"#.to_vec(),
+        )
+        .without("x-github-hook-id")
+        .without("x-github-hook-installation-target-type")
+        .without("x-github-hook-installation-target-id"),
+    ]);
+    for delivery in &deliveries {
+        let (status, text) = delivery.send(&client, &url).await.unwrap();
+        assert_eq!(status, 200, "{text}");
+        let line = receiver.next_line().unwrap();
+        delivery.expect_record(&line).unwrap();
+    }
+    // A rejected delivery prints nothing: the next line is the next accepted one.
+    let forged = TestDelivery::json("push", b"{}".to_vec()).signed_with("a guess");
+    assert_eq!(forged.send(&client, &url).await.unwrap().0, 401);
+    let good = TestDelivery::json("push", br#"{"ref":"refs/heads/main"}"#.to_vec());
+    assert_eq!(good.send(&client, &url).await.unwrap().0, 200);
+    good.expect_record(&receiver.next_line().unwrap()).unwrap();
 }
