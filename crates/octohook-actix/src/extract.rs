@@ -411,16 +411,11 @@ pub async fn dispatch(
         Err(error) => {
             let status = error.status();
             tracing::warn!(delivery = %guid, status = status.as_u16(), %error, "webhook dispatch failed");
-            let text = if status == http::StatusCode::BAD_REQUEST {
-                format!("{error}\n")
-            } else {
-                "a webhook handler failed\n".to_owned()
-            };
             let status = actix_web::http::StatusCode::from_u16(status.as_u16())
                 .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
             actix_web::HttpResponse::build(status)
                 .content_type("text/plain; charset=utf-8")
-                .body(text)
+                .body(error.response_text())
         }
     }
 }

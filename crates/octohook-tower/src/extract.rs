@@ -178,11 +178,7 @@ pub async fn dispatch(dispatcher: &octohook::Dispatcher, delivery: VerifiedDeliv
         Ok(_) => StatusCode::OK.into_response(),
         Err(error) => {
             tracing::warn!(delivery = %guid, status = error.status().as_u16(), %error, "webhook dispatch failed");
-            let text = match error.status() {
-                StatusCode::BAD_REQUEST => format!("{error}\n"),
-                _ => "a webhook handler failed\n".to_owned(),
-            };
-            (error.status(), text).into_response()
+            (error.status(), error.response_text()).into_response()
         }
     }
 }

@@ -317,6 +317,16 @@ impl DispatchError {
             Self::Handlers { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
+
+    /// The body a receiver answers with: why the payload does not parse, or only
+    /// that a handler failed. Handlers' own errors may hold internal details, so
+    /// they go to the error hooks and logs, never to the response.
+    pub fn response_text(&self) -> String {
+        match self {
+            Self::Parse { .. } => format!("{self}\n"),
+            Self::Handlers { .. } => "a webhook handler failed\n".to_owned(),
+        }
+    }
 }
 
 impl fmt::Display for DispatchError {
