@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::{HttpRequest, web};
 use octohook::{DEFAULT_BODY_LIMIT, Verifier, WebhookSecret};
@@ -10,8 +11,8 @@ use crate::Rejection;
 
 type ErrorHandler = Arc<dyn Fn(Rejection, &HttpRequest) -> actix_web::Error + Send + Sync>;
 
-/// Webhook verification settings: the secrets, the body limit, the legacy SHA-1
-/// opt-in and an error handler.
+/// Webhook verification settings: the secrets, the body limit, the body read
+/// timeout, the legacy SHA-1 opt-in and an error handler.
 ///
 /// Register it with [`App::app_data`](actix_web::App::app_data) (directly or in a
 /// [`web::Data`]) for the [extractors](crate::extract) to verify deliveries
@@ -65,15 +66,18 @@ type ErrorHandler = Arc<dyn Fn(Rejection, &HttpRequest) -> actix_web::Error + Se
 pub struct WebhookConfig {
     verifier: Option<Verifier>,
     limit: u64,
+    read_timeout: Option<Duration>,
     allow_sha1: bool,
     error_handler: Option<ErrorHandler>,
 }
 
 impl WebhookConfig {
-    /// No secret, the default 25 MiB limit, SHA-256 only, the default responses.
+    /// No secret, the default 25 MiB limit, no read timeout, SHA-256 only, the
+    /// default responses.
     pub const DEFAULT: Self = Self {
         verifier: None,
         limit: DEFAULT_BODY_LIMIT,
+        read_timeout: None,
         allow_sha1: false,
         error_handler: None,
     };
@@ -124,6 +128,51 @@ impl WebhookConfig {
         self
     }
 
+    /// Answers `408 Request Timeout` (through the [error handler](Self::error_handler),
+    /// if any) when the whole body has not arrived within `timeout` of starting to
+    /// read it; the rest of the body is not read.
+    ///
+    /// There is no timeout by default. actix-web's own
+    /// [`HttpServer::client_request_timeout`](actix_web::HttpServer::client_request_timeout)
+    /// (5 s by default) bounds the time to send the request head, not the body.
+    /// GitHub gives up on a delivery after 10 seconds, so a longer timeout gains
+    /// nothing for GitHub's deliveries.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// use actix_web::{App, HttpServer, web};
+    /// use octohook::WebhookSecret;
+    /// use octohook_actix::{VerifyWebhook, WebhookConfig, extract::Webhook};
+    ///
+    /// async fn handle(Webhook(delivery): Webhook) -> String {
+    ///     delivery.guid().to_string()
+    /// }
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// let config = WebhookConfig::new()
+    ///     .secret(WebhookSecret::new("s3cret").unwrap())
+    ///     .read_timeout(Duration::from_secs(10));
+    /// let server = HttpServer::new(move || {
+    ///     App::new().service(
+    ///         web::resource("/")
+    ///             .wrap(VerifyWebhook::new(config.clone()))
+    ///             .route(web::post().to(handle)),
+    ///     )
+    /// })
+    /// // The request head, and idle keep-alive connections.
+    /// .client_request_timeout(Duration::from_secs(10))
+    /// .keep_alive(Duration::from_secs(10))
+    /// .bind(("127.0.0.1", 0))?;
+    /// # drop(server);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = Some(timeout);
+        self
+    }
+
     /// Accepts the legacy SHA-1 `X-Hub-Signature` on deliveries that carry no
     /// `X-Hub-Signature-256` (only old GitHub Enterprise Server versions need this).
     pub fn allow_legacy_sha1(mut self) -> Self {
@@ -151,6 +200,11 @@ impl WebhookConfig {
     /// The largest body accepted, in bytes.
     pub fn body_limit(&self) -> u64 {
         self.limit
+    }
+
+    /// The body read timeout, if one is set.
+    pub fn body_read_timeout(&self) -> Option<Duration> {
+        self.read_timeout
     }
 
     /// The configuration registered for `request`'s route: a `WebhookConfig` or a
@@ -191,6 +245,7 @@ impl fmt::Debug for WebhookConfig {
         f.debug_struct("WebhookConfig")
             .field("verifier", &self.verifier)
             .field("limit", &self.limit)
+            .field("read_timeout", &self.read_timeout)
             .field("allow_legacy_sha1", &self.allow_sha1)
             .field("error_handler", &self.error_handler.as_ref().map(|_| ".."))
             .finish()

@@ -101,7 +101,8 @@ impl FromRequest for Webhook {
         }
         let config = WebhookConfig::from_req(request);
         let verify = match config.verifier() {
-            Some(verifier) => VerifyPayload::begin(verifier, request.headers(), payload.take()),
+            Some(verifier) => VerifyPayload::begin(verifier, request.headers(), payload.take())
+                .map(|verify| verify.with_deadline(config.body_read_timeout())),
             None => Err(Rejection::NotConfigured),
         };
         match verify {
@@ -120,25 +121,35 @@ pin_project! {
     /// The future of the [`Webhook`] extractor.
     #[must_use = "futures do nothing unless polled"]
     pub struct WebhookFuture {
+        #[pin]
         state: WebhookState,
     }
 }
 
-// The future is built once per request and moved at most once, into the handler's
-// future: boxing the larger variant would cost an allocation for nothing.
-#[allow(clippy::large_enum_variant)]
-enum WebhookState {
-    Done(Option<Result<Webhook, actix_web::Error>>),
-    Verifying {
-        verify: VerifyPayload,
-        request: Option<HttpRequest>,
-    },
+pin_project! {
+    // The future is built once per request and moved at most once, into the
+    // handler's future: boxing the larger variant would cost an allocation for
+    // nothing.
+    #[allow(clippy::large_enum_variant)]
+    #[project = WebhookStateProj]
+    enum WebhookState {
+        Done {
+            result: Option<Result<Webhook, actix_web::Error>>,
+        },
+        Verifying {
+            #[pin]
+            verify: VerifyPayload,
+            request: Option<HttpRequest>,
+        },
+    }
 }
 
 impl WebhookFuture {
     fn done(result: Result<Webhook, actix_web::Error>) -> Self {
         Self {
-            state: WebhookState::Done(Some(result)),
+            state: WebhookState::Done {
+                result: Some(result),
+            },
         }
     }
 }
@@ -153,14 +164,14 @@ impl Future for WebhookFuture {
     type Output = Result<Webhook, actix_web::Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().state {
-            WebhookState::Done(result) => Poll::Ready(
+        match self.project().state.project() {
+            WebhookStateProj::Done { result } => Poll::Ready(
                 result
                     .take()
                     .expect("WebhookFuture polled after completion"),
             ),
-            WebhookState::Verifying { verify, request } => {
-                let verified = ready!(Pin::new(verify).poll(cx));
+            WebhookStateProj::Verifying { verify, request } => {
+                let verified = ready!(verify.poll(cx));
                 let request = request
                     .take()
                     .expect("WebhookFuture polled after completion");

@@ -25,9 +25,10 @@ use crate::{Rejection, VerifyPayload, WebhookConfig};
 /// (read it with [`Webhook`](crate::extract::Webhook) or
 /// [`WebhookPayload`](crate::extract::WebhookPayload)) and the verified bytes as
 /// the payload. A rejected request never reaches a handler: it gets a short
-/// `text/plain` response with 400, 401, 413 or 415, or whatever the configuration's
-/// [error handler](WebhookConfig::error_handler) makes of it. Other methods pass
-/// through unverified.
+/// `text/plain` response with 400, 401, 413 or 415 (408 when the body is slower
+/// than the configuration's [read timeout](WebhookConfig::read_timeout)), or
+/// whatever the configuration's [error handler](WebhookConfig::error_handler) makes
+/// of it. Other methods pass through unverified.
 ///
 /// ```
 /// use actix_web::{App, test, web};
@@ -149,7 +150,8 @@ where
         };
         match pending {
             Ok(pending) => VerifyWebhookFuture::verifying(
-                VerifyPayload::new(pending, request.take_payload()),
+                VerifyPayload::new(pending, request.take_payload())
+                    .with_deadline(self.config.body_read_timeout()),
                 request,
                 Rc::clone(&self.service),
                 Rc::clone(&self.config),
@@ -191,6 +193,7 @@ pin_project! {
         S: Service<ServiceRequest>,
     {
         Verifying {
+            #[pin]
             verify: VerifyPayload,
             request: Option<ServiceRequest>,
             service: Rc<S>,
@@ -268,7 +271,7 @@ where
                     service,
                     config,
                 } => {
-                    let verified = std::task::ready!(Pin::new(verify).poll(cx));
+                    let verified = std::task::ready!(verify.poll(cx));
                     let mut request = request.take().expect("polled after completion");
                     match verified {
                         Ok(delivery) => {

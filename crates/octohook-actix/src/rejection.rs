@@ -22,6 +22,14 @@ pub enum Rejection {
     /// malformed chunked body).
     #[error("could not read the request body")]
     BodyRead,
+    /// The whole body did not arrive within the read timeout (see
+    /// [`WebhookConfig::read_timeout`]), answered with 408. The rest of the body is
+    /// not read.
+    #[error("the request body did not arrive within {timeout:?}")]
+    BodyTimeout {
+        /// The read timeout that passed.
+        timeout: std::time::Duration,
+    },
     /// Verification is not configured: an extractor found neither a delivery verified
     /// by [`VerifyWebhook`](crate::VerifyWebhook) nor a [`WebhookConfig`] with a
     /// secret. A server misconfiguration, answered with 500.
@@ -31,7 +39,8 @@ pub enum Rejection {
 
 impl Rejection {
     /// The HTTP status of the response: that of [`octohook::Error::status`] for an
-    /// invalid delivery, 400 for an unreadable body, 500 when not configured.
+    /// invalid delivery, 400 for an unreadable body, 408 for a body slower than the
+    /// read timeout, 500 when not configured.
     ///
     /// ```
     /// use actix_web::http::StatusCode;
@@ -48,6 +57,7 @@ impl Rejection {
                 StatusCode::from_u16(error.status().as_u16()).unwrap_or(StatusCode::BAD_REQUEST)
             }
             Self::BodyRead => StatusCode::BAD_REQUEST,
+            Self::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::NotConfigured => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

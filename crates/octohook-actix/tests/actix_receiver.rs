@@ -2,12 +2,13 @@
 //! 127.0.0.1.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use actix_web::{App, HttpResponse, HttpServer, error, web};
 use octohook::{Verifier, WebhookSecret};
 use octohook_actix::extract::{Webhook, WebhookPayload};
 use octohook_actix::{VerifyWebhook, WebhookConfig};
-use octohook_test_battery::{SECRET, TestDelivery};
+use octohook_test_battery::{AdversarialOptions, CapturedLogs, SECRET, TestDelivery};
 
 fn secret() -> WebhookSecret {
     WebhookSecret::new(SECRET).unwrap()
@@ -22,6 +23,24 @@ fn serve(configure: impl Fn(&mut web::ServiceConfig) + Clone + Send + 'static) -
     let server = HttpServer::new(move || App::new().configure(configure.clone()))
         .workers(1)
         .disable_signals()
+        .bind(("127.0.0.1", 0))
+        .unwrap();
+    let address = server.addrs()[0];
+    actix_web::rt::spawn(server.run());
+    address
+}
+
+/// Like [`serve`], with `timeout` for the request head (`client_request_timeout`)
+/// and for idle keep-alive connections.
+fn serve_with_timeout(
+    timeout: Duration,
+    configure: impl Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
+) -> SocketAddr {
+    let server = HttpServer::new(move || App::new().configure(configure.clone()))
+        .workers(1)
+        .disable_signals()
+        .client_request_timeout(timeout)
+        .keep_alive(timeout)
         .bind(("127.0.0.1", 0))
         .unwrap();
     let address = server.addrs()[0];
@@ -54,6 +73,80 @@ async fn middleware_passes_the_battery() {
         failures.len(),
         failures.join("\n")
     );
+}
+
+#[actix_web::test]
+async fn read_timeouts_withstand_hostile_clients_and_nothing_logs_a_secret() {
+    let logs = CapturedLogs::install();
+    let config = |timeout| WebhookConfig::from(verifier()).read_timeout(timeout);
+    // The whole battery, with a read timeout long enough for its 25 MiB body in a
+    // debug build; then the hostile clients against a 1 s timeout, through the
+    // middleware and through the extractor alone.
+    let patient = Duration::from_secs(30);
+    let address = serve_with_timeout(patient, move |service| {
+        service.service(
+            web::resource("/")
+                .wrap(VerifyWebhook::new(config(patient)))
+                .route(web::post().to(echo)),
+        );
+    });
+    let mut failures = octohook_test_battery::run(address, "/").await;
+    let timeout = Duration::from_secs(1);
+    let address = serve_with_timeout(timeout, move |service| {
+        service
+            .service(
+                web::resource("/middleware")
+                    .wrap(VerifyWebhook::new(config(timeout)))
+                    .route(web::post().to(echo)),
+            )
+            .service(
+                web::resource("/standalone")
+                    .app_data(config(timeout))
+                    .route(web::post().to(echo)),
+            );
+    });
+    // actix-web answers `Expect: 100-continue` before any middleware runs.
+    let options = AdversarialOptions::new(timeout).continue_before_verifying();
+    for path in ["/middleware", "/standalone"] {
+        let started = std::time::Instant::now();
+        let path_failures = octohook_test_battery::run_adversarial(address, path, &options).await;
+        eprintln!("adversarial battery on {path}: {:.1?}", started.elapsed());
+        failures.extend(
+            path_failures
+                .into_iter()
+                .map(|failure| format!("{path}: {failure}")),
+        );
+    }
+    let sha1 = serve_with_timeout(timeout, move |service| {
+        service.service(
+            web::resource("/")
+                .wrap(VerifyWebhook::new(config(timeout).allow_legacy_sha1()))
+                .route(web::post().to(echo)),
+        );
+    });
+    failures.extend(octohook_test_battery::run_downgrade(sha1, "/", true).await);
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+
+    let text = logs.text();
+    for expected in ["rejected webhook delivery", "status=401", "status=408"] {
+        assert!(
+            text.contains(expected),
+            "no {expected:?} in the logs:\n{text}"
+        );
+    }
+    // Both signatures of every body sent were recorded, and none appears.
+    let sent = octohook_test_battery::sent_signatures().len();
+    assert!(
+        sent > 2 * octohook_test_battery::github_examples().len(),
+        "{sent}"
+    );
+    let leaks = octohook_test_battery::find_leaks(&text);
+    assert!(leaks.is_empty(), "the logs leak {}", leaks.join(", "));
 }
 
 #[actix_web::test]

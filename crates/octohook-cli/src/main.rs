@@ -6,6 +6,7 @@ mod deliveries_command;
 mod events_command;
 mod github_options;
 mod hooks_command;
+mod http_server;
 mod inbox_command;
 mod inbox_store;
 mod processing;

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use axum::Router;
 use axum::extract::State;
@@ -18,6 +18,7 @@ use octohook_inbox::{Inbox, Inserted};
 use octohook_tower::VerifyWebhookLayer;
 use octohook_tower::extract::Webhook;
 
+use crate::http_server;
 use crate::inbox_store::ServeStoreArgs;
 use crate::processing::{self, ProcessingArgs};
 use crate::secrets;
@@ -44,6 +45,10 @@ pub(crate) struct ServeArgs {
     /// Largest body accepted, in bytes (GitHub's cap is 25 MiB).
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_BODY_LIMIT)]
     max_body: u64,
+    /// Time a client has to send a request head, and then its whole body (408); a
+    /// connection idle this long is closed. GitHub itself gives up after 10 s.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = read_timeout)]
+    read_timeout: Duration,
     /// File to append the JSON lines to, one per new delivery (standard output
     /// when absent).
     #[arg(long, value_name = "FILE")]
@@ -100,7 +105,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error
     };
     let app = Router::new()
         .route(&args.path, post(accept))
-        .route_layer(VerifyWebhookLayer::new(verifier))
+        .route_layer(VerifyWebhookLayer::new(verifier).with_read_timeout(args.read_timeout))
         .with_state(receiver);
 
     let listener = tokio::net::TcpListener::bind(args.bind)
@@ -114,11 +119,10 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error
         let _ = stop.send(true);
     });
     let mut server_stopped = stopped.clone();
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = server_stopped.wait_for(|stop| *stop).await;
-        })
-        .await;
+    http_server::serve(listener, app, args.read_timeout, async move {
+        let _ = server_stopped.wait_for(|stop| *stop).await;
+    })
+    .await;
     signal.abort();
     let grace = args.processing.shutdown_timeout();
     let drained = tokio::time::timeout(grace, async {
@@ -132,7 +136,6 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error
         );
         workers.shutdown().await;
     }
-    served?;
     tracing::info!("stopped");
     Ok(())
 }
@@ -194,6 +197,15 @@ async fn accept(
             tracing::error!(%error, delivery = %delivery.guid(), "cannot write the delivery");
             StatusCode::SERVICE_UNAVAILABLE.into_response()
         }
+    }
+}
+
+/// Parses `--read-timeout`: a humantime duration (`10s`, `1m`), not zero.
+fn read_timeout(text: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(duration) if duration.is_zero() => Err("the read timeout must not be zero".into()),
+        Ok(duration) => Ok(duration),
+        Err(error) => Err(error.to_string()),
     }
 }
 

@@ -83,6 +83,13 @@ impl TestDelivery {
         this
     }
 
+    /// Adds a header, keeping any already there under the same name (to send it
+    /// twice).
+    pub fn with_added_header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
     /// Removes a header.
     pub fn without(mut self, name: &str) -> Self {
         self.headers
@@ -142,7 +149,12 @@ impl TestDelivery {
     }
 
     /// Posts the delivery; returns the status and the response body.
+    ///
+    /// The expected signatures of the body are recorded, and a response body that
+    /// contains one of them or the secret is an error: see
+    /// [`find_leaks`](crate::find_leaks).
     pub async fn send(&self, client: &reqwest::Client, url: &str) -> Result<(u16, String), String> {
+        crate::leaks::record_sent(&self.body);
         let mut request = client.post(url).body(self.body.clone());
         for (name, value) in &self.headers {
             request = request.header(name, value);
@@ -156,6 +168,10 @@ impl TestDelivery {
             .text()
             .await
             .map_err(|error| format!("response unreadable: {error}"))?;
+        let leaks = crate::find_leaks(&text);
+        if !leaks.is_empty() {
+            return Err(format!("the {status} response leaks {}", leaks.join(", ")));
+        }
         Ok((status, text))
     }
 

@@ -4,17 +4,25 @@
 //! only, with the default 25 MiB body limit, and answers an accepted delivery with
 //! a 2xx whose body, when not empty, contains the delivery GUID. [`run`] sends it
 //! every kind of delivery, good and bad, and returns the failures.
+//! [`run_adversarial`] adds hostile clients (slow, idle, oversized, malformed,
+//! downgrading) for a receiver with a short read timeout. Every body sent is
+//! recorded, so that [`find_leaks`] can check logs and responses for the secret
+//! and the signatures the receiver expected.
 #![forbid(unsafe_code)]
 
+mod adversarial;
 mod corpus;
 mod delivery;
+mod leaks;
 mod process;
 mod raw;
 
 use std::net::SocketAddr;
 
+pub use adversarial::{AdversarialOptions, GRACE, run_adversarial, run_downgrade};
 pub use corpus::{GithubExample, github_examples};
 pub use delivery::TestDelivery;
+pub use leaks::{CapturedLogs, find_leaks, sent_signatures};
 pub use process::{ReceiverProcess, check_line_printing_receiver, check_serve_records};
 
 /// The secret a receiver under test verifies with.

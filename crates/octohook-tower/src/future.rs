@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 
 use http::request::Parts;
 use http::{HeaderMap, Request, Response};
@@ -53,10 +54,16 @@ impl<S, B> ResponseFuture<S, B>
 where
     S: Service<Request<RequestBody<B>>>,
 {
-    pub(crate) fn verifying(service: S, parts: Parts, pending: PendingDelivery, body: B) -> Self {
+    pub(crate) fn verifying(
+        service: S,
+        parts: Parts,
+        pending: PendingDelivery,
+        body: B,
+        read_timeout: Option<Duration>,
+    ) -> Self {
         Self {
             state: State::Verifying {
-                verify: VerifyBody::new(pending, body),
+                verify: VerifyBody::new(pending, body).with_deadline(read_timeout),
                 parts: Some(parts),
                 service: Some(service),
             },

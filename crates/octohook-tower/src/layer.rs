@@ -1,5 +1,7 @@
 //! [`VerifyWebhookLayer`]: the tower layer.
 
+use std::time::Duration;
+
 use octohook::Verifier;
 use tower_layer::Layer;
 
@@ -13,8 +15,9 @@ use crate::VerifyWebhook;
 /// and then calls the inner service with the verified
 /// [`VerifiedDelivery`](octohook::VerifiedDelivery) as a request extension and the
 /// body as a [`Full<Bytes>`](http_body_util::Full). Rejected requests never reach
-/// the inner service: they get a short `text/plain` response with 400, 401, 413 or
-/// 415. Other methods pass through unverified and are the inner service's business.
+/// the inner service: they get a short `text/plain` response with 400, 401, 408,
+/// 413 or 415. Other methods pass through unverified and are the inner service's
+/// business.
 ///
 /// ```
 /// use axum::{Extension, Router, routing::post};
@@ -31,15 +34,80 @@ use crate::VerifyWebhook;
 ///     .route("/webhook", post(handle))
 ///     .layer(VerifyWebhookLayer::new(verifier));
 /// ```
+///
+/// # Slow clients
+///
+/// By default the layer waits for the body as long as the server lets it. Set a
+/// [read timeout](Self::with_read_timeout) so that a client trickling its body
+/// cannot hold a request (and its buffer) open. The layer only sees the body: the
+/// time a client may take to send the request head is the server's business
+/// (hyper's `header_read_timeout`; `axum::serve` sets none).
 #[derive(Clone, Debug)]
 pub struct VerifyWebhookLayer {
     verifier: Verifier,
+    read_timeout: Option<Duration>,
 }
 
 impl VerifyWebhookLayer {
-    /// A layer verifying with `verifier` (its secrets, SHA-1 opt-in and body limit).
+    /// A layer verifying with `verifier` (its secrets, SHA-1 opt-in and body limit),
+    /// without a read timeout.
     pub fn new(verifier: Verifier) -> Self {
-        Self { verifier }
+        Self {
+            verifier,
+            read_timeout: None,
+        }
+    }
+
+    /// Answers `408 Request Timeout` (and drops the body unread) when the whole
+    /// body has not arrived within `timeout` of the layer starting to read it.
+    ///
+    /// There is no timeout by default: what suits depends on the server in front
+    /// and on the largest deliveries expected. GitHub gives up on a delivery after
+    /// 10 seconds, so a longer timeout gains nothing for GitHub's deliveries.
+    /// The timeout needs a tokio runtime with its time driver, as hyper and axum
+    /// servers have.
+    ///
+    /// ```
+    /// use std::convert::Infallible;
+    /// use std::time::Duration;
+    ///
+    /// use bytes::Bytes;
+    /// use http::{Request, Response, StatusCode};
+    /// use http_body_util::channel::Channel;
+    /// use octohook::{Verifier, WebhookSecret, sign};
+    /// use octohook_tower::VerifyWebhookLayer;
+    /// use tower::{ServiceBuilder, ServiceExt, service_fn};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// let secret = WebhookSecret::new("s3cret").unwrap();
+    /// let layer = VerifyWebhookLayer::new(Verifier::new(secret.clone()))
+    ///     .with_read_timeout(Duration::from_millis(50));
+    /// let service = ServiceBuilder::new()
+    ///     .layer(layer)
+    ///     .service(service_fn(|_| async { Ok::<_, Infallible>(Response::new(String::new())) }));
+    ///
+    /// // The client sends the head and the start of the body, then nothing more.
+    /// let (mut client, body) = Channel::<Bytes, Infallible>::new(1);
+    /// client.send_data(Bytes::from_static(br#"{"zen":"#)).await.unwrap();
+    /// let request = Request::post("/")
+    ///     .header("x-github-event", "ping")
+    ///     .header("x-github-delivery", "d1")
+    ///     .header("content-type", "application/json")
+    ///     .header("x-hub-signature-256", sign(&secret, br#"{"zen":"Half measures are as bad as nothing at all."}"#))
+    ///     .body(body)
+    ///     .unwrap();
+    /// let response = service.oneshot(request).await.unwrap();
+    /// assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
+    /// # });
+    /// ```
+    pub fn with_read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = Some(timeout);
+        self
+    }
+
+    /// The read timeout, if one is set.
+    pub fn read_timeout(&self) -> Option<Duration> {
+        self.read_timeout
     }
 }
 
@@ -47,6 +115,10 @@ impl<S> Layer<S> for VerifyWebhookLayer {
     type Service = VerifyWebhook<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        VerifyWebhook::new(inner, self.verifier.clone())
+        let service = VerifyWebhook::new(inner, self.verifier.clone());
+        match self.read_timeout {
+            Some(timeout) => service.with_read_timeout(timeout),
+            None => service,
+        }
     }
 }

@@ -2,9 +2,11 @@
 //!
 //! [`VerifyWebhookLayer`] wraps any tower service (an axum router, a hyper
 //! service): it rejects bad deliveries with a short `text/plain` response (400, 401,
-//! 413 or 415) and hands the inner service the
-//! [`VerifiedDelivery`](octohook::VerifiedDelivery) as a request extension. With the
-//! `axum` feature, [`extract`] has extractors for the delivery and its payload.
+//! 413 or 415, and 408 for a body slower than the
+//! [read timeout](VerifyWebhookLayer::with_read_timeout)) and hands the inner
+//! service the [`VerifiedDelivery`](octohook::VerifiedDelivery) as a request
+//! extension. With the `axum` feature, [`extract`] has extractors for the delivery
+//! and its payload.
 //!
 //! ```
 //! use axum::{Router, routing::post};

@@ -19,6 +19,14 @@ pub enum Rejection {
     /// malformed chunked body).
     #[error("could not read the request body")]
     BodyRead,
+    /// The whole body did not arrive within the read timeout (see
+    /// [`VerifyWebhookLayer::with_read_timeout`](crate::VerifyWebhookLayer::with_read_timeout)),
+    /// answered with 408. The rest of the body is not read.
+    #[error("the request body did not arrive within {timeout:?}")]
+    BodyTimeout {
+        /// The read timeout that passed.
+        timeout: std::time::Duration,
+    },
     /// An extractor that needs [`VerifyWebhookLayer`](crate::VerifyWebhookLayer) ran
     /// on a route without it: a server misconfiguration, answered with 500.
     #[error("webhook verification is not configured for this route")]
@@ -31,6 +39,7 @@ impl Rejection {
         match self {
             Self::Invalid(error) => error.status(),
             Self::BodyRead => StatusCode::BAD_REQUEST,
+            Self::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::MissingLayer => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -1,6 +1,7 @@
 //! [`VerifyWebhook`]: the service the layer wraps around the inner one.
 
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use http::{Method, Request, Response};
 use http_body::Body;
@@ -15,12 +16,29 @@ use crate::{RequestBody, ResponseBody, VerifyWebhookLayer};
 pub struct VerifyWebhook<S> {
     inner: S,
     verifier: Verifier,
+    read_timeout: Option<Duration>,
 }
 
 impl<S> VerifyWebhook<S> {
-    /// Wraps `inner`, verifying with `verifier`.
+    /// Wraps `inner`, verifying with `verifier`, without a read timeout.
     pub fn new(inner: S, verifier: Verifier) -> Self {
-        Self { inner, verifier }
+        Self {
+            inner,
+            verifier,
+            read_timeout: None,
+        }
+    }
+
+    /// Answers 408 when the whole body has not arrived within `timeout`; see
+    /// [`VerifyWebhookLayer::with_read_timeout`].
+    pub fn with_read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = Some(timeout);
+        self
+    }
+
+    /// The read timeout, if one is set.
+    pub fn read_timeout(&self) -> Option<Duration> {
+        self.read_timeout
     }
 
     /// A [`VerifyWebhookLayer`] with `verifier`.
@@ -64,7 +82,7 @@ where
                 // a fresh clone stays behind for the next request.
                 let fresh = self.inner.clone();
                 let ready = std::mem::replace(&mut self.inner, fresh);
-                ResponseFuture::verifying(ready, parts, pending, body)
+                ResponseFuture::verifying(ready, parts, pending, body, self.read_timeout)
             }
             Err(error) => ResponseFuture::rejected(error.into(), &parts.headers),
         }

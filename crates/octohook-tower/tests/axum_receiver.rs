@@ -1,12 +1,13 @@
 //! The receiver battery and axum specifics, against real axum servers on 127.0.0.1.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::FromRef;
 use axum::routing::post;
 use octohook::{Verifier, WebhookSecret};
-use octohook_test_battery::{SECRET, TestDelivery};
+use octohook_test_battery::{AdversarialOptions, CapturedLogs, SECRET, TestDelivery};
 use octohook_tower::VerifyWebhookLayer;
 use octohook_tower::extract::{
     StandaloneWebhook, StandaloneWebhookPayload, Webhook, WebhookPayload,
@@ -20,6 +21,32 @@ async fn serve(app: Router) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    address
+}
+
+/// Serves `app` on hyper's HTTP/1 connections with a header read timeout, which
+/// `axum::serve` does not set.
+async fn serve_with_head_timeout(app: Router, timeout: Duration) -> SocketAddr {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let service = TowerToHyperService::new(app.clone());
+            tokio::spawn(async move {
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(timeout)
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
     address
 }
 
@@ -53,6 +80,51 @@ async fn layer_passes_the_battery() {
         failures.len(),
         failures.join("\n")
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn layer_with_read_timeout_withstands_hostile_clients_and_logs_no_secret() {
+    let logs = CapturedLogs::install();
+    let app = |verifier: Verifier, timeout: Duration| {
+        Router::new()
+            .route("/hook", post(echo))
+            .layer(VerifyWebhookLayer::new(verifier).with_read_timeout(timeout))
+    };
+    // The whole battery, with a read timeout long enough for its 25 MiB body in a
+    // debug build; then the hostile clients against a 1 s timeout.
+    let patient = Duration::from_secs(30);
+    let address = serve_with_head_timeout(app(verifier(), patient), patient).await;
+    let mut failures = octohook_test_battery::run(address, "/hook").await;
+    let timeout = Duration::from_secs(1);
+    let address = serve_with_head_timeout(app(verifier(), timeout), timeout).await;
+    let started = std::time::Instant::now();
+    let options = AdversarialOptions::new(timeout);
+    failures.extend(octohook_test_battery::run_adversarial(address, "/hook", &options).await);
+    eprintln!("adversarial battery: {:.1?}", started.elapsed());
+    let sha1 = serve_with_head_timeout(app(verifier().allow_legacy_sha1(), timeout), timeout).await;
+    failures.extend(octohook_test_battery::run_downgrade(sha1, "/hook", true).await);
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+
+    let text = logs.text();
+    for expected in ["rejected webhook delivery", "status=401", "status=408"] {
+        assert!(
+            text.contains(expected),
+            "no {expected:?} in the logs:\n{text}"
+        );
+    }
+    // Both signatures of every body sent were recorded, and none appears.
+    let sent = octohook_test_battery::sent_signatures().len();
+    assert!(
+        sent > 2 * octohook_test_battery::github_examples().len(),
+        "{sent}"
+    );
+    let leaks = octohook_test_battery::find_leaks(&text);
+    assert!(leaks.is_empty(), "the logs leak {}", leaks.join(", "));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

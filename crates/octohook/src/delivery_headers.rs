@@ -114,6 +114,10 @@ pub struct DeliveryHeaders {
 impl DeliveryHeaders {
     /// Parses the delivery headers of a request.
     ///
+    /// Names (`X-GitHub-Event`, the installation target type, the GitHub
+    /// Enterprise version and host) must be visible ASCII of at most 255 bytes: the
+    /// headers are not signed, so nothing bounds them but this.
+    ///
     /// ```
     /// use http::HeaderMap;
     /// use octohook::{DeliveryHeaders, EventKind};
@@ -328,8 +332,21 @@ fn required<'a>(
     single(headers, slot, display)?.ok_or(Error::MissingHeader(display))
 }
 
-/// A non-empty value of visible ASCII, as GitHub's names and versions are.
+/// The longest name, version or host name accepted in a token header. GitHub's
+/// longest event name has 42 characters and a DNS name at most 253; the headers
+/// are not covered by the signature, so a replayed delivery must not be able to
+/// carry megabytes of them into logs and stores.
+const MAX_TOKEN_LEN: usize = 255;
+
+/// A non-empty value of visible ASCII, at most [`MAX_TOKEN_LEN`] bytes, as
+/// GitHub's names and versions are.
 fn token<'a>(value: &'a HeaderValue, header: &'static str) -> Result<&'a str, Error> {
+    if value.len() > MAX_TOKEN_LEN {
+        return Err(Error::InvalidHeader {
+            header,
+            reason: "longer than 255 bytes",
+        });
+    }
     match value.to_str() {
         Ok(text) if !text.is_empty() && !text.contains(' ') => Ok(text),
         _ => Err(Error::InvalidHeader {
@@ -404,5 +421,36 @@ mod tests {
                 })
             ));
         }
+    }
+
+    #[test]
+    fn names_longer_than_255_bytes_are_refused_and_every_known_event_fits() {
+        for kind in EventKind::KNOWN {
+            assert!(kind.as_str().len() <= MAX_TOKEN_LEN / 4, "{kind}");
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert(X_GITHUB_DELIVERY, HeaderValue::from_static("a1"));
+        headers.insert(
+            X_GITHUB_EVENT,
+            HeaderValue::from_str(&"e".repeat(255)).unwrap(),
+        );
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        let parsed =
+            DeliveryHeaders::from_headers(&headers).map(|parsed| parsed.event().as_str().len());
+        assert!(matches!(parsed, Ok(255)), "{parsed:?}");
+        headers.insert(
+            X_GITHUB_EVENT,
+            HeaderValue::from_str(&"e".repeat(256)).unwrap(),
+        );
+        assert!(matches!(
+            DeliveryHeaders::from_headers(&headers),
+            Err(Error::InvalidHeader {
+                header: "X-GitHub-Event",
+                ..
+            })
+        ));
     }
 }

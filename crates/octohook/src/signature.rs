@@ -45,6 +45,11 @@ pub enum SignatureAlgorithm {
 /// let signature = Signature256::parse(header.as_bytes()).unwrap();
 /// assert_eq!(signature.to_string(), header);
 /// assert!(Signature256::parse(b"sha1=757107ea").is_err());
+///
+/// // Upper-case digits are the same digest; an upper-case prefix is refused.
+/// let upper = "sha256=757107EA0EB2509FC211221CCE984B8A37570B6D7586C22C46F4379C8B043E17";
+/// assert_eq!(Signature256::parse(upper.as_bytes()), Ok(signature));
+/// assert!(Signature256::parse(header.to_uppercase().as_bytes()).is_err());
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Signature256([u8; 32]);
@@ -54,8 +59,9 @@ pub struct Signature256([u8; 32]);
 pub struct Signature1([u8; 20]);
 
 impl Signature256 {
-    /// Parses `sha256=<64 hex digits>`; the prefix is matched exactly, the digits in
-    /// either case.
+    /// Parses `sha256=<64 hex digits>`; the prefix is matched exactly (lower case),
+    /// the digits in either case. Nothing is trimmed: HTTP servers strip the
+    /// whitespace around a header value before it gets here.
     pub fn parse(value: &[u8]) -> Result<Self, SignatureFormatError> {
         parse_digest(value, b"sha256=").map(Self)
     }

@@ -14,16 +14,26 @@
 //!   default (port 0 picks a free one);
 //! - `RUST_LOG` (optional): log filter for standard error, `warn` by default, so
 //!   rejected deliveries are logged.
+//!
+//! Slow clients are cut off after 10 seconds (GitHub gives up after 10 seconds
+//! anyway): actix-web answers 408 to a request head not received in time
+//! (`client_request_timeout`) and closes connections idle that long
+//! (`keep_alive`); the middleware answers 408 to a body not received in time
+//! (`WebhookConfig::read_timeout`).
 
 use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 use octohook::{DeliveryRecord, Verifier, WebhookSecret};
-use octohook_actix::VerifyWebhook;
 use octohook_actix::extract::Webhook;
+use octohook_actix::{VerifyWebhook, WebhookConfig};
+
+/// How long a client has to send a request head, then its body; and how long an
+/// idle connection stays open.
+const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 async fn accept(Webhook(delivery): Webhook) -> HttpResponse {
     let mut out = std::io::stdout().lock();
@@ -58,14 +68,16 @@ async fn main() -> ExitCode {
         return ExitCode::FAILURE;
     };
 
-    let verifier = Verifier::new(secret);
+    let config = WebhookConfig::from(Verifier::new(secret)).read_timeout(READ_TIMEOUT);
     let server = HttpServer::new(move || {
         App::new().service(
             web::resource("/")
-                .wrap(VerifyWebhook::new(verifier.clone()))
+                .wrap(VerifyWebhook::new(config.clone()))
                 .route(web::post().to(accept)),
         )
     })
+    .client_request_timeout(READ_TIMEOUT)
+    .keep_alive(READ_TIMEOUT)
     .bind(bind);
     let server = match server {
         Ok(server) => server,

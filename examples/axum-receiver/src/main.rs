@@ -14,11 +14,28 @@
 //!   default (port 0 picks a free one);
 //! - `RUST_LOG` (optional): log filter for standard error, `warn` by default, so
 //!   rejected deliveries are logged.
+//!
+//! A body that has not fully arrived 10 seconds after the layer starts reading it
+//! is answered 408 (GitHub gives up after 10 seconds anyway). `axum::serve` has no
+//! timeout for the request head, though: a client may trickle its head, or connect
+//! and send nothing, for as long as it likes. Before exposing a receiver, serve it
+//! with hyper's own connection builder and a timer, as `octohook serve` does:
+//!
+//! ```text
+//! let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+//! builder.http1().timer(TokioTimer::new()).header_read_timeout(READ_TIMEOUT);
+//! // For each accepted stream:
+//! builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone())).await
+//! ```
+//!
+//! (hyper-util's features `server-auto`, `tokio` and `service`; its automatic
+//! protocol detection waits for the first bytes without a timeout, so either time
+//! that wait too or use `http1_only()`.)
 
 use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -26,6 +43,9 @@ use axum::routing::post;
 use octohook::{DeliveryRecord, Verifier, WebhookSecret};
 use octohook_tower::VerifyWebhookLayer;
 use octohook_tower::extract::Webhook;
+
+/// How long a client has to send a delivery's body.
+const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 async fn accept(Webhook(delivery): Webhook) -> StatusCode {
     let mut out = std::io::stdout().lock();
@@ -62,7 +82,7 @@ async fn main() -> ExitCode {
 
     let app = Router::new()
         .route("/", post(accept))
-        .layer(VerifyWebhookLayer::new(Verifier::new(secret)));
+        .layer(VerifyWebhookLayer::new(Verifier::new(secret)).with_read_timeout(READ_TIMEOUT));
     let listener = match tokio::net::TcpListener::bind(bind).await {
         Ok(listener) => listener,
         Err(error) => {
