@@ -194,6 +194,14 @@ fn emit_module(
     if !items.events.is_empty() || !items.objects.is_empty() {
         uses.push_str("use serde::Deserialize;\n\n");
     }
+    let has_structs = items
+        .events
+        .iter()
+        .any(|e| model.structs.contains_key(&model.events[*e].type_name))
+        || items.objects.iter().any(|o| model.structs.contains_key(*o));
+    if has_structs {
+        uses.push_str("use crate::events::shape;\n");
+    }
     if referenced.iter().any(|n| !defined.contains(n)) {
         uses.push_str("use super::*;\n");
     }
@@ -371,6 +379,9 @@ fn support_imports(body: &str, always: &[&str]) -> String {
     if body.contains("IntOrString") {
         names.push("IntOrString");
     }
+    if body.contains(": Timestamp") || body.contains("<Timestamp") {
+        names.push("Timestamp");
+    }
     names.sort_unstable();
     if names.is_empty() {
         return String::new();
@@ -443,6 +454,7 @@ fn rust_type(ty: &Ty) -> String {
         Ty::Float => "f64".into(),
         Ty::Str => "String".into(),
         Ty::IntOrStr => "IntOrString".into(),
+        Ty::Timestamp => "Timestamp".into(),
         Ty::Object => "serde_json::Map<String, serde_json::Value>".into(),
         Ty::Enum(n) | Ty::Struct(n) | Ty::Union(n) => n.clone(),
         Ty::Array(inner) => format!("Vec<{}>", rust_type(inner)),
@@ -481,10 +493,16 @@ fn emit_struct_with_doc(
             .doc
             .clone()
             .unwrap_or_else(|| format!("The `{key}` property."));
-        if field.relaxed {
-            doc.push_str(
-                "\n\nOptional here although the schema requires it: payloads GitHub sent lack it or send `null`.",
-            );
+        if s.optional(field) {
+            doc.push_str(if field.relaxed {
+                "\n\nOptional: payloads GitHub sent lack it or send `null` (see the README, \"Typed events\")."
+            } else if field.nullable {
+                "\n\nOptional: the schema allows `null`."
+            } else if field.required == 0 {
+                "\n\nOptional: no schema variant requires it."
+            } else {
+                "\n\nOptional: not every schema variant, or every place the object appears, requires it."
+            });
         }
         doc_lines(out, &doc, "    ");
         if ident.trim_start_matches("r#") != key {
@@ -500,6 +518,54 @@ fn emit_struct_with_doc(
         let _ = writeln!(out, "    pub {ident}: {ty},");
     }
     out.push_str("}\n\n");
+    emit_shape(out, name, s);
+}
+
+/// The name of a struct's shape static: `PullRequest` → `PULL_REQUEST_SHAPE`.
+fn shape_name(name: &str) -> String {
+    format!(
+        "{}_SHAPE",
+        snake(name).trim_start_matches("r#").to_uppercase()
+    )
+}
+
+/// The shape of a struct (`crate::events::shape`): what each field accepts, for
+/// parsing that lets an odd field give way.
+fn emit_shape(out: &mut String, name: &str, s: &Struct) {
+    let _ = writeln!(
+        out,
+        "/// What [`{name}`] accepts, field by field.\n\
+         #[doc(hidden)]\n\
+         pub static {}: shape::Shape = shape::Shape {{ fields: &[",
+        shape_name(name)
+    );
+    for (key, field) in &s.fields {
+        let _ = writeln!(
+            out,
+            "    shape::Field {{ name: \"{}\", optional: {}, ty: &{} }},",
+            key.escape_default(),
+            s.optional(field),
+            shape_ty(&field.ty)
+        );
+    }
+    out.push_str("]};\n\n");
+}
+
+fn shape_ty(ty: &Ty) -> String {
+    match ty {
+        Ty::Any | Ty::Union(_) => "shape::Ty::Any".into(),
+        Ty::Bool => "shape::Ty::Bool".into(),
+        Ty::Int => "shape::Ty::Int".into(),
+        Ty::Float => "shape::Ty::Float".into(),
+        Ty::Str | Ty::Enum(_) => "shape::Ty::Str".into(),
+        Ty::IntOrStr | Ty::Timestamp => "shape::Ty::IntOrStr".into(),
+        Ty::Object => "shape::Ty::Object".into(),
+        Ty::Struct(n) => format!("shape::Ty::Struct(&{})", shape_name(n)),
+        Ty::Array(inner) => format!("shape::Ty::Array(&{})", shape_ty(inner)),
+        Ty::Map(inner) => format!("shape::Ty::Map(&{})", shape_ty(inner)),
+        Ty::Option(inner) => format!("shape::Ty::Option(&{})", shape_ty(inner)),
+        Ty::Change(inner) => format!("shape::Ty::Change(&{})", shape_ty(inner)),
+    }
 }
 
 fn emit_enum(out: &mut String, name: &str, doc: Option<&str>, values: &BTreeSet<String>) {
@@ -538,7 +604,7 @@ fn emit_event_enum(model: &Model, header: &str, group_of: &BTreeMap<String, usiz
          // With no group enabled, no payload type is.\n\
          #[allow(unused_imports)]\nuse super::*;\n\
          use crate::EventKind;\n\
-         use crate::events::EventError;\n\
+         use crate::events::{EventError, FieldWarning};\n\
          #[allow(unused_imports)]\nuse crate::events::{Payload, WebhookEvent};\n\n",
     );
     let cfg = |event_name: &str| {
@@ -584,14 +650,14 @@ fn emit_event_enum(model: &Model, header: &str, group_of: &BTreeMap<String, usiz
     out.push_str("impl Event {\n");
     out.push_str(
         "/// Parses a payload into the typed variant of `kind`.\n\
-         pub(crate) fn parse_kind(kind: &EventKind, raw: Bytes) -> Result<Self, EventError> {\n\
+         pub(crate) fn parse_kind(kind: &EventKind, raw: Bytes, strict: bool) -> Result<Self, EventError> {\n\
          Ok(match kind {\n",
     );
     for event_name in model.events.keys() {
         let variant = pascal(event_name);
         let _ = writeln!(
             out,
-            "{}EventKind::{variant} => Self::{variant}(Payload::parse(raw)?),",
+            "{}EventKind::{variant} => Self::{variant}(Payload::parse_with(raw, strict)?),",
             cfg(event_name)
         );
     }
@@ -599,7 +665,7 @@ fn emit_event_enum(model: &Model, header: &str, group_of: &BTreeMap<String, usiz
         "// Events this version does not know, and those of disabled groups (unreachable\n\
          // when every group is enabled).\n\
          #[allow(unreachable_patterns)]\n\
-         _ => Self::Unknown { kind: kind.as_str().to_owned(), raw },\n})\n}\n\n",
+         _ => {\nlet _ = strict;\nSelf::Unknown { kind: kind.as_str().to_owned(), raw }\n}\n})\n}\n\n",
     );
 
     out.push_str("/// The event's kind.\npub fn kind(&self) -> EventKind {\nmatch self {\n");
@@ -632,7 +698,21 @@ fn emit_event_enum(model: &Model, header: &str, group_of: &BTreeMap<String, usiz
         let variant = pascal(event_name);
         let _ = writeln!(out, "{}Self::{variant}(p) => p.raw(),", cfg(event_name));
     }
-    out.push_str("Self::Unknown { raw, .. } => raw,\n}\n}\n}\n\n");
+    out.push_str("Self::Unknown { raw, .. } => raw,\n}\n}\n\n");
+
+    out.push_str(
+        "/// The fields that did not fit their type and gave way (see [`FieldWarning`]).\n\
+         pub fn warnings(&self) -> &[FieldWarning] {\nmatch self {\n",
+    );
+    for event_name in model.events.keys() {
+        let variant = pascal(event_name);
+        let _ = writeln!(
+            out,
+            "{}Self::{variant}(p) => p.warnings(),",
+            cfg(event_name)
+        );
+    }
+    out.push_str("Self::Unknown { .. } => &[],\n}\n}\n}\n\n");
 
     out.push_str(
         "/// Every event this version types and whose group is enabled, with its actions\n\
@@ -673,7 +753,15 @@ fn emit_event_impls(out: &mut String, model: &Model, event_name: &str) {
          const KIND: EventKind = EventKind::{variant};\n\n\
          fn from_event(event: &Event) -> Option<&Payload<Self>> {{\n\
          match event {{\nEvent::{variant}(p) => Some(p),\n_ => None,\n}}\n}}\n\n\
-         fn action_name(&self) -> Option<&str> {{\n{action_name}\n}}\n}}\n\n"
+         fn action_name(&self) -> Option<&str> {{\n{action_name}\n}}\n\n\
+         const SHAPE: &'static shape::Shape = &{shape};\n\n\
+         const IDENTIFYING: &'static [&'static str] = &[{identifying}];\n}}\n\n",
+        shape = shape_name(ty),
+        identifying = identifying(model, event_name)
+            .iter()
+            .map(|p| format!("\"{p}\""))
+            .collect::<Vec<_>>()
+            .join(", "),
     );
     if let Some(action) = Model::action_enum(event) {
         let of = if action_field == Some(false) {
@@ -689,6 +777,47 @@ fn emit_event_impls(out: &mut String, model: &Model, event_name: &str) {
              fn as_str(&self) -> &str {{\nself.as_str()\n}}\n}}\n\n"
         );
     }
+}
+
+/// The JSON paths of the fields that identify an event and never give way: its
+/// `action`, its `number`, and the `id` and `number` of its main object (the field
+/// named after the event: `pull_request`, `issue` for `issues`, `comment` for
+/// `issue_comment`, `review` for `pull_request_review`).
+pub(crate) fn identifying(model: &Model, event_name: &str) -> Vec<String> {
+    let event = &model.events[event_name];
+    let Some(s) = model.structs.get(&event.type_name) else {
+        return Vec::new();
+    };
+    let mut paths = Vec::new();
+    for key in ["action", "number"] {
+        if s.fields.contains_key(key) {
+            paths.push(key.to_owned());
+        }
+    }
+    let last = event_name.rsplit('_').next().unwrap_or(event_name);
+    let candidates = [
+        event_name,
+        event_name.strip_suffix('s').unwrap_or(event_name),
+        last,
+    ];
+    let main = candidates.iter().find_map(|key| {
+        let mut ty = &s.fields.get(*key)?.ty;
+        while let Ty::Option(inner) = ty {
+            ty = inner;
+        }
+        match ty {
+            Ty::Struct(name) => Some((*key, model.structs.get(name)?)),
+            _ => None,
+        }
+    });
+    if let Some((key, main)) = main {
+        for field in ["id", "number"] {
+            if main.fields.contains_key(field) {
+                paths.push(format!("{key}.{field}"));
+            }
+        }
+    }
+    paths
 }
 
 /// Writes `text` as `///` lines, wrapped, never starting a line with a character

@@ -31,10 +31,11 @@ impl Group {
 pub(crate) const GROUPS: &[Group] = &[
     Group {
         name: "repository",
-        about: "Git and repository activity: pushes, refs, releases, settings, rules",
+        about: "Git and repository activity: pushes, refs, releases, settings, rules, GHES cache syncs",
         events: &[
             "branch_protection_configuration",
             "branch_protection_rule",
+            "cache_sync",
             "commit_comment",
             "create",
             "delete",
@@ -94,10 +95,14 @@ pub(crate) const GROUPS: &[Group] = &[
     },
     Group {
         name: "security",
-        about: "Code scanning, Dependabot and secret scanning alerts, advisories, security settings",
+        about: "Code scanning, Dependabot and secret scanning alerts, advisories, security settings, dismissal and exemption requests",
         events: &[
             "code_scanning_alert",
+            "dismissal_request_code_scanning",
+            "dismissal_request_secret_scanning",
             "dependabot_alert",
+            "exemption_request_push_ruleset",
+            "exemption_request_secret_scanning",
             "repository_advisory",
             "repository_vulnerability_alert",
             "secret_scanning_alert",
@@ -109,16 +114,20 @@ pub(crate) const GROUPS: &[Group] = &[
     },
     Group {
         name: "org",
-        about: "Organizations, members, teams, blocked users, custom properties",
+        about: "Enterprises, organizations, users, members, teams, blocked users, custom properties",
         events: &[
             "custom_property",
             "custom_property_values",
+            "enterprise",
             "member",
             "membership",
             "org_block",
             "organization",
+            "organization_custom_property",
+            "organization_custom_property_values",
             "team",
             "team_add",
+            "user",
         ],
     },
     Group {
@@ -127,6 +136,7 @@ pub(crate) const GROUPS: &[Group] = &[
                 requests, purchases, sponsorships, and the events about the hook itself",
         events: &[
             "github_app_authorization",
+            "content_reference",
             "installation",
             "installation_repositories",
             "installation_target",

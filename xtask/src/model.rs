@@ -24,8 +24,10 @@ pub(crate) enum Ty {
     Int,
     Float,
     Str,
-    /// An integer or a string (GitHub sends some timestamps either way).
+    /// An integer or a string (GitHub sends some ids either way).
     IntOrStr,
+    /// A point in time: an RFC 3339 string or Unix seconds (GitHub sends both).
+    Timestamp,
     /// A free-form JSON object.
     Object,
     Enum(String),
@@ -56,13 +58,16 @@ pub(crate) struct Field {
 pub(crate) struct Struct {
     pub(crate) doc: Option<String>,
     pub(crate) occurrences: u32,
+    /// Occurrences that say which properties are required (a non-empty `required`
+    /// list). One that lists none says nothing about which properties GitHub sends.
+    pub(crate) declaring: u32,
     pub(crate) fields: BTreeMap<String, Field>,
 }
 
 impl Struct {
     /// Whether the field is an `Option` in Rust.
     pub(crate) fn optional(&self, field: &Field) -> bool {
-        field.nullable || field.relaxed || field.required < self.occurrences
+        field.nullable || field.relaxed || field.required == 0 || field.required < self.declaring
     }
 }
 
@@ -137,22 +142,32 @@ pub(crate) struct Builder<'a> {
 }
 
 impl<'a> Builder<'a> {
-    pub(crate) fn new(document: &'a Value) -> Result<Self, String> {
-        let components = document
-            .pointer("/components/schemas")
-            .and_then(Value::as_object)
-            .ok_or("the schema has no components.schemas")?;
-        Ok(Self {
-            components,
+    pub(crate) fn new() -> Self {
+        static NO_COMPONENTS: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
+        Self {
+            components: NO_COMPONENTS.get_or_init(Map::new),
             model: Model::default(),
             refs: BTreeMap::new(),
             place_names: BTreeSet::new(),
             renames: BTreeMap::new(),
-        })
+        }
+    }
+
+    /// Adds every webhook of one schema variant. Objects merge by name with those of
+    /// the variants added before, so a field stays required only where every variant
+    /// requires it.
+    pub(crate) fn add_document(&mut self, document: &'a Value) -> Result<(), String> {
+        self.components = document
+            .pointer("/components/schemas")
+            .and_then(Value::as_object)
+            .ok_or("the schema has no components.schemas")?;
+        // Component names are per document.
+        self.refs.clear();
+        self.add_webhooks(document)
     }
 
     /// Adds every webhook of the document.
-    pub(crate) fn add_webhooks(&mut self, document: &'a Value) -> Result<(), String> {
+    fn add_webhooks(&mut self, document: &'a Value) -> Result<(), String> {
         let webhooks = document
             .get("webhooks")
             .and_then(Value::as_object)
@@ -255,6 +270,7 @@ impl<'a> Builder<'a> {
             }
             let mut target = self.model.structs.remove(&winner).unwrap_or_default();
             target.occurrences += gone.occurrences;
+            target.declaring += gone.declaring;
             if target.doc.is_none() {
                 target.doc = gone.doc;
             }
@@ -302,8 +318,77 @@ impl<'a> Builder<'a> {
             }
             u.variants = distinct;
         }
+        self.fold_single_unions();
+        self.rename_clashing_unions();
         self.fold_changes();
         self.model
+    }
+
+    /// Replaces every union whose variants merged into one struct by that struct
+    /// (older schema variants split objects that later ones describe as one).
+    fn fold_single_unions(&mut self) {
+        let single: BTreeMap<String, String> = self
+            .model
+            .unions
+            .iter()
+            .filter_map(|(name, u)| match u.variants.as_slice() {
+                [only] => Some((name.clone(), only.clone())),
+                _ => None,
+            })
+            .collect();
+        for name in single.keys() {
+            self.model.unions.remove(name);
+        }
+        fn replace(ty: &mut Ty, single: &BTreeMap<String, String>) {
+            match ty {
+                Ty::Union(name) => {
+                    if let Some(only) = single.get(name.as_str()) {
+                        *ty = Ty::Struct(only.clone());
+                    }
+                }
+                Ty::Array(inner) | Ty::Map(inner) | Ty::Option(inner) | Ty::Change(inner) => {
+                    replace(inner, single);
+                }
+                _ => {}
+            }
+        }
+        for s in self.model.structs.values_mut() {
+            for field in s.fields.values_mut() {
+                replace(&mut field.ty, &single);
+            }
+        }
+    }
+
+    /// Renames a union that has the name of a struct (`RepositoryRule`, when older
+    /// schema variants describe one of its variants as the whole) to `AnyRepositoryRule`.
+    fn rename_clashing_unions(&mut self) {
+        let clashing: Vec<String> = self
+            .model
+            .unions
+            .keys()
+            .filter(|name| self.model.structs.contains_key(*name))
+            .cloned()
+            .collect();
+        for name in clashing {
+            let renamed = format!("Any{name}");
+            if let Some(union) = self.model.unions.remove(&name) {
+                self.model.unions.insert(renamed.clone(), union);
+            }
+            fn replace(ty: &mut Ty, from: &str, to: &str) {
+                match ty {
+                    Ty::Union(name) if name == from => *name = to.to_owned(),
+                    Ty::Array(inner) | Ty::Map(inner) | Ty::Option(inner) | Ty::Change(inner) => {
+                        replace(inner, from, to);
+                    }
+                    _ => {}
+                }
+            }
+            for s in self.model.structs.values_mut() {
+                for field in s.fields.values_mut() {
+                    replace(&mut field.ty, &name, &renamed);
+                }
+            }
+        }
     }
 
     /// Replaces every `{ "from": T }` object by the shared `Change<T>`.
@@ -435,6 +520,9 @@ impl<'a> Builder<'a> {
         {
             let s = self.model.structs.entry(name.to_owned()).or_default();
             s.occurrences += 1;
+            if !parts.required.is_empty() {
+                s.declaring += 1;
+            }
             if s.doc.is_none() {
                 s.doc.clone_from(&parts.description);
             }
@@ -642,6 +730,9 @@ impl<'a> Builder<'a> {
         let mut tys = Vec::new();
         for t in &types {
             let ty = match *t {
+                "string" if schema.get("format").and_then(Value::as_str) == Some("date-time") => {
+                    Ty::Timestamp
+                }
                 "string" => Ty::Str,
                 "integer" => Ty::Int,
                 "number" => Ty::Float,
@@ -756,6 +847,7 @@ impl<'a> Builder<'a> {
             (Option(a), Option(b)) => Option(Box::new(self.merge(*a, *b, location))),
             (Option(a), b) | (b, Option(a)) => Option(Box::new(self.merge(*a, b, location))),
             (Int, Float) | (Float, Int) => Float,
+            (Timestamp, Int | Str | IntOrStr) | (Int | Str | IntOrStr, Timestamp) => Timestamp,
             (Int | Str | IntOrStr, Int | Str | IntOrStr) => IntOrStr,
             (Enum(e), Str) | (Str, Enum(e)) => Enum(e),
             (Array(a), Array(b)) => Array(Box::new(self.merge(*a, *b, location))),
@@ -822,6 +914,10 @@ fn scalar_union(tys: &[Ty]) -> Ty {
     let all = |f: fn(&Ty) -> bool| tys.iter().all(f);
     if all(|t| matches!(t, Ty::Int | Ty::Float)) {
         Ty::Float
+    } else if all(|t| matches!(t, Ty::Int | Ty::Str | Ty::IntOrStr | Ty::Timestamp))
+        && tys.contains(&Ty::Timestamp)
+    {
+        Ty::Timestamp
     } else if all(|t| matches!(t, Ty::Int | Ty::Str | Ty::IntOrStr)) {
         Ty::IntOrStr
     } else if all(|t| matches!(t, Ty::Str | Ty::Enum(_))) {

@@ -61,7 +61,8 @@ impl Walker<'_> {
             (Ty::Int, Value::Number(n)) if n.is_i64() || n.is_u64() => None,
             (Ty::Int, Value::Number(_)) => Some(Ty::Float),
             (Ty::Float, Value::Number(_)) => None,
-            (Ty::IntOrStr, Value::String(_)) => None,
+            (Ty::IntOrStr | Ty::Timestamp, Value::String(_)) => None,
+            (Ty::Timestamp, Value::Number(n)) if n.is_i64() => None,
             (Ty::Int, Value::String(_)) => Some(Ty::IntOrStr),
             (Ty::IntOrStr, Value::Number(n)) if n.is_i64() || n.is_u64() => None,
             (Ty::Str, Value::Number(n)) if n.is_i64() || n.is_u64() => Some(Ty::IntOrStr),
@@ -195,5 +196,68 @@ impl Walker<'_> {
         {
             change(field);
         }
+    }
+}
+
+/// Makes optional the fields that `corpora/observed.json` records as absent (or
+/// `null`) in payloads GitHub really sent: `{"absent": ["event path", ..], "null": [..]}`
+/// with paths such as `installation_repositories repositories_added[].node_id`.
+/// A path the model does not have is an error, so the list cannot go stale silently.
+pub(crate) fn relax_observed(model: &mut Model, observed: &Value) -> Result<Vec<String>, String> {
+    let mut log = Vec::new();
+    for (list, null) in [("absent", false), ("null", true)] {
+        for entry in observed
+            .get(list)
+            .and_then(Value::as_array)
+            .ok_or(format!("observed.json has no {list} list"))?
+        {
+            let entry = entry
+                .as_str()
+                .ok_or("observed.json: an entry is not a string")?;
+            let (event, path) = entry
+                .split_once(' ')
+                .ok_or(format!("observed.json: `{entry}` is not `event path`"))?;
+            let mut owner = model
+                .events
+                .get(event)
+                .map(|e| e.type_name.clone())
+                .ok_or(format!("observed.json: no event {event}"))?;
+            let steps: Vec<&str> = path.split('.').collect();
+            let (last, parents) = steps.split_last().ok_or("observed.json: an empty path")?;
+            for step in parents {
+                let key = step.trim_end_matches("[]");
+                let ty = model
+                    .structs
+                    .get(&owner)
+                    .and_then(|s| s.fields.get(key))
+                    .map(|f| f.ty.clone())
+                    .ok_or(format!("observed.json: `{entry}`: {owner} has no {key}"))?;
+                owner = struct_of(&ty).ok_or(format!(
+                    "observed.json: `{entry}`: {owner}.{key} is no object"
+                ))?;
+            }
+            let field = model
+                .structs
+                .get_mut(&owner)
+                .and_then(|s| s.fields.get_mut(*last))
+                .ok_or(format!("observed.json: `{entry}`: {owner} has no {last}"))?;
+            field.relaxed = true;
+            field.nullable |= null;
+            log.push(format!(
+                "{owner}.{last}: optional ({list} in real traffic at {event} {path})"
+            ));
+        }
+    }
+    Ok(log)
+}
+
+/// The struct a type holds, through options, arrays, maps and changes.
+fn struct_of(ty: &Ty) -> Option<String> {
+    match ty {
+        Ty::Struct(name) => Some(name.clone()),
+        Ty::Option(inner) | Ty::Array(inner) | Ty::Map(inner) | Ty::Change(inner) => {
+            struct_of(inner)
+        }
+        _ => None,
     }
 }

@@ -17,9 +17,13 @@ const UNKNOWN_EVENT: u8 = 3;
 #[derive(Debug, Args)]
 pub(crate) struct EventsArgs {}
 
-/// Parses a payload into its typed event and prints the event, the action and a
-/// one-line summary. Exits 0 when it parsed into a typed event, 3 when the event is
-/// unknown to this version, 1 when the payload does not fit (naming the JSON path).
+/// Parses a payload into its typed event and prints the event, the action, a
+/// one-line summary and a `warning:` line for every field that did not fit its type
+/// and gave way. Exits 0 when it parsed into a typed event, 3 when the event is
+/// unknown to this version, 1 when the payload does not fit (naming the JSON path):
+/// not a JSON object, an identifying field (the action, the main object's id or
+/// number) absent or of the wrong type, or, with `--strict`, any field that would
+/// have given way.
 #[derive(Debug, Args)]
 pub(crate) struct ParseArgs {
     /// The event name, as sent in `X-GitHub-Event` (`pull_request`, `push`, ...).
@@ -27,6 +31,10 @@ pub(crate) struct ParseArgs {
     event: String,
     /// The JSON payload; standard input when absent or `-`.
     file: Option<PathBuf>,
+    /// Fail (exit 1) on any field that does not fit its type, instead of letting it
+    /// give way with a warning: for noticing schema drift.
+    #[arg(long)]
+    strict: bool,
 }
 
 pub(crate) fn events(_: EventsArgs) -> ExitCode {
@@ -49,7 +57,12 @@ pub(crate) fn parse(args: ParseArgs) -> ExitCode {
         }
     };
     let kind = EventKind::from_name(&args.event);
-    match Event::parse(&kind, payload) {
+    let parsed = if args.strict {
+        Event::parse_strict(&kind, payload)
+    } else {
+        Event::parse(&kind, payload)
+    };
+    match parsed {
         Ok(event) if event.is_unknown() => {
             println!("event: {} (unknown to this version)", args.event);
             println!("summary: {}", summary(&event));
@@ -59,14 +72,15 @@ pub(crate) fn parse(args: ParseArgs) -> ExitCode {
             println!("event: {}", variant_name(&event));
             println!("action: {}", event.action().unwrap_or("-"));
             println!("summary: {}", summary(&event));
+            for warning in event.warnings() {
+                println!("warning: {warning}");
+            }
             ExitCode::SUCCESS
         }
         Err(error) => {
             eprintln!(
-                "octohook: the {} payload does not parse at {}: {}",
-                args.event,
-                error.path(),
-                error.json_error()
+                "octohook: the {} payload does not parse {error}",
+                args.event
             );
             ExitCode::FAILURE
         }

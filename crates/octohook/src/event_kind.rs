@@ -9,7 +9,8 @@ macro_rules! event_kinds {
     ($($variant:ident => $name:literal,)+) => {
         /// The event named by `X-GitHub-Event`.
         ///
-        /// Every event in GitHub's webhook description (`@octokit/openapi-webhooks`) has
+        /// Every event of every variant of GitHub's webhook description (github.com, GHEC,
+        /// GHES; `@octokit/openapi-webhooks`, and older releases for GHES-only events) has
         /// a variant; an event this version does not know is kept as
         /// [`EventKind::Unknown`], never rejected.
         ///
@@ -60,10 +61,12 @@ macro_rules! event_kinds {
 event_kinds! {
     BranchProtectionConfiguration => "branch_protection_configuration",
     BranchProtectionRule => "branch_protection_rule",
+    CacheSync => "cache_sync",
     CheckRun => "check_run",
     CheckSuite => "check_suite",
     CodeScanningAlert => "code_scanning_alert",
     CommitComment => "commit_comment",
+    ContentReference => "content_reference",
     Create => "create",
     CustomProperty => "custom_property",
     CustomPropertyValues => "custom_property_values",
@@ -76,6 +79,11 @@ event_kinds! {
     DeploymentStatus => "deployment_status",
     Discussion => "discussion",
     DiscussionComment => "discussion_comment",
+    DismissalRequestCodeScanning => "dismissal_request_code_scanning",
+    DismissalRequestSecretScanning => "dismissal_request_secret_scanning",
+    Enterprise => "enterprise",
+    ExemptionRequestPushRuleset => "exemption_request_push_ruleset",
+    ExemptionRequestSecretScanning => "exemption_request_secret_scanning",
     Fork => "fork",
     GithubAppAuthorization => "github_app_authorization",
     Gollum => "gollum",
@@ -94,6 +102,8 @@ event_kinds! {
     Milestone => "milestone",
     OrgBlock => "org_block",
     Organization => "organization",
+    OrganizationCustomProperty => "organization_custom_property",
+    OrganizationCustomPropertyValues => "organization_custom_property_values",
     Package => "package",
     PageBuild => "page_build",
     PersonalAccessTokenRequest => "personal_access_token_request",
@@ -129,6 +139,7 @@ event_kinds! {
     SubIssues => "sub_issues",
     Team => "team",
     TeamAdd => "team_add",
+    User => "user",
     Watch => "watch",
     WorkflowDispatch => "workflow_dispatch",
     WorkflowJob => "workflow_job",
@@ -175,7 +186,7 @@ mod tests {
 
     #[test]
     fn every_known_name_round_trips() {
-        assert_eq!(EventKind::KNOWN.len(), 75);
+        assert_eq!(EventKind::KNOWN.len(), 85);
         for kind in EventKind::KNOWN {
             assert_eq!(&EventKind::from_name(kind.as_str()), kind);
             assert!(!kind.is_unknown());

@@ -12,8 +12,9 @@ enum Frame {
 }
 
 /// The path (`pull_request.labels[0].name`, `.` for the top level) at 1-based
-/// `line` and `column` of `json`, as serde_json reports them.
-pub(crate) fn path_at(json: &[u8], line: usize, column: usize) -> String {
+/// `line` and `column` of `json`, as serde_json reports them. For a missing field,
+/// reported at the end of the object that lacks it, the path is that object's.
+pub(crate) fn path_at(json: &[u8], line: usize, column: usize, missing_field: bool) -> String {
     let end = offset(json, line, column);
     let mut frames: Vec<Frame> = Vec::new();
     let mut expect_key = false;
@@ -56,6 +57,9 @@ pub(crate) fn path_at(json: &[u8], line: usize, column: usize) -> String {
             _ => {}
         }
         i += 1;
+    }
+    if missing_field && let Some(Frame::Object { key }) = frames.last_mut() {
+        *key = None;
     }
     render(&frames)
 }
@@ -104,7 +108,7 @@ mod tests {
         let index = json.find(needle).expect("needle") + needle.len();
         let line = json[..index].matches('\n').count() + 1;
         let column = index - json[..index].rfind('\n').map_or(0, |n| n + 1);
-        path_at(json.as_bytes(), line, column)
+        path_at(json.as_bytes(), line, column, false)
     }
 
     #[test]
@@ -113,6 +117,10 @@ mod tests {
         assert_eq!(at(json, "\"x"), "a.b[1].c");
         assert_eq!(at(json, "[1"), "a.b[0]");
         assert_eq!(at(json, "true"), "d");
-        assert_eq!(path_at(b"[1,", 1, 1), ".");
+        assert_eq!(path_at(b"[1,", 1, 1, false), ".");
+        // A missing field is reported at the closing brace of the object lacking it.
+        let json = br#"{"issue": {"id": 1, "title": "x"}}"#;
+        assert_eq!(path_at(json, 1, 33, true), "issue");
+        assert_eq!(path_at(br#"{"action": "opened"}"#, 1, 20, true), ".");
     }
 }

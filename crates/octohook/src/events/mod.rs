@@ -65,6 +65,9 @@ mod error;
 mod int_or_string;
 mod json_path;
 mod payload;
+mod shape;
+mod timestamp;
+mod warning;
 
 mod generated;
 
@@ -75,17 +78,39 @@ pub use error::EventError;
 pub use generated::*;
 pub use int_or_string::IntOrString;
 pub use payload::{EventAction, Payload, WebhookEvent};
+#[doc(hidden)]
+pub use shape::Shape;
+pub use timestamp::Timestamp;
+pub use warning::{FieldWarning, Found, Resolution};
 
 use crate::EventKind;
 
 impl Event {
     /// Parses a JSON payload of event `kind` into its typed variant.
     ///
-    /// An event this version does not know becomes [`Event::Unknown`]; only a payload
-    /// that does not fit its event's type is an error, and the error names the JSON
-    /// path where it failed.
+    /// An event this version does not know becomes [`Event::Unknown`]. A field that
+    /// does not fit its type never sinks the event: it gives way and is reported in
+    /// [`warnings`](Self::warnings) (see [`FieldWarning`]). Only a payload that is
+    /// not a JSON object, or whose identifying fields (the `action`, the main
+    /// object's `id` and `number`) are absent or of the wrong type, is an error, and
+    /// the error names the JSON path of the defect.
     pub fn parse(kind: &EventKind, payload: impl Into<Bytes>) -> Result<Self, EventError> {
-        Self::parse_kind(kind, payload.into())
+        Self::parse_kind(kind, payload.into(), false)
+    }
+
+    /// Parses like [`parse`](Self::parse), but any field that does not fit its type is
+    /// an error naming its path: for tests that must notice schema drift.
+    ///
+    /// ```
+    /// use octohook::EventKind;
+    /// use octohook::events::Event;
+    ///
+    /// let body = br#"{"action": "opened", "issue": {"id": 1, "title": "x"}}"#;
+    /// let error = Event::parse_strict(&EventKind::Issues, bytes::Bytes::from_static(body)).unwrap_err();
+    /// assert_eq!(error.to_string(), "at issue: missing field `number`");
+    /// ```
+    pub fn parse_strict(kind: &EventKind, payload: impl Into<Bytes>) -> Result<Self, EventError> {
+        Self::parse_kind(kind, payload.into(), true)
     }
 
     /// Whether this is an event this version does not know, or one whose group's
