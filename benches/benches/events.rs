@@ -2,6 +2,8 @@
 //! typed events and into `serde_json::Value`, in one run, reported as throughput.
 //!
 //! `cargo bench -p octohook-benches --bench events` (needs `cd corpora && npm ci`).
+//! A third row per payload measures the slow path: the same payload with one field
+//! of the wrong type (`sender.login` a number), which gives way with a warning.
 #![allow(missing_docs)]
 
 use std::hint::black_box;
@@ -62,6 +64,16 @@ fn parse(c: &mut Criterion) {
         group.throughput(Throughput::Bytes(body.len() as u64));
         group.bench_function("typed Event", |b| {
             b.iter(|| Event::parse(black_box(&kind), black_box(body.clone())).expect("parses"));
+        });
+        // The slow path: one field of the wrong type gives way (a `Value`, the repair
+        // walk, and a second deserialisation).
+        let mut odd: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        if let Some(sender) = odd.get_mut("sender") {
+            sender["login"] = serde_json::json!(42);
+        }
+        let odd = Bytes::from(serde_json::to_vec(&odd).expect("json"));
+        group.bench_function("typed Event, one field gives way", |b| {
+            b.iter(|| Event::parse(black_box(&kind), black_box(odd.clone())).expect("parses"));
         });
         group.bench_function("serde_json::Value", |b| {
             b.iter(|| {
