@@ -8,9 +8,13 @@
 //!
 //! Parsing is forward-compatible: unknown fields are ignored, unknown enum values and
 //! actions are kept as `Unknown(String)`, and an event this version does not know
-//! parses to [`Event::Unknown`] with its raw JSON. Fields the schema requires and never
-//! allows to be `null` are plain fields; all others are `Option`, as are the few that
-//! the schema requires but payloads GitHub really sent lack.
+//! parses to [`Event::Unknown`] with its raw JSON.
+//!
+//! A field is a plain type only where GitHub has always sent it: every schema
+//! variant (github.com, GHEC, GHES, current and earlier releases) requires it, and
+//! every recorded payload has it. All others are `Option`, and their docs say why.
+//! A field that still does not fit a payload gives way instead of failing the event
+//! (see [`FieldWarning`]); [`Event::parse_strict`] turns that into an error.
 //!
 //! ```
 //! use octohook::events::{Event, IssuesAction};

@@ -60,6 +60,8 @@ impl<T: WebhookEvent> Payload<T> {
     }
 
     /// [`parse_strict`](Self::parse_strict) or [`parse`](Self::parse).
+    // Unused when no event group is enabled (`events-core` alone).
+    #[allow(dead_code)]
     pub(crate) fn parse_with(raw: Bytes, strict: bool) -> Result<Self, EventError> {
         if strict {
             Self::parse_strict(raw)

@@ -38,6 +38,8 @@ pub(crate) struct Field {
 }
 
 /// What a value of a field accepts.
+// Which variants the generated shapes use depends on the event groups enabled.
+#[allow(dead_code)]
 #[derive(Debug)]
 pub(crate) enum Ty {
     /// Any JSON (`serde_json::Value`, and the untagged unions, which fall back to it).
