@@ -218,3 +218,94 @@ fn verified_delivery_parses_typed_events() {
     assert_eq!(event.raw(), delivery.payload());
     let _: &PullRequestEvent = pr.get();
 }
+
+#[test]
+fn errors_name_the_object_that_lacks_a_field_or_the_value_of_the_wrong_type() {
+    // The top level lacks the pull request's number.
+    let error = Event::parse(
+        &EventKind::PullRequest,
+        Bytes::from_static(br#"{"action":"opened"}"#),
+    )
+    .unwrap_err();
+    assert_eq!(error.path(), ".");
+    assert_eq!(error.missing_field(), Some("number"));
+    assert_eq!(error.to_string(), "at .: missing field `number`");
+
+    // The issue lacks its number; the path names the issue, not the last key read.
+    let error = Event::parse(
+        &EventKind::Issues,
+        Bytes::from_static(br#"{"action":"opened","issue":{"id":1,"title":"x","body":"y"}}"#),
+    )
+    .unwrap_err();
+    assert_eq!(error.path(), "issue");
+    assert_eq!(error.missing_field(), Some("number"));
+
+    // A value of the wrong type in an identifying field: the path names the value.
+    let error = Event::parse(
+        &EventKind::Issues,
+        Bytes::from_static(br#"{"action":"opened","issue":{"id":1,"number":"seven"}}"#),
+    )
+    .unwrap_err();
+    assert_eq!(error.path(), "issue.number");
+    assert_eq!(
+        error.to_string(),
+        "at issue.number: expected an integer, found a string"
+    );
+
+    // The action itself.
+    let error =
+        Event::parse(&EventKind::Issues, Bytes::from_static(br#"{"action":5}"#)).unwrap_err();
+    assert_eq!(error.path(), "action");
+}
+
+#[test]
+fn odd_fields_give_way_in_nested_objects_and_arrays() {
+    let body = br#"{
+        "action": "labeled",
+        "issue": {"id": 1, "number": 7, "assignees": [{"id": 1, "login": "a"}, "not a user"], "user": "octocat"},
+        "label": {"id": 2, "name": "bug", "default": "yes"}
+    }"#;
+    let event = Event::parse(&EventKind::Issues, Bytes::from_static(body)).unwrap();
+    let Event::Issues(issues) = &event else {
+        panic!("not issues");
+    };
+    assert_eq!(issues.issue.number, 7);
+    let warnings: Vec<String> = event.warnings().iter().map(ToString::to_string).collect();
+    assert!(
+        warnings.contains(
+            &"issue.assignees[1]: expected an object, found a string; read as None".to_owned()
+        ),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.starts_with("issue.user: expected an object, found a string")),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings.contains(
+            &"label.default: expected a boolean, found a string; read as None".to_owned()
+        ),
+        "{warnings:?}"
+    );
+    // Strict parsing stops at the first of them.
+    assert!(Event::parse_strict(&EventKind::Issues, Bytes::from_static(body)).is_err());
+
+    // An array item that does not fit, in an array of plain items, is left out.
+    let push = br#"{"ref": "refs/heads/main", "before": "a", "after": "b",
+        "commits": [42, {"id": "c1", "message": "m"}]}"#;
+    let event = Event::parse(&EventKind::Push, Bytes::from_static(push)).unwrap();
+    let Event::Push(parsed) = &event else {
+        panic!("not a push");
+    };
+    assert_eq!(parsed.commits.len(), 1);
+    assert!(
+        event
+            .warnings()
+            .iter()
+            .any(|w| w.to_string() == "commits[0]: expected an object, found a number; left out"),
+        "{:?}",
+        event.warnings()
+    );
+}
