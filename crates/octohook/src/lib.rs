@@ -128,6 +128,27 @@ pub mod internal {
         }
     }
 
+    /// Parses arbitrary bytes as the payload of an event (the first byte picks one of
+    /// the known events): nothing panics, a payload that parses strictly parses with
+    /// no warning, and one that parses with warnings fails strict parsing.
+    #[cfg(feature = "events-core")]
+    pub fn fuzz_event_payload(data: &[u8]) {
+        use crate::EventKind;
+        use crate::events::Event;
+
+        let Some((pick, payload)) = data.split_first() else {
+            return;
+        };
+        let kind = &EventKind::KNOWN[usize::from(*pick) % EventKind::KNOWN.len()];
+        let payload = Bytes::copy_from_slice(payload);
+        let strict = Event::parse_strict(kind, payload.clone());
+        match Event::parse(kind, payload) {
+            Ok(event) if event.warnings().is_empty() => assert!(strict.is_ok()),
+            Ok(_) => assert!(strict.is_err()),
+            Err(_) => assert!(strict.is_err()),
+        }
+    }
+
     /// Builds a header map from `name\0value\n` records (the bytes after the first
     /// `0xff` are the body), parses the delivery headers and verifies the delivery,
     /// signing the body when the input carries no signature header. Verifying the
