@@ -339,24 +339,13 @@ impl<'a> Builder<'a> {
         for name in single.keys() {
             self.model.unions.remove(name);
         }
-        fn replace(ty: &mut Ty, single: &BTreeMap<String, String>) {
-            match ty {
-                Ty::Union(name) => {
-                    if let Some(only) = single.get(name.as_str()) {
-                        *ty = Ty::Struct(only.clone());
-                    }
-                }
-                Ty::Array(inner) | Ty::Map(inner) | Ty::Option(inner) | Ty::Change(inner) => {
-                    replace(inner, single);
-                }
-                _ => {}
+        visit_types(&mut self.model.structs, &mut |ty| {
+            if let Ty::Union(name) = ty
+                && let Some(only) = single.get(name.as_str())
+            {
+                *ty = Ty::Struct(only.clone());
             }
-        }
-        for s in self.model.structs.values_mut() {
-            for field in s.fields.values_mut() {
-                replace(&mut field.ty, &single);
-            }
-        }
+        });
     }
 
     /// Renames a union that has the name of a struct (`RepositoryRule`, when older
@@ -374,20 +363,13 @@ impl<'a> Builder<'a> {
             if let Some(union) = self.model.unions.remove(&name) {
                 self.model.unions.insert(renamed.clone(), union);
             }
-            fn replace(ty: &mut Ty, from: &str, to: &str) {
-                match ty {
-                    Ty::Union(name) if name == from => *name = to.to_owned(),
-                    Ty::Array(inner) | Ty::Map(inner) | Ty::Option(inner) | Ty::Change(inner) => {
-                        replace(inner, from, to);
-                    }
-                    _ => {}
+            visit_types(&mut self.model.structs, &mut |ty| {
+                if let Ty::Union(union) = ty
+                    && *union == name
+                {
+                    union.clone_from(&renamed);
                 }
-            }
-            for s in self.model.structs.values_mut() {
-                for field in s.fields.values_mut() {
-                    replace(&mut field.ty, &name, &renamed);
-                }
-            }
+            });
         }
     }
 
@@ -407,24 +389,13 @@ impl<'a> Builder<'a> {
         for name in changes.keys() {
             self.model.structs.remove(name);
         }
-        fn replace(ty: &mut Ty, changes: &BTreeMap<String, Ty>) {
-            match ty {
-                Ty::Struct(name) => {
-                    if let Some(change) = changes.get(name.as_str()) {
-                        *ty = change.clone();
-                    }
-                }
-                Ty::Array(inner) | Ty::Map(inner) | Ty::Option(inner) | Ty::Change(inner) => {
-                    replace(inner, changes);
-                }
-                _ => {}
+        visit_types(&mut self.model.structs, &mut |ty| {
+            if let Ty::Struct(name) = ty
+                && let Some(change) = changes.get(name.as_str())
+            {
+                *ty = change.clone();
             }
-        }
-        for s in self.model.structs.values_mut() {
-            for field in s.fields.values_mut() {
-                replace(&mut field.ty, &changes);
-            }
-        }
+        });
     }
 
     fn canonical(&self, name: &str) -> String {
@@ -880,6 +851,22 @@ impl<'a> Builder<'a> {
                     .push(format!("{location}: {a:?} vs {b:?}"));
                 Any
             }
+        }
+    }
+}
+
+/// Calls `f` on the type of every field of every struct, and on the types nested
+/// in it (array items, map values, options, changes).
+fn visit_types(structs: &mut BTreeMap<String, Struct>, f: &mut impl FnMut(&mut Ty)) {
+    fn walk(ty: &mut Ty, f: &mut impl FnMut(&mut Ty)) {
+        f(ty);
+        if let Ty::Array(inner) | Ty::Map(inner) | Ty::Option(inner) | Ty::Change(inner) = ty {
+            walk(inner, f);
+        }
+    }
+    for s in structs.values_mut() {
+        for field in s.fields.values_mut() {
+            walk(&mut field.ty, f);
         }
     }
 }

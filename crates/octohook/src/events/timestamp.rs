@@ -3,9 +3,11 @@
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
-use serde::de::{self, Deserialize, Deserializer, Visitor};
+use serde::{Deserialize, Deserializer};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+
+use super::IntOrString;
 
 /// A point in time from a payload. GitHub sends most timestamps as RFC 3339 text
 /// (`"2019-05-15T15:20:30Z"`), but some events send Unix seconds: `push` for the
@@ -71,30 +73,9 @@ impl fmt::Display for Timestamp {
 
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct TimestampVisitor;
-
-        impl Visitor<'_> for TimestampVisitor {
-            type Value = Timestamp;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a timestamp (RFC 3339 text or Unix seconds)")
-            }
-
-            fn visit_i64<E: de::Error>(self, value: i64) -> Result<Timestamp, E> {
-                Ok(Timestamp::UnixSeconds(value))
-            }
-
-            fn visit_u64<E: de::Error>(self, value: u64) -> Result<Timestamp, E> {
-                i64::try_from(value)
-                    .map(Timestamp::UnixSeconds)
-                    .map_err(|_| E::custom("timestamp out of range"))
-            }
-
-            fn visit_str<E: de::Error>(self, value: &str) -> Result<Timestamp, E> {
-                Ok(Timestamp::Text(value.to_owned()))
-            }
-        }
-
-        deserializer.deserialize_any(TimestampVisitor)
+        Ok(match IntOrString::deserialize(deserializer)? {
+            IntOrString::Int(seconds) => Self::UnixSeconds(seconds),
+            IntOrString::String(text) => Self::Text(text),
+        })
     }
 }
