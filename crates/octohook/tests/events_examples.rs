@@ -99,10 +99,7 @@ fn pull_request_opened_fields() {
         "Update the README with new information."
     );
     assert_eq!(pr.pull_request.number, 2);
-    assert_eq!(
-        pr.repository.full_name.as_deref(),
-        Some("Codertocat/Hello-World")
-    );
+    assert_eq!(pr.repository.full_name.as_str(), "Codertocat/Hello-World");
     let sender = pr.sender.as_ref().expect("a sender");
     assert_eq!(sender.login.as_deref(), Some("Codertocat"));
 }
@@ -137,5 +134,5 @@ fn issues_edited_fields() {
         issues.issue.title.as_deref(),
         Some("Spelling error in the README file")
     );
-    assert_eq!(issues.repository.name.as_deref(), Some("Hello-World"));
+    assert_eq!(issues.repository.name, "Hello-World");
 }
