@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use clap::Args;
-use octohook::{DEFAULT_BODY_LIMIT, DeliveryRecord};
+use octohook::{DEFAULT_BODY_LIMIT, DEFAULT_MAX_JSON_DEPTH, DeliveryRecord};
 use octohook_inbox::{Inbox, Inserted};
 use octohook_tower::VerifyWebhookLayer;
 use octohook_tower::extract::Webhook;
@@ -45,6 +45,10 @@ pub(crate) struct ServeArgs {
     /// Largest body accepted, in bytes (GitHub's cap is 25 MiB).
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_BODY_LIMIT)]
     max_body: u64,
+    /// Deepest nesting of arrays and objects accepted in a payload (400 beyond);
+    /// the default is the deepest serde_json, and so `octohook parse`, reads.
+    #[arg(long, value_name = "LEVELS", default_value_t = DEFAULT_MAX_JSON_DEPTH)]
+    max_json_depth: usize,
     /// Time a client has to send a request head, and then its whole body (408); a
     /// connection idle this long is closed. GitHub itself gives up after 10 s.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = read_timeout)]
@@ -69,7 +73,9 @@ struct Receiver {
 pub(crate) async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let (secrets, sources) = secrets::load(&args.secret_env, &args.secret_files)?;
     let verifier = secrets::verifier(secrets).ok_or("no secret configured")?;
-    let mut verifier = verifier.with_body_limit(args.max_body);
+    let mut verifier = verifier
+        .with_body_limit(args.max_body)
+        .with_max_json_depth(args.max_json_depth);
     if args.allow_sha1 {
         verifier = verifier.allow_legacy_sha1();
     }
