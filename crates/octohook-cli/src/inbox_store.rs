@@ -86,9 +86,17 @@ pub(crate) enum StoreChoice {
         /// Create the file when missing (the receiver does, `octohook inbox`
         /// does not: a mistyped path should not look like an empty inbox).
         create: bool,
+        /// Open with `SQLITE_OPEN_READ_ONLY`, without migrations (`inbox list`
+        /// and `show`): a foreign file is refused, never changed.
+        read_only: bool,
     },
     /// A PostgreSQL database.
-    Postgres { url: String, schema: Option<String> },
+    Postgres {
+        url: String,
+        schema: Option<String>,
+        /// Connect without DDL, in read-only transactions.
+        read_only: bool,
+    },
 }
 
 impl ServeStoreArgs {
@@ -102,6 +110,7 @@ impl ServeStoreArgs {
             StoreChoice::Postgres {
                 url: url.clone(),
                 schema: self.database_schema.clone(),
+                read_only: false,
             }
         } else {
             StoreChoice::Sqlite {
@@ -111,22 +120,27 @@ impl ServeStoreArgs {
                     .unwrap_or_else(|| PathBuf::from(DEFAULT_DB)),
                 size_limit: self.db_size_limit,
                 create: true,
+                read_only: false,
             }
         }
     }
 }
 
 impl InboxStoreArgs {
-    pub(crate) fn choice(&self) -> StoreChoice {
+    /// The store named; never created. `read_only` opens it for inspection only:
+    /// no migration, no DDL, no write.
+    pub(crate) fn choice(&self, read_only: bool) -> StoreChoice {
         match &self.database_url {
             Some(url) => StoreChoice::Postgres {
                 url: url.clone(),
                 schema: self.database_schema.clone(),
+                read_only,
             },
             None => StoreChoice::Sqlite {
                 path: self.db.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_DB)),
                 size_limit: None,
                 create: false,
+                read_only,
             },
         }
     }
@@ -167,13 +181,15 @@ impl StoreChoice {
                 path,
                 size_limit,
                 create,
+                read_only,
             } => {
                 if !*create && !path.exists() {
                     return Err(OpenError::Missing(path.clone()));
                 }
                 let options = SqliteOptions::default()
                     .size_limit(*size_limit)
-                    .create(*create);
+                    .create(*create)
+                    .read_only(*read_only);
                 let store = SqliteStore::open_with(path, options)
                     .await
                     .map_err(|source| OpenError::Sqlite {
@@ -182,8 +198,12 @@ impl StoreChoice {
                     })?;
                 Some(Arc::new(store))
             }
-            Self::Postgres { url, schema } => {
-                let mut options = PostgresOptions::default();
+            Self::Postgres {
+                url,
+                schema,
+                read_only,
+            } => {
+                let mut options = PostgresOptions::default().read_only(*read_only);
                 if let Some(schema) = schema {
                     options = options.schema(schema.clone());
                 }
@@ -224,7 +244,8 @@ mod tests {
             StoreChoice::Sqlite {
                 path: PathBuf::from(DEFAULT_DB),
                 size_limit: None,
-                create: true
+                create: true,
+                read_only: false,
             }
         );
         assert_eq!(parse(&["--memory-inbox"]).unwrap(), StoreChoice::Memory);
@@ -244,6 +265,7 @@ mod tests {
         let choice = StoreChoice::Postgres {
             url: "postgres://user:hunter2@db/inbox".to_owned(),
             schema: None,
+            read_only: true,
         };
         assert!(!choice.describe().contains("hunter2"));
     }

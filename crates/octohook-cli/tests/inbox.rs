@@ -376,13 +376,14 @@ async fn a_failing_exec_ends_failed_and_inbox_retry_requeues_it() {
             "0s",
             "--status",
             "pending",
+            "--yes",
             "--db",
             db_arg
         ]),
         "purged 0\n"
     );
     assert_eq!(
-        inbox(&["purge", "--older-than", "0s", "--db", db_arg]),
+        inbox(&["purge", "--older-than", "0s", "--yes", "--db", db_arg]),
         "purged 2\n"
     );
     assert!(stored(&store).is_empty());
@@ -1077,4 +1078,62 @@ async fn sigterm_lets_the_running_handler_finish() {
     );
     let rows = stored(&["--db", db_arg]);
     assert_eq!(rows[0]["status"], "done", "{rows:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inbox_list_and_show_run_no_ddl_on_postgresql() {
+    let cluster = PgCluster::new();
+    let url = cluster.url();
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let objects = || async {
+        client
+            .query_one(
+                "SELECT (SELECT COUNT(*) FROM pg_tables WHERE tablename LIKE 'octohook%') \
+                 + (SELECT COUNT(*) FROM pg_namespace WHERE nspname = 'inspect')",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get::<_, i64>(0)
+    };
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .arg("inbox")
+            .args(args)
+            .args(["--database-url", &url])
+            .env_remove("OCTOHOOK_DATABASE_URL")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    for args in [
+        &["list"][..],
+        &["show", "1"],
+        &["list", "--database-schema", "inspect"],
+    ] {
+        let output = run(args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains("not an octohook delivery store"), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    assert_eq!(objects().await, 0, "inspection created tables or a schema");
+
+    // Once a receiver has created the tables, inspection reads them.
+    let store = octohook_inbox::PostgresStore::connect(&url).await.unwrap();
+    let key = octohook_inbox::DeliveryKey::new(None, "a1".parse().unwrap());
+    octohook_inbox::DeliveryStore::insert(
+        &store,
+        octohook_inbox::NewDelivery::new(key, "ping", "{}"),
+    )
+    .await
+    .unwrap();
+    let listed = run(&["list"]);
+    assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("ping"));
+    let shown = run(&["show", "-:a1"]);
+    assert!(shown.status.success(), "{}", String::from_utf8_lossy(&shown.stderr));
 }
