@@ -9,6 +9,9 @@ use octohook_inbox::{
     StoreError,
 };
 
+/// The variable holding the PostgreSQL URL (which may carry a password).
+pub(crate) const DATABASE_URL_ENV: &str = "OCTOHOOK_DATABASE_URL";
+
 /// The SQLite file used when no store is named.
 pub(crate) const DEFAULT_DB: &str = "./octohook-inbox.db";
 
@@ -18,8 +21,9 @@ pub(crate) const DEFAULT_DB: &str = "./octohook-inbox.db";
 pub(crate) struct ServeStoreArgs {
     #[command(flatten)]
     select: StoreSelect,
-    /// Keep the tables in this PostgreSQL schema (created when missing).
-    #[arg(long, value_name = "NAME", requires = "database_url")]
+    /// Keep the tables in this PostgreSQL schema (created when missing); needs
+    /// --database-url.
+    #[arg(long, value_name = "NAME")]
     database_schema: Option<String>,
     /// Refuse to grow the SQLite file beyond about this many bytes: deliveries
     /// are then answered 503 until room is made (octohook inbox purge).
@@ -100,6 +104,25 @@ pub(crate) enum StoreChoice {
 }
 
 impl ServeStoreArgs {
+    /// Uses `url`, the value `OCTOHOOK_DATABASE_URL` had before `serve` removed
+    /// it from its environment, as clap would have: unless `--database-url` was
+    /// given (clap checked at the first parse that no other store flag was).
+    pub(crate) fn use_database_url_from_env(&mut self, url: String) {
+        let select = &mut self.select;
+        if !select.no_inbox && !select.memory_inbox && select.db.is_none() {
+            select.database_url.get_or_insert(url);
+        }
+    }
+
+    /// Checks what clap cannot: `--database-schema` needs a PostgreSQL store
+    /// (whose URL may come from the environment, which `serve` empties).
+    pub(crate) fn check(&self) -> Result<(), &'static str> {
+        if self.database_schema.is_some() && self.select.database_url.is_none() {
+            return Err("--database-schema needs --database-url (or OCTOHOOK_DATABASE_URL)");
+        }
+        Ok(())
+    }
+
     pub(crate) fn choice(&self) -> StoreChoice {
         let select = &self.select;
         if select.no_inbox {
@@ -228,9 +251,11 @@ mod tests {
         store: ServeStoreArgs,
     }
 
-    fn parse(args: &[&str]) -> Result<StoreChoice, clap::Error> {
-        Serve::try_parse_from(std::iter::once("serve").chain(args.iter().copied()))
-            .map(|serve| serve.store.choice())
+    fn parse(args: &[&str]) -> Result<StoreChoice, String> {
+        let serve = Serve::try_parse_from(std::iter::once("serve").chain(args.iter().copied()))
+            .map_err(|error| error.to_string())?;
+        serve.store.check()?;
+        Ok(serve.store.choice())
     }
 
     #[test]
@@ -258,6 +283,36 @@ mod tests {
         assert!(parse(&["--memory-inbox", "--database-url", "postgres://u@h/d"]).is_err());
         assert!(parse(&["--no-inbox", "--db-size-limit", "10"]).is_err());
         assert!(parse(&["--database-schema", "s"]).is_err());
+    }
+
+    #[test]
+    fn a_database_url_from_the_environment_applies_only_without_another_store() {
+        if std::env::var_os(DATABASE_URL_ENV).is_some() {
+            return;
+        }
+        let serve = |args: &[&str]| {
+            Serve::try_parse_from(std::iter::once("serve").chain(args.iter().copied())).unwrap()
+        };
+        let from_env = "postgres://env@h/d".to_owned();
+        let mut schema_only = serve(&["--database-schema", "s"]);
+        assert!(schema_only.store.check().is_err());
+        schema_only
+            .store
+            .use_database_url_from_env(from_env.clone());
+        assert!(schema_only.store.check().is_ok());
+        assert!(matches!(
+            schema_only.store.choice(),
+            StoreChoice::Postgres { url, schema: Some(schema), .. } if url == from_env && schema == "s"
+        ));
+        let mut flagged = serve(&["--database-url", "postgres://flag@h/d"]);
+        flagged.store.use_database_url_from_env(from_env.clone());
+        assert!(matches!(
+            flagged.store.choice(),
+            StoreChoice::Postgres { url, .. } if url == "postgres://flag@h/d"
+        ));
+        let mut memory = serve(&["--memory-inbox"]);
+        memory.store.use_database_url_from_env(from_env);
+        assert_eq!(memory.store.choice(), StoreChoice::Memory);
     }
 
     #[test]

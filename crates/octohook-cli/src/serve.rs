@@ -18,8 +18,9 @@ use octohook_inbox::{Inbox, Inserted};
 use octohook_tower::VerifyWebhookLayer;
 use octohook_tower::extract::Webhook;
 
+use crate::env_scrub;
 use crate::http_server;
-use crate::inbox_store::ServeStoreArgs;
+use crate::inbox_store::{DATABASE_URL_ENV, ServeStoreArgs};
 use crate::processing::{self, ProcessingArgs};
 use crate::secrets;
 
@@ -63,6 +64,25 @@ pub(crate) struct ServeArgs {
     processing: ProcessingArgs,
 }
 
+impl ServeArgs {
+    /// Takes the secret variables (`--secret-env`'s and `OCTOHOOK_DATABASE_URL`)
+    /// out of the process's environment before any child exists: on Unix, the
+    /// process re-executes itself without them and gets their values on standard
+    /// input (see [`env_scrub`](crate::env_scrub)). In the re-executed process,
+    /// reads those values back.
+    pub(crate) fn isolate_secrets(&mut self) -> Result<(), env_scrub::ScrubError> {
+        if env_scrub::receive()? {
+            if let Some(url) = env_scrub::var_os(DATABASE_URL_ENV) {
+                // clap read the variable before the restart; it is gone now.
+                self.store
+                    .use_database_url_from_env(url.to_string_lossy().into_owned());
+            }
+            return Ok(());
+        }
+        env_scrub::reexec_without(&[&self.secret_env, DATABASE_URL_ENV])
+    }
+}
+
 #[derive(Clone)]
 struct Receiver {
     out: Arc<Mutex<Box<dyn Write + Send>>>,
@@ -79,6 +99,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error
     if args.allow_sha1 {
         verifier = verifier.allow_legacy_sha1();
     }
+    args.store.check()?;
     if !args.path.starts_with('/') {
         return Err("--path must start with '/'".into());
     }

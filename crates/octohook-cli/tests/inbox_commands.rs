@@ -99,7 +99,11 @@ fn list_and_show_leave_a_foreign_sqlite_file_byte_identical() {
     ] {
         let output = inbox(args);
         assert_refused(&output, "not an octohook delivery store");
-        assert_eq!(snapshot(dir.path()), before, "{args:?} changed the directory");
+        assert_eq!(
+            snapshot(dir.path()),
+            before,
+            "{args:?} changed the directory"
+        );
     }
 }
 
@@ -108,7 +112,10 @@ fn list_and_show_of_a_missing_file_fail_without_creating_it() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("missing.db");
     let db_arg = db.to_str().unwrap();
-    for args in [&["list", "--db", db_arg][..], &["show", "1", "--db", db_arg]] {
+    for args in [
+        &["list", "--db", db_arg][..],
+        &["show", "1", "--db", db_arg],
+    ] {
         assert_refused(&inbox(args), "no inbox database at");
     }
     assert!(snapshot(dir.path()).is_empty());
