@@ -759,8 +759,12 @@ fn nested_objects(levels: usize) -> Vec<u8> {
 async fn deep_nesting(address: SocketAddr, path: &str) -> Vec<(String, Result<(), String>)> {
     const DEEP: usize = 1_000_000;
     let url = format!("http://{address}{path}");
+    // A fresh connection per request: between these large requests a kept-alive
+    // one can pass the receiver's short idle timeout and be closed just as it is
+    // reused.
     let client = reqwest::Client::builder()
         .timeout(PATIENCE)
+        .pool_max_idle_per_host(0)
         .build()
         .expect("a client");
     let arrays = [
