@@ -49,12 +49,8 @@ enum InboxCommand {
     },
     /// Requeue deliveries (for instance failed ones) to be processed again.
     Retry {
-        /// Row ids or HOOK:GUID keys (-:GUID without a hook id).
-        #[arg(
-            required_unless_present = "status",
-            conflicts_with = "status",
-            allow_hyphen_values = true
-        )]
+        /// Row ids or HOOK:GUID keys (-:GUID without a hook id, after `--`).
+        #[arg(required_unless_present = "status", conflicts_with = "status")]
         deliveries: Vec<String>,
         /// Requeue every delivery in this status.
         #[arg(long)]
