@@ -68,7 +68,7 @@ impl ServeArgs {
     /// Takes the secret variables (`--secret-env`'s and `OCTOHOOK_DATABASE_URL`)
     /// out of the process's environment before any child exists: on Unix, the
     /// process re-executes itself without them and gets their values on standard
-    /// input (see [`env_scrub`](crate::env_scrub)). In the re-executed process,
+    /// input (see [`env_scrub`]). In the re-executed process,
     /// reads those values back.
     pub(crate) fn isolate_secrets(&mut self) -> Result<(), env_scrub::ScrubError> {
         if env_scrub::receive()? {
