@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{HttpRequest, web};
-use octohook::{DEFAULT_BODY_LIMIT, Verifier, WebhookSecret};
+use octohook::{DEFAULT_BODY_LIMIT, DEFAULT_MAX_JSON_DEPTH, Verifier, WebhookSecret};
 
 use crate::Rejection;
 
@@ -66,17 +66,19 @@ type ErrorHandler = Arc<dyn Fn(Rejection, &HttpRequest) -> actix_web::Error + Se
 pub struct WebhookConfig {
     verifier: Option<Verifier>,
     limit: u64,
+    max_json_depth: usize,
     read_timeout: Option<Duration>,
     allow_sha1: bool,
     error_handler: Option<ErrorHandler>,
 }
 
 impl WebhookConfig {
-    /// No secret, the default 25 MiB limit, no read timeout, SHA-256 only, the
-    /// default responses.
+    /// No secret, the default 25 MiB limit and JSON nesting limit (127 levels),
+    /// no read timeout, SHA-256 only, the default responses.
     pub const DEFAULT: Self = Self {
         verifier: None,
         limit: DEFAULT_BODY_LIMIT,
+        max_json_depth: DEFAULT_MAX_JSON_DEPTH,
         read_timeout: None,
         allow_sha1: false,
         error_handler: None,
@@ -95,7 +97,9 @@ impl WebhookConfig {
         let verifier = match self.verifier.take() {
             Some(verifier) => verifier.with_secret(secret),
             None => {
-                let verifier = Verifier::new(secret).with_body_limit(self.limit);
+                let verifier = Verifier::new(secret)
+                    .with_body_limit(self.limit)
+                    .with_max_json_depth(self.max_json_depth);
                 if self.allow_sha1 {
                     verifier.allow_legacy_sha1()
                 } else {
@@ -107,10 +111,11 @@ impl WebhookConfig {
         self
     }
 
-    /// Verifies with `verifier`, replacing any secret, limit and SHA-1 setting given
-    /// before by its own.
+    /// Verifies with `verifier`, replacing any secret, limits and SHA-1 setting
+    /// given before by its own.
     pub fn with_verifier(mut self, verifier: Verifier) -> Self {
         self.limit = verifier.body_limit();
+        self.max_json_depth = verifier.max_json_depth();
         self.allow_sha1 = verifier.legacy_sha1_allowed();
         self.verifier = Some(verifier);
         self
@@ -125,6 +130,17 @@ impl WebhookConfig {
         self.verifier = self
             .verifier
             .map(|verifier| verifier.with_body_limit(bytes));
+        self
+    }
+
+    /// Sets how deeply a payload may nest arrays and objects (default 127 levels,
+    /// the deepest `serde_json` parses); a deeper one is answered 400. See
+    /// [`Verifier::with_max_json_depth`].
+    pub fn max_json_depth(mut self, levels: usize) -> Self {
+        self.max_json_depth = levels;
+        self.verifier = self
+            .verifier
+            .map(|verifier| verifier.with_max_json_depth(levels));
         self
     }
 

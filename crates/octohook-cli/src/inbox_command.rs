@@ -1,7 +1,7 @@
 //! `octohook inbox`: list, show, requeue and purge the deliveries `octohook serve`
 //! stored.
 
-use std::io::Write;
+use std::io::{BufRead, IsTerminal, Write};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -11,6 +11,7 @@ use octohook_inbox::{
     DeliveryKey, DeliveryStatus, DeliveryStore, ListQuery, PurgeQuery, StoreError, StoredDelivery,
 };
 use serde_json::{Value, json};
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use crate::inbox_store::{InboxStoreArgs, OpenError};
 
@@ -39,7 +40,8 @@ enum InboxCommand {
     },
     /// Show one delivery: its state, headers and payload.
     Show {
-        /// A row id (as listed), or HOOK:GUID.
+        /// A row id (as listed), or HOOK:GUID (-:GUID without a hook id).
+        #[arg(allow_hyphen_values = true)]
         delivery: String,
         /// Print JSON.
         #[arg(long)]
@@ -47,7 +49,7 @@ enum InboxCommand {
     },
     /// Requeue deliveries (for instance failed ones) to be processed again.
     Retry {
-        /// Row ids or HOOK:GUID keys.
+        /// Row ids or HOOK:GUID keys (-:GUID without a hook id, after `--`).
         #[arg(required_unless_present = "status", conflicts_with = "status")]
         deliveries: Vec<String>,
         /// Requeue every delivery in this status.
@@ -55,7 +57,8 @@ enum InboxCommand {
         status: Option<DeliveryStatus>,
     },
     /// Remove old deliveries; prints how many were removed. A purged delivery's
-    /// GUID is forgotten: a redelivery of it would be stored again.
+    /// GUID is forgotten: a redelivery of it would be stored again. Asks for
+    /// confirmation on a terminal; otherwise needs --yes.
     Purge {
         /// Minimum age (7d, 12h, ...), from when the delivery was received.
         #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
@@ -63,6 +66,9 @@ enum InboxCommand {
         /// Only in this status (repeatable; done and failed by default).
         #[arg(long)]
         status: Vec<DeliveryStatus>,
+        /// Purge without asking (required when standard input is not a terminal).
+        #[arg(long, short = 'y')]
+        yes: bool,
     },
 }
 
@@ -79,15 +85,32 @@ pub(crate) enum InboxError {
     BadReference(String),
     #[error("cannot write the output: {0}")]
     Output(#[from] std::io::Error),
+    #[error(
+        "purge removes deliveries for good: pass --yes to confirm (standard input is not a terminal)"
+    )]
+    PurgeUnconfirmed,
+    #[error("purge cancelled")]
+    PurgeCancelled,
+    #[error("octohook inbox always names a store")]
+    NoStore,
 }
 
 pub(crate) async fn run(args: InboxArgs) -> Result<(), InboxError> {
-    let store = args
-        .store
-        .choice()
-        .open()
-        .await?
-        .expect("octohook inbox always opens a store");
+    // Inspection never creates, migrates or changes the database.
+    let read_only = matches!(
+        args.command,
+        InboxCommand::List { .. } | InboxCommand::Show { .. }
+    );
+    let choice = args.store.choice(read_only);
+    if let InboxCommand::Purge {
+        older_than,
+        status,
+        yes: false,
+    } = &args.command
+    {
+        confirm_purge(&choice.describe(), *older_than, status)?;
+    }
+    let store = choice.open().await?.ok_or(InboxError::NoStore)?;
     let mut out = std::io::stdout().lock();
     match args.command {
         InboxCommand::List {
@@ -136,7 +159,9 @@ pub(crate) async fn run(args: InboxArgs) -> Result<(), InboxError> {
             }
             writeln!(out, "requeued {requeued}")?;
         }
-        InboxCommand::Purge { older_than, status } => {
+        InboxCommand::Purge {
+            older_than, status, ..
+        } => {
             let query = if status.is_empty() {
                 PurgeQuery::finished_older_than(older_than)
             } else {
@@ -147,6 +172,41 @@ pub(crate) async fn run(args: InboxArgs) -> Result<(), InboxError> {
         }
     }
     Ok(())
+}
+
+/// Asks on the terminal before a purge; refuses when standard input is not one
+/// (a script must say `--yes`).
+fn confirm_purge(
+    store: &str,
+    older_than: Duration,
+    status: &[DeliveryStatus],
+) -> Result<(), InboxError> {
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return Err(InboxError::PurgeUnconfirmed);
+    }
+    let statuses = if status.is_empty() {
+        "done or failed".to_owned()
+    } else {
+        status
+            .iter()
+            .map(|status| status.as_str())
+            .collect::<Vec<_>>()
+            .join(" or ")
+    };
+    let mut err = std::io::stderr().lock();
+    write!(
+        err,
+        "Remove every {statuses} delivery received more than {} ago from {store}? [y/N] ",
+        humantime::format_duration(older_than)
+    )?;
+    err.flush()?;
+    let mut answer = String::new();
+    stdin.lock().read_line(&mut answer)?;
+    match answer.trim() {
+        "y" | "Y" | "yes" | "YES" | "Yes" => Ok(()),
+        _ => Err(InboxError::PurgeCancelled),
+    }
 }
 
 /// The keys of every delivery in `status`, paging through the store.
@@ -258,14 +318,37 @@ fn event_action(delivery: &StoredDelivery) -> String {
     }
 }
 
-/// At most `max` characters of `text` on one line, with an ellipsis when cut.
+/// The widest a table cell may be, in display columns, by column.
+const MAX_WIDTHS: [usize; 7] = [20, 10, 8, 40, 60, 24, 60];
+
+/// `text` on one line of at most `max` display columns: line breaks become spaces,
+/// other control characters (terminal escapes) `�`, and a cut is marked with `…`.
 fn truncate(text: &str, max: usize) -> String {
-    let line = text.replace(['\n', '\r'], " ");
-    if line.chars().count() <= max {
+    let line: String = text
+        .chars()
+        .map(|c| match c {
+            '\n' | '\r' | '\t' => ' ',
+            c if c.is_control() => '\u{fffd}',
+            c => c,
+        })
+        .collect();
+    if line.width() <= max {
         return line;
     }
-    let mut cut: String = line.chars().take(max.saturating_sub(1)).collect();
-    cut.push('…');
+    let mut cut = String::new();
+    let mut width = 0;
+    for c in line.chars() {
+        let columns = c.width().unwrap_or(0);
+        // Keep one column for the ellipsis.
+        if width + columns + 1 > max {
+            break;
+        }
+        cut.push(c);
+        width += columns;
+    }
+    if max > 0 {
+        cut.push('…');
+    }
     cut
 }
 
@@ -273,15 +356,17 @@ fn write_table(out: &mut impl Write, deliveries: &[StoredDelivery]) -> std::io::
     let rows: Vec<[String; 7]> = deliveries
         .iter()
         .map(|delivery| {
-            [
+            let cells = [
                 delivery.id.to_string(),
                 delivery.status.to_string(),
                 delivery.attempts.to_string(),
                 event_action(delivery),
                 delivery.key.to_string(),
                 time(delivery.received_at),
-                truncate(delivery.last_error.as_deref().unwrap_or(""), 60),
-            ]
+                delivery.last_error.clone().unwrap_or_default(),
+            ];
+            let mut max = MAX_WIDTHS.iter();
+            cells.map(|cell| truncate(&cell, *max.next().unwrap_or(&60)))
         })
         .collect();
     let header = [
@@ -293,19 +378,19 @@ fn write_table(out: &mut impl Write, deliveries: &[StoredDelivery]) -> std::io::
         "RECEIVED",
         "LAST ERROR",
     ];
-    let mut widths = header.map(str::len);
+    let mut widths = header.map(UnicodeWidthStr::width);
     for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
+            *width = (*width).max(cell.width());
         }
     }
     let mut line = |cells: &[&str]| {
         let mut text = String::new();
         for (n, (cell, width)) in cells.iter().zip(widths).enumerate() {
-            if n + 1 == cells.len() {
-                text.push_str(cell);
-            } else {
-                text.push_str(&format!("{cell:<width$}  "));
+            text.push_str(cell);
+            if n + 1 < cells.len() {
+                let padding = width.saturating_sub(cell.width()) + 2;
+                text.extend(std::iter::repeat_n(' ', padding));
             }
         }
         writeln!(out, "{}", text.trim_end())
@@ -377,5 +462,21 @@ mod tests {
         assert_eq!(truncate("short", 10), "short");
         assert_eq!(truncate("a\nb", 10), "a b");
         assert_eq!(truncate("abcdefghijkl", 5), "abcd…");
+        assert_eq!(truncate("abcde", 5), "abcde");
+        assert_eq!(truncate("abcdef", 5), "abcd…");
+        assert_eq!(truncate("\u{1b}[31mred", 20), "\u{fffd}[31mred");
+        assert_eq!(truncate("abc", 0), "");
+    }
+
+    #[test]
+    fn truncation_counts_display_columns() {
+        // Each CJK character and emoji takes two columns.
+        assert_eq!(truncate("日本語のテキスト", 7), "日本語…");
+        assert_eq!(truncate("日本語のテキスト", 7).width(), 7);
+        assert_eq!(truncate("🎉🎉🎉", 6), "🎉🎉🎉");
+        assert_eq!(truncate("🎉🎉🎉🎉", 6), "🎉🎉…");
+        assert_eq!(truncate("a🎉", 2), "a…");
+        let long = "x".repeat(64 * 1024);
+        assert_eq!(truncate(&long, 40).width(), 40);
     }
 }

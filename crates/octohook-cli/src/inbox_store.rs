@@ -9,6 +9,9 @@ use octohook_inbox::{
     StoreError,
 };
 
+/// The variable holding the PostgreSQL URL (which may carry a password).
+pub(crate) const DATABASE_URL_ENV: &str = "OCTOHOOK_DATABASE_URL";
+
 /// The SQLite file used when no store is named.
 pub(crate) const DEFAULT_DB: &str = "./octohook-inbox.db";
 
@@ -18,8 +21,9 @@ pub(crate) const DEFAULT_DB: &str = "./octohook-inbox.db";
 pub(crate) struct ServeStoreArgs {
     #[command(flatten)]
     select: StoreSelect,
-    /// Keep the tables in this PostgreSQL schema (created when missing).
-    #[arg(long, value_name = "NAME", requires = "database_url")]
+    /// Keep the tables in this PostgreSQL schema (created when missing); needs
+    /// --database-url.
+    #[arg(long, value_name = "NAME")]
     database_schema: Option<String>,
     /// Refuse to grow the SQLite file beyond about this many bytes: deliveries
     /// are then answered 503 until room is made (octohook inbox purge).
@@ -86,12 +90,39 @@ pub(crate) enum StoreChoice {
         /// Create the file when missing (the receiver does, `octohook inbox`
         /// does not: a mistyped path should not look like an empty inbox).
         create: bool,
+        /// Open with `SQLITE_OPEN_READ_ONLY`, without migrations (`inbox list`
+        /// and `show`): a foreign file is refused, never changed.
+        read_only: bool,
     },
     /// A PostgreSQL database.
-    Postgres { url: String, schema: Option<String> },
+    Postgres {
+        url: String,
+        schema: Option<String>,
+        /// Connect without DDL, in read-only transactions.
+        read_only: bool,
+    },
 }
 
 impl ServeStoreArgs {
+    /// Uses `url`, the value `OCTOHOOK_DATABASE_URL` had before `serve` removed
+    /// it from its environment, as clap would have: unless `--database-url` was
+    /// given (clap checked at the first parse that no other store flag was).
+    pub(crate) fn use_database_url_from_env(&mut self, url: String) {
+        let select = &mut self.select;
+        if !select.no_inbox && !select.memory_inbox && select.db.is_none() {
+            select.database_url.get_or_insert(url);
+        }
+    }
+
+    /// Checks what clap cannot: `--database-schema` needs a PostgreSQL store
+    /// (whose URL may come from the environment, which `serve` empties).
+    pub(crate) fn check(&self) -> Result<(), &'static str> {
+        if self.database_schema.is_some() && self.select.database_url.is_none() {
+            return Err("--database-schema needs --database-url (or OCTOHOOK_DATABASE_URL)");
+        }
+        Ok(())
+    }
+
     pub(crate) fn choice(&self) -> StoreChoice {
         let select = &self.select;
         if select.no_inbox {
@@ -102,6 +133,7 @@ impl ServeStoreArgs {
             StoreChoice::Postgres {
                 url: url.clone(),
                 schema: self.database_schema.clone(),
+                read_only: false,
             }
         } else {
             StoreChoice::Sqlite {
@@ -111,22 +143,27 @@ impl ServeStoreArgs {
                     .unwrap_or_else(|| PathBuf::from(DEFAULT_DB)),
                 size_limit: self.db_size_limit,
                 create: true,
+                read_only: false,
             }
         }
     }
 }
 
 impl InboxStoreArgs {
-    pub(crate) fn choice(&self) -> StoreChoice {
+    /// The store named; never created. `read_only` opens it for inspection only:
+    /// no migration, no DDL, no write.
+    pub(crate) fn choice(&self, read_only: bool) -> StoreChoice {
         match &self.database_url {
             Some(url) => StoreChoice::Postgres {
                 url: url.clone(),
                 schema: self.database_schema.clone(),
+                read_only,
             },
             None => StoreChoice::Sqlite {
                 path: self.db.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_DB)),
                 size_limit: None,
                 create: false,
+                read_only,
             },
         }
     }
@@ -167,13 +204,15 @@ impl StoreChoice {
                 path,
                 size_limit,
                 create,
+                read_only,
             } => {
                 if !*create && !path.exists() {
                     return Err(OpenError::Missing(path.clone()));
                 }
                 let options = SqliteOptions::default()
                     .size_limit(*size_limit)
-                    .create(*create);
+                    .create(*create)
+                    .read_only(*read_only);
                 let store = SqliteStore::open_with(path, options)
                     .await
                     .map_err(|source| OpenError::Sqlite {
@@ -182,8 +221,12 @@ impl StoreChoice {
                     })?;
                 Some(Arc::new(store))
             }
-            Self::Postgres { url, schema } => {
-                let mut options = PostgresOptions::default();
+            Self::Postgres {
+                url,
+                schema,
+                read_only,
+            } => {
+                let mut options = PostgresOptions::default().read_only(*read_only);
                 if let Some(schema) = schema {
                     options = options.schema(schema.clone());
                 }
@@ -208,9 +251,11 @@ mod tests {
         store: ServeStoreArgs,
     }
 
-    fn parse(args: &[&str]) -> Result<StoreChoice, clap::Error> {
-        Serve::try_parse_from(std::iter::once("serve").chain(args.iter().copied()))
-            .map(|serve| serve.store.choice())
+    fn parse(args: &[&str]) -> Result<StoreChoice, String> {
+        let serve = Serve::try_parse_from(std::iter::once("serve").chain(args.iter().copied()))
+            .map_err(|error| error.to_string())?;
+        serve.store.check()?;
+        Ok(serve.store.choice())
     }
 
     #[test]
@@ -224,7 +269,8 @@ mod tests {
             StoreChoice::Sqlite {
                 path: PathBuf::from(DEFAULT_DB),
                 size_limit: None,
-                create: true
+                create: true,
+                read_only: false,
             }
         );
         assert_eq!(parse(&["--memory-inbox"]).unwrap(), StoreChoice::Memory);
@@ -240,10 +286,41 @@ mod tests {
     }
 
     #[test]
+    fn a_database_url_from_the_environment_applies_only_without_another_store() {
+        if std::env::var_os(DATABASE_URL_ENV).is_some() {
+            return;
+        }
+        let serve = |args: &[&str]| {
+            Serve::try_parse_from(std::iter::once("serve").chain(args.iter().copied())).unwrap()
+        };
+        let from_env = "postgres://env@h/d".to_owned();
+        let mut schema_only = serve(&["--database-schema", "s"]);
+        assert!(schema_only.store.check().is_err());
+        schema_only
+            .store
+            .use_database_url_from_env(from_env.clone());
+        assert!(schema_only.store.check().is_ok());
+        assert!(matches!(
+            schema_only.store.choice(),
+            StoreChoice::Postgres { url, schema: Some(schema), .. } if url == from_env && schema == "s"
+        ));
+        let mut flagged = serve(&["--database-url", "postgres://flag@h/d"]);
+        flagged.store.use_database_url_from_env(from_env.clone());
+        assert!(matches!(
+            flagged.store.choice(),
+            StoreChoice::Postgres { url, .. } if url == "postgres://flag@h/d"
+        ));
+        let mut memory = serve(&["--memory-inbox"]);
+        memory.store.use_database_url_from_env(from_env);
+        assert_eq!(memory.store.choice(), StoreChoice::Memory);
+    }
+
+    #[test]
     fn a_postgres_store_is_described_without_its_url() {
         let choice = StoreChoice::Postgres {
             url: "postgres://user:hunter2@db/inbox".to_owned(),
             schema: None,
+            read_only: true,
         };
         assert!(!choice.describe().contains("hunter2"));
     }

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod deliveries_command;
+mod env_scrub;
 mod events_command;
 mod github_options;
 mod hooks_command;
@@ -53,7 +54,14 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    if let Command::Serve(args) = &mut cli.command {
+        // Before any thread or child exists: may replace this process.
+        if let Err(error) = args.isolate_secrets() {
+            eprintln!("octohook: {error}");
+            return ExitCode::FAILURE;
+        }
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_env("OCTOHOOK_LOG").unwrap_or_else(|_| EnvFilter::new("info")),

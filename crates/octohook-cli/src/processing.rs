@@ -22,7 +22,10 @@ pub(crate) struct ProcessingArgs {
     /// Run CMD (through `sh -c`) once per delivery, with the JSON payload on
     /// standard input and OCTOHOOK_EVENT, OCTOHOOK_ACTION, OCTOHOOK_DELIVERY,
     /// OCTOHOOK_HOOK_ID, OCTOHOOK_IDEMPOTENCY_KEY (HOOK:GUID) and OCTOHOOK_ATTEMPT
-    /// set. Exit status 0 marks the delivery done; anything else is retried.
+    /// set. Exit status 0 marks the delivery done; anything else is retried. The
+    /// secret's variable and OCTOHOOK_DATABASE_URL are in neither its environment
+    /// nor (on Unix) `serve`'s own; a process of the same user that may ptrace
+    /// `serve` can still read them from its memory.
     #[arg(long, value_name = "CMD")]
     exec: Option<String>,
     /// Post each delivery to URL with its original headers and body. 2xx marks it
@@ -185,7 +188,8 @@ impl ExecCommand {
             .arg(&self.command)
             .env_remove(&self.secret_env)
             // It may hold the database's password.
-            .env_remove("OCTOHOOK_DATABASE_URL")
+            .env_remove(crate::inbox_store::DATABASE_URL_ENV)
+            .env_remove(crate::env_scrub::MARKER)
             .env("OCTOHOOK_EVENT", &delivery.event)
             .env("OCTOHOOK_ACTION", delivery.action.as_deref().unwrap_or(""))
             .env("OCTOHOOK_DELIVERY", delivery.key.guid.as_str())

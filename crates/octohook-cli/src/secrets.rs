@@ -22,9 +22,12 @@ pub(crate) enum SecretError {
     NoneConfigured(String),
 }
 
-/// Reads a secret from an environment variable.
+/// Reads a secret from an environment variable (or, in `serve` after its
+/// restart, from the value the variable had before it was removed).
 pub(crate) fn from_env(name: &str) -> Result<WebhookSecret, SecretError> {
-    let value = std::env::var(name).map_err(|_| SecretError::EnvMissing(name.to_owned()))?;
+    let value = crate::env_scrub::var_os(name)
+        .and_then(|value| value.into_string().ok())
+        .ok_or_else(|| SecretError::EnvMissing(name.to_owned()))?;
     WebhookSecret::new(value).map_err(|_| SecretError::EnvEmpty(name.to_owned()))
 }
 

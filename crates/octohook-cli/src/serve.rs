@@ -13,13 +13,14 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use clap::Args;
-use octohook::{DEFAULT_BODY_LIMIT, DeliveryRecord};
+use octohook::{DEFAULT_BODY_LIMIT, DEFAULT_MAX_JSON_DEPTH, DeliveryRecord};
 use octohook_inbox::{Inbox, Inserted};
 use octohook_tower::VerifyWebhookLayer;
 use octohook_tower::extract::Webhook;
 
+use crate::env_scrub;
 use crate::http_server;
-use crate::inbox_store::ServeStoreArgs;
+use crate::inbox_store::{DATABASE_URL_ENV, ServeStoreArgs};
 use crate::processing::{self, ProcessingArgs};
 use crate::secrets;
 
@@ -45,6 +46,10 @@ pub(crate) struct ServeArgs {
     /// Largest body accepted, in bytes (GitHub's cap is 25 MiB).
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_BODY_LIMIT)]
     max_body: u64,
+    /// Deepest nesting of arrays and objects accepted in a payload (400 beyond);
+    /// the default is the deepest serde_json, and so `octohook parse`, reads.
+    #[arg(long, value_name = "LEVELS", default_value_t = DEFAULT_MAX_JSON_DEPTH)]
+    max_json_depth: usize,
     /// Time a client has to send a request head, and then its whole body (408); a
     /// connection idle this long is closed. GitHub itself gives up after 10 s.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = read_timeout)]
@@ -59,6 +64,25 @@ pub(crate) struct ServeArgs {
     processing: ProcessingArgs,
 }
 
+impl ServeArgs {
+    /// Takes the secret variables (`--secret-env`'s and `OCTOHOOK_DATABASE_URL`)
+    /// out of the process's environment before any child exists: on Unix, the
+    /// process re-executes itself without them and gets their values on standard
+    /// input (see [`env_scrub`]). In the re-executed process,
+    /// reads those values back.
+    pub(crate) fn isolate_secrets(&mut self) -> Result<(), env_scrub::ScrubError> {
+        if env_scrub::receive()? {
+            if let Some(url) = env_scrub::var_os(DATABASE_URL_ENV) {
+                // clap read the variable before the restart; it is gone now.
+                self.store
+                    .use_database_url_from_env(url.to_string_lossy().into_owned());
+            }
+            return Ok(());
+        }
+        env_scrub::reexec_without(&[&self.secret_env, DATABASE_URL_ENV])
+    }
+}
+
 #[derive(Clone)]
 struct Receiver {
     out: Arc<Mutex<Box<dyn Write + Send>>>,
@@ -69,10 +93,13 @@ struct Receiver {
 pub(crate) async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let (secrets, sources) = secrets::load(&args.secret_env, &args.secret_files)?;
     let verifier = secrets::verifier(secrets).ok_or("no secret configured")?;
-    let mut verifier = verifier.with_body_limit(args.max_body);
+    let mut verifier = verifier
+        .with_body_limit(args.max_body)
+        .with_max_json_depth(args.max_json_depth);
     if args.allow_sha1 {
         verifier = verifier.allow_legacy_sha1();
     }
+    args.store.check()?;
     if !args.path.starts_with('/') {
         return Err("--path must start with '/'".into());
     }

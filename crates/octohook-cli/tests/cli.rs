@@ -252,3 +252,43 @@ fn serve_answers_405_to_other_methods_and_refuses_to_start_without_a_secret() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("no secret configured"));
 }
+
+#[cfg(unix)]
+#[test]
+fn serve_refuses_secret_variables_too_large_to_pass_on_without_echoing_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = format!("{}{}", "s".repeat(5000), "-tail-of-the-secret");
+    let output = octohook(&["serve", "--bind", "127.0.0.1:0", "--no-inbox"])
+        .current_dir(dir.path())
+        .env("GITHUB_WEBHOOK_SECRET", &secret)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("use --secret-file"), "{stderr}");
+    assert!(!stderr.contains("tail-of-the-secret"), "{stderr}");
+}
+
+#[cfg(unix)]
+#[test]
+fn serve_refuses_a_malformed_hand_over_of_the_secret_variables() {
+    // The marker of a restart, with standard input that is no hand-over.
+    let mut child = octohook(&["serve", "--bind", "127.0.0.1:0", "--no-inbox"])
+        .env("OCTOHOOK_SECRETS_ON_STDIN", "1")
+        .env_remove("GITHUB_WEBHOOK_SECRET")
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"GITHUB_WEBHOOK_SECRET")
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("malformed"), "{stderr}");
+}

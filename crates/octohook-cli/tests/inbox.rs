@@ -31,12 +31,19 @@ impl Serve {
     /// Starts `octohook serve ARGS` through `command` (the binary itself, or a
     /// wrapper that executes it, such as `setpriv`).
     fn start_with(mut command: Command, args: &[&str]) -> Self {
+        // Unless the test sets it, the variable of the environment running the
+        // tests must not pick the store.
+        if !command
+            .get_envs()
+            .any(|(name, _)| name == "OCTOHOOK_DATABASE_URL")
+        {
+            command.env_remove("OCTOHOOK_DATABASE_URL");
+        }
         let mut child = command
             .args(["serve", "--bind", "127.0.0.1:0"])
             .args(args)
             .env("GITHUB_WEBHOOK_SECRET", SECRET)
             .env("OCTOHOOK_LOG", "info")
-            .env_remove("OCTOHOOK_DATABASE_URL")
             .stdin(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -376,13 +383,14 @@ async fn a_failing_exec_ends_failed_and_inbox_retry_requeues_it() {
             "0s",
             "--status",
             "pending",
+            "--yes",
             "--db",
             db_arg
         ]),
         "purged 0\n"
     );
     assert_eq!(
-        inbox(&["purge", "--older-than", "0s", "--db", db_arg]),
+        inbox(&["purge", "--older-than", "0s", "--yes", "--db", db_arg]),
         "purged 2\n"
     );
     assert!(stored(&store).is_empty());
@@ -1077,4 +1085,199 @@ async fn sigterm_lets_the_running_handler_finish() {
     );
     let rows = stored(&["--db", db_arg]);
     assert_eq!(rows[0]["status"], "done", "{rows:#?}");
+}
+
+/// What an `--exec` child saw: its parent's id, its parent's initial environment
+/// (`/proc/$PPID/environ`) and its own.
+struct ChildView {
+    parent: u32,
+    parent_environ: String,
+    own_environ: String,
+}
+
+/// An `--exec` command that records what its child sees in `dir`, then succeeds.
+fn environ_probe(dir: &Path) -> String {
+    let dir = quoted(dir);
+    format!(
+        "echo $PPID > {dir}/ppid && tr '\\0' '\\n' < /proc/$PPID/environ > {dir}/parent && env > {dir}/own"
+    )
+}
+
+/// Waits for what [`environ_probe`] writes.
+async fn child_view(dir: &Path) -> ChildView {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !dir.join("own").exists() {
+        assert!(Instant::now() < deadline, "the --exec command did not run");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+    ChildView {
+        parent: read("ppid").trim().parse().unwrap(),
+        parent_environ: read("parent"),
+        own_environ: read("own"),
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exec_child_finds_the_secret_neither_in_its_environment_nor_in_its_parents() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inbox.db");
+    let probe = dir.path().join("probe");
+    std::fs::create_dir(&probe).unwrap();
+    let serve = Serve::start(&[
+        "--db",
+        db.to_str().unwrap(),
+        "--out",
+        "/dev/null",
+        "--exec",
+        &environ_probe(&probe),
+    ]);
+    let delivery = TestDelivery::json("push", br#"{"ref":"refs/heads/main"}"#.to_vec());
+    // Verification still works with the secret passed on outside the environment.
+    delivery
+        .expect_accepted(&client(), &serve.url())
+        .await
+        .unwrap();
+    let forged = delivery.clone().signed_with("not the secret");
+    assert_eq!(forged.send(&client(), &serve.url()).await.unwrap().0, 401);
+
+    let seen = child_view(&probe).await;
+    // The parent is the process the test started: the restart replaced it
+    // rather than leaving a second octohook process behind.
+    assert_eq!(seen.parent, serve.child.id());
+    // What was read is real: the parent's other variables, the child's own.
+    assert!(
+        seen.parent_environ.contains("OCTOHOOK_LOG=info"),
+        "{}",
+        seen.parent_environ
+    );
+    assert!(
+        seen.own_environ.contains("OCTOHOOK_EVENT=push"),
+        "{}",
+        seen.own_environ
+    );
+    for environ in [&seen.parent_environ, &seen.own_environ] {
+        assert!(!environ.contains("GITHUB_WEBHOOK_SECRET"), "{environ}");
+        assert!(!environ.contains(SECRET), "{environ}");
+    }
+    let rows = wait_until_finished(&["--db", db.to_str().unwrap()], 1);
+    assert_eq!(rows[0]["status"], "done", "{rows:#?}");
+    serve.terminate();
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_url_from_the_environment_is_used_but_not_left_in_it() {
+    let cluster = PgCluster::new();
+    let url = cluster.url();
+    let dir = tempfile::tempdir().unwrap();
+    let probe = dir.path().join("probe");
+    std::fs::create_dir(&probe).unwrap();
+    let mut command = Command::new(BIN);
+    command.env("OCTOHOOK_DATABASE_URL", &url);
+    let serve = Serve::start_with(
+        command,
+        &[
+            "--database-schema",
+            "from_env",
+            "--out",
+            "/dev/null",
+            "--exec",
+            &environ_probe(&probe),
+        ],
+    );
+    let delivery = TestDelivery::json("push", br#"{"ref":"refs/heads/main"}"#.to_vec());
+    delivery
+        .expect_accepted(&client(), &serve.url())
+        .await
+        .unwrap();
+    let seen = child_view(&probe).await;
+    assert_eq!(seen.parent, serve.child.id());
+    assert!(seen.parent_environ.contains("OCTOHOOK_LOG=info"));
+    for environ in [&seen.parent_environ, &seen.own_environ] {
+        assert!(!environ.contains("OCTOHOOK_DATABASE_URL"), "{environ}");
+        assert!(!environ.contains(&url), "{environ}");
+        assert!(!environ.contains(SECRET), "{environ}");
+    }
+    serve.terminate();
+    // The receiver did use the URL (and the schema) of the environment.
+    let store = [
+        "--database-url",
+        url.as_str(),
+        "--database-schema",
+        "from_env",
+    ];
+    let rows = wait_until_finished(&store, 1);
+    assert_eq!(rows[0]["guid"], delivery.guid());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inbox_list_and_show_run_no_ddl_on_postgresql() {
+    let cluster = PgCluster::new();
+    let url = cluster.url();
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let objects = || async {
+        client
+            .query_one(
+                "SELECT (SELECT COUNT(*) FROM pg_tables WHERE tablename LIKE 'octohook%') \
+                 + (SELECT COUNT(*) FROM pg_namespace WHERE nspname = 'inspect')",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get::<_, i64>(0)
+    };
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .arg("inbox")
+            .args(args)
+            .args(["--database-url", &url])
+            .env_remove("OCTOHOOK_DATABASE_URL")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    for args in [
+        &["list"][..],
+        &["show", "1"],
+        &["list", "--database-schema", "inspect"],
+    ] {
+        let output = run(args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("not an octohook delivery store"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    assert_eq!(objects().await, 0, "inspection created tables or a schema");
+
+    // Once a receiver has created the tables, inspection reads them.
+    let store = octohook_inbox::PostgresStore::connect(&url).await.unwrap();
+    let key = octohook_inbox::DeliveryKey::new(None, "a1".parse().unwrap());
+    octohook_inbox::DeliveryStore::insert(
+        &store,
+        octohook_inbox::NewDelivery::new(key, "ping", "{}"),
+    )
+    .await
+    .unwrap();
+    let listed = run(&["list"]);
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("ping"));
+    let shown = run(&["show", "-:a1"]);
+    assert!(
+        shown.status.success(),
+        "{}",
+        String::from_utf8_lossy(&shown.stderr)
+    );
 }

@@ -50,6 +50,11 @@ pub enum StoreError {
         /// The newest version this build can use.
         supported: i64,
     },
+    /// The database holds no delivery store of this crate (another application's
+    /// database, or one not yet migrated), and was opened read-only, so it was
+    /// left as it is.
+    #[error("not an octohook delivery store: {0}")]
+    NotAnInbox(String),
     /// The store was configured wrongly (a bad URL, a bad schema name, ...).
     #[error("invalid delivery store configuration: {0}")]
     Config(String),

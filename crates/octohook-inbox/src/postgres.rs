@@ -45,6 +45,7 @@ pub struct PostgresOptions {
     schema: Option<String>,
     pool_size: usize,
     timeout: Duration,
+    read_only: bool,
 }
 
 impl Default for PostgresOptions {
@@ -53,6 +54,7 @@ impl Default for PostgresOptions {
             schema: None,
             pool_size: 16,
             timeout: Duration::from_secs(5),
+            read_only: false,
         }
     }
 }
@@ -77,6 +79,16 @@ impl PostgresOptions {
     /// 10 s delivery timeout). Also the connect timeout, unless the URL sets one.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// Connects read-only (for inspection): no DDL runs (no schema is created, no
+    /// migration applied), every transaction is `READ ONLY`
+    /// (`default_transaction_read_only`, so the server refuses any write), and
+    /// connecting fails with [`StoreError::NotAnInbox`] unless the tables exist at
+    /// the current schema version.
+    pub fn read_only(mut self, read_only: bool) -> Self {
+        self.read_only = read_only;
         self
     }
 }
@@ -134,16 +146,24 @@ impl PostgresStore {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(options.timeout);
         }
+        let mut settings = Vec::new();
         if let Some(schema) = &options.schema {
             if !is_identifier(schema) {
                 return Err(StoreError::Config(format!(
                     "schema {schema:?} is not a plain lowercase identifier"
                 )));
             }
-            let search_path = format!("-c search_path={schema}");
+            settings.push(format!("-c search_path={schema}"));
+        }
+        if options.read_only {
+            settings.push("-c default_transaction_read_only=on".to_owned());
+        }
+        if !settings.is_empty() {
             let joined = match config.get_options() {
-                Some(existing) if !existing.is_empty() => format!("{existing} {search_path}"),
-                _ => search_path,
+                Some(existing) if !existing.is_empty() => {
+                    format!("{existing} {}", settings.join(" "))
+                }
+                _ => settings.join(" "),
             };
             config.options(&joined);
         }
@@ -167,8 +187,55 @@ impl PostgresStore {
             schema: options.schema,
             timeout: options.timeout,
         };
-        store.migrate().await?;
+        if options.read_only {
+            store.check_schema().await?;
+        } else {
+            store.migrate().await?;
+        }
         Ok(store)
+    }
+
+    /// Checks, without DDL, that the tables exist at the schema version this build
+    /// uses.
+    async fn check_schema(&self) -> Result<(), StoreError> {
+        self.timed(async {
+            let client = self.client().await?;
+            let tables: i64 = client
+                .query_one(
+                    "SELECT COUNT(*) FROM pg_catalog.pg_tables \
+                     WHERE schemaname = current_schema() \
+                     AND tablename IN ('octohook_schema', 'octohook_deliveries')",
+                    &[],
+                )
+                .await
+                .and_then(|row| row.try_get(0))
+                .map_err(classify)?;
+            if tables != 2 {
+                return Err(StoreError::NotAnInbox(
+                    "the database's current schema has no octohook_schema and octohook_deliveries tables"
+                        .to_owned(),
+                ));
+            }
+            let found: i32 = client
+                .query_one("SELECT COALESCE(MAX(version), 0) FROM octohook_schema", &[])
+                .await
+                .and_then(|row| row.try_get(0))
+                .map_err(classify)?;
+            let supported = MIGRATIONS.last().map_or(0, |(version, _)| *version);
+            if found > supported {
+                return Err(StoreError::SchemaTooNew {
+                    found: i64::from(found),
+                    supported: i64::from(supported),
+                });
+            }
+            if found < supported {
+                return Err(StoreError::NotAnInbox(format!(
+                    "the tables are at schema version {found}, older than {supported}: connect read-write once to migrate them"
+                )));
+            }
+            Ok(())
+        })
+        .await
     }
 
     /// Creates the schema when asked for one, and applies the migrations the

@@ -105,8 +105,12 @@ impl SqliteOptions {
         self
     }
 
-    /// Opens the database read-only (for inspection): every write fails with
-    /// [`StoreError::ReadOnly`], and no migration runs.
+    /// Opens the database read-only (for inspection): SQLite opens the file with
+    /// `SQLITE_OPEN_READ_ONLY`, no migration runs and every write fails with
+    /// [`StoreError::ReadOnly`]. The file must exist and hold this crate's tables
+    /// at the current schema version; otherwise opening fails
+    /// ([`StoreError::Unavailable`] for a missing file, [`StoreError::NotAnInbox`]
+    /// for another application's database).
     pub fn read_only(mut self, read_only: bool) -> Self {
         self.read_only = read_only;
         self
@@ -293,6 +297,7 @@ fn open_connection(path: &Path, options: &SqliteOptions) -> Result<Connection, S
         .map_err(classify)?;
     connection.set_prepared_statement_cache_capacity(32);
     if options.read_only {
+        check_schema(&connection)?;
         return Ok(connection);
     }
     let mode: String = connection
@@ -321,6 +326,42 @@ fn open_connection(path: &Path, options: &SqliteOptions) -> Result<Connection, S
     }
     migrate(&connection)?;
     Ok(connection)
+}
+
+/// Checks, without writing, that a database opened read-only holds this crate's
+/// tables at the schema version this build uses: a foreign file fails with
+/// [`StoreError::NotAnInbox`] instead of with errors on every query.
+fn check_schema(connection: &Connection) -> Result<(), StoreError> {
+    let tables: i64 = connection
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' \
+             AND name IN ('octohook_schema', 'octohook_deliveries')",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(classify)?;
+    if tables != 2 {
+        return Err(StoreError::NotAnInbox(
+            "no octohook_schema and octohook_deliveries tables".to_owned(),
+        ));
+    }
+    let found: i64 = connection
+        .query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM octohook_schema",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(classify)?;
+    let supported = MIGRATIONS.last().map_or(0, |(version, _)| *version);
+    if found > supported {
+        return Err(StoreError::SchemaTooNew { found, supported });
+    }
+    if found < supported {
+        return Err(StoreError::NotAnInbox(format!(
+            "schema version {found}, older than {supported}: open it read-write once to migrate it"
+        )));
+    }
+    Ok(())
 }
 
 /// Applies the migrations the database has not seen, in one transaction.

@@ -1,5 +1,6 @@
-//! Hostile clients: slow, idle, oversized, malformed and downgrading requests, sent
-//! over raw sockets where an HTTP client would refuse to misbehave.
+//! Hostile clients: slow, idle, oversized, malformed, deeply nested and
+//! downgrading requests, sent over raw sockets where an HTTP client would refuse
+//! to misbehave.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -71,7 +72,8 @@ impl AdversarialOptions {
 /// Runs every hostile case against the receiver at `address` + `path`; returns one
 /// line per failed case (empty when all pass).
 ///
-/// The receiver verifies with [`SECRET`] and the default 25 MiB limit, as for
+/// The receiver verifies with [`SECRET`], the default 25 MiB limit and the
+/// default JSON nesting limit (127 levels), as for
 /// [`run`](crate::run), and is configured as `options` says. The slow and idle
 /// clients run at the same time, so the whole battery takes a few read timeouts.
 /// Every response body read is checked for [leaks](crate::find_leaks).
@@ -100,6 +102,9 @@ pub async fn run_adversarial(
     expect("idle connections", crowd);
     expect("idle keep-alive connection", keep_alive);
     for (case, outcome) in header_abuse(address, path, options).await {
+        expect(&case, outcome);
+    }
+    for (case, outcome) in deep_nesting(address, path).await {
         expect(&case, outcome);
     }
     failures.extend(run_downgrade(address, path, options.legacy_sha1).await);
@@ -731,6 +736,83 @@ async fn header_abuse(
     outcomes.push((
         "Expect: 100-continue with a Content-Length over the limit".into(),
         expect_continue(address, path, options.continue_before_verifying).await,
+    ));
+    outcomes
+}
+
+/// `levels` nested objects, `{"a":{"a":…{}}}`.
+fn nested_objects(levels: usize) -> Vec<u8> {
+    let levels = levels.saturating_sub(1);
+    [
+        r#"{"a":"#.repeat(levels),
+        "{}".to_owned(),
+        "}".repeat(levels),
+    ]
+    .concat()
+    .into_bytes()
+}
+
+/// Validly signed payloads nested 1,000,000 levels deep, as JSON and in a form,
+/// must be refused with 400 (and the receiver must live on to serve the next
+/// delivery); the default limit lets 127 levels through, the deepest `serde_json`
+/// parses, and refuses 128.
+async fn deep_nesting(address: SocketAddr, path: &str) -> Vec<(String, Result<(), String>)> {
+    const DEEP: usize = 1_000_000;
+    let url = format!("http://{address}{path}");
+    // A fresh connection per request: between these large requests a kept-alive
+    // one can pass the receiver's short idle timeout and be closed just as it is
+    // reused.
+    let client = reqwest::Client::builder()
+        .timeout(PATIENCE)
+        .pool_max_idle_per_host(0)
+        .build()
+        .expect("a client");
+    let arrays = [
+        &br#"{"a":"#[..],
+        &b"[".repeat(DEEP),
+        &b"]".repeat(DEEP),
+        b"}",
+    ]
+    .concat();
+    let cases = [
+        (
+            "JSON objects nested 1,000,000 deep",
+            TestDelivery::json("push", nested_objects(DEEP)),
+            400,
+        ),
+        (
+            "JSON arrays nested 1,000,000 deep",
+            TestDelivery::json("push", arrays.clone()),
+            400,
+        ),
+        (
+            "a form payload nested 1,000,000 deep",
+            TestDelivery::form("push", &arrays),
+            400,
+        ),
+        (
+            "JSON nested 128 deep (one past serde_json's limit)",
+            TestDelivery::json("push", nested_objects(128)),
+            400,
+        ),
+        (
+            "JSON nested 127 deep (the default limit)",
+            TestDelivery::json("push", nested_objects(127)),
+            200,
+        ),
+    ];
+    let mut outcomes = Vec::new();
+    for (case, delivery, expected) in cases {
+        let outcome = if expected == 200 {
+            delivery.expect_accepted(&client, &url).await
+        } else {
+            delivery.expect_status(&client, &url, expected).await
+        };
+        outcomes.push((case.to_owned(), outcome));
+    }
+    outcomes.push((
+        "a delivery after the deeply nested ones".to_owned(),
+        good().expect_accepted(&client, &url).await,
     ));
     outcomes
 }

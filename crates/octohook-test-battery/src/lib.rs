@@ -1,11 +1,11 @@
 //! The HTTP test battery every octohook receiver must pass, over a real socket.
 //!
 //! A receiver under test listens on 127.0.0.1, verifies with [`SECRET`], SHA-256
-//! only, with the default 25 MiB body limit, and answers an accepted delivery with
+//! only, with the default 25 MiB body limit and JSON nesting limit, and answers an accepted delivery with
 //! a 2xx whose body, when not empty, contains the delivery GUID. [`run`] sends it
 //! every kind of delivery, good and bad, and returns the failures.
 //! [`run_adversarial`] adds hostile clients (slow, idle, oversized, malformed,
-//! downgrading) for a receiver with a short read timeout. Every body sent is
+//! nested 1,000,000 levels deep, downgrading) for a receiver with a short read timeout. Every body sent is
 //! recorded, so that [`find_leaks`] can check logs and responses for the secret
 //! and the signatures the receiver expected.
 #![forbid(unsafe_code)]

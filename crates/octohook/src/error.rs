@@ -63,11 +63,18 @@ pub enum Error {
     /// The (verified) payload is not a JSON object, or does not fit the requested type.
     #[error("invalid payload: {0}")]
     InvalidPayload(#[source] serde_json::Error),
+    /// The (verified) payload nests arrays and objects deeper than the limit (see
+    /// [`Verifier::with_max_json_depth`](crate::Verifier::with_max_json_depth)).
+    #[error("payload nests arrays and objects deeper than {limit} levels")]
+    PayloadTooDeep {
+        /// The limit in levels.
+        limit: usize,
+    },
 }
 
 impl Error {
     /// The HTTP status a receiver answers with: 400 for bad delivery headers and
-    /// undecodable bodies, 401 for a missing or wrong signature, 413 for a body over
+    /// undecodable or too deeply nested bodies, 401 for a missing or wrong signature, 413 for a body over
     /// the limit, 415 for an unsupported content type.
     ///
     /// ```
@@ -82,7 +89,8 @@ impl Error {
             Self::MissingHeader(_)
             | Self::InvalidHeader { .. }
             | Self::MissingFormPayload
-            | Self::InvalidPayload(_) => StatusCode::BAD_REQUEST,
+            | Self::InvalidPayload(_)
+            | Self::PayloadTooDeep { .. } => StatusCode::BAD_REQUEST,
             Self::MissingSignature
             | Self::Sha1NotEnabled
             | Self::MalformedSignature { .. }

@@ -6,6 +6,7 @@ use bytes::Bytes;
 use serde::Deserialize;
 use serde::de::{self, DeserializeOwned, IgnoredAny, MapAccess, Visitor};
 
+use crate::nesting::depth_within;
 use crate::{
     ContentType, DeliveryGuid, DeliveryHeaders, Error, EventKind, HookId, InstallationTarget,
     SecretIndex, SignatureAlgorithm,
@@ -16,7 +17,10 @@ use crate::{
 /// Only verification ([`Verifier::verify`](crate::Verifier::verify) or
 /// [`PendingDelivery::finish`](crate::PendingDelivery::finish)) constructs it, so a
 /// payload cannot be read before it is verified. Its payload is known to be a JSON
-/// object; typed access goes through [`parse`](Self::parse).
+/// object nested no deeper than the verifier's
+/// [limit](crate::Verifier::with_max_json_depth) (127 levels by default, which
+/// `serde_json` and the typed events parse); typed access goes through
+/// [`parse`](Self::parse).
 #[derive(Clone)]
 pub struct VerifiedDelivery {
     headers: DeliveryHeaders,
@@ -29,12 +33,15 @@ pub struct VerifiedDelivery {
 
 impl VerifiedDelivery {
     /// Decodes a verified body: extracts the JSON payload (from a form's `payload`
-    /// field when form-encoded), checks that it is a JSON object and reads `action`.
+    /// field when form-encoded), checks that it nests no deeper than `max_depth`
+    /// (in one pass, before any parsing), that it is a JSON object, and reads
+    /// `action`.
     pub(crate) fn decode(
         headers: DeliveryHeaders,
         raw_body: Bytes,
         secret: SecretIndex,
         algorithm: SignatureAlgorithm,
+        max_depth: usize,
     ) -> Result<Self, Error> {
         let payload = match headers.content_type() {
             ContentType::Json => raw_body.clone(),
@@ -42,6 +49,9 @@ impl VerifiedDelivery {
                 Bytes::from(ContentType::Form.payload_json(&raw_body)?.into_owned())
             }
         };
+        if depth_within(&payload, max_depth).is_none() {
+            return Err(Error::PayloadTooDeep { limit: max_depth });
+        }
         let Envelope { action } =
             serde_json::from_slice(&payload).map_err(Error::InvalidPayload)?;
         Ok(Self {

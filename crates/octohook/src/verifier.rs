@@ -13,8 +13,8 @@ use sha2::Sha256;
 use crate::delivery_headers::{HeaderScan, Slot, single};
 use crate::signature::{sha1_key, sha256_key};
 use crate::{
-    DeliveryHeaders, Error, Signature1, Signature256, SignatureAlgorithm, VerifiedDelivery,
-    WebhookSecret,
+    DEFAULT_MAX_JSON_DEPTH, DeliveryHeaders, Error, Signature1, Signature256, SignatureAlgorithm,
+    VerifiedDelivery, WebhookSecret,
 };
 
 /// GitHub caps payloads at 25 MiB; this is the default body limit.
@@ -65,15 +65,18 @@ pub struct Verifier {
     secrets: Arc<[KeyedSecret]>,
     allow_sha1: bool,
     body_limit: u64,
+    max_json_depth: usize,
 }
 
 impl Verifier {
-    /// A verifier for one secret, SHA-256 only, with the default 25 MiB body limit.
+    /// A verifier for one secret, SHA-256 only, with the default 25 MiB body limit
+    /// and the default JSON nesting limit of 127 levels.
     pub fn new(secret: WebhookSecret) -> Self {
         Self {
             secrets: Arc::new([KeyedSecret::new(&secret)]),
             allow_sha1: false,
             body_limit: DEFAULT_BODY_LIMIT,
+            max_json_depth: DEFAULT_MAX_JSON_DEPTH,
         }
     }
 
@@ -114,6 +117,46 @@ impl Verifier {
     /// The largest body accepted, in bytes.
     pub fn body_limit(&self) -> u64 {
         self.body_limit
+    }
+
+    /// Sets how deeply the payload may nest arrays and objects (default
+    /// [`DEFAULT_MAX_JSON_DEPTH`], 127: `{}` is one level, `{"a":[]}` two). A
+    /// deeper payload is refused with [`Error::PayloadTooDeep`] (400) after its
+    /// signature is checked, in one pass over its bytes and without recursion, so
+    /// even a body millions of levels deep costs one linear scan.
+    ///
+    /// The default keeps every accepted payload within the recursion limit of
+    /// `serde_json`, and so parseable by [`VerifiedDelivery::parse`] and the typed
+    /// events; raising it lets through payloads those may refuse. GitHub's own
+    /// payloads nest about ten levels deep.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use http::{HeaderMap, StatusCode};
+    /// use octohook::{sign, Error, Verifier, WebhookSecret};
+    ///
+    /// let secret = WebhookSecret::new("s3cret").unwrap();
+    /// let body = Bytes::from_static(br#"{"a":{"b":{"c":{}}}}"#);
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert("x-github-event", "push".parse().unwrap());
+    /// headers.insert("x-github-delivery", "a1".parse().unwrap());
+    /// headers.insert("content-type", "application/json".parse().unwrap());
+    /// headers.insert("x-hub-signature-256", sign(&secret, &body).parse().unwrap());
+    ///
+    /// let verifier = Verifier::new(secret);
+    /// assert!(verifier.clone().with_max_json_depth(4).verify(&headers, body.clone()).is_ok());
+    /// let error = verifier.with_max_json_depth(3).verify(&headers, body).unwrap_err();
+    /// assert!(matches!(error, Error::PayloadTooDeep { limit: 3 }));
+    /// assert_eq!(error.status(), StatusCode::BAD_REQUEST);
+    /// ```
+    pub fn with_max_json_depth(mut self, levels: usize) -> Self {
+        self.max_json_depth = levels;
+        self
+    }
+
+    /// How deeply the payload may nest arrays and objects.
+    pub fn max_json_depth(&self) -> usize {
+        self.max_json_depth
     }
 
     /// Whether the legacy SHA-1 header is accepted.
@@ -184,6 +227,7 @@ impl Verifier {
             body: BodyBuffer::new(announced.unwrap_or(0).min(self.body_limit)),
             received: 0,
             body_limit: self.body_limit,
+            max_json_depth: self.max_json_depth,
         })
     }
 
@@ -238,6 +282,7 @@ impl fmt::Debug for Verifier {
             )
             .field("allow_legacy_sha1", &self.allow_sha1)
             .field("body_limit", &self.body_limit)
+            .field("max_json_depth", &self.max_json_depth)
             .finish()
     }
 }
@@ -334,6 +379,7 @@ pub struct PendingDelivery {
     body: BodyBuffer,
     received: u64,
     body_limit: u64,
+    max_json_depth: usize,
 }
 
 impl PendingDelivery {
@@ -366,7 +412,8 @@ impl PendingDelivery {
     }
 
     /// Checks the signature in constant time, then decodes the body's envelope
-    /// (a JSON object, directly or in a form's `payload` field).
+    /// (a JSON object, directly or in a form's `payload` field, nested no deeper
+    /// than the [limit](Verifier::with_max_json_depth)).
     pub fn finish(self) -> Result<VerifiedDelivery, Error> {
         let (secret, algorithm) = match self.running {
             Running::Sha256 { expected, macs } => (
@@ -378,7 +425,13 @@ impl PendingDelivery {
                 SignatureAlgorithm::LegacySha1,
             ),
         };
-        VerifiedDelivery::decode(self.headers, self.body.finish(), secret, algorithm)
+        VerifiedDelivery::decode(
+            self.headers,
+            self.body.finish(),
+            secret,
+            algorithm,
+            self.max_json_depth,
+        )
     }
 }
 

@@ -308,6 +308,21 @@ fn each_error_has_its_status_and_leaks_no_secret() {
         StatusCode::BAD_REQUEST,
     ));
 
+    let deep = Bytes::from_static(br#"{"a":{"b":{}}}"#);
+    let deep_headers = with_header(
+        unsigned_headers("issues"),
+        "x-hub-signature-256",
+        &sign(&secret, &deep),
+    );
+    errors.push((
+        verifier
+            .clone()
+            .with_max_json_depth(2)
+            .verify(&deep_headers, deep)
+            .unwrap_err(),
+        StatusCode::BAD_REQUEST,
+    ));
+
     let kinds: Vec<&str> = errors
         .iter()
         .map(|(error, _)| match error {
@@ -322,6 +337,7 @@ fn each_error_has_its_status_and_leaks_no_secret() {
             Error::UnsupportedContentType => "UnsupportedContentType",
             Error::MissingFormPayload => "MissingFormPayload",
             Error::InvalidPayload(_) => "InvalidPayload",
+            Error::PayloadTooDeep { .. } => "PayloadTooDeep",
             _ => "unknown variant",
         })
         .collect();
@@ -339,6 +355,7 @@ fn each_error_has_its_status_and_leaks_no_secret() {
             "UnsupportedContentType",
             "MissingFormPayload",
             "InvalidPayload",
+            "PayloadTooDeep",
         ]
     );
 
@@ -531,4 +548,128 @@ fn signature_display_round_trips_the_documented_value() {
     assert_eq!(parsed.to_string(), GITHUB_SHA256);
     assert_eq!(parsed.as_bytes()[0], 0x75);
     assert_eq!(parsed.as_bytes()[31], 0x17);
+}
+
+/// `levels` nested objects, `{"a":{"a":…{}}}`, and the same in an array wrapper.
+fn nested_object(levels: usize) -> Vec<u8> {
+    let mut body = r#"{"a":"#.repeat(levels.saturating_sub(1));
+    body.push_str("{}");
+    body.push_str(&"}".repeat(levels.saturating_sub(1)));
+    body.into_bytes()
+}
+
+fn signed(secret: &WebhookSecret, content_type: &str, body: &[u8]) -> HeaderMap {
+    let mut headers = with_header(
+        unsigned_headers("push"),
+        "x-hub-signature-256",
+        &sign(secret, body),
+    );
+    headers.insert("content-type", HeaderValue::from_str(content_type).unwrap());
+    headers
+}
+
+#[test]
+fn json_nesting_is_limited_to_what_serde_json_parses_by_default() {
+    let secret = secret("depth");
+    let verifier = Verifier::new(secret.clone());
+    assert_eq!(verifier.max_json_depth(), octohook::DEFAULT_MAX_JSON_DEPTH);
+    assert_eq!(octohook::DEFAULT_MAX_JSON_DEPTH, 127);
+
+    let at_limit = Bytes::from(nested_object(127));
+    let headers = signed(&secret, "application/json", &at_limit);
+    let delivery = verifier.verify(&headers, at_limit).unwrap();
+    // What is accepted parses with serde_json's own (recursive) parser.
+    delivery.json_value().unwrap();
+
+    let over = nested_object(128);
+    // serde_json refuses this level too: the default is exactly its limit.
+    assert!(serde_json::from_slice::<serde_json::Value>(&over).is_err());
+    let headers = signed(&secret, "application/json", &over);
+    let error = verifier.verify(&headers, Bytes::from(over)).unwrap_err();
+    assert!(
+        matches!(error, Error::PayloadTooDeep { limit: 127 }),
+        "{error:?}"
+    );
+    assert_eq!(error.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        error.to_string(),
+        "payload nests arrays and objects deeper than 127 levels"
+    );
+
+    // Configurable above serde_json's limit, for consumers that parse deeper.
+    let deeper = Bytes::from(nested_object(128));
+    let headers = signed(&secret, "application/json", &deeper);
+    let verifier = Verifier::new(secret).with_max_json_depth(128);
+    assert!(verifier.verify(&headers, deeper).is_ok());
+}
+
+#[test]
+fn json_nesting_limit_is_configurable_and_applies_to_forms() {
+    let secret = secret("depth");
+    let json = nested_object(10);
+    let form = format!(
+        "payload={}",
+        form_urlencoded::byte_serialize(&json).collect::<String>()
+    );
+    for (content_type, body) in [
+        ("application/json", json.clone()),
+        ("application/x-www-form-urlencoded", form.into_bytes()),
+    ] {
+        let headers = signed(&secret, content_type, &body);
+        let body = Bytes::from(body);
+        let ten = Verifier::new(secret.clone()).with_max_json_depth(10);
+        assert!(ten.verify(&headers, body.clone()).is_ok(), "{content_type}");
+        let nine = Verifier::new(secret.clone()).with_max_json_depth(9);
+        assert!(
+            matches!(
+                nine.verify(&headers, body.clone()),
+                Err(Error::PayloadTooDeep { limit: 9 })
+            ),
+            "{content_type}"
+        );
+        // Streamed in chunks, the same answer.
+        let mut pending = nine.begin(&headers).unwrap();
+        for chunk in body.chunks(3) {
+            pending.update(Bytes::copy_from_slice(chunk)).unwrap();
+        }
+        assert!(matches!(
+            pending.finish(),
+            Err(Error::PayloadTooDeep { limit: 9 })
+        ));
+    }
+}
+
+#[test]
+fn a_million_levels_are_refused_without_overflowing_the_stack() {
+    let secret = secret("depth");
+    let objects = nested_object(1_000_000);
+    let arrays = [
+        &b"{\"a\":"[..],
+        &b"[".repeat(1_000_000),
+        &b"]".repeat(1_000_000),
+        b"}",
+    ]
+    .concat();
+    for (content_type, body) in [
+        ("application/json", objects.clone()),
+        ("application/json", arrays),
+        (
+            "application/x-www-form-urlencoded",
+            [&b"payload="[..], &objects].concat(),
+        ),
+    ] {
+        let headers = signed(&secret, content_type, &body);
+        let verifier = Verifier::new(secret.clone());
+        // On a 64 KiB stack: the check must not recurse.
+        let error = std::thread::Builder::new()
+            .stack_size(64 * 1024)
+            .spawn(move || verifier.verify(&headers, Bytes::from(body)).err())
+            .unwrap()
+            .join()
+            .unwrap();
+        assert!(
+            matches!(error, Some(Error::PayloadTooDeep { limit: 127 })),
+            "{content_type}: {error:?}"
+        );
+    }
 }

@@ -36,6 +36,32 @@ fn json_object() -> impl Strategy<Value = Vec<u8>> {
         })
 }
 
+/// Any JSON value up to a dozen levels deep, with brackets, quotes and
+/// backslashes in its strings and keys.
+fn nested_json() -> impl Strategy<Value = serde_json::Value> {
+    let leaf = prop_oneof![
+        Just(serde_json::Value::Null),
+        any::<i64>().prop_map(serde_json::Value::from),
+        "[\\[\\]{}\"\\\\a-z]{0,8}".prop_map(serde_json::Value::from),
+    ];
+    leaf.prop_recursive(12, 64, 4, |inner| {
+        prop_oneof![
+            vec(inner.clone(), 0..4).prop_map(serde_json::Value::Array),
+            vec(("[\\[{\"\\\\a-z]{0,4}", inner), 0..4)
+                .prop_map(|fields| serde_json::Value::Object(fields.into_iter().collect())),
+        ]
+    })
+}
+
+/// The nesting depth of a value: 0 for a scalar, 1 for `[]`.
+fn depth_of(value: &serde_json::Value) -> usize {
+    match value {
+        serde_json::Value::Array(items) => 1 + items.iter().map(depth_of).max().unwrap_or(0),
+        serde_json::Value::Object(map) => 1 + map.values().map(depth_of).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
 /// Either a JSON object or arbitrary bytes, so both outcomes of decoding are covered.
 fn body_strategy() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![json_object(), vec(any::<u8>(), 0..600)]
@@ -98,6 +124,26 @@ proptest! {
         octohook::internal::fuzz_signature_header(&data);
         octohook::internal::fuzz_form_body(&data);
         octohook::internal::fuzz_delivery_headers(&data);
+        octohook::internal::fuzz_json_depth(&data);
+    }
+
+    #[test]
+    fn nesting_depth_is_counted_exactly(value in nested_json(), limit in 0usize..12) {
+        let json = serde_json::to_vec(&value).expect("serializable");
+        octohook::internal::fuzz_json_depth(&json);
+        let depth = depth_of(&value);
+        let body = Bytes::from([&b"{\"v\":"[..], &json, b"}"].concat());
+        let secret = WebhookSecret::new("depth").expect("non-empty");
+        let headers = headers_for(&sign(&secret, &body), "application/json");
+        let verifier = Verifier::new(secret).with_max_json_depth(limit);
+        match verifier.verify(&headers, body) {
+            Ok(_) => prop_assert!(depth < limit, "depth {} + 1 accepted under {}", depth, limit),
+            Err(Error::PayloadTooDeep { limit: refused }) => {
+                prop_assert_eq!(refused, limit);
+                prop_assert!(depth + 1 > limit, "depth {} + 1 refused under {}", depth, limit);
+            }
+            Err(other) => prop_assert!(false, "unexpected {:?}", other),
+        }
     }
 
     #[test]

@@ -1,0 +1,251 @@
+//! `octohook inbox` on real SQLite files, through the real binary: `list` and
+//! `show` never create or change a database, tables stay aligned whatever the
+//! stored text, and `purge` wants a confirmation.
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use octohook::DeliveryGuid;
+use octohook_inbox::{DeliveryKey, DeliveryStore, NewDelivery, SqliteStore};
+use unicode_width::UnicodeWidthStr;
+
+const BIN: &str = env!("CARGO_BIN_EXE_octohook");
+
+/// Runs `octohook inbox ARGS` with standard input not a terminal.
+fn inbox(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .arg("inbox")
+        .args(args)
+        .env_remove("OCTOHOOK_DATABASE_URL")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Every file in `dir`: its name, length and a hash of its bytes.
+fn snapshot(dir: &Path) -> Vec<(String, usize, u64)> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| {
+            let entry = entry.unwrap();
+            let bytes = std::fs::read(entry.path()).unwrap();
+            let mut hasher = DefaultHasher::new();
+            bytes.hash(&mut hasher);
+            (
+                entry.file_name().to_string_lossy().into_owned(),
+                bytes.len(),
+                hasher.finish(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// Waits until the store's connection thread, which ends after the store is
+/// dropped, has closed the database: the last connection removes the WAL file.
+fn closed(db: &Path) {
+    let wal = db.with_extension("db-wal");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while wal.exists() {
+        assert!(std::time::Instant::now() < deadline, "the store stays open");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Asserts a clean failure: exit status 1 (not a panic's 101), nothing on
+/// standard output, and `expected` in the message.
+fn assert_refused(output: &Output, expected: &str) {
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(output.stdout.is_empty(), "{}", text(&output.stdout));
+    assert!(stderr.contains(expected), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+fn key(n: u32) -> DeliveryKey {
+    let guid: DeliveryGuid = format!("72d3162e-cc78-11e3-81ab-4c9367dc{n:04}")
+        .parse()
+        .unwrap();
+    DeliveryKey::new(None, guid)
+}
+
+#[test]
+fn list_and_show_leave_a_foreign_sqlite_file_byte_identical() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("notes.db");
+    {
+        let connection = rusqlite::Connection::open(&db).unwrap();
+        connection
+            .execute_batch(
+                "CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT);
+                 INSERT INTO notes (text) VALUES ('keep me');",
+            )
+            .unwrap();
+    }
+    let before = snapshot(dir.path());
+    let db_arg = db.to_str().unwrap();
+    for args in [
+        &["list", "--db", db_arg][..],
+        &["list", "--json", "--db", db_arg],
+        &["show", "1", "--db", db_arg],
+        &["show", "-:a1", "--json", "--db", db_arg],
+    ] {
+        let output = inbox(args);
+        assert_refused(&output, "not an octohook delivery store");
+        assert_eq!(
+            snapshot(dir.path()),
+            before,
+            "{args:?} changed the directory"
+        );
+    }
+}
+
+#[test]
+fn list_and_show_of_a_missing_file_fail_without_creating_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("missing.db");
+    let db_arg = db.to_str().unwrap();
+    for args in [
+        &["list", "--db", db_arg][..],
+        &["show", "1", "--db", db_arg],
+    ] {
+        assert_refused(&inbox(args), "no inbox database at");
+    }
+    assert!(snapshot(dir.path()).is_empty());
+}
+
+#[tokio::test]
+async fn list_and_show_leave_an_inbox_byte_identical() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inbox.db");
+    {
+        let store = SqliteStore::open(&db).await.unwrap();
+        store
+            .insert(NewDelivery::new(key(1), "ping", r#"{"zen":"z"}"#))
+            .await
+            .unwrap();
+    }
+    closed(&db);
+    let before = snapshot(dir.path());
+    let db_arg = db.to_str().unwrap();
+    let listed = inbox(&["list", "--db", db_arg]);
+    assert!(listed.status.success(), "{}", text(&listed.stderr));
+    assert!(text(&listed.stdout).contains("ping"));
+    let shown = inbox(&["show", "1", "--db", db_arg]);
+    assert!(shown.status.success(), "{}", text(&shown.stderr));
+    assert!(text(&shown.stdout).contains(r#""zen": "z""#));
+    // The database file is untouched. A WAL database's readers need SQLite's
+    // shared-memory index: a read-only one creates it (and an empty log) when no
+    // writer has, and cannot remove them.
+    let after = snapshot(dir.path());
+    assert_eq!(after[0], before[0]);
+    for (name, length, _) in &after[1..] {
+        match name.as_str() {
+            "inbox.db-shm" => {}
+            "inbox.db-wal" => assert_eq!(*length, 0),
+            other => panic!("{other} appeared"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn tables_truncate_long_fields_and_align_wide_characters() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inbox.db");
+    let long_action = "x".repeat(64 * 1024);
+    let long_error = format!("エラー🔥 {}", "é".repeat(64 * 1024));
+    {
+        let store = SqliteStore::open(&db).await.unwrap();
+        for (n, action) in [
+            long_action.as_str(),
+            "作成された",
+            "🎉🚀✨",
+            "\u{1b}[31mred\nline",
+            "opened",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut delivery = NewDelivery::new(key(n as u32), "issues", "{}");
+            delivery.action = Some(action.to_owned());
+            store.insert(delivery).await.unwrap();
+        }
+        let claimed = store
+            .claim("test", Duration::from_secs(60))
+            .await
+            .unwrap()
+            .unwrap();
+        store.fail(&claimed.claim, &long_error).await.unwrap();
+    }
+    let output = inbox(&["list", "--db", db.to_str().unwrap()]);
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 6, "{stdout}");
+    assert!(lines.iter().all(|line| line.width() < 300), "{stdout}");
+    // The action and the error are cut with an ellipsis.
+    assert!(stdout.contains("issues.xxxxxxxx"), "{stdout}");
+    assert_eq!(stdout.matches('…').count(), 2, "{stdout}");
+    assert!(stdout.contains("エラー🔥 éé"), "{stdout}");
+    // No raw escape or line break from the stored text reaches the terminal.
+    assert!(!stdout.contains('\u{1b}'), "{stdout}");
+    assert!(stdout.contains("\u{fffd}[31mred line"), "{stdout}");
+    // Every column starts at the same display column on every line.
+    for column in ["HOOK:GUID", "RECEIVED", "LAST ERROR"] {
+        let start = lines[0].find(column).unwrap();
+        let expected = lines[0][..start].width();
+        for line in &lines[1..] {
+            let cells: Vec<&str> = line.split("  ").filter(|cell| !cell.is_empty()).collect();
+            let at = match column {
+                "HOOK:GUID" => cells.iter().position(|cell| cell.starts_with("-:")),
+                "RECEIVED" => cells.iter().position(|cell| cell.starts_with("20")),
+                _ => cells.iter().position(|cell| cell.starts_with("エラー")),
+            };
+            let Some(at) = at else { continue };
+            let offset = line.find(cells[at]).unwrap();
+            assert_eq!(line[..offset].width(), expected, "{column}:\n{stdout}");
+        }
+    }
+    // `show` prints the fields in full, without a panic either.
+    let shown = inbox(&["show", "1", "--db", db.to_str().unwrap()]);
+    assert!(shown.status.success(), "{}", text(&shown.stderr));
+    assert!(text(&shown.stdout).contains(&long_action));
+}
+
+#[tokio::test]
+async fn purge_needs_yes_when_standard_input_is_not_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inbox.db");
+    {
+        let store = SqliteStore::open(&db).await.unwrap();
+        store
+            .insert(NewDelivery::new(key(1), "ping", "{}"))
+            .await
+            .unwrap();
+        let claimed = store
+            .claim("test", Duration::from_secs(60))
+            .await
+            .unwrap()
+            .unwrap();
+        store.fail(&claimed.claim, "boom").await.unwrap();
+    }
+    closed(&db);
+    let db_arg = db.to_str().unwrap();
+    let before = snapshot(dir.path());
+    let refused = inbox(&["purge", "--older-than", "1ns", "--db", db_arg]);
+    assert_refused(&refused, "pass --yes to confirm");
+    assert_eq!(snapshot(dir.path()), before);
+    let listed = inbox(&["list", "--json", "--db", db_arg]);
+    assert_eq!(text(&listed.stdout).matches("\"guid\"").count(), 1);
+
+    let purged = inbox(&["purge", "--older-than", "1ns", "--yes", "--db", db_arg]);
+    assert!(purged.status.success(), "{}", text(&purged.stderr));
+    assert_eq!(text(&purged.stdout), "purged 1\n");
+}
