@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use crate::{Claim, Claimed, DeliveryKey, DeliveryStore, StoreError, StoredDelivery};
+use crate::{
+    Claim, Claimed, DeliveryKey, DeliveryStore, StoreError, StoredDelivery, StoredDeliveryId,
+};
 
 /// Exponential backoff between attempts: `initial`, then multiplied by `factor`
 /// after each failed attempt, never more than `max`.
@@ -241,7 +243,7 @@ pub enum Outcome {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Processed {
     /// The delivery's row id.
-    pub id: i64,
+    pub id: StoredDeliveryId,
     /// The delivery's key.
     pub key: DeliveryKey,
     /// What became of it.
@@ -337,15 +339,15 @@ impl Worker {
             self.finish(&claim, result, attempts).await?
         };
         match &outcome {
-            Outcome::Done => tracing::debug!(id, %key, attempts, "processed delivery"),
+            Outcome::Done => tracing::debug!(id = id.get(), %key, attempts, "processed delivery"),
             Outcome::Retrying { delay, .. } => {
-                tracing::warn!(id, %key, attempts, retry_in = ?delay, "delivery failed; will retry");
+                tracing::warn!(id = id.get(), %key, attempts, retry_in = ?delay, "delivery failed; will retry");
             }
             Outcome::Failed { .. } => {
-                tracing::error!(id, %key, attempts, "delivery failed for good");
+                tracing::error!(id = id.get(), %key, attempts, "delivery failed for good");
             }
             Outcome::Lost => {
-                tracing::warn!(id, %key, "lost the claim on a delivery while handling it");
+                tracing::warn!(id = id.get(), %key, "lost the claim on a delivery while handling it");
             }
         }
         Ok(Some(Processed { id, key, outcome }))
@@ -382,7 +384,7 @@ impl Worker {
                     Ok(renewed) => claim = renewed,
                     Err(StoreError::ClaimLost { .. }) => renewing = false,
                     Err(error) => {
-                        tracing::warn!(id = claim.id, %error, "cannot renew a lease");
+                        tracing::warn!(id = claim.id.get(), %error, "cannot renew a lease");
                     }
                 },
             }
