@@ -33,7 +33,7 @@
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), octohook_inbox::StoreError> {
 //! use octohook_inbox::{
-//!     DeliveryKey, DeliveryStatus, HandlerError, Inbox, NewDelivery, Outcome, StoredDelivery,
+//!     DeliveryKey, DeliveryStatus, AttemptError, Inbox, NewDelivery, Outcome, StoredDelivery,
 //!     WorkerConfig,
 //! };
 //!
@@ -47,7 +47,7 @@
 //! let worker = inbox.worker(WorkerConfig::new("worker-0"));
 //! let handler = |delivery: StoredDelivery| async move {
 //!     assert_eq!(delivery.payload().unwrap().as_ref(), b"{}");
-//!     Ok::<(), HandlerError>(())
+//!     Ok::<(), AttemptError>(())
 //! };
 //! assert_eq!(worker.run_once(&handler).await?.unwrap().outcome, Outcome::Done);
 //! assert_eq!(inbox.store().get(&key).await?.unwrap().status, DeliveryStatus::Done);
@@ -83,4 +83,4 @@ pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 pub use store::{
     Claim, Claimed, DeliveryStore, Inserted, ListQuery, PurgeQuery, StatusCounts, StoreFuture,
 };
-pub use worker::{Backoff, Handler, HandlerError, Outcome, Processed, Worker, WorkerConfig};
+pub use worker::{AttemptError, Backoff, Handler, Outcome, Processed, Worker, WorkerConfig};

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use octohook_inbox::{
-    Backoff, DeliveryStatus, HandlerError, Inbox, Inserted, ListQuery, NewDelivery, Outcome,
+    AttemptError, Backoff, DeliveryStatus, Inbox, Inserted, ListQuery, NewDelivery, Outcome,
     PurgeQuery, StoreError, StoredDelivery, StoredDeliveryId, WorkerConfig,
 };
 
@@ -25,7 +25,7 @@ fn worker_config(name: &str) -> WorkerConfig {
         ))
 }
 
-async fn ok(_: StoredDelivery) -> Result<(), HandlerError> {
+async fn ok(_: StoredDelivery) -> Result<(), AttemptError> {
     Ok(())
 }
 
@@ -255,7 +255,7 @@ pub(crate) async fn failed_attempts_are_retried_with_backoff(backend: Backend) {
             let call = calls.fetch_add(1, Ordering::SeqCst) + 1;
             async move {
                 if call < 3 {
-                    Err(HandlerError::retry(format!("boom {call}")))
+                    Err(AttemptError::retry(format!("boom {call}")))
                 } else {
                     Ok(())
                 }
@@ -311,7 +311,7 @@ pub(crate) async fn deliveries_fail_after_max_attempts_and_can_be_requeued(backe
             .backoff(Backoff::new(Duration::ZERO, 2, Duration::ZERO));
     let worker = inbox.worker(config);
     inbox.insert(delivery(Some(1), "doomed")).await.unwrap();
-    let failing = |_: StoredDelivery| async { Err(HandlerError::retry("nope")) };
+    let failing = |_: StoredDelivery| async { Err(AttemptError::retry("nope")) };
 
     let first = worker.run_once(&failing).await.unwrap().unwrap();
     assert!(matches!(
@@ -329,7 +329,7 @@ pub(crate) async fn deliveries_fail_after_max_attempts_and_can_be_requeued(backe
 
     // A permanent error dead-letters at the first attempt.
     inbox.insert(delivery(Some(1), "hopeless")).await.unwrap();
-    let permanent = |_: StoredDelivery| async { Err(HandlerError::permanent("bad payload")) };
+    let permanent = |_: StoredDelivery| async { Err(AttemptError::permanent("bad payload")) };
     let hopeless = worker.run_once(&permanent).await.unwrap().unwrap();
     assert_eq!(hopeless.outcome, Outcome::Failed { attempts: 1 });
 
