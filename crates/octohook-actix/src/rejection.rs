@@ -1,9 +1,8 @@
 //! Rejections as actix-web responses: the core's [`Rejection`], translated.
 
-use actix_web::error::InternalError;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderMap, HeaderValue};
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
 pub use octohook::Rejection;
 
 use crate::WebhookConfig;
@@ -20,10 +19,7 @@ use crate::WebhookConfig;
 /// assert_eq!(rejection_response(&Rejection::NotConfigured).status().as_u16(), 500);
 /// ```
 pub fn rejection_response(rejection: &Rejection) -> HttpResponse {
-    // The core speaks `http` 1.x and actix-web 4 `http` 0.2: same codes.
-    let status = StatusCode::from_u16(rejection.status().as_u16())
-        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    HttpResponse::build(status)
+    HttpResponse::build(status(rejection))
         .insert_header((
             header::CONTENT_TYPE,
             HeaderValue::from_static(Rejection::CONTENT_TYPE),
@@ -31,10 +27,31 @@ pub fn rejection_response(rejection: &Rejection) -> HttpResponse {
         .body(rejection.body())
 }
 
+/// The rejection's status, in actix-web's `http` 0.2 (the core speaks `http` 1.x:
+/// same codes).
+fn status(rejection: &Rejection) -> StatusCode {
+    StatusCode::from_u16(rejection.status().as_u16()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+/// The error the default handler makes of a rejection: answered with
+/// [`rejection_response`].
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+struct RejectionError(Rejection);
+
+impl ResponseError for RejectionError {
+    fn status_code(&self) -> StatusCode {
+        status(&self.0)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        rejection_response(&self.0)
+    }
+}
+
 /// `rejection` as an error whose response is [`rejection_response`].
 pub(crate) fn into_default_error(rejection: Rejection) -> actix_web::Error {
-    let response = rejection_response(&rejection);
-    InternalError::from_response(rejection, response).into()
+    RejectionError(rejection).into()
 }
 
 /// Logs the rejection (status, reason and the `X-GitHub-Delivery` GUID, if any)
@@ -60,4 +77,45 @@ fn log(rejection: &Rejection, headers: &HeaderMap) {
         delivery = guid,
         "rejected webhook delivery"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use actix_web::body::MessageBody;
+
+    use super::*;
+
+    /// The default error a rejection becomes answers with the core's status and
+    /// text, as `rejection_response` does.
+    #[test]
+    fn responses_carry_the_core_status_and_text() {
+        let rejections = [
+            Rejection::from(octohook::Error::SignatureMismatch),
+            Rejection::from(octohook::Error::BodyTooLarge { limit: 5 }),
+            Rejection::BodyRead,
+            Rejection::BodyTimeout {
+                timeout: Duration::from_secs(2),
+            },
+            Rejection::NotConfigured,
+        ];
+        for rejection in rejections {
+            let (status, body) = (rejection.status().as_u16(), rejection.body());
+            let direct = rejection_response(&rejection);
+            let error = into_default_error(rejection);
+            assert_eq!(error.as_response_error().status_code().as_u16(), status);
+            // Every call answers in full, not only the first.
+            let responses = [direct, error.error_response(), error.error_response()];
+            for response in responses {
+                assert_eq!(response.status().as_u16(), status);
+                assert_eq!(
+                    response.headers().get(header::CONTENT_TYPE).unwrap(),
+                    "text/plain; charset=utf-8"
+                );
+                let bytes = response.into_body().try_into_bytes().unwrap();
+                assert_eq!(bytes, body.as_bytes());
+            }
+        }
+    }
 }

@@ -39,3 +39,35 @@ pub(crate) fn log(rejection: &Rejection, headers: &HeaderMap) {
         "rejected webhook delivery"
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use http_body_util::BodyExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn responses_carry_the_core_status_and_text() {
+        let rejections = [
+            Rejection::from(octohook::Error::SignatureMismatch),
+            Rejection::from(octohook::Error::UnsupportedContentType),
+            Rejection::BodyRead,
+            Rejection::BodyTimeout {
+                timeout: Duration::from_secs(2),
+            },
+            Rejection::NotConfigured,
+        ];
+        for rejection in rejections {
+            let response = rejection_response(&rejection);
+            assert_eq!(response.status(), rejection.status());
+            assert_eq!(
+                response.headers()[CONTENT_TYPE],
+                "text/plain; charset=utf-8"
+            );
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            assert_eq!(body, rejection.body().as_bytes());
+        }
+    }
+}

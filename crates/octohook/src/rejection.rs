@@ -40,8 +40,8 @@ pub enum Rejection {
     #[error("could not read the request body")]
     BodyRead,
     /// The whole body did not arrive within the read timeout (see
-    /// [`BodyVerification::with_read_timeout`]). Answered with 408; the rest of the
-    /// body is not read.
+    /// [`BodyVerification::with_read_timeout`](crate::BodyVerification::with_read_timeout)).
+    /// Answered with 408; the rest of the body is not read.
     #[error("the request body did not arrive within {timeout:?}")]
     BodyTimeout {
         /// The read timeout that passed.
