@@ -61,5 +61,5 @@ mod verify_payload;
 
 pub use config::WebhookConfig;
 pub use middleware::{VerifyWebhook, VerifyWebhookFuture, VerifyWebhookMiddleware};
-pub use rejection::{Rejection, rejection_response};
+pub use rejection::{Rejection, WebhookRejection, rejection_response};
 pub use verify_payload::VerifyPayload;

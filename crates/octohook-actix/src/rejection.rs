@@ -33,13 +33,31 @@ fn status(rejection: &Rejection) -> StatusCode {
     StatusCode::from_u16(rejection.status().as_u16()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
-/// The error the default handler makes of a rejection: answered with
-/// [`rejection_response`].
+/// The error the default handler makes of a rejection: the core's [`Rejection`],
+/// answered by actix-web with [`rejection_response`]. Find it in an
+/// `actix_web::Error` with `error.as_error::<WebhookRejection>()`.
+///
+/// ```
+/// use octohook_actix::{Rejection, WebhookRejection};
+///
+/// let error = actix_web::Error::from(WebhookRejection(Rejection::BodyRead));
+/// assert_eq!(error.as_response_error().status_code().as_u16(), 400);
+/// assert!(matches!(
+///     error.as_error::<WebhookRejection>(),
+///     Some(WebhookRejection(Rejection::BodyRead))
+/// ));
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[error(transparent)]
-struct RejectionError(Rejection);
+pub struct WebhookRejection(pub Rejection);
 
-impl ResponseError for RejectionError {
+impl From<Rejection> for WebhookRejection {
+    fn from(rejection: Rejection) -> Self {
+        Self(rejection)
+    }
+}
+
+impl ResponseError for WebhookRejection {
     fn status_code(&self) -> StatusCode {
         status(&self.0)
     }
@@ -51,7 +69,7 @@ impl ResponseError for RejectionError {
 
 /// `rejection` as an error whose response is [`rejection_response`].
 pub(crate) fn into_default_error(rejection: Rejection) -> actix_web::Error {
-    RejectionError(rejection).into()
+    WebhookRejection(rejection).into()
 }
 
 /// Logs the rejection (status, reason and the `X-GitHub-Delivery` GUID, if any)
