@@ -239,7 +239,7 @@ impl WebhookConfig {
     pub(crate) fn handle(&self, rejection: Rejection, request: &HttpRequest) -> actix_web::Error {
         match &self.error_handler {
             Some(handler) => handler(rejection, request),
-            None => rejection.into(),
+            None => crate::rejection::into_default_error(rejection),
         }
     }
 }

@@ -112,7 +112,9 @@ impl FromRequest for Webhook {
                     request: Some(request.clone()),
                 },
             },
-            Err(rejection) => WebhookFuture::done(Err(rejection.into_error(request, config))),
+            Err(rejection) => WebhookFuture::done(Err(crate::rejection::into_error(
+                rejection, request, config,
+            ))),
         }
     }
 }
@@ -181,9 +183,11 @@ impl Future for WebhookFuture {
                         request.extensions_mut().insert(delivery.clone());
                         Ok(Webhook(delivery))
                     }
-                    Err(rejection) => {
-                        Err(rejection.into_error(&request, WebhookConfig::from_req(&request)))
-                    }
+                    Err(rejection) => Err(crate::rejection::into_error(
+                        rejection,
+                        &request,
+                        WebhookConfig::from_req(&request),
+                    )),
                 })
             }
         }
@@ -253,7 +257,11 @@ impl<T: DeserializeOwned> Future for WebhookPayloadFuture<T> {
             .take()
             .expect("WebhookPayloadFuture polled after completion");
         Poll::Ready(delivery.parse_owned().map(WebhookPayload).map_err(|error| {
-            Rejection::from(error).into_error(&request, WebhookConfig::from_req(&request))
+            crate::rejection::into_error(
+                Rejection::from(error),
+                &request,
+                WebhookConfig::from_req(&request),
+            )
         }))
     }
 }
@@ -365,8 +373,11 @@ impl Future for TypedEventFuture {
             .take()
             .expect("TypedEventFuture polled after completion");
         Poll::Ready(delivery.event().map(TypedEvent).map_err(|error| {
-            Rejection::from(octohook::Error::from(error))
-                .into_error(&request, WebhookConfig::from_req(&request))
+            crate::rejection::into_error(
+                Rejection::from(octohook::Error::from(error)),
+                &request,
+                WebhookConfig::from_req(&request),
+            )
         }))
     }
 }

@@ -1,7 +1,8 @@
 //! Verify GitHub webhook deliveries in actix-web, as their bodies stream in.
 //!
 //! Two ways in, which behave alike (and like `octohook-tower`: same checks, same
-//! statuses, same short `text/plain` rejections):
+//! statuses, same short `text/plain` rejections, all from the core's
+//! [`Rejection`], which [`rejection_response`] translates):
 //!
 //! - [`VerifyWebhook`], a middleware: wrap an app, scope or resource and no handler
 //!   in it runs for a delivery that fails verification. Handlers read the delivery
@@ -60,5 +61,5 @@ mod verify_payload;
 
 pub use config::WebhookConfig;
 pub use middleware::{VerifyWebhook, VerifyWebhookFuture, VerifyWebhookMiddleware};
-pub use rejection::Rejection;
+pub use rejection::{Rejection, WebhookRejection, rejection_response};
 pub use verify_payload::VerifyPayload;

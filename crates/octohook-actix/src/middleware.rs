@@ -170,7 +170,7 @@ fn reject<B>(
     request: ServiceRequest,
     config: &WebhookConfig,
 ) -> ServiceResponse<EitherBody<B>> {
-    let error = rejection.into_error(request.request(), config);
+    let error = crate::rejection::into_error(rejection, request.request(), config);
     request.error_response(error).map_into_right_body()
 }
 

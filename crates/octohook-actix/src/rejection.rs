@@ -1,104 +1,139 @@
-//! Rejections: why a request did not reach the handler, as an HTTP response.
+//! Rejections as actix-web responses: the core's [`Rejection`], translated.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
+pub use octohook::Rejection;
 
 use crate::WebhookConfig;
 
-/// Why a webhook request was rejected.
+/// `rejection` as the `text/plain; charset=utf-8` response the middleware and
+/// the extractors answer with by default: its [status](Rejection::status) and
+/// [body](Rejection::body), the same as `octohook-tower`'s.
 ///
-/// Each rejection becomes a short `text/plain; charset=utf-8` response whose body is
-/// the rejection's message and a newline; it never contains a secret, the expected
-/// signature or anything the client sent. The statuses and messages are those of
-/// `octohook-tower`, so both adapters answer a bad delivery alike.
+/// ```
+/// use octohook_actix::{Rejection, rejection_response};
+///
+/// let response = rejection_response(&Rejection::from(octohook::Error::SignatureMismatch));
+/// assert_eq!(response.status().as_u16(), 401);
+/// assert_eq!(rejection_response(&Rejection::NotConfigured).status().as_u16(), 500);
+/// ```
+pub fn rejection_response(rejection: &Rejection) -> HttpResponse {
+    HttpResponse::build(status(rejection))
+        .insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(Rejection::CONTENT_TYPE),
+        ))
+        .body(rejection.body())
+}
+
+/// The rejection's status, in actix-web's `http` 0.2 (the core speaks `http` 1.x:
+/// same codes).
+fn status(rejection: &Rejection) -> StatusCode {
+    StatusCode::from_u16(rejection.status().as_u16()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+/// The error the default handler makes of a rejection: the core's [`Rejection`],
+/// answered by actix-web with [`rejection_response`]. Find it in an
+/// `actix_web::Error` with `error.as_error::<WebhookRejection>()`.
+///
+/// ```
+/// use octohook_actix::{Rejection, WebhookRejection};
+///
+/// let error = actix_web::Error::from(WebhookRejection(Rejection::BodyRead));
+/// assert_eq!(error.as_response_error().status_code().as_u16(), 400);
+/// assert!(matches!(
+///     error.as_error::<WebhookRejection>(),
+///     Some(WebhookRejection(Rejection::BodyRead))
+/// ));
+/// ```
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Rejection {
-    /// The delivery failed verification or decoding; see [`octohook::Error`].
-    #[error(transparent)]
-    Invalid(#[from] octohook::Error),
-    /// The request body could not be read (the client went away, or sent a
-    /// malformed chunked body).
-    #[error("could not read the request body")]
-    BodyRead,
-    /// The whole body did not arrive within the read timeout (see
-    /// [`WebhookConfig::read_timeout`]), answered with 408. The rest of the body is
-    /// not read.
-    #[error("the request body did not arrive within {timeout:?}")]
-    BodyTimeout {
-        /// The read timeout that passed.
-        timeout: std::time::Duration,
-    },
-    /// Verification is not configured: an extractor found neither a delivery verified
-    /// by [`VerifyWebhook`](crate::VerifyWebhook) nor a [`WebhookConfig`] with a
-    /// secret. A server misconfiguration, answered with 500.
-    #[error("webhook verification is not configured for this route")]
-    NotConfigured,
-}
+#[error(transparent)]
+pub struct WebhookRejection(pub Rejection);
 
-impl Rejection {
-    /// The HTTP status of the response: that of [`octohook::Error::status`] for an
-    /// invalid delivery, 400 for an unreadable body, 408 for a body slower than the
-    /// read timeout, 500 when not configured.
-    ///
-    /// ```
-    /// use actix_web::http::StatusCode;
-    /// use octohook_actix::Rejection;
-    ///
-    /// let rejection = Rejection::from(octohook::Error::SignatureMismatch);
-    /// assert_eq!(rejection.status(), StatusCode::UNAUTHORIZED);
-    /// assert_eq!(Rejection::NotConfigured.status(), StatusCode::INTERNAL_SERVER_ERROR);
-    /// ```
-    pub fn status(&self) -> StatusCode {
-        match self {
-            // The core speaks `http` 1.x and actix-web 4 `http` 0.2: same codes.
-            Self::Invalid(error) => {
-                StatusCode::from_u16(error.status().as_u16()).unwrap_or(StatusCode::BAD_REQUEST)
-            }
-            Self::BodyRead => StatusCode::BAD_REQUEST,
-            Self::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
-            Self::NotConfigured => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    /// Logs the rejection (status, reason and the `X-GitHub-Delivery` GUID, if any).
-    pub(crate) fn log(&self, headers: &HeaderMap) {
-        let guid = headers
-            .get(crate::headers::X_GITHUB_DELIVERY)
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or("-");
-        tracing::warn!(
-            status = self.status().as_u16(),
-            reason = %self,
-            delivery = guid,
-            "rejected webhook delivery"
-        );
-    }
-
-    /// Logs the rejection and turns it into the error the handler of `config` makes
-    /// of it (by default, the rejection's own response).
-    pub(crate) fn into_error(
-        self,
-        request: &HttpRequest,
-        config: &WebhookConfig,
-    ) -> actix_web::Error {
-        self.log(request.headers());
-        config.handle(self, request)
+impl From<Rejection> for WebhookRejection {
+    fn from(rejection: Rejection) -> Self {
+        Self(rejection)
     }
 }
 
-impl ResponseError for Rejection {
+impl ResponseError for WebhookRejection {
     fn status_code(&self) -> StatusCode {
-        self.status()
+        status(&self.0)
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status())
-            .insert_header((
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/plain; charset=utf-8"),
-            ))
-            .body(format!("{self}\n"))
+        rejection_response(&self.0)
+    }
+}
+
+/// `rejection` as an error whose response is [`rejection_response`].
+pub(crate) fn into_default_error(rejection: Rejection) -> actix_web::Error {
+    WebhookRejection(rejection).into()
+}
+
+/// Logs the rejection (status, reason and the `X-GitHub-Delivery` GUID, if any)
+/// and turns it into the error the handler of `config` makes of it (by default,
+/// [`rejection_response`]).
+pub(crate) fn into_error(
+    rejection: Rejection,
+    request: &HttpRequest,
+    config: &WebhookConfig,
+) -> actix_web::Error {
+    log(&rejection, request.headers());
+    config.handle(rejection, request)
+}
+
+fn log(rejection: &Rejection, headers: &HeaderMap) {
+    let guid = headers
+        .get(crate::headers::X_GITHUB_DELIVERY)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("-");
+    tracing::warn!(
+        status = rejection.status().as_u16(),
+        reason = %rejection,
+        delivery = guid,
+        "rejected webhook delivery"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use actix_web::body::MessageBody;
+
+    use super::*;
+
+    /// The default error a rejection becomes answers with the core's status and
+    /// text, as `rejection_response` does.
+    #[test]
+    fn responses_carry_the_core_status_and_text() {
+        let rejections = [
+            Rejection::from(octohook::Error::SignatureMismatch),
+            Rejection::from(octohook::Error::BodyTooLarge { limit: 5 }),
+            Rejection::BodyRead,
+            Rejection::BodyTimeout {
+                timeout: Duration::from_secs(2),
+            },
+            Rejection::NotConfigured,
+        ];
+        for rejection in rejections {
+            let (status, body) = (rejection.status().as_u16(), rejection.body());
+            let direct = rejection_response(&rejection);
+            let error = into_default_error(rejection);
+            assert_eq!(error.as_response_error().status_code().as_u16(), status);
+            // Every call answers in full, not only the first.
+            let responses = [direct, error.error_response(), error.error_response()];
+            for response in responses {
+                assert_eq!(response.status().as_u16(), status);
+                assert_eq!(
+                    response.headers().get(header::CONTENT_TYPE).unwrap(),
+                    "text/plain; charset=utf-8"
+                );
+                let bytes = response.into_body().try_into_bytes().unwrap();
+                assert_eq!(bytes, body.as_bytes());
+            }
+        }
     }
 }

@@ -2,7 +2,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use actix_web::dev::Payload;
@@ -10,14 +10,14 @@ use actix_web::error::PayloadError;
 use actix_web::rt::time::Sleep;
 use bytes::Bytes;
 use futures_util::Stream;
-use octohook::{PendingDelivery, VerifiedDelivery};
+use octohook::{BodyVerification, PendingDelivery, VerifiedDelivery};
 use pin_project_lite::pin_project;
 
 use crate::Rejection;
 
 pin_project! {
-    /// Reads a payload chunk by chunk, hashing each chunk as it arrives and stopping
-    /// at the body limit, then finishes the verification.
+    /// Reads a payload chunk by chunk into a [`BodyVerification`], which hashes each
+    /// chunk as it arrives, stops at the body limit and finishes the verification.
     ///
     /// The body is buffered once: a single-chunk body is not copied at all. Both the
     /// [middleware](crate::VerifyWebhook) and the [extractors](crate::extract) verify
@@ -52,9 +52,8 @@ pin_project! {
     #[must_use = "futures do nothing unless polled"]
     pub struct VerifyPayload<P = Payload> {
         payload: P,
-        pending: Option<PendingDelivery>,
         #[pin]
-        deadline: Deadline,
+        verification: BodyVerification<Sleep>,
     }
 }
 
@@ -64,8 +63,7 @@ impl<P> VerifyPayload<P> {
     pub fn new(pending: PendingDelivery, payload: P) -> Self {
         Self {
             payload,
-            pending: Some(pending),
-            deadline: Deadline::Unarmed { timeout: None },
+            verification: BodyVerification::new(pending),
         }
     }
 
@@ -88,7 +86,7 @@ impl<P> VerifyPayload<P> {
     }
 
     pub(crate) fn with_deadline(mut self, timeout: Option<Duration>) -> Self {
-        self.deadline = Deadline::Unarmed { timeout };
+        self.verification = self.verification.with_read_timeout(timeout);
         self
     }
 }
@@ -96,7 +94,7 @@ impl<P> VerifyPayload<P> {
 impl<P> std::fmt::Debug for VerifyPayload<P> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("VerifyPayload")
-            .field("pending", &self.pending)
+            .field("verification", &self.verification)
             .finish_non_exhaustive()
     }
 }
@@ -109,73 +107,21 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        // The clock starts when reading starts; the timer is only registered with
-        // the runtime if the payload ever makes us wait.
-        this.deadline.as_mut().arm();
+        this.verification.as_mut().start(actix_web::rt::time::sleep);
         loop {
-            let pending = this
-                .pending
-                .as_mut()
-                .expect("VerifyPayload polled after completion");
             let chunk = match Pin::new(&mut *this.payload).poll_next(cx) {
                 Poll::Ready(chunk) => chunk,
-                Poll::Pending => {
-                    let timeout = ready!(this.deadline.as_mut().poll_expired(cx));
-                    this.pending.take();
-                    return Poll::Ready(Err(Rejection::BodyTimeout { timeout }));
-                }
+                Poll::Pending => return this.verification.as_mut().poll_stalled(cx).map(Err),
             };
             let Some(chunk) = chunk else {
-                let pending = this.pending.take().expect("checked above");
-                return Poll::Ready(pending.finish().map_err(Rejection::from));
+                return Poll::Ready(this.verification.as_mut().end());
             };
             let Ok(chunk) = chunk else {
-                this.pending.take();
-                return Poll::Ready(Err(Rejection::BodyRead));
+                return Poll::Ready(Err(this.verification.as_mut().read_failed()));
             };
-            if let Err(error) = pending.update(chunk) {
-                this.pending.take();
-                return Poll::Ready(Err(error.into()));
+            if let Err(rejection) = this.verification.as_mut().chunk(chunk) {
+                return Poll::Ready(Err(rejection));
             }
-        }
-    }
-}
-
-pin_project! {
-    /// The time by which the whole payload must have arrived, if any.
-    #[project = DeadlineProj]
-    enum Deadline {
-        /// Not started yet (or no timeout at all).
-        Unarmed { timeout: Option<Duration> },
-        /// Started: `sleep` ends when the time is up.
-        Armed {
-            #[pin]
-            sleep: Sleep,
-            timeout: Duration,
-        },
-    }
-}
-
-impl Deadline {
-    /// Starts the clock, once.
-    fn arm(mut self: Pin<&mut Self>) {
-        if let DeadlineProj::Unarmed {
-            timeout: Some(timeout),
-        } = self.as_mut().project()
-        {
-            let timeout = *timeout;
-            self.set(Self::Armed {
-                sleep: actix_web::rt::time::sleep(timeout),
-                timeout,
-            });
-        }
-    }
-
-    /// Ready with the timeout once it has passed; never ready without one.
-    fn poll_expired(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Duration> {
-        match self.project() {
-            DeadlineProj::Unarmed { .. } => Poll::Pending,
-            DeadlineProj::Armed { sleep, timeout } => sleep.poll(cx).map(|()| *timeout),
         }
     }
 }

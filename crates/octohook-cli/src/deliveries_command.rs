@@ -7,8 +7,8 @@ use std::time::{Duration, SystemTime};
 use clap::{Args, Subcommand, ValueEnum};
 use futures_util::TryStreamExt;
 use octohook_client::{
-    Client, Deliveries, DeliveryId, DeliveryQuery, DeliveryStatus, DeliverySummary, HookId,
-    HookRef, HookTarget, MemoryStore, RedeliverOptions, Redeliverer, RedeliveryError,
+    Client, Deliveries, DeliveryId, DeliveryOutcome, DeliveryQuery, DeliverySummary, HookId,
+    HookRef, HookTarget, MemoryLedger, RedeliverOptions, Redeliverer, RedeliveryError,
 };
 
 use crate::github_options::{GithubCommandError, GithubOptions};
@@ -90,7 +90,7 @@ enum StatusArg {
     Failure,
 }
 
-impl From<StatusArg> for DeliveryStatus {
+impl From<StatusArg> for DeliveryOutcome {
     fn from(arg: StatusArg) -> Self {
         match arg {
             StatusArg::Success => Self::Success,
@@ -202,7 +202,7 @@ async fn recent_failures(
         since,
         ..RedeliverOptions::default()
     };
-    let report = Redeliverer::new(client, hook, Arc::new(MemoryStore::new()), options)
+    let report = Redeliverer::new(client, hook, Arc::new(MemoryLedger::new()), options)
         .run()
         .await
         .map_err(|error| match error {

@@ -9,6 +9,7 @@ use clap::{Args, Subcommand};
 use octohook::{DeliveryGuid, HookId};
 use octohook_inbox::{
     DeliveryKey, DeliveryStatus, DeliveryStore, ListQuery, PurgeQuery, StoreError, StoredDelivery,
+    StoredDeliveryId,
 };
 use serde_json::{Value, json};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
@@ -233,10 +234,10 @@ async fn find(
     store: &Arc<dyn DeliveryStore>,
     reference: &str,
 ) -> Result<StoredDelivery, InboxError> {
-    let found = match reference.parse::<i64>() {
+    let found = match reference.parse::<StoredDeliveryId>() {
         Ok(id) => {
             let query = ListQuery::default()
-                .before_id(id.saturating_add(1))
+                .before_id(StoredDeliveryId::new(id.get().saturating_add(1)))
                 .limit(1);
             store
                 .list(&query)
@@ -267,7 +268,7 @@ fn time(at: SystemTime) -> String {
 /// The JSON of a listed delivery: its state, without headers or body.
 fn summary(delivery: &StoredDelivery) -> Value {
     json!({
-        "id": delivery.id,
+        "id": delivery.id.get(),
         "key": delivery.key.to_string(),
         "hook_id": delivery.key.hook_id.map(HookId::get),
         "guid": delivery.key.guid.as_str(),

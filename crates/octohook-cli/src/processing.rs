@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
-use octohook_inbox::{Backoff, HandlerError, Inbox, StoredDelivery, WorkerConfig};
+use octohook_inbox::{AttemptError, Backoff, Inbox, StoredDelivery, WorkerConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -113,7 +113,7 @@ struct Forward {
 }
 
 impl Processor {
-    async fn process(&self, delivery: StoredDelivery) -> Result<(), HandlerError> {
+    async fn process(&self, delivery: StoredDelivery) -> Result<(), AttemptError> {
         if let Some(exec) = &self.exec {
             exec.run(&delivery).await?;
         }
@@ -178,9 +178,9 @@ pub(crate) fn spawn_workers(
 }
 
 impl ExecCommand {
-    async fn run(&self, delivery: &StoredDelivery) -> Result<(), HandlerError> {
+    async fn run(&self, delivery: &StoredDelivery) -> Result<(), AttemptError> {
         let payload = delivery.payload().map_err(|error| {
-            HandlerError::permanent(format!("the stored body holds no JSON payload: {error}"))
+            AttemptError::permanent(format!("the stored body holds no JSON payload: {error}"))
         })?;
         let mut command = tokio::process::Command::new("sh");
         command
@@ -209,7 +209,7 @@ impl ExecCommand {
             .kill_on_drop(true);
         let mut child = command
             .spawn()
-            .map_err(|error| HandlerError::retry(format!("cannot run --exec: {error}")))?;
+            .map_err(|error| AttemptError::retry(format!("cannot run --exec: {error}")))?;
         let stdin = child.stdin.take();
         let stderr = child.stderr.take();
         let feed = async {
@@ -234,14 +234,14 @@ impl ExecCommand {
             Ok(done) => done,
             Err(_) => {
                 let _ = child.start_kill();
-                return Err(HandlerError::retry(format!(
+                return Err(AttemptError::retry(format!(
                     "--exec timed out after {}",
                     humantime::format_duration(self.timeout)
                 )));
             }
         };
         let status = status
-            .map_err(|error| HandlerError::retry(format!("cannot wait for --exec: {error}")))?;
+            .map_err(|error| AttemptError::retry(format!("cannot wait for --exec: {error}")))?;
         if status.success() {
             return Ok(());
         }
@@ -252,7 +252,7 @@ impl ExecCommand {
         } else {
             format!("--exec {status}: {tail}")
         };
-        Err(HandlerError::retry(message))
+        Err(AttemptError::retry(message))
     }
 }
 
@@ -286,7 +286,7 @@ async fn read_tail(mut reader: impl tokio::io::AsyncRead + Unpin) -> Vec<u8> {
 }
 
 impl Forward {
-    async fn post(&self, delivery: &StoredDelivery) -> Result<(), HandlerError> {
+    async fn post(&self, delivery: &StoredDelivery) -> Result<(), AttemptError> {
         let response = self
             .client
             .post(self.url.clone())
@@ -295,7 +295,7 @@ impl Forward {
             .send()
             .await
             .map_err(|error| {
-                HandlerError::retry(format!("--forward failed: {}", without_url(&error)))
+                AttemptError::retry(format!("--forward failed: {}", without_url(&error)))
             })?;
         let status = response.status();
         if status.is_success() {
@@ -304,9 +304,9 @@ impl Forward {
         let message = format!("--forward answered {status}");
         let code = status.as_u16();
         if code == 408 || code == 429 || status.is_server_error() {
-            Err(HandlerError::retry(message))
+            Err(AttemptError::retry(message))
         } else {
-            Err(HandlerError::permanent(message))
+            Err(AttemptError::permanent(message))
         }
     }
 }

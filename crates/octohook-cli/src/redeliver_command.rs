@@ -10,8 +10,8 @@ use std::time::Duration;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use octohook_client::{
-    MemoryStore, RedeliverOptions, Redeliverer, RedeliveryError, RunReport, SqliteStore, Store,
-    StoreError,
+    LedgerError, MemoryLedger, RedeliverOptions, Redeliverer, RedeliveryError, RedeliveryLedger,
+    RunReport, SqliteLedger,
 };
 use time::format_description::well_known::Rfc3339;
 
@@ -59,7 +59,7 @@ pub(crate) enum RedeliverCommandError {
     #[error(transparent)]
     Github(#[from] GithubCommandError),
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Ledger(#[from] LedgerError),
     #[error(transparent)]
     Run(#[from] RedeliveryError),
     #[error("{0} redelivery request(s) were not accepted")]
@@ -79,11 +79,11 @@ impl From<std::io::Error> for RedeliverCommandError {
 pub(crate) async fn run(args: RedeliverArgs) -> Result<(), RedeliverCommandError> {
     let hook = args.source.hook_ref(&args.github)?;
     let client = args.github.client()?;
-    let store: Arc<dyn Store> = if args.dry_run && !args.state.exists() {
+    let store: Arc<dyn RedeliveryLedger> = if args.dry_run && !args.state.exists() {
         // A dry run writes nothing, not even an empty state file.
-        Arc::new(MemoryStore::new())
+        Arc::new(MemoryLedger::new())
     } else {
-        Arc::new(SqliteStore::open(&args.state).await?)
+        Arc::new(SqliteLedger::open(&args.state).await?)
     };
     let options = RedeliverOptions {
         since: args.since,

@@ -185,7 +185,7 @@ async fn accept(
                     event = %delivery.event_kind(),
                     delivery = %delivery.guid(),
                     hook_id,
-                    id,
+                    id = id.get(),
                     "duplicate delivery"
                 );
                 return StatusCode::OK.into_response();

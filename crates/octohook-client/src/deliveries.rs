@@ -5,7 +5,7 @@ use reqwest::Method;
 
 use crate::client::{Client, Request};
 use crate::error::Error;
-use crate::models::{Delivery, DeliveryCursor, DeliveryId, DeliveryStatus, DeliverySummary};
+use crate::models::{Delivery, DeliveryCursor, DeliveryId, DeliveryOutcome, DeliverySummary};
 use crate::page::{self, Page};
 use crate::retry::Idempotence;
 use crate::target::Route;
@@ -14,9 +14,9 @@ use crate::target::Route;
 /// every delivery, newest first, 100 per request.
 ///
 /// ```
-/// use octohook_client::{DeliveryQuery, DeliveryStatus};
+/// use octohook_client::{DeliveryQuery, DeliveryOutcome};
 ///
-/// let failed = DeliveryQuery { status: Some(DeliveryStatus::Failure), ..DeliveryQuery::default() };
+/// let failed = DeliveryQuery { status: Some(DeliveryOutcome::Failure), ..DeliveryQuery::default() };
 /// assert_eq!(failed.per_page, 100);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,7 +27,7 @@ pub struct DeliveryQuery {
     pub cursor: Option<DeliveryCursor>,
     /// Only successes (2xx–3xx) or failures (4xx–5xx), filtered by GitHub.
     /// Default: both.
-    pub status: Option<DeliveryStatus>,
+    pub status: Option<DeliveryOutcome>,
     /// Only redeliveries (`true`) or first attempts (`false`). GitHub is asked to
     /// filter and the client filters again, since not every GitHub version
     /// honours it; a page may then hold fewer than `per_page` items.
@@ -53,12 +53,12 @@ impl Default for DeliveryQuery {
 ///
 /// ```no_run
 /// use octohook::HookId;
-/// use octohook_client::{Client, ClientOptions, DeliveryQuery, DeliveryStatus, Token};
+/// use octohook_client::{Client, ClientOptions, DeliveryQuery, DeliveryOutcome, Token};
 ///
 /// # async fn run() -> Result<(), octohook_client::Error> {
 /// let client = Client::new(Token::from_env("GITHUB_TOKEN")?, ClientOptions::default())?;
 /// let deliveries = client.repo_hooks("octo-org", "hello-world").deliveries(HookId::new(1));
-/// let mut query = DeliveryQuery { status: Some(DeliveryStatus::Failure), ..DeliveryQuery::default() };
+/// let mut query = DeliveryQuery { status: Some(DeliveryOutcome::Failure), ..DeliveryQuery::default() };
 /// loop {
 ///     let page = deliveries.page(&query).await?;
 ///     for delivery in &page.items {

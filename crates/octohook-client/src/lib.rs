@@ -13,9 +13,10 @@
 //!   ([`RetryOptions`]).
 //! - Lists come as a [`Page`] with the next page's number or cursor, or as a lazy
 //!   stream over every item.
-//! - A [`Redeliverer`] that redelivers failed deliveries once per event, with its
-//!   state in a [`Store`] so that crashes neither repeat nor forget one
-//!   ([`redelivery`]).
+//! - With the `redelivery` feature, a `Redeliverer` that redelivers failed
+//!   deliveries once per event, with its state in a `RedeliveryLedger` (in memory,
+//!   or in SQLite with `redelivery-sqlite`) so that crashes neither repeat nor
+//!   forget one (module `redelivery`). Without it, the client builds no SQLite.
 //!
 //! ```no_run
 //! use octohook::{EventKind, WebhookSecret};
@@ -38,6 +39,7 @@
 //! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 mod app;
 mod auth;
@@ -47,6 +49,7 @@ mod error;
 mod hooks;
 pub mod models;
 mod page;
+#[cfg(feature = "redelivery")]
 pub mod redelivery;
 mod retry;
 mod target;
@@ -61,16 +64,17 @@ pub use error::{
 };
 pub use hooks::{EnsureAction, EnsuredHook, Hooks};
 pub use models::{
-    CertificateCheck, ConfigUpdate, Delivery, DeliveryCursor, DeliveryId, DeliveryStatus,
+    CertificateCheck, ConfigUpdate, Delivery, DeliveryCursor, DeliveryId, DeliveryOutcome,
     DeliverySummary, Hook, HookConfig, HookContentType, HookKind, HookUpdate, NewHook,
 };
 pub use octohook::{DeliveryGuid, EventKind, HookId, WebhookSecret};
 pub use page::Page;
-#[cfg(feature = "sqlite")]
-pub use redelivery::SqliteStore;
+#[cfg(feature = "redelivery-sqlite")]
+pub use redelivery::SqliteLedger;
+#[cfg(feature = "redelivery")]
 pub use redelivery::{
-    HookRef, MemoryStore, REDELIVERY_WINDOW, RedeliverOptions, Redeliverer, RedeliveryError,
-    RunReport, Store, StoreError,
+    HookRef, LedgerError, MemoryLedger, REDELIVERY_WINDOW, RedeliverOptions, Redeliverer,
+    RedeliveryError, RedeliveryLedger, RunReport,
 };
 pub use retry::RetryOptions;
 pub use target::{HookTarget, InvalidRepository};

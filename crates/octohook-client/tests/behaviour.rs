@@ -13,9 +13,9 @@ use axum::http::Method;
 use fake_github::{FakeGitHub, Injected};
 use futures_util::{StreamExt, TryStreamExt};
 use octohook_client::{
-    AppJwt, Client, ClientOptions, ConfigUpdate, DeliveryCursor, DeliveryId, DeliveryQuery,
-    DeliveryStatus, EnsureAction, Error, EventKind, HookContentType, HookId, HookTarget,
-    HookUpdate, NewHook, RateLimitKind, RetryOptions, Token, WebhookSecret,
+    AppJwt, Client, ClientOptions, ConfigUpdate, DeliveryCursor, DeliveryId, DeliveryOutcome,
+    DeliveryQuery, EnsureAction, Error, EventKind, HookContentType, HookId, HookTarget, HookUpdate,
+    NewHook, RateLimitKind, RetryOptions, Token, WebhookSecret,
 };
 use serde_json::json;
 
@@ -176,7 +176,7 @@ async fn deliveries_filter_by_status_and_redelivery() {
     let failures: Vec<_> = deliveries
         .stream(DeliveryQuery {
             per_page: 7,
-            status: Some(DeliveryStatus::Failure),
+            status: Some(DeliveryOutcome::Failure),
             ..DeliveryQuery::default()
         })
         .try_collect()

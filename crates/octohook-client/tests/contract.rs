@@ -18,7 +18,7 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use futures_util::TryStreamExt;
 use octohook_client::{
-    AppHook, Client, ClientOptions, ConfigUpdate, DeliveryId, DeliveryQuery, DeliveryStatus,
+    AppHook, Client, ClientOptions, ConfigUpdate, DeliveryId, DeliveryOutcome, DeliveryQuery,
     EnsureAction, EventKind, HookContentType, HookTarget, HookUpdate, Hooks, NewHook, RetryOptions,
     Token, WebhookSecret,
 };
@@ -288,7 +288,7 @@ async fn exercise_deliveries(deliveries: &octohook_client::Deliveries) {
     assert!(!page.items.is_empty());
     let filtered = DeliveryQuery {
         per_page: 50,
-        status: Some(DeliveryStatus::Failure),
+        status: Some(DeliveryOutcome::Failure),
         redelivery: Some(false),
         cursor: Some(octohook_client::DeliveryCursor::new("v1_12345")),
     };

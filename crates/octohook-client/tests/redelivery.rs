@@ -3,7 +3,7 @@
 //! limits and timeouts; checkpoints, caps, dry runs, shared stores; and a bench
 //! (ignored by default) over 10,000 deliveries.
 
-#![cfg(feature = "sqlite")]
+#![cfg(feature = "redelivery-sqlite")]
 
 #[path = "support/redelivery_fake.rs"]
 mod redelivery_fake;
@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use octohook_client::{
-    Client, ClientOptions, HookId, HookRef, MemoryStore, RedeliverOptions, Redeliverer,
-    RedeliveryError, RetryOptions, SqliteStore, Store, Token,
+    Client, ClientOptions, HookId, HookRef, MemoryLedger, RedeliverOptions, Redeliverer,
+    RedeliveryError, RedeliveryLedger, RetryOptions, SqliteLedger, Token,
 };
 use redelivery_fake::{Fault, Kind, Outcome, RedeliveryFake};
 
@@ -42,7 +42,7 @@ fn repo_hook() -> HookRef {
 fn runner(
     fake: &RedeliveryFake,
     hook: HookRef,
-    store: &Arc<dyn Store>,
+    store: &Arc<dyn RedeliveryLedger>,
     options: RedeliverOptions,
 ) -> Redeliverer {
     Redeliverer::new(client(fake), hook, Arc::clone(store), options)
@@ -88,7 +88,8 @@ async fn redelivers_exactly_the_failed_events_through_faults_and_restarts() {
     fake.fault(Kind::Redeliver, 4, Fault::Status(502));
 
     let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path().join("s.db")).await.unwrap());
+    let store: Arc<dyn RedeliveryLedger> =
+        Arc::new(SqliteLedger::open(dir.path().join("s.db")).await.unwrap());
     let patient = RedeliverOptions {
         settle: Duration::from_secs(3600),
         ..RedeliverOptions::default()
@@ -157,7 +158,7 @@ async fn redelivers_exactly_the_failed_events_through_faults_and_restarts() {
 async fn the_checkpoint_limits_later_scans_to_new_deliveries() {
     let fake = RedeliveryFake::start().await;
     let expected = fake.seed_mixed("orgs/acme/hooks/3", 300, DAY * 2);
-    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let store: Arc<dyn RedeliveryLedger> = Arc::new(MemoryLedger::new());
     let hook = HookRef::organization("acme", HookId::new(3));
     let first = runner(&fake, hook.clone(), &store, RedeliverOptions::default())
         .run()
@@ -209,7 +210,7 @@ async fn a_cap_defers_the_rest_to_the_next_run_and_dry_runs_change_nothing() {
     let fake = RedeliveryFake::start().await;
     let expected = fake.seed_mixed("app/hook", 200, DAY);
     let total = expected.redeliver.len() as u64;
-    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let store: Arc<dyn RedeliveryLedger> = Arc::new(MemoryLedger::new());
 
     let dry = runner(
         &fake,
@@ -267,7 +268,7 @@ fn runner_scope(fake: &RedeliveryFake, hook: HookRef) -> String {
     Redeliverer::new(
         client(fake),
         hook,
-        Arc::new(MemoryStore::new()),
+        Arc::new(MemoryLedger::new()),
         RedeliverOptions::default(),
     )
     .scope()
@@ -278,7 +279,7 @@ fn runner_scope(fake: &RedeliveryFake, hook: HookRef) -> String {
 async fn anyones_redeliveries_count_against_the_attempts() {
     let fake = RedeliveryFake::start().await;
     let expected = fake.seed_mixed("repos/o/r/hooks/7", 100, DAY);
-    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let store: Arc<dyn RedeliveryLedger> = Arc::new(MemoryLedger::new());
     // With two attempts allowed, events redelivered once by someone else without
     // success get one more.
     let report = runner(
@@ -306,8 +307,8 @@ async fn runners_sharing_a_store_redeliver_each_event_once() {
     let expected = fake.seed_mixed("repos/o/r/hooks/7", 300, DAY);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("shared.db");
-    let a: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).await.unwrap());
-    let b: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).await.unwrap());
+    let a: Arc<dyn RedeliveryLedger> = Arc::new(SqliteLedger::open(&path).await.unwrap());
+    let b: Arc<dyn RedeliveryLedger> = Arc::new(SqliteLedger::open(&path).await.unwrap());
     let ra = runner(&fake, repo_hook(), &a, RedeliverOptions::default());
     let rb = runner(&fake, repo_hook(), &b, RedeliverOptions::default());
     let (x, y) = tokio::join!(ra.run(), rb.run());
@@ -323,7 +324,7 @@ async fn runners_sharing_a_store_redeliver_each_event_once() {
 async fn long_rate_limits_end_the_run_without_losing_anything() {
     let fake = RedeliveryFake::start().await;
     let expected = fake.seed_mixed("repos/o/r/hooks/7", 100, DAY);
-    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let store: Arc<dyn RedeliveryLedger> = Arc::new(MemoryLedger::new());
     let options = RedeliverOptions {
         max_rate_limit_wait: Duration::from_secs(2),
         ..RedeliverOptions::default()
@@ -378,7 +379,8 @@ async fn bench_scan_of_10000_deliveries() {
         .collect();
     fake.seed("repos/o/r/hooks/7", seeds);
     let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path().join("b.db")).await.unwrap());
+    let store: Arc<dyn RedeliveryLedger> =
+        Arc::new(SqliteLedger::open(dir.path().join("b.db")).await.unwrap());
     let redeliverer = runner(&fake, repo_hook(), &store, RedeliverOptions::default());
     let started = Instant::now();
     let report = redeliverer.run().await.unwrap();
@@ -432,7 +434,7 @@ async fn an_unconfirmed_request_blocks_its_event_until_the_settle_time() {
         0,
         Fault::ActThenDelay(Duration::from_millis(1500)),
     );
-    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let store: Arc<dyn RedeliveryLedger> = Arc::new(MemoryLedger::new());
     let patient = RedeliverOptions {
         settle: Duration::from_secs(3600),
         ..RedeliverOptions::default()

@@ -1,5 +1,7 @@
 //! [`StoreError`]: why a store could not do what it was asked.
 
+use crate::StoredDeliveryId;
+
 /// Why a [`DeliveryStore`](crate::DeliveryStore) operation failed.
 ///
 /// A receiver answers **503** to GitHub for every error from
@@ -29,14 +31,14 @@ pub enum StoreError {
     )]
     ClaimLost {
         /// The delivery's row id.
-        id: i64,
+        id: StoredDeliveryId,
     },
     /// A stored row cannot be read back (edited by hand, or written by a newer
     /// version).
     #[error("stored delivery {id} cannot be read: {reason}")]
     Corrupt {
         /// The delivery's row id.
-        id: i64,
+        id: StoredDeliveryId,
         /// What is wrong with it.
         reason: String,
     },
@@ -65,10 +67,10 @@ impl StoreError {
     /// rather than about one claim or row: retrying after a repair can succeed.
     ///
     /// ```
-    /// use octohook_inbox::StoreError;
+    /// use octohook_inbox::{StoreError, StoredDeliveryId};
     ///
     /// assert!(StoreError::Full("disk full".into()).is_unavailable());
-    /// assert!(!StoreError::ClaimLost { id: 1 }.is_unavailable());
+    /// assert!(!StoreError::ClaimLost { id: StoredDeliveryId::new(1) }.is_unavailable());
     /// ```
     pub fn is_unavailable(&self) -> bool {
         matches!(

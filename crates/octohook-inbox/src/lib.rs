@@ -6,17 +6,20 @@
 //! store each verified delivery durably, answer at once, and process it
 //! afterwards, once per (hook, GUID). This crate provides the pieces:
 //!
-//! - [`DeliveryStore`]: insert-if-absent keyed by (`hook_id`, `guid`), claims with
-//!   leases, done / retry / failed with attempt counts and the last error, list,
-//!   requeue and purge by age. Three implementations:
+//! - [`DeliveryStore`]: insert-if-absent keyed by (`hook_id`, `guid`) (a missing
+//!   hook id is a key of its own, distinct from hook id 0), claims with leases,
+//!   done / retry / failed with attempt counts and the last error, list, requeue
+//!   and purge by age; rows are named by [`StoredDeliveryId`]. Three
+//!   implementations:
 //!   - [`MemoryStore`]: in the process, forgetting finished deliveries after a
 //!     time-to-live; no durability (the library default).
-//!   - [`SqliteStore`] (feature `sqlite`): a SQLite file in WAL mode with
-//!     `synchronous = FULL`, durable across a process crash; concurrent inserts
-//!     share one commit.
-//!   - [`PostgresStore`] (feature `postgres`): for receivers on several machines;
-//!     a unique key for deduplication, `FOR UPDATE SKIP LOCKED` for workers,
-//!     migrations embedded and applied at connect time.
+//!   - [`SqliteStore`] (feature `sqlite`, on by default): a SQLite file in WAL
+//!     mode with `synchronous = FULL`, durable across a process crash; concurrent
+//!     inserts share one commit.
+//!   - [`PostgresStore`] (feature `postgres`, off by default: it pulls a database
+//!     driver): for receivers on several machines; a unique key for
+//!     deduplication, `FOR UPDATE SKIP LOCKED` for workers, migrations embedded
+//!     and applied at connect time.
 //! - [`Inbox`]: the hand-off from a receiver: [`Inbox::accept`] a verified
 //!   delivery, answer 2xx on `Ok` (new or duplicate) and 503 on `Err`.
 //! - [`Worker`]: claims the next due delivery, runs a [`Handler`], and marks it
@@ -30,7 +33,7 @@
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), octohook_inbox::StoreError> {
 //! use octohook_inbox::{
-//!     DeliveryKey, DeliveryStatus, HandlerError, Inbox, NewDelivery, Outcome, StoredDelivery,
+//!     DeliveryKey, DeliveryStatus, AttemptError, Inbox, NewDelivery, Outcome, StoredDelivery,
 //!     WorkerConfig,
 //! };
 //!
@@ -44,7 +47,7 @@
 //! let worker = inbox.worker(WorkerConfig::new("worker-0"));
 //! let handler = |delivery: StoredDelivery| async move {
 //!     assert_eq!(delivery.payload().unwrap().as_ref(), b"{}");
-//!     Ok::<(), HandlerError>(())
+//!     Ok::<(), AttemptError>(())
 //! };
 //! assert_eq!(worker.run_once(&handler).await?.unwrap().outcome, Outcome::Done);
 //! assert_eq!(inbox.store().get(&key).await?.unwrap().status, DeliveryStatus::Done);
@@ -71,10 +74,13 @@ pub use inbox::Inbox;
 pub use memory::{DEFAULT_MAX_FINISHED, DEFAULT_TTL, MemoryStore};
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresOptions, PostgresStore};
-pub use record::{DeliveryKey, DeliveryStatus, Lease, NewDelivery, StoredDelivery, UnknownStatus};
+pub use record::{
+    DeliveryKey, DeliveryStatus, Lease, NewDelivery, StoredDelivery, StoredDeliveryId,
+    UnknownStatus,
+};
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 pub use store::{
     Claim, Claimed, DeliveryStore, Inserted, ListQuery, PurgeQuery, StatusCounts, StoreFuture,
 };
-pub use worker::{Backoff, Handler, HandlerError, Outcome, Processed, Worker, WorkerConfig};
+pub use worker::{AttemptError, Backoff, Handler, Outcome, Processed, Worker, WorkerConfig};

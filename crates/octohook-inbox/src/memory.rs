@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use crate::store::StoreFuture;
 use crate::{
     Claim, Claimed, DeliveryKey, DeliveryStatus, DeliveryStore, Inserted, Lease, ListQuery,
-    NewDelivery, PurgeQuery, StatusCounts, StoreError, StoredDelivery,
+    NewDelivery, PurgeQuery, StatusCounts, StoreError, StoredDelivery, StoredDeliveryId,
 };
 
 /// How long finished deliveries are remembered by default: GitHub offers
@@ -55,13 +55,13 @@ pub struct MemoryStore {
 #[derive(Debug, Default)]
 struct State {
     last_id: i64,
-    ids: HashMap<DeliveryKey, i64>,
-    rows: BTreeMap<i64, Row>,
+    ids: HashMap<DeliveryKey, StoredDeliveryId>,
+    rows: BTreeMap<StoredDeliveryId, Row>,
     /// Claimable candidates: (next attempt or lease end, id) of every `pending`
     /// and `processing` row.
-    due: BTreeSet<(SystemTime, i64)>,
+    due: BTreeSet<(SystemTime, StoredDeliveryId)>,
     /// (received at, id) of every finished row, for expiry.
-    finished: BTreeSet<(SystemTime, i64)>,
+    finished: BTreeSet<(SystemTime, StoredDeliveryId)>,
 }
 
 #[derive(Debug)]
@@ -109,7 +109,7 @@ impl MemoryStore {
             return Inserted::Duplicate { id };
         }
         state.last_id += 1;
-        let id = state.last_id;
+        let id = StoredDeliveryId::new(state.last_id);
         let delivery = StoredDelivery {
             id,
             key: new.key,
@@ -190,7 +190,7 @@ impl MemoryStore {
 
 impl State {
     /// Adds row `id` to the index its status belongs in.
-    fn index(&mut self, id: i64) {
+    fn index(&mut self, id: StoredDeliveryId) {
         let Some(row) = self.rows.get(&id) else {
             return;
         };
@@ -214,7 +214,7 @@ impl State {
     }
 
     /// Removes row `id` from the indexes.
-    fn unindex(&mut self, id: i64) {
+    fn unindex(&mut self, id: StoredDeliveryId) {
         let Some(row) = self.rows.get(&id) else {
             return;
         };
@@ -231,14 +231,14 @@ impl State {
     }
 
     /// Changes row `id` and keeps the indexes in step.
-    fn update<T>(&mut self, id: i64, change: impl FnOnce(&mut Row) -> T) -> Option<T> {
+    fn update<T>(&mut self, id: StoredDeliveryId, change: impl FnOnce(&mut Row) -> T) -> Option<T> {
         self.unindex(id);
         let result = self.rows.get_mut(&id).map(change);
         self.index(id);
         result
     }
 
-    fn remove(&mut self, id: i64) {
+    fn remove(&mut self, id: StoredDeliveryId) {
         self.unindex(id);
         if let Some(row) = self.rows.remove(&id) {
             self.ids.remove(&row.delivery.key);
@@ -361,7 +361,7 @@ impl DeliveryStore for MemoryStore {
         let now = SystemTime::now();
         let cutoff = now.checked_sub(query.older_than);
         let mut state = self.lock();
-        let doomed: Vec<i64> = state
+        let doomed: Vec<StoredDeliveryId> = state
             .rows
             .values()
             .map(|row| &row.delivery)

@@ -18,13 +18,16 @@ use crate::{
 };
 
 /// The schema migrations, applied in order at connect time; each runs once.
-const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("migrations/postgres/0001_deliveries.sql"))];
+const MIGRATIONS: &[(i32, &str)] = &[
+    (1, include_str!("migrations/postgres/0001_deliveries.sql")),
+    (2, include_str!("migrations/postgres/0002_no_hook_id.sql")),
+];
 
 /// Serializes concurrent migrations (several receivers starting at once):
 /// `pg_advisory_xact_lock` key, "octohook" in ASCII.
 const MIGRATION_LOCK: i64 = 0x6f63_746f_686f_6f6b;
 
-const COLUMNS: &str = "d.id, d.hook_id, d.guid, d.event, d.action, d.content_type, d.headers, \
+const COLUMNS: &str = "d.id, CASE WHEN d.has_hook_id THEN d.hook_id END, d.guid, d.event, d.action, d.content_type, d.headers, \
      d.body, d.received_at, d.status, d.attempts, d.claim_seq, d.due_at, d.lease_owner, \
      d.last_error, d.updated_at";
 
@@ -96,7 +99,7 @@ impl PostgresOptions {
 /// A store in a PostgreSQL database, shared by receivers and workers on any
 /// number of machines.
 ///
-/// - Deduplication is a unique key on (`hook_id`, `guid`) with
+/// - Deduplication is a unique key on (`hook_id`, `has_hook_id`, `guid`) with
 ///   `INSERT ... ON CONFLICT DO NOTHING`: concurrent inserts of one key, from any
 ///   machine, store it once.
 /// - Claims lock the next due row with `FOR UPDATE SKIP LOCKED`, so workers never
@@ -446,7 +449,7 @@ fn read_delivery(row: &Row) -> Result<StoredDelivery, StoreError> {
 impl DeliveryStore for PostgresStore {
     fn insert(&self, delivery: NewDelivery) -> StoreFuture<'_, Inserted> {
         Box::pin(async move {
-            let hook_id = delivery.key.db_hook_id();
+            let (hook_id, has_hook_id) = (delivery.key.db_hook_id(), delivery.key.has_hook_id());
             let guid = delivery.key.guid.as_str();
             let headers = headers_to_json(&delivery.headers);
             let body: &[u8] = &delivery.body;
@@ -455,11 +458,12 @@ impl DeliveryStore for PostgresStore {
             for _ in 0..3 {
                 let inserted = self
                     .query(
-                        "INSERT INTO octohook_deliveries (hook_id, guid, event, action, \
-                         content_type, headers, body, received_at, status, due_at, updated_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', \
+                        "INSERT INTO octohook_deliveries (hook_id, has_hook_id, guid, event, \
+                         action, content_type, headers, body, received_at, status, due_at, \
+                         updated_at) \
+                         VALUES ($1, $9, $2, $3, $4, $5, $6, $7, $8, 'pending', \
                          clock_timestamp(), clock_timestamp()) \
-                         ON CONFLICT (hook_id, guid) DO NOTHING RETURNING id",
+                         ON CONFLICT (hook_id, has_hook_id, guid) DO NOTHING RETURNING id",
                         &[
                             &hook_id,
                             &guid,
@@ -469,6 +473,7 @@ impl DeliveryStore for PostgresStore {
                             &headers,
                             &body,
                             &delivery.received_at,
+                            &has_hook_id,
                         ],
                     )
                     .await?;
@@ -478,8 +483,9 @@ impl DeliveryStore for PostgresStore {
                 }
                 let existing = self
                     .query(
-                        "SELECT id FROM octohook_deliveries WHERE hook_id = $1 AND guid = $2",
-                        &[&hook_id, &guid],
+                        "SELECT id FROM octohook_deliveries \
+                         WHERE hook_id = $1 AND has_hook_id = $3 AND guid = $2",
+                        &[&hook_id, &guid, &has_hook_id],
                     )
                     .await?;
                 if let Some(row) = existing.first() {
@@ -591,15 +597,17 @@ impl DeliveryStore for PostgresStore {
     }
 
     fn requeue(&self, key: &DeliveryKey) -> StoreFuture<'_, bool> {
-        let (hook_id, guid) = (key.db_hook_id(), key.guid.as_str().to_owned());
+        let (hook_id, has_hook_id) = (key.db_hook_id(), key.has_hook_id());
+        let guid = key.guid.as_str().to_owned();
         Box::pin(async move {
             let changed = self
                 .execute(
                     "UPDATE octohook_deliveries SET status = 'pending', attempts = 0, \
                      lease_owner = NULL, due_at = clock_timestamp(), \
                      updated_at = clock_timestamp() \
-                     WHERE hook_id = $1 AND guid = $2 AND status <> 'processing'",
-                    &[&hook_id, &guid],
+                     WHERE hook_id = $1 AND has_hook_id = $3 AND guid = $2 \
+                     AND status <> 'processing'",
+                    &[&hook_id, &guid, &has_hook_id],
                 )
                 .await?;
             Ok(changed > 0)
@@ -607,13 +615,14 @@ impl DeliveryStore for PostgresStore {
     }
 
     fn get(&self, key: &DeliveryKey) -> StoreFuture<'_, Option<StoredDelivery>> {
-        let (hook_id, guid) = (key.db_hook_id(), key.guid.as_str().to_owned());
+        let (hook_id, has_hook_id) = (key.db_hook_id(), key.has_hook_id());
+        let guid = key.guid.as_str().to_owned();
         Box::pin(async move {
             let sql = format!(
                 "SELECT {COLUMNS} FROM octohook_deliveries AS d \
-                 WHERE d.hook_id = $1 AND d.guid = $2"
+                 WHERE d.hook_id = $1 AND d.has_hook_id = $3 AND d.guid = $2"
             );
-            let rows = self.query(&sql, &[&hook_id, &guid]).await?;
+            let rows = self.query(&sql, &[&hook_id, &guid, &has_hook_id]).await?;
             rows.first().map(read_delivery).transpose()
         })
     }
@@ -665,7 +674,8 @@ impl DeliveryStore for PostgresStore {
             for row in &rows {
                 let status: String = row.try_get(0).map_err(classify)?;
                 let count: i64 = row.try_get(1).map_err(classify)?;
-                let status = crate::record::status_from_db(0, &status)?;
+                let status =
+                    crate::record::status_from_db(crate::StoredDeliveryId::new(0), &status)?;
                 counts.add(status, u64::try_from(count).unwrap_or(0));
             }
             Ok(counts)

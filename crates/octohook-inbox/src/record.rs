@@ -17,9 +17,10 @@ use octohook::{ContentType, DeliveryGuid, HookId, VerifiedDelivery};
 /// copy once.
 ///
 /// A delivery without `X-GitHub-Hook-ID` (old GitHub Enterprise Server releases)
-/// has `hook_id: None`; all such deliveries share one namespace, so they are
-/// deduplicated on the GUID alone. The SQL stores keep that namespace as hook id
-/// `0`, which GitHub never assigns to a hook.
+/// has `hook_id: None`; all such deliveries share one namespace of their own, so
+/// they are deduplicated on the GUID alone. That namespace is distinct from every
+/// hook id, `0` included: a delivery without the header and one with
+/// `X-GitHub-Hook-ID: 0` are two deliveries.
 ///
 /// ```
 /// use octohook::HookId;
@@ -49,18 +50,25 @@ impl DeliveryKey {
         Self::new(delivery.hook_id(), delivery.guid().clone())
     }
 
-    /// The hook id as stored in the SQL stores: the id's bits as a signed 64-bit
-    /// integer (so every `u64` round-trips), `0` for "no hook id".
+    /// The hook id as stored in the SQL stores' `hook_id` column: the id's bits as
+    /// a signed 64-bit integer (so every `u64` round-trips), `0` for "no hook id",
+    /// which the `has_hook_id` column tells apart from hook id 0.
     #[cfg(any(feature = "sqlite", feature = "postgres"))]
     pub(crate) fn db_hook_id(&self) -> i64 {
         i64::from_ne_bytes(self.hook_id.map_or(0, HookId::get).to_ne_bytes())
     }
 
-    /// The inverse of [`db_hook_id`](Self::db_hook_id).
+    /// The SQL stores' `has_hook_id` column.
     #[cfg(any(feature = "sqlite", feature = "postgres"))]
-    pub(crate) fn hook_id_from_db(value: i64) -> Option<HookId> {
-        let id = u64::from_ne_bytes(value.to_ne_bytes());
-        (id != 0).then_some(HookId::new(id))
+    pub(crate) fn has_hook_id(&self) -> bool {
+        self.hook_id.is_some()
+    }
+
+    /// The hook id read back: `NULL` (selected when `has_hook_id` is false) is no
+    /// hook id; anything else is the inverse of [`db_hook_id`](Self::db_hook_id).
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    pub(crate) fn hook_id_from_db(value: Option<i64>) -> Option<HookId> {
+        value.map(|value| HookId::new(u64::from_ne_bytes(value.to_ne_bytes())))
     }
 }
 
@@ -271,6 +279,89 @@ fn is_delivery_header(name: &str) -> bool {
     ) || name.starts_with("x-github-")
 }
 
+/// A stored delivery's row id: increasing in insertion order within one store.
+///
+/// ```
+/// use octohook_inbox::StoredDeliveryId;
+///
+/// let id: StoredDeliveryId = "42".parse().unwrap();
+/// assert_eq!(id, StoredDeliveryId::new(42));
+/// assert_eq!(id.to_string(), "42");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StoredDeliveryId(i64);
+
+impl StoredDeliveryId {
+    /// Wraps a row id, as a store gave it.
+    pub const fn new(id: i64) -> Self {
+        Self(id)
+    }
+
+    /// The row id.
+    pub const fn get(self) -> i64 {
+        self.0
+    }
+}
+
+impl fmt::Display for StoredDeliveryId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl FromStr for StoredDeliveryId {
+    type Err = std::num::ParseIntError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.parse().map(Self)
+    }
+}
+
+#[cfg(feature = "sqlite")]
+impl rusqlite::ToSql for StoredDeliveryId {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        self.0.to_sql()
+    }
+}
+
+#[cfg(feature = "sqlite")]
+impl rusqlite::types::FromSql for StoredDeliveryId {
+    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        i64::column_result(value).map(Self)
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl<'a> tokio_postgres::types::FromSql<'a> for StoredDeliveryId {
+    fn from_sql(
+        ty: &tokio_postgres::types::Type,
+        raw: &'a [u8],
+    ) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        i64::from_sql(ty, raw).map(Self)
+    }
+
+    fn accepts(ty: &tokio_postgres::types::Type) -> bool {
+        <i64 as tokio_postgres::types::FromSql<'_>>::accepts(ty)
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl tokio_postgres::types::ToSql for StoredDeliveryId {
+    fn to_sql(
+        &self,
+        ty: &tokio_postgres::types::Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<tokio_postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        self.0.to_sql(ty, out)
+    }
+
+    fn accepts(ty: &tokio_postgres::types::Type) -> bool {
+        <i64 as tokio_postgres::types::ToSql>::accepts(ty)
+    }
+
+    tokio_postgres::types::to_sql_checked!();
+}
+
 /// A worker's hold on a `processing` delivery.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Lease {
@@ -285,8 +376,8 @@ pub struct Lease {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct StoredDelivery {
-    /// The store's row id: increasing in insertion order within one store.
-    pub id: i64,
+    /// The store's row id.
+    pub id: StoredDeliveryId,
     /// The deduplication key.
     pub key: DeliveryKey,
     /// The event name (`X-GitHub-Event`).
@@ -386,7 +477,7 @@ pub(crate) fn headers_to_json(headers: &[(String, String)]) -> String {
 /// The inverse of [`headers_to_json`].
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) fn headers_from_json(
-    id: i64,
+    id: StoredDeliveryId,
     json: &str,
 ) -> Result<Vec<(String, String)>, crate::StoreError> {
     serde_json::from_str(json).map_err(|error| crate::StoreError::Corrupt {
@@ -397,7 +488,10 @@ pub(crate) fn headers_from_json(
 
 /// Reads a stored GUID back.
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub(crate) fn guid_from_db(id: i64, guid: &str) -> Result<DeliveryGuid, crate::StoreError> {
+pub(crate) fn guid_from_db(
+    id: StoredDeliveryId,
+    guid: &str,
+) -> Result<DeliveryGuid, crate::StoreError> {
     guid.parse().map_err(|_| crate::StoreError::Corrupt {
         id,
         reason: format!("{guid:?} is not a delivery GUID"),
@@ -406,7 +500,10 @@ pub(crate) fn guid_from_db(id: i64, guid: &str) -> Result<DeliveryGuid, crate::S
 
 /// Reads a stored status back.
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub(crate) fn status_from_db(id: i64, status: &str) -> Result<DeliveryStatus, crate::StoreError> {
+pub(crate) fn status_from_db(
+    id: StoredDeliveryId,
+    status: &str,
+) -> Result<DeliveryStatus, crate::StoreError> {
     status
         .parse()
         .map_err(|error: UnknownStatus| crate::StoreError::Corrupt {
@@ -419,8 +516,9 @@ pub(crate) fn status_from_db(id: i64, status: &str) -> Result<DeliveryStatus, cr
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 #[derive(Debug)]
 pub(crate) struct RowParts {
-    pub(crate) id: i64,
-    pub(crate) hook_id: i64,
+    pub(crate) id: StoredDeliveryId,
+    /// `NULL` for "no hook id".
+    pub(crate) hook_id: Option<i64>,
     pub(crate) guid: String,
     pub(crate) event: String,
     pub(crate) action: Option<String>,
@@ -491,12 +589,25 @@ mod tests {
 
     #[cfg(any(feature = "sqlite", feature = "postgres"))]
     #[test]
-    fn every_hook_id_round_trips_and_zero_means_none() {
+    fn every_hook_id_round_trips_and_none_is_not_zero() {
         let guid: DeliveryGuid = "g".parse().unwrap();
-        for id in [Some(1), Some(u64::MAX), Some(i64::MAX as u64 + 1), None] {
+        for id in [
+            Some(0),
+            Some(1),
+            Some(u64::MAX),
+            Some(i64::MAX as u64 + 1),
+            None,
+        ] {
             let key = DeliveryKey::new(id.map(HookId::new), guid.clone());
-            assert_eq!(DeliveryKey::hook_id_from_db(key.db_hook_id()), key.hook_id);
+            let stored = key.has_hook_id().then_some(key.db_hook_id());
+            assert_eq!(DeliveryKey::hook_id_from_db(stored), key.hook_id);
         }
+        let none = DeliveryKey::new(None, guid.clone());
+        let zero = DeliveryKey::new(Some(HookId::new(0)), guid);
+        assert_ne!(
+            (none.db_hook_id(), none.has_hook_id()),
+            (zero.db_hook_id(), zero.has_hook_id())
+        );
     }
 
     #[test]

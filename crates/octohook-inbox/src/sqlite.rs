@@ -12,16 +12,19 @@ use crate::record::{RowParts, headers_to_json};
 use crate::store::StoreFuture;
 use crate::{
     Claim, Claimed, DeliveryKey, DeliveryStatus, DeliveryStore, Inserted, ListQuery, NewDelivery,
-    PurgeQuery, StatusCounts, StoreError, StoredDelivery,
+    PurgeQuery, StatusCounts, StoreError, StoredDelivery, StoredDeliveryId,
 };
 
 /// The schema migrations, applied in order at open; each runs once.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/sqlite/0001_deliveries.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("migrations/sqlite/0001_deliveries.sql")),
+    (2, include_str!("migrations/sqlite/0002_no_hook_id.sql")),
+];
 
 /// The most operations committed in one transaction.
 const MAX_BATCH: usize = 256;
 
-const COLUMNS: &str = "id, hook_id, guid, event, action, content_type, headers, body, \
+const COLUMNS: &str = "id, CASE WHEN has_hook_id THEN hook_id END, guid, event, action, content_type, headers, body, \
      received_at, status, attempts, claim_seq, due_at, lease_owner, last_error, updated_at";
 
 /// How hard SQLite syncs to disk on commit (`PRAGMA synchronous`, in WAL mode).
@@ -533,15 +536,16 @@ fn read_row(row: &Row<'_>) -> rusqlite::Result<RowParts> {
 impl DeliveryStore for SqliteStore {
     fn insert(&self, delivery: NewDelivery) -> StoreFuture<'_, Inserted> {
         self.call(move |connection| {
-            let hook_id = delivery.key.db_hook_id();
+            let (hook_id, has_hook_id) = (delivery.key.db_hook_id(), delivery.key.has_hook_id());
             let guid = delivery.key.guid.as_str();
             let now = unix_millis(SystemTime::now());
-            let inserted: Option<i64> = connection
+            let inserted: Option<StoredDeliveryId> = connection
                 .prepare_cached(
-                    "INSERT INTO octohook_deliveries (hook_id, guid, event, action, \
-                     content_type, headers, body, received_at, status, due_at, updated_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9, ?9) \
-                     ON CONFLICT (hook_id, guid) DO NOTHING RETURNING id",
+                    "INSERT INTO octohook_deliveries (hook_id, has_hook_id, guid, event, \
+                     action, content_type, headers, body, received_at, status, due_at, \
+                     updated_at) \
+                     VALUES (?1, ?10, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9, ?9) \
+                     ON CONFLICT (hook_id, has_hook_id, guid) DO NOTHING RETURNING id",
                 )
                 .and_then(|mut statement| {
                     statement
@@ -556,6 +560,7 @@ impl DeliveryStore for SqliteStore {
                                 &delivery.body[..],
                                 unix_millis(delivery.received_at),
                                 now,
+                                has_hook_id,
                             ],
                             |row| row.get(0),
                         )
@@ -567,10 +572,11 @@ impl DeliveryStore for SqliteStore {
             }
             connection
                 .prepare_cached(
-                    "SELECT id FROM octohook_deliveries WHERE hook_id = ?1 AND guid = ?2",
+                    "SELECT id FROM octohook_deliveries \
+                     WHERE hook_id = ?1 AND has_hook_id = ?3 AND guid = ?2",
                 )
                 .and_then(|mut statement| {
-                    statement.query_row(params![hook_id, guid], |row| row.get(0))
+                    statement.query_row(params![hook_id, guid, has_hook_id], |row| row.get(0))
                 })
                 .map(|id| Inserted::Duplicate { id })
                 .map_err(classify)
@@ -675,32 +681,38 @@ impl DeliveryStore for SqliteStore {
     }
 
     fn requeue(&self, key: &DeliveryKey) -> StoreFuture<'_, bool> {
-        let (hook_id, guid) = (key.db_hook_id(), key.guid.as_str().to_owned());
+        let (hook_id, has_hook_id) = (key.db_hook_id(), key.has_hook_id());
+        let guid = key.guid.as_str().to_owned();
         self.call(move |connection| {
             let now = unix_millis(SystemTime::now());
             connection
                 .prepare_cached(
                     "UPDATE octohook_deliveries SET status = 'pending', attempts = 0, \
                      lease_owner = NULL, due_at = ?3, updated_at = ?3 \
-                     WHERE hook_id = ?1 AND guid = ?2 AND status <> 'processing'",
+                     WHERE hook_id = ?1 AND has_hook_id = ?4 AND guid = ?2 \
+                     AND status <> 'processing'",
                 )
-                .and_then(|mut statement| statement.execute(params![hook_id, guid, now]))
+                .and_then(|mut statement| {
+                    statement.execute(params![hook_id, guid, now, has_hook_id])
+                })
                 .map(|changed| changed > 0)
                 .map_err(classify)
         })
     }
 
     fn get(&self, key: &DeliveryKey) -> StoreFuture<'_, Option<StoredDelivery>> {
-        let (hook_id, guid) = (key.db_hook_id(), key.guid.as_str().to_owned());
+        let (hook_id, has_hook_id) = (key.db_hook_id(), key.has_hook_id());
+        let guid = key.guid.as_str().to_owned();
         self.call(move |connection| {
             let sql = format!(
-                "SELECT {COLUMNS} FROM octohook_deliveries WHERE hook_id = ?1 AND guid = ?2"
+                "SELECT {COLUMNS} FROM octohook_deliveries \
+                 WHERE hook_id = ?1 AND has_hook_id = ?3 AND guid = ?2"
             );
             let parts = connection
                 .prepare_cached(&sql)
                 .and_then(|mut statement| {
                     statement
-                        .query_row(params![hook_id, guid], read_row)
+                        .query_row(params![hook_id, guid, has_hook_id], read_row)
                         .optional()
                 })
                 .map_err(classify)?;
@@ -773,7 +785,8 @@ impl DeliveryStore for SqliteStore {
             let mut counts = StatusCounts::default();
             for row in rows {
                 let (status, count) = row.map_err(classify)?;
-                let status = crate::record::status_from_db(0, &status)?;
+                let status =
+                    crate::record::status_from_db(crate::StoredDeliveryId::new(0), &status)?;
                 counts.add(status, u64::try_from(count).unwrap_or(0));
             }
             Ok(counts)

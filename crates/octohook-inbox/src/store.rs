@@ -7,7 +7,9 @@ use std::time::{Duration, SystemTime};
 
 use octohook::DeliveryGuid;
 
-use crate::{DeliveryKey, DeliveryStatus, NewDelivery, StoreError, StoredDelivery};
+use crate::{
+    DeliveryKey, DeliveryStatus, NewDelivery, StoreError, StoredDelivery, StoredDeliveryId,
+};
 
 /// The future a [`DeliveryStore`] method returns (boxed, so that the trait can be
 /// used as `dyn DeliveryStore` and a store chosen at run time).
@@ -19,18 +21,18 @@ pub enum Inserted {
     /// The delivery was new and is now committed, `pending`.
     New {
         /// Its row id.
-        id: i64,
+        id: StoredDeliveryId,
     },
     /// A delivery with the same (hook, GUID) was already stored; nothing changed.
     Duplicate {
         /// The stored delivery's row id.
-        id: i64,
+        id: StoredDeliveryId,
     },
 }
 
 impl Inserted {
     /// The row id of the stored delivery (new or earlier).
-    pub fn id(self) -> i64 {
+    pub fn id(self) -> StoredDeliveryId {
         match self {
             Self::New { id } | Self::Duplicate { id } => id,
         }
@@ -50,7 +52,7 @@ impl Inserted {
 /// finish it: its calls fail with [`StoreError::ClaimLost`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Claim {
-    pub(crate) id: i64,
+    pub(crate) id: StoredDeliveryId,
     pub(crate) seq: i64,
     pub(crate) key: DeliveryKey,
     pub(crate) worker: String,
@@ -59,7 +61,7 @@ pub struct Claim {
 
 impl Claim {
     /// The claimed delivery's row id.
-    pub fn id(&self) -> i64 {
+    pub fn id(&self) -> StoredDeliveryId {
         self.id
     }
 
@@ -104,7 +106,7 @@ pub struct ListQuery {
     /// Only deliveries with this GUID (one per hook that received it).
     pub guid: Option<DeliveryGuid>,
     /// Only deliveries with a row id below this one (to page backwards).
-    pub before_id: Option<i64>,
+    pub before_id: Option<StoredDeliveryId>,
     /// At most this many (100 by default).
     pub limit: u32,
 }
@@ -134,7 +136,7 @@ impl ListQuery {
     }
 
     /// Only deliveries with a row id below `id`.
-    pub fn before_id(mut self, id: i64) -> Self {
+    pub fn before_id(mut self, id: StoredDeliveryId) -> Self {
         self.before_id = Some(id);
         self
     }

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use crate::{Claim, Claimed, DeliveryKey, DeliveryStore, StoreError, StoredDelivery};
+use crate::{
+    Claim, Claimed, DeliveryKey, DeliveryStore, StoreError, StoredDelivery, StoredDeliveryId,
+};
 
 /// Exponential backoff between attempts: `initial`, then multiplied by `factor`
 /// after each failed attempt, never more than `max`.
@@ -129,22 +131,25 @@ impl WorkerConfig {
     }
 }
 
-/// Why a handler could not process a delivery.
+/// Why one attempt at processing a delivery failed: worth a retry, or permanent.
+///
+/// (Not `octohook::HandlerError`, the boxed error of a typed `Dispatcher`
+/// handler.)
 ///
 /// ```
-/// use octohook_inbox::HandlerError;
+/// use octohook_inbox::AttemptError;
 ///
-/// let error = HandlerError::retry(format!("exit status {}", 1));
+/// let error = AttemptError::retry(format!("exit status {}", 1));
 /// assert!(!error.is_permanent());
-/// assert!(HandlerError::permanent("unknown event").is_permanent());
+/// assert!(AttemptError::permanent("unknown event").is_permanent());
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HandlerError {
+pub struct AttemptError {
     message: String,
     permanent: bool,
 }
 
-impl HandlerError {
+impl AttemptError {
     /// A failure worth another attempt after a backoff (the default kind).
     pub fn retry(message: impl fmt::Display) -> Self {
         Self {
@@ -172,13 +177,13 @@ impl HandlerError {
     }
 }
 
-impl fmt::Display for HandlerError {
+impl fmt::Display for AttemptError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)
     }
 }
 
-impl std::error::Error for HandlerError {}
+impl std::error::Error for AttemptError {}
 
 /// Processes one stored delivery.
 ///
@@ -187,7 +192,7 @@ impl std::error::Error for HandlerError {}
 /// runs it again). Use [`StoredDelivery::key`] (hook and GUID) as the idempotency
 /// key of whatever it does.
 ///
-/// Any `Fn(StoredDelivery) -> impl Future<Output = Result<(), HandlerError>>` is
+/// Any `Fn(StoredDelivery) -> impl Future<Output = Result<(), AttemptError>>` is
 /// a handler. The future runs as its own tokio task, so a panic in it counts as a
 /// failed attempt instead of killing the worker; it is aborted if the worker's
 /// future is dropped (a child process it runs should be spawned with
@@ -197,18 +202,18 @@ pub trait Handler: Send + Sync + 'static {
     fn handle(
         &self,
         delivery: StoredDelivery,
-    ) -> impl Future<Output = Result<(), HandlerError>> + Send + 'static;
+    ) -> impl Future<Output = Result<(), AttemptError>> + Send + 'static;
 }
 
 impl<F, Fut> Handler for F
 where
     F: Fn(StoredDelivery) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
+    Fut: Future<Output = Result<(), AttemptError>> + Send + 'static,
 {
     fn handle(
         &self,
         delivery: StoredDelivery,
-    ) -> impl Future<Output = Result<(), HandlerError>> + Send + 'static {
+    ) -> impl Future<Output = Result<(), AttemptError>> + Send + 'static {
         self(delivery)
     }
 }
@@ -241,7 +246,7 @@ pub enum Outcome {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Processed {
     /// The delivery's row id.
-    pub id: i64,
+    pub id: StoredDeliveryId,
     /// The delivery's key.
     pub key: DeliveryKey,
     /// What became of it.
@@ -261,7 +266,7 @@ pub struct Processed {
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), octohook_inbox::StoreError> {
 /// use octohook_inbox::{
-///     DeliveryKey, HandlerError, Inbox, NewDelivery, Outcome, StoredDelivery, WorkerConfig,
+///     DeliveryKey, AttemptError, Inbox, NewDelivery, Outcome, StoredDelivery, WorkerConfig,
 /// };
 ///
 /// let inbox = Inbox::in_memory();
@@ -270,7 +275,7 @@ pub struct Processed {
 /// let worker = inbox.worker(WorkerConfig::new("worker-0"));
 /// let handler = |delivery: StoredDelivery| async move {
 ///     println!("{} {}", delivery.event, delivery.key);
-///     Ok::<(), HandlerError>(())
+///     Ok::<(), AttemptError>(())
 /// };
 /// let processed = worker.run_once(&handler).await?.unwrap();
 /// assert_eq!(processed.outcome, Outcome::Done);
@@ -330,22 +335,22 @@ impl Worker {
                     .map(|last| format!(" (earlier error: {last})"))
                     .unwrap_or_default()
             );
-            self.finish(&claim, Err(HandlerError::permanent(error)), attempts - 1)
+            self.finish(&claim, Err(AttemptError::permanent(error)), attempts - 1)
                 .await?
         } else {
             let (result, claim) = self.run_handler(handler, delivery, claim).await;
             self.finish(&claim, result, attempts).await?
         };
         match &outcome {
-            Outcome::Done => tracing::debug!(id, %key, attempts, "processed delivery"),
+            Outcome::Done => tracing::debug!(id = id.get(), %key, attempts, "processed delivery"),
             Outcome::Retrying { delay, .. } => {
-                tracing::warn!(id, %key, attempts, retry_in = ?delay, "delivery failed; will retry");
+                tracing::warn!(id = id.get(), %key, attempts, retry_in = ?delay, "delivery failed; will retry");
             }
             Outcome::Failed { .. } => {
-                tracing::error!(id, %key, attempts, "delivery failed for good");
+                tracing::error!(id = id.get(), %key, attempts, "delivery failed for good");
             }
             Outcome::Lost => {
-                tracing::warn!(id, %key, "lost the claim on a delivery while handling it");
+                tracing::warn!(id = id.get(), %key, "lost the claim on a delivery while handling it");
             }
         }
         Ok(Some(Processed { id, key, outcome }))
@@ -358,7 +363,7 @@ impl Worker {
         handler: &H,
         delivery: StoredDelivery,
         mut claim: Claim,
-    ) -> (Result<(), HandlerError>, Claim) {
+    ) -> (Result<(), AttemptError>, Claim) {
         // Should this future be dropped (the worker cancelled), the handler stops
         // too: its claim is no longer renewed and another worker may take over.
         let mut task = AbortOnDrop(tokio::spawn(handler.handle(delivery)));
@@ -375,14 +380,14 @@ impl Worker {
             tokio::select! {
                 joined = &mut task.0 => break match joined {
                     Ok(result) => result,
-                    Err(error) if error.is_panic() => Err(HandlerError::retry("the handler panicked")),
-                    Err(_) => Err(HandlerError::retry("the handler was cancelled")),
+                    Err(error) if error.is_panic() => Err(AttemptError::retry("the handler panicked")),
+                    Err(_) => Err(AttemptError::retry("the handler was cancelled")),
                 },
                 () = renewal => match self.store.renew(&claim, self.config.lease).await {
                     Ok(renewed) => claim = renewed,
                     Err(StoreError::ClaimLost { .. }) => renewing = false,
                     Err(error) => {
-                        tracing::warn!(id = claim.id, %error, "cannot renew a lease");
+                        tracing::warn!(id = claim.id.get(), %error, "cannot renew a lease");
                     }
                 },
             }
@@ -394,7 +399,7 @@ impl Worker {
     async fn finish(
         &self,
         claim: &Claim,
-        result: Result<(), HandlerError>,
+        result: Result<(), AttemptError>,
         attempt: u32,
     ) -> Result<Outcome, StoreError> {
         let recorded = match result {

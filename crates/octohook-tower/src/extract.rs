@@ -36,12 +36,46 @@ use axum::response::{IntoResponse, Response};
 use octohook::{VerifiedDelivery, Verifier};
 use serde::de::DeserializeOwned;
 
-use crate::Rejection;
 use crate::verify_body::VerifyBody;
+use crate::{Rejection, rejection_response};
 
-impl IntoResponse for Rejection {
+/// The extractors' rejection: the core's [`Rejection`], answered by axum with
+/// [`rejection_response`].
+///
+/// ```
+/// use axum::response::IntoResponse;
+/// use octohook_tower::Rejection;
+/// use octohook_tower::extract::WebhookRejection;
+///
+/// let response = WebhookRejection(Rejection::NotConfigured).into_response();
+/// assert_eq!(response.status(), 500);
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct WebhookRejection(pub Rejection);
+
+impl WebhookRejection {
+    /// The rejection.
+    pub fn into_inner(self) -> Rejection {
+        self.0
+    }
+}
+
+impl From<Rejection> for WebhookRejection {
+    fn from(rejection: Rejection) -> Self {
+        Self(rejection)
+    }
+}
+
+impl From<octohook::Error> for WebhookRejection {
+    fn from(error: octohook::Error) -> Self {
+        Self(error.into())
+    }
+}
+
+impl IntoResponse for WebhookRejection {
     fn into_response(self) -> Response {
-        Rejection::into_response(self).into_response()
+        rejection_response(&self.0).into_response()
     }
 }
 
@@ -52,7 +86,7 @@ impl IntoResponse for Rejection {
 pub struct Webhook(pub VerifiedDelivery);
 
 impl<S: Send + Sync> FromRequestParts<S> for Webhook {
-    type Rejection = Rejection;
+    type Rejection = WebhookRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         parts
@@ -60,7 +94,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Webhook {
             .get::<VerifiedDelivery>()
             .cloned()
             .map(Self)
-            .ok_or(Rejection::MissingLayer)
+            .ok_or(WebhookRejection(Rejection::NotConfigured))
     }
 }
 
@@ -72,7 +106,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Webhook {
 pub struct WebhookPayload<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for WebhookPayload<T> {
-    type Rejection = Rejection;
+    type Rejection = WebhookRejection;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let Webhook(delivery) = Webhook::from_request_parts(parts, state).await?;
@@ -90,7 +124,7 @@ where
     S: Send + Sync,
     Verifier: FromRef<S>,
 {
-    type Rejection = Rejection;
+    type Rejection = WebhookRejection;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         if let Some(delivery) = request.extensions().get::<VerifiedDelivery>() {
@@ -102,9 +136,10 @@ where
             Ok(pending) => VerifyBody::new(pending, body).await,
             Err(error) => Err(error.into()),
         };
-        verified
-            .map(Self)
-            .inspect_err(|rejection| rejection.log(&parts.headers))
+        verified.map(Self).map_err(|rejection| {
+            crate::rejection::log(&rejection, &parts.headers);
+            WebhookRejection(rejection)
+        })
     }
 }
 
@@ -119,7 +154,7 @@ where
     Verifier: FromRef<S>,
     T: DeserializeOwned,
 {
-    type Rejection = Rejection;
+    type Rejection = WebhookRejection;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let StandaloneWebhook(delivery) = StandaloneWebhook::from_request(request, state).await?;
@@ -139,13 +174,13 @@ pub struct TypedEvent(pub octohook::Event);
 
 #[cfg(feature = "events")]
 impl<S: Send + Sync> FromRequestParts<S> for TypedEvent {
-    type Rejection = Rejection;
+    type Rejection = WebhookRejection;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let Webhook(delivery) = Webhook::from_request_parts(parts, state).await?;
         let event = delivery
             .event()
-            .map_err(|error| Rejection::Invalid(error.into()))?;
+            .map_err(|error| WebhookRejection(Rejection::Invalid(error.into())))?;
         Ok(Self(event))
     }
 }

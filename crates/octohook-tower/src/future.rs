@@ -14,7 +14,7 @@ use pin_project_lite::pin_project;
 use tower_service::Service;
 
 use crate::verify_body::VerifyBody;
-use crate::{Rejection, RequestBody, ResponseBody};
+use crate::{Rejection, RequestBody, ResponseBody, rejection_response};
 
 pin_project! {
     /// The response future of [`VerifyWebhook`](crate::VerifyWebhook).
@@ -77,7 +77,7 @@ where
     }
 
     pub(crate) fn rejected(rejection: Rejection, headers: &HeaderMap) -> Self {
-        rejection.log(headers);
+        crate::rejection::log(&rejection, headers);
         Self {
             state: State::Rejected {
                 rejection: Some(rejection),
@@ -124,7 +124,7 @@ where
                             this.state.set(State::Calling { future });
                         }
                         Err(rejection) => {
-                            rejection.log(&parts.headers);
+                            crate::rejection::log(&rejection, &parts.headers);
                             this.state.set(State::Rejected {
                                 rejection: Some(rejection),
                             });
@@ -137,7 +137,7 @@ where
                 }
                 StateProj::Rejected { rejection } => {
                     let rejection = rejection.take().expect("polled after completion");
-                    let response = rejection.into_response();
+                    let response = rejection_response(&rejection);
                     return Poll::Ready(Ok(response.map(|body| ResponseBody::Rejection { body })));
                 }
             }

@@ -3,7 +3,8 @@
 //! [`VerifyWebhookLayer`] wraps any tower service (an axum router, a hyper
 //! service): it rejects bad deliveries with a short `text/plain` response (400, 401,
 //! 413 or 415, and 408 for a body slower than the
-//! [read timeout](VerifyWebhookLayer::with_read_timeout)) and hands the inner
+//! [read timeout](VerifyWebhookLayer::with_read_timeout)), translated from the
+//! core's [`Rejection`] by [`rejection_response`], and hands the inner
 //! service the [`VerifiedDelivery`](octohook::VerifiedDelivery) as a request
 //! extension. With the `axum` feature, [`extract`] has extractors for the delivery
 //! and its payload.
@@ -39,6 +40,6 @@ mod verify_body;
 pub use body::{RequestBody, ResponseBody};
 pub use future::ResponseFuture;
 pub use layer::VerifyWebhookLayer;
-pub use rejection::Rejection;
+pub use rejection::{Rejection, rejection_response};
 pub use service::VerifyWebhook;
 pub use verify_body::VerifyBody;

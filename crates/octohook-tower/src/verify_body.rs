@@ -2,20 +2,20 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Buf;
 use http_body::Body;
-use octohook::{PendingDelivery, VerifiedDelivery};
+use octohook::{BodyVerification, PendingDelivery, VerifiedDelivery};
 use pin_project_lite::pin_project;
 use tokio::time::Sleep;
 
 use crate::Rejection;
 
 pin_project! {
-    /// Reads a body frame by frame, hashing each chunk as it arrives and stopping at
-    /// the body limit, then finishes the verification.
+    /// Reads a body frame by frame into a [`BodyVerification`], which hashes each
+    /// chunk as it arrives, stops at the body limit and finishes the verification.
     ///
     /// The body is buffered once: a single-chunk body is not copied at all. With
     /// [`with_read_timeout`](Self::with_read_timeout), a body that has not fully
@@ -24,9 +24,8 @@ pin_project! {
     pub struct VerifyBody<B> {
         #[pin]
         body: B,
-        pending: Option<PendingDelivery>,
         #[pin]
-        deadline: Deadline,
+        verification: BodyVerification<Sleep>,
     }
 }
 
@@ -36,8 +35,7 @@ impl<B> VerifyBody<B> {
     pub fn new(pending: PendingDelivery, body: B) -> Self {
         Self {
             body,
-            pending: Some(pending),
-            deadline: Deadline::Unarmed { timeout: None },
+            verification: BodyVerification::new(pending),
         }
     }
 
@@ -51,7 +49,7 @@ impl<B> VerifyBody<B> {
     }
 
     pub(crate) fn with_deadline(mut self, timeout: Option<Duration>) -> Self {
-        self.deadline = Deadline::Unarmed { timeout };
+        self.verification = self.verification.with_read_timeout(timeout);
         self
     }
 }
@@ -59,7 +57,7 @@ impl<B> VerifyBody<B> {
 impl<B> std::fmt::Debug for VerifyBody<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("VerifyBody")
-            .field("pending", &self.pending)
+            .field("verification", &self.verification)
             .finish_non_exhaustive()
     }
 }
@@ -72,77 +70,25 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        // The clock starts when reading starts; the timer is only registered with
-        // the runtime if the body ever makes us wait.
-        this.deadline.as_mut().arm();
+        this.verification.as_mut().start(tokio::time::sleep);
         loop {
-            let pending = this
-                .pending
-                .as_mut()
-                .expect("VerifyBody polled after completion");
             let frame = match this.body.as_mut().poll_frame(cx) {
                 Poll::Ready(frame) => frame,
-                Poll::Pending => {
-                    let timeout = ready!(this.deadline.as_mut().poll_expired(cx));
-                    this.pending.take();
-                    return Poll::Ready(Err(Rejection::BodyTimeout { timeout }));
-                }
+                Poll::Pending => return this.verification.as_mut().poll_stalled(cx).map(Err),
             };
             let Some(frame) = frame else {
-                let pending = this.pending.take().expect("checked above");
-                return Poll::Ready(pending.finish().map_err(Rejection::from));
+                return Poll::Ready(this.verification.as_mut().end());
             };
             let Ok(frame) = frame else {
-                this.pending.take();
-                return Poll::Ready(Err(Rejection::BodyRead));
+                return Poll::Ready(Err(this.verification.as_mut().read_failed()));
             };
             // Trailers carry nothing a delivery needs.
             if let Ok(mut data) = frame.into_data() {
                 let chunk = data.copy_to_bytes(data.remaining());
-                if let Err(error) = pending.update(chunk) {
-                    this.pending.take();
-                    return Poll::Ready(Err(error.into()));
+                if let Err(rejection) = this.verification.as_mut().chunk(chunk) {
+                    return Poll::Ready(Err(rejection));
                 }
             }
-        }
-    }
-}
-
-pin_project! {
-    /// The time by which the whole body must have arrived, if any.
-    #[project = DeadlineProj]
-    enum Deadline {
-        /// Not started yet (or no timeout at all).
-        Unarmed { timeout: Option<Duration> },
-        /// Started: `sleep` ends when the time is up.
-        Armed {
-            #[pin]
-            sleep: Sleep,
-            timeout: Duration,
-        },
-    }
-}
-
-impl Deadline {
-    /// Starts the clock, once.
-    fn arm(mut self: Pin<&mut Self>) {
-        if let DeadlineProj::Unarmed {
-            timeout: Some(timeout),
-        } = self.as_mut().project()
-        {
-            let timeout = *timeout;
-            self.set(Self::Armed {
-                sleep: tokio::time::sleep(timeout),
-                timeout,
-            });
-        }
-    }
-
-    /// Ready with the timeout once it has passed; never ready without one.
-    fn poll_expired(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Duration> {
-        match self.project() {
-            DeadlineProj::Unarmed { .. } => Poll::Pending,
-            DeadlineProj::Armed { sleep, timeout } => sleep.poll(cx).map(|()| *timeout),
         }
     }
 }

@@ -4,7 +4,8 @@
 //! time, parses the delivery headers (`X-GitHub-Event`, `X-GitHub-Delivery`,
 //! `X-GitHub-Hook-ID`, ...) into types, and only then gives access to the payload.
 //! It does no I/O and needs no async runtime: the framework adapters
-//! (`octohook-tower`, `octohook-actix`) feed it bodies as they stream in.
+//! (`octohook-tower`, `octohook-actix`) feed it bodies as they stream in through a
+//! [`BodyVerification`], and answer every failure as its [`Rejection`] says.
 //!
 //! ```
 //! use bytes::Bytes;
@@ -37,6 +38,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod body_verification;
 mod content_type;
 mod delivery_headers;
 #[cfg(feature = "events-core")]
@@ -49,11 +51,13 @@ pub mod header;
 mod ids;
 mod nesting;
 mod record;
+mod rejection;
 mod secret;
 mod signature;
 mod verified_delivery;
 mod verifier;
 
+pub use body_verification::BodyVerification;
 pub use content_type::ContentType;
 pub use delivery_headers::{DeliveryHeaders, EnterpriseServer, InstallationTarget, TargetType};
 #[cfg(feature = "events-core")]
@@ -67,6 +71,7 @@ pub use events::{Event, EventAction, EventError, Payload, WebhookEvent};
 pub use ids::{DeliveryGuid, HookId, InvalidDeliveryGuid, InvalidHookId};
 pub use nesting::DEFAULT_MAX_JSON_DEPTH;
 pub use record::DeliveryRecord;
+pub use rejection::Rejection;
 pub use secret::{EmptySecret, WebhookSecret};
 pub use signature::{
     Signature1, Signature256, SignatureAlgorithm, SignatureFormatError, Signer, sign,

@@ -149,14 +149,14 @@ pub struct DeliveryResponse {
 /// The outcome classes GitHub's deliveries listing filters on (`status`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum DeliveryStatus {
+pub enum DeliveryOutcome {
     /// `success`: `status_code` 200–399.
     Success,
     /// `failure`: `status_code` 400–599.
     Failure,
 }
 
-impl DeliveryStatus {
+impl DeliveryOutcome {
     /// The query value.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -167,22 +167,22 @@ impl DeliveryStatus {
 }
 
 /// `success` or `failure`.
-impl FromStr for DeliveryStatus {
-    type Err = InvalidDeliveryStatus;
+impl FromStr for DeliveryOutcome {
+    type Err = InvalidDeliveryOutcome;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "success" => Ok(Self::Success),
             "failure" => Ok(Self::Failure),
-            _ => Err(InvalidDeliveryStatus),
+            _ => Err(InvalidDeliveryOutcome),
         }
     }
 }
 
-/// A delivery status filter other than `success` or `failure`.
+/// A delivery outcome filter other than `success` or `failure`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("a delivery status is `success` or `failure`")]
-pub struct InvalidDeliveryStatus;
+pub struct InvalidDeliveryOutcome;
 
 /// Where the next page of deliveries starts: the `cursor` of the `Link` header's
 /// `rel="next"`. Opaque; store it to resume a scan later.

@@ -4,8 +4,8 @@ mod delivery;
 mod hook;
 
 pub use delivery::{
-    Delivery, DeliveryCursor, DeliveryId, DeliveryRequest, DeliveryResponse, DeliveryStatus,
-    DeliverySummary, InvalidDeliveryId, InvalidDeliveryStatus,
+    Delivery, DeliveryCursor, DeliveryId, DeliveryOutcome, DeliveryRequest, DeliveryResponse,
+    DeliverySummary, InvalidDeliveryId, InvalidDeliveryOutcome,
 };
 pub(crate) use hook::wire;
 pub use hook::{

@@ -1,5 +1,5 @@
 //! [`Redeliverer`]: one scan of a hook's deliveries, then the redeliveries it
-//! calls for, recorded in a [`Store`].
+//! calls for, recorded in a [`RedeliveryLedger`].
 
 use std::collections::HashMap;
 use std::fmt;
@@ -11,8 +11,8 @@ use reqwest::Method;
 use time::{Duration, OffsetDateTime};
 
 use super::history::{Scan, Verdict, judge, pair_intents};
+use super::ledger::{Checkpoint, Intent, IntentClaim, IntentState, LedgerError, RedeliveryLedger};
 use super::report::{Redelivery, RedeliveryFailure, RunReport};
-use super::store::{Checkpoint, Claim, Intent, IntentState, Store, StoreError};
 use crate::client::{Client, Request};
 use crate::deliveries::{Deliveries, DeliveryQuery};
 use crate::error::Error;
@@ -186,7 +186,7 @@ impl ScanProgress {
 }
 
 /// A run that could not complete: the deliveries could not be listed, or the
-/// store failed. Problems with single redelivery requests are not errors of the
+/// ledger failed. Problems with single redelivery requests are not errors of the
 /// run: they are in [`RunReport::errors`].
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -194,9 +194,9 @@ pub enum RedeliveryError {
     /// Listing the deliveries failed.
     #[error("cannot list the deliveries: {0}")]
     List(#[source] Error),
-    /// The store failed.
+    /// The ledger failed.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Ledger(#[from] LedgerError),
 }
 
 /// Redelivers a hook's failed deliveries, once per event, safely across crashes
@@ -212,16 +212,16 @@ pub enum RedeliveryError {
 /// ```no_run
 /// use std::sync::Arc;
 /// use octohook_client::{
-///     Client, ClientOptions, HookId, HookRef, RedeliverOptions, Redeliverer, SqliteStore, Token,
+///     Client, ClientOptions, HookId, HookRef, RedeliverOptions, Redeliverer, SqliteLedger, Token,
 /// };
 ///
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// let client = Client::new(Token::from_env("GITHUB_TOKEN")?, ClientOptions::default())?;
-/// let store = Arc::new(SqliteStore::open("octohook-state.db").await?);
+/// let ledger = Arc::new(SqliteLedger::open("octohook-state.db").await?);
 /// let redeliverer = Redeliverer::new(
 ///     client,
 ///     HookRef::repository("octo-org", "hello-world", HookId::new(12)),
-///     store,
+///     ledger,
 ///     RedeliverOptions::default(),
 /// );
 /// let report = redeliverer.run().await?;
@@ -234,14 +234,14 @@ pub struct Redeliverer {
     hook: HookRef,
     route: Route,
     scope: String,
-    store: Arc<dyn Store>,
+    ledger: Arc<dyn RedeliveryLedger>,
     options: RedeliverOptions,
 }
 
 /// What became of one redelivery request.
 enum Outcome {
     Accepted,
-    /// Another runner sharing the store claimed the last attempt first.
+    /// Another runner sharing the ledger claimed the last attempt first.
     Exhausted,
     /// Not accepted; the next run tries again.
     Failed,
@@ -254,11 +254,11 @@ enum Outcome {
 type DeliveryPage = Page<DeliverySummary, DeliveryCursor>;
 
 impl Redeliverer {
-    /// A runner for `hook`, keeping its state in `store`.
+    /// A runner for `hook`, keeping its state in `ledger`.
     pub fn new(
         client: Client,
         hook: HookRef,
-        store: Arc<dyn Store>,
+        ledger: Arc<dyn RedeliveryLedger>,
         options: RedeliverOptions,
     ) -> Self {
         let route = hook.route();
@@ -268,12 +268,12 @@ impl Redeliverer {
             hook,
             route,
             scope,
-            store,
+            ledger,
             options,
         }
     }
 
-    /// The key of this hook's state in the store: the API root and the hook's
+    /// The key of this hook's state in the ledger: the API root and the hook's
     /// path, e.g. `https://api.github.com/repos/o/r/hooks/12`.
     pub fn scope(&self) -> &str {
         &self.scope
@@ -297,7 +297,7 @@ impl Redeliverer {
         let options = &self.options;
         let started = OffsetDateTime::now_utc();
         let window_start = before(started, options.since.min(REDELIVERY_WINDOW));
-        let checkpoint = self.store.checkpoint(&self.scope).await?;
+        let checkpoint = self.ledger.checkpoint(&self.scope).await?;
         let floor = checkpoint.map_or(window_start, |checkpoint| {
             before(checkpoint.delivered_at, options.checkpoint_overlap).max(window_start)
         });
@@ -321,7 +321,7 @@ impl Redeliverer {
         report.skipped_too_old = scan.too_old();
 
         let guids: Vec<DeliveryGuid> = scan.guids.keys().cloned().collect();
-        let mut intents = self.store.intents(&self.scope, &guids).await?;
+        let mut intents = self.ledger.intents(&self.scope, &guids).await?;
         self.reconcile(&scan, &mut intents, started, &mut report)
             .await?;
 
@@ -390,7 +390,7 @@ impl Redeliverer {
             if let Some(head) = scan.head {
                 let newest = checkpoint.map_or(head, |c| c.delivered_at.max(head));
                 let delivered_at = hold.map_or(newest, |h| h.min(newest));
-                self.store
+                self.ledger
                     .save_checkpoint(
                         &self.scope,
                         Checkpoint {
@@ -402,7 +402,7 @@ impl Redeliverer {
                 tracing::debug!(hook = %self.hook, checkpoint = %delivered_at, "checkpoint saved");
             }
             let pruned = self
-                .store
+                .ledger
                 .prune(
                     &self.scope,
                     before(started, REDELIVERY_WINDOW + INTENT_RETENTION),
@@ -574,7 +574,7 @@ impl Redeliverer {
             if !self.options.dry_run {
                 let note = (state == IntentState::Abandoned)
                     .then_some("not listed within the settle time");
-                self.store.resolve(intent.id, state, note).await?;
+                self.ledger.resolve(intent.id, state, note).await?;
             }
             intent.state = state;
         }
@@ -592,7 +592,7 @@ impl Redeliverer {
         let mut waits = 0;
         loop {
             let intent = match self
-                .store
+                .ledger
                 .claim(
                     &self.scope,
                     guid,
@@ -602,15 +602,15 @@ impl Redeliverer {
                 )
                 .await?
             {
-                Claim::Claimed(intent) => intent,
-                Claim::Exhausted { attempts } => {
+                IntentClaim::Claimed(intent) => intent,
+                IntentClaim::Exhausted { attempts } => {
                     tracing::info!(hook = %self.hook, guid = %guid, attempts, "another runner redelivered it first");
                     return Ok(Outcome::Exhausted);
                 }
             };
             let error = match self.request(delivery_id).await {
                 Ok(()) => {
-                    self.store
+                    self.ledger
                         .resolve(intent.id, IntentState::Accepted, None)
                         .await?;
                     tracing::info!(
@@ -633,7 +633,7 @@ impl Redeliverer {
             let unknown = outcome_unknown(&error);
             if !unknown {
                 // GitHub did not act on it: the intent is no attempt.
-                self.store
+                self.ledger
                     .resolve(intent.id, IntentState::Rejected, Some(&message))
                     .await?;
             }

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use octohook::DeliveryGuid;
 use time::{Duration, OffsetDateTime};
 
-use super::store::Intent;
+use super::ledger::Intent;
 use crate::models::{DeliveryId, DeliverySummary};
 
 /// Whether GitHub recorded this attempt as a success: status `OK`, or a 2xx
@@ -183,7 +183,7 @@ pub(crate) fn judge(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::redelivery::store::{IntentId, IntentState};
+    use crate::redelivery::ledger::{IntentId, IntentState};
 
     fn at(minutes: i64) -> OffsetDateTime {
         OffsetDateTime::UNIX_EPOCH + Duration::days(20_000) + Duration::minutes(minutes)

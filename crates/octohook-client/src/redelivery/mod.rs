@@ -19,7 +19,7 @@
 //!    `OK` (or a 2xx answer). A GUID that did not succeed is redelivered once,
 //!    unless it already had
 //!    [`max_attempts_per_guid`](RedeliverOptions::max_attempts_per_guid)
-//!    redeliveries: ours (from the store) or anyone's (listed with
+//!    redeliveries: ours (from the ledger) or anyone's (listed with
 //!    `redelivery: true`; a listed redelivery made after one of our requests is
 //!    that request's, so it is not counted twice). The newest failed attempt is
 //!    the one redelivered. Failures seen only beyond the window are counted as
@@ -36,16 +36,16 @@
 //!
 //! # State and crash safety
 //!
-//! A [`Store`] keeps, per hook (its *scope*), the [`Checkpoint`] and one
-//! [`Intent`] per redelivery request. [`SqliteStore`] (default feature
-//! `sqlite`) keeps them in a SQLite file; [`MemoryStore`] in the process; any
+//! A [`RedeliveryLedger`] keeps, per hook (its *scope*), the [`Checkpoint`] and one
+//! [`Intent`] per redelivery request. [`SqliteLedger`] (feature
+//! `redelivery-sqlite`) keeps them in a SQLite file; [`MemoryLedger`] in the process; any
 //! shared database can implement the trait for several runners.
 //!
 //! The order of a redelivery is: **record the intent** (open) and wait until
-//! the store says it is durable, **then send the POST**, then record the answer
+//! the ledger says it is durable, **then send the POST**, then record the answer
 //! (accepted, or rejected when GitHub surely did not act on it). The claim that
 //! records the intent is atomic: it fails when the GUID already has its
-//! attempts, so two runners sharing a store never both redeliver one GUID.
+//! attempts, so two runners sharing a ledger never both redeliver one GUID.
 //! Consider a crash (or `SIGKILL`) at each point:
 //!
 //! - *Before the intent is durable*: nothing was sent and nothing recorded; the
@@ -84,7 +84,7 @@
 //! use std::sync::Arc;
 //! use std::time::Duration;
 //! use octohook_client::{
-//!     Client, ClientOptions, HookId, HookRef, RedeliverOptions, Redeliverer, SqliteStore, Token,
+//!     Client, ClientOptions, HookId, HookRef, RedeliverOptions, Redeliverer, SqliteLedger, Token,
 //! };
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -92,7 +92,7 @@
 //! let redeliverer = Redeliverer::new(
 //!     client,
 //!     HookRef::organization("octo-org", HookId::new(7)),
-//!     Arc::new(SqliteStore::open("octohook-state.db").await?),
+//!     Arc::new(SqliteLedger::open("octohook-state.db").await?),
 //!     RedeliverOptions { max_redeliveries: Some(100), ..RedeliverOptions::default() },
 //! );
 //! loop {
@@ -105,17 +105,20 @@
 
 mod engine;
 mod history;
-mod memory_store;
+mod ledger;
+mod memory_ledger;
 mod report;
-#[cfg(feature = "sqlite")]
-mod sqlite_store;
-mod store;
+#[cfg(feature = "redelivery-sqlite")]
+mod sqlite_ledger;
 
 pub use engine::{
     HookRef, REDELIVERY_WINDOW, RedeliverOptions, Redeliverer, RedeliveryError, ScanProgress,
 };
-pub use memory_store::MemoryStore;
+pub use ledger::{
+    Checkpoint, Intent, IntentClaim, IntentId, IntentState, LedgerError, LedgerFuture,
+    RedeliveryLedger,
+};
+pub use memory_ledger::MemoryLedger;
 pub use report::{Redelivery, RedeliveryFailure, RunReport};
-#[cfg(feature = "sqlite")]
-pub use sqlite_store::SqliteStore;
-pub use store::{Checkpoint, Claim, Intent, IntentId, IntentState, Store, StoreError, StoreFuture};
+#[cfg(feature = "redelivery-sqlite")]
+pub use sqlite_ledger::SqliteLedger;

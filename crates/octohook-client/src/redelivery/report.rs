@@ -16,7 +16,7 @@ use crate::models::DeliveryId;
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct RunReport {
-    /// Nothing was requested from GitHub nor written to the store;
+    /// Nothing was requested from GitHub nor written to the ledger;
     /// `redelivered` counts what would have been.
     pub dry_run: bool,
     /// List requests that returned a page.

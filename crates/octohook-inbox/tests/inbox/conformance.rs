@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use octohook_inbox::{
-    Backoff, DeliveryStatus, HandlerError, Inbox, Inserted, ListQuery, NewDelivery, Outcome,
-    PurgeQuery, StoreError, StoredDelivery, WorkerConfig,
+    AttemptError, Backoff, DeliveryStatus, Inbox, Inserted, ListQuery, NewDelivery, Outcome,
+    PurgeQuery, StoreError, StoredDelivery, StoredDeliveryId, WorkerConfig,
 };
 
 use crate::{Backend, delivery, key};
@@ -25,7 +25,7 @@ fn worker_config(name: &str) -> WorkerConfig {
         ))
 }
 
-async fn ok(_: StoredDelivery) -> Result<(), HandlerError> {
+async fn ok(_: StoredDelivery) -> Result<(), AttemptError> {
     Ok(())
 }
 
@@ -57,7 +57,7 @@ pub(crate) async fn insert_is_if_absent(backend: Backend) {
             .unwrap()
             .is_duplicate()
     );
-    let ids: HashSet<i64> = [first.id(), other_hook.id(), no_hook.id()].into();
+    let ids: HashSet<StoredDeliveryId> = [first.id(), other_hook.id(), no_hook.id()].into();
     assert_eq!(ids.len(), 3);
 
     let stored = store.get(&key(Some(42), "g-1")).await.unwrap().unwrap();
@@ -87,6 +87,73 @@ pub(crate) async fn insert_is_if_absent(backend: Backend) {
     );
     assert!(store.get(&key(Some(42), "g-2")).await.unwrap().is_none());
     assert_eq!(store.counts().await.unwrap().pending, 3);
+}
+
+/// A delivery without `X-GitHub-Hook-ID` and one with hook id 0 are two
+/// deliveries: each is stored, read back, requeued and deduplicated on its own.
+pub(crate) async fn no_hook_id_is_not_hook_id_zero(backend: Backend) {
+    let store = backend.open().await;
+    let none = store.insert(delivery(None, "z-1")).await.unwrap();
+    let zero = store.insert(delivery(Some(0), "z-1")).await.unwrap();
+    assert!(!none.is_duplicate() && !zero.is_duplicate());
+    assert_ne!(none.id(), zero.id());
+    assert_eq!(
+        store.insert(delivery(None, "z-1")).await.unwrap(),
+        Inserted::Duplicate { id: none.id() }
+    );
+    assert_eq!(
+        store.insert(delivery(Some(0), "z-1")).await.unwrap(),
+        Inserted::Duplicate { id: zero.id() }
+    );
+
+    let stored_none = store.get(&key(None, "z-1")).await.unwrap().unwrap();
+    let stored_zero = store.get(&key(Some(0), "z-1")).await.unwrap().unwrap();
+    assert_eq!(
+        (stored_none.id, stored_none.key),
+        (none.id(), key(None, "z-1"))
+    );
+    assert_eq!(
+        (stored_zero.id, stored_zero.key),
+        (zero.id(), key(Some(0), "z-1"))
+    );
+    // Another handle (another connection for the SQL stores) agrees.
+    let again = backend.open().await;
+    assert!(
+        again
+            .insert(delivery(None, "z-1"))
+            .await
+            .unwrap()
+            .is_duplicate()
+    );
+    assert_eq!(
+        again.get(&key(Some(0), "z-1")).await.unwrap().unwrap().key,
+        key(Some(0), "z-1")
+    );
+
+    // Finishing one leaves the other pending; requeueing one touches only it.
+    let claimed = store.claim("w", LONG).await.unwrap().unwrap();
+    store.complete(&claimed.claim).await.unwrap();
+    let (done, other) = if claimed.delivery.key == key(None, "z-1") {
+        (key(None, "z-1"), key(Some(0), "z-1"))
+    } else {
+        (key(Some(0), "z-1"), key(None, "z-1"))
+    };
+    assert_eq!(
+        store.get(&other).await.unwrap().unwrap().status,
+        DeliveryStatus::Pending
+    );
+    assert!(store.requeue(&done).await.unwrap());
+    assert_eq!(
+        store.get(&done).await.unwrap().unwrap().status,
+        DeliveryStatus::Pending
+    );
+    let listed = store
+        .list(&ListQuery::default().guid("z-1".parse().unwrap()))
+        .await
+        .unwrap();
+    let mut keys: Vec<_> = listed.into_iter().map(|stored| stored.key).collect();
+    keys.sort();
+    assert_eq!(keys, [key(None, "z-1"), key(Some(0), "z-1")]);
 }
 
 pub(crate) async fn concurrent_duplicates_are_stored_once(backend: Backend) {
@@ -135,8 +202,8 @@ pub(crate) async fn concurrent_workers_never_share_a_delivery(backend: Backend) 
             .await
             .unwrap();
     }
-    let running: Arc<Mutex<HashSet<i64>>> = Arc::default();
-    let runs: Arc<Mutex<HashMap<i64, u32>>> = Arc::default();
+    let running: Arc<Mutex<HashSet<StoredDeliveryId>>> = Arc::default();
+    let runs: Arc<Mutex<HashMap<StoredDeliveryId, u32>>> = Arc::default();
     let mut workers = Vec::new();
     for n in 0..4 {
         let inbox = Inbox::from_shared(backend.open().await);
@@ -188,7 +255,7 @@ pub(crate) async fn failed_attempts_are_retried_with_backoff(backend: Backend) {
             let call = calls.fetch_add(1, Ordering::SeqCst) + 1;
             async move {
                 if call < 3 {
-                    Err(HandlerError::retry(format!("boom {call}")))
+                    Err(AttemptError::retry(format!("boom {call}")))
                 } else {
                     Ok(())
                 }
@@ -244,7 +311,7 @@ pub(crate) async fn deliveries_fail_after_max_attempts_and_can_be_requeued(backe
             .backoff(Backoff::new(Duration::ZERO, 2, Duration::ZERO));
     let worker = inbox.worker(config);
     inbox.insert(delivery(Some(1), "doomed")).await.unwrap();
-    let failing = |_: StoredDelivery| async { Err(HandlerError::retry("nope")) };
+    let failing = |_: StoredDelivery| async { Err(AttemptError::retry("nope")) };
 
     let first = worker.run_once(&failing).await.unwrap().unwrap();
     assert!(matches!(
@@ -262,7 +329,7 @@ pub(crate) async fn deliveries_fail_after_max_attempts_and_can_be_requeued(backe
 
     // A permanent error dead-letters at the first attempt.
     inbox.insert(delivery(Some(1), "hopeless")).await.unwrap();
-    let permanent = |_: StoredDelivery| async { Err(HandlerError::permanent("bad payload")) };
+    let permanent = |_: StoredDelivery| async { Err(AttemptError::permanent("bad payload")) };
     let hopeless = worker.run_once(&permanent).await.unwrap().unwrap();
     assert_eq!(hopeless.outcome, Outcome::Failed { attempts: 1 });
 
@@ -563,6 +630,7 @@ macro_rules! conformance {
 
             conformance!(@cases $make;
                 insert_is_if_absent,
+                no_hook_id_is_not_hook_id_zero,
                 concurrent_duplicates_are_stored_once,
                 concurrent_workers_never_share_a_delivery,
                 failed_attempts_are_retried_with_backoff,

@@ -3,10 +3,10 @@
 
 use std::time::{Duration, Instant};
 
-use octohook_inbox::{DeliveryStore, PostgresOptions, PostgresStore, StoreError};
+use octohook_inbox::{DeliveryStatus, DeliveryStore, PostgresOptions, PostgresStore, StoreError};
 
-use crate::delivery;
 use crate::pg::PgSchema;
+use crate::{delivery, key};
 
 fn closed_port() -> u16 {
     // Bound and released at once: nothing listens there.
@@ -96,7 +96,81 @@ async fn a_schema_from_a_newer_version_is_refused() {
         error,
         StoreError::SchemaTooNew {
             found: 99,
-            supported: 1
+            supported: 2
         }
     );
+}
+
+/// A schema written by version 1, where hook id 0 stood for "no hook id": after
+/// the migration those rows are deliveries without a hook id, every other row is
+/// unchanged, and hook id 0 is a key of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_no_hook_id_migration_keeps_existing_rows() {
+    let schema = PgSchema::new().await;
+    let (client, connection) = tokio_postgres::connect(&schema.url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+        .batch_execute(&format!(
+            "CREATE SCHEMA {name}; SET search_path TO {name};
+             CREATE TABLE octohook_schema (version INTEGER NOT NULL);
+             INSERT INTO octohook_schema (version) VALUES (1);",
+            name = schema.schema
+        ))
+        .await
+        .unwrap();
+    client
+        .batch_execute(include_str!(
+            "../../src/migrations/postgres/0001_deliveries.sql"
+        ))
+        .await
+        .unwrap();
+    for (hook_id, guid, status) in [(0_i64, "legacy", "done"), (42, "hooked", "failed")] {
+        client
+            .execute(
+                "INSERT INTO octohook_deliveries (hook_id, guid, event, content_type, headers, \
+                 body, received_at, status, attempts, updated_at) \
+                 VALUES ($1, $2, 'issues', 'application/json', '[]', $3, now(), $4, 1, now())",
+                &[&hook_id, &guid, &guid.as_bytes(), &status],
+            )
+            .await
+            .unwrap();
+    }
+    drop(client);
+
+    let store = schema.open().await;
+    let legacy = store.get(&key(None, "legacy")).await.unwrap().unwrap();
+    assert_eq!(
+        (legacy.id.get(), legacy.status, legacy.body.as_ref()),
+        (1, DeliveryStatus::Done, &b"legacy"[..])
+    );
+    assert_eq!(store.get(&key(Some(0), "legacy")).await.unwrap(), None);
+    let hooked = store.get(&key(Some(42), "hooked")).await.unwrap().unwrap();
+    assert_eq!(
+        (hooked.id.get(), hooked.status),
+        (2, DeliveryStatus::Failed)
+    );
+    assert!(
+        store
+            .insert(delivery(None, "legacy"))
+            .await
+            .unwrap()
+            .is_duplicate()
+    );
+    assert!(
+        !store
+            .insert(delivery(Some(0), "legacy"))
+            .await
+            .unwrap()
+            .is_duplicate()
+    );
+    assert!(
+        store
+            .insert(delivery(Some(42), "hooked"))
+            .await
+            .unwrap()
+            .is_duplicate()
+    );
+    assert_eq!(store.counts().await.unwrap().total(), 3);
 }

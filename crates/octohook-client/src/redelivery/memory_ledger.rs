@@ -1,4 +1,4 @@
-//! [`MemoryStore`]: state kept in the process, for one-shot runs and tests.
+//! [`MemoryLedger`]: state kept in the process, for one-shot runs and tests.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
@@ -6,24 +6,26 @@ use std::sync::{Mutex, MutexGuard};
 use octohook::DeliveryGuid;
 use time::OffsetDateTime;
 
-use super::store::{Checkpoint, Claim, Intent, IntentId, IntentState, Store, StoreFuture};
+use super::ledger::{
+    Checkpoint, Intent, IntentClaim, IntentId, IntentState, LedgerFuture, RedeliveryLedger,
+};
 use crate::models::DeliveryId;
 
-/// A [`Store`] in memory: exact within one process, forgotten when it exits.
+/// A [`RedeliveryLedger`] in memory: exact within one process, forgotten when it exits.
 ///
 /// Suits a one-shot run (the `octohook deliveries redeliver --since` command) and
 /// tests; a runner that must survive restarts uses
-/// [`SqliteStore`](crate::SqliteStore) or a shared database.
+/// [`SqliteLedger`](crate::SqliteLedger) or a shared database.
 ///
 /// ```
 /// use std::sync::Arc;
-/// use octohook_client::{MemoryStore, Store};
+/// use octohook_client::{MemoryLedger, RedeliveryLedger};
 ///
-/// let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-/// # let _ = store;
+/// let ledger: Arc<dyn RedeliveryLedger> = Arc::new(MemoryLedger::new());
+/// # let _ = ledger;
 /// ```
 #[derive(Debug, Default)]
-pub struct MemoryStore {
+pub struct MemoryLedger {
     inner: Mutex<Inner>,
 }
 
@@ -35,8 +37,8 @@ struct Inner {
     intents: HashMap<String, Vec<Intent>>,
 }
 
-impl MemoryStore {
-    /// An empty store.
+impl MemoryLedger {
+    /// An empty ledger.
     pub fn new() -> Self {
         Self::default()
     }
@@ -50,8 +52,8 @@ impl MemoryStore {
     }
 }
 
-impl Store for MemoryStore {
-    fn checkpoint<'a>(&'a self, scope: &'a str) -> StoreFuture<'a, Option<Checkpoint>> {
+impl RedeliveryLedger for MemoryLedger {
+    fn checkpoint<'a>(&'a self, scope: &'a str) -> LedgerFuture<'a, Option<Checkpoint>> {
         let found = self.lock().checkpoints.get(scope).copied();
         Box::pin(async move { Ok(found) })
     }
@@ -60,7 +62,7 @@ impl Store for MemoryStore {
         &'a self,
         scope: &'a str,
         checkpoint: Checkpoint,
-    ) -> StoreFuture<'a, ()> {
+    ) -> LedgerFuture<'a, ()> {
         self.lock().checkpoints.insert(scope.to_owned(), checkpoint);
         Box::pin(async { Ok(()) })
     }
@@ -69,7 +71,7 @@ impl Store for MemoryStore {
         &'a self,
         scope: &'a str,
         guids: &'a [DeliveryGuid],
-    ) -> StoreFuture<'a, Vec<Intent>> {
+    ) -> LedgerFuture<'a, Vec<Intent>> {
         let found: Vec<Intent> = self
             .lock()
             .intents
@@ -89,7 +91,7 @@ impl Store for MemoryStore {
         delivery_id: DeliveryId,
         created_at: OffsetDateTime,
         limit: u32,
-    ) -> StoreFuture<'a, Claim> {
+    ) -> LedgerFuture<'a, IntentClaim> {
         let mut inner = self.lock();
         let attempts = inner
             .intents
@@ -100,7 +102,7 @@ impl Store for MemoryStore {
             .count();
         let attempts = u32::try_from(attempts).unwrap_or(u32::MAX);
         let claim = if attempts >= limit {
-            Claim::Exhausted { attempts }
+            IntentClaim::Exhausted { attempts }
         } else {
             inner.next_id += 1;
             let intent = Intent::new(
@@ -116,7 +118,7 @@ impl Store for MemoryStore {
                 .entry(scope.to_owned())
                 .or_default()
                 .push(intent.clone());
-            Claim::Claimed(intent)
+            IntentClaim::Claimed(intent)
         };
         Box::pin(async move { Ok(claim) })
     }
@@ -126,7 +128,7 @@ impl Store for MemoryStore {
         id: IntentId,
         state: IntentState,
         error: Option<&'a str>,
-    ) -> StoreFuture<'a, ()> {
+    ) -> LedgerFuture<'a, ()> {
         let mut inner = self.lock();
         let found = inner
             .intents
@@ -142,7 +144,7 @@ impl Store for MemoryStore {
         Box::pin(async { Ok(()) })
     }
 
-    fn prune<'a>(&'a self, scope: &'a str, before: OffsetDateTime) -> StoreFuture<'a, u64> {
+    fn prune<'a>(&'a self, scope: &'a str, before: OffsetDateTime) -> LedgerFuture<'a, u64> {
         let mut inner = self.lock();
         let mut removed = 0;
         if let Some(intents) = inner.intents.get_mut(scope) {

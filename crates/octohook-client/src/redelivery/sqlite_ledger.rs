@@ -1,4 +1,4 @@
-//! [`SqliteStore`]: the runner's state in a SQLite file, durable across crashes.
+//! [`SqliteLedger`]: the runner's state in a SQLite file, durable across crashes.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -9,8 +9,9 @@ use octohook::DeliveryGuid;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use time::OffsetDateTime;
 
-use super::store::{
-    Checkpoint, Claim, Intent, IntentId, IntentState, Store, StoreError, StoreFuture,
+use super::ledger::{
+    Checkpoint, Intent, IntentClaim, IntentId, IntentState, LedgerError, LedgerFuture,
+    RedeliveryLedger,
 };
 use crate::models::DeliveryId;
 
@@ -39,50 +40,50 @@ const MIGRATIONS: &[&str] = &["
 /// How long a writer waits for another process's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A [`Store`] in a SQLite database file (bundled SQLite; no system library).
+/// A [`RedeliveryLedger`] in a SQLite database file (bundled SQLite; no system library).
 ///
 /// The database runs in WAL mode with `synchronous = FULL`: a write has reached
 /// the disk when its future resolves, so an intent recorded before a redelivery
 /// request survives a `SIGKILL` of the process and a power loss alike.
-/// [`claim`](Store::claim) runs in a `BEGIN IMMEDIATE` transaction, so several
+/// [`claim`](RedeliveryLedger::claim) runs in a `BEGIN IMMEDIATE` transaction, so several
 /// processes (runners of several hooks, or several runners of one hook) can share
 /// one file: each claim is atomic, and a writer waits up to 10 s for another.
 ///
-/// Calls run on tokio's blocking pool, never on the async workers; a store must
+/// Calls run on tokio's blocking pool, never on the async workers; a ledger must
 /// therefore be used inside a tokio runtime.
 ///
 /// ```no_run
 /// use std::sync::Arc;
-/// use octohook_client::{SqliteStore, Store};
+/// use octohook_client::{SqliteLedger, RedeliveryLedger};
 ///
-/// # async fn run() -> Result<(), octohook_client::StoreError> {
-/// let store: Arc<dyn Store> = Arc::new(SqliteStore::open("octohook-state.db").await?);
-/// # let _ = store;
+/// # async fn run() -> Result<(), octohook_client::LedgerError> {
+/// let ledger: Arc<dyn RedeliveryLedger> = Arc::new(SqliteLedger::open("octohook-state.db").await?);
+/// # let _ = ledger;
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
-pub struct SqliteStore {
+pub struct SqliteLedger {
     connection: Arc<Mutex<Connection>>,
     path: Arc<PathBuf>,
 }
 
-impl fmt::Debug for SqliteStore {
+impl fmt::Debug for SqliteLedger {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SqliteStore")
+        f.debug_struct("SqliteLedger")
             .field("path", &self.path)
             .finish_non_exhaustive()
     }
 }
 
-impl SqliteStore {
+impl SqliteLedger {
     /// Opens (creating it when missing) the database at `path` and brings its
     /// schema up to date.
-    pub async fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+    pub async fn open(path: impl AsRef<Path>) -> Result<Self, LedgerError> {
         let path = path.as_ref().to_path_buf();
         let opened = path.clone();
         let connection = tokio::task::spawn_blocking(move || open_blocking(&opened))
             .await
-            .map_err(|e| StoreError::with_source("the opening task failed", e))??;
+            .map_err(|e| LedgerError::with_source("the opening task failed", e))??;
         Ok(Self {
             connection: Arc::new(Mutex::new(connection)),
             path: Arc::new(path),
@@ -95,10 +96,10 @@ impl SqliteStore {
     }
 
     /// Runs `work` with the connection on the blocking pool.
-    fn call<T, F>(&self, work: F) -> StoreFuture<'static, T>
+    fn call<T, F>(&self, work: F) -> LedgerFuture<'static, T>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, LedgerError> + Send + 'static,
     {
         let connection = Arc::clone(&self.connection);
         Box::pin(async move {
@@ -111,15 +112,15 @@ impl SqliteStore {
                 work(&mut connection)
             })
             .await
-            .map_err(|e| StoreError::with_source("a store task failed", e))?
+            .map_err(|e| LedgerError::with_source("a ledger task failed", e))?
         })
     }
 }
 
-fn open_blocking(path: &Path) -> Result<Connection, StoreError> {
+fn open_blocking(path: &Path) -> Result<Connection, LedgerError> {
     let shown = path.display().to_string();
     let mut connection = Connection::open(path)
-        .map_err(|e| StoreError::with_source(format!("cannot open {shown}"), e))?;
+        .map_err(|e| LedgerError::with_source(format!("cannot open {shown}"), e))?;
     connection
         .busy_timeout(BUSY_TIMEOUT)
         .map_err(|e| sql("cannot set the busy timeout", e))?;
@@ -136,7 +137,7 @@ fn open_blocking(path: &Path) -> Result<Connection, StoreError> {
     Ok(connection)
 }
 
-fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
+fn migrate(connection: &mut Connection) -> Result<(), LedgerError> {
     let transaction = connection
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(|e| sql("cannot start the migration", e))?;
@@ -145,7 +146,7 @@ fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
         .map_err(|e| sql("cannot read the schema version", e))?;
     let known = MIGRATIONS.len() as i64;
     if version > known {
-        return Err(StoreError::new(format!(
+        return Err(LedgerError::new(format!(
             "the database has schema version {version}, newer than this program's {known}"
         )));
     }
@@ -162,8 +163,8 @@ fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
         .map_err(|e| sql("cannot commit the migration", e))
 }
 
-fn sql(what: &str, error: rusqlite::Error) -> StoreError {
-    StoreError::with_source(what.to_owned(), error)
+fn sql(what: &str, error: rusqlite::Error) -> LedgerError {
+    LedgerError::with_source(what.to_owned(), error)
 }
 
 fn to_ns(time: OffsetDateTime) -> i64 {
@@ -199,8 +200,8 @@ fn read_intent(row: &rusqlite::Row<'_>) -> rusqlite::Result<Intent> {
 
 const INTENT_COLUMNS: &str = "id, guid, delivery_id, created_at_ns, state, error";
 
-impl Store for SqliteStore {
-    fn checkpoint<'a>(&'a self, scope: &'a str) -> StoreFuture<'a, Option<Checkpoint>> {
+impl RedeliveryLedger for SqliteLedger {
+    fn checkpoint<'a>(&'a self, scope: &'a str) -> LedgerFuture<'a, Option<Checkpoint>> {
         let scope = scope.to_owned();
         self.call(move |connection| {
             connection
@@ -223,7 +224,7 @@ impl Store for SqliteStore {
         &'a self,
         scope: &'a str,
         checkpoint: Checkpoint,
-    ) -> StoreFuture<'a, ()> {
+    ) -> LedgerFuture<'a, ()> {
         let scope = scope.to_owned();
         self.call(move |connection| {
             connection
@@ -248,7 +249,7 @@ impl Store for SqliteStore {
         &'a self,
         scope: &'a str,
         guids: &'a [DeliveryGuid],
-    ) -> StoreFuture<'a, Vec<Intent>> {
+    ) -> LedgerFuture<'a, Vec<Intent>> {
         let scope = scope.to_owned();
         let guids: Vec<String> = guids.iter().map(|g| g.as_str().to_owned()).collect();
         self.call(move |connection| {
@@ -300,7 +301,7 @@ impl Store for SqliteStore {
         delivery_id: DeliveryId,
         created_at: OffsetDateTime,
         limit: u32,
-    ) -> StoreFuture<'a, Claim> {
+    ) -> LedgerFuture<'a, IntentClaim> {
         let scope = scope.to_owned();
         let guid = guid.clone();
         self.call(move |connection| {
@@ -318,7 +319,7 @@ impl Store for SqliteStore {
                 .map_err(write)?;
             let attempts = u32::try_from(attempts).unwrap_or(u32::MAX);
             if attempts >= limit {
-                return Ok(Claim::Exhausted { attempts });
+                return Ok(IntentClaim::Exhausted { attempts });
             }
             transaction
                 .execute(
@@ -334,7 +335,7 @@ impl Store for SqliteStore {
                 .map_err(write)?;
             let id = transaction.last_insert_rowid();
             transaction.commit().map_err(write)?;
-            Ok(Claim::Claimed(Intent::new(
+            Ok(IntentClaim::Claimed(Intent::new(
                 IntentId::new(id),
                 guid,
                 delivery_id,
@@ -350,7 +351,7 @@ impl Store for SqliteStore {
         id: IntentId,
         state: IntentState,
         error: Option<&'a str>,
-    ) -> StoreFuture<'a, ()> {
+    ) -> LedgerFuture<'a, ()> {
         let error = error.map(str::to_owned);
         self.call(move |connection| {
             connection
@@ -369,7 +370,7 @@ impl Store for SqliteStore {
         })
     }
 
-    fn prune<'a>(&'a self, scope: &'a str, before: OffsetDateTime) -> StoreFuture<'a, u64> {
+    fn prune<'a>(&'a self, scope: &'a str, before: OffsetDateTime) -> LedgerFuture<'a, u64> {
         let scope = scope.to_owned();
         self.call(move |connection| {
             connection
@@ -398,14 +399,14 @@ mod tests {
         let path = dir.path().join("state.db");
         let now = OffsetDateTime::now_utc();
         {
-            let store = SqliteStore::open(&path).await.unwrap();
+            let store = SqliteLedger::open(&path).await.unwrap();
             assert_eq!(store.checkpoint("s").await.unwrap(), None);
             let checkpoint = Checkpoint {
                 delivered_at: now - time::Duration::hours(1),
                 updated_at: now,
             };
             store.save_checkpoint("s", checkpoint).await.unwrap();
-            let Claim::Claimed(first) = store
+            let IntentClaim::Claimed(first) = store
                 .claim("s", &guid(1), DeliveryId::new(10), now, 1)
                 .await
                 .unwrap()
@@ -417,7 +418,7 @@ mod tests {
                     .claim("s", &guid(1), DeliveryId::new(11), now, 1)
                     .await
                     .unwrap(),
-                Claim::Exhausted { attempts: 1 }
+                IntentClaim::Exhausted { attempts: 1 }
             );
             // Another scope is independent.
             assert!(matches!(
@@ -425,7 +426,7 @@ mod tests {
                     .claim("other", &guid(1), DeliveryId::new(10), now, 1)
                     .await
                     .unwrap(),
-                Claim::Claimed(_)
+                IntentClaim::Claimed(_)
             ));
             store
                 .resolve(first.id, IntentState::Rejected, Some("422"))
@@ -437,10 +438,10 @@ mod tests {
                     .claim("s", &guid(1), DeliveryId::new(12), now, 1)
                     .await
                     .unwrap(),
-                Claim::Claimed(_)
+                IntentClaim::Claimed(_)
             ));
         }
-        let store = SqliteStore::open(&path).await.unwrap();
+        let store = SqliteLedger::open(&path).await.unwrap();
         let checkpoint = store.checkpoint("s").await.unwrap().unwrap();
         assert_eq!(checkpoint.delivered_at, now - time::Duration::hours(1));
         let intents = store.intents("s", &[guid(1)]).await.unwrap();
@@ -480,8 +481,8 @@ mod tests {
     async fn concurrent_claims_from_two_connections_grant_one() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("shared.db");
-        let a = SqliteStore::open(&path).await.unwrap();
-        let b = SqliteStore::open(&path).await.unwrap();
+        let a = SqliteLedger::open(&path).await.unwrap();
+        let b = SqliteLedger::open(&path).await.unwrap();
         let now = OffsetDateTime::now_utc();
         let mut granted = 0;
         for n in 0..20 {
@@ -492,7 +493,7 @@ mod tests {
             );
             granted += [x.unwrap(), y.unwrap()]
                 .iter()
-                .filter(|c| matches!(c, Claim::Claimed(_)))
+                .filter(|c| matches!(c, IntentClaim::Claimed(_)))
                 .count();
         }
         assert_eq!(granted, 20);

@@ -1,5 +1,5 @@
 //! What a [`Redeliverer`](crate::Redeliverer) keeps between runs, and the
-//! [`Store`] trait that keeps it.
+//! [`RedeliveryLedger`] trait that keeps it.
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -12,8 +12,8 @@ use time::OffsetDateTime;
 
 use crate::models::DeliveryId;
 
-/// The future a [`Store`] method returns.
-pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+/// The future a [`RedeliveryLedger`] method returns.
+pub type LedgerFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, LedgerError>> + Send + 'a>>;
 
 /// How far back the last completed run of a hook has handled every delivery.
 ///
@@ -28,13 +28,13 @@ pub struct Checkpoint {
     pub updated_at: OffsetDateTime,
 }
 
-/// The id a store gave an intent.
+/// The id a ledger gave an intent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]
 pub struct IntentId(i64);
 
 impl IntentId {
-    /// Wraps a raw id; for [`Store`] implementations.
+    /// Wraps a raw id; for [`RedeliveryLedger`] implementations.
     pub const fn new(id: i64) -> Self {
         Self(id)
     }
@@ -108,7 +108,7 @@ impl IntentState {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Intent {
-    /// The store's id.
+    /// The ledger's id.
     pub id: IntentId,
     /// The event redelivered.
     pub guid: DeliveryGuid,
@@ -123,7 +123,7 @@ pub struct Intent {
 }
 
 impl Intent {
-    /// An intent as a store read it back.
+    /// An intent as a ledger read it back.
     pub fn new(
         id: IntentId,
         guid: DeliveryGuid,
@@ -143,14 +143,14 @@ impl Intent {
     }
 }
 
-/// What [`Store::claim`] answered.
+/// What [`RedeliveryLedger::claim`] answered.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Claim {
+pub enum IntentClaim {
     /// The intent was recorded, open, and is durable.
     Claimed(Intent),
     /// The GUID already has `attempts` intents that count as attempts (perhaps
-    /// recorded by another runner sharing the store): nothing was recorded.
+    /// recorded by another runner sharing the ledger): nothing was recorded.
     Exhausted {
         /// The attempts counted.
         attempts: u32,
@@ -160,20 +160,23 @@ pub enum Claim {
 /// Durable state of redelivery runners: per scope (one hook of one GitHub), a
 /// [`Checkpoint`] and every [`Intent`].
 ///
-/// One store may serve several runners, for several hooks or the same one:
+/// One ledger may serve several runners, for several hooks or the same one:
 /// [`claim`](Self::claim) must be atomic across all of them, so that two runners
 /// never both claim the last attempt of a GUID.
 ///
 /// Durability contract: when a method's future resolves `Ok`, its write survives
 /// a crash of the process. The runner relies on this for
 /// [`claim`](Self::claim), which it awaits before sending the request.
-pub trait Store: Send + Sync + fmt::Debug {
+pub trait RedeliveryLedger: Send + Sync + fmt::Debug {
     /// The scope's checkpoint, if a run ever completed.
-    fn checkpoint<'a>(&'a self, scope: &'a str) -> StoreFuture<'a, Option<Checkpoint>>;
+    fn checkpoint<'a>(&'a self, scope: &'a str) -> LedgerFuture<'a, Option<Checkpoint>>;
 
     /// Replaces the scope's checkpoint.
-    fn save_checkpoint<'a>(&'a self, scope: &'a str, checkpoint: Checkpoint)
-    -> StoreFuture<'a, ()>;
+    fn save_checkpoint<'a>(
+        &'a self,
+        scope: &'a str,
+        checkpoint: Checkpoint,
+    ) -> LedgerFuture<'a, ()>;
 
     /// Every intent of the scope for these GUIDs, and every open intent of the
     /// scope whatever its GUID, oldest first.
@@ -181,7 +184,7 @@ pub trait Store: Send + Sync + fmt::Debug {
         &'a self,
         scope: &'a str,
         guids: &'a [DeliveryGuid],
-    ) -> StoreFuture<'a, Vec<Intent>>;
+    ) -> LedgerFuture<'a, Vec<Intent>>;
 
     /// Records an open intent to redeliver `delivery_id` of `guid`, unless the
     /// GUID already has `limit` or more intents that
@@ -194,7 +197,7 @@ pub trait Store: Send + Sync + fmt::Debug {
         delivery_id: DeliveryId,
         created_at: OffsetDateTime,
         limit: u32,
-    ) -> StoreFuture<'a, Claim>;
+    ) -> LedgerFuture<'a, IntentClaim>;
 
     /// Moves an intent to `state`, with an explanation for rejected or
     /// unresolved ones. Only an open or abandoned intent changes: a resolved one
@@ -204,26 +207,26 @@ pub trait Store: Send + Sync + fmt::Debug {
         id: IntentId,
         state: IntentState,
         error: Option<&'a str>,
-    ) -> StoreFuture<'a, ()>;
+    ) -> LedgerFuture<'a, ()>;
 
     /// Deletes the scope's resolved intents created before `before`; returns how
     /// many went.
-    fn prune<'a>(&'a self, scope: &'a str, before: OffsetDateTime) -> StoreFuture<'a, u64>;
+    fn prune<'a>(&'a self, scope: &'a str, before: OffsetDateTime) -> LedgerFuture<'a, u64>;
 }
 
-/// A store that failed: unreachable, corrupt, full, or locked for too long.
+/// A ledger that failed: unreachable, corrupt, full, or locked for too long.
 ///
-/// The message never contains a credential: stores see GUIDs, delivery ids and
+/// The message never contains a credential: ledgers see GUIDs, delivery ids and
 /// times only.
 #[derive(Debug, thiserror::Error)]
-#[error("redelivery store: {message}")]
-pub struct StoreError {
+#[error("redelivery ledger: {message}")]
+pub struct LedgerError {
     message: String,
     #[source]
     source: Option<Box<dyn StdError + Send + Sync>>,
 }
 
-impl StoreError {
+impl LedgerError {
     /// An error with a message.
     pub fn new(message: impl Into<String>) -> Self {
         Self {
