@@ -594,8 +594,15 @@ async fn dispatch_answers_by_outcome_and_hides_handler_errors() {
     };
     let push = TestDelivery::json("push", example("push", b"\"after\""));
     assert_eq!(push.send(&client, &url).await.unwrap().0, 200);
-    let not_a_push = TestDelivery::json("push", br#"{"after":7}"#.to_vec());
-    assert_eq!(not_a_push.send(&client, &url).await.unwrap().0, 400);
+    // One odd field gives way (a warning on the event), so the push is dispatched.
+    let odd_push = TestDelivery::json("push", br#"{"after":7}"#.to_vec());
+    assert_eq!(odd_push.send(&client, &url).await.unwrap().0, 200);
+    // An issue without its number does not identify an issue: 400.
+    let no_number = TestDelivery::json(
+        "issues",
+        br#"{"action":"opened","issue":{"id":1}}"#.to_vec(),
+    );
+    assert_eq!(no_number.send(&client, &url).await.unwrap().0, 400);
     let opened = TestDelivery::json("issues", example("issues", br#""action":"opened""#));
     let (status, text) = opened.send(&client, &url).await.unwrap();
     assert_eq!(status, 500);

@@ -309,12 +309,17 @@ async fn typed_event_and_dispatch_answer_by_outcome() {
         unknown.send(&client, &typed).await.unwrap(),
         (200, "other brand_new_event".into())
     );
-    let not_a_push = TestDelivery::json("push", br#"{"after":7}"#.to_vec());
-    assert_eq!(not_a_push.send(&client, &typed).await.unwrap().0, 400);
-    assert_eq!(
-        not_a_push.send(&client, &dispatch_url).await.unwrap().0,
-        400
+    // One odd field gives way (a warning on the event), so the push is dispatched.
+    let odd_push = TestDelivery::json("push", br#"{"after":7}"#.to_vec());
+    assert_eq!(odd_push.send(&client, &typed).await.unwrap().0, 200);
+    assert_eq!(odd_push.send(&client, &dispatch_url).await.unwrap().0, 200);
+    // An issue without its number does not identify an issue: 400.
+    let no_number = TestDelivery::json(
+        "issues",
+        br#"{"action":"opened","issue":{"id":1}}"#.to_vec(),
     );
+    assert_eq!(no_number.send(&client, &typed).await.unwrap().0, 400);
+    assert_eq!(no_number.send(&client, &dispatch_url).await.unwrap().0, 400);
 
     let issues = octohook_test_battery::github_examples()
         .into_iter()

@@ -7,7 +7,7 @@
 //! `null`) is set to `null` when the field is an `Option`, or to its type's default
 //! when it is plain, an array item or map value that does not fit is left out, and
 //! each change is recorded as a [`FieldWarning`]. Only the fields that identify the
-//! event (its `action`, and the main object's `id` and `number`) never give way: a
+//! event (its `action`, and the main object and its `id` and `number`) never give way: a
 //! defect there is an [`EventError`] whose path names the object that lacks the
 //! field, or the value of the wrong type.
 //!
@@ -231,7 +231,13 @@ impl<'i> Repair<'i> {
             }
         };
         let path = render(&self.path);
-        let identifying = self.identifying.contains(&path.as_str());
+        // The main object itself identifies the event too: a default in its place
+        // would carry a made-up id or number.
+        let identifying = self.identifying.iter().any(|known| {
+            known
+                .strip_prefix(path.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+        });
         if self.strict || identifying {
             return Err(match found {
                 // Name the object that lacks the field, and the field.
