@@ -10,8 +10,8 @@ use serde_json::Value;
 /// unexpected type, or a plain field that is absent or `null`, gives way: an
 /// `Option` field reads as `None`, a plain field takes its type's default (empty
 /// text, zero, `false`, an empty list, an object of defaults), and an array item or
-/// map value is left out. Only the fields that identify the event (its `action`
-/// and the main object's `id` and `number`) never give way. The raw JSON keeps the
+/// map value is left out. Only the fields that identify the event (its `action`,
+/// the main object and its `id` and `number`) never give way. The raw JSON keeps the
 /// value as sent ([`Payload::raw`](super::Payload::raw)).
 ///
 /// ```
