@@ -6,7 +6,10 @@ use http::HeaderMap;
 use octohook::VerifiedDelivery;
 use tokio::sync::Notify;
 
-use crate::{DeliveryStore, Inserted, MemoryStore, NewDelivery, StoreError, Worker, WorkerConfig};
+use crate::{
+    DeliveryStore, Handler, Inserted, MemoryStore, NewDelivery, Processing, Receipt, StoreError,
+    Worker, WorkerConfig,
+};
 
 /// A [`DeliveryStore`] shared by a receiver, which accepts verified deliveries
 /// into it, and the [`Worker`]s that process them.
@@ -101,6 +104,70 @@ impl Inbox {
             .await
     }
 
+    /// [`accept`](Self::accept), with the answer it calls for and a log line:
+    /// what a receiver's request handler does with a verified delivery. The
+    /// framework adapters (`octohook-tower`'s `StoreDelivery` service,
+    /// `octohook-actix`'s `store_delivery` handler) answer with it.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # use bytes::Bytes;
+    /// # use http::HeaderMap;
+    /// # use octohook::{sign, Verifier, WebhookSecret};
+    /// use octohook_inbox::{Inbox, Receipt};
+    /// # let secret = WebhookSecret::new("s3cret").unwrap();
+    /// # let body = Bytes::from_static(br#"{"zen":"Design for failure."}"#);
+    /// # let mut headers = HeaderMap::new();
+    /// # headers.insert("x-github-event", "ping".parse().unwrap());
+    /// # headers.insert("x-github-delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958".parse().unwrap());
+    /// # headers.insert("content-type", "application/json".parse().unwrap());
+    /// # headers.insert("x-hub-signature-256", sign(&secret, &body).parse().unwrap());
+    /// # let delivery = Verifier::new(secret).verify(&headers, body).unwrap();
+    /// let inbox = Inbox::in_memory();
+    /// let receipt = inbox.receive(&delivery, &headers).await;
+    /// assert!(matches!(receipt, Receipt::Stored { .. }));
+    /// assert_eq!(receipt.status(), 200);
+    /// let again = inbox.receive(&delivery, &headers).await;
+    /// assert!(matches!(again, Receipt::Duplicate { .. }));
+    /// # }
+    /// ```
+    pub async fn receive(&self, delivery: &VerifiedDelivery, request_headers: &HeaderMap) -> Receipt {
+        let hook_id = delivery.hook_id().map(|id| id.get());
+        match self.accept(delivery, request_headers).await {
+            Ok(Inserted::New { id }) => {
+                tracing::info!(
+                    event = %delivery.event_kind(),
+                    action = delivery.action().unwrap_or("-"),
+                    delivery = %delivery.guid(),
+                    hook_id,
+                    id = id.get(),
+                    "stored delivery"
+                );
+                Receipt::Stored { id }
+            }
+            Ok(Inserted::Duplicate { id }) => {
+                tracing::info!(
+                    event = %delivery.event_kind(),
+                    delivery = %delivery.guid(),
+                    hook_id,
+                    id = id.get(),
+                    "duplicate delivery"
+                );
+                Receipt::Duplicate { id }
+            }
+            Err(error) => {
+                tracing::error!(
+                    %error,
+                    delivery = %delivery.guid(),
+                    hook_id,
+                    "cannot store the delivery; answering 503"
+                );
+                Receipt::Unavailable(error)
+            }
+        }
+    }
+
     /// Stores `delivery` once per key, and returns once it is committed.
     pub async fn insert(&self, delivery: NewDelivery) -> Result<Inserted, StoreError> {
         let inserted = self.store.insert(delivery).await?;
@@ -108,6 +175,13 @@ impl Inbox {
             self.wakeup.notify_one();
         }
         Ok(inserted)
+    }
+
+    /// Starts `workers` workers (at least one) that run `handler` on this
+    /// inbox's deliveries, each configured as `config` and named
+    /// `{config.name()}/N`. Call it inside a tokio runtime.
+    pub fn process<H: Handler>(&self, handler: H, workers: usize, config: WorkerConfig) -> Processing {
+        Processing::start(self, handler, workers, &config)
     }
 
     /// A worker over this inbox's store, woken when a delivery is accepted.

@@ -58,22 +58,29 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
+mod attempt;
 mod error;
+pub mod handlers;
 mod inbox;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod processing;
+mod receipt;
 mod record;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod store;
 mod worker;
 
+pub use attempt::Attempt;
 pub use error::StoreError;
 pub use inbox::Inbox;
 pub use memory::{DEFAULT_MAX_FINISHED, DEFAULT_TTL, MemoryStore};
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresOptions, PostgresStore};
+pub use processing::{Drained, Processing};
+pub use receipt::Receipt;
 pub use record::{
     DeliveryKey, DeliveryStatus, Lease, NewDelivery, StoredDelivery, StoredDeliveryId,
     UnknownStatus,

@@ -459,6 +459,46 @@ impl StoredDelivery {
         map
     }
 
+    /// Which attempt at processing this is, counted from 1 (the number of times
+    /// a worker claimed the delivery since it was stored or requeued).
+    pub fn attempt(&self) -> u32 {
+        self.attempts
+    }
+
+    /// The key to make whatever a handler does idempotent: (hook, GUID), which
+    /// stays the same on every attempt and every redelivery by GitHub. Its
+    /// `Display` form is `HOOK:GUID` (`-:GUID` without a hook id).
+    pub fn idempotency_key(&self) -> &DeliveryKey {
+        &self.key
+    }
+
+    /// The stored delivery as the [`VerifiedDelivery`] it was accepted as, for
+    /// the typed [`Dispatcher`](octohook::Dispatcher) and
+    /// [`DeliveryRecord`](octohook::DeliveryRecord), without verifying its
+    /// signature again (see [`VerifiedDelivery::restore`]). Fails only on a row
+    /// that no receiver stored (written by hand, or by an older schema without
+    /// the headers).
+    pub fn verified(&self) -> Result<VerifiedDelivery, octohook::Error> {
+        let mut headers = self.header_map();
+        // Rows stored without the request's headers still carry the essentials.
+        let essentials = [
+            ("content-type", self.content_type.as_str()),
+            ("x-github-event", self.event.as_str()),
+            ("x-github-delivery", self.key.guid.as_str()),
+        ];
+        for (name, value) in essentials {
+            if !headers.contains_key(name)
+                && let Ok(value) = http::HeaderValue::from_str(value)
+            {
+                headers.insert(name, value);
+            }
+        }
+        if let (Some(id), false) = (self.key.hook_id, headers.contains_key("x-github-hook-id")) {
+            headers.insert("x-github-hook-id", http::HeaderValue::from(id.get()));
+        }
+        VerifiedDelivery::restore(&headers, self.body.clone())
+    }
+
     /// The first stored header named `name` (lowercase).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers

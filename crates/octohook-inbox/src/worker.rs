@@ -1,54 +1,77 @@
 //! [`Worker`]: claims stored deliveries one at a time and runs a handler on each,
 //! with retries, backoff and a dead-letter state.
 
+use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::future::Future;
-use std::sync::Arc;
+use std::hash::BuildHasher;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::Notify;
 
 use crate::{
-    Claim, Claimed, DeliveryKey, DeliveryStore, StoreError, StoredDelivery, StoredDeliveryId,
+    Attempt, Claim, Claimed, DeliveryKey, DeliveryStore, StoreError, StoredDelivery,
+    StoredDeliveryId,
 };
 
 /// Exponential backoff between attempts: `initial`, then multiplied by `factor`
-/// after each failed attempt, never more than `max`.
+/// after each failed attempt, never more than `max`; with jitter (the default),
+/// each actual delay is drawn between half of that and all of it.
+///
+/// Jitter keeps deliveries that failed together (a handler's dependency was down
+/// for a minute) from all being retried in the same instant: the draw depends on
+/// the delivery, the attempt and a key chosen at random per process.
 ///
 /// ```
 /// use std::time::Duration;
-/// use octohook_inbox::Backoff;
+/// use octohook_inbox::{Backoff, DeliveryKey};
 ///
 /// let backoff = Backoff::new(Duration::from_secs(2), 3, Duration::from_secs(60));
-/// let delays: Vec<u64> = (1..=5).map(|attempt| backoff.delay(attempt).as_secs()).collect();
-/// assert_eq!(delays, [2, 6, 18, 54, 60]);
+/// let ceilings: Vec<u64> = (1..=5).map(|attempt| backoff.delay(attempt).as_secs()).collect();
+/// assert_eq!(ceilings, [2, 6, 18, 54, 60]);
+///
+/// let key = DeliveryKey::new(None, "a1".parse().unwrap());
+/// let drawn = backoff.delay_for(&key, 3);
+/// assert!(drawn >= Duration::from_secs(9) && drawn <= Duration::from_secs(18));
+/// assert_eq!(backoff.without_jitter().delay_for(&key, 3), Duration::from_secs(18));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Backoff {
     initial: Duration,
     factor: u32,
     max: Duration,
+    jitter: bool,
 }
 
 impl Default for Backoff {
-    /// 5 s, doubling, at most 10 minutes.
+    /// 5 s, doubling, at most 10 minutes, with jitter.
     fn default() -> Self {
         Self::new(Duration::from_secs(5), 2, Duration::from_secs(600))
     }
 }
 
 impl Backoff {
-    /// A backoff starting at `initial`, multiplied by `factor` (at least 1) per
-    /// failed attempt, capped at `max`.
+    /// A jittered backoff starting at `initial`, multiplied by `factor` (at least
+    /// 1) per failed attempt, capped at `max`.
     pub fn new(initial: Duration, factor: u32, max: Duration) -> Self {
         Self {
             initial,
             factor: factor.max(1),
             max,
+            jitter: true,
         }
     }
 
-    /// The delay after failed attempt number `attempt` (counted from 1).
+    /// The same backoff with exact delays (tests, or a single receiver whose
+    /// retries cannot pile up).
+    pub fn without_jitter(mut self) -> Self {
+        self.jitter = false;
+        self
+    }
+
+    /// The longest delay after failed attempt number `attempt` (counted from 1):
+    /// the delay itself without jitter.
     pub fn delay(&self, attempt: u32) -> Duration {
         let mut delay = self.initial;
         for _ in 1..attempt {
@@ -58,6 +81,19 @@ impl Backoff {
             }
         }
         delay.min(self.max)
+    }
+
+    /// The delay before retrying `key` after its failed attempt number `attempt`.
+    pub fn delay_for(&self, key: &DeliveryKey, attempt: u32) -> Duration {
+        let ceiling = self.delay(attempt);
+        if !self.jitter {
+            return ceiling;
+        }
+        static SEED: OnceLock<RandomState> = OnceLock::new();
+        let draw = SEED.get_or_init(RandomState::new).hash_one((key, attempt));
+        // Half of the ceiling, plus a fraction of the other half in 1/65536ths.
+        let half = ceiling / 2;
+        half + (ceiling - half).mul_f64((draw % 65_536) as f64 / 65_536.0)
     }
 }
 
@@ -94,6 +130,20 @@ impl WorkerConfig {
             backoff: Backoff::default(),
             poll_interval: Duration::from_secs(1),
         }
+    }
+
+    /// A configuration named after this process, `HOST/PID` (`HOSTNAME`, or
+    /// `octohook` when unset): [`Inbox::process`](crate::Inbox::process) adds
+    /// `/N` for each worker.
+    pub fn for_this_process() -> Self {
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "octohook".to_owned());
+        Self::new(format!("{host}/{}", std::process::id()))
+    }
+
+    /// The same configuration under another name.
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
     }
 
     /// The worker's name.
@@ -215,6 +265,15 @@ where
         delivery: StoredDelivery,
     ) -> impl Future<Output = Result<(), AttemptError>> + Send + 'static {
         self(delivery)
+    }
+}
+
+impl<H: Handler> Handler for Arc<H> {
+    fn handle(
+        &self,
+        delivery: StoredDelivery,
+    ) -> impl Future<Output = Result<(), AttemptError>> + Send + 'static {
+        H::handle(self, delivery)
     }
 }
 
@@ -366,7 +425,13 @@ impl Worker {
     ) -> (Result<(), AttemptError>, Claim) {
         // Should this future be dropped (the worker cancelled), the handler stops
         // too: its claim is no longer renewed and another worker may take over.
-        let mut task = AbortOnDrop(tokio::spawn(handler.handle(delivery)));
+        let attempt = Attempt::new(
+            delivery.id,
+            delivery.key.clone(),
+            delivery.attempts,
+            self.config.max_attempts,
+        );
+        let mut task = AbortOnDrop(tokio::spawn(attempt.scope(handler.handle(delivery))));
         let renew_every = self.config.lease / 3;
         let mut renewing = true;
         let result = loop {
@@ -410,7 +475,7 @@ impl Worker {
                 .await
                 .map(|()| Outcome::Failed { attempts: attempt }),
             Err(error) => {
-                let delay = self.config.backoff.delay(attempt);
+                let delay = self.config.backoff.delay_for(&claim.key, attempt);
                 self.store
                     .retry_later(claim, error.message(), delay)
                     .await
@@ -476,6 +541,24 @@ mod tests {
 
     use super::*;
     use crate::{Inbox, NewDelivery};
+
+    #[test]
+    fn jittered_delays_stay_within_half_and_all_of_the_ceiling_and_spread() {
+        let backoff = Backoff::new(Duration::from_secs(4), 2, Duration::from_secs(600));
+        let delays: Vec<Duration> = (0..200)
+            .map(|n| {
+                let key = DeliveryKey::new(None, format!("guid-{n}").parse().unwrap());
+                backoff.delay_for(&key, 2)
+            })
+            .collect();
+        for delay in &delays {
+            assert!(*delay >= Duration::from_secs(4) && *delay <= Duration::from_secs(8));
+        }
+        let distinct: std::collections::BTreeSet<_> = delays.iter().collect();
+        assert!(distinct.len() > 150, "{} distinct delays", distinct.len());
+        let mean = delays.iter().sum::<Duration>() / 200;
+        assert!(mean > Duration::from_secs(5) && mean < Duration::from_secs(7), "{mean:?}");
+    }
 
     #[tokio::test]
     async fn dropping_a_worker_mid_delivery_aborts_its_handler() {

@@ -3,6 +3,8 @@
 use std::io::{self, IoSlice, Write};
 use std::time::SystemTime;
 
+use base64::prelude::BASE64_STANDARD;
+use base64::write::EncoderWriter;
 use serde::Serialize;
 
 use crate::{InstallationTarget, VerifiedDelivery};
@@ -15,9 +17,18 @@ use crate::{InstallationTarget, VerifiedDelivery};
 ///  "payload":{…}}
 /// ```
 ///
-/// `hook_id`, `action` and `target` are `null` when the delivery has none. The
-/// payload is embedded as received (re-encoded on one line only when it spans
-/// several), so writing a record costs little more than copying the body.
+/// `hook_id`, `action` and `target` are `null` when the delivery has none.
+///
+/// The payload is written byte for byte as received, never re-encoded: key order,
+/// escapes such as `\/`, number spellings such as `1.10` or integers beyond 64
+/// bits, and duplicate keys all stay as GitHub sent them.
+/// - As `"payload": {…}`, the JSON text itself, when it is on one line and valid
+///   UTF-8 (every payload GitHub sends). Writing the record then costs little
+///   more than copying the body.
+/// - Otherwise as `"payload_base64": "…"`, the exact bytes in standard base64: a
+///   payload spread over several lines (pretty-printed JSON, or a file ending in
+///   a newline) cannot stand in one JSON line as it is. `jq` reads both with
+///   `.payload // (.payload_base64 | @base64d | fromjson)`.
 ///
 /// ```
 /// # use bytes::Bytes;
@@ -82,26 +93,36 @@ impl<'a> DeliveryRecord<'a> {
         let mut head = serde_json::to_vec(&head)?;
         // Replace the head's closing brace with the payload field.
         head.pop();
-        head.extend_from_slice(b",\"payload\":");
         let payload = delivery.payload();
-        if payload.contains(&b'\n') || payload.contains(&b'\r') {
-            let value: serde_json::Value = serde_json::from_slice(payload)?;
-            serde_json::to_writer(&mut head, &value)?;
-            head.extend_from_slice(b"}\n");
-            out.write_all(&head)
-        } else {
+        if embeddable(payload) {
+            head.extend_from_slice(b",\"payload\":");
             // The payload is written from the body itself, never copied into the
             // line: a 25 MiB delivery costs no second 25 MiB buffer.
             write_all_vectored(
                 &mut out,
                 &mut [
                     IoSlice::new(&head),
-                    IoSlice::new(payload.trim_ascii()),
+                    IoSlice::new(payload),
                     IoSlice::new(b"}\n"),
                 ],
             )
+        } else {
+            head.extend_from_slice(b",\"payload_base64\":\"");
+            out.write_all(&head)?;
+            // Encoded as it is written: no second copy of the body either.
+            let mut encoder = EncoderWriter::new(&mut out, &BASE64_STANDARD);
+            encoder.write_all(payload)?;
+            encoder.finish()?.write_all(b"\"}\n")
         }
     }
+}
+
+/// Whether a payload can stand in a line as it is: valid UTF-8 (so the line is)
+/// without CR or LF (which, in a JSON text, can only be whitespace between tokens,
+/// and would split the line).
+fn embeddable(payload: &[u8]) -> bool {
+    !payload.iter().any(|&byte| byte == b'\n' || byte == b'\r')
+        && std::str::from_utf8(payload).is_ok()
 }
 
 /// Writes every slice, in as few calls as the writer allows (`Write::write_all_vectored`
@@ -121,6 +142,8 @@ fn write_all_vectored(out: &mut impl Write, mut slices: &mut [IoSlice<'_>]) -> i
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine;
+
     use super::*;
 
     /// Takes at most three bytes a call, and is interrupted every other call.
@@ -159,5 +182,56 @@ mod tests {
         ];
         write_all_vectored(&mut out, &mut slices).unwrap();
         assert_eq!(out.written, b"{\"head\":1,\"payload\":{}}\n");
+    }
+
+    fn delivery(body: &'static [u8]) -> VerifiedDelivery {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("x-github-event", "issues".parse().unwrap());
+        headers.insert("x-github-delivery", "a1".parse().unwrap());
+        headers.insert("content-type", "application/json".parse().unwrap());
+        VerifiedDelivery::restore(&headers, bytes::Bytes::from_static(body)).unwrap()
+    }
+
+    fn line(body: &'static [u8]) -> serde_json::Map<String, serde_json::Value> {
+        let mut line = Vec::new();
+        DeliveryRecord::new(&delivery(body), std::time::UNIX_EPOCH)
+            .write_line(&mut line)
+            .unwrap();
+        assert_eq!(line.iter().filter(|&&byte| byte == b'\n').count(), 1);
+        assert!(line.ends_with(b"}\n"));
+        serde_json::from_slice(&line).unwrap()
+    }
+
+    #[test]
+    fn a_one_line_payload_is_embedded_byte_for_byte() {
+        let body: &[u8] =
+            br#" {"z":1,"a":"https:\/\/x","n":1.10,"big":123456789012345678901234567890,"a":2} "#;
+        let mut out = Vec::new();
+        DeliveryRecord::new(&delivery(body), std::time::UNIX_EPOCH)
+            .write_line(&mut out)
+            .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let embedded = text
+            .strip_suffix("}\n")
+            .unwrap()
+            .split_once(r#""payload":"#)
+            .unwrap()
+            .1;
+        assert_eq!(embedded.as_bytes(), body);
+    }
+
+    #[test]
+    fn a_payload_over_several_lines_is_kept_exactly_in_base64() {
+        for body in [
+            &b"{\r\n  \"action\": \"opened\",\r\n  \"n\": 1.10\r\n}"[..],
+            b"{\"action\":\"opened\",\"b\":\"\\/\"}\n",
+        ] {
+            let body: &'static [u8] = Box::leak(body.to_vec().into_boxed_slice());
+            let fields = line(body);
+            assert!(!fields.contains_key("payload"));
+            let encoded = fields["payload_base64"].as_str().unwrap();
+            assert_eq!(BASE64_STANDARD.decode(encoded).unwrap(), body);
+            assert_eq!(fields["action"], "opened");
+        }
     }
 }

@@ -64,6 +64,52 @@ impl VerifiedDelivery {
         })
     }
 
+    /// Rebuilds a delivery that was verified earlier and kept in the caller's own
+    /// storage (a durable inbox, a queue), without its signature being checked
+    /// again: `headers` are the request's delivery headers as stored, `raw_body`
+    /// its body as received.
+    ///
+    /// The payload is decoded as [`Verifier::verify`](crate::Verifier::verify)
+    /// does (a form's `payload` field, one JSON object), but without a nesting
+    /// limit: the bytes met the verifier's when they arrived, and parsing stops
+    /// with an error at `serde_json`'s own limit. Which secret matched is not
+    /// stored: [`secret_index`](Self::secret_index) reports 0, and
+    /// [`algorithm`](Self::algorithm) the strongest signature header stored.
+    ///
+    /// **Only for bytes that passed verification before**: this is how a stored
+    /// delivery reaches the typed [`Dispatcher`](crate::Dispatcher). Never call
+    /// it on a request.
+    ///
+    /// ```
+    /// # use bytes::Bytes;
+    /// # use http::HeaderMap;
+    /// use octohook::VerifiedDelivery;
+    /// # let mut headers = HeaderMap::new();
+    /// # headers.insert("x-github-event", "issues".parse().unwrap());
+    /// # headers.insert("x-github-delivery", "a1".parse().unwrap());
+    /// # headers.insert("content-type", "application/json".parse().unwrap());
+    /// // `headers` and `body` as a receiver stored them after verifying them.
+    /// let body = Bytes::from_static(br#"{"action":"opened"}"#);
+    /// let delivery = VerifiedDelivery::restore(&headers, body).unwrap();
+    /// assert_eq!(delivery.action(), Some("opened"));
+    /// ```
+    pub fn restore(headers: &http::HeaderMap, raw_body: Bytes) -> Result<Self, Error> {
+        let algorithm = if headers.contains_key(crate::header::X_HUB_SIGNATURE_256)
+            || !headers.contains_key(crate::header::X_HUB_SIGNATURE)
+        {
+            SignatureAlgorithm::Sha256
+        } else {
+            SignatureAlgorithm::LegacySha1
+        };
+        Self::decode(
+            DeliveryHeaders::from_headers(headers)?,
+            raw_body,
+            SecretIndex(0),
+            algorithm,
+            usize::MAX,
+        )
+    }
+
     /// The delivery headers.
     pub fn headers(&self) -> &DeliveryHeaders {
         &self.headers

@@ -22,7 +22,8 @@ fn worker_config(name: &str) -> WorkerConfig {
             Duration::from_millis(300),
             2,
             Duration::from_secs(2),
-        ))
+        )
+        .without_jitter())
 }
 
 async fn ok(_: StoredDelivery) -> Result<(), AttemptError> {

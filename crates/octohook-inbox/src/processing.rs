@@ -1,0 +1,123 @@
+//! [`Processing`]: a pool of workers over one inbox, and its graceful drain.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::{Handler, Inbox, WorkerConfig};
+
+/// Workers processing an [`Inbox`]'s deliveries with one [`Handler`], started by
+/// [`Inbox::process`]: the receiving side's counterpart of a web server.
+///
+/// Each worker claims one delivery at a time with a lease, runs the handler,
+/// retries failures after a jittered [`Backoff`](crate::Backoff), and marks a
+/// delivery `failed` (the dead-letter state) after the last attempt. Stop them
+/// with [`drain`](Self::drain): no new claims, running handlers finish. Dropping
+/// `Processing` aborts the handlers at once instead; their deliveries are taken
+/// up again once their leases expire.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), octohook_inbox::StoreError> {
+/// use std::time::Duration;
+/// use octohook_inbox::{AttemptError, DeliveryKey, Inbox, NewDelivery, StoredDelivery, WorkerConfig};
+///
+/// let inbox = Inbox::in_memory();
+/// let (done, mut seen) = tokio::sync::mpsc::unbounded_channel();
+/// let handler = move |delivery: StoredDelivery| {
+///     let done = done.clone();
+///     async move {
+///         done.send(delivery.idempotency_key().to_string()).unwrap();
+///         Ok::<(), AttemptError>(())
+///     }
+/// };
+/// let processing = inbox.process(handler, 2, WorkerConfig::new("example"));
+/// inbox.insert(NewDelivery::new(DeliveryKey::new(None, "a1".parse().unwrap()), "ping", "{}")).await?;
+/// assert_eq!(seen.recv().await.unwrap(), "-:a1");
+/// assert!(processing.drain(Duration::from_secs(5)).await.is_finished());
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Processing {
+    stop: watch::Sender<bool>,
+    workers: JoinSet<()>,
+}
+
+/// How a [`Processing::drain`] ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Drained {
+    /// Every worker stopped after its running handler finished.
+    Finished,
+    /// The grace period ran out: these workers' handlers were aborted; their
+    /// deliveries are processed again once their leases expire.
+    Aborted {
+        /// Workers still running a handler when the grace period ended.
+        workers: usize,
+    },
+}
+
+impl Drained {
+    /// Whether every handler finished.
+    pub fn is_finished(self) -> bool {
+        self == Self::Finished
+    }
+}
+
+impl Processing {
+    pub(crate) fn start<H: Handler>(
+        inbox: &Inbox,
+        handler: H,
+        workers: usize,
+        config: &WorkerConfig,
+    ) -> Self {
+        let handler = Arc::new(handler);
+        let (stop, stopping) = watch::channel(false);
+        let mut tasks = JoinSet::new();
+        for n in 0..workers.max(1) {
+            let config = config.clone().named(format!("{}/{n}", config.name()));
+            let worker = inbox.worker(config);
+            let handler = Arc::clone(&handler);
+            let mut stopping = stopping.clone();
+            tasks.spawn(async move {
+                let stop = async move {
+                    // An error means `Processing` is gone: stop too.
+                    let _ = stopping.wait_for(|stop| *stop).await;
+                };
+                worker.run(&handler, stop).await;
+            });
+        }
+        Self {
+            stop,
+            workers: tasks,
+        }
+    }
+
+    /// How many workers run.
+    pub fn workers(&self) -> usize {
+        self.workers.len()
+    }
+
+    /// Stops the workers: none claims another delivery, and each running
+    /// handler gets up to `grace` to finish; those still running then are
+    /// aborted.
+    pub async fn drain(mut self, grace: Duration) -> Drained {
+        let _ = self.stop.send(true);
+        let finished = tokio::time::timeout(grace, async {
+            while self.workers.join_next().await.is_some() {}
+        })
+        .await;
+        if finished.is_ok() {
+            return Drained::Finished;
+        }
+        let workers = self.workers.len();
+        tracing::warn!(
+            workers,
+            "handlers still running after {grace:?}: stopping them; their deliveries will be processed again"
+        );
+        self.workers.shutdown().await;
+        Drained::Aborted { workers }
+    }
+}

@@ -1,0 +1,58 @@
+//! [`Receipt`]: what a receiver answers GitHub once the inbox has the delivery.
+
+use http::StatusCode;
+
+use crate::{StoreError, StoredDeliveryId};
+
+/// The result of [`Inbox::receive`](crate::Inbox::receive), and the answer a
+/// receiver owes GitHub for it.
+///
+/// | receipt | [`status`](Self::status) | meaning |
+/// | --- | --- | --- |
+/// | `Stored` | 200 | committed, `pending`; workers will process it |
+/// | `Duplicate` | 200 | the same (hook, GUID) was stored before; nothing changed |
+/// | `Unavailable` | 503 | nothing committed; GitHub records a failure, and a redelivery is stored then |
+///
+/// A 2xx is never answered before the commit, and a 503 never after one.
+#[derive(Debug)]
+#[must_use = "answer the request with its status"]
+pub enum Receipt {
+    /// The delivery is new and committed.
+    Stored {
+        /// Its row id.
+        id: StoredDeliveryId,
+    },
+    /// The delivery was stored before (a redelivery, or a retry of a request
+    /// whose answer was lost).
+    Duplicate {
+        /// The stored row's id.
+        id: StoredDeliveryId,
+    },
+    /// The store could not commit it.
+    Unavailable(StoreError),
+}
+
+impl Receipt {
+    /// The status to answer with: 200, or 503 when nothing was committed.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Stored { .. } | Self::Duplicate { .. } => StatusCode::OK,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The `text/plain` body to answer with: empty on 200; on 503 only that the
+    /// delivery could not be stored (the store's error may name files or hosts,
+    /// and goes to the logs instead).
+    pub fn body(&self) -> &'static str {
+        match self {
+            Self::Stored { .. } | Self::Duplicate { .. } => "",
+            Self::Unavailable(_) => "the delivery could not be stored; try again later\n",
+        }
+    }
+
+    /// Whether the delivery is committed (now or before).
+    pub fn is_committed(&self) -> bool {
+        !matches!(self, Self::Unavailable(_))
+    }
+}
