@@ -57,9 +57,13 @@ pub mod extract;
 mod headers;
 mod middleware;
 mod rejection;
+#[cfg(feature = "inbox")]
+mod store_delivery;
 mod verify_payload;
 
 pub use config::WebhookConfig;
 pub use middleware::{VerifyWebhook, VerifyWebhookFuture, VerifyWebhookMiddleware};
 pub use rejection::{Rejection, WebhookRejection, rejection_response};
+#[cfg(feature = "inbox")]
+pub use store_delivery::store_delivery;
 pub use verify_payload::VerifyPayload;

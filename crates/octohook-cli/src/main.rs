@@ -7,7 +7,6 @@ mod env_scrub;
 mod events_command;
 mod github_options;
 mod hooks_command;
-mod http_server;
 mod inbox_command;
 mod inbox_store;
 mod processing;

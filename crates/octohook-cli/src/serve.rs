@@ -1,27 +1,26 @@
 //! `octohook serve`: a verifying receiver that stores each delivery once in the
 //! inbox, writes one JSON line per new delivery, and processes them.
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::http::StatusCode;
+use axum::routing::{post, post_service};
 use clap::Args;
-use octohook::{DEFAULT_BODY_LIMIT, DEFAULT_MAX_JSON_DEPTH, DeliveryRecord};
-use octohook_inbox::{Inbox, Inserted};
-use octohook_tower::VerifyWebhookLayer;
+use octohook::{DEFAULT_BODY_LIMIT, DEFAULT_MAX_JSON_DEPTH};
+use octohook_inbox::handlers::JsonLines;
+use octohook_inbox::{Inbox, Processing};
 use octohook_tower::extract::Webhook;
+use octohook_tower::server::{self, ServerConfig};
+use octohook_tower::{StoreDelivery, VerifyWebhookLayer};
 
 use crate::env_scrub;
-use crate::http_server;
 use crate::inbox_store::{DATABASE_URL_ENV, ServeStoreArgs};
-use crate::processing::{self, ProcessingArgs};
+use crate::processing::ProcessingArgs;
 use crate::secrets;
 
 /// Runs a receiver that verifies each delivery, stores it once and writes it as
@@ -54,8 +53,10 @@ pub(crate) struct ServeArgs {
     /// connection idle this long is closed. GitHub itself gives up after 10 s.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = read_timeout)]
     read_timeout: Duration,
-    /// File to append the JSON lines to, one per new delivery (standard output
-    /// when absent).
+    /// File to append the JSON lines to (standard output when absent): one per
+    /// new delivery, written by the workers from the inbox (at least once: again
+    /// when a retried --exec or --forward runs it again, or after a crash), or,
+    /// with --no-inbox, before the delivery is answered.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
     #[command(flatten)]
@@ -83,13 +84,6 @@ impl ServeArgs {
     }
 }
 
-#[derive(Clone)]
-struct Receiver {
-    out: Arc<Mutex<Box<dyn Write + Send>>>,
-    secret_sources: Arc<[String]>,
-    inbox: Option<Inbox>,
-}
-
 pub(crate) async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let (secrets, sources) = secrets::load(&args.secret_env, &args.secret_files)?;
     let verifier = secrets::verifier(secrets).ok_or("no secret configured")?;
@@ -103,37 +97,44 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error
     if !args.path.starts_with('/') {
         return Err("--path must start with '/'".into());
     }
-    let out: Box<dyn Write + Send> = match &args.out {
-        Some(path) => Box::new(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .map_err(|error| format!("cannot open {}: {error}", path.display()))?,
-        ),
-        None => Box::new(std::io::stdout()),
+    let lines = match &args.out {
+        Some(path) => JsonLines::append_to(path)
+            .map_err(|error| format!("cannot open {}: {error}", path.display()))?,
+        None => JsonLines::stdout(),
     };
     let store_choice = args.store.choice();
     let store = store_choice.open().await?;
     args.processing.check(store.is_some())?;
-    let inbox = store.map(Inbox::from_shared);
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let mut workers = match &inbox {
-        Some(inbox) => {
-            processing::spawn_workers(&args.processing, inbox, &args.secret_env, &stopped)?
+    let layer = VerifyWebhookLayer::new(verifier).with_read_timeout(args.read_timeout);
+    // With an inbox, a delivery is answered once committed and its line written
+    // by a worker; without one, the line is written before the answer.
+    let (app, processing) = match store {
+        Some(store) => {
+            let inbox = Inbox::from_shared(store);
+            let handler = args.processing.handler(lines, &args.secret_env)?;
+            let processing = args.processing.start(&inbox, handler);
+            let app = Router::new()
+                .route(&args.path, post_service(StoreDelivery::new(inbox)))
+                .route_layer(layer);
+            (app, Some(processing))
         }
-        None => tokio::task::JoinSet::new(),
+        None => {
+            let receiver = LineReceiver {
+                lines,
+                secret_sources: sources.into(),
+            };
+            let app = Router::new()
+                .route(&args.path, post(write_line))
+                .route_layer(layer)
+                .with_state(receiver);
+            (app, None)
+        }
     };
-    tracing::info!(store = %store_choice.describe(), workers = workers.len(), "inbox");
-    let receiver = Receiver {
-        out: Arc::new(Mutex::new(out)),
-        secret_sources: sources.into(),
-        inbox,
-    };
-    let app = Router::new()
-        .route(&args.path, post(accept))
-        .route_layer(VerifyWebhookLayer::new(verifier).with_read_timeout(args.read_timeout))
-        .with_state(receiver);
+    tracing::info!(
+        store = %store_choice.describe(),
+        workers = processing.as_ref().map_or(0, Processing::workers),
+        "inbox"
+    );
 
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
@@ -141,88 +142,44 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error
     let address = listener.local_addr()?;
     tracing::info!(%address, path = %args.path, "listening");
     eprintln!("octohook: listening on http://{address}{}", args.path);
-    let signal = tokio::spawn(async move {
-        shutdown_signal().await;
-        let _ = stop.send(true);
-    });
-    let mut server_stopped = stopped.clone();
-    http_server::serve(listener, app, args.read_timeout, async move {
-        let _ = server_stopped.wait_for(|stop| *stop).await;
-    })
-    .await;
-    signal.abort();
-    let grace = args.processing.shutdown_timeout();
-    let drained = tokio::time::timeout(grace, async {
-        while workers.join_next().await.is_some() {}
-    })
-    .await;
-    if drained.is_err() {
-        tracing::warn!(
-            "handlers still running after {}: stopping them; their deliveries will be processed again",
-            humantime::format_duration(grace)
-        );
-        workers.shutdown().await;
+    let config = ServerConfig::default().with_read_timeout(args.read_timeout);
+    server::serve(listener, app, &config, server::shutdown_signal()).await;
+    if let Some(processing) = processing {
+        processing.drain(args.processing.shutdown_timeout()).await;
     }
     tracing::info!("stopped");
     Ok(())
 }
 
-async fn accept(
-    State(receiver): State<Receiver>,
-    headers: HeaderMap,
+/// What `serve --no-inbox` answers with: the line, then the 200.
+#[derive(Clone)]
+struct LineReceiver {
+    lines: JsonLines,
+    secret_sources: Arc<[String]>,
+}
+
+async fn write_line(
+    State(receiver): State<LineReceiver>,
     Webhook(delivery): Webhook,
-) -> Response {
+) -> StatusCode {
     let source = receiver
         .secret_sources
         .get(delivery.secret_index().0)
         .map_or("?", String::as_str);
-    let hook_id = delivery.hook_id().map(|id| id.get());
-    if let Some(inbox) = &receiver.inbox {
-        match inbox.accept(&delivery, &headers).await {
-            Ok(Inserted::New { .. }) => {}
-            Ok(Inserted::Duplicate { id }) => {
-                tracing::info!(
-                    event = %delivery.event_kind(),
-                    delivery = %delivery.guid(),
-                    hook_id,
-                    id = id.get(),
-                    "duplicate delivery"
-                );
-                return StatusCode::OK.into_response();
-            }
-            Err(error) => {
-                tracing::error!(
-                    %error,
-                    delivery = %delivery.guid(),
-                    hook_id,
-                    "cannot store the delivery; answering 503"
-                );
-                return (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "the delivery could not be stored; try again later\n",
-                )
-                    .into_response();
-            }
-        }
-    }
     tracing::info!(
         event = %delivery.event_kind(),
         action = delivery.action().unwrap_or("-"),
         delivery = %delivery.guid(),
-        hook_id,
+        hook_id = delivery.hook_id().map(|id| id.get()),
         secret = source,
         "accepted delivery"
     );
-    let record = DeliveryRecord::new(&delivery, SystemTime::now());
-    let mut out = receiver
-        .out
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    match record.write_line(&mut *out).and_then(|()| out.flush()) {
-        Ok(()) => StatusCode::OK.into_response(),
+    match receiver.lines.write(&delivery, SystemTime::now()).await {
+        Ok(()) => StatusCode::OK,
         Err(error) => {
+            // Nothing was committed: GitHub may redeliver it.
             tracing::error!(%error, delivery = %delivery.guid(), "cannot write the delivery");
-            StatusCode::SERVICE_UNAVAILABLE.into_response()
+            StatusCode::SERVICE_UNAVAILABLE
         }
     }
 }
@@ -234,33 +191,4 @@ fn read_timeout(text: &str) -> Result<Duration, String> {
         Ok(duration) => Ok(duration),
         Err(error) => Err(error.to_string()),
     }
-}
-
-/// Resolves on Ctrl-C or SIGTERM; the server then finishes in-flight requests.
-async fn shutdown_signal() {
-    let interrupt = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::error!(%error, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::error!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
-    }
-    tracing::info!("shutting down after in-flight requests");
 }

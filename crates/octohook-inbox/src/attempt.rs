@@ -2,8 +2,9 @@
 //! time, reachable from inside any handler (a typed `Dispatcher` handler too).
 
 use std::future::Future;
+use std::time::SystemTime;
 
-use crate::{DeliveryKey, StoredDeliveryId};
+use crate::{DeliveryKey, StoredDelivery, StoredDeliveryId};
 
 tokio::task_local! {
     static CURRENT: Attempt;
@@ -43,20 +44,17 @@ pub struct Attempt {
     key: DeliveryKey,
     number: u32,
     max_attempts: u32,
+    received_at: SystemTime,
 }
 
 impl Attempt {
-    pub(crate) fn new(
-        id: StoredDeliveryId,
-        key: DeliveryKey,
-        number: u32,
-        max_attempts: u32,
-    ) -> Self {
+    pub(crate) fn new(delivery: &StoredDelivery, max_attempts: u32) -> Self {
         Self {
-            id,
-            key,
-            number,
+            id: delivery.id,
+            key: delivery.key.clone(),
+            number: delivery.attempts,
             max_attempts,
+            received_at: delivery.received_at,
         }
     }
 
@@ -79,6 +77,11 @@ impl Attempt {
     /// The attempt number, from 1.
     pub fn number(&self) -> u32 {
         self.number
+    }
+
+    /// When the receiver got the delivery.
+    pub fn received_at(&self) -> SystemTime {
+        self.received_at
     }
 
     /// Whether a failure of this attempt marks the delivery `failed` (no retry

@@ -132,7 +132,11 @@ impl Inbox {
     /// assert!(matches!(again, Receipt::Duplicate { .. }));
     /// # }
     /// ```
-    pub async fn receive(&self, delivery: &VerifiedDelivery, request_headers: &HeaderMap) -> Receipt {
+    pub async fn receive(
+        &self,
+        delivery: &VerifiedDelivery,
+        request_headers: &HeaderMap,
+    ) -> Receipt {
         let hook_id = delivery.hook_id().map(|id| id.get());
         match self.accept(delivery, request_headers).await {
             Ok(Inserted::New { id }) => {
@@ -180,7 +184,12 @@ impl Inbox {
     /// Starts `workers` workers (at least one) that run `handler` on this
     /// inbox's deliveries, each configured as `config` and named
     /// `{config.name()}/N`. Call it inside a tokio runtime.
-    pub fn process<H: Handler>(&self, handler: H, workers: usize, config: WorkerConfig) -> Processing {
+    pub fn process<H: Handler>(
+        &self,
+        handler: H,
+        workers: usize,
+        config: WorkerConfig,
+    ) -> Processing {
         Processing::start(self, handler, workers, &config)
     }
 

@@ -425,12 +425,7 @@ impl Worker {
     ) -> (Result<(), AttemptError>, Claim) {
         // Should this future be dropped (the worker cancelled), the handler stops
         // too: its claim is no longer renewed and another worker may take over.
-        let attempt = Attempt::new(
-            delivery.id,
-            delivery.key.clone(),
-            delivery.attempts,
-            self.config.max_attempts,
-        );
+        let attempt = Attempt::new(&delivery, self.config.max_attempts);
         let mut task = AbortOnDrop(tokio::spawn(attempt.scope(handler.handle(delivery))));
         let renew_every = self.config.lease / 3;
         let mut renewing = true;
@@ -557,7 +552,10 @@ mod tests {
         let distinct: std::collections::BTreeSet<_> = delays.iter().collect();
         assert!(distinct.len() > 150, "{} distinct delays", distinct.len());
         let mean = delays.iter().sum::<Duration>() / 200;
-        assert!(mean > Duration::from_secs(5) && mean < Duration::from_secs(7), "{mean:?}");
+        assert!(
+            mean > Duration::from_secs(5) && mean < Duration::from_secs(7),
+            "{mean:?}"
+        );
     }
 
     #[tokio::test]

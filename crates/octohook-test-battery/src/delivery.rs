@@ -140,6 +140,14 @@ impl TestDelivery {
             .write_line(&mut expected)
             .map_err(|error| error.to_string())?;
         let expected = String::from_utf8(expected).map_err(|error| error.to_string())?;
+        // Independently of the writer: the payload is there byte for byte.
+        let written = written_payload(line)?;
+        if written != delivery.payload().as_ref() {
+            return Err(format!(
+                "the payload is not written byte for byte: {}",
+                String::from_utf8_lossy(&written)
+            ));
+        }
         if line.trim_end_matches('\n') != expected.trim_end_matches('\n') {
             return Err(format!(
                 "record differs from octohook serve's:\n  got      {line}\n  expected {expected}"
@@ -262,4 +270,24 @@ mod tests {
             assert!(delivery.expect_record(&wrong).is_err(), "accepted {wrong}");
         }
     }
+}
+
+/// The payload bytes of a record line: the text after `"payload":` up to the
+/// closing brace, or the decoded `payload_base64`.
+fn written_payload(line: &str) -> Result<Vec<u8>, String> {
+    use base64::Engine;
+    let line = line.trim_end_matches('\n');
+    if let Some((_, rest)) = line.split_once(",\"payload\":") {
+        return rest
+            .strip_suffix('}')
+            .map(|payload| payload.as_bytes().to_vec())
+            .ok_or_else(|| format!("the line does not end with the payload: {line}"));
+    }
+    let record: serde_json::Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
+    let encoded = record["payload_base64"]
+        .as_str()
+        .ok_or_else(|| format!("neither payload nor payload_base64: {line}"))?;
+    base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .map_err(|error| format!("payload_base64 is not base64: {error}"))
 }

@@ -12,6 +12,7 @@
 
 mod adversarial;
 mod corpus;
+mod crash;
 mod delivery;
 mod leaks;
 mod process;
@@ -21,9 +22,12 @@ use std::net::SocketAddr;
 
 pub use adversarial::{AdversarialOptions, GRACE, run_adversarial, run_downgrade};
 pub use corpus::{GithubExample, github_examples};
+pub use crash::{CrashReport, CrashSubject, Lines, TempDb, check_crash_safety};
 pub use delivery::TestDelivery;
 pub use leaks::{CapturedLogs, find_leaks, sent_signatures};
-pub use process::{ReceiverProcess, check_line_printing_receiver, check_serve_records};
+pub use process::{
+    ReceiverProcess, check_inbox_receiver, check_line_printing_receiver, check_serve_records,
+};
 
 /// The secret a receiver under test verifies with.
 pub const SECRET: &str = "It's a Secret to Everybody";
@@ -50,8 +54,8 @@ pub async fn run(address: SocketAddr, path: &str) -> Vec<String> {
             delivery.expect_accepted(&client, &url).await,
         );
     }
-    let emoji =
-        r#"{"action":"edited","comment":{"body":"Ça marche 🎉 — naïve café ✓"}}"#.as_bytes();
+    let emoji = r#"{"action":"edited","comment":{"id":1,"body":"Ça marche 🎉 — naïve café ✓"},"issue":{"id":2,"number":3}}"#
+        .as_bytes();
     expect(
         "emoji and accented text",
         TestDelivery::json("issue_comment", emoji.to_vec())
@@ -60,9 +64,12 @@ pub async fn run(address: SocketAddr, path: &str) -> Vec<String> {
     );
     expect(
         "form content type",
-        TestDelivery::form("issues", br#"{"action":"opened","x":"a&b=c+d %"}"#)
-            .expect_accepted(&client, &url)
-            .await,
+        TestDelivery::form(
+            "issues",
+            br#"{"action":"opened","issue":{"id":1,"number":2},"x":"a&b=c+d %"}"#,
+        )
+        .expect_accepted(&client, &url)
+        .await,
     );
 
     let good = || TestDelivery::json("push", br#"{"ref":"refs/heads/main"}"#.to_vec());

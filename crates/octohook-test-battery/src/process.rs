@@ -19,7 +19,7 @@ const PATIENCE: Duration = Duration::from_secs(10);
 pub struct ReceiverProcess {
     child: Child,
     address: SocketAddr,
-    stdout: mpsc::Receiver<String>,
+    stdout: std::sync::Mutex<mpsc::Receiver<String>>,
 }
 
 impl ReceiverProcess {
@@ -28,7 +28,25 @@ impl ReceiverProcess {
     /// # Panics
     /// When it cannot start or does not announce an address in time.
     pub fn start(program: &str) -> Self {
-        let mut child = Command::new(program)
+        Self::start_with(program, &[])
+    }
+
+    /// Starts `program` with further environment variables (such as
+    /// `OCTOHOOK_DB`), as [`start`](Self::start) does.
+    ///
+    /// # Panics
+    /// When it cannot start or does not announce an address in time.
+    pub fn start_with(program: &str, env: &[(&str, &str)]) -> Self {
+        Self::spawn(Command::new(program).envs(env.iter().copied()), program)
+    }
+
+    /// Starts `command` with the secret and `OCTOHOOK_BIND` set, as
+    /// [`start`](Self::start) does.
+    ///
+    /// # Panics
+    /// When it cannot start or does not announce an address in time.
+    pub fn spawn(command: &mut Command, program: &str) -> Self {
+        let mut child = command
             .env("GITHUB_WEBHOOK_SECRET", SECRET)
             .env("OCTOHOOK_BIND", "127.0.0.1:0")
             .stdin(Stdio::null())
@@ -52,7 +70,7 @@ impl ReceiverProcess {
         Self {
             child,
             address,
-            stdout,
+            stdout: std::sync::Mutex::new(stdout),
         }
     }
 
@@ -64,13 +82,32 @@ impl ReceiverProcess {
     /// The next line it prints on standard output, waiting up to 10 s.
     pub fn next_line(&self) -> Result<String, String> {
         self.stdout
+            .lock()
+            .unwrap()
             .recv_timeout(PATIENCE)
             .map_err(|_| "no line on standard output in time".to_owned())
     }
 
+    /// Hands over its standard output, line by line (the other line methods then
+    /// see nothing).
+    pub fn take_lines(&self) -> impl Iterator<Item = String> + Send + 'static {
+        let (sender, receiver) = mpsc::channel();
+        // Forward what the reading thread sends; this receiver is moved out.
+        let stdout = std::mem::replace(&mut *self.stdout.lock().unwrap(), receiver);
+        drop(sender);
+        stdout.into_iter()
+    }
+
+    /// Kills the process with SIGKILL (no chance to clean up) and waits for it.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Every line printed so far, waiting `quiet` for each further one.
     pub fn lines_until_quiet(&self, quiet: Duration) -> Vec<String> {
-        std::iter::from_fn(|| self.stdout.recv_timeout(quiet).ok()).collect()
+        let stdout = self.stdout.lock().unwrap();
+        std::iter::from_fn(|| stdout.recv_timeout(quiet).ok()).collect()
     }
 }
 
@@ -101,7 +138,8 @@ fn lines(stream: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> 
 /// # Panics
 /// On any failure, with the list of failed cases.
 pub async fn check_line_printing_receiver(program: &str) {
-    let receiver = ReceiverProcess::start(program);
+    let db = crate::crash::TempDb::new();
+    let receiver = ReceiverProcess::start_with(program, &[("OCTOHOOK_DB", db.path_str())]);
     let failures = crate::run(receiver.address(), "/").await;
     assert!(
         failures.is_empty(),
@@ -120,7 +158,8 @@ pub async fn check_line_printing_receiver(program: &str) {
 /// # Panics
 /// On the first line that differs.
 pub async fn check_serve_records(program: &str) {
-    let receiver = ReceiverProcess::start(program);
+    let db = crate::crash::TempDb::new();
+    let receiver = ReceiverProcess::start_with(program, &[("OCTOHOOK_DB", db.path_str())]);
     let client = reqwest::Client::new();
     let url = format!("http://{}/", receiver.address());
     let mut deliveries: Vec<TestDelivery> = crate::github_examples()
@@ -128,12 +167,32 @@ pub async fn check_serve_records(program: &str) {
         .map(|example| TestDelivery::json(&example.event, example.body))
         .collect();
     deliveries.extend([
-        // Multi-line JSON, re-encoded on one line.
+        // Multi-line JSON: kept byte for byte, in base64.
         TestDelivery::json(
             "issues",
-            b"{\n  \"action\": \"opened\",\n  \"n\": [1, 2]\n}".to_vec(),
+            b"{\n  \"action\": \"opened\",\n  \"issue\": {\"id\": 1, \"number\": 2},\n  \"n\": [1, 2]\n}"
+                .to_vec(),
         ),
-        TestDelivery::form("issues", br#"{"action":"closed","x":"a&b=c+d %"}"#),
+        TestDelivery::json(
+            "issues",
+            b"{\r\n\"action\":\"opened\",\r\n\"issue\":{\"id\":1,\"number\":3}}\r\n".to_vec(),
+        ),
+        // As `echo ... > issue.json` writes it: a trailing newline.
+        TestDelivery::json(
+            "issues",
+            b"{\"action\":\"opened\",\"issue\":{\"id\":1,\"number\":4}}\n".to_vec(),
+        ),
+        // What a re-encoding would change: key order, `\/`, `1.10`, an integer
+        // beyond 64 bits, a duplicate key.
+        TestDelivery::json(
+            "issues",
+            br#"{"z":0,"action":"opened","issue":{"number":5,"id":1},"url":"https:\/\/x","n":1.10,"big":123456789012345678901234567890,"a":1,"a":2}"#
+                .to_vec(),
+        ),
+        TestDelivery::form(
+            "issues",
+            br#"{"action":"closed","issue":{"id":1,"number":6},"x":"a&b=c+d %"}"#,
+        ),
         // No hook id and no target: both null.
         TestDelivery::json(
             "ping",
@@ -155,4 +214,71 @@ pub async fn check_serve_records(program: &str) {
     let good = TestDelivery::json("push", br#"{"ref":"refs/heads/main"}"#.to_vec());
     assert_eq!(good.send(&client, &url).await.unwrap().0, 200);
     good.expect_record(&receiver.next_line().unwrap()).unwrap();
+}
+
+/// Runs `program`, a receiver with a durable inbox (`OCTOHOOK_DB`, a fresh
+/// SQLite file here) and a read timeout set by `OCTOHOOK_READ_TIMEOUT_SECS`,
+/// through the whole battery: with a 30 s timeout (long enough for a 25 MiB
+/// body in a debug build) the good and bad deliveries, checking that it prints
+/// one line per accepted delivery and none for a redelivery of one; then, in a
+/// second run, the hostile clients against `options.read_timeout`.
+///
+/// # Panics
+/// On any failure, with the list of failed cases.
+pub async fn check_inbox_receiver(program: &str, options: &crate::AdversarialOptions) {
+    let db = crate::crash::TempDb::new();
+    let receiver = ReceiverProcess::start_with(
+        program,
+        &[
+            ("OCTOHOOK_DB", db.path_str()),
+            ("OCTOHOOK_READ_TIMEOUT_SECS", "30"),
+        ],
+    );
+    let failures = crate::run(receiver.address(), "/").await;
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    let lines = receiver.lines_until_quiet(Duration::from_millis(1500));
+    assert_eq!(lines.len(), crate::github_examples().len() + 2);
+    // A redelivery (same hook, same GUID) is answered 200 and not processed again.
+    let client = reqwest::Client::new();
+    let url = format!("http://{}/", receiver.address());
+    let ping = TestDelivery::json(
+        "ping",
+        br#"{"zen":"Non-blocking is better than blocking.","hook_id":1}"#.to_vec(),
+    );
+    assert_eq!(ping.send(&client, &url).await.unwrap().0, 200);
+    ping.expect_record(&receiver.next_line().unwrap()).unwrap();
+    assert_eq!(
+        ping.send(&client, &url).await.unwrap().0,
+        200,
+        "a redelivery"
+    );
+    assert!(
+        receiver
+            .lines_until_quiet(Duration::from_millis(1500))
+            .is_empty(),
+        "a redelivery was processed again"
+    );
+    drop(receiver);
+
+    let db = crate::crash::TempDb::new();
+    let timeout = options.read_timeout.as_secs().max(1).to_string();
+    let hostile = ReceiverProcess::start_with(
+        program,
+        &[
+            ("OCTOHOOK_DB", db.path_str()),
+            ("OCTOHOOK_READ_TIMEOUT_SECS", &timeout),
+        ],
+    );
+    let failures = crate::run_adversarial(hostile.address(), "/", options).await;
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

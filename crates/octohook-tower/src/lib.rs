@@ -34,7 +34,11 @@ pub mod extract;
 mod future;
 mod layer;
 mod rejection;
+#[cfg(feature = "server")]
+pub mod server;
 mod service;
+#[cfg(feature = "inbox")]
+mod store_delivery;
 mod verify_body;
 
 pub use body::{RequestBody, ResponseBody};
@@ -42,4 +46,6 @@ pub use future::ResponseFuture;
 pub use layer::VerifyWebhookLayer;
 pub use rejection::{Rejection, rejection_response};
 pub use service::VerifyWebhook;
+#[cfg(feature = "inbox")]
+pub use store_delivery::StoreDelivery;
 pub use verify_body::VerifyBody;

@@ -18,12 +18,9 @@ fn worker_config(name: &str) -> WorkerConfig {
     WorkerConfig::new(name)
         .lease(LONG)
         .poll_interval(Duration::from_millis(20))
-        .backoff(Backoff::new(
-            Duration::from_millis(300),
-            2,
-            Duration::from_secs(2),
+        .backoff(
+            Backoff::new(Duration::from_millis(300), 2, Duration::from_secs(2)).without_jitter(),
         )
-        .without_jitter())
 }
 
 async fn ok(_: StoredDelivery) -> Result<(), AttemptError> {

@@ -1,35 +1,60 @@
-//! The HTTP server of `octohook serve`: an accept loop on hyper-util's connection
-//! builder, with read timeouts and a graceful shutdown.
+//! A hardened HTTP server for a webhook receiver (feature `server`): what
+//! `octohook serve` runs on, for any axum router or tower service.
 //!
 //! `axum::serve` sets no timer on its connections, so it has no timeout on the
 //! request head: a client that connects and sends nothing, or trickles its head a
-//! byte at a time, holds a connection for as long as it likes. Here, with the read
-//! timeout `T`:
-//! - a new connection must show which protocol it speaks within `T`: the first
+//! byte at a time, holds a connection for as long as it likes. [`serve`], with
+//! the read timeout `T` of its [`ServerConfig`]:
+//! - gives a new connection `T` to show which protocol it speaks: the first
 //!   bytes of an HTTP/1 request, or the whole HTTP/2 preface;
-//! - an HTTP/1 request head must arrive within `T` of the server starting to wait
-//!   for it (hyper's `header_read_timeout`), which also closes a keep-alive
-//!   connection left idle for `T`;
-//! - the body must arrive within `T` of the request reaching the router: that is
-//!   the layer's [`with_read_timeout`](octohook_tower::VerifyWebhookLayer::with_read_timeout),
-//!   set by the caller.
+//! - gives an HTTP/1 request head `T` from when the server starts waiting for it
+//!   (hyper's `header_read_timeout`), which also closes a keep-alive connection
+//!   left idle for `T`;
+//! - leaves the body to [`VerifyWebhookLayer::with_read_timeout`](crate::VerifyWebhookLayer::with_read_timeout),
+//!   which the caller sets to `T` too;
+//! - sets `TCP_NODELAY`, so that a short answer leaves at once;
+//! - on shutdown, stops accepting, lets each connection finish the request it is
+//!   serving, and returns once all are closed.
 //!
 //! hyper has no head timeout for HTTP/2 (cleartext with prior knowledge, which
 //! GitHub does not use): there only the body is timed, and keep-alive pings close
 //! connections whose peer has gone.
+//!
+//! ```no_run
+//! # async fn run() -> std::io::Result<()> {
+//! use std::time::Duration;
+//! use axum::{Router, routing::post};
+//! use octohook::{Verifier, WebhookSecret};
+//! use octohook_tower::VerifyWebhookLayer;
+//! use octohook_tower::server::{ServerConfig, serve, shutdown_signal};
+//!
+//! let config = ServerConfig::default();
+//! let verifier = Verifier::new(WebhookSecret::new("s3cret").unwrap());
+//! let app = Router::new()
+//!     .route("/", post(|| async { "ok" }))
+//!     .layer(VerifyWebhookLayer::new(verifier).with_read_timeout(config.read_timeout()));
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//! serve(listener, app, &config, shutdown_signal()).await;
+//! # Ok(())
+//! # }
+//! ```
 
+use std::error::Error as StdError;
 use std::future::Future;
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
+use bytes::Bytes;
+use http::{Request, Response};
+use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tower_service::Service;
 
 /// What an HTTP/2 client sends first when it speaks HTTP/2 without an upgrade.
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -38,15 +63,61 @@ const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// the next, rather than spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
 
-/// Serves `app` on `listener` until `shutdown` resolves; then stops accepting, lets
-/// each connection finish the request it is serving, and returns once all are
-/// closed.
-pub(crate) async fn serve(
-    listener: TcpListener,
-    app: Router,
+/// How [`serve`] treats its connections.
+///
+/// ```
+/// use std::time::Duration;
+/// use octohook_tower::server::ServerConfig;
+///
+/// let config = ServerConfig::default().with_read_timeout(Duration::from_secs(5));
+/// assert_eq!(config.read_timeout(), Duration::from_secs(5));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerConfig {
     read_timeout: Duration,
+}
+
+impl Default for ServerConfig {
+    /// A 10 s read timeout: GitHub itself gives up after 10 s.
+    fn default() -> Self {
+        Self {
+            read_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl ServerConfig {
+    /// The time a client has to show its protocol, to send a request head, and
+    /// the time after which an idle connection is closed (at least 1 ms). Give
+    /// the layer the same with
+    /// [`with_read_timeout`](crate::VerifyWebhookLayer::with_read_timeout).
+    pub fn with_read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+
+    /// The read timeout.
+    pub fn read_timeout(&self) -> Duration {
+        self.read_timeout
+    }
+}
+
+/// Serves `service` (an axum `Router`, or any tower service of HTTP requests) on
+/// `listener` until `shutdown` resolves; then stops accepting, lets each
+/// connection finish the request it is serving, and returns once all are closed.
+pub async fn serve<S, B>(
+    listener: TcpListener,
+    service: S,
+    config: &ServerConfig,
     shutdown: impl Future<Output = ()>,
-) {
+) where
+    S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn StdError + Send + Sync>>,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn StdError + Send + Sync>>,
+{
+    let read_timeout = config.read_timeout;
     let mut builder = Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -72,7 +143,7 @@ pub(crate) async fn serve(
                 connections.spawn(connection(
                     Arc::clone(&builder),
                     stream,
-                    app.clone(),
+                    service.clone(),
                     read_timeout,
                     stopping.clone(),
                 ));
@@ -92,15 +163,50 @@ pub(crate) async fn serve(
     while connections.join_next().await.is_some() {}
 }
 
+/// Resolves on Ctrl-C or (on Unix) SIGTERM: the usual `shutdown` of [`serve`].
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down after in-flight requests");
+}
+
 /// Serves one connection until it closes, or until `stopping` turns true, when the
 /// request in flight, if any, is finished first.
-async fn connection(
+async fn connection<S, B>(
     builder: Arc<Builder<TokioExecutor>>,
     stream: TcpStream,
-    app: Router,
+    service: S,
     read_timeout: Duration,
     mut stopping: watch::Receiver<bool>,
-) {
+) where
+    S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn StdError + Send + Sync>>,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn StdError + Send + Sync>>,
+{
     let _ = stream.set_nodelay(true);
     let known = tokio::select! {
         known = tokio::time::timeout(read_timeout, protocol_known(&stream)) => known,
@@ -117,7 +223,8 @@ async fn connection(
             return;
         }
     }
-    let connection = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app));
+    let connection =
+        builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
     let mut connection = std::pin::pin!(connection);
     let ended = tokio::select! {
         ended = connection.as_mut() => ended,
