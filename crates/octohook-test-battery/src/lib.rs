@@ -26,7 +26,8 @@ pub use crash::{CrashReport, CrashSubject, Lines, TempDb, check_crash_safety};
 pub use delivery::TestDelivery;
 pub use leaks::{CapturedLogs, find_leaks, sent_signatures};
 pub use process::{
-    ReceiverProcess, check_inbox_receiver, check_line_printing_receiver, check_serve_records,
+    ReceiverProcess, check_inbox_receiver, check_line_printing_receiver, check_records,
+    check_serve_records,
 };
 
 /// The secret a receiver under test verifies with.

@@ -159,7 +159,19 @@ pub async fn check_line_printing_receiver(program: &str) {
 /// On the first line that differs.
 pub async fn check_serve_records(program: &str) {
     let db = crate::crash::TempDb::new();
-    let receiver = ReceiverProcess::start_with(program, &[("OCTOHOOK_DB", db.path_str())]);
+    check_records(&ReceiverProcess::start_with(
+        program,
+        &[("OCTOHOOK_DB", db.path_str())],
+    ))
+    .await;
+}
+
+/// [`check_serve_records`] on a receiver already started (`octohook serve`
+/// itself, say, which takes its address as an argument).
+///
+/// # Panics
+/// On the first line that differs.
+pub async fn check_records(receiver: &ReceiverProcess) {
     let client = reqwest::Client::new();
     let url = format!("http://{}/", receiver.address());
     let mut deliveries: Vec<TestDelivery> = crate::github_examples()
