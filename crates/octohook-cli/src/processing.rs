@@ -35,7 +35,8 @@ pub(crate) struct ProcessingArgs {
     #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
     max_attempts: u32,
     /// Delay after the first failed attempt; it doubles after each further one,
-    /// up to 10 minutes.
+    /// up to 10 minutes, and each actual delay is drawn between half of that and
+    /// all of it (jitter).
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration)]
     retry_backoff: Duration,
     /// How long --exec may run before it is killed (and the attempt failed).

@@ -20,8 +20,15 @@
 //!     driver): for receivers on several machines; a unique key for
 //!     deduplication, `FOR UPDATE SKIP LOCKED` for workers, migrations embedded
 //!     and applied at connect time.
-//! - [`Inbox`]: the hand-off from a receiver: [`Inbox::accept`] a verified
-//!   delivery, answer 2xx on `Ok` (new or duplicate) and 503 on `Err`.
+//! - [`Inbox`]: the hand-off from a receiver: [`Inbox::receive`] a verified
+//!   delivery and answer with its [`Receipt`]: 200 once committed (new or
+//!   duplicate), 503 when nothing was (`octohook-tower`'s `StoreDelivery` and
+//!   `octohook-actix`'s `store_delivery` do it for you). [`Inbox::process`]
+//!   starts workers ([`Processing`]) that run a [`Handler`] on each stored
+//!   delivery and [drain](Processing::drain) gracefully.
+//! - [`handlers`]: a typed `Dispatcher` ([`handlers::Dispatch`]), JSON lines,
+//!   a command, a forward, and [`handlers::Chain`] to run several; every handler
+//!   finds its [`Attempt`] (number, idempotency key).
 //! - [`Worker`]: claims the next due delivery, runs a [`Handler`], and marks it
 //!   done, schedules a retry with [`Backoff`], or marks it failed after
 //!   `max_attempts`. Workers on one or many machines never process the same

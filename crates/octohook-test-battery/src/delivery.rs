@@ -227,6 +227,26 @@ impl TestDelivery {
     }
 }
 
+/// The payload bytes of a record line: the text after `"payload":` up to the
+/// closing brace, or the decoded `payload_base64`.
+fn written_payload(line: &str) -> Result<Vec<u8>, String> {
+    use base64::Engine;
+    let line = line.trim_end_matches('\n');
+    if let Some((_, rest)) = line.split_once(",\"payload\":") {
+        return rest
+            .strip_suffix('}')
+            .map(|payload| payload.as_bytes().to_vec())
+            .ok_or_else(|| format!("the line does not end with the payload: {line}"));
+    }
+    let record: serde_json::Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
+    let encoded = record["payload_base64"]
+        .as_str()
+        .ok_or_else(|| format!("neither payload nor payload_base64: {line}"))?;
+    base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .map_err(|error| format!("payload_base64 is not base64: {error}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -270,24 +290,4 @@ mod tests {
             assert!(delivery.expect_record(&wrong).is_err(), "accepted {wrong}");
         }
     }
-}
-
-/// The payload bytes of a record line: the text after `"payload":` up to the
-/// closing brace, or the decoded `payload_base64`.
-fn written_payload(line: &str) -> Result<Vec<u8>, String> {
-    use base64::Engine;
-    let line = line.trim_end_matches('\n');
-    if let Some((_, rest)) = line.split_once(",\"payload\":") {
-        return rest
-            .strip_suffix('}')
-            .map(|payload| payload.as_bytes().to_vec())
-            .ok_or_else(|| format!("the line does not end with the payload: {line}"));
-    }
-    let record: serde_json::Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
-    let encoded = record["payload_base64"]
-        .as_str()
-        .ok_or_else(|| format!("neither payload nor payload_base64: {line}"))?;
-    base64::engine::general_purpose::STANDARD
-        .decode(encoded)
-        .map_err(|error| format!("payload_base64 is not base64: {error}"))
 }

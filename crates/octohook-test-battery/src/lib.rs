@@ -22,7 +22,9 @@ use std::net::SocketAddr;
 
 pub use adversarial::{AdversarialOptions, GRACE, run_adversarial, run_downgrade};
 pub use corpus::{GithubExample, github_examples};
-pub use crash::{CrashReport, CrashSubject, Lines, TempDb, check_crash_safety};
+pub use crash::{
+    CrashReport, CrashSubject, Lines, TempDb, check_crash_safety, check_program_crash_safety,
+};
 pub use delivery::TestDelivery;
 pub use leaks::{CapturedLogs, find_leaks, sent_signatures};
 pub use process::{

@@ -54,11 +54,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .await
         }
     });
-    let processing = inbox.process(
-        Dispatch::new(dispatcher),
-        2,
-        WorkerConfig::for_this_process(),
-    );
+    // After a crash, a delivery being handled is taken up again once its lease expires.
+    let workers = WorkerConfig::for_this_process().lease(Duration::from_secs(10));
+    let processing = inbox.process(Dispatch::new(dispatcher), 2, workers);
 
     let config = WebhookConfig::new()
         .secret(secret)

@@ -21,14 +21,6 @@ async fn passes_the_battery_prints_a_line_per_delivery_and_processes_a_redeliver
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_sigkills_lose_no_acknowledged_delivery_and_store_none_twice() {
-    let subject = octohook_test_battery::CrashSubject {
-        command: Box::new(|db| {
-            let mut command = std::process::Command::new(BIN);
-            command.env("OCTOHOOK_DB", db);
-            command
-        }),
-        lines: octohook_test_battery::Lines::Stdout,
-    };
-    let report = octohook_test_battery::check_crash_safety(&subject, 300, 4).await;
+    let report = octohook_test_battery::check_program_crash_safety(BIN).await;
     assert_eq!(report.kills, 4);
 }

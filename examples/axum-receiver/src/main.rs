@@ -15,22 +15,10 @@
 //! - `RUST_LOG` (optional): log filter for standard error, `warn` by default, so
 //!   rejected deliveries are logged.
 //!
-//! A body that has not fully arrived 10 seconds after the layer starts reading it
-//! is answered 408 (GitHub gives up after 10 seconds anyway). `axum::serve` has no
-//! timeout for the request head, though: a client may trickle its head, or connect
-//! and send nothing, for as long as it likes. Before exposing a receiver, serve it
-//! with hyper's own connection builder and a timer, as `octohook serve` does:
-//!
-//! ```text
-//! let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-//! builder.http1().timer(TokioTimer::new()).header_read_timeout(READ_TIMEOUT);
-//! // For each accepted stream:
-//! builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone())).await
-//! ```
-//!
-//! (hyper-util's features `server-auto`, `tokio` and `service`; its automatic
-//! protocol detection waits for the first bytes without a timeout, so either time
-//! that wait too or use `http1_only()`.)
+//! It runs on `octohook_tower::server::serve`, the hardened server of `octohook
+//! serve`: 10 seconds to send a request head, then the body (408 after that),
+//! idle connections closed after 10 seconds, and a graceful shutdown on Ctrl-C
+//! or SIGTERM. (`axum::serve` has no timeout for the request head.)
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -43,6 +31,7 @@ use axum::routing::post;
 use octohook::{DeliveryRecord, Verifier, WebhookSecret};
 use octohook_tower::VerifyWebhookLayer;
 use octohook_tower::extract::Webhook;
+use octohook_tower::server::{ServerConfig, serve, shutdown_signal};
 
 /// How long a client has to send a delivery's body.
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -94,11 +83,7 @@ async fn main() -> ExitCode {
         Ok(address) => eprintln!("listening on http://{address}/"),
         Err(error) => eprintln!("listening (address unknown: {error})"),
     }
-    match axum::serve(listener, app).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("server failed: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    let config = ServerConfig::default().with_read_timeout(READ_TIMEOUT);
+    serve(listener, app, &config, shutdown_signal()).await;
+    ExitCode::SUCCESS
 }
