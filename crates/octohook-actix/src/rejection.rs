@@ -19,12 +19,15 @@ use crate::WebhookConfig;
 /// assert_eq!(rejection_response(&Rejection::NotConfigured).status().as_u16(), 500);
 /// ```
 pub fn rejection_response(rejection: &Rejection) -> HttpResponse {
-    HttpResponse::build(status(rejection))
-        .insert_header((
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(Rejection::CONTENT_TYPE),
-        ))
-        .body(rejection.body())
+    let mut response = HttpResponse::build(status(rejection));
+    response.insert_header((
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(Rejection::CONTENT_TYPE),
+    ));
+    if let Some(seconds) = rejection.retry_after_secs() {
+        response.insert_header((header::RETRY_AFTER, seconds));
+    }
+    response.body(rejection.body())
 }
 
 /// The rejection's status, in actix-web's `http` 0.2 (the core speaks `http` 1.x:

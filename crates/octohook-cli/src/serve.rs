@@ -11,7 +11,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{post, post_service};
 use clap::Args;
-use octohook::{DEFAULT_BODY_LIMIT, DEFAULT_MAX_JSON_DEPTH};
+use octohook::{BodyBudget, DEFAULT_BODY_BUDGET, DEFAULT_BODY_LIMIT, DEFAULT_MAX_JSON_DEPTH};
 use octohook_inbox::handlers::JsonLines;
 use octohook_inbox::{Inbox, Processing};
 use octohook_tower::extract::Webhook;
@@ -45,6 +45,12 @@ pub(crate) struct ServeArgs {
     /// Largest body accepted, in bytes (GitHub's cap is 25 MiB).
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_BODY_LIMIT)]
     max_body: u64,
+    /// Most bytes of request bodies held before their signatures are checked,
+    /// across all connections. A body that does not fit is refused unread with
+    /// 503 and Retry-After; bodies over 1 MiB share all but an eighth of it (at
+    /// most 32 MiB), which stays free for small deliveries.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_BODY_BUDGET)]
+    unverified_body_budget: u64,
     /// Deepest nesting of arrays and objects accepted in a payload (400 beyond);
     /// the default is the deepest serde_json, and so `octohook parse`, reads.
     #[arg(long, value_name = "LEVELS", default_value_t = DEFAULT_MAX_JSON_DEPTH)]
@@ -89,7 +95,8 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error
     let verifier = secrets::verifier(secrets).ok_or("no secret configured")?;
     let mut verifier = verifier
         .with_body_limit(args.max_body)
-        .with_max_json_depth(args.max_json_depth);
+        .with_max_json_depth(args.max_json_depth)
+        .with_body_budget(BodyBudget::new(args.unverified_body_budget));
     if args.allow_sha1 {
         verifier = verifier.allow_legacy_sha1();
     }

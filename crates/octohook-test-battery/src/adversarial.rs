@@ -43,6 +43,10 @@ pub struct AdversarialOptions {
     pub continue_before_verifying: bool,
     /// The receiver accepts the legacy SHA-1 signature.
     pub legacy_sha1: bool,
+    /// The size of the receiver's budget of unverified bodies
+    /// (`octohook::BodyBudget`, 256 MiB by default), which the receiver under
+    /// test must not share with another one under test.
+    pub body_budget: u64,
 }
 
 impl AdversarialOptions {
@@ -53,6 +57,7 @@ impl AdversarialOptions {
             read_timeout,
             continue_before_verifying: false,
             legacy_sha1: false,
+            body_budget: octohook::DEFAULT_BODY_BUDGET,
         }
     }
 
@@ -105,6 +110,9 @@ pub async fn run_adversarial(
         expect(&case, outcome);
     }
     for (case, outcome) in deep_nesting(address, path).await {
+        expect(&case, outcome);
+    }
+    for (case, outcome) in budget_flood(address, path, options.body_budget).await {
         expect(&case, outcome);
     }
     failures.extend(run_downgrade(address, path, options.legacy_sha1).await);
@@ -230,6 +238,7 @@ impl RawRequest {
 struct Response {
     status: u16,
     body: Vec<u8>,
+    retry_after: Option<String>,
 }
 
 /// How a wait for a response ended.
@@ -309,7 +318,12 @@ impl<R: AsyncRead + Unpin> ResponseReader<R> {
         if !leaks.is_empty() {
             return Err(format!("the {status} response leaks {}", leaks.join(", ")));
         }
-        Ok(Answer::Response(Response { status, body }))
+        let retry_after = header("retry-after").map(str::to_owned);
+        Ok(Answer::Response(Response {
+            status,
+            body,
+            retry_after,
+        }))
     }
 
     /// Reads more into the buffer; 0 at the end of the stream or on a reset.
@@ -859,4 +873,92 @@ async fn expect_continue(
     }
     drop(writer);
     status(Ok(answer), 413)
+}
+
+/// Connections that announce 25 MiB bodies with a well-formed but wrong
+/// signature and hold them: as many as the budget's share for large bodies
+/// takes. One more is refused at once with 503 and `Retry-After`, unread; a
+/// small good delivery still gets through; and once the holders are gone the
+/// budget is whole again.
+async fn budget_flood(
+    address: SocketAddr,
+    path: &str,
+    budget: u64,
+) -> Vec<(String, Result<(), String>)> {
+    const LARGE: u64 = 25 * 1024 * 1024;
+    let share = octohook::BodyBudget::new(budget).large_body_share();
+    let holders = usize::try_from(share / LARGE).unwrap_or(usize::MAX);
+    let wrong = "sha256=".to_owned() + &"0".repeat(64);
+    let announce = || {
+        RawRequest::of(&good(), path)
+            .with("x-hub-signature-256", wrong.as_bytes())
+            .with("content-length", LARGE.to_string().as_bytes())
+            .head()
+    };
+    let mut outcomes = Vec::new();
+    let mut held = Vec::with_capacity(holders);
+    for _ in 0..holders {
+        match connect(address).await {
+            Ok(mut stream) => {
+                let _ = stream.write_all(&announce()).await;
+                let _ = stream.write_all(b"{").await;
+                held.push(stream);
+            }
+            Err(error) => {
+                outcomes.push(("budget: holders connect".to_owned(), Err(error)));
+                return outcomes;
+            }
+        }
+    }
+    // Let the receiver reserve what they announced.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let over = exchange(address, announce(), false).await;
+    outcomes.push((
+        format!("budget: a 25 MiB body beyond {holders} held ones"),
+        match over {
+            Ok(Answer::Response(response))
+                if response.status == 503 && response.retry_after.is_some() =>
+            {
+                Ok(())
+            }
+            Ok(Answer::Response(response)) if response.status == 413 => Ok(()),
+            Ok(Answer::Response(response)) => Err(format!(
+                "expected 503 with Retry-After, got {} (Retry-After {:?})",
+                response.status, response.retry_after
+            )),
+            Ok(Answer::Closed) => Err("expected 503, the connection was closed".to_owned()),
+            Err(error) => Err(error),
+        },
+    ));
+    let client = reqwest::Client::new();
+    let url = format!("http://{address}{path}");
+    outcomes.push((
+        "budget: a small delivery while large bodies hold the budget".to_owned(),
+        good().expect_accepted(&client, &url).await,
+    ));
+    drop(held);
+    // The holders' bodies are abandoned: their bytes are given back.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stream = connect(address).await;
+    let released = match stream {
+        Ok(mut stream) => {
+            let _ = stream.write_all(&announce()).await;
+            let (reader, _writer) = stream.into_split();
+            match ResponseReader::new(reader)
+                .next(Instant::now() + Duration::from_millis(500))
+                .await
+            {
+                Ok(Answer::Response(response)) if response.status == 503 => {
+                    Err("the budget was not given back after the holders left".to_owned())
+                }
+                _ => Ok(()),
+            }
+        }
+        Err(error) => Err(error),
+    };
+    outcomes.push((
+        "budget: given back by abandoned bodies".to_owned(),
+        released,
+    ));
+    outcomes
 }

@@ -1,7 +1,7 @@
 //! Rejections as HTTP responses: the core's [`Rejection`], translated.
 
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, HeaderValue};
+use http::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use http::{HeaderMap, Response};
 use http_body_util::Full;
 pub use octohook::Rejection;
@@ -23,6 +23,11 @@ pub fn rejection_response(rejection: &Rejection) -> Response<Full<Bytes>> {
         CONTENT_TYPE,
         HeaderValue::from_static(Rejection::CONTENT_TYPE),
     );
+    if let Some(seconds) = rejection.retry_after_secs() {
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(seconds));
+    }
     response
 }
 

@@ -48,6 +48,14 @@ pub enum Error {
         /// The limit in bytes.
         limit: u64,
     },
+    /// Too many bytes of unverified bodies are held across connections (see
+    /// [`BodyBudget`](crate::BodyBudget)): the body was refused without being
+    /// read. Answered with 503 and `Retry-After`.
+    #[error("the receiver is busy with other deliveries; try again later")]
+    BodyBudgetExhausted {
+        /// How long the client should wait, in seconds (`Retry-After`).
+        retry_after_secs: u64,
+    },
     /// No `Content-Type` header was sent.
     #[error("missing Content-Type header")]
     MissingContentType,
@@ -96,6 +104,7 @@ impl Error {
             | Self::MalformedSignature { .. }
             | Self::SignatureMismatch => StatusCode::UNAUTHORIZED,
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyBudgetExhausted { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::MissingContentType | Self::UnsupportedContentType => {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE
             }

@@ -38,6 +38,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod body_budget;
 mod body_verification;
 mod content_type;
 mod delivery_headers;
@@ -57,6 +58,7 @@ mod signature;
 mod verified_delivery;
 mod verifier;
 
+pub use body_budget::{BodyBudget, DEFAULT_BODY_BUDGET};
 pub use body_verification::BodyVerification;
 pub use content_type::ContentType;
 pub use delivery_headers::{DeliveryHeaders, EnterpriseServer, InstallationTarget, TargetType};

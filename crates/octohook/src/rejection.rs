@@ -70,6 +70,17 @@ impl Rejection {
         }
     }
 
+    /// The `Retry-After` of the answer, in seconds: set when the receiver is too
+    /// busy with unverified bodies ([`Error::BodyBudgetExhausted`]).
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Self::Invalid(Error::BodyBudgetExhausted { retry_after_secs }) => {
+                Some(*retry_after_secs)
+            }
+            _ => None,
+        }
+    }
+
     /// The body of the answer: the reason and a newline.
     pub fn body(&self) -> String {
         format!("{self}\n")

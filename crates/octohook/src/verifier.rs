@@ -10,11 +10,12 @@ use http::HeaderMap;
 use sha1::Sha1;
 use sha2::Sha256;
 
+use crate::body_budget::BudgetHold;
 use crate::delivery_headers::{HeaderScan, Slot, single};
 use crate::signature::{sha1_key, sha256_key};
 use crate::{
-    DEFAULT_MAX_JSON_DEPTH, DeliveryHeaders, Error, Signature1, Signature256, SignatureAlgorithm,
-    VerifiedDelivery, WebhookSecret,
+    BodyBudget, DEFAULT_MAX_JSON_DEPTH, DeliveryHeaders, Error, Signature1, Signature256,
+    SignatureAlgorithm, VerifiedDelivery, WebhookSecret,
 };
 
 /// GitHub caps payloads at 25 MiB; this is the default body limit.
@@ -66,6 +67,7 @@ pub struct Verifier {
     allow_sha1: bool,
     body_limit: u64,
     max_json_depth: usize,
+    budget: Option<BodyBudget>,
 }
 
 impl Verifier {
@@ -77,6 +79,7 @@ impl Verifier {
             allow_sha1: false,
             body_limit: DEFAULT_BODY_LIMIT,
             max_json_depth: DEFAULT_MAX_JSON_DEPTH,
+            budget: Some(BodyBudget::process_default()),
         }
     }
 
@@ -154,6 +157,26 @@ impl Verifier {
         self
     }
 
+    /// Bounds the bytes of bodies held before verification with `budget`,
+    /// shared with every clone of this verifier and every verifier given the
+    /// same budget (instead of the process's default one; see [`BodyBudget`]).
+    pub fn with_body_budget(mut self, budget: BodyBudget) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// No bound on the bytes of bodies held before verification, beyond the
+    /// per-body limit: for a verifier that only sees bodies already in memory.
+    pub fn without_body_budget(mut self) -> Self {
+        self.budget = None;
+        self
+    }
+
+    /// The budget of unverified bodies, if any.
+    pub fn body_budget(&self) -> Option<&BodyBudget> {
+        self.budget.as_ref()
+    }
+
     /// How deeply the payload may nest arrays and objects.
     pub fn max_json_depth(&self) -> usize {
         self.max_json_depth
@@ -170,8 +193,10 @@ impl Verifier {
     }
 
     /// Verifies a whole delivery whose body is already in memory.
+    /// The body is in memory already, so it takes nothing of the
+    /// [`BodyBudget`].
     pub fn verify(&self, headers: &HeaderMap, body: Bytes) -> Result<VerifiedDelivery, Error> {
-        let mut pending = self.begin(headers)?;
+        let mut pending = self.begin_unbudgeted(headers)?;
         pending.update(body)?;
         pending.finish()
     }
@@ -202,6 +227,18 @@ impl Verifier {
     /// assert_eq!(pending.finish().unwrap().action(), Some("opened"));
     /// ```
     pub fn begin(&self, headers: &HeaderMap) -> Result<PendingDelivery, Error> {
+        let mut pending = self.begin_unbudgeted(headers)?;
+        if let Some(budget) = &self.budget {
+            let mut hold = budget.hold();
+            if let Some(announced) = pending.announced {
+                hold.grow_to(announced)?;
+            }
+            pending.hold = Some(hold);
+        }
+        Ok(pending)
+    }
+
+    fn begin_unbudgeted(&self, headers: &HeaderMap) -> Result<PendingDelivery, Error> {
         let headers = HeaderScan::new(headers);
         let expected = self.expected_signature(&headers)?;
         let delivery = DeliveryHeaders::from_scan(&headers)?;
@@ -226,6 +263,8 @@ impl Verifier {
             running,
             body: BodyBuffer::new(announced.unwrap_or(0).min(self.body_limit)),
             received: 0,
+            announced,
+            hold: None,
             body_limit: self.body_limit,
             max_json_depth: self.max_json_depth,
         })
@@ -378,6 +417,11 @@ pub struct PendingDelivery {
     running: Running,
     body: BodyBuffer,
     received: u64,
+    /// The `Content-Length`, if sent.
+    announced: Option<u64>,
+    /// What the body holds of the verifier's budget, given back when the
+    /// pending delivery is finished or dropped.
+    hold: Option<BudgetHold>,
     body_limit: u64,
     max_json_depth: usize,
 }
@@ -401,6 +445,9 @@ impl PendingDelivery {
             return Err(Error::BodyTooLarge {
                 limit: self.body_limit,
             });
+        }
+        if let Some(hold) = &mut self.hold {
+            hold.grow_to(received)?;
         }
         self.received = received;
         match &mut self.running {
