@@ -56,9 +56,20 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "LEVELS", default_value_t = DEFAULT_MAX_JSON_DEPTH)]
     max_json_depth: usize,
     /// Time a client has to send a request head, and then its whole body (408); a
-    /// connection idle this long is closed. GitHub itself gives up after 10 s.
+    /// connection with no request in progress for this long is closed, over
+    /// HTTP/2 too. GitHub itself gives up after 10 s.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = read_timeout)]
     read_timeout: Duration,
+    /// Also serve cleartext HTTP/2 with prior knowledge (GitHub delivers over
+    /// HTTP/1.1 only).
+    #[arg(long)]
+    http2: bool,
+    /// Most connections open at once (the default: the open-file limit, raised
+    /// to its hard limit at start, minus 64). At the cap the connection idle the
+    /// longest is closed; a new one is refused only when all have a request in
+    /// progress.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: Option<u32>,
     /// File to append the JSON lines to (standard output when absent): one per
     /// new delivery, written by the workers from the inbox (at least once: again
     /// when a retried --exec or --forward runs it again, or after a crash), or,
@@ -91,6 +102,8 @@ impl ServeArgs {
 }
 
 pub(crate) async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
+    // First of all: the connection cap is derived from it.
+    let open_files = server::raise_open_file_limit();
     let (secrets, sources) = secrets::load(&args.secret_env, &args.secret_files)?;
     let verifier = secrets::verifier(secrets).ok_or("no secret configured")?;
     let mut verifier = verifier
@@ -149,7 +162,18 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error
     let address = listener.local_addr()?;
     tracing::info!(%address, path = %args.path, "listening");
     eprintln!("octohook: listening on http://{address}{}", args.path);
-    let config = ServerConfig::default().with_read_timeout(args.read_timeout);
+    let mut config = ServerConfig::default()
+        .with_read_timeout(args.read_timeout)
+        .with_http2(args.http2);
+    if let Some(max) = args.max_connections {
+        config = config.with_max_connections(max as usize);
+    }
+    tracing::info!(
+        open_files,
+        max_connections = config.max_connections(),
+        http2 = args.http2,
+        "connections"
+    );
     server::serve(listener, app, &config, server::shutdown_signal()).await;
     if let Some(processing) = processing {
         processing.drain(args.processing.shutdown_timeout()).await;

@@ -12,13 +12,24 @@
 //!   left idle for `T`;
 //! - leaves the body to [`VerifyWebhookLayer::with_read_timeout`](crate::VerifyWebhookLayer::with_read_timeout),
 //!   which the caller sets to `T` too;
+//! - closes a connection that has had no request in progress for `T`, over
+//!   HTTP/2 too (where answering PINGs would otherwise keep it open for ever);
+//! - caps the open connections below the open-file limit (see
+//!   [`ServerConfig::with_max_connections`]): at the cap it asks the connection
+//!   idle the longest to close, and refuses a new one only when every open
+//!   connection has a request in progress;
+//! - speaks only HTTP/1.1 unless [`ServerConfig::with_http2`] allows cleartext
+//!   HTTP/2 (which GitHub never uses);
 //! - sets `TCP_NODELAY`, so that a short answer leaves at once;
 //! - on shutdown, stops accepting, lets each connection finish the request it is
 //!   serving, and returns once all are closed.
 //!
-//! hyper has no head timeout for HTTP/2 (cleartext with prior knowledge, which
-//! GitHub does not use): there only the body is timed, and keep-alive pings close
-//! connections whose peer has gone.
+//! hyper has no head timeout for HTTP/2: there the body is timed, idle
+//! connections are closed as above, and keep-alive pings close connections whose
+//! peer has gone.
+//!
+//! Call [`raise_open_file_limit`] first, as `octohook serve` does, so that the
+//! cap is the hard limit's rather than a 1,024 soft limit's.
 //!
 //! ```no_run
 //! # async fn run() -> std::io::Result<()> {
@@ -42,6 +53,7 @@
 use std::error::Error as StdError;
 use std::future::Future;
 use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -56,12 +68,22 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tower_service::Service;
 
+use connections::{Connections, Counted, Registered};
+pub use open_files::raise_open_file_limit;
+
+mod connections;
+mod open_files;
+
+/// Descriptors kept free of connections under the open-file limit: for the
+/// listener, the store, log files and commands run by handlers.
+const SPARE_FILES: u64 = 64;
+
 /// What an HTTP/2 client sends first when it speaks HTTP/2 without an upgrade.
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 /// How long to wait after a failed `accept` (out of file descriptors, say) before
 /// the next, rather than spin.
-const ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// How [`serve`] treats its connections.
 ///
@@ -75,13 +97,18 @@ const ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServerConfig {
     read_timeout: Duration,
+    http2: bool,
+    max_connections: Option<usize>,
 }
 
 impl Default for ServerConfig {
-    /// A 10 s read timeout: GitHub itself gives up after 10 s.
+    /// A 10 s read timeout (GitHub itself gives up after 10 s), HTTP/1.1 only,
+    /// and a connection cap of the open-file limit minus 64.
     fn default() -> Self {
         Self {
             read_timeout: Duration::from_secs(10),
+            http2: false,
+            max_connections: None,
         }
     }
 }
@@ -99,6 +126,34 @@ impl ServerConfig {
     /// The read timeout.
     pub fn read_timeout(&self) -> Duration {
         self.read_timeout
+    }
+
+    /// Also serves cleartext HTTP/2 with prior knowledge (off by default: GitHub
+    /// delivers over HTTP/1.1).
+    pub fn with_http2(mut self, http2: bool) -> Self {
+        self.http2 = http2;
+        self
+    }
+
+    /// Whether cleartext HTTP/2 is served.
+    pub fn http2(&self) -> bool {
+        self.http2
+    }
+
+    /// At most `max` open connections (at least 1). The default is the
+    /// open-file limit when [`serve`] starts, minus 64 descriptors kept for
+    /// everything else (1,024 where the limit cannot be read).
+    pub fn with_max_connections(mut self, max: usize) -> Self {
+        self.max_connections = Some(max.max(1));
+        self
+    }
+
+    /// The connection cap in effect.
+    pub fn max_connections(&self) -> usize {
+        self.max_connections.unwrap_or_else(|| {
+            let limit = open_files::open_file_limit().unwrap_or(1024 + SPARE_FILES);
+            usize::try_from(limit.saturating_sub(SPARE_FILES).max(16)).unwrap_or(usize::MAX)
+        })
     }
 }
 
@@ -118,6 +173,7 @@ pub async fn serve<S, B>(
     B::Error: Into<Box<dyn StdError + Send + Sync>>,
 {
     let read_timeout = config.read_timeout;
+    let max_connections = config.max_connections();
     let mut builder = Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -128,7 +184,12 @@ pub async fn serve<S, B>(
         .timer(TokioTimer::new())
         .keep_alive_interval(read_timeout)
         .keep_alive_timeout(read_timeout);
-    let builder = Arc::new(builder);
+    let builder = Arc::new(if config.http2 {
+        builder
+    } else {
+        builder.http1_only()
+    });
+    let open = Arc::new(Connections::default());
     let (stop, stopping) = watch::channel(false);
     let mut connections = JoinSet::new();
     let mut shutdown = std::pin::pin!(shutdown);
@@ -140,11 +201,24 @@ pub async fn serve<S, B>(
         while connections.try_join_next().is_some() {}
         match accepted {
             Ok((stream, _)) => {
+                if open.len() >= max_connections && !open.shed_one_idle() {
+                    // Every connection has a request in progress: refuse this one.
+                    tracing::warn!(
+                        max_connections,
+                        "connection cap reached; refusing a connection"
+                    );
+                    drop(stream);
+                    continue;
+                }
                 connections.spawn(connection(
                     Arc::clone(&builder),
                     stream,
+                    open.register(),
                     service.clone(),
-                    read_timeout,
+                    Limits {
+                        read_timeout,
+                        http2: config.http2,
+                    },
                     stopping.clone(),
                 ));
             }
@@ -197,8 +271,9 @@ pub async fn shutdown_signal() {
 async fn connection<S, B>(
     builder: Arc<Builder<TokioExecutor>>,
     stream: TcpStream,
+    registered: Registered,
     service: S,
-    read_timeout: Duration,
+    limits: Limits,
     mut stopping: watch::Receiver<bool>,
 ) where
     S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
@@ -208,21 +283,32 @@ async fn connection<S, B>(
     B::Error: Into<Box<dyn StdError + Send + Sync>>,
 {
     let _ = stream.set_nodelay(true);
-    let known = tokio::select! {
-        known = tokio::time::timeout(read_timeout, protocol_known(&stream)) => known,
-        () = stopped(&mut stopping) => return,
-    };
-    match known {
-        Ok(Ok(())) => {}
-        Ok(Err(error)) => {
-            tracing::debug!(%error, "connection failed");
-            return;
-        }
-        Err(_) => {
-            tracing::debug!("connection closed: no request within the read timeout");
-            return;
+    let read_timeout = limits.read_timeout;
+    let activity = Arc::clone(&registered.activity);
+    // Only a server that speaks HTTP/2 waits for its preface: an HTTP/1-only
+    // one lets hyper read (and refuse) it under the head timeout.
+    if limits.http2 {
+        let known = tokio::select! {
+            known = tokio::time::timeout(read_timeout, protocol_known(&stream)) => known,
+            () = stopped(&mut stopping) => return,
+            () = activity.shed.notified() => return,
+        };
+        match known {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                tracing::debug!(%error, "connection failed");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!("connection closed: no request within the read timeout");
+                return;
+            }
         }
     }
+    let service = Counted {
+        inner: service,
+        activity: Arc::clone(&activity),
+    };
     let connection =
         builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
     let mut connection = std::pin::pin!(connection);
@@ -232,9 +318,77 @@ async fn connection<S, B>(
             connection.as_mut().graceful_shutdown();
             connection.await
         }
+        () = activity.shed.notified() => {
+            tracing::debug!("closing an idle connection: the connection cap is reached");
+            close_when_idle(connection.as_mut(), &activity).await
+        }
+        () = idle_past(&activity, read_timeout) => {
+            tracing::debug!("closing a connection idle for the read timeout");
+            close_when_idle(connection.as_mut(), &activity).await
+        }
     };
+    drop(registered);
     if let Err(error) = ended {
         tracing::debug!(%error, "connection ended");
+    }
+}
+
+/// Closes a connection asked to give way: at once when no request is in
+/// progress (dropping it closes the socket; nothing is lost), else after the
+/// request in progress, as a graceful shutdown does.
+async fn close_when_idle<C, E>(
+    mut connection: Pin<&mut C>,
+    activity: &connections::Activity,
+) -> Result<(), E>
+where
+    C: Future<Output = Result<(), E>> + GracefulShutdown,
+{
+    if activity.is_idle() {
+        return Ok(());
+    }
+    connection.as_mut().shutdown_gracefully();
+    connection.await
+}
+
+/// hyper-util's connections, which can be shut down gracefully.
+trait GracefulShutdown {
+    fn shutdown_gracefully(self: Pin<&mut Self>);
+}
+
+impl<I, S, E> GracefulShutdown for hyper_util::server::conn::auto::Connection<'_, I, S, E>
+where
+    S: hyper::service::HttpService<Incoming>,
+    S::Error: Into<Box<dyn StdError + Send + Sync>>,
+    S::ResBody: http_body::Body + Send + 'static,
+    <S::ResBody as http_body::Body>::Error: Into<Box<dyn StdError + Send + Sync>>,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    E: hyper::rt::bounds::Http2ServerConnExec<S::Future, S::ResBody>,
+{
+    fn shutdown_gracefully(self: Pin<&mut Self>) {
+        self.graceful_shutdown();
+    }
+}
+
+/// What [`connection`] needs of the [`ServerConfig`].
+#[derive(Clone, Copy, Debug)]
+struct Limits {
+    read_timeout: Duration,
+    http2: bool,
+}
+
+/// Resolves once the connection has had no request in progress for `timeout`.
+async fn idle_past(activity: &connections::Activity, timeout: Duration) {
+    loop {
+        let idle_for = activity.idle_for();
+        if activity.is_idle() && idle_for >= timeout {
+            return;
+        }
+        let wait = if activity.is_idle() {
+            timeout - idle_for
+        } else {
+            timeout
+        };
+        tokio::time::sleep(wait.max(Duration::from_millis(10))).await;
     }
 }
 
