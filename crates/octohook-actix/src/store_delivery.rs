@@ -38,7 +38,7 @@ pub fn store_delivery(inbox: Inbox) -> Route {
         let inbox = inbox.clone();
         async move {
             let receipt = inbox
-                .receive(&delivery, &request_headers(request.headers()))
+                .receive(delivery, &request_headers(request.headers()))
                 .await;
             let status = StatusCode::from_u16(receipt.status().as_u16())
                 .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

@@ -125,25 +125,34 @@ impl Inbox {
     /// # headers.insert("x-hub-signature-256", sign(&secret, &body).parse().unwrap());
     /// # let delivery = Verifier::new(secret).verify(&headers, body).unwrap();
     /// let inbox = Inbox::in_memory();
-    /// let receipt = inbox.receive(&delivery, &headers).await;
+    /// let receipt = inbox.receive(delivery.clone(), &headers).await;
     /// assert!(matches!(receipt, Receipt::Stored { .. }));
     /// assert_eq!(receipt.status(), 200);
-    /// let again = inbox.receive(&delivery, &headers).await;
+    /// let again = inbox.receive(delivery, &headers).await;
     /// assert!(matches!(again, Receipt::Duplicate { .. }));
     /// # }
     /// ```
+    ///
+    /// It takes the delivery by value: once the store has it, its body is
+    /// dropped, so a worker reading it back does not overlap with the request's
+    /// copy (one 25 MiB delivery then costs about one copy of its body, not two).
     pub async fn receive(
         &self,
-        delivery: &VerifiedDelivery,
+        delivery: VerifiedDelivery,
         request_headers: &HeaderMap,
     ) -> Receipt {
         let hook_id = delivery.hook_id().map(|id| id.get());
-        match self.accept(delivery, request_headers).await {
+        let event = delivery.event_kind().clone();
+        let guid = delivery.guid().clone();
+        let new = NewDelivery::from_verified(&delivery).with_request_headers(request_headers);
+        let action = new.action.clone();
+        drop(delivery);
+        match self.insert(new).await {
             Ok(Inserted::New { id }) => {
                 tracing::info!(
-                    event = %delivery.event_kind(),
-                    action = delivery.action().unwrap_or("-"),
-                    delivery = %delivery.guid(),
+                    %event,
+                    action = action.as_deref().unwrap_or("-"),
+                    delivery = %guid,
                     hook_id,
                     id = id.get(),
                     "stored delivery"
@@ -152,8 +161,8 @@ impl Inbox {
             }
             Ok(Inserted::Duplicate { id }) => {
                 tracing::info!(
-                    event = %delivery.event_kind(),
-                    delivery = %delivery.guid(),
+                    %event,
+                    delivery = %guid,
                     hook_id,
                     id = id.get(),
                     "duplicate delivery"
@@ -163,7 +172,7 @@ impl Inbox {
             Err(error) => {
                 tracing::error!(
                     %error,
-                    delivery = %delivery.guid(),
+                    delivery = %guid,
                     hook_id,
                     "cannot store the delivery; answering 503"
                 );

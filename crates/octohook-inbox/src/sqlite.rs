@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, Row, params};
+use std::io::{Read, Write};
+
+use rusqlite::blob::ZeroBlob;
+use rusqlite::{Connection, ErrorCode, MAIN_DB, OpenFlags, OptionalExtension, Row, params};
 use tokio::sync::oneshot;
 
 use crate::record::{RowParts, headers_to_json};
@@ -19,12 +22,19 @@ use crate::{
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/sqlite/0001_deliveries.sql")),
     (2, include_str!("migrations/sqlite/0002_no_hook_id.sql")),
+    (3, include_str!("migrations/sqlite/0003_bodies_apart.sql")),
 ];
 
 /// The most operations committed in one transaction.
 const MAX_BATCH: usize = 256;
 
-const COLUMNS: &str = "id, CASE WHEN has_hook_id THEN hook_id END, guid, event, action, content_type, headers, body, \
+const COLUMNS: &str = "id, CASE WHEN has_hook_id THEN hook_id END, guid, event, action, content_type, headers, \
+     (SELECT body FROM octohook_delivery_bodies WHERE octohook_delivery_bodies.id = octohook_deliveries.id), \
+     received_at, status, attempts, claim_seq, due_at, lease_owner, last_error, updated_at";
+
+/// [`COLUMNS`] without the body, which a claim reads on its own (see
+/// [`read_body`]): `RETURNING` would first copy it into a temporary table.
+const CLAIM_COLUMNS: &str = "id, CASE WHEN has_hook_id THEN hook_id END, guid, event, action, content_type, headers, NULL, \
      received_at, status, attempts, claim_seq, due_at, lease_owner, last_error, updated_at";
 
 /// How hard SQLite syncs to disk on commit (`PRAGMA synchronous`, in WAL mode).
@@ -512,6 +522,16 @@ fn from_unix_millis(millis: i64) -> SystemTime {
     }
 }
 
+/// The body of row `id`, read from its pages straight into a buffer of its size.
+fn read_body(connection: &Connection, id: StoredDeliveryId) -> rusqlite::Result<Vec<u8>> {
+    let mut blob =
+        connection.blob_open(MAIN_DB, "octohook_delivery_bodies", "body", id.get(), true)?;
+    let mut body = vec![0; blob.len()];
+    blob.read_exact(&mut body)
+        .map_err(|error| rusqlite::Error::ToSqlConversionFailure(error.into()))?;
+    Ok(body)
+}
+
 fn read_row(row: &Row<'_>) -> rusqlite::Result<RowParts> {
     Ok(RowParts {
         id: row.get(0)?,
@@ -521,7 +541,7 @@ fn read_row(row: &Row<'_>) -> rusqlite::Result<RowParts> {
         action: row.get(4)?,
         content_type: row.get(5)?,
         headers: row.get(6)?,
-        body: row.get(7)?,
+        body: row.get::<_, Option<Vec<u8>>>(7)?.unwrap_or_default(),
         received_at: from_unix_millis(row.get(8)?),
         status: row.get(9)?,
         attempts: row.get(10)?,
@@ -539,6 +559,7 @@ impl DeliveryStore for SqliteStore {
             let (hook_id, has_hook_id) = (delivery.key.db_hook_id(), delivery.key.has_hook_id());
             let guid = delivery.key.guid.as_str();
             let now = unix_millis(SystemTime::now());
+            let body_len = delivery.body.len() as u64;
             let inserted: Option<StoredDeliveryId> = connection
                 .prepare_cached(
                     "INSERT INTO octohook_deliveries (hook_id, has_hook_id, guid, event, \
@@ -557,7 +578,8 @@ impl DeliveryStore for SqliteStore {
                                 delivery.action,
                                 delivery.content_type,
                                 headers_to_json(&delivery.headers),
-                                &delivery.body[..],
+                                // Kept apart, below.
+                                &[] as &[u8],
                                 unix_millis(delivery.received_at),
                                 now,
                                 has_hook_id,
@@ -568,6 +590,23 @@ impl DeliveryStore for SqliteStore {
                 })
                 .map_err(classify)?;
             if let Some(id) = inserted {
+                // Within the insert's savepoint: all is committed, or nothing. A
+                // zero-filled blob, its row's last column, is written in place:
+                // bound as a parameter, the body would be copied twice more (by
+                // the binding and into the record SQLite builds).
+                connection
+                    .prepare_cached(
+                        "INSERT INTO octohook_delivery_bodies (id, body) VALUES (?1, ?2)",
+                    )
+                    .and_then(|mut statement| statement.execute(params![id, ZeroBlob(body_len)]))
+                    .map_err(classify)?;
+                connection
+                    .blob_open(MAIN_DB, "octohook_delivery_bodies", "body", id.get(), false)
+                    .and_then(|mut blob| {
+                        blob.write_all(&delivery.body)
+                            .map_err(|error| rusqlite::Error::ToSqlConversionFailure(error.into()))
+                    })
+                    .map_err(classify)?;
                 return Ok(Inserted::New { id });
             }
             connection
@@ -595,7 +634,7 @@ impl DeliveryStore for SqliteStore {
                  WHERE id = (SELECT id FROM octohook_deliveries \
                    WHERE status IN ('pending', 'processing') AND due_at <= ?3 \
                    ORDER BY due_at, id LIMIT 1) \
-                 RETURNING {COLUMNS}"
+                 RETURNING {CLAIM_COLUMNS}"
             );
             let parts = connection
                 .prepare_cached(&sql)
@@ -608,9 +647,10 @@ impl DeliveryStore for SqliteStore {
                         .optional()
                 })
                 .map_err(classify)?;
-            let Some(parts) = parts else {
+            let Some(mut parts) = parts else {
                 return Ok(None);
             };
+            parts.body = read_body(connection, parts.id).map_err(classify)?;
             let (delivery, seq) = parts.into_delivery()?;
             let claim = Claim {
                 id: delivery.id,

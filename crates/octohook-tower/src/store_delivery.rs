@@ -67,7 +67,7 @@ impl<B> Service<Request<B>> for StoreDelivery {
             let Some(delivery) = parts.extensions.remove::<VerifiedDelivery>() else {
                 return Ok(rejection_response(&Rejection::NotConfigured));
             };
-            let receipt = inbox.receive(&delivery, &parts.headers).await;
+            let receipt = inbox.receive(delivery, &parts.headers).await;
             let mut response =
                 Response::new(Full::new(Bytes::from_static(receipt.body().as_bytes())));
             *response.status_mut() = receipt.status();
