@@ -36,22 +36,6 @@ async fn deliver_within(address: SocketAddr, limit: Duration) {
     eprintln!("delivery answered in {:.0?}", started.elapsed());
 }
 
-/// Whether the server has closed `stream` (reads the end of the stream, or a reset).
-fn closed_by_server(stream: &mut TcpStream) -> bool {
-    stream
-        .set_read_timeout(Some(Duration::from_millis(20)))
-        .unwrap();
-    let mut byte = [0u8; 1];
-    match stream.read(&mut byte) {
-        Ok(0) => true,
-        Ok(_) => false,
-        Err(error) => !matches!(
-            error.kind(),
-            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-        ),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_soft_open_file_limit_is_raised_to_the_hard_one() {
     let receiver = serve_under("ulimit -Sn 256", "");
@@ -70,19 +54,7 @@ async fn the_soft_open_file_limit_is_raised_to_the_hard_one() {
 async fn an_idle_flood_past_the_open_file_limit_does_not_delay_a_delivery() {
     // 128 descriptors in all: a cap of 64 connections.
     let receiver = serve_under("ulimit -n 128", "--read-timeout 30s");
-    let address = receiver.address();
-    let mut idle: Vec<TcpStream> = (0..200)
-        .map(|_| TcpStream::connect(address).expect("the kernel queues the connection"))
-        .collect();
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    deliver_within(address, Duration::from_secs(2)).await;
-    let shed = idle
-        .iter_mut()
-        .map(closed_by_server)
-        .filter(|&closed| closed)
-        .count();
-    eprintln!("{shed} of 200 idle connections closed by the server");
-    assert!(shed >= 200 - 64, "only {shed} idle connections were shed");
+    octohook_test_battery::check_idle_flood(&receiver, 64).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

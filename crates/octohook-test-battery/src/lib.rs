@@ -28,8 +28,8 @@ pub use crash::{
 pub use delivery::TestDelivery;
 pub use leaks::{CapturedLogs, find_leaks, sent_signatures};
 pub use process::{
-    ReceiverProcess, check_inbox_receiver, check_line_printing_receiver, check_records,
-    check_serve_records,
+    ReceiverProcess, check_idle_flood, check_idle_flood_under_a_low_file_limit,
+    check_inbox_receiver, check_line_printing_receiver, check_records, check_serve_records,
 };
 
 /// The secret a receiver under test verifies with.

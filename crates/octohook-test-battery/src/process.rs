@@ -299,3 +299,80 @@ pub async fn check_inbox_receiver(program: &str, options: &crate::AdversarialOpt
         failures.join("\n")
     );
 }
+
+/// Starts `program` (with `env`) under `ulimit -n 128`, so that a server on
+/// `octohook_tower::server::serve` caps its connections at 64, then opens 200
+/// idle connections: a delivery must still be answered 200 within 5 s (GitHub
+/// waits 10 s), and the server must have closed at least the 136 idle
+/// connections beyond its cap.
+///
+/// # Panics
+/// On any failure.
+pub async fn check_idle_flood_under_a_low_file_limit(program: &str, env: &[(&str, &str)]) {
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg("ulimit -n 128 && exec \"$0\" \"$@\"")
+        .arg(program)
+        .envs(env.iter().copied());
+    check_idle_flood(&ReceiverProcess::spawn(&mut command, program), 64).await;
+}
+
+/// Opens 200 idle connections to `receiver`, whose connection cap is `cap`: a
+/// delivery must still be answered 200 within 5 s, and the receiver must have
+/// closed at least the idle connections beyond its cap.
+///
+/// # Panics
+/// On any failure.
+pub async fn check_idle_flood(receiver: &ReceiverProcess, cap: usize) {
+    use std::io::Read;
+    const IDLE: usize = 200;
+    let address = receiver.address();
+    let mut idle: Vec<std::net::TcpStream> = (0..IDLE)
+        .map(|_| std::net::TcpStream::connect(address).expect("the kernel queues the connection"))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("a client");
+    let started = std::time::Instant::now();
+    let delivery = TestDelivery::json("push", br#"{"ref":"refs/heads/main"}"#.to_vec());
+    let (status, body) = delivery
+        .send(&client, &format!("http://{address}/"))
+        .await
+        .unwrap_or_else(|error| {
+            panic!("no answer within 5 s behind {IDLE} idle connections: {error}")
+        });
+    assert_eq!(status, 200, "{body}");
+    let closed = idle
+        .iter_mut()
+        .filter_map(|stream| {
+            stream
+                .set_read_timeout(Some(Duration::from_millis(20)))
+                .ok()?;
+            let mut byte = [0u8; 1];
+            match stream.read(&mut byte) {
+                Ok(0) => Some(()),
+                Ok(_) => None,
+                Err(error)
+                    if matches!(
+                        error.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    None
+                }
+                Err(_) => Some(()),
+            }
+        })
+        .count();
+    eprintln!(
+        "idle flood: delivery answered in {:.3?}; {closed} of {IDLE} idle connections closed",
+        started.elapsed()
+    );
+    assert!(
+        closed >= IDLE - cap,
+        "only {closed} idle connections were closed"
+    );
+}

@@ -24,3 +24,13 @@ async fn four_sigkills_lose_no_acknowledged_delivery_and_store_none_twice() {
     let report = octohook_test_battery::check_program_crash_safety(BIN).await;
     assert_eq!(report.kills, 4);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_flood_past_the_open_file_limit_does_not_delay_a_delivery() {
+    let db = octohook_test_battery::TempDb::new();
+    octohook_test_battery::check_idle_flood_under_a_low_file_limit(
+        BIN,
+        &[("OCTOHOOK_DB", db.path_str())],
+    )
+    .await;
+}
