@@ -161,13 +161,13 @@ pub mod internal {
     }
 
     /// Measures the nesting depth of arbitrary bytes. On anything `serde_json`
-    /// parses, the one-pass count equals the depth of the parsed value, and a
-    /// payload within the default limit never meets the recursion limit of
-    /// [`serde_json::Value`] parsing.
+    /// parses, the one-pass count equals the depth `serde_json` itself walks (every
+    /// value, including those under a repeated key), and a payload within the
+    /// default limit never meets the recursion limit of `serde_json` parsing.
     pub fn fuzz_json_depth(data: &[u8]) {
         let depth = crate::nesting::depth_within(data, usize::MAX).expect("no limit");
-        if let Ok(value) = serde_json::from_slice::<serde_json::Value>(data) {
-            assert_eq!(depth, value_depth(&value));
+        if let Ok(ParsedDepth(parsed)) = serde_json::from_slice::<ParsedDepth>(data) {
+            assert_eq!(depth, parsed);
         }
         let within = crate::nesting::depth_within(data, crate::DEFAULT_MAX_JSON_DEPTH);
         assert_eq!(within.is_some(), depth <= crate::DEFAULT_MAX_JSON_DEPTH);
@@ -180,13 +180,57 @@ pub mod internal {
         }
     }
 
-    /// The nesting depth of a parsed value (at most `serde_json`'s limit, so the
-    /// recursion is bounded).
-    fn value_depth(value: &serde_json::Value) -> usize {
-        match value {
-            serde_json::Value::Array(items) => 1 + items.iter().map(value_depth).max().unwrap_or(0),
-            serde_json::Value::Object(map) => 1 + map.values().map(value_depth).max().unwrap_or(0),
-            _ => 0,
+    /// The nesting depth of a JSON document as `serde_json` walks it. Unlike a
+    /// [`serde_json::Value`], which keeps only the last of repeated keys, it visits
+    /// every value. `serde_json`'s recursion limit bounds the recursion.
+    struct ParsedDepth(usize);
+
+    impl<'de> serde::Deserialize<'de> for ParsedDepth {
+        fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            deserializer.deserialize_any(DepthVisitor).map(ParsedDepth)
+        }
+    }
+
+    struct DepthVisitor;
+
+    impl<'de> serde::de::Visitor<'de> for DepthVisitor {
+        type Value = usize;
+
+        fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            formatter.write_str("any JSON value")
+        }
+
+        fn visit_bool<E>(self, _: bool) -> Result<usize, E> {
+            Ok(0)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<usize, E> {
+            Ok(0)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<usize, E> {
+            Ok(0)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<usize, E> {
+            Ok(0)
+        }
+        fn visit_str<E>(self, _: &str) -> Result<usize, E> {
+            Ok(0)
+        }
+        fn visit_unit<E>(self) -> Result<usize, E> {
+            Ok(0)
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<usize, A::Error> {
+            let mut deepest = 0;
+            while let Some(ParsedDepth(depth)) = seq.next_element()? {
+                deepest = deepest.max(depth);
+            }
+            Ok(1 + deepest)
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<usize, A::Error> {
+            let mut deepest = 0;
+            while let Some((serde::de::IgnoredAny, ParsedDepth(depth))) = map.next_entry()? {
+                deepest = deepest.max(depth);
+            }
+            Ok(1 + deepest)
         }
     }
 

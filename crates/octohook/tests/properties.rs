@@ -109,6 +109,23 @@ fn chunks(body: &[u8], cuts: &[usize]) -> Vec<Bytes> {
         .collect()
 }
 
+/// Found by the `json_depth` fuzz target: a repeated key whose first value is the
+/// deeper one. The count covers every value, as `serde_json` walks them all.
+#[test]
+fn a_repeated_key_counts_the_deeper_value() {
+    let body = br#"{"a":[1,{"b":"[{\\\"]"}],"a":{}}"#;
+    octohook::internal::fuzz_json_depth(body);
+    let secret = WebhookSecret::new("depth").expect("non-empty");
+    let headers = headers_for(&sign(&secret, body), "application/json");
+    let refused = Verifier::new(secret)
+        .with_max_json_depth(2)
+        .verify(&headers, Bytes::from_static(body));
+    assert!(
+        matches!(refused, Err(Error::PayloadTooDeep { limit: 2 })),
+        "{refused:?}"
+    );
+}
+
 proptest! {
     #[test]
     fn parsers_never_panic_on_arbitrary_bytes(data in vec(any::<u8>(), 0..200)) {
