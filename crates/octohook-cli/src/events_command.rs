@@ -10,7 +10,6 @@ use octohook::EventKind;
 use octohook::events::{Event, supported_names};
 
 /// Exit status of `parse` for an event this version does not know.
-const UNKNOWN_EVENT: u8 = 3;
 
 /// Prints every supported `event.action` pair (and each event without actions by
 /// name), one per line.
@@ -66,7 +65,7 @@ pub(crate) fn parse(args: ParseArgs) -> ExitCode {
         Ok(event) if event.is_unknown() => {
             println!("event: {} (unknown to this version)", args.event);
             println!("summary: {}", summary(&event));
-            ExitCode::from(UNKNOWN_EVENT)
+            crate::exit_status::Status::UnknownEvent.into()
         }
         Ok(event) => {
             println!("event: {}", variant_name(&event));

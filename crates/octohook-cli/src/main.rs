@@ -5,6 +5,7 @@
 mod deliveries_command;
 mod env_scrub;
 mod events_command;
+mod exit_status;
 mod github_options;
 mod hooks_command;
 mod inbox_command;
@@ -81,7 +82,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("octohook: {error}");
-            ExitCode::FAILURE
+            exit_status::Status::of(&*error).into()
         }
     }
 }
