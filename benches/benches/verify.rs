@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use criterion::{BenchmarkId, Criterion, Throughput};
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use http::{HeaderMap, HeaderValue};
 use octohook::{DeliveryHeaders, Signature256, Verifier, WebhookSecret, sign, sign_legacy_sha1};
 use sha2::{Digest, Sha256};

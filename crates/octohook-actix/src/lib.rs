@@ -50,7 +50,7 @@
 //! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod config;
 pub mod extract;
@@ -67,3 +67,8 @@ pub use rejection::{Rejection, WebhookRejection, rejection_response};
 #[cfg(feature = "inbox")]
 pub use store_delivery::store_delivery;
 pub use verify_payload::VerifyPayload;
+
+/// The README's examples, compiled as doctests so they stay true.
+#[cfg(all(doctest, feature = "events", feature = "inbox"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

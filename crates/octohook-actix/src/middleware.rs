@@ -150,6 +150,7 @@ where
         };
         match pending {
             Ok(pending) => VerifyWebhookFuture::verifying(
+                delivery_span(pending.headers()),
                 VerifyPayload::new(pending, request.take_payload())
                     .with_deadline(self.config.body_read_timeout()),
                 request,
@@ -163,6 +164,16 @@ where
             }
         }
     }
+}
+
+/// The span of one delivery, as `octohook-tower` opens it.
+fn delivery_span(headers: &octohook::DeliveryHeaders) -> tracing::Span {
+    tracing::info_span!(
+        "delivery",
+        delivery = %headers.guid(),
+        event = %headers.event(),
+        hook_id = headers.hook_id().map(|id| id.get()),
+    )
 }
 
 fn reject<B>(
@@ -183,6 +194,9 @@ pin_project! {
     {
         #[pin]
         state: State<S, B>,
+        // The delivery's span (GUID, event, hook id), entered while polling, so
+        // that the handler's logs carry it.
+        span: tracing::Span,
     }
 }
 
@@ -214,12 +228,14 @@ where
     S: Service<ServiceRequest>,
 {
     fn verifying(
+        span: tracing::Span,
         verify: VerifyPayload,
         request: ServiceRequest,
         service: Rc<S>,
         config: Rc<WebhookConfig>,
     ) -> Self {
         Self {
+            span,
             state: State::Verifying {
                 verify,
                 request: Some(request),
@@ -232,6 +248,7 @@ where
     fn calling(future: S::Future) -> Self {
         Self {
             state: State::Calling { future },
+            span: tracing::Span::none(),
         }
     }
 
@@ -240,6 +257,7 @@ where
             state: State::Rejected {
                 response: Some(response),
             },
+            span: tracing::Span::none(),
         }
     }
 }
@@ -263,6 +281,7 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
+        let _entered = this.span.enter();
         loop {
             match this.state.as_mut().project() {
                 StateProj::Verifying {

@@ -98,6 +98,13 @@ fn log(rejection: &Rejection, headers: &HeaderMap) {
         delivery = guid,
         "rejected webhook delivery"
     );
+    #[cfg(feature = "metrics")]
+    octohook::metrics::record_rejection(
+        rejection,
+        headers
+            .get(octohook::header::X_GITHUB_EVENT.as_str())
+            .map(|value| value.as_bytes()),
+    );
 }
 
 #[cfg(test)]

@@ -23,11 +23,11 @@ pub(crate) struct ServeStoreArgs {
     select: StoreSelect,
     /// Keep the tables in this PostgreSQL schema (created when missing); needs
     /// --database-url.
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, env = "OCTOHOOK_DATABASE_SCHEMA", value_name = "NAME")]
     database_schema: Option<String>,
     /// Refuse to grow the SQLite file beyond about this many bytes: deliveries
     /// are then answered 503 until room is made (octohook inbox purge).
-    #[arg(long, value_name = "BYTES", conflicts_with_all = ["database_url", "memory_inbox", "no_inbox"])]
+    #[arg(long, env = "OCTOHOOK_DB_SIZE_LIMIT", value_name = "BYTES", conflicts_with_all = ["database_url", "memory_inbox", "no_inbox"])]
     db_size_limit: Option<u64>,
 }
 
@@ -36,7 +36,7 @@ pub(crate) struct ServeStoreArgs {
 #[group(id = "store", multiple = false)]
 struct StoreSelect {
     /// SQLite file of the durable inbox (the default: ./octohook-inbox.db).
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, env = "OCTOHOOK_DB", value_name = "PATH")]
     db: Option<PathBuf>,
     /// PostgreSQL inbox shared by several receivers (postgres://user@host/db).
     #[arg(
@@ -48,10 +48,10 @@ struct StoreSelect {
     database_url: Option<String>,
     /// An inbox in memory: duplicates are still answered once, but nothing
     /// survives a restart.
-    #[arg(long)]
+    #[arg(long, env = "OCTOHOOK_MEMORY_INBOX")]
     memory_inbox: bool,
     /// No inbox: verify and write --out only (no deduplication, no --exec).
-    #[arg(long)]
+    #[arg(long, env = "OCTOHOOK_NO_INBOX")]
     no_inbox: bool,
 }
 

@@ -10,6 +10,7 @@ mod github_options;
 mod hooks_command;
 mod inbox_command;
 mod inbox_store;
+mod logging;
 mod processing;
 mod redeliver_command;
 mod secrets;
@@ -17,16 +18,24 @@ mod send;
 mod serve;
 mod sign;
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use tracing_subscriber::EnvFilter;
 
 /// Receive GitHub webhooks safely, and manage the hooks that send them.
 #[derive(Debug, Parser)]
 #[command(name = "octohook", version, about)]
 struct Cli {
+    /// How log lines (on standard error) are written: text, or one JSON object
+    /// per line.
+    #[arg(
+        long,
+        global = true,
+        env = "OCTOHOOK_LOG_FORMAT",
+        value_enum,
+        default_value_t
+    )]
+    log_format: logging::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -62,13 +71,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("OCTOHOOK_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    logging::init(cli.log_format);
     let result = match cli.command {
         Command::Events(args) => return events_command::events(args),
         Command::Parse(args) => return events_command::parse(args),

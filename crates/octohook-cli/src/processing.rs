@@ -19,39 +19,39 @@ pub(crate) struct ProcessingArgs {
     /// secret's variable and OCTOHOOK_DATABASE_URL are in neither its environment
     /// nor (on Unix) `serve`'s own; a process of the same user that may ptrace
     /// `serve` can still read them from its memory.
-    #[arg(long, value_name = "CMD")]
+    #[arg(long, env = "OCTOHOOK_EXEC", value_name = "CMD")]
     exec: Option<String>,
     /// Post each delivery to URL with its original headers and body. 2xx marks it
     /// done; 408, 429, 5xx and connection errors are retried; other answers fail
     /// it at once.
-    #[arg(long, value_name = "URL")]
+    #[arg(long, env = "OCTOHOOK_FORWARD", value_name = "URL")]
     forward: Option<reqwest::Url>,
     /// Deliveries processed at once (with neither --exec nor --forward, one
     /// worker only marks deliveries done).
-    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=256))]
+    #[arg(long, env = "OCTOHOOK_WORKERS", value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=256))]
     workers: u32,
     /// Attempts per delivery before it is marked failed (the dead-letter state;
     /// `octohook inbox retry` requeues it).
-    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, env = "OCTOHOOK_MAX_ATTEMPTS", value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
     max_attempts: u32,
     /// Delay after the first failed attempt; it doubles after each further one,
     /// up to 10 minutes, and each actual delay is drawn between half of that and
     /// all of it (jitter).
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "OCTOHOOK_RETRY_BACKOFF", value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration)]
     retry_backoff: Duration,
     /// How long --exec may run before it is killed (and the attempt failed).
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "OCTOHOOK_EXEC_TIMEOUT", value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
     exec_timeout: Duration,
     /// How long a --forward request may take.
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "OCTOHOOK_FORWARD_TIMEOUT", value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
     forward_timeout: Duration,
     /// How long a worker's claim lasts unless renewed: after a crash, the
     /// deliveries it was handling are taken up again once this has passed.
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "OCTOHOOK_LEASE", value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
     lease: Duration,
     /// On shutdown, how long to wait for running handlers before killing them
     /// (their deliveries are processed again after the next start).
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "OCTOHOOK_SHUTDOWN_TIMEOUT", value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
     shutdown_timeout: Duration,
 }
 

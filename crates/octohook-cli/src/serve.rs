@@ -11,9 +11,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{post, post_service};
 use clap::Args;
+use octohook::metrics::Outcome;
 use octohook::{BodyBudget, DEFAULT_BODY_BUDGET, DEFAULT_BODY_LIMIT, DEFAULT_MAX_JSON_DEPTH};
 use octohook_inbox::handlers::JsonLines;
 use octohook_inbox::{Inbox, Processing};
+use octohook_tower::admin::{self, Admin};
 use octohook_tower::extract::Webhook;
 use octohook_tower::server::{self, ServerConfig};
 use octohook_tower::{StoreDelivery, VerifyWebhookLayer};
@@ -28,54 +30,68 @@ use crate::secrets;
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
     /// Address to listen on (port 0 picks a free port).
-    #[arg(long, default_value = "127.0.0.1:3000")]
+    #[arg(long, env = "OCTOHOOK_BIND", default_value = "127.0.0.1:3000")]
     bind: SocketAddr,
     /// Path deliveries are posted to.
-    #[arg(long, default_value = "/")]
+    #[arg(long, env = "OCTOHOOK_PATH", default_value = "/")]
     path: String,
     /// Environment variable holding the secret (tried first).
-    #[arg(long, default_value = "GITHUB_WEBHOOK_SECRET", value_name = "NAME")]
+    #[arg(
+        long,
+        env = "OCTOHOOK_SECRET_ENV",
+        default_value = "GITHUB_WEBHOOK_SECRET",
+        value_name = "NAME"
+    )]
     secret_env: String,
     /// File holding a further secret, for rotation (repeatable; tried in order).
-    #[arg(long = "secret-file", value_name = "PATH")]
+    #[arg(
+        long = "secret-file",
+        env = "OCTOHOOK_SECRET_FILE",
+        value_delimiter = ',',
+        value_name = "PATH"
+    )]
     secret_files: Vec<PathBuf>,
     /// Also accept the legacy SHA-1 `X-Hub-Signature` when no SHA-256 one is sent.
-    #[arg(long)]
+    #[arg(long, env = "OCTOHOOK_ALLOW_SHA1")]
     allow_sha1: bool,
     /// Largest body accepted, in bytes (GitHub's cap is 25 MiB).
-    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_BODY_LIMIT)]
+    #[arg(long, env = "OCTOHOOK_MAX_BODY", value_name = "BYTES", default_value_t = DEFAULT_BODY_LIMIT)]
     max_body: u64,
     /// Most bytes of request bodies held before their signatures are checked,
     /// across all connections. A body that does not fit is refused unread with
     /// 503 and Retry-After; bodies over 1 MiB share all but an eighth of it (at
     /// most 32 MiB), which stays free for small deliveries.
-    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_BODY_BUDGET)]
+    #[arg(long, env = "OCTOHOOK_UNVERIFIED_BODY_BUDGET", value_name = "BYTES", default_value_t = DEFAULT_BODY_BUDGET)]
     unverified_body_budget: u64,
     /// Deepest nesting of arrays and objects accepted in a payload (400 beyond);
     /// the default is the deepest serde_json, and so `octohook parse`, reads.
-    #[arg(long, value_name = "LEVELS", default_value_t = DEFAULT_MAX_JSON_DEPTH)]
+    #[arg(long, env = "OCTOHOOK_MAX_JSON_DEPTH", value_name = "LEVELS", default_value_t = DEFAULT_MAX_JSON_DEPTH)]
     max_json_depth: usize,
     /// Time a client has to send a request head, and then its whole body (408); a
     /// connection with no request in progress for this long is closed, over
     /// HTTP/2 too. GitHub itself gives up after 10 s.
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = read_timeout)]
+    #[arg(long, env = "OCTOHOOK_READ_TIMEOUT", value_name = "DURATION", default_value = "10s", value_parser = read_timeout)]
     read_timeout: Duration,
     /// Also serve cleartext HTTP/2 with prior knowledge (GitHub delivers over
     /// HTTP/1.1 only).
-    #[arg(long)]
+    #[arg(long, env = "OCTOHOOK_HTTP2")]
     http2: bool,
     /// Most connections open at once (the default: the open-file limit, raised
     /// to its hard limit at start, minus 64). At the cap the connection idle the
     /// longest is closed; a new one is refused only when all have a request in
     /// progress.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, env = "OCTOHOOK_MAX_CONNECTIONS", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     max_connections: Option<u32>,
     /// File to append the JSON lines to (standard output when absent): one per
     /// new delivery, written by the workers from the inbox (at least once: again
     /// when a retried --exec or --forward runs it again, or after a crash), or,
     /// with --no-inbox, before the delivery is answered.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, env = "OCTOHOOK_OUT", value_name = "FILE")]
     out: Option<PathBuf>,
+    /// Also serve GET /healthz and GET /metrics (Prometheus) on this address,
+    /// a second listener for operators; keep it off the public network.
+    #[arg(long, env = "OCTOHOOK_ADMIN_BIND", value_name = "ADDR")]
+    admin_bind: Option<SocketAddr>,
     #[command(flatten)]
     store: ServeStoreArgs,
     #[command(flatten)]
@@ -125,12 +141,17 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error
     let store_choice = args.store.choice();
     let store = store_choice.open().await?;
     args.processing.check(store.is_some())?;
+    // Before anything records a metric.
+    let prometheus = match args.admin_bind {
+        Some(_) => Some(admin::install_prometheus_recorder()?),
+        None => None,
+    };
     let layer = VerifyWebhookLayer::new(verifier).with_read_timeout(args.read_timeout);
+    let inbox = store.map(Inbox::from_shared);
     // With an inbox, a delivery is answered once committed and its line written
     // by a worker; without one, the line is written before the answer.
-    let (app, processing) = match store {
-        Some(store) => {
-            let inbox = Inbox::from_shared(store);
+    let (app, processing) = match inbox.clone() {
+        Some(inbox) => {
             let handler = args.processing.handler(lines, &args.secret_env)?;
             let processing = args.processing.start(&inbox, handler);
             let app = Router::new()
@@ -156,6 +177,16 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error
         "inbox"
     );
 
+    let admin_server = match (args.admin_bind, prometheus) {
+        (Some(address), Some(prometheus)) => {
+            let mut admin = Admin::new(prometheus);
+            if let Some(inbox) = inbox {
+                admin = admin.with_inbox(inbox);
+            }
+            Some(serve_admin(address, admin, args.read_timeout).await?)
+        }
+        _ => None,
+    };
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .map_err(|error| format!("cannot listen on {}: {error}", args.bind))?;
@@ -178,8 +209,35 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error
     if let Some(processing) = processing {
         processing.drain(args.processing.shutdown_timeout()).await;
     }
+    if let Some(admin_server) = admin_server {
+        admin_server.abort();
+    }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Starts the admin listener (`--admin-bind`) on the hardened server, as a task
+/// that runs until aborted.
+async fn serve_admin(
+    address: SocketAddr,
+    admin: Admin,
+    read_timeout: Duration,
+) -> Result<tokio::task::JoinHandle<()>, String> {
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|error| format!("cannot listen on {address} (--admin-bind): {error}"))?;
+    let address = listener
+        .local_addr()
+        .map_err(|error| format!("--admin-bind: {error}"))?;
+    tracing::info!(%address, "admin listening");
+    eprintln!("octohook: admin endpoints at http://{address}/healthz and /metrics");
+    // A few connections are plenty for probes and scrapers.
+    let config = ServerConfig::default()
+        .with_read_timeout(read_timeout)
+        .with_max_connections(64);
+    Ok(tokio::spawn(async move {
+        server::serve(listener, admin.router(), &config, std::future::pending()).await;
+    }))
 }
 
 /// What `serve --no-inbox` answers with: the line, then the 200.
@@ -206,7 +264,10 @@ async fn write_line(
         "accepted delivery"
     );
     match receiver.lines.write(&delivery, SystemTime::now()).await {
-        Ok(()) => StatusCode::OK,
+        Ok(()) => {
+            octohook::metrics::record_delivery(delivery.event_kind(), Outcome::Accepted);
+            StatusCode::OK
+        }
         Err(error) => {
             // Nothing was committed: GitHub may redeliver it.
             tracing::error!(%error, delivery = %delivery.guid(), "cannot write the delivery");

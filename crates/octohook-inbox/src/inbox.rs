@@ -7,8 +7,8 @@ use octohook::VerifiedDelivery;
 use tokio::sync::Notify;
 
 use crate::{
-    DeliveryStore, Handler, Inserted, MemoryStore, NewDelivery, Processing, Receipt, StoreError,
-    Worker, WorkerConfig,
+    DeliveryStore, Handler, Inserted, MemoryStore, NewDelivery, Processing, Receipt, StatusCounts,
+    StoreError, Worker, WorkerConfig,
 };
 
 /// A [`DeliveryStore`] shared by a receiver, which accepts verified deliveries
@@ -145,8 +145,21 @@ impl Inbox {
         let event = delivery.event_kind().clone();
         let guid = delivery.guid().clone();
         let new = NewDelivery::from_verified(&delivery).with_request_headers(request_headers);
-        let action = new.action.clone();
         drop(delivery);
+        let receipt = self.receipt(new, &event, &guid, hook_id).await;
+        #[cfg(feature = "metrics")]
+        crate::metrics::record_receipt(&event, &receipt);
+        receipt
+    }
+
+    async fn receipt(
+        &self,
+        new: NewDelivery,
+        event: &octohook::EventKind,
+        guid: &octohook::DeliveryGuid,
+        hook_id: Option<u64>,
+    ) -> Receipt {
+        let action = new.action.clone();
         match self.insert(new).await {
             Ok(Inserted::New { id }) => {
                 tracing::info!(
@@ -179,6 +192,26 @@ impl Inbox {
                 Receipt::Unavailable(error)
             }
         }
+    }
+
+    /// How many deliveries are in each status (see
+    /// [`metrics::record_counts`](crate::metrics::record_counts)).
+    pub async fn counts(&self) -> Result<StatusCounts, StoreError> {
+        self.store.counts().await
+    }
+
+    /// Succeeds when a delivery could be stored now: the store is reachable and
+    /// writable (see [`DeliveryStore::health`]). What a health check asks.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let inbox = octohook_inbox::Inbox::in_memory();
+    /// assert!(inbox.health().await.is_ok());
+    /// # }
+    /// ```
+    pub async fn health(&self) -> Result<(), StoreError> {
+        self.store.health().await
     }
 
     /// Stores `delivery` once per key, and returns once it is committed.

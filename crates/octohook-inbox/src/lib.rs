@@ -63,13 +63,15 @@
 //! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod attempt;
 mod error;
 pub mod handlers;
 mod inbox;
 mod memory;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod processing;
@@ -98,3 +100,8 @@ pub use store::{
     Claim, Claimed, DeliveryStore, Inserted, ListQuery, PurgeQuery, StatusCounts, StoreFuture,
 };
 pub use worker::{AttemptError, Backoff, Handler, Outcome, Processed, Worker, WorkerConfig};
+
+/// The README's examples, compiled as doctests so they stay true.
+#[cfg(all(doctest, feature = "sqlite"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -302,4 +302,12 @@ pub trait DeliveryStore: fmt::Debug + Send + Sync + 'static {
 
     /// How many deliveries are in each status.
     fn counts(&self) -> StoreFuture<'_, StatusCounts>;
+
+    /// Succeeds when a delivery could be stored now: the store is reachable and
+    /// accepts writes (a health check's question). The default reads
+    /// [`counts`](Self::counts); stores that can tell more override it.
+    fn health(&self) -> StoreFuture<'_, ()> {
+        let counts = self.counts();
+        Box::pin(async move { counts.await.map(|_| ()) })
+    }
 }

@@ -6,9 +6,10 @@ use std::fmt;
 use std::future::Future;
 use std::hash::BuildHasher;
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
+use tracing::Instrument;
 
 use crate::{
     Attempt, Claim, Claimed, DeliveryKey, DeliveryStore, StoreError, StoredDelivery,
@@ -382,6 +383,14 @@ impl Worker {
             return Ok(None);
         };
         let (id, key, attempts) = (delivery.id, delivery.key.clone(), delivery.attempts);
+        let span = tracing::info_span!(
+            "delivery",
+            delivery = %key.guid,
+            event = %delivery.event,
+            hook_id = key.hook_id.map(|id| id.get()),
+            attempt = attempts,
+        );
+        let mut elapsed = None;
         let outcome = if attempts > self.config.max_attempts {
             // Earlier claims ended without a result: their workers died (maybe
             // because of this very delivery). Stop trying.
@@ -397,9 +406,19 @@ impl Worker {
             self.finish(&claim, Err(AttemptError::permanent(error)), attempts - 1)
                 .await?
         } else {
-            let (result, claim) = self.run_handler(handler, delivery, claim).await;
+            let started = Instant::now();
+            let (result, claim) = self
+                .run_handler(handler, delivery, claim)
+                .instrument(span.clone())
+                .await;
+            elapsed = Some(started.elapsed());
             self.finish(&claim, result, attempts).await?
         };
+        #[cfg(feature = "metrics")]
+        crate::metrics::record_attempt(&outcome, elapsed);
+        #[cfg(not(feature = "metrics"))]
+        let _ = elapsed;
+        let _entered = span.enter();
         match &outcome {
             Outcome::Done => tracing::debug!(id = id.get(), %key, attempts, "processed delivery"),
             Outcome::Retrying { delay, .. } => {

@@ -25,6 +25,9 @@ pin_project! {
     {
         #[pin]
         state: State<S, B>,
+        // The delivery's span (GUID, event, hook id), entered while polling, so
+        // that the inner service's logs carry it.
+        span: tracing::Span,
     }
 }
 
@@ -61,18 +64,27 @@ where
         body: B,
         read_timeout: Option<Duration>,
     ) -> Self {
+        let headers = pending.headers();
+        let span = tracing::info_span!(
+            "delivery",
+            delivery = %headers.guid(),
+            event = %headers.event(),
+            hook_id = headers.hook_id().map(|id| id.get()),
+        );
         Self {
             state: State::Verifying {
                 verify: VerifyBody::new(pending, body).with_deadline(read_timeout),
                 parts: Some(parts),
                 service: Some(service),
             },
+            span,
         }
     }
 
     pub(crate) fn calling(future: S::Future) -> Self {
         Self {
             state: State::Calling { future },
+            span: tracing::Span::none(),
         }
     }
 
@@ -82,6 +94,7 @@ where
             state: State::Rejected {
                 rejection: Some(rejection),
             },
+            span: tracing::Span::none(),
         }
     }
 }
@@ -104,6 +117,7 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
+        let _entered = this.span.enter();
         loop {
             match this.state.as_mut().project() {
                 StateProj::Verifying {

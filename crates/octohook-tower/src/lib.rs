@@ -26,8 +26,10 @@
 //! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "admin")]
+pub mod admin;
 mod body;
 #[cfg(feature = "axum")]
 pub mod extract;
@@ -49,3 +51,8 @@ pub use service::VerifyWebhook;
 #[cfg(feature = "inbox")]
 pub use store_delivery::StoreDelivery;
 pub use verify_body::VerifyBody;
+
+/// The README's examples, compiled as doctests so they stay true.
+#[cfg(all(doctest, feature = "axum", feature = "inbox", feature = "server"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

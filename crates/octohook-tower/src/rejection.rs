@@ -43,6 +43,13 @@ pub(crate) fn log(rejection: &Rejection, headers: &HeaderMap) {
         delivery = guid,
         "rejected webhook delivery"
     );
+    #[cfg(feature = "metrics")]
+    octohook::metrics::record_rejection(
+        rejection,
+        headers
+            .get(octohook::header::X_GITHUB_EVENT)
+            .map(|value| value.as_bytes()),
+    );
 }
 
 #[cfg(test)]

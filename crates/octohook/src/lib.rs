@@ -37,6 +37,7 @@
 //! [`Verifier::allow_legacy_sha1`], and never used when `X-Hub-Signature-256` is sent.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod body_budget;
 mod body_verification;
@@ -50,6 +51,8 @@ mod event_kind;
 pub mod events;
 pub mod header;
 mod ids;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 mod nesting;
 mod record;
 mod rejection;
@@ -293,3 +296,8 @@ pub mod internal {
         }
     }
 }
+
+/// The README's examples, compiled as doctests so they stay true.
+#[cfg(all(doctest, feature = "events"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

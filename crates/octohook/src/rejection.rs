@@ -81,6 +81,39 @@ impl Rejection {
         }
     }
 
+    /// A short lower-case name of the reason, stable across versions, for metric
+    /// labels and log fields: `bad_headers`, `missing_signature`,
+    /// `sha1_not_enabled`, `bad_signature`, `too_large`, `busy`,
+    /// `unsupported_media_type`, `bad_payload`, `too_deep`, `body_read`,
+    /// `timeout` or `not_configured`.
+    ///
+    /// ```
+    /// use octohook::{Error, Rejection};
+    ///
+    /// assert_eq!(Rejection::from(Error::SignatureMismatch).reason(), "bad_signature");
+    /// assert_eq!(Rejection::from(Error::BodyTooLarge { limit: 1 }).reason(), "too_large");
+    /// ```
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Invalid(error) => match error {
+                Error::MissingHeader(_) | Error::InvalidHeader { .. } => "bad_headers",
+                Error::MissingSignature => "missing_signature",
+                Error::Sha1NotEnabled => "sha1_not_enabled",
+                Error::MalformedSignature { .. } | Error::SignatureMismatch => "bad_signature",
+                Error::BodyTooLarge { .. } => "too_large",
+                Error::BodyBudgetExhausted { .. } => "busy",
+                Error::MissingContentType | Error::UnsupportedContentType => {
+                    "unsupported_media_type"
+                }
+                Error::MissingFormPayload | Error::InvalidPayload(_) => "bad_payload",
+                Error::PayloadTooDeep { .. } => "too_deep",
+            },
+            Self::BodyRead => "body_read",
+            Self::BodyTimeout { .. } => "timeout",
+            Self::NotConfigured => "not_configured",
+        }
+    }
+
     /// The body of the answer: the reason and a newline.
     pub fn body(&self) -> String {
         format!("{self}\n")

@@ -1,0 +1,63 @@
+//! The inbox's metrics, recorded through the [`metrics`](https://docs.rs/metrics)
+//! facade (feature `metrics`, on by default), beside the core's receiving
+//! metrics (`octohook::metrics`):
+//!
+//! | name | kind | labels |
+//! |---|---|---|
+//! | `octohook_deliveries_total` | counter | `event`, `outcome`: `accepted`, `duplicate` or `unavailable`, from [`Inbox::receive`](crate::Inbox::receive) |
+//! | [`HANDLER_ATTEMPTS_TOTAL`] | counter | `outcome`: `done`, `retry`, `failed` or `lost` |
+//! | [`HANDLER_DURATION_SECONDS`] | histogram | (none): the time a handler ran, per attempt |
+//! | [`INBOX_DELIVERIES`] | gauge | `status`: `pending`, `processing`, `done`, `failed`; set by [`record_counts`] |
+//!
+//! The gauge is a count of rows, so it is read from the store when it is
+//! needed: call [`record_counts`] with [`Inbox::counts`](crate::Inbox::counts)
+//! before each scrape, as `octohook serve`'s `/metrics` does.
+
+use std::time::Duration;
+
+use octohook::EventKind;
+use octohook::metrics::{Outcome as Received, record_delivery};
+
+use crate::worker::Outcome;
+use crate::{DeliveryStatus, Receipt, StatusCounts};
+
+/// `octohook_handler_attempts_total{outcome}`: handler attempts, by what became
+/// of the delivery.
+pub const HANDLER_ATTEMPTS_TOTAL: &str = "octohook_handler_attempts_total";
+/// `octohook_handler_duration_seconds`: how long each handler attempt ran.
+pub const HANDLER_DURATION_SECONDS: &str = "octohook_handler_duration_seconds";
+/// `octohook_inbox_deliveries{status}`: the deliveries in the store, by status.
+pub const INBOX_DELIVERIES: &str = "octohook_inbox_deliveries";
+
+/// Sets [`INBOX_DELIVERIES`] to `counts`, one series per status.
+pub fn record_counts(counts: &StatusCounts) {
+    for status in DeliveryStatus::ALL {
+        ::metrics::gauge!(INBOX_DELIVERIES, "status" => status.as_str())
+            .set(counts.get(status) as f64);
+    }
+}
+
+/// Counts a received delivery in `octohook_deliveries_total` by its receipt.
+pub(crate) fn record_receipt(event: &EventKind, receipt: &Receipt) {
+    let outcome = match receipt {
+        Receipt::Stored { .. } => Received::Accepted,
+        Receipt::Duplicate { .. } => Received::Duplicate,
+        Receipt::Unavailable(_) => Received::Unavailable,
+    };
+    record_delivery(event, outcome);
+}
+
+/// Counts one handler attempt that ran for `elapsed` (none when the worker gave
+/// up without running it) and ended in `outcome`.
+pub(crate) fn record_attempt(outcome: &Outcome, elapsed: Option<Duration>) {
+    let label = match outcome {
+        Outcome::Done => "done",
+        Outcome::Retrying { .. } => "retry",
+        Outcome::Failed { .. } => "failed",
+        Outcome::Lost => "lost",
+    };
+    ::metrics::counter!(HANDLER_ATTEMPTS_TOTAL, "outcome" => label).increment(1);
+    if let Some(elapsed) = elapsed {
+        ::metrics::histogram!(HANDLER_DURATION_SECONDS).record(elapsed.as_secs_f64());
+    }
+}
