@@ -1,0 +1,816 @@
+//! [`PostgresStore`]: the store for receivers running on several machines.
+
+mod conninfo;
+mod listen;
+mod tls;
+
+use std::error::Error as _;
+use std::fmt;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, SystemTime};
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
+use tokio::sync::Notify;
+use tokio_postgres::Row;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
+
+pub use tls::{SslMode, UnknownSslMode};
+
+use listen::Listener;
+use tls::{MakeRustls, Roots};
+
+use crate::record::{RowParts, headers_to_json};
+use crate::store::StoreFuture;
+use crate::{
+    Claim, Claimed, DeliveryKey, DeliveryStatus, DeliveryStore, Inserted, ListQuery, NewDelivery,
+    PurgeQuery, StatusCounts, StoreError, StoredDelivery,
+};
+
+/// The schema migrations, applied in order at connect time; each runs once.
+const MIGRATIONS: &[(i32, &str)] = &[
+    (1, include_str!("../migrations/postgres/0001_deliveries.sql")),
+    (2, include_str!("../migrations/postgres/0002_no_hook_id.sql")),
+    (3, include_str!("../migrations/postgres/0003_notify.sql")),
+];
+
+/// Serializes concurrent migrations (several receivers starting at once):
+/// `pg_advisory_xact_lock` key, "octohook" in ASCII.
+const MIGRATION_LOCK: i64 = 0x6f63_746f_686f_6f6b;
+
+const COLUMNS: &str = "d.id, CASE WHEN d.has_hook_id THEN d.hook_id END, d.guid, d.event, d.action, d.content_type, d.headers, \
+     d.body, d.received_at, d.status, d.attempts, d.claim_seq, d.due_at, d.lease_owner, \
+     d.last_error, d.updated_at";
+
+/// How [`PostgresStore::connect_with`] connects.
+///
+/// The TLS settings made here take precedence over the connection string's
+/// `sslmode` and `sslrootcert`.
+///
+/// ```
+/// use std::time::Duration;
+/// use octohook_inbox::{PostgresOptions, SslMode};
+///
+/// let options = PostgresOptions::default()
+///     .schema("octohook")
+///     .pool_size(8)
+///     .timeout(Duration::from_secs(3))
+///     .ssl_mode(SslMode::VerifyFull)
+///     .ssl_root_cert("/etc/octohook/db-ca.pem");
+/// # let _ = options;
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PostgresOptions {
+    schema: Option<String>,
+    pool_size: usize,
+    timeout: Duration,
+    read_only: bool,
+    ssl_mode: Option<SslMode>,
+    roots: Option<Roots>,
+}
+
+impl Default for PostgresOptions {
+    fn default() -> Self {
+        Self {
+            schema: None,
+            pool_size: 16,
+            timeout: Duration::from_secs(5),
+            read_only: false,
+            ssl_mode: None,
+            roots: None,
+        }
+    }
+}
+
+impl PostgresOptions {
+    /// Keeps the tables in this schema (created when missing) instead of the
+    /// connection's default search path. The name must be a plain lowercase
+    /// identifier (`[a-z_][a-z0-9_]*`).
+    pub fn schema(mut self, schema: impl Into<String>) -> Self {
+        self.schema = Some(schema.into());
+        self
+    }
+
+    /// The most connections kept open (16 by default).
+    pub fn pool_size(mut self, size: usize) -> Self {
+        self.pool_size = size.max(1);
+        self
+    }
+
+    /// How long one operation may take, waiting for a connection included, before
+    /// it fails with [`StoreError::Unavailable`] (5 s by default, under GitHub's
+    /// 10 s delivery timeout). Also the connect timeout, unless the URL sets one.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Connects read-only (for inspection): no DDL runs (no schema is created, no
+    /// migration applied), every transaction is `READ ONLY`
+    /// (`default_transaction_read_only`, so the server refuses any write), and
+    /// connecting fails with [`StoreError::NotAnInbox`] unless the tables exist at
+    /// the current schema version.
+    pub fn read_only(mut self, read_only: bool) -> Self {
+        self.read_only = read_only;
+        self
+    }
+
+    /// Whether and how connections use TLS (see [`SslMode`]), instead of the
+    /// connection string's `sslmode` (`prefer` when it has none).
+    pub fn ssl_mode(mut self, mode: SslMode) -> Self {
+        self.ssl_mode = Some(mode);
+        self
+    }
+
+    /// Trusts the certificates in this PEM file (and no others) to check the
+    /// server's, instead of the connection string's `sslrootcert` or the
+    /// built-in roots.
+    pub fn ssl_root_cert(mut self, path: impl Into<PathBuf>) -> Self {
+        self.roots = Some(Roots::File(path.into()));
+        self
+    }
+
+    /// Makes TLS connections with this rustls configuration, whose verifier
+    /// then alone decides which certificates are good (`verify-ca` and
+    /// `verify-full` no longer differ), and which may carry a client
+    /// certificate. The `sslmode` still decides whether TLS is used or required.
+    pub fn tls_config(mut self, config: Arc<rustls::ClientConfig>) -> Self {
+        self.roots = Some(Roots::Config(config));
+        self
+    }
+}
+
+/// A store in a PostgreSQL database, shared by receivers and workers on any
+/// number of machines.
+///
+/// - Deduplication is a unique key on (`hook_id`, `has_hook_id`, `guid`) with
+///   `INSERT ... ON CONFLICT DO NOTHING`: concurrent inserts of one key, from any
+///   machine, store it once.
+/// - Claims lock the next due row with `FOR UPDATE SKIP LOCKED`, so workers never
+///   wait for one another and never get the same delivery at once.
+/// - Due times, leases and ages are computed with the server's clock.
+/// - The schema is created and migrated at connect time (`CREATE ... IF NOT
+///   EXISTS`, versions in `octohook_schema`, under an advisory lock).
+/// - An insert returns once PostgreSQL has committed it; with the server's
+///   default `synchronous_commit = on` that means flushed to its write-ahead log.
+///
+/// Connections go without TLS (`sslmode=require` is refused): use a local socket,
+/// a private network, or a TLS-terminating proxy. Errors and `Debug` output never
+/// include the connection URL or password.
+pub struct PostgresStore {
+    pool: Pool,
+    schema: Option<String>,
+    timeout: Duration,
+    /// How to open the listening connection (holds the password: not `Debug`).
+    connect: (tokio_postgres::Config, MakeRustls),
+    wakeup: Arc<Notify>,
+    /// Started at the first claim: a store only inserting needs none.
+    listener: OnceLock<Listener>,
+}
+
+impl fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("schema", &self.schema)
+            .field("pool", &self.pool.status())
+            .field("listening", &self.listener.get().is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PostgresStore {
+    /// Connects to the database at `url` (`postgres://user@host:port/database`
+    /// or a `key=value` connection string) with the default
+    /// [`PostgresOptions`], and brings the schema up to date.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with(url, PostgresOptions::default()).await
+    }
+
+    /// Connects to the database at `url` with `options`.
+    pub async fn connect_with(url: &str, options: PostgresOptions) -> Result<Self, StoreError> {
+        let split = conninfo::split(url)?;
+        let mut config: tokio_postgres::Config = split
+            .rest
+            .parse()
+            .map_err(|error| StoreError::Config(format!("invalid database URL: {error}")))?;
+        let mode = options.ssl_mode.or(split.ssl.mode).unwrap_or_default();
+        let roots = options
+            .roots
+            .clone()
+            .or(split.ssl.root_cert.map(Roots::File))
+            .unwrap_or(Roots::Mozilla);
+        let tls = MakeRustls::new(tls::client_config(mode, &roots)?);
+        config.ssl_mode(match mode {
+            SslMode::Disable => tokio_postgres::config::SslMode::Disable,
+            SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
+            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => {
+                tokio_postgres::config::SslMode::Require
+            }
+        });
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(options.timeout);
+        }
+        let mut settings = Vec::new();
+        if let Some(schema) = &options.schema {
+            if !is_identifier(schema) {
+                return Err(StoreError::Config(format!(
+                    "schema {schema:?} is not a plain lowercase identifier"
+                )));
+            }
+            settings.push(format!("-c search_path={schema}"));
+        }
+        if options.read_only {
+            settings.push("-c default_transaction_read_only=on".to_owned());
+        }
+        if !settings.is_empty() {
+            let joined = match config.get_options() {
+                Some(existing) if !existing.is_empty() => {
+                    format!("{existing} {}", settings.join(" "))
+                }
+                _ => settings.join(" "),
+            };
+            config.options(&joined);
+        }
+        let manager = Manager::from_config(
+            config.clone(),
+            tls.clone(),
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(options.pool_size)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(options.timeout))
+            .create_timeout(Some(options.timeout))
+            .recycle_timeout(Some(options.timeout))
+            .build()
+            .map_err(|error| StoreError::Config(format!("cannot build the pool: {error}")))?;
+        let store = Self {
+            pool,
+            schema: options.schema,
+            timeout: options.timeout,
+            connect: (config, tls),
+            wakeup: Arc::new(Notify::new()),
+            listener: OnceLock::new(),
+        };
+        if options.read_only {
+            store.check_schema().await?;
+        } else {
+            store.migrate().await?;
+        }
+        Ok(store)
+    }
+
+    /// Checks, without DDL, that the tables exist at the schema version this build
+    /// uses.
+    async fn check_schema(&self) -> Result<(), StoreError> {
+        self.timed(async {
+            let client = self.client().await?;
+            let tables: i64 = client
+                .query_one(
+                    "SELECT COUNT(*) FROM pg_catalog.pg_tables \
+                     WHERE schemaname = current_schema() \
+                     AND tablename IN ('octohook_schema', 'octohook_deliveries')",
+                    &[],
+                )
+                .await
+                .and_then(|row| row.try_get(0))
+                .map_err(classify)?;
+            if tables != 2 {
+                return Err(StoreError::NotAnInbox(
+                    "the database's current schema has no octohook_schema and octohook_deliveries tables"
+                        .to_owned(),
+                ));
+            }
+            let found: i32 = client
+                .query_one("SELECT COALESCE(MAX(version), 0) FROM octohook_schema", &[])
+                .await
+                .and_then(|row| row.try_get(0))
+                .map_err(classify)?;
+            let supported = MIGRATIONS.last().map_or(0, |(version, _)| *version);
+            if found > supported {
+                return Err(StoreError::SchemaTooNew {
+                    found: i64::from(found),
+                    supported: i64::from(supported),
+                });
+            }
+            if found < supported {
+                return Err(StoreError::NotAnInbox(format!(
+                    "the tables are at schema version {found}, older than {supported}: connect read-write once to migrate them"
+                )));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Creates the schema when asked for one, and applies the migrations the
+    /// database has not seen, in one transaction.
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let schema = self.schema.clone();
+        self.timed(async move {
+            let mut client = self.client().await?;
+            let transaction = client.transaction().await.map_err(classify)?;
+            let migrated = async {
+                transaction
+                    .execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+                    .await
+                    .map_err(classify)?;
+                if let Some(schema) = &schema {
+                    // Checked by `is_identifier`: safe to splice.
+                    transaction
+                        .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+                        .await
+                        .map_err(classify)?;
+                }
+                transaction
+                    .batch_execute(
+                        "CREATE TABLE IF NOT EXISTS octohook_schema (version INTEGER NOT NULL)",
+                    )
+                    .await
+                    .map_err(classify)?;
+                let found: i32 = transaction
+                    .query_one("SELECT COALESCE(MAX(version), 0) FROM octohook_schema", &[])
+                    .await
+                    .and_then(|row| row.try_get(0))
+                    .map_err(classify)?;
+                let supported = MIGRATIONS.last().map_or(0, |(version, _)| *version);
+                if found > supported {
+                    return Err(StoreError::SchemaTooNew {
+                        found: i64::from(found),
+                        supported: i64::from(supported),
+                    });
+                }
+                for (version, sql) in MIGRATIONS.iter().filter(|(version, _)| *version > found) {
+                    transaction.batch_execute(sql).await.map_err(classify)?;
+                    transaction
+                        .execute(
+                            "INSERT INTO octohook_schema (version) VALUES ($1)",
+                            &[version],
+                        )
+                        .await
+                        .map_err(classify)?;
+                    tracing::info!(version, "migrated the PostgreSQL delivery store");
+                }
+                Ok(())
+            }
+            .await;
+            match migrated {
+                Ok(()) => transaction.commit().await.map_err(classify),
+                Err(error) => {
+                    // Release the advisory lock now, not when the pool recycles.
+                    let _ = transaction.rollback().await;
+                    Err(error)
+                }
+            }
+        })
+        .await
+    }
+
+    /// Starts the listening connection, unless it runs already.
+    fn listen(&self) {
+        self.listener.get_or_init(|| {
+            let (config, tls) = self.connect.clone();
+            Listener::start(config, tls, self.timeout, Arc::clone(&self.wakeup))
+        });
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        self.pool.get().await.map_err(pool_error)
+    }
+
+    /// Runs `operation` within the store's timeout.
+    async fn timed<T>(
+        &self,
+        operation: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        tokio::time::timeout(self.timeout, operation)
+            .await
+            .unwrap_or_else(|_| {
+                Err(StoreError::Unavailable(format!(
+                    "the database did not answer within {:?}",
+                    self.timeout
+                )))
+            })
+    }
+
+    /// Runs one statement and returns its rows.
+    async fn query(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, StoreError> {
+        self.timed(async {
+            let client = self.client().await?;
+            let statement = client.prepare_cached(sql).await.map_err(classify)?;
+            client.query(&statement, params).await.map_err(classify)
+        })
+        .await
+    }
+
+    /// Runs one statement and returns how many rows it changed.
+    async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, StoreError> {
+        self.timed(async {
+            let client = self.client().await?;
+            let statement = client.prepare_cached(sql).await.map_err(classify)?;
+            client.execute(&statement, params).await.map_err(classify)
+        })
+        .await
+    }
+
+    /// Applies `set` (whose parameters start at `$3`, bound to `extra`) to the
+    /// row `claim` still holds.
+    async fn update_claimed(
+        &self,
+        claim: &Claim,
+        set: &str,
+        extra: &[&(dyn ToSql + Sync)],
+    ) -> Result<(), StoreError> {
+        let sql = format!(
+            "UPDATE octohook_deliveries SET {set}, updated_at = clock_timestamp() \
+             WHERE id = $1 AND claim_seq = $2 AND status = 'processing'"
+        );
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&claim.id, &claim.seq];
+        params.extend_from_slice(extra);
+        let changed = self.execute(&sql, &params).await?;
+        if changed == 0 {
+            return Err(StoreError::ClaimLost { id: claim.id });
+        }
+        Ok(())
+    }
+}
+
+/// A duration in (fractional) milliseconds, as the SQL multiplies intervals.
+fn millis(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|first| first.is_ascii_lowercase() || first == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && name.len() <= 63
+}
+
+/// Sorts a PostgreSQL error into a [`StoreError`].
+fn classify(error: tokio_postgres::Error) -> StoreError {
+    if let Some(db) = error.as_db_error() {
+        let message = format!("{}: {} ({})", db.severity(), db.message(), db.code().code());
+        let code = db.code();
+        if *code == SqlState::DISK_FULL || *code == SqlState::PROGRAM_LIMIT_EXCEEDED {
+            return StoreError::Full(message);
+        }
+        if *code == SqlState::READ_ONLY_SQL_TRANSACTION {
+            return StoreError::ReadOnly(message);
+        }
+        return StoreError::Unavailable(message);
+    }
+    if let Some(failure) = tls::tls_failure(&error) {
+        return StoreError::Tls(failure);
+    }
+    StoreError::Unavailable(describe(&error))
+}
+
+fn pool_error(error: PoolError) -> StoreError {
+    match error {
+        PoolError::Backend(error) => classify(error),
+        other => StoreError::Unavailable(format!("cannot get a database connection: {other}")),
+    }
+}
+
+/// An error and its sources, on one line.
+fn describe(error: &tokio_postgres::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn read_row(row: &Row) -> Result<RowParts, StoreError> {
+    let parts = (|| {
+        Ok::<_, tokio_postgres::Error>(RowParts {
+            id: row.try_get(0)?,
+            hook_id: row.try_get(1)?,
+            guid: row.try_get(2)?,
+            event: row.try_get(3)?,
+            action: row.try_get(4)?,
+            content_type: row.try_get(5)?,
+            headers: row.try_get(6)?,
+            body: row.try_get(7)?,
+            received_at: row.try_get(8)?,
+            status: row.try_get(9)?,
+            attempts: i64::from(row.try_get::<_, i32>(10)?),
+            claim_seq: row.try_get(11)?,
+            due_at: row.try_get::<_, Option<SystemTime>>(12)?,
+            lease_owner: row.try_get(13)?,
+            last_error: row.try_get(14)?,
+            updated_at: row.try_get(15)?,
+        })
+    })();
+    parts.map_err(classify)
+}
+
+/// What an insert's rows say: (id, whether this statement inserted it).
+fn read_inserted(rows: &[Row]) -> Result<Option<Inserted>, StoreError> {
+    let Some(row) = rows.first() else {
+        return Ok(None);
+    };
+    let id = row.try_get(0).map_err(classify)?;
+    let new: bool = row.try_get(1).map_err(classify)?;
+    Ok(Some(if new {
+        Inserted::New { id }
+    } else {
+        Inserted::Duplicate { id }
+    }))
+}
+
+fn read_delivery(row: &Row) -> Result<StoredDelivery, StoreError> {
+    Ok(read_row(row)?.into_delivery()?.0)
+}
+
+impl DeliveryStore for PostgresStore {
+    fn insert(&self, delivery: NewDelivery) -> StoreFuture<'_, Inserted> {
+        Box::pin(async move {
+            let (hook_id, has_hook_id) = (delivery.key.db_hook_id(), delivery.key.has_hook_id());
+            let guid = delivery.key.guid.as_str();
+            let headers = headers_to_json(&delivery.headers);
+            let body: &[u8] = &delivery.body;
+            // One statement, so one round trip (the connection prepares it once,
+            // then every insert is Bind/Execute/Sync, sent together): the new
+            // row's id, or the id of the row already under that key. The second
+            // SELECT reads the statement's snapshot, taken before the insert,
+            // so it never sees the row this statement inserts.
+            //
+            // Only a row committed by a concurrent transaction after that
+            // snapshot escapes it (ON CONFLICT waits for it and does nothing,
+            // the SELECT cannot see it): then the lookup below, without the
+            // body, finds it. A row purged in between makes the lookup miss too:
+            // then the insert is tried again.
+            for _ in 0..3 {
+                let rows = self
+                    .query(
+                        "WITH inserted AS ( \
+                           INSERT INTO octohook_deliveries (hook_id, has_hook_id, guid, event, \
+                             action, content_type, headers, body, received_at, status, due_at, \
+                             updated_at) \
+                           VALUES ($1, $9, $2, $3, $4, $5, $6, $7, $8, 'pending', \
+                             clock_timestamp(), clock_timestamp()) \
+                           ON CONFLICT (hook_id, has_hook_id, guid) DO NOTHING \
+                           RETURNING id) \
+                         SELECT id, TRUE FROM inserted \
+                         UNION ALL \
+                         SELECT id, FALSE FROM octohook_deliveries \
+                         WHERE hook_id = $1 AND has_hook_id = $9 AND guid = $2",
+                        &[
+                            &hook_id,
+                            &guid,
+                            &delivery.event,
+                            &delivery.action,
+                            &delivery.content_type,
+                            &headers,
+                            &body,
+                            &delivery.received_at,
+                            &has_hook_id,
+                        ],
+                    )
+                    .await?;
+                if let Some(inserted) = read_inserted(&rows)? {
+                    return Ok(inserted);
+                }
+                let existing = self
+                    .query(
+                        "SELECT id, FALSE FROM octohook_deliveries \
+                         WHERE hook_id = $1 AND has_hook_id = $3 AND guid = $2",
+                        &[&hook_id, &guid, &has_hook_id],
+                    )
+                    .await?;
+                if let Some(inserted) = read_inserted(&existing)? {
+                    return Ok(inserted);
+                }
+            }
+            Err(StoreError::Unavailable(
+                "the delivery kept being inserted and purged concurrently".to_owned(),
+            ))
+        })
+    }
+
+    fn claim(&self, worker: &str, lease: Duration) -> StoreFuture<'_, Option<Claimed>> {
+        let worker = worker.to_owned();
+        Box::pin(async move {
+            // A worker is about: from now on, relay the database's wake-ups.
+            self.listen();
+            let sql = format!(
+                "WITH next AS ( \
+                   SELECT id FROM octohook_deliveries \
+                   WHERE status IN ('pending', 'processing') AND due_at <= clock_timestamp() \
+                   ORDER BY due_at, id LIMIT 1 \
+                   FOR UPDATE SKIP LOCKED) \
+                 UPDATE octohook_deliveries AS d SET status = 'processing', \
+                   attempts = d.attempts + 1, claim_seq = d.claim_seq + 1, lease_owner = $1, \
+                   due_at = clock_timestamp() + $2::float8 * interval '1 millisecond', \
+                   updated_at = clock_timestamp() \
+                 FROM next WHERE d.id = next.id \
+                 RETURNING {COLUMNS}"
+            );
+            let rows = self.query(&sql, &[&worker, &millis(lease)]).await?;
+            let Some(row) = rows.first() else {
+                return Ok(None);
+            };
+            let (delivery, seq) = read_row(row)?.into_delivery()?;
+            let lease_until = delivery
+                .lease
+                .as_ref()
+                .map_or_else(SystemTime::now, |lease| lease.until);
+            let claim = Claim {
+                id: delivery.id,
+                seq,
+                key: delivery.key.clone(),
+                worker,
+                lease_until,
+            };
+            Ok(Some(Claimed { delivery, claim }))
+        })
+    }
+
+    fn renew(&self, claim: &Claim, lease: Duration) -> StoreFuture<'_, Claim> {
+        let claim = claim.clone();
+        Box::pin(async move {
+            let rows = self
+                .query(
+                    "UPDATE octohook_deliveries \
+                     SET due_at = clock_timestamp() + $3::float8 * interval '1 millisecond', \
+                       updated_at = clock_timestamp() \
+                     WHERE id = $1 AND claim_seq = $2 AND status = 'processing' \
+                     RETURNING due_at",
+                    &[&claim.id, &claim.seq, &millis(lease)],
+                )
+                .await?;
+            let Some(row) = rows.first() else {
+                return Err(StoreError::ClaimLost { id: claim.id });
+            };
+            let lease_until = row.try_get(0).map_err(classify)?;
+            Ok(Claim {
+                lease_until,
+                ..claim
+            })
+        })
+    }
+
+    fn complete(&self, claim: &Claim) -> StoreFuture<'_, ()> {
+        let claim = claim.clone();
+        Box::pin(async move {
+            self.update_claimed(
+                &claim,
+                "status = 'done', lease_owner = NULL, due_at = NULL",
+                &[],
+            )
+            .await
+        })
+    }
+
+    fn retry_later(&self, claim: &Claim, error: &str, delay: Duration) -> StoreFuture<'_, ()> {
+        let (claim, error) = (claim.clone(), error.to_owned());
+        Box::pin(async move {
+            self.update_claimed(
+                &claim,
+                "status = 'pending', lease_owner = NULL, last_error = $3, \
+                 due_at = clock_timestamp() + $4::float8 * interval '1 millisecond'",
+                &[&error, &millis(delay)],
+            )
+            .await
+        })
+    }
+
+    fn fail(&self, claim: &Claim, error: &str) -> StoreFuture<'_, ()> {
+        let (claim, error) = (claim.clone(), error.to_owned());
+        Box::pin(async move {
+            self.update_claimed(
+                &claim,
+                "status = 'failed', lease_owner = NULL, last_error = $3, due_at = NULL",
+                &[&error],
+            )
+            .await
+        })
+    }
+
+    fn requeue(&self, key: &DeliveryKey) -> StoreFuture<'_, bool> {
+        let (hook_id, has_hook_id) = (key.db_hook_id(), key.has_hook_id());
+        let guid = key.guid.as_str().to_owned();
+        Box::pin(async move {
+            let changed = self
+                .execute(
+                    "UPDATE octohook_deliveries SET status = 'pending', attempts = 0, \
+                     lease_owner = NULL, due_at = clock_timestamp(), \
+                     updated_at = clock_timestamp() \
+                     WHERE hook_id = $1 AND has_hook_id = $3 AND guid = $2 \
+                     AND status <> 'processing'",
+                    &[&hook_id, &guid, &has_hook_id],
+                )
+                .await?;
+            Ok(changed > 0)
+        })
+    }
+
+    fn get(&self, key: &DeliveryKey) -> StoreFuture<'_, Option<StoredDelivery>> {
+        let (hook_id, has_hook_id) = (key.db_hook_id(), key.has_hook_id());
+        let guid = key.guid.as_str().to_owned();
+        Box::pin(async move {
+            let sql = format!(
+                "SELECT {COLUMNS} FROM octohook_deliveries AS d \
+                 WHERE d.hook_id = $1 AND d.has_hook_id = $3 AND d.guid = $2"
+            );
+            let rows = self.query(&sql, &[&hook_id, &guid, &has_hook_id]).await?;
+            rows.first().map(read_delivery).transpose()
+        })
+    }
+
+    fn list(&self, query: &ListQuery) -> StoreFuture<'_, Vec<StoredDelivery>> {
+        let query = query.clone();
+        Box::pin(async move {
+            let sql = format!(
+                "SELECT {COLUMNS} FROM octohook_deliveries AS d \
+                 WHERE ($1::text IS NULL OR d.status = $1) \
+                   AND ($2::text IS NULL OR d.guid = $2) \
+                   AND ($3::bigint IS NULL OR d.id < $3) \
+                 ORDER BY d.id DESC LIMIT $4"
+            );
+            let status = query.status.map(DeliveryStatus::as_str);
+            let guid = query.guid.as_ref().map(|guid| guid.as_str());
+            let rows = self
+                .query(
+                    &sql,
+                    &[&status, &guid, &query.before_id, &i64::from(query.limit)],
+                )
+                .await?;
+            rows.iter().map(read_delivery).collect()
+        })
+    }
+
+    fn purge(&self, query: &PurgeQuery) -> StoreFuture<'_, u64> {
+        let query = query.clone();
+        Box::pin(async move {
+            let statuses: Vec<&str> = query.statuses.iter().map(|s| s.as_str()).collect();
+            self.execute(
+                "DELETE FROM octohook_deliveries WHERE status = ANY($1) \
+                 AND received_at < clock_timestamp() - $2::float8 * interval '1 millisecond'",
+                &[&statuses, &millis(query.older_than)],
+            )
+            .await
+        })
+    }
+
+    fn counts(&self) -> StoreFuture<'_, StatusCounts> {
+        Box::pin(async move {
+            let rows = self
+                .query(
+                    "SELECT status, COUNT(*) FROM octohook_deliveries GROUP BY status",
+                    &[],
+                )
+                .await?;
+            let mut counts = StatusCounts::default();
+            for row in &rows {
+                let status: String = row.try_get(0).map_err(classify)?;
+                let count: i64 = row.try_get(1).map_err(classify)?;
+                let status =
+                    crate::record::status_from_db(crate::StoredDeliveryId::new(0), &status)?;
+                counts.add(status, u64::try_from(count).unwrap_or(0));
+            }
+            Ok(counts)
+        })
+    }
+
+    fn wakeups(&self) -> Option<Arc<Notify>> {
+        Some(Arc::clone(&self.wakeup))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_identifiers_are_schemas() {
+        assert!(is_identifier("octohook_test_1"));
+        assert!(is_identifier("_x"));
+        for bad in [
+            "",
+            "1abc",
+            "Octohook",
+            "a-b",
+            "a;drop",
+            "a b",
+            &"a".repeat(64),
+        ] {
+            assert!(!is_identifier(bad), "{bad:?}");
+        }
+    }
+}
