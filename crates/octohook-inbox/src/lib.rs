@@ -81,17 +81,20 @@ mod store;
 mod worker;
 
 pub use attempt::Attempt;
-pub use error::StoreError;
+pub use error::{StoreError, TlsError};
 pub use inbox::Inbox;
 pub use memory::{DEFAULT_MAX_FINISHED, DEFAULT_TTL, MemoryStore};
 #[cfg(feature = "postgres")]
-pub use postgres::{PostgresOptions, PostgresStore};
+pub use postgres::{PostgresOptions, PostgresStore, SslMode, UnknownSslMode};
 pub use processing::{Drained, Processing};
 pub use receipt::Receipt;
 pub use record::{
     DeliveryKey, DeliveryStatus, Lease, NewDelivery, StoredDelivery, StoredDeliveryId,
     UnknownStatus,
 };
+/// The rustls version [`PostgresOptions::tls_config`] takes a configuration of.
+#[cfg(feature = "postgres")]
+pub use rustls;
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 pub use store::{

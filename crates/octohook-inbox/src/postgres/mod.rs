@@ -1,25 +1,22 @@
 //! [`PostgresStore`]: the store for receivers running on several machines.
 
 mod conninfo;
-mod listen;
 mod tls;
 
 use std::error::Error as _;
 use std::fmt;
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
-use tokio::sync::Notify;
 use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 
 pub use tls::{SslMode, UnknownSslMode};
 
-use listen::Listener;
 use tls::{MakeRustls, Roots};
 
 use crate::record::{RowParts, headers_to_json};
@@ -31,9 +28,14 @@ use crate::{
 
 /// The schema migrations, applied in order at connect time; each runs once.
 const MIGRATIONS: &[(i32, &str)] = &[
-    (1, include_str!("../migrations/postgres/0001_deliveries.sql")),
-    (2, include_str!("../migrations/postgres/0002_no_hook_id.sql")),
-    (3, include_str!("../migrations/postgres/0003_notify.sql")),
+    (
+        1,
+        include_str!("../migrations/postgres/0001_deliveries.sql"),
+    ),
+    (
+        2,
+        include_str!("../migrations/postgres/0002_no_hook_id.sql"),
+    ),
 ];
 
 /// Serializes concurrent migrations (several receivers starting at once):
@@ -163,11 +165,6 @@ pub struct PostgresStore {
     pool: Pool,
     schema: Option<String>,
     timeout: Duration,
-    /// How to open the listening connection (holds the password: not `Debug`).
-    connect: (tokio_postgres::Config, MakeRustls),
-    wakeup: Arc<Notify>,
-    /// Started at the first claim: a store only inserting needs none.
-    listener: OnceLock<Listener>,
 }
 
 impl fmt::Debug for PostgresStore {
@@ -175,7 +172,6 @@ impl fmt::Debug for PostgresStore {
         f.debug_struct("PostgresStore")
             .field("schema", &self.schema)
             .field("pool", &self.pool.status())
-            .field("listening", &self.listener.get().is_some())
             .finish_non_exhaustive()
     }
 }
@@ -234,8 +230,8 @@ impl PostgresStore {
             config.options(&joined);
         }
         let manager = Manager::from_config(
-            config.clone(),
-            tls.clone(),
+            config,
+            tls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -252,9 +248,6 @@ impl PostgresStore {
             pool,
             schema: options.schema,
             timeout: options.timeout,
-            connect: (config, tls),
-            wakeup: Arc::new(Notify::new()),
-            listener: OnceLock::new(),
         };
         if options.read_only {
             store.check_schema().await?;
@@ -370,12 +363,20 @@ impl PostgresStore {
         .await
     }
 
-    /// Starts the listening connection, unless it runs already.
-    fn listen(&self) {
-        self.listener.get_or_init(|| {
-            let (config, tls) = self.connect.clone();
-            Listener::start(config, tls, self.timeout, Arc::clone(&self.wakeup))
-        });
+    /// The TLS protocol version of a pooled connection as the server reports it
+    /// (`pg_stat_ssl`), such as `TLSv1.3`; `None` when the connection is plain
+    /// text.
+    pub async fn tls_version(&self) -> Result<Option<String>, StoreError> {
+        let rows = self
+            .query(
+                "SELECT version FROM pg_catalog.pg_stat_ssl \
+                 WHERE pid = pg_catalog.pg_backend_pid() AND ssl",
+                &[],
+            )
+            .await?;
+        rows.first()
+            .map(|row| row.try_get(0).map_err(classify))
+            .transpose()
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
@@ -519,20 +520,6 @@ fn read_row(row: &Row) -> Result<RowParts, StoreError> {
     parts.map_err(classify)
 }
 
-/// What an insert's rows say: (id, whether this statement inserted it).
-fn read_inserted(rows: &[Row]) -> Result<Option<Inserted>, StoreError> {
-    let Some(row) = rows.first() else {
-        return Ok(None);
-    };
-    let id = row.try_get(0).map_err(classify)?;
-    let new: bool = row.try_get(1).map_err(classify)?;
-    Ok(Some(if new {
-        Inserted::New { id }
-    } else {
-        Inserted::Duplicate { id }
-    }))
-}
-
 fn read_delivery(row: &Row) -> Result<StoredDelivery, StoreError> {
     Ok(read_row(row)?.into_delivery()?.0)
 }
@@ -544,32 +531,17 @@ impl DeliveryStore for PostgresStore {
             let guid = delivery.key.guid.as_str();
             let headers = headers_to_json(&delivery.headers);
             let body: &[u8] = &delivery.body;
-            // One statement, so one round trip (the connection prepares it once,
-            // then every insert is Bind/Execute/Sync, sent together): the new
-            // row's id, or the id of the row already under that key. The second
-            // SELECT reads the statement's snapshot, taken before the insert,
-            // so it never sees the row this statement inserts.
-            //
-            // Only a row committed by a concurrent transaction after that
-            // snapshot escapes it (ON CONFLICT waits for it and does nothing,
-            // the SELECT cannot see it): then the lookup below, without the
-            // body, finds it. A row purged in between makes the lookup miss too:
+            // A row purged between the two statements makes the lookup miss:
             // then the insert is tried again.
             for _ in 0..3 {
-                let rows = self
+                let inserted = self
                     .query(
-                        "WITH inserted AS ( \
-                           INSERT INTO octohook_deliveries (hook_id, has_hook_id, guid, event, \
-                             action, content_type, headers, body, received_at, status, due_at, \
-                             updated_at) \
-                           VALUES ($1, $9, $2, $3, $4, $5, $6, $7, $8, 'pending', \
-                             clock_timestamp(), clock_timestamp()) \
-                           ON CONFLICT (hook_id, has_hook_id, guid) DO NOTHING \
-                           RETURNING id) \
-                         SELECT id, TRUE FROM inserted \
-                         UNION ALL \
-                         SELECT id, FALSE FROM octohook_deliveries \
-                         WHERE hook_id = $1 AND has_hook_id = $9 AND guid = $2",
+                        "INSERT INTO octohook_deliveries (hook_id, has_hook_id, guid, event, \
+                         action, content_type, headers, body, received_at, status, due_at, \
+                         updated_at) \
+                         VALUES ($1, $9, $2, $3, $4, $5, $6, $7, $8, 'pending', \
+                         clock_timestamp(), clock_timestamp()) \
+                         ON CONFLICT (hook_id, has_hook_id, guid) DO NOTHING RETURNING id",
                         &[
                             &hook_id,
                             &guid,
@@ -583,18 +555,20 @@ impl DeliveryStore for PostgresStore {
                         ],
                     )
                     .await?;
-                if let Some(inserted) = read_inserted(&rows)? {
-                    return Ok(inserted);
+                if let Some(row) = inserted.first() {
+                    let id = row.try_get(0).map_err(classify)?;
+                    return Ok(Inserted::New { id });
                 }
                 let existing = self
                     .query(
-                        "SELECT id, FALSE FROM octohook_deliveries \
+                        "SELECT id FROM octohook_deliveries \
                          WHERE hook_id = $1 AND has_hook_id = $3 AND guid = $2",
                         &[&hook_id, &guid, &has_hook_id],
                     )
                     .await?;
-                if let Some(inserted) = read_inserted(&existing)? {
-                    return Ok(inserted);
+                if let Some(row) = existing.first() {
+                    let id = row.try_get(0).map_err(classify)?;
+                    return Ok(Inserted::Duplicate { id });
                 }
             }
             Err(StoreError::Unavailable(
@@ -606,8 +580,6 @@ impl DeliveryStore for PostgresStore {
     fn claim(&self, worker: &str, lease: Duration) -> StoreFuture<'_, Option<Claimed>> {
         let worker = worker.to_owned();
         Box::pin(async move {
-            // A worker is about: from now on, relay the database's wake-ups.
-            self.listen();
             let sql = format!(
                 "WITH next AS ( \
                    SELECT id FROM octohook_deliveries \
@@ -786,10 +758,6 @@ impl DeliveryStore for PostgresStore {
             }
             Ok(counts)
         })
-    }
-
-    fn wakeups(&self) -> Option<Arc<Notify>> {
-        Some(Arc::clone(&self.wakeup))
     }
 }
 

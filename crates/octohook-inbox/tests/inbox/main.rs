@@ -8,6 +8,8 @@ mod pg;
 mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+#[cfg(feature = "postgres")]
+mod tls;
 
 use std::sync::Arc;
 
