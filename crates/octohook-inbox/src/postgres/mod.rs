@@ -1,22 +1,25 @@
 //! [`PostgresStore`]: the store for receivers running on several machines.
 
 mod conninfo;
+mod listen;
 mod tls;
 
 use std::error::Error as _;
 use std::fmt;
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
+use tokio::sync::Notify;
 use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 
 pub use tls::{SslMode, UnknownSslMode};
 
+use listen::Listener;
 use tls::{MakeRustls, Roots};
 
 use crate::record::{RowParts, headers_to_json};
@@ -36,6 +39,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
         2,
         include_str!("../migrations/postgres/0002_no_hook_id.sql"),
     ),
+    (3, include_str!("../migrations/postgres/0003_notify.sql")),
 ];
 
 /// Serializes concurrent migrations (several receivers starting at once):
@@ -165,6 +169,11 @@ pub struct PostgresStore {
     pool: Pool,
     schema: Option<String>,
     timeout: Duration,
+    /// How to open the listening connection (holds the password: not `Debug`).
+    connect: (tokio_postgres::Config, MakeRustls),
+    wakeup: Arc<Notify>,
+    /// Started at the first claim: a store only inserting needs none.
+    listener: OnceLock<Listener>,
 }
 
 impl fmt::Debug for PostgresStore {
@@ -172,6 +181,7 @@ impl fmt::Debug for PostgresStore {
         f.debug_struct("PostgresStore")
             .field("schema", &self.schema)
             .field("pool", &self.pool.status())
+            .field("listening", &self.listener.get().is_some())
             .finish_non_exhaustive()
     }
 }
@@ -230,8 +240,8 @@ impl PostgresStore {
             config.options(&joined);
         }
         let manager = Manager::from_config(
-            config,
-            tls,
+            config.clone(),
+            tls.clone(),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -248,6 +258,9 @@ impl PostgresStore {
             pool,
             schema: options.schema,
             timeout: options.timeout,
+            connect: (config, tls),
+            wakeup: Arc::new(Notify::new()),
+            listener: OnceLock::new(),
         };
         if options.read_only {
             store.check_schema().await?;
@@ -377,6 +390,14 @@ impl PostgresStore {
         rows.first()
             .map(|row| row.try_get(0).map_err(classify))
             .transpose()
+    }
+
+    /// Starts the listening connection, unless it runs already.
+    fn listen(&self) {
+        self.listener.get_or_init(|| {
+            let (config, tls) = self.connect.clone();
+            Listener::start(config, tls, self.timeout, Arc::clone(&self.wakeup))
+        });
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
@@ -580,6 +601,8 @@ impl DeliveryStore for PostgresStore {
     fn claim(&self, worker: &str, lease: Duration) -> StoreFuture<'_, Option<Claimed>> {
         let worker = worker.to_owned();
         Box::pin(async move {
+            // A worker is about: from now on, relay the database's wake-ups.
+            self.listen();
             let sql = format!(
                 "WITH next AS ( \
                    SELECT id FROM octohook_deliveries \
@@ -758,6 +781,10 @@ impl DeliveryStore for PostgresStore {
             }
             Ok(counts)
         })
+    }
+
+    fn wakeups(&self) -> Option<Arc<Notify>> {
+        Some(Arc::clone(&self.wakeup))
     }
 }
 
