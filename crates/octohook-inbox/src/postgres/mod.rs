@@ -541,6 +541,20 @@ fn read_row(row: &Row) -> Result<RowParts, StoreError> {
     parts.map_err(classify)
 }
 
+/// What an insert's rows say: (id, whether this statement inserted it).
+fn read_inserted(rows: &[Row]) -> Result<Option<Inserted>, StoreError> {
+    let Some(row) = rows.first() else {
+        return Ok(None);
+    };
+    let id = row.try_get(0).map_err(classify)?;
+    let new: bool = row.try_get(1).map_err(classify)?;
+    Ok(Some(if new {
+        Inserted::New { id }
+    } else {
+        Inserted::Duplicate { id }
+    }))
+}
+
 fn read_delivery(row: &Row) -> Result<StoredDelivery, StoreError> {
     Ok(read_row(row)?.into_delivery()?.0)
 }
@@ -552,17 +566,32 @@ impl DeliveryStore for PostgresStore {
             let guid = delivery.key.guid.as_str();
             let headers = headers_to_json(&delivery.headers);
             let body: &[u8] = &delivery.body;
-            // A row purged between the two statements makes the lookup miss:
+            // One statement, so one round trip (the connection prepares it once,
+            // then every insert is Bind/Execute/Sync, sent together): the new
+            // row's id, or the id of the row already under that key. The second
+            // SELECT reads the statement's snapshot, taken before the insert,
+            // so it never sees the row this statement inserts.
+            //
+            // Only a row committed by a concurrent transaction after that
+            // snapshot escapes it (ON CONFLICT waits for it and does nothing,
+            // the SELECT cannot see it): then the lookup below, without the
+            // body, finds it. A row purged in between makes the lookup miss too:
             // then the insert is tried again.
             for _ in 0..3 {
-                let inserted = self
+                let rows = self
                     .query(
-                        "INSERT INTO octohook_deliveries (hook_id, has_hook_id, guid, event, \
-                         action, content_type, headers, body, received_at, status, due_at, \
-                         updated_at) \
-                         VALUES ($1, $9, $2, $3, $4, $5, $6, $7, $8, 'pending', \
-                         clock_timestamp(), clock_timestamp()) \
-                         ON CONFLICT (hook_id, has_hook_id, guid) DO NOTHING RETURNING id",
+                        "WITH inserted AS ( \
+                           INSERT INTO octohook_deliveries (hook_id, has_hook_id, guid, event, \
+                             action, content_type, headers, body, received_at, status, due_at, \
+                             updated_at) \
+                           VALUES ($1, $9, $2, $3, $4, $5, $6, $7, $8, 'pending', \
+                             clock_timestamp(), clock_timestamp()) \
+                           ON CONFLICT (hook_id, has_hook_id, guid) DO NOTHING \
+                           RETURNING id) \
+                         SELECT id, TRUE FROM inserted \
+                         UNION ALL \
+                         SELECT id, FALSE FROM octohook_deliveries \
+                         WHERE hook_id = $1 AND has_hook_id = $9 AND guid = $2",
                         &[
                             &hook_id,
                             &guid,
@@ -576,20 +605,18 @@ impl DeliveryStore for PostgresStore {
                         ],
                     )
                     .await?;
-                if let Some(row) = inserted.first() {
-                    let id = row.try_get(0).map_err(classify)?;
-                    return Ok(Inserted::New { id });
+                if let Some(inserted) = read_inserted(&rows)? {
+                    return Ok(inserted);
                 }
                 let existing = self
                     .query(
-                        "SELECT id FROM octohook_deliveries \
+                        "SELECT id, FALSE FROM octohook_deliveries \
                          WHERE hook_id = $1 AND has_hook_id = $3 AND guid = $2",
                         &[&hook_id, &guid, &has_hook_id],
                     )
                     .await?;
-                if let Some(row) = existing.first() {
-                    let id = row.try_get(0).map_err(classify)?;
-                    return Ok(Inserted::Duplicate { id });
+                if let Some(inserted) = read_inserted(&existing)? {
+                    return Ok(inserted);
                 }
             }
             Err(StoreError::Unavailable(

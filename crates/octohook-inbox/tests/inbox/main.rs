@@ -10,6 +10,8 @@ mod postgres;
 mod sqlite;
 #[cfg(feature = "postgres")]
 mod tls;
+#[cfg(feature = "postgres")]
+mod wire;
 
 use std::sync::Arc;
 
