@@ -1,4 +1,10 @@
 //! [`PostgresStore`]: the store for receivers running on several machines.
+//!
+//! - `tls`: libpq's `sslmode` over rustls ([`SslMode`]).
+//! - `conninfo`: the TLS parameters of a connection string, which
+//!   tokio-postgres does not read itself.
+//! - `listen`: the connection that `LISTEN`s for new deliveries and wakes the
+//!   workers.
 
 mod conninfo;
 mod listen;
@@ -161,10 +167,61 @@ impl PostgresOptions {
 ///   EXISTS`, versions in `octohook_schema`, under an advisory lock).
 /// - An insert returns once PostgreSQL has committed it; with the server's
 ///   default `synchronous_commit = on` that means flushed to its write-ahead log.
+/// - An insert is one statement, so one round trip, duplicate or not: the
+///   insert, and the id of the row already under the key, in one query. The
+///   body crosses the network once.
 ///
-/// Connections go without TLS (`sslmode=require` is refused): use a local socket,
-/// a private network, or a TLS-terminating proxy. Errors and `Debug` output never
-/// include the connection URL or password.
+/// # TLS
+///
+/// Through rustls (with the *ring* provider; no OpenSSL), as libpq's `sslmode`
+/// says: from the connection string, or from
+/// [`PostgresOptions::ssl_mode`], which wins. `prefer` is the default.
+///
+/// | `sslmode` | encrypted | server certificate |
+/// | --- | --- | --- |
+/// | `disable` | no | - |
+/// | `prefer` | when the server accepts TLS | not checked |
+/// | `require` | yes | not checked; with `sslrootcert`, checked as `verify-ca` (as libpq does) |
+/// | `verify-ca` | yes | chain to a trusted root, any host name |
+/// | `verify-full` | yes | chain to a trusted root, and names the host |
+///
+/// The trusted roots are, in order of precedence: a rustls `ClientConfig` of
+/// your own ([`PostgresOptions::tls_config`], whose verifier then decides
+/// alone), a PEM file ([`PostgresOptions::ssl_root_cert`] or
+/// `sslrootcert=PATH`), or else Mozilla's roots compiled in (`webpki-roots`:
+/// the same in every container image, with or without `/etc/ssl`, and the set
+/// the `forward` handler's HTTP client trusts). Unlike libpq, no
+/// `~/.postgresql/root.crt` and no `PGSSLMODE`/`PGSSLROOTCERT` variables are
+/// read. The host name checked is the `host` parameter, even when `hostaddr`
+/// gives the address to connect to:
+///
+/// ```text
+/// postgres://octohook@db.internal:5432/inbox?sslmode=verify-full&sslrootcert=/etc/octohook/db-ca.pem
+/// host=db.internal hostaddr=10.0.0.7 dbname=inbox user=octohook sslmode=verify-full sslrootcert=/etc/octohook/db-ca.pem
+/// ```
+///
+/// A refused certificate fails with [`StoreError::Tls`], saying whether the
+/// chain or the host name was wrong ([`TlsError`](crate::TlsError)). SCRAM
+/// authentication over TLS is bound to the server's certificate
+/// (`SCRAM-SHA-256-PLUS`) when the server offers it. [`tls_version`](Self::tls_version)
+/// tells whether the server sees an encrypted session.
+///
+/// # Waking workers: `LISTEN`/`NOTIFY`
+///
+/// A trigger (migration 3) sends `NOTIFY octohook_deliveries` (with the schema
+/// as the payload) when a delivery is inserted or requeued; PostgreSQL sends it
+/// on commit, and never for a transaction rolled back. From its first
+/// [`claim`](DeliveryStore::claim), the store keeps one more connection that
+/// `LISTEN`s, and hands each notification for its schema to
+/// [`wakeups`](DeliveryStore::wakeups): an idle worker on any machine claims a
+/// delivery received by any other within milliseconds, whatever its
+/// [poll interval](crate::WorkerConfig::poll_interval). Polling stays the
+/// fallback (retries coming due, expired leases); the listening connection is
+/// checked every 30 s and reconnected (with a backoff up to 30 s) when lost,
+/// waking a worker each time it is back. Through a connection pooler, it needs
+/// session pooling (`LISTEN` does not work in transaction pooling).
+///
+/// Errors and `Debug` output never include the connection URL or password.
 pub struct PostgresStore {
     pool: Pool,
     schema: Option<String>,
