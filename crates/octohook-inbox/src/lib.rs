@@ -81,6 +81,8 @@
 //! | `verify-ca` | yes | chain to a trusted root |
 //! | `verify-full` | yes | chain to a trusted root, and the host name |
 //!
+//! Over a Unix socket no TLS is used, whatever the mode (as libpq does).
+//!
 //! Roots: `sslrootcert` (or [`PostgresOptions::ssl_root_cert`]), a rustls
 //! configuration of your own ([`PostgresOptions::tls_config`]), or else
 //! Mozilla's, compiled in. [`PostgresOptions::ssl_mode`] overrides the

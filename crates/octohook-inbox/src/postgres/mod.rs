@@ -185,6 +185,8 @@ impl PostgresOptions {
 /// | `verify-ca` | yes | chain to a trusted root, any host name |
 /// | `verify-full` | yes | chain to a trusted root, and names the host |
 ///
+/// Over a Unix socket no TLS is used, whatever the mode (as libpq does).
+///
 /// The trusted roots are, in order of precedence: a rustls `ClientConfig` of
 /// your own ([`PostgresOptions::tls_config`], whose verifier then decides
 /// alone), a PEM file ([`PostgresOptions::ssl_root_cert`] or
@@ -265,7 +267,14 @@ impl PostgresStore {
             .or(split.ssl.root_cert.map(Roots::File))
             .unwrap_or(Roots::Mozilla);
         let tls = MakeRustls::new(tls::client_config(mode, &roots)?);
+        // As libpq: no TLS over Unix sockets, whatever the mode.
+        let unix_only = !config.get_hosts().is_empty()
+            && config
+                .get_hosts()
+                .iter()
+                .all(|host| !matches!(host, tokio_postgres::config::Host::Tcp(_)));
         config.ssl_mode(match mode {
+            _ if unix_only => tokio_postgres::config::SslMode::Disable,
             SslMode::Disable => tokio_postgres::config::SslMode::Disable,
             SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
             SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => {

@@ -34,6 +34,8 @@ use crate::{StoreError, TlsError};
 /// | `verify-ca` | yes | chain to a trusted root, not the host name |
 /// | `verify-full` | yes | chain to a trusted root, and the host name |
 ///
+/// Over a Unix socket no TLS is used, whatever the mode (as libpq does).
+///
 /// ```
 /// use octohook_inbox::SslMode;
 ///
@@ -339,6 +341,9 @@ where
     type Error = io::Error;
 
     fn make_tls_connect(&mut self, host: &str) -> Result<RustlsConnect, io::Error> {
+        // No host name: a Unix socket, over which PostgreSQL never accepts TLS
+        // (and `connect_with` asks for none), so the name is never checked.
+        let host = if host.is_empty() { "localhost" } else { host };
         let name = ServerName::try_from(host.to_owned())
             .map_err(|error| io::Error::new(io::ErrorKind::InvalidInput, error))?;
         Ok(RustlsConnect {
@@ -517,6 +522,27 @@ mod tests {
             assert_eq!(mode.as_str().parse::<SslMode>(), Ok(mode));
         }
         assert!("VERIFY-FULL".parse::<SslMode>().is_err());
+    }
+
+    #[test]
+    fn channel_binding_hashes_with_the_signature_algorithms_hash() {
+        for (algorithm, hash) in [
+            (&rcgen::PKCS_ECDSA_P256_SHA256, &ring::digest::SHA256),
+            (&rcgen::PKCS_ECDSA_P384_SHA384, &ring::digest::SHA384),
+        ] {
+            let key = rcgen::KeyPair::generate_for(algorithm).unwrap();
+            let params = rcgen::CertificateParams::new(vec!["db.example.com".to_owned()]).unwrap();
+            let der = params.self_signed(&key).unwrap().der().to_vec();
+            assert_eq!(
+                end_point_hash(&der),
+                Some(ring::digest::digest(hash, &der).as_ref().to_vec())
+            );
+        }
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+        let params = rcgen::CertificateParams::new(vec!["db.example.com".to_owned()]).unwrap();
+        let der = params.self_signed(&key).unwrap().der().to_vec();
+        assert_eq!(end_point_hash(&der), None, "Ed25519 defines no binding");
+        assert_eq!(end_point_hash(b"not a certificate"), None);
     }
 
     #[test]

@@ -343,3 +343,31 @@ async fn the_password_never_shows_in_debug_or_errors() {
     );
     assert!(!format!("{error} {error:?}").contains("hunter2"));
 }
+
+/// Over a Unix socket, as libpq: no TLS, whatever the mode.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unix_sockets_go_without_tls_whatever_the_mode() {
+    let Some(server) = Server::get().await else {
+        return;
+    };
+    let port = server.config.get_ports().first().copied().unwrap_or(5432);
+    let directory = "/var/run/postgresql";
+    if !std::path::Path::new(&format!("{directory}/.s.PGSQL.{port}")).exists() {
+        eprintln!("SKIPPED: no server socket in {directory}");
+        return;
+    }
+    for mode in ["prefer", "verify-full"] {
+        let conninfo = format!(
+            "host={directory} port={port} user={user} dbname={db} sslmode={mode}",
+            user = server.config.get_user().unwrap_or("postgres"),
+            db = server.config.get_dbname().unwrap_or("test"),
+        );
+        assert_eq!(
+            tls_version(&conninfo, PostgresOptions::default())
+                .await
+                .unwrap(),
+            None,
+            "{mode}"
+        );
+    }
+}
