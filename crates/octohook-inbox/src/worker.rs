@@ -173,8 +173,10 @@ impl WorkerConfig {
     }
 
     /// How often an idle worker looks for due deliveries (retries coming due,
-    /// deliveries stored by other processes, expired leases). Deliveries accepted
-    /// through the same [`Inbox`](crate::Inbox) wake it at once.
+    /// expired leases, and whatever a wake-up missed). New deliveries wake it at
+    /// once: those accepted through the same [`Inbox`](crate::Inbox), and, with
+    /// the PostgreSQL store, those stored by any process on any machine
+    /// (see [`DeliveryStore::wakeups`]).
     pub fn poll_interval(mut self, interval: Duration) -> Self {
         self.poll_interval = interval;
         self
