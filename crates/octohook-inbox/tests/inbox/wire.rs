@@ -161,3 +161,79 @@ async fn a_duplicate_is_answered_in_one_round_trip() {
         id
     );
 }
+
+/// The one case the single statement cannot answer: the same key committed by
+/// another transaction after the statement's snapshot. The insert waits for
+/// that transaction, then a lookup (without the body) names its row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duplicate_committed_meanwhile_is_found_without_resending_the_body() {
+    let schema = PgSchema::new().await;
+    let config: tokio_postgres::Config = schema.url.parse().unwrap();
+    let host = match config.get_hosts().first() {
+        Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
+        _ => "127.0.0.1".to_owned(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let relay = Relay::start(format!("{host}:{port}")).await;
+    let url = format!(
+        "postgres://{user}@127.0.0.1:{relay}/{db}?sslmode=disable",
+        user = config.get_user().unwrap_or("postgres"),
+        relay = relay.port,
+        db = config.get_dbname().unwrap_or("test"),
+    );
+    let store = Arc::new(
+        PostgresStore::connect_with(
+            &url,
+            PostgresOptions::default()
+                .schema(schema.schema.clone())
+                .pool_size(1),
+        )
+        .await
+        .unwrap(),
+    );
+    store.insert(delivery(Some(9), "warm-up")).await.unwrap();
+
+    let (client, connection) = tokio_postgres::connect(&schema.url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+        .batch_execute(&format!(
+            "BEGIN; SET LOCAL search_path TO {}",
+            schema.schema
+        ))
+        .await
+        .unwrap();
+    let other: i64 = client
+        .query_one(
+            "INSERT INTO octohook_deliveries (hook_id, has_hook_id, guid, event, content_type, \
+             headers, body, received_at, status, due_at, updated_at) \
+             VALUES (9, TRUE, 'raced', 'issues', 'application/json', '[]', '\\x00', now(), \
+             'pending', now(), now()) RETURNING id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    relay.take();
+
+    let body = vec![b'x'; 1024 * 1024];
+    let mut raced = delivery(Some(9), "raced");
+    raced.body = body.clone().into();
+    let inserting = tokio::spawn({
+        let store = store.clone();
+        async move { store.insert(raced).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!inserting.is_finished(), "the insert did not wait");
+    client.batch_execute("COMMIT").await.unwrap();
+    let inserted = inserting.await.unwrap().unwrap();
+    let (round_trips, bytes) = relay.take();
+    eprintln!("raced duplicate: {round_trips} round trip(s), {bytes} bytes sent");
+    assert_eq!(inserted.id().get(), other);
+    assert!(inserted.is_duplicate(), "{inserted:?}");
+    assert!(
+        bytes < body.len() as u64 + 4096,
+        "{bytes} bytes: the body was sent again"
+    );
+}
