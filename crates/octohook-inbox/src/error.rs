@@ -60,6 +60,40 @@ pub enum StoreError {
     /// The store was configured wrongly (a bad URL, a bad schema name, ...).
     #[error("invalid delivery store configuration: {0}")]
     Config(String),
+    /// A TLS connection to the database could not be set up as configured (its
+    /// `sslmode`): the server's certificate was refused, the server has no TLS,
+    /// or the root certificates cannot be read.
+    #[error("cannot connect to the database over TLS: {0}")]
+    Tls(TlsError),
+}
+
+/// Why a TLS connection to the database failed ([`StoreError::Tls`]).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TlsError {
+    /// The server's certificate is signed by a trusted root but does not name
+    /// the host connected to (`sslmode=verify-full`).
+    #[error("the server's certificate does not match the host name: {0}")]
+    HostNameMismatch(String),
+    /// The server's certificate chain does not lead to a trusted root, or is
+    /// expired, revoked or malformed (`sslmode=verify-ca` or `verify-full`).
+    #[error("the server's certificate is not trusted: {0}")]
+    UntrustedCertificate(String),
+    /// The server does not accept TLS connections, and `sslmode` requires one.
+    #[error("the server does not accept TLS connections, and sslmode requires one")]
+    NotSupportedByServer,
+    /// The root certificates (`sslrootcert`) cannot be read or hold none.
+    #[error("cannot use the root certificates in {path}: {reason}")]
+    RootCertificates {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The TLS handshake failed for another reason (no common protocol
+    /// version or cipher suite, a broken connection, ...).
+    #[error("the TLS handshake failed: {0}")]
+    Handshake(String),
 }
 
 impl StoreError {

@@ -22,7 +22,10 @@ use crate::{
 /// | `Ok(Inserted::Duplicate { .. })` | 2xx: already stored, not stored again |
 /// | `Err(_)` | 503: not committed; GitHub records a failure and the delivery can be redelivered |
 ///
-/// Accepting a new delivery wakes one idle worker of this inbox at once.
+/// Accepting a new delivery wakes one idle worker at once: through the store's
+/// [`wakeups`](DeliveryStore::wakeups) (for PostgreSQL, a `NOTIFY` that wakes
+/// workers on every machine), or, for a store that gives none, one of this
+/// inbox's workers.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -57,7 +60,8 @@ use crate::{
 #[derive(Clone, Debug)]
 pub struct Inbox {
     store: Arc<dyn DeliveryStore>,
-    wakeup: Arc<Notify>,
+    /// Wakes this inbox's workers when the store gives no wakeups of its own.
+    wakeup: Option<Arc<Notify>>,
 }
 
 impl Default for Inbox {
@@ -75,10 +79,11 @@ impl Inbox {
 
     /// An inbox over a store already shared (such as one chosen at run time).
     pub fn from_shared(store: Arc<dyn DeliveryStore>) -> Self {
-        Self {
-            store,
-            wakeup: Arc::new(Notify::new()),
-        }
+        let wakeup = match store.wakeups() {
+            Some(_) => None,
+            None => Some(Arc::new(Notify::new())),
+        };
+        Self { store, wakeup }
     }
 
     /// An inbox over a new [`MemoryStore`]: deduplication and hand-off without
@@ -217,8 +222,10 @@ impl Inbox {
     /// Stores `delivery` once per key, and returns once it is committed.
     pub async fn insert(&self, delivery: NewDelivery) -> Result<Inserted, StoreError> {
         let inserted = self.store.insert(delivery).await?;
-        if !inserted.is_duplicate() {
-            self.wakeup.notify_one();
+        if let Some(wakeup) = &self.wakeup
+            && !inserted.is_duplicate()
+        {
+            wakeup.notify_one();
         }
         Ok(inserted)
     }
@@ -237,6 +244,10 @@ impl Inbox {
 
     /// A worker over this inbox's store, woken when a delivery is accepted.
     pub fn worker(&self, config: WorkerConfig) -> Worker {
-        Worker::new(Arc::clone(&self.store), config).with_wakeup(Arc::clone(&self.wakeup))
+        let worker = Worker::new(Arc::clone(&self.store), config);
+        match &self.wakeup {
+            Some(wakeup) => worker.with_wakeup(Arc::clone(wakeup)),
+            None => worker,
+        }
     }
 }

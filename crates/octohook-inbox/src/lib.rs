@@ -18,8 +18,10 @@
 //!     inserts share one commit.
 //!   - [`PostgresStore`] (feature `postgres`, off by default: it pulls a database
 //!     driver): for receivers on several machines; a unique key for
-//!     deduplication, `FOR UPDATE SKIP LOCKED` for workers, migrations embedded
-//!     and applied at connect time.
+//!     deduplication (a duplicate is answered in one round trip),
+//!     `FOR UPDATE SKIP LOCKED` for workers, `LISTEN`/`NOTIFY` to wake them on
+//!     every machine, TLS through rustls with libpq's `sslmode`, migrations
+//!     embedded and applied at connect time. See [PostgreSQL](#postgresql).
 //! - [`Inbox`]: the hand-off from a receiver: [`Inbox::receive`] a verified
 //!   delivery and answer with its [`Receipt`]: 200 once committed (new or
 //!   duplicate), 503 when nothing was (`octohook-tower`'s `StoreDelivery` and
@@ -61,6 +63,36 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! # PostgreSQL
+//!
+//! [`PostgresStore::connect`] takes a libpq connection string, URL or
+//! `key=value`, and honours its `sslmode` and `sslrootcert`:
+//!
+//! ```text
+//! postgres://octohook@db.internal/inbox?sslmode=verify-full&sslrootcert=/etc/octohook/db-ca.pem
+//! ```
+//!
+//! | `sslmode` | encrypted | server certificate |
+//! | --- | --- | --- |
+//! | `disable` | no | - |
+//! | `prefer` (default) | when the server accepts TLS | not checked |
+//! | `require` | yes | not checked (with `sslrootcert`: as `verify-ca`) |
+//! | `verify-ca` | yes | chain to a trusted root |
+//! | `verify-full` | yes | chain to a trusted root, and the host name |
+//!
+//! Over a Unix socket no TLS is used, whatever the mode (as libpq does).
+//!
+//! Roots: `sslrootcert` (or [`PostgresOptions::ssl_root_cert`]), a rustls
+//! configuration of your own ([`PostgresOptions::tls_config`]), or else
+//! Mozilla's, compiled in. [`PostgresOptions::ssl_mode`] overrides the
+//! string's `sslmode`. Certificate failures are [`StoreError::Tls`].
+//!
+//! Workers are woken by the database: a trigger `NOTIFY`s channel
+//! `octohook_deliveries` when a delivery is committed or requeued, and each
+//! store with workers `LISTEN`s on a connection of its own, so a delivery
+//! received on one machine is claimed at once on another
+//! ([`DeliveryStore::wakeups`]); the poll interval remains the fallback.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -83,17 +115,20 @@ mod store;
 mod worker;
 
 pub use attempt::Attempt;
-pub use error::StoreError;
+pub use error::{StoreError, TlsError};
 pub use inbox::Inbox;
 pub use memory::{DEFAULT_MAX_FINISHED, DEFAULT_TTL, MemoryStore};
 #[cfg(feature = "postgres")]
-pub use postgres::{PostgresOptions, PostgresStore};
+pub use postgres::{PostgresOptions, PostgresStore, SslMode, UnknownSslMode};
 pub use processing::{Drained, Processing};
 pub use receipt::Receipt;
 pub use record::{
     DeliveryKey, DeliveryStatus, Lease, NewDelivery, StoredDelivery, StoredDeliveryId,
     UnknownStatus,
 };
+/// The rustls version [`PostgresOptions::tls_config`] takes a configuration of.
+#[cfg(feature = "postgres")]
+pub use rustls;
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 pub use store::{

@@ -1,8 +1,10 @@
 //! [`MemoryStore`]: the in-process store, deduplicating for a time-to-live.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
+
+use tokio::sync::Notify;
 
 use crate::store::StoreFuture;
 use crate::{
@@ -50,6 +52,7 @@ pub struct MemoryStore {
     state: Mutex<State>,
     ttl: Duration,
     max_finished: usize,
+    wakeup: Arc<Notify>,
 }
 
 #[derive(Debug, Default)]
@@ -90,6 +93,7 @@ impl MemoryStore {
             state: Mutex::new(State::default()),
             ttl,
             max_finished,
+            wakeup: Arc::new(Notify::new()),
         }
     }
 
@@ -265,7 +269,11 @@ fn ready<'a, T: Send + 'a>(value: Result<T, StoreError>) -> StoreFuture<'a, T> {
 
 impl DeliveryStore for MemoryStore {
     fn insert(&self, delivery: NewDelivery) -> StoreFuture<'_, Inserted> {
-        ready(Ok(self.insert_now(delivery)))
+        let inserted = self.insert_now(delivery);
+        if !inserted.is_duplicate() {
+            self.wakeup.notify_one();
+        }
+        ready(Ok(inserted))
     }
 
     fn claim(&self, worker: &str, lease: Duration) -> StoreFuture<'_, Option<Claimed>> {
@@ -329,6 +337,10 @@ impl DeliveryStore for MemoryStore {
                 .unwrap_or(false),
             None => false,
         };
+        drop(state);
+        if requeued {
+            self.wakeup.notify_one();
+        }
         ready(Ok(requeued))
     }
 
@@ -384,6 +396,10 @@ impl DeliveryStore for MemoryStore {
             counts.add(row.delivery.status, 1);
         }
         ready(Ok(counts))
+    }
+
+    fn wakeups(&self) -> Option<Arc<Notify>> {
+        Some(Arc::clone(&self.wakeup))
     }
 }
 

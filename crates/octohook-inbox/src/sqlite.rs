@@ -2,14 +2,14 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use std::io::{Read, Write};
 
 use rusqlite::blob::ZeroBlob;
 use rusqlite::{Connection, ErrorCode, MAIN_DB, OpenFlags, OptionalExtension, Row, params};
-use tokio::sync::oneshot;
+use tokio::sync::{Notify, oneshot};
 
 use crate::record::{RowParts, headers_to_json};
 use crate::store::StoreFuture;
@@ -174,6 +174,7 @@ impl SqliteOptions {
 pub struct SqliteStore {
     jobs: mpsc::Sender<Job>,
     path: PathBuf,
+    wakeup: Arc<Notify>,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -223,7 +224,11 @@ impl SqliteStore {
                 StoreError::Unavailable(format!("cannot start the SQLite thread: {error}"))
             })?;
         ready.await.map_err(|_| thread_stopped())??;
-        Ok(Self { jobs, path })
+        Ok(Self {
+            jobs,
+            path,
+            wakeup: Arc::new(Notify::new()),
+        })
     }
 
     /// The database file's path.
@@ -254,6 +259,22 @@ impl SqliteStore {
         Box::pin(async move {
             sent?;
             answered.await.map_err(|_| thread_stopped())?
+        })
+    }
+
+    /// Awaits `operation` and, when `made_claimable` says so of its result,
+    /// wakes a worker.
+    fn signal_after<'a, T: Send + 'a>(
+        &'a self,
+        operation: StoreFuture<'a, T>,
+        made_claimable: impl FnOnce(&T) -> bool + Send + 'a,
+    ) -> StoreFuture<'a, T> {
+        Box::pin(async move {
+            let done = operation.await?;
+            if made_claimable(&done) {
+                self.wakeup.notify_one();
+            }
+            Ok(done)
         })
     }
 
@@ -555,7 +576,7 @@ fn read_row(row: &Row<'_>) -> rusqlite::Result<RowParts> {
 
 impl DeliveryStore for SqliteStore {
     fn insert(&self, delivery: NewDelivery) -> StoreFuture<'_, Inserted> {
-        self.call(move |connection| {
+        let inserted = self.call(move |connection| {
             let (hook_id, has_hook_id) = (delivery.key.db_hook_id(), delivery.key.has_hook_id());
             let guid = delivery.key.guid.as_str();
             let now = unix_millis(SystemTime::now());
@@ -619,7 +640,9 @@ impl DeliveryStore for SqliteStore {
                 })
                 .map(|id| Inserted::Duplicate { id })
                 .map_err(classify)
-        })
+        });
+        // Signalled once the transaction committed: a woken worker finds the row.
+        self.signal_after(inserted, |inserted| !inserted.is_duplicate())
     }
 
     fn claim(&self, worker: &str, lease: Duration) -> StoreFuture<'_, Option<Claimed>> {
@@ -723,7 +746,7 @@ impl DeliveryStore for SqliteStore {
     fn requeue(&self, key: &DeliveryKey) -> StoreFuture<'_, bool> {
         let (hook_id, has_hook_id) = (key.db_hook_id(), key.has_hook_id());
         let guid = key.guid.as_str().to_owned();
-        self.call(move |connection| {
+        let requeued = self.call(move |connection| {
             let now = unix_millis(SystemTime::now());
             connection
                 .prepare_cached(
@@ -737,7 +760,8 @@ impl DeliveryStore for SqliteStore {
                 })
                 .map(|changed| changed > 0)
                 .map_err(classify)
-        })
+        });
+        self.signal_after(requeued, |requeued| *requeued)
     }
 
     fn get(&self, key: &DeliveryKey) -> StoreFuture<'_, Option<StoredDelivery>> {
@@ -837,6 +861,10 @@ impl DeliveryStore for SqliteStore {
             }
             Ok(counts)
         })
+    }
+
+    fn wakeups(&self) -> Option<Arc<Notify>> {
+        Some(Arc::clone(&self.wakeup))
     }
 }
 

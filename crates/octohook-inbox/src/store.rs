@@ -3,9 +3,11 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use octohook::DeliveryGuid;
+use tokio::sync::Notify;
 
 use crate::{
     DeliveryKey, DeliveryStatus, NewDelivery, StoreError, StoredDelivery, StoredDeliveryId,
@@ -309,5 +311,23 @@ pub trait DeliveryStore: fmt::Debug + Send + Sync + 'static {
     fn health(&self) -> StoreFuture<'_, ()> {
         let counts = self.counts();
         Box::pin(async move { counts.await.map(|_| ()) })
+    }
+
+    /// The signal the store gives (`notify_one`) when a delivery may have
+    /// become claimable: a new delivery committed, or one requeued. Idle
+    /// [`Worker`](crate::Worker)s wait for it as well as for their poll interval,
+    /// which stays the fallback (retries coming due, expired leases, a lost
+    /// signal).
+    ///
+    /// The in-memory and SQLite stores signal their own inserts; the PostgreSQL
+    /// store relays the database's `NOTIFY`, so it also hears inserts made by
+    /// other processes and machines. `None` (the default): the store gives no
+    /// signal, and an [`Inbox`](crate::Inbox) wakes its workers on the inserts it
+    /// makes itself.
+    ///
+    /// Must be cheap and start nothing: a store that needs a task to produce the
+    /// signal starts it when a worker first claims.
+    fn wakeups(&self) -> Option<Arc<Notify>> {
+        None
     }
 }

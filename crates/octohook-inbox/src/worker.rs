@@ -174,8 +174,10 @@ impl WorkerConfig {
     }
 
     /// How often an idle worker looks for due deliveries (retries coming due,
-    /// deliveries stored by other processes, expired leases). Deliveries accepted
-    /// through the same [`Inbox`](crate::Inbox) wake it at once.
+    /// expired leases, and whatever a wake-up missed). New deliveries wake it at
+    /// once: those accepted through the same [`Inbox`](crate::Inbox), and, with
+    /// the PostgreSQL store, those stored by any process on any machine
+    /// (see [`DeliveryStore::wakeups`]).
     pub fn poll_interval(mut self, interval: Duration) -> Self {
         self.poll_interval = interval;
         self
@@ -351,8 +353,10 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// A worker over `store`. Prefer [`Inbox::worker`](crate::Inbox::worker),
-    /// which also wakes the worker when a delivery is accepted.
+    /// A worker over `store`, woken by the store's
+    /// [`wakeups`](DeliveryStore::wakeups) when it gives them. Prefer
+    /// [`Inbox::worker`](crate::Inbox::worker), which also wakes the worker when
+    /// the inbox accepts a delivery into a store that gives none.
     pub fn new(store: Arc<dyn DeliveryStore>, config: WorkerConfig) -> Self {
         Self {
             store,
@@ -361,7 +365,8 @@ impl Worker {
         }
     }
 
-    /// Wakes an idle worker when `wakeup` is notified (`notify_one`).
+    /// Also wakes an idle worker when `wakeup` is notified (`notify_one`), besides
+    /// the store's own [`wakeups`](DeliveryStore::wakeups).
     pub fn with_wakeup(mut self, wakeup: Arc<Notify>) -> Self {
         self.wakeup = Some(wakeup);
         self
@@ -509,6 +514,7 @@ impl Worker {
     /// poll interval.
     pub async fn run<H: Handler>(&self, handler: &H, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
+        let store_wakeup = self.store.wakeups();
         loop {
             let idle = match self.run_once(handler).await {
                 Ok(processed) => processed.is_none(),
@@ -518,15 +524,12 @@ impl Worker {
                 }
             };
             if idle {
-                let wakeup = async {
-                    match &self.wakeup {
-                        Some(notify) => notify.notified().await,
-                        None => std::future::pending().await,
-                    }
-                };
+                let wakeup = notified(self.wakeup.as_deref());
+                let store_wakeup = notified(store_wakeup.as_deref());
                 tokio::select! {
                     () = &mut shutdown => return,
                     () = wakeup => {}
+                    () = store_wakeup => {}
                     () = tokio::time::sleep(self.config.poll_interval) => {}
                 }
             } else {
@@ -537,6 +540,14 @@ impl Worker {
                 }
             }
         }
+    }
+}
+
+/// Resolves when `notify` is notified; never without one.
+async fn notified(notify: Option<&Notify>) {
+    match notify {
+        Some(notify) => notify.notified().await,
+        None => std::future::pending().await,
     }
 }
 

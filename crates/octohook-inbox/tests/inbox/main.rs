@@ -8,6 +8,10 @@ mod pg;
 mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+#[cfg(feature = "postgres")]
+mod tls;
+#[cfg(feature = "postgres")]
+mod wire;
 
 use std::sync::Arc;
 

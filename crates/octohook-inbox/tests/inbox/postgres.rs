@@ -3,7 +3,10 @@
 
 use std::time::{Duration, Instant};
 
-use octohook_inbox::{DeliveryStatus, DeliveryStore, PostgresOptions, PostgresStore, StoreError};
+use octohook_inbox::{
+    AttemptError, DeliveryStatus, DeliveryStore, Inbox, PostgresOptions, PostgresStore, StoreError,
+    StoredDelivery, WorkerConfig,
+};
 
 use crate::pg::PgSchema;
 use crate::{delivery, key};
@@ -39,7 +42,7 @@ async fn an_unreachable_server_is_unavailable_quickly_and_the_password_stays_sec
 async fn bad_configurations_are_refused() {
     for url in [
         "not a url at all://",
-        "postgres://postgres@127.0.0.1:5432/test?sslmode=require",
+        "postgres://postgres@127.0.0.1:5432/test?sslmode=allow",
     ] {
         let error = PostgresStore::connect(url).await.unwrap_err();
         assert!(matches!(error, StoreError::Config(_)), "{url}: {error:?}");
@@ -96,7 +99,7 @@ async fn a_schema_from_a_newer_version_is_refused() {
         error,
         StoreError::SchemaTooNew {
             found: 99,
-            supported: 2
+            supported: 3
         }
     );
 }
@@ -173,4 +176,138 @@ async fn the_no_hook_id_migration_keeps_existing_rows() {
             .is_duplicate()
     );
     assert_eq!(store.counts().await.unwrap().total(), 3);
+}
+
+/// Two inboxes on one database, as on two machines: B's worker, polling every
+/// 30 s, handles a delivery received through A at once. Returns how long that
+/// took, or `None` when the handler did not run within `wait`.
+async fn wake_across_inboxes(
+    schema: &PgSchema,
+    before_insert: impl AsyncFnOnce(),
+    wait: Duration,
+) -> Option<Duration> {
+    let a = Inbox::new(schema.open().await);
+    let separator = if schema.url.contains('?') { '&' } else { '?' };
+    let b = Inbox::new(
+        PostgresStore::connect_with(
+            &format!(
+                "{}{separator}application_name={}",
+                schema.url, schema.schema
+            ),
+            PostgresOptions::default().schema(schema.schema.clone()),
+        )
+        .await
+        .unwrap(),
+    );
+    let (handled, mut handled_rx) = tokio::sync::mpsc::unbounded_channel();
+    let handler = move |delivery: StoredDelivery| {
+        let handled = handled.clone();
+        async move {
+            let _ = handled.send((Instant::now(), delivery.key));
+            Ok::<(), AttemptError>(())
+        }
+    };
+    let processing = b.process(
+        handler,
+        1,
+        WorkerConfig::new("machine-b").poll_interval(Duration::from_secs(30)),
+    );
+    // Let B's worker make its first claim, find nothing, start listening and go
+    // idle: from then on only a wake-up (or the 30 s poll) makes it look again.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    before_insert().await;
+    let received = Instant::now();
+    assert!(
+        !a.insert(delivery(Some(7), "across"))
+            .await
+            .unwrap()
+            .is_duplicate()
+    );
+    let handled = tokio::time::timeout(wait, handled_rx.recv()).await;
+    processing.drain(Duration::from_secs(5)).await;
+    let (at, key) = handled.ok()??;
+    assert_eq!(key, crate::key(Some(7), "across"));
+    Some(at - received)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_received_on_one_machine_wakes_workers_on_another() {
+    let schema = PgSchema::new().await;
+    let took = wake_across_inboxes(&schema, async || {}, Duration::from_secs(10))
+        .await
+        .expect("B's worker did not handle the delivery within 10 s");
+    eprintln!("received on A, handled on B after {took:?} (poll interval 30 s)");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+}
+
+/// The control: without the trigger's NOTIFY, the same delivery waits for the
+/// poll interval (so the test above measures NOTIFY, not something else).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_notify_the_other_machine_waits_for_its_poll() {
+    let schema = PgSchema::new().await;
+    let drop_trigger = async || {
+        let (client, connection) = tokio_postgres::connect(&schema.url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        client
+            .batch_execute(&format!(
+                "DROP TRIGGER octohook_deliveries_inserted ON {}.octohook_deliveries",
+                schema.schema
+            ))
+            .await
+            .unwrap();
+    };
+    let took = wake_across_inboxes(&schema, drop_trigger, Duration::from_secs(4)).await;
+    assert_eq!(took, None, "handled without a NOTIFY");
+}
+
+/// A listening connection killed by the server is replaced: wake-ups resume.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_listener_reconnects_after_losing_its_connection() {
+    let schema = PgSchema::new().await;
+    let kill_listener = async || {
+        let (client, connection) = tokio_postgres::connect(&schema.url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        // B's connections carry the schema as their application name; its
+        // listener's last statement is the one reading its schema.
+        let killed = client
+            .query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE application_name = $1 AND query = 'SELECT current_schema()::text'",
+                &[&schema.schema],
+            )
+            .await
+            .unwrap();
+        assert!(!killed.is_empty(), "no listening connection found");
+        // Back within its first backoff (100 ms), plus connecting.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+    };
+    let took = wake_across_inboxes(&schema, kill_listener, Duration::from_secs(10))
+        .await
+        .expect("no wake-up after the listener lost its connection");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+}
+
+/// `health` answers what a receiver's `/healthz` asks: could a delivery be
+/// stored now? A session the server keeps read-only could not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_needs_a_writable_session() {
+    let schema = PgSchema::new().await;
+    let store = schema.open().await;
+    store.health().await.unwrap();
+    let read_only = PostgresStore::connect_with(
+        &schema.url,
+        PostgresOptions::default()
+            .schema(schema.schema.clone())
+            .read_only(true),
+    )
+    .await
+    .unwrap();
+    assert!(read_only.get(&key(Some(1), "h")).await.unwrap().is_none());
+    let error = read_only.health().await.unwrap_err();
+    assert!(matches!(error, StoreError::Unavailable(_)), "{error:?}");
+    assert!(error.to_string().contains("only accepts reads"), "{error}");
 }

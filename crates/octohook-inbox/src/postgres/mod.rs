@@ -1,14 +1,32 @@
 //! [`PostgresStore`]: the store for receivers running on several machines.
+//!
+//! - `tls`: libpq's `sslmode` over rustls ([`SslMode`]).
+//! - `conninfo`: the TLS parameters of a connection string, which
+//!   tokio-postgres does not read itself.
+//! - `listen`: the connection that `LISTEN`s for new deliveries and wakes the
+//!   workers.
+
+mod conninfo;
+mod listen;
+mod tls;
 
 use std::error::Error as _;
 use std::fmt;
 use std::future::Future;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
+use tokio::sync::Notify;
+use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{NoTls, Row};
+
+pub use tls::{SslMode, UnknownSslMode};
+
+use listen::Listener;
+use tls::{MakeRustls, Roots};
 
 use crate::record::{RowParts, headers_to_json};
 use crate::store::StoreFuture;
@@ -19,8 +37,15 @@ use crate::{
 
 /// The schema migrations, applied in order at connect time; each runs once.
 const MIGRATIONS: &[(i32, &str)] = &[
-    (1, include_str!("migrations/postgres/0001_deliveries.sql")),
-    (2, include_str!("migrations/postgres/0002_no_hook_id.sql")),
+    (
+        1,
+        include_str!("../migrations/postgres/0001_deliveries.sql"),
+    ),
+    (
+        2,
+        include_str!("../migrations/postgres/0002_no_hook_id.sql"),
+    ),
+    (3, include_str!("../migrations/postgres/0003_notify.sql")),
 ];
 
 /// Serializes concurrent migrations (several receivers starting at once):
@@ -33,14 +58,19 @@ const COLUMNS: &str = "d.id, CASE WHEN d.has_hook_id THEN d.hook_id END, d.guid,
 
 /// How [`PostgresStore::connect_with`] connects.
 ///
+/// The TLS settings made here take precedence over the connection string's
+/// `sslmode` and `sslrootcert`.
+///
 /// ```
 /// use std::time::Duration;
-/// use octohook_inbox::PostgresOptions;
+/// use octohook_inbox::{PostgresOptions, SslMode};
 ///
 /// let options = PostgresOptions::default()
 ///     .schema("octohook")
 ///     .pool_size(8)
-///     .timeout(Duration::from_secs(3));
+///     .timeout(Duration::from_secs(3))
+///     .ssl_mode(SslMode::VerifyFull)
+///     .ssl_root_cert("/etc/octohook/db-ca.pem");
 /// # let _ = options;
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,6 +79,8 @@ pub struct PostgresOptions {
     pool_size: usize,
     timeout: Duration,
     read_only: bool,
+    ssl_mode: Option<SslMode>,
+    roots: Option<Roots>,
 }
 
 impl Default for PostgresOptions {
@@ -58,6 +90,8 @@ impl Default for PostgresOptions {
             pool_size: 16,
             timeout: Duration::from_secs(5),
             read_only: false,
+            ssl_mode: None,
+            roots: None,
         }
     }
 }
@@ -94,6 +128,30 @@ impl PostgresOptions {
         self.read_only = read_only;
         self
     }
+
+    /// Whether and how connections use TLS (see [`SslMode`]), instead of the
+    /// connection string's `sslmode` (`prefer` when it has none).
+    pub fn ssl_mode(mut self, mode: SslMode) -> Self {
+        self.ssl_mode = Some(mode);
+        self
+    }
+
+    /// Trusts the certificates in this PEM file (and no others) to check the
+    /// server's, instead of the connection string's `sslrootcert` or the
+    /// built-in roots.
+    pub fn ssl_root_cert(mut self, path: impl Into<PathBuf>) -> Self {
+        self.roots = Some(Roots::File(path.into()));
+        self
+    }
+
+    /// Makes TLS connections with this rustls configuration, whose verifier
+    /// then alone decides which certificates are good (`verify-ca` and
+    /// `verify-full` no longer differ), and which may carry a client
+    /// certificate. The `sslmode` still decides whether TLS is used or required.
+    pub fn tls_config(mut self, config: Arc<rustls::ClientConfig>) -> Self {
+        self.roots = Some(Roots::Config(config));
+        self
+    }
 }
 
 /// A store in a PostgreSQL database, shared by receivers and workers on any
@@ -109,14 +167,72 @@ impl PostgresOptions {
 ///   EXISTS`, versions in `octohook_schema`, under an advisory lock).
 /// - An insert returns once PostgreSQL has committed it; with the server's
 ///   default `synchronous_commit = on` that means flushed to its write-ahead log.
+/// - An insert is one statement, so one round trip, duplicate or not: the
+///   insert, and the id of the row already under the key, in one query. The
+///   body crosses the network once.
 ///
-/// Connections go without TLS (`sslmode=require` is refused): use a local socket,
-/// a private network, or a TLS-terminating proxy. Errors and `Debug` output never
-/// include the connection URL or password.
+/// # TLS
+///
+/// Through rustls (with the *ring* provider; no OpenSSL), as libpq's `sslmode`
+/// says: from the connection string, or from
+/// [`PostgresOptions::ssl_mode`], which wins. `prefer` is the default.
+///
+/// | `sslmode` | encrypted | server certificate |
+/// | --- | --- | --- |
+/// | `disable` | no | - |
+/// | `prefer` | when the server accepts TLS | not checked |
+/// | `require` | yes | not checked; with `sslrootcert`, checked as `verify-ca` (as libpq does) |
+/// | `verify-ca` | yes | chain to a trusted root, any host name |
+/// | `verify-full` | yes | chain to a trusted root, and names the host |
+///
+/// Over a Unix socket no TLS is used, whatever the mode (as libpq does).
+///
+/// The trusted roots are, in order of precedence: a rustls `ClientConfig` of
+/// your own ([`PostgresOptions::tls_config`], whose verifier then decides
+/// alone), a PEM file ([`PostgresOptions::ssl_root_cert`] or
+/// `sslrootcert=PATH`), or else Mozilla's roots compiled in (`webpki-roots`:
+/// the same in every container image, with or without `/etc/ssl`, and the set
+/// the `forward` handler's HTTP client trusts). Unlike libpq, no
+/// `~/.postgresql/root.crt` and no `PGSSLMODE`/`PGSSLROOTCERT` variables are
+/// read. The host name checked is the `host` parameter, even when `hostaddr`
+/// gives the address to connect to:
+///
+/// ```text
+/// postgres://octohook@db.internal:5432/inbox?sslmode=verify-full&sslrootcert=/etc/octohook/db-ca.pem
+/// host=db.internal hostaddr=10.0.0.7 dbname=inbox user=octohook sslmode=verify-full sslrootcert=/etc/octohook/db-ca.pem
+/// ```
+///
+/// A refused certificate fails with [`StoreError::Tls`], saying whether the
+/// chain or the host name was wrong ([`TlsError`](crate::TlsError)). SCRAM
+/// authentication over TLS is bound to the server's certificate
+/// (`SCRAM-SHA-256-PLUS`) when the server offers it. [`tls_version`](Self::tls_version)
+/// tells whether the server sees an encrypted session.
+///
+/// # Waking workers: `LISTEN`/`NOTIFY`
+///
+/// A trigger (migration 3) sends `NOTIFY octohook_deliveries` (with the schema
+/// as the payload) when a delivery is inserted or requeued; PostgreSQL sends it
+/// on commit, and never for a transaction rolled back. From its first
+/// [`claim`](DeliveryStore::claim), the store keeps one more connection that
+/// `LISTEN`s, and hands each notification for its schema to
+/// [`wakeups`](DeliveryStore::wakeups): an idle worker on any machine claims a
+/// delivery received by any other within milliseconds, whatever its
+/// [poll interval](crate::WorkerConfig::poll_interval). Polling stays the
+/// fallback (retries coming due, expired leases); the listening connection is
+/// checked every 30 s and reconnected (with a backoff up to 30 s) when lost,
+/// waking a worker each time it is back. Through a connection pooler, it needs
+/// session pooling (`LISTEN` does not work in transaction pooling).
+///
+/// Errors and `Debug` output never include the connection URL or password.
 pub struct PostgresStore {
     pool: Pool,
     schema: Option<String>,
     timeout: Duration,
+    /// How to open the listening connection (holds the password: not `Debug`).
+    connect: (tokio_postgres::Config, MakeRustls),
+    wakeup: Arc<Notify>,
+    /// Started at the first claim: a store only inserting needs none.
+    listener: OnceLock<Listener>,
 }
 
 impl fmt::Debug for PostgresStore {
@@ -124,6 +240,7 @@ impl fmt::Debug for PostgresStore {
         f.debug_struct("PostgresStore")
             .field("schema", &self.schema)
             .field("pool", &self.pool.status())
+            .field("listening", &self.listener.get().is_some())
             .finish_non_exhaustive()
     }
 }
@@ -138,14 +255,32 @@ impl PostgresStore {
 
     /// Connects to the database at `url` with `options`.
     pub async fn connect_with(url: &str, options: PostgresOptions) -> Result<Self, StoreError> {
-        let mut config: tokio_postgres::Config = url
+        let split = conninfo::split(url)?;
+        let mut config: tokio_postgres::Config = split
+            .rest
             .parse()
             .map_err(|error| StoreError::Config(format!("invalid database URL: {error}")))?;
-        if config.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
-            return Err(StoreError::Config(
-                "sslmode=require is not supported: connections go without TLS".to_owned(),
-            ));
-        }
+        let mode = options.ssl_mode.or(split.ssl.mode).unwrap_or_default();
+        let roots = options
+            .roots
+            .clone()
+            .or(split.ssl.root_cert.map(Roots::File))
+            .unwrap_or(Roots::Mozilla);
+        let tls = MakeRustls::new(tls::client_config(mode, &roots)?);
+        // As libpq: no TLS over Unix sockets, whatever the mode.
+        let unix_only = !config.get_hosts().is_empty()
+            && config
+                .get_hosts()
+                .iter()
+                .all(|host| !matches!(host, tokio_postgres::config::Host::Tcp(_)));
+        config.ssl_mode(match mode {
+            _ if unix_only => tokio_postgres::config::SslMode::Disable,
+            SslMode::Disable => tokio_postgres::config::SslMode::Disable,
+            SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
+            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => {
+                tokio_postgres::config::SslMode::Require
+            }
+        });
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(options.timeout);
         }
@@ -171,8 +306,8 @@ impl PostgresStore {
             config.options(&joined);
         }
         let manager = Manager::from_config(
-            config,
-            NoTls,
+            config.clone(),
+            tls.clone(),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -189,6 +324,9 @@ impl PostgresStore {
             pool,
             schema: options.schema,
             timeout: options.timeout,
+            connect: (config, tls),
+            wakeup: Arc::new(Notify::new()),
+            listener: OnceLock::new(),
         };
         if options.read_only {
             store.check_schema().await?;
@@ -304,6 +442,30 @@ impl PostgresStore {
         .await
     }
 
+    /// The TLS protocol version of a pooled connection as the server reports it
+    /// (`pg_stat_ssl`), such as `TLSv1.3`; `None` when the connection is plain
+    /// text.
+    pub async fn tls_version(&self) -> Result<Option<String>, StoreError> {
+        let rows = self
+            .query(
+                "SELECT version FROM pg_catalog.pg_stat_ssl \
+                 WHERE pid = pg_catalog.pg_backend_pid() AND ssl",
+                &[],
+            )
+            .await?;
+        rows.first()
+            .map(|row| row.try_get(0).map_err(classify))
+            .transpose()
+    }
+
+    /// Starts the listening connection, unless it runs already.
+    fn listen(&self) {
+        self.listener.get_or_init(|| {
+            let (config, tls) = self.connect.clone();
+            Listener::start(config, tls, self.timeout, Arc::clone(&self.wakeup))
+        });
+    }
+
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
         self.pool.get().await.map_err(pool_error)
     }
@@ -396,6 +558,9 @@ fn classify(error: tokio_postgres::Error) -> StoreError {
         }
         return StoreError::Unavailable(message);
     }
+    if let Some(failure) = tls::tls_failure(&error) {
+        return StoreError::Tls(failure);
+    }
     StoreError::Unavailable(describe(&error))
 }
 
@@ -442,6 +607,20 @@ fn read_row(row: &Row) -> Result<RowParts, StoreError> {
     parts.map_err(classify)
 }
 
+/// What an insert's rows say: (id, whether this statement inserted it).
+fn read_inserted(rows: &[Row]) -> Result<Option<Inserted>, StoreError> {
+    let Some(row) = rows.first() else {
+        return Ok(None);
+    };
+    let id = row.try_get(0).map_err(classify)?;
+    let new: bool = row.try_get(1).map_err(classify)?;
+    Ok(Some(if new {
+        Inserted::New { id }
+    } else {
+        Inserted::Duplicate { id }
+    }))
+}
+
 fn read_delivery(row: &Row) -> Result<StoredDelivery, StoreError> {
     Ok(read_row(row)?.into_delivery()?.0)
 }
@@ -453,17 +632,32 @@ impl DeliveryStore for PostgresStore {
             let guid = delivery.key.guid.as_str();
             let headers = headers_to_json(&delivery.headers);
             let body: &[u8] = &delivery.body;
-            // A row purged between the two statements makes the lookup miss:
+            // One statement, so one round trip (the connection prepares it once,
+            // then every insert is Bind/Execute/Sync, sent together): the new
+            // row's id, or the id of the row already under that key. The second
+            // SELECT reads the statement's snapshot, taken before the insert,
+            // so it never sees the row this statement inserts.
+            //
+            // Only a row committed by a concurrent transaction after that
+            // snapshot escapes it (ON CONFLICT waits for it and does nothing,
+            // the SELECT cannot see it): then the lookup below, without the
+            // body, finds it. A row purged in between makes the lookup miss too:
             // then the insert is tried again.
             for _ in 0..3 {
-                let inserted = self
+                let rows = self
                     .query(
-                        "INSERT INTO octohook_deliveries (hook_id, has_hook_id, guid, event, \
-                         action, content_type, headers, body, received_at, status, due_at, \
-                         updated_at) \
-                         VALUES ($1, $9, $2, $3, $4, $5, $6, $7, $8, 'pending', \
-                         clock_timestamp(), clock_timestamp()) \
-                         ON CONFLICT (hook_id, has_hook_id, guid) DO NOTHING RETURNING id",
+                        "WITH inserted AS ( \
+                           INSERT INTO octohook_deliveries (hook_id, has_hook_id, guid, event, \
+                             action, content_type, headers, body, received_at, status, due_at, \
+                             updated_at) \
+                           VALUES ($1, $9, $2, $3, $4, $5, $6, $7, $8, 'pending', \
+                             clock_timestamp(), clock_timestamp()) \
+                           ON CONFLICT (hook_id, has_hook_id, guid) DO NOTHING \
+                           RETURNING id) \
+                         SELECT id, TRUE FROM inserted \
+                         UNION ALL \
+                         SELECT id, FALSE FROM octohook_deliveries \
+                         WHERE hook_id = $1 AND has_hook_id = $9 AND guid = $2",
                         &[
                             &hook_id,
                             &guid,
@@ -477,20 +671,18 @@ impl DeliveryStore for PostgresStore {
                         ],
                     )
                     .await?;
-                if let Some(row) = inserted.first() {
-                    let id = row.try_get(0).map_err(classify)?;
-                    return Ok(Inserted::New { id });
+                if let Some(inserted) = read_inserted(&rows)? {
+                    return Ok(inserted);
                 }
                 let existing = self
                     .query(
-                        "SELECT id FROM octohook_deliveries \
+                        "SELECT id, FALSE FROM octohook_deliveries \
                          WHERE hook_id = $1 AND has_hook_id = $3 AND guid = $2",
                         &[&hook_id, &guid, &has_hook_id],
                     )
                     .await?;
-                if let Some(row) = existing.first() {
-                    let id = row.try_get(0).map_err(classify)?;
-                    return Ok(Inserted::Duplicate { id });
+                if let Some(inserted) = read_inserted(&existing)? {
+                    return Ok(inserted);
                 }
             }
             Err(StoreError::Unavailable(
@@ -502,6 +694,8 @@ impl DeliveryStore for PostgresStore {
     fn claim(&self, worker: &str, lease: Duration) -> StoreFuture<'_, Option<Claimed>> {
         let worker = worker.to_owned();
         Box::pin(async move {
+            // A worker is about: from now on, relay the database's wake-ups.
+            self.listen();
             let sql = format!(
                 "WITH next AS ( \
                    SELECT id FROM octohook_deliveries \
@@ -679,6 +873,34 @@ impl DeliveryStore for PostgresStore {
                 counts.add(status, u64::try_from(count).unwrap_or(0));
             }
             Ok(counts)
+        })
+    }
+
+    fn wakeups(&self) -> Option<Arc<Notify>> {
+        Some(Arc::clone(&self.wakeup))
+    }
+
+    /// One round trip on a pooled connection: the server answers, is not a
+    /// read-only standby, and this session may write.
+    fn health(&self) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let rows = self
+                .query(
+                    "SELECT pg_is_in_recovery(), current_setting('transaction_read_only') = 'on'",
+                    &[],
+                )
+                .await?;
+            let row = rows
+                .first()
+                .ok_or_else(|| StoreError::Unavailable("no answer to the health check".into()))?;
+            let standby: bool = row.try_get(0).map_err(classify)?;
+            let read_only: bool = row.try_get(1).map_err(classify)?;
+            if standby || read_only {
+                return Err(StoreError::Unavailable(
+                    "the PostgreSQL server only accepts reads (a standby, or read-only)".into(),
+                ));
+            }
+            Ok(())
         })
     }
 }
