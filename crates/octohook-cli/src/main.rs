@@ -2,6 +2,7 @@
 //! manage deliveries.
 #![forbid(unsafe_code)]
 
+mod byte_size;
 mod deliveries_command;
 mod env_scrub;
 mod events_command;
