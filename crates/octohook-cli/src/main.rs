@@ -11,6 +11,7 @@ mod github_options;
 mod hooks_command;
 mod inbox_command;
 mod inbox_store;
+mod json_output;
 mod processing;
 mod redeliver_command;
 mod secrets;
@@ -71,7 +72,7 @@ fn main() -> ExitCode {
         .with_ansi(std::io::stderr().is_terminal())
         .init();
     let result = match cli.command {
-        Command::Events(args) => return events_command::events(args),
+        Command::Events(args) => events_command::events(args),
         Command::Parse(args) => return events_command::parse(args),
         Command::Sign(args) => sign::run(args),
         command => match tokio::runtime::Runtime::new() {
@@ -91,7 +92,9 @@ fn main() -> ExitCode {
 async fn run_async(command: Command) -> Result<(), Box<dyn std::error::Error>> {
     match command {
         Command::Serve(args) => serve::run(args).await,
-        Command::Inbox(args) => Ok(inbox_command::run(args).await?),
+        Command::Inbox(args) => inbox_command::run(args)
+            .await
+            .map_err(inbox_command::InboxError::into_boxed),
         Command::Send(args) => send::run(args).await,
         Command::Hooks(args) => Ok(hooks_command::run(args).await?),
         Command::Deliveries(args) => Ok(deliveries_command::run(args).await?),
