@@ -9,11 +9,14 @@
 //! `codegen --check` regenerates in memory and fails when the committed files differ.
 //!
 //! `cargo run -p xtask -- man` writes the man pages of the `octohook` command (see
-//! [`man_pages`]); `man --check` fails when the committed pages differ.
+//! [`man_pages`]); `cargo run -p xtask -- examples` writes the example payloads
+//! built into it (see [`example_payloads`]). With `--check`, each fails when the
+//! committed files differ from what it would write.
 #![forbid(unsafe_code)]
 
 mod docs;
 mod emit;
+mod example_payloads;
 mod groups;
 mod ident;
 mod man_pages;
@@ -29,7 +32,8 @@ use std::process::{Command, ExitCode, Stdio};
 use serde_json::Value;
 
 const USAGE: &str = "usage: cargo run -p xtask -- codegen [--check] [--report]\n       \
-                     cargo run -p xtask -- man [--check]";
+                     cargo run -p xtask -- man [--check]\n       \
+                     cargo run -p xtask -- examples [--check]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -40,6 +44,7 @@ fn main() -> ExitCode {
             codegen(check, report)
         }
         Some("man") => man(args.iter().any(|a| a == "--check")),
+        Some("examples") => examples(args.iter().any(|a| a == "--check")),
         _ => Err(USAGE.to_owned()),
     };
     match result {
@@ -231,6 +236,42 @@ fn man(check: bool) -> Result<(), String> {
     if check {
         println!("{} man pages match the CLI", pages.len());
     }
+    Ok(())
+}
+
+/// Writes the example payloads built into `octohook`, or with `check` fails when
+/// the committed file holds other examples.
+fn examples(check: bool) -> Result<(), String> {
+    let path = root().join(example_payloads::FILE);
+    let wanted = example_payloads::render(&root().join("corpora"))?;
+    let current = std::fs::read(&path)
+        .ok()
+        .and_then(|bytes| example_payloads::decompress(&bytes));
+    let count = wanted.lines().filter(|l| !l.starts_with('#')).count();
+    if current.as_deref() == Some(wanted.as_str()) {
+        if check {
+            println!("{count} example payloads match the pinned examples");
+        }
+        return Ok(());
+    }
+    if check {
+        return Err(format!(
+            "{} is out of date with the pinned examples: \
+             run `cargo run -p xtask -- examples` and commit the result",
+            path.display()
+        ));
+    }
+    let compressed = example_payloads::compress(&wanted)?;
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+    }
+    std::fs::write(&path, &compressed).map_err(|e| format!("{}: {e}", path.display()))?;
+    println!(
+        "wrote {} ({count} examples, {} bytes, {} uncompressed)",
+        path.display(),
+        compressed.len(),
+        wanted.len()
+    );
     Ok(())
 }
 

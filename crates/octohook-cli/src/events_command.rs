@@ -10,13 +10,18 @@ use octohook::EventKind;
 use octohook::events::{Event, supported_names};
 use serde_json::{Value, json};
 
+use crate::example_payloads::ExamplePayloads;
 use crate::exit_status::Status;
 use crate::json_output;
 
 /// Prints every supported `event.action` pair (and each event without actions by
-/// name), one per line.
+/// name), one per line; with `--examples`, the names of the example payloads built
+/// into octohook (`octohook send --example NAME`) instead.
 #[derive(Debug, Args)]
 pub(crate) struct EventsArgs {
+    /// List the built-in example payloads instead.
+    #[arg(long)]
+    examples: bool,
     /// Print one JSON array of objects: `name`, `event` and `action` (null when
     /// the event has none).
     #[arg(long)]
@@ -48,7 +53,12 @@ pub(crate) struct ParseArgs {
 }
 
 pub(crate) fn events(args: EventsArgs) -> Result<(), Box<dyn std::error::Error>> {
-    let names: Vec<String> = supported_names().collect();
+    let names: Vec<String> = if args.examples {
+        let examples = ExamplePayloads::load()?;
+        examples.iter().map(|(name, _)| name.to_owned()).collect()
+    } else {
+        supported_names().collect()
+    };
     if args.json {
         let rows = names
             .iter()

@@ -10,6 +10,7 @@ mod completions_command;
 mod deliveries_command;
 mod env_scrub;
 mod events_command;
+mod example_payloads;
 mod exit_status;
 mod github_options;
 mod hooks_command;
@@ -54,7 +55,8 @@ enum Command {
     Inbox(inbox_command::InboxArgs),
     /// Print the `X-Hub-Signature-256` value of a body.
     Sign(sign::SignArgs),
-    /// Post a payload to a receiver with every header GitHub sends.
+    /// Post a payload (a file, or a built-in example) to a receiver with every
+    /// header GitHub sends.
     Send(send::SendArgs),
     /// Manage repository and organization webhooks through GitHub's API.
     Hooks(hooks_command::HooksArgs),
@@ -62,7 +64,8 @@ enum Command {
     Deliveries(deliveries_command::DeliveriesArgs),
     /// Redeliver a hook's failed deliveries once per event, with crash-safe state.
     Redeliver(redeliver_command::RedeliverArgs),
-    /// Print every supported `event.action` pair, one per line.
+    /// Print every supported `event.action` pair (or the built-in examples), one per
+    /// line.
     Events(events_command::EventsArgs),
     /// Parse a payload into its typed event (exit 3 when the event is unknown).
     Parse(events_command::ParseArgs),

@@ -11,6 +11,7 @@ use octohook::{sign, sign_legacy_sha1};
 
 use serde_json::json;
 
+use crate::example_payloads::{self, ExamplePayloads};
 use crate::exit_status::{Failed, Status};
 use crate::{json_output, secrets};
 
@@ -23,9 +24,14 @@ pub(crate) struct SendArgs {
     /// The receiver's URL.
     #[arg(long)]
     url: String,
-    /// The event name (`X-GitHub-Event`), such as `push` or `pull_request`.
-    #[arg(long)]
-    event: String,
+    /// The event name (`X-GitHub-Event`), such as `push` or `pull_request`; with
+    /// --example, the example's event by default.
+    #[arg(long, required_unless_present = "example")]
+    event: Option<String>,
+    /// Send GitHub's published example NAME (`pull_request.opened`, `ping`), built
+    /// into octohook, instead of a file; `octohook events --examples` lists them.
+    #[arg(long, value_name = "NAME", conflicts_with = "file")]
+    example: Option<String>,
     /// Environment variable holding the secret.
     #[arg(long, default_value = "GITHUB_WEBHOOK_SECRET", value_name = "NAME")]
     secret_env: String,
@@ -48,13 +54,25 @@ pub(crate) struct SendArgs {
     #[arg(long)]
     json: bool,
     /// The JSON payload; standard input when `-`.
-    file: PathBuf,
+    #[arg(required_unless_present = "example")]
+    file: Option<PathBuf>,
 }
 
 pub(crate) async fn run(args: SendArgs) -> Result<(), Box<dyn std::error::Error>> {
     let secret = secrets::from_env(&args.secret_env)?;
-    let payload = read(&args.file).await?;
-    let event = args.event.clone();
+    let (payload, event) = match (&args.example, &args.file) {
+        (Some(name), _) => {
+            let examples = ExamplePayloads::load()?;
+            let payload = examples.get(name)?.as_bytes().to_vec();
+            let event = args
+                .event
+                .clone()
+                .unwrap_or_else(|| example_payloads::event_of(name).to_owned());
+            (payload, event)
+        }
+        (None, Some(file)) => (read(file).await?, args.event.clone().unwrap_or_default()),
+        (None, None) => return Err("name a payload file or --example".into()),
+    };
     let (body, content_type) = if args.form {
         let json = String::from_utf8(payload).map_err(|_| "a form payload must be UTF-8 JSON")?;
         let body = form_urlencoded::Serializer::new(String::new())
