@@ -7,12 +7,19 @@
 //! [`groups`]), and writes the groups' features between the marker lines of
 //! `crates/octohook/Cargo.toml` and their table to `generated/groups.md`.
 //! `codegen --check` regenerates in memory and fails when the committed files differ.
+//!
+//! `cargo run -p xtask -- man` writes the man pages of the `octohook` command (see
+//! [`man_pages`]); `cargo run -p xtask -- examples` writes the example payloads
+//! built into it (see [`example_payloads`]). With `--check`, each fails when the
+//! committed files differ from what it would write.
 #![forbid(unsafe_code)]
 
 mod docs;
 mod emit;
+mod example_payloads;
 mod groups;
 mod ident;
+mod man_pages;
 mod model;
 mod names;
 mod relax;
@@ -24,7 +31,9 @@ use std::process::{Command, ExitCode, Stdio};
 
 use serde_json::Value;
 
-const USAGE: &str = "usage: cargo run -p xtask -- codegen [--check] [--report]";
+const USAGE: &str = "usage: cargo run -p xtask -- codegen [--check] [--report]\n       \
+                     cargo run -p xtask -- man [--check]\n       \
+                     cargo run -p xtask -- examples [--check]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -34,6 +43,8 @@ fn main() -> ExitCode {
             let report = args.iter().any(|a| a == "--report");
             codegen(check, report)
         }
+        Some("man") => man(args.iter().any(|a| a == "--check")),
+        Some("examples") => examples(args.iter().any(|a| a == "--check")),
         _ => Err(USAGE.to_owned()),
     };
     match result {
@@ -175,6 +186,92 @@ fn codegen(check: bool, report: bool) -> Result<(), String> {
     if check {
         println!("generated code matches the pinned schema");
     }
+    Ok(())
+}
+
+/// Writes the man pages, or with `check` fails when the committed ones differ
+/// (pages of subcommands that no longer exist included).
+fn man(check: bool) -> Result<(), String> {
+    let dir = root().join(man_pages::DIR);
+    let pages = man_pages::render()?;
+    let mut stale = Vec::new();
+    for (name, page) in &pages {
+        let path = dir.join(name);
+        if std::fs::read_to_string(&path).ok().as_deref() == Some(page.as_str()) {
+            continue;
+        }
+        if check {
+            stale.push(path.display().to_string());
+        } else {
+            std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            std::fs::write(&path, page).map_err(|e| format!("{}: {e}", path.display()))?;
+            println!("wrote {}", path.display());
+        }
+    }
+    if let Ok(entries) = std::fs::read_dir(&dir) {
+        for entry in entries {
+            let path = entry.map_err(|e| format!("{}: {e}", dir.display()))?.path();
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            if !name.ends_with(".1") || pages.contains_key(name) {
+                continue;
+            }
+            if check {
+                stale.push(format!("{} (no such command any more)", path.display()));
+            } else {
+                std::fs::remove_file(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+                println!("removed {}", path.display());
+            }
+        }
+    }
+    if !stale.is_empty() {
+        return Err(format!(
+            "the man pages are out of date with the CLI: {}\n\
+             run `cargo run -p xtask -- man` and commit the result",
+            stale.join(", ")
+        ));
+    }
+    if check {
+        println!("{} man pages match the CLI", pages.len());
+    }
+    Ok(())
+}
+
+/// Writes the example payloads built into `octohook`, or with `check` fails when
+/// the committed file holds other examples.
+fn examples(check: bool) -> Result<(), String> {
+    let path = root().join(example_payloads::FILE);
+    let wanted = example_payloads::render(&root().join("corpora"))?;
+    let current = std::fs::read(&path)
+        .ok()
+        .and_then(|bytes| example_payloads::decompress(&bytes));
+    let count = wanted.lines().filter(|l| !l.starts_with('#')).count();
+    if current.as_deref() == Some(wanted.as_str()) {
+        if check {
+            println!("{count} example payloads match the pinned examples");
+        }
+        return Ok(());
+    }
+    if check {
+        return Err(format!(
+            "{} is out of date with the pinned examples: \
+             run `cargo run -p xtask -- examples` and commit the result",
+            path.display()
+        ));
+    }
+    let compressed = example_payloads::compress(&wanted)?;
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+    }
+    std::fs::write(&path, &compressed).map_err(|e| format!("{}: {e}", path.display()))?;
+    println!(
+        "wrote {} ({count} examples, {} bytes, {} uncompressed)",
+        path.display(),
+        compressed.len(),
+        wanted.len()
+    );
     Ok(())
 }
 

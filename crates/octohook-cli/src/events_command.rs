@@ -8,13 +8,25 @@ use std::process::ExitCode;
 use clap::Args;
 use octohook::EventKind;
 use octohook::events::{Event, supported_names};
+use serde_json::{Value, json};
 
-/// Exit status of `parse` for an event this version does not know.
+use crate::example_payloads::ExamplePayloads;
+use crate::exit_status::Status;
+use crate::json_output;
 
 /// Prints every supported `event.action` pair (and each event without actions by
-/// name), one per line.
+/// name), one per line; with `--examples`, the names of the example payloads built
+/// into octohook (`octohook send --example NAME`) instead.
 #[derive(Debug, Args)]
-pub(crate) struct EventsArgs {}
+pub(crate) struct EventsArgs {
+    /// List the built-in example payloads instead.
+    #[arg(long)]
+    examples: bool,
+    /// Print one JSON array of objects: `name`, `event` and `action` (null when
+    /// the event has none).
+    #[arg(long)]
+    json: bool,
+}
 
 /// Parses a payload into its typed event and prints the event, the action, a
 /// one-line summary and a `warning:` line for every field that did not fit its type
@@ -34,17 +46,41 @@ pub(crate) struct ParseArgs {
     /// give way with a warning: for noticing schema drift.
     #[arg(long)]
     strict: bool,
+    /// Print one JSON object: `event` (as sent), `known`, `variant`, `action`,
+    /// `summary` and `warnings`.
+    #[arg(long)]
+    json: bool,
 }
 
-pub(crate) fn events(_: EventsArgs) -> ExitCode {
+pub(crate) fn events(args: EventsArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let names: Vec<String> = if args.examples {
+        let examples = ExamplePayloads::load()?;
+        examples.iter().map(|(name, _)| name.to_owned()).collect()
+    } else {
+        supported_names().collect()
+    };
+    if args.json {
+        let rows = names
+            .iter()
+            .map(|name| {
+                let (event, action) = match name.split_once('.') {
+                    Some((event, action)) => (event, Some(action)),
+                    None => (name.as_str(), None),
+                };
+                json!({"name": name, "event": event, "action": action})
+            })
+            .collect();
+        json_output::print(&Value::Array(rows))?;
+        return Ok(());
+    }
     let mut out = std::io::stdout().lock();
-    for name in supported_names() {
+    for name in names {
         // A closed pipe (`octohook events | head`) ends the listing quietly.
         if writeln!(out, "{name}").is_err() {
             break;
         }
     }
-    ExitCode::SUCCESS
+    Ok(())
 }
 
 pub(crate) fn parse(args: ParseArgs) -> ExitCode {
@@ -62,13 +98,33 @@ pub(crate) fn parse(args: ParseArgs) -> ExitCode {
         Event::parse(&kind, payload)
     };
     match parsed {
+        Ok(event) if args.json => {
+            let known = !event.is_unknown();
+            let document = json!({
+                "event": args.event,
+                "known": known,
+                "variant": known.then(|| variant(&event)),
+                "action": event.action(),
+                "summary": summary(&event),
+                "warnings": event.warnings().iter().map(ToString::to_string).collect::<Vec<_>>(),
+            });
+            if let Err(error) = json_output::print(&document) {
+                eprintln!("octohook: cannot write the output: {error}");
+                return ExitCode::FAILURE;
+            }
+            if known {
+                ExitCode::SUCCESS
+            } else {
+                Status::UnknownEvent.into()
+            }
+        }
         Ok(event) if event.is_unknown() => {
             println!("event: {} (unknown to this version)", args.event);
             println!("summary: {}", summary(&event));
-            crate::exit_status::Status::UnknownEvent.into()
+            Status::UnknownEvent.into()
         }
         Ok(event) => {
-            println!("event: {}", variant_name(&event));
+            println!("event: {} ({})", variant(&event), event.kind());
             println!("action: {}", event.action().unwrap_or("-"));
             println!("summary: {}", summary(&event));
             for warning in event.warnings() {
@@ -103,12 +159,14 @@ fn read(file: Option<&PathBuf>) -> Result<Vec<u8>, String> {
     Ok(payload)
 }
 
-/// The variant's name: `PullRequest(PullRequestEvent)`.
-fn variant_name(event: &Event) -> String {
+/// The variant's name: `PullRequest` for `Event::PullRequest(..)`.
+fn variant(event: &Event) -> String {
     let debug = format!("{event:?}");
-    let variant = debug.split(['(', ' ', '{']).next().unwrap_or_default();
-    let kind = event.kind();
-    format!("{variant} ({kind})")
+    debug
+        .split(['(', ' ', '{'])
+        .next()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// `pull_request.opened octo/repo #2 by octocat`: the event and action, and the

@@ -14,7 +14,9 @@ use octohook_inbox::{
 use serde_json::{Value, json};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
+use crate::exit_status::{Failed, Status};
 use crate::inbox_store::{InboxStoreArgs, OpenError};
+use crate::json_output;
 
 /// Inspect and manage the inbox of `octohook serve`.
 #[derive(Debug, Args)]
@@ -35,7 +37,8 @@ enum InboxCommand {
         /// At most this many.
         #[arg(long, default_value_t = 50)]
         limit: u32,
-        /// Print a JSON array instead of a table.
+        /// Print one JSON array of objects (the table's fields and more) instead
+        /// of a table.
         #[arg(long)]
         json: bool,
     },
@@ -44,7 +47,8 @@ enum InboxCommand {
         /// A row id (as listed), or HOOK:GUID (-:GUID without a hook id).
         #[arg(allow_hyphen_values = true)]
         delivery: String,
-        /// Print JSON.
+        /// Print one JSON object: the state, `content_type`, `headers` (an array
+        /// of [name, value] pairs) and `payload`.
         #[arg(long)]
         json: bool,
     },
@@ -56,10 +60,14 @@ enum InboxCommand {
         /// Requeue every delivery in this status.
         #[arg(long)]
         status: Option<DeliveryStatus>,
+        /// Print one JSON object: `requeued`, the number of deliveries requeued.
+        #[arg(long)]
+        json: bool,
     },
     /// Remove old deliveries; prints how many were removed. A purged delivery's
     /// GUID is forgotten: a redelivery of it would be stored again. Asks for
-    /// confirmation on a terminal; otherwise needs --yes.
+    /// confirmation on a terminal; otherwise needs --yes (exit 8 when declined or
+    /// missing).
     Purge {
         /// Minimum age (7d, 12h, ...), from when the delivery was received.
         #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
@@ -70,6 +78,9 @@ enum InboxCommand {
         /// Purge without asking (required when standard input is not a terminal).
         #[arg(long, short = 'y')]
         yes: bool,
+        /// Print one JSON object: `purged`, the number of deliveries removed.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -96,6 +107,18 @@ pub(crate) enum InboxError {
     NoStore,
 }
 
+impl InboxError {
+    /// The error with its exit status: 8 (aborted) for a purge not confirmed.
+    pub(crate) fn into_boxed(self) -> Box<dyn std::error::Error> {
+        match self {
+            Self::PurgeUnconfirmed | Self::PurgeCancelled => {
+                Box::new(Failed::new(Status::Aborted, self.to_string()))
+            }
+            other => Box::new(other),
+        }
+    }
+}
+
 pub(crate) async fn run(args: InboxArgs) -> Result<(), InboxError> {
     // Inspection never creates, migrates or changes the database.
     let read_only = matches!(
@@ -107,6 +130,7 @@ pub(crate) async fn run(args: InboxArgs) -> Result<(), InboxError> {
         older_than,
         status,
         yes: false,
+        ..
     } = &args.command
     {
         confirm_purge(&choice.describe(), *older_than, status)?;
@@ -126,7 +150,7 @@ pub(crate) async fn run(args: InboxArgs) -> Result<(), InboxError> {
             let deliveries = store.list(&query).await?;
             if json {
                 let rows: Vec<Value> = deliveries.iter().map(summary).collect();
-                writeln!(out, "{}", Value::Array(rows))?;
+                json_output::print(&Value::Array(rows))?;
             } else {
                 write_table(&mut out, &deliveries)?;
             }
@@ -134,12 +158,16 @@ pub(crate) async fn run(args: InboxArgs) -> Result<(), InboxError> {
         InboxCommand::Show { delivery, json } => {
             let found = find(&store, &delivery).await?;
             if json {
-                writeln!(out, "{:#}", details(&found))?;
+                json_output::print(&details(&found))?;
             } else {
                 write_details(&mut out, &found)?;
             }
         }
-        InboxCommand::Retry { deliveries, status } => {
+        InboxCommand::Retry {
+            deliveries,
+            status,
+            json,
+        } => {
             let keys = match status {
                 Some(status) => keys_in(&store, status).await?,
                 None => {
@@ -158,10 +186,17 @@ pub(crate) async fn run(args: InboxArgs) -> Result<(), InboxError> {
                     eprintln!("octohook: {key} is being processed (or is gone); left alone");
                 }
             }
-            writeln!(out, "requeued {requeued}")?;
+            if json {
+                json_output::print(&json!({ "requeued": requeued }))?;
+            } else {
+                writeln!(out, "requeued {requeued}")?;
+            }
         }
         InboxCommand::Purge {
-            older_than, status, ..
+            older_than,
+            status,
+            json,
+            ..
         } => {
             let query = if status.is_empty() {
                 PurgeQuery::finished_older_than(older_than)
@@ -169,7 +204,11 @@ pub(crate) async fn run(args: InboxArgs) -> Result<(), InboxError> {
                 PurgeQuery::older_than(older_than, status)
             };
             let purged = store.purge(&query).await?;
-            writeln!(out, "purged {purged}")?;
+            if json {
+                json_output::print(&json!({ "purged": purged }))?;
+            } else {
+                writeln!(out, "purged {purged}")?;
+            }
         }
     }
     Ok(())

@@ -9,6 +9,8 @@ use octohook_inbox::{
     StoreError,
 };
 
+use crate::byte_size::ByteSize;
+
 /// The variable holding the PostgreSQL URL (which may carry a password).
 pub(crate) const DATABASE_URL_ENV: &str = "OCTOHOOK_DATABASE_URL";
 
@@ -25,10 +27,11 @@ pub(crate) struct ServeStoreArgs {
     /// --database-url.
     #[arg(long, env = "OCTOHOOK_DATABASE_SCHEMA", value_name = "NAME")]
     database_schema: Option<String>,
-    /// Refuse to grow the SQLite file beyond about this many bytes: deliveries
-    /// are then answered 503 until room is made (octohook inbox purge).
-    #[arg(long, env = "OCTOHOOK_DB_SIZE_LIMIT", value_name = "BYTES", conflicts_with_all = ["database_url", "memory_inbox", "no_inbox"])]
-    db_size_limit: Option<u64>,
+    /// Refuse to grow the SQLite file beyond about this size (bytes, or 512MiB,
+    /// 2GB, ...): deliveries are then answered 503 until room is made (octohook
+    /// inbox purge).
+    #[arg(long, env = "OCTOHOOK_DB_SIZE_LIMIT", value_name = "SIZE", conflicts_with_all = ["database_url", "memory_inbox", "no_inbox"])]
+    db_size_limit: Option<ByteSize>,
 }
 
 /// Where `octohook serve` keeps deliveries: one of these at most.
@@ -141,7 +144,7 @@ impl ServeStoreArgs {
                     .db
                     .clone()
                     .unwrap_or_else(|| PathBuf::from(DEFAULT_DB)),
-                size_limit: self.db_size_limit,
+                size_limit: self.db_size_limit.map(ByteSize::bytes),
                 create: true,
                 read_only: false,
             }

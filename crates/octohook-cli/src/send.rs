@@ -1,6 +1,6 @@
 //! `octohook send`: post a payload to a receiver as GitHub would.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use octohook::header::{
@@ -9,18 +9,29 @@ use octohook::header::{
 };
 use octohook::{sign, sign_legacy_sha1};
 
-use crate::secrets;
+use serde_json::json;
+
+use crate::example_payloads::{self, ExamplePayloads};
+use crate::exit_status::{Failed, Status};
+use crate::{json_output, secrets};
 
 /// Posts a payload with every delivery header GitHub sends: a fresh delivery GUID,
-/// both signatures, the hook and target headers.
+/// both signatures, the hook and target headers. Prints the receiver's status, the
+/// delivery GUID and its answer (`--json`: one object with `status`, `guid`,
+/// `event`, `response_body`); exits 9 when the status is not 2xx.
 #[derive(Debug, Args)]
 pub(crate) struct SendArgs {
     /// The receiver's URL.
     #[arg(long)]
     url: String,
-    /// The event name (`X-GitHub-Event`), such as `push` or `pull_request`.
-    #[arg(long)]
-    event: String,
+    /// The event name (`X-GitHub-Event`), such as `push` or `pull_request`; with
+    /// --example, the example's event by default.
+    #[arg(long, required_unless_present = "example")]
+    event: Option<String>,
+    /// Send GitHub's published example NAME (`pull_request.opened`, `ping`), built
+    /// into octohook, instead of a file; `octohook events --examples` lists them.
+    #[arg(long, value_name = "NAME", conflicts_with = "file")]
+    example: Option<String>,
     /// Environment variable holding the secret.
     #[arg(long, default_value = "GITHUB_WEBHOOK_SECRET", value_name = "NAME")]
     secret_env: String,
@@ -39,20 +50,28 @@ pub(crate) struct SendArgs {
     /// `X-GitHub-Delivery` to send instead of a fresh GUID (to test deduplication).
     #[arg(long)]
     delivery: Option<String>,
+    /// Print one JSON object: `status`, `guid`, `event` and `response_body`.
+    #[arg(long)]
+    json: bool,
     /// The JSON payload; standard input when `-`.
-    file: PathBuf,
+    #[arg(required_unless_present = "example")]
+    file: Option<PathBuf>,
 }
 
 pub(crate) async fn run(args: SendArgs) -> Result<(), Box<dyn std::error::Error>> {
     let secret = secrets::from_env(&args.secret_env)?;
-    let payload = if args.file.as_os_str() == "-" {
-        let mut buffer = Vec::new();
-        tokio::io::AsyncReadExt::read_to_end(&mut tokio::io::stdin(), &mut buffer).await?;
-        buffer
-    } else {
-        tokio::fs::read(&args.file)
-            .await
-            .map_err(|error| format!("cannot read {}: {error}", args.file.display()))?
+    let (payload, event) = match (&args.example, &args.file) {
+        (Some(name), _) => {
+            let examples = ExamplePayloads::load()?;
+            let payload = examples.get(name)?.as_bytes().to_vec();
+            let event = args
+                .event
+                .clone()
+                .unwrap_or_else(|| example_payloads::event_of(name).to_owned());
+            (payload, event)
+        }
+        (None, Some(file)) => (read(file).await?, args.event.clone().unwrap_or_default()),
+        (None, None) => return Err("name a payload file or --example".into()),
     };
     let (body, content_type) = if args.form {
         let json = String::from_utf8(payload).map_err(|_| "a form payload must be UTF-8 JSON")?;
@@ -74,7 +93,7 @@ pub(crate) async fn run(args: SendArgs) -> Result<(), Box<dyn std::error::Error>
             concat!("GitHub-Hookshot/octohook-", env!("CARGO_PKG_VERSION")),
         )
         .header(reqwest::header::CONTENT_TYPE, content_type)
-        .header(X_GITHUB_EVENT, &args.event)
+        .header(X_GITHUB_EVENT, &event)
         .header(X_GITHUB_DELIVERY, &guid)
         .header(X_GITHUB_HOOK_ID, args.hook_id.to_string())
         .header(X_GITHUB_HOOK_INSTALLATION_TARGET_TYPE, &args.target_type)
@@ -90,10 +109,31 @@ pub(crate) async fn run(args: SendArgs) -> Result<(), Box<dyn std::error::Error>
         .map_err(|error| format!("cannot send to {}: {error}", args.url))?;
     let status = response.status();
     let text = response.text().await.unwrap_or_default();
-    println!("{} {guid} {}", status.as_u16(), text.trim_end());
+    if args.json {
+        json_output::print(&json!({
+            "status": status.as_u16(),
+            "guid": guid,
+            "event": event,
+            "response_body": text,
+        }))?;
+    } else {
+        println!("{} {guid} {}", status.as_u16(), text.trim_end());
+    }
     if status.is_success() {
         Ok(())
     } else {
-        Err(format!("the receiver answered {status}").into())
+        Err(Failed::new(Status::Rejected, format!("the receiver answered {status}")).into())
+    }
+}
+
+async fn read(file: &Path) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    if file.as_os_str() == "-" {
+        let mut buffer = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(&mut tokio::io::stdin(), &mut buffer).await?;
+        Ok(buffer)
+    } else {
+        Ok(tokio::fs::read(file)
+            .await
+            .map_err(|error| format!("cannot read {}: {error}", file.display()))?)
     }
 }

@@ -20,6 +20,7 @@ use octohook_tower::extract::Webhook;
 use octohook_tower::server::{self, ServerConfig};
 use octohook_tower::{StoreDelivery, VerifyWebhookLayer};
 
+use crate::byte_size::ByteSize;
 use crate::env_scrub;
 use crate::inbox_store::{DATABASE_URL_ENV, ServeStoreArgs};
 use crate::processing::ProcessingArgs;
@@ -54,15 +55,17 @@ pub(crate) struct ServeArgs {
     /// Also accept the legacy SHA-1 `X-Hub-Signature` when no SHA-256 one is sent.
     #[arg(long, env = "OCTOHOOK_ALLOW_SHA1")]
     allow_sha1: bool,
-    /// Largest body accepted, in bytes (GitHub's cap is 25 MiB).
-    #[arg(long, env = "OCTOHOOK_MAX_BODY", value_name = "BYTES", default_value_t = DEFAULT_BODY_LIMIT)]
-    max_body: u64,
+    /// Largest body accepted (GitHub's cap is 25MiB): bytes, or a size such as
+    /// 512KiB, 25MiB or 1GB.
+    #[arg(long, env = "OCTOHOOK_MAX_BODY", value_name = "SIZE", default_value_t = ByteSize::new(DEFAULT_BODY_LIMIT))]
+    max_body: ByteSize,
     /// Most bytes of request bodies held before their signatures are checked,
-    /// across all connections. A body that does not fit is refused unread with
-    /// 503 and Retry-After; bodies over 1 MiB share all but an eighth of it (at
-    /// most 32 MiB), which stays free for small deliveries.
-    #[arg(long, env = "OCTOHOOK_UNVERIFIED_BODY_BUDGET", value_name = "BYTES", default_value_t = DEFAULT_BODY_BUDGET)]
-    unverified_body_budget: u64,
+    /// across all connections (bytes, or a size such as 256MiB). A body that does
+    /// not fit is refused unread with 503 and Retry-After; bodies over 1 MiB share
+    /// all but an eighth of it (at most 32 MiB), which stays free for small
+    /// deliveries.
+    #[arg(long, env = "OCTOHOOK_UNVERIFIED_BODY_BUDGET", value_name = "SIZE", default_value_t = ByteSize::new(DEFAULT_BODY_BUDGET))]
+    unverified_body_budget: ByteSize,
     /// Deepest nesting of arrays and objects accepted in a payload (400 beyond);
     /// the default is the deepest serde_json, and so `octohook parse`, reads.
     #[arg(long, env = "OCTOHOOK_MAX_JSON_DEPTH", value_name = "LEVELS", default_value_t = DEFAULT_MAX_JSON_DEPTH)]
@@ -123,9 +126,9 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error
     let (secrets, sources) = secrets::load(&args.secret_env, &args.secret_files)?;
     let verifier = secrets::verifier(secrets).ok_or("no secret configured")?;
     let mut verifier = verifier
-        .with_body_limit(args.max_body)
+        .with_body_limit(args.max_body.bytes())
         .with_max_json_depth(args.max_json_depth)
-        .with_body_budget(BodyBudget::new(args.unverified_body_budget));
+        .with_body_budget(BodyBudget::new(args.unverified_body_budget.bytes()));
     if args.allow_sha1 {
         verifier = verifier.allow_legacy_sha1();
     }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 use octohook::Signer;
 
-use crate::secrets;
+use crate::{json_output, secrets};
 
 /// Prints the `sha256=` signature header value of a body (streamed, any size).
 #[derive(Debug, Args)]
@@ -16,6 +16,9 @@ pub(crate) struct SignArgs {
     secret_env: String,
     /// The body to sign; standard input when absent or `-`.
     file: Option<PathBuf>,
+    /// Print one JSON object: `header` (`X-Hub-Signature-256`) and `signature`.
+    #[arg(long)]
+    json: bool,
 }
 
 pub(crate) fn run(args: SignArgs) -> Result<(), Box<dyn std::error::Error>> {
@@ -37,6 +40,14 @@ pub(crate) fn run(args: SignArgs) -> Result<(), Box<dyn std::error::Error>> {
             Err(error) => return Err(format!("cannot read the body: {error}").into()),
         }
     }
-    println!("{}", signer.finish());
+    let signature = signer.finish();
+    if args.json {
+        json_output::print(&serde_json::json!({
+            "header": "X-Hub-Signature-256",
+            "signature": signature,
+        }))?;
+    } else {
+        println!("{signature}");
+    }
     Ok(())
 }

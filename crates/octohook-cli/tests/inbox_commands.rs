@@ -62,8 +62,13 @@ fn closed(db: &Path) {
 /// Asserts a clean failure: exit status 1 (not a panic's 101), nothing on
 /// standard output, and `expected` in the message.
 fn assert_refused(output: &Output, expected: &str) {
+    assert_refused_with(output, 1, expected);
+}
+
+/// Asserts a clean failure with exit status `code`.
+fn assert_refused_with(output: &Output, code: i32, expected: &str) {
     let stderr = text(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(output.status.code(), Some(code), "{stderr}");
     assert!(output.stdout.is_empty(), "{}", text(&output.stdout));
     assert!(stderr.contains(expected), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
@@ -240,7 +245,8 @@ async fn purge_needs_yes_when_standard_input_is_not_a_terminal() {
     let db_arg = db.to_str().unwrap();
     let before = snapshot(dir.path());
     let refused = inbox(&["purge", "--older-than", "1ns", "--db", db_arg]);
-    assert_refused(&refused, "pass --yes to confirm");
+    // 8: aborted, a confirmation needed and not given.
+    assert_refused_with(&refused, 8, "pass --yes to confirm");
     assert_eq!(snapshot(dir.path()), before);
     let listed = inbox(&["list", "--json", "--db", db_arg]);
     assert_eq!(text(&listed.stdout).matches("\"guid\"").count(), 1);
@@ -248,4 +254,71 @@ async fn purge_needs_yes_when_standard_input_is_not_a_terminal() {
     let purged = inbox(&["purge", "--older-than", "1ns", "--yes", "--db", db_arg]);
     assert!(purged.status.success(), "{}", text(&purged.stderr));
     assert_eq!(text(&purged.stdout), "purged 1\n");
+}
+
+/// Runs `octohook inbox ARGS` on a pseudo-terminal (util-linux `script`), typing
+/// `answer`; `None` where `script` is missing.
+fn inbox_on_a_terminal(args: &[&str], answer: &str) -> Option<Output> {
+    let available = Command::new("script")
+        .arg("--version")
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !available {
+        eprintln!("skipped: util-linux `script` is missing");
+        return None;
+    }
+    let command = std::iter::once(BIN)
+        .chain(std::iter::once("inbox"))
+        .chain(args.iter().copied())
+        .map(|arg| format!("'{arg}'"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut child = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env_remove("OCTOHOOK_DATABASE_URL")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), answer.as_bytes()).unwrap();
+    Some(child.wait_with_output().unwrap())
+}
+
+#[tokio::test]
+async fn purge_on_a_terminal_asks_and_a_no_exits_8() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inbox.db");
+    {
+        let store = SqliteStore::open(&db).await.unwrap();
+        store
+            .insert(NewDelivery::new(key(1), "ping", "{}"))
+            .await
+            .unwrap();
+        let claimed = store
+            .claim("test", Duration::from_secs(60))
+            .await
+            .unwrap()
+            .unwrap();
+        store.complete(&claimed.claim).await.unwrap();
+    }
+    closed(&db);
+    let db_arg = db.to_str().unwrap();
+    let purge = ["purge", "--older-than", "1ns", "--json", "--db", db_arg];
+    let Some(declined) = inbox_on_a_terminal(&purge, "n\n") else {
+        return;
+    };
+    let screen = text(&declined.stdout);
+    assert_eq!(declined.status.code(), Some(8), "{screen}");
+    assert!(screen.contains("[y/N]"), "{screen}");
+    assert!(screen.contains("purge cancelled"), "{screen}");
+    let listed = inbox(&["list", "--json", "--db", db_arg]);
+    assert_eq!(text(&listed.stdout).matches("\"guid\"").count(), 1);
+
+    let accepted = inbox_on_a_terminal(&purge, "y\n").unwrap();
+    let screen = text(&accepted.stdout);
+    assert_eq!(accepted.status.code(), Some(0), "{screen}");
+    assert!(screen.contains("{\"purged\":1}"), "{screen}");
+    let listed = inbox(&["list", "--json", "--db", db_arg]);
+    assert_eq!(text(&listed.stdout).trim(), "[]");
 }

@@ -1,0 +1,135 @@
+//! The `octohook` command: a verifying GitHub webhook receiver, and tools to sign,
+//! send and manage deliveries.
+//!
+//! The binary (`src/main.rs`) only calls [`run`]; [`command`] exposes the clap
+//! definition to the repository's generators (`cargo run -p xtask -- man`).
+#![forbid(unsafe_code)]
+
+mod byte_size;
+mod completions_command;
+mod deliveries_command;
+mod env_scrub;
+mod events_command;
+mod example_payloads;
+mod exit_status;
+mod github_options;
+mod hooks_command;
+mod inbox_command;
+mod inbox_store;
+mod json_output;
+mod logging;
+mod processing;
+mod redeliver_command;
+mod secrets;
+mod send;
+mod serve;
+mod sign;
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand};
+
+/// Receive GitHub webhooks safely, and manage the hooks that send them.
+#[derive(Debug, Parser)]
+#[command(
+    name = "octohook",
+    version,
+    about,
+    after_help = "With --json, a command prints one JSON document on standard output: an \
+                  object, or an array of objects for a listing, with snake_case field names. \
+                  Exit codes: 0 success, 1 failure, 2 usage, 3 unknown event (parse), 4 GitHub \
+                  refused the credentials, 5 not found, 6 partly done, 7 GitHub unavailable, \
+                  8 aborted (a confirmation declined or missing), 9 the receiver refused (send)."
+)]
+struct Cli {
+    /// How log lines (on standard error) are written: text, or one JSON object
+    /// per line.
+    #[arg(
+        long,
+        global = true,
+        env = "OCTOHOOK_LOG_FORMAT",
+        value_enum,
+        default_value_t
+    )]
+    log_format: logging::LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a receiver that verifies deliveries, stores each once and processes it.
+    Serve(serve::ServeArgs),
+    /// List, show, retry and purge the deliveries stored by `octohook serve`.
+    Inbox(inbox_command::InboxArgs),
+    /// Print the `X-Hub-Signature-256` value of a body.
+    Sign(sign::SignArgs),
+    /// Post a payload (a file, or a built-in example) to a receiver with every
+    /// header GitHub sends.
+    Send(send::SendArgs),
+    /// Manage repository and organization webhooks through GitHub's API.
+    Hooks(hooks_command::HooksArgs),
+    /// List, inspect and redeliver a webhook's deliveries.
+    Deliveries(deliveries_command::DeliveriesArgs),
+    /// Redeliver a hook's failed deliveries once per event, with crash-safe state.
+    Redeliver(redeliver_command::RedeliverArgs),
+    /// Print every supported `event.action` pair (or the built-in examples), one per
+    /// line.
+    Events(events_command::EventsArgs),
+    /// Parse a payload into its typed event (exit 3 when the event is unknown).
+    Parse(events_command::ParseArgs),
+    /// Print the shell completion script of a shell.
+    Completions(completions_command::CompletionsArgs),
+}
+
+/// The clap definition of the `octohook` command, with every subcommand.
+pub fn command() -> clap::Command {
+    Cli::command()
+}
+
+/// Runs `octohook` with the process's arguments, and returns its exit status.
+pub fn run() -> ExitCode {
+    let mut cli = Cli::parse();
+    if let Command::Serve(args) = &mut cli.command {
+        // Before any thread or child exists: may replace this process.
+        if let Err(error) = args.isolate_secrets() {
+            eprintln!("octohook: {error}");
+            return ExitCode::FAILURE;
+        }
+    }
+    logging::init(cli.log_format);
+    let result = match cli.command {
+        Command::Events(args) => events_command::events(args),
+        Command::Parse(args) => return events_command::parse(args),
+        Command::Sign(args) => sign::run(args),
+        Command::Completions(args) => completions_command::run(args),
+        command => match tokio::runtime::Runtime::new() {
+            Ok(runtime) => runtime.block_on(run_async(command)),
+            Err(error) => Err(format!("cannot start the runtime: {error}").into()),
+        },
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("octohook: {error}");
+            exit_status::Status::of(&*error).into()
+        }
+    }
+}
+
+async fn run_async(command: Command) -> Result<(), Box<dyn std::error::Error>> {
+    match command {
+        Command::Serve(args) => serve::run(args).await,
+        Command::Inbox(args) => inbox_command::run(args)
+            .await
+            .map_err(inbox_command::InboxError::into_boxed),
+        Command::Send(args) => send::run(args).await,
+        Command::Hooks(args) => Ok(hooks_command::run(args).await?),
+        Command::Deliveries(args) => Ok(deliveries_command::run(args).await?),
+        Command::Redeliver(args) => Ok(redeliver_command::run(args).await?),
+        Command::Sign(args) => sign::run(args),
+        Command::Events(_) | Command::Parse(_) | Command::Completions(_) => {
+            Err("this command runs without the async runtime".into())
+        }
+    }
+}
