@@ -30,12 +30,16 @@ static FORWARDED: OnceLock<Vec<(OsString, OsString)>> = OnceLock::new();
 /// variables, never their values.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ScrubError {
+    // Restarting happens on Unix only (elsewhere the variables stay).
+    #[cfg(unix)]
     #[error("cannot create a pipe for the secret variables: {0}")]
     Pipe(io::Error),
+    #[cfg(unix)]
     #[error(
         "the secret variables take {0} bytes, more than the {MAX_FORWARDED} that can be passed on; use --secret-file"
     )]
     TooLarge(usize),
+    #[cfg(unix)]
     #[error("cannot restart without the secret variables in the environment: {0}")]
     Exec(io::Error),
     #[error("cannot read the secret variables passed on standard input: {0}")]
