@@ -59,7 +59,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run a receiver that verifies deliveries, stores each once and processes it.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// List, show, retry and purge the deliveries stored by `octohook serve`.
     Inbox(inbox_command::InboxArgs),
     /// Print the `X-Hub-Signature-256` value of a body.
@@ -119,7 +119,7 @@ pub fn run() -> ExitCode {
 
 async fn run_async(command: Command) -> Result<(), Box<dyn std::error::Error>> {
     match command {
-        Command::Serve(args) => serve::run(args).await,
+        Command::Serve(args) => serve::run(*args).await,
         Command::Inbox(args) => inbox_command::run(args)
             .await
             .map_err(inbox_command::InboxError::into_boxed),
