@@ -169,10 +169,15 @@ impl ClientOptions {
     /// Sends through `http` as is (its TLS, proxy and connection settings); see
     /// [`ClientOptions::http_client`](ClientOptions#structfield.http_client).
     ///
+    /// octohook-client builds reqwest with `rustls-no-provider`: unless your
+    /// build enables another TLS backend of reqwest, install a rustls crypto
+    /// provider before building your client, as below.
+    ///
     /// ```
     /// use std::time::Duration;
     /// use octohook_client::{Client, ClientOptions, Token};
     ///
+    /// let _ = rustls::crypto::ring::default_provider().install_default();
     /// let http = reqwest::Client::builder()
     ///     .connect_timeout(Duration::from_secs(3))
     ///     .build()?;
@@ -320,7 +325,7 @@ impl Client {
         let http = match &options.http_client {
             Some(http) => http.clone(),
             None => reqwest::Client::builder()
-                .use_preconfigured_tls(tls::client_config(
+                .tls_backend_preconfigured(tls::client_config(
                     options.default_roots,
                     &options.extra_roots,
                 )?)

@@ -329,7 +329,11 @@ async fn every_operation_passes_githubs_openapi_description() {
     let proxy_addr = listener.local_addr().unwrap();
     let proxy = Proxy {
         upstream: format!("http://{}", prism.addr),
-        http: reqwest::Client::new(),
+        http: {
+            // reqwest is built without a default crypto provider in this workspace.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            reqwest::Client::new()
+        },
         log: Arc::default(),
     };
     let log = proxy.log.clone();

@@ -160,9 +160,10 @@ async fn a_trusted_ca_is_accepted_alone_and_from_a_file() {
 async fn an_http_client_of_the_users_is_used_as_is() {
     let server = start().await;
     let certificate = reqwest::Certificate::from_pem(server.ca_pem.as_bytes()).unwrap();
-    #[allow(deprecated)]
+    // reqwest is built without a default crypto provider in this workspace.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::builder()
-        .add_root_certificate(certificate)
+        .tls_certs_only([certificate])
         .build()
         .unwrap();
     // No CA in the options: only the user's client trusts it.
