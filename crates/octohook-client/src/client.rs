@@ -305,8 +305,10 @@ impl Client {
     /// A client authenticating with `auth`.
     ///
     /// Fails with [`Error::InvalidInput`] when the base URL is not an `http(s)` URL
-    /// without credentials, query or fragment, or the user agent is not a valid
-    /// header value.
+    /// without credentials, query or fragment, the user agent is not a valid
+    /// header value, or no root certificate is left to trust (the operating
+    /// system's store is empty with [`DefaultRoots::Native`], or
+    /// [`DefaultRoots::None`] comes without CA certificates).
     pub fn new(auth: impl Authenticate + 'static, options: ClientOptions) -> Result<Self, Error> {
         let base = parse_base_url(&options.base_url)?;
         let mut headers = HeaderMap::new();

@@ -126,10 +126,13 @@ async fn start(lifetime: Duration) -> (Shared, Client, Arc<InstallationToken>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_requests_share_one_mint() {
     let (mock, client, auth) = start(Duration::from_secs(3600)).await;
-    let requests = (0..16).map(|_| {
-        let client = client.clone();
-        tokio::spawn(async move { client.repo_hooks("o", "r").list().await })
-    });
+    // Spawned all at once (collected), so that they overlap the slow mint.
+    let requests: Vec<_> = (0..16)
+        .map(|_| {
+            let client = client.clone();
+            tokio::spawn(async move { client.repo_hooks("o", "r").list().await })
+        })
+        .collect();
     for request in requests {
         request.await.unwrap().unwrap();
     }
