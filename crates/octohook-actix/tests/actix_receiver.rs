@@ -216,7 +216,7 @@ async fn payload_extractor_deserializes_or_rejects_with_400() {
                     .route(web::post().to(push_ref)),
             );
     });
-    let client = reqwest::Client::new();
+    let client = http_client();
     for path in ["/middleware", "/standalone"] {
         let url = format!("http://{address}{path}");
         let push = TestDelivery::json("push", br#"{"ref":"refs/heads/main"}"#.to_vec());
@@ -265,7 +265,7 @@ async fn handlers_behind_the_middleware_see_the_verified_body_and_every_extracto
     let length = body.len();
     let delivery = TestDelivery::json("push", body);
     let response = delivery
-        .send(&reqwest::Client::new(), &format!("http://{address}/"))
+        .send(&http_client(), &format!("http://{address}/"))
         .await;
     assert_eq!(
         response.unwrap(),
@@ -283,7 +283,7 @@ async fn other_methods_pass_through_the_middleware() {
                 .route(web::get().to(|| async { "status page" })),
         );
     });
-    let client = reqwest::Client::new();
+    let client = http_client();
     let get = client
         .get(format!("http://{address}/"))
         .send()
@@ -308,7 +308,7 @@ async fn extractor_without_middleware_or_secret_is_a_server_error() {
                 .route(web::post().to(echo)),
         );
     });
-    let client = reqwest::Client::new();
+    let client = http_client();
     for path in ["/", "/no-secret"] {
         let delivery = TestDelivery::json("push", b"{}".to_vec());
         let (status, text) = delivery
@@ -338,7 +338,7 @@ async fn configured_limit_applies_to_announced_and_streamed_bodies() {
                     .route(web::post().to(echo)),
             );
     });
-    let client = reqwest::Client::new();
+    let client = http_client();
     for path in ["/middleware", "/standalone"] {
         let url = format!("http://{address}{path}");
         let padding = " ".repeat(1024 - 2);
@@ -389,7 +389,7 @@ async fn rotated_secrets_both_verify() {
                 .route(web::post().to(which)),
         );
     });
-    let client = reqwest::Client::new();
+    let client = http_client();
     for path in ["/middleware", "/standalone"] {
         let url = format!("http://{address}{path}");
         let new = TestDelivery::json("push", b"{}".to_vec());
@@ -428,7 +428,7 @@ async fn legacy_sha1_only_when_enabled() {
                 .route(web::post().to(echo)),
         );
     });
-    let client = reqwest::Client::new();
+    let client = http_client();
     let sha1_only = TestDelivery::json("push", b"{}".to_vec()).without("x-hub-signature-256");
     for path in ["/middleware", "/standalone"] {
         let url = format!("http://{address}{path}");
@@ -472,7 +472,7 @@ async fn error_handler_shapes_rejections() {
                 .route(web::post().to(push_ref)),
         );
     });
-    let client = reqwest::Client::new();
+    let client = http_client();
     for path in ["/middleware", "/standalone"] {
         let url = format!("http://{address}{path}");
         let forged = TestDelivery::json("push", br#"{"ref":"x"}"#.to_vec()).signed_with("guess");
@@ -501,7 +501,7 @@ async fn connection_is_reused_after_a_rejection_with_a_fully_sent_body() {
                 .route(web::post().to(echo)),
         );
     });
-    let client = reqwest::Client::builder()
+    let client = http_client_builder()
         .pool_max_idle_per_host(1)
         .build()
         .unwrap();
@@ -537,7 +537,7 @@ async fn typed_event_extractor_parses_every_github_example() {
                     .route(web::post().to(kind)),
             );
     });
-    let client = reqwest::Client::new();
+    let client = http_client();
     for path in ["/middleware", "/standalone"] {
         let url = format!("http://{address}{path}");
         for example in octohook_test_battery::github_examples()
@@ -593,7 +593,7 @@ async fn dispatch_answers_by_outcome_and_hides_handler_errors() {
                 )),
         );
     });
-    let client = reqwest::Client::new();
+    let client = http_client();
     let url = format!("http://{address}/");
     let example = |event: &str, needle: &[u8]| {
         octohook_test_battery::github_examples()
@@ -617,4 +617,15 @@ async fn dispatch_answers_by_outcome_and_hides_handler_errors() {
     let (status, text) = opened.send(&client, &url).await.unwrap();
     assert_eq!(status, 500);
     assert!(!text.contains("internal detail"), "{text}");
+}
+
+/// A reqwest client builder: reqwest 0.13 is built without a default crypto
+/// provider (the workspace keeps rustls on ring, see the root Cargo.toml).
+fn http_client_builder() -> reqwest::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+}
+
+fn http_client() -> reqwest::Client {
+    http_client_builder().build().expect("an HTTP client")
 }

@@ -10,8 +10,9 @@ use octohook_client::{
     Client, Deliveries, DeliveryId, DeliveryOutcome, DeliveryQuery, DeliverySummary, HookId,
     HookRef, HookTarget, MemoryLedger, RedeliverOptions, Redeliverer, RedeliveryError,
 };
+use serde::Serialize;
 
-use crate::github_options::{GithubCommandError, GithubOptions};
+use crate::github_options::{GithubCommandError, GithubOptions, Identity};
 
 /// `octohook deliveries`.
 #[derive(Debug, Args)]
@@ -66,7 +67,7 @@ pub(crate) struct SourceArgs {
     /// An organization hook's deliveries.
     #[arg(long, value_name = "ORG", requires = "hook")]
     org: Option<String>,
-    /// The GitHub App's hook deliveries (needs --app-id and --app-key).
+    /// The GitHub App's own hook (needs --app-id and --private-key).
     #[arg(long, conflicts_with = "hook")]
     app: bool,
     /// The hook's id (with --repo or --org).
@@ -99,19 +100,31 @@ impl From<StatusArg> for DeliveryOutcome {
     }
 }
 
+/// The hook [`SourceArgs`] name.
+#[derive(Clone, Debug)]
+pub(crate) enum HookSource {
+    /// A repository's or organization's hook.
+    Hook(HookTarget, HookId),
+    /// The GitHub App's own hook.
+    App,
+}
+
 impl SourceArgs {
     /// The hook these options name.
-    pub(crate) fn hook_ref(&self, github: &GithubOptions) -> Result<HookRef, GithubCommandError> {
+    pub(crate) fn resolve(&self, github: &GithubOptions) -> Result<HookSource, GithubCommandError> {
         let hook = || {
             self.hook
                 .ok_or_else(|| GithubCommandError::Usage("pass --hook ID".into()))
         };
         match (&self.repo, &self.org, self.app) {
-            (Some(repo), _, _) => Ok(HookRef::hook(repo.clone(), hook()?)),
-            (None, Some(org), _) => Ok(HookRef::organization(org.clone(), hook()?)),
-            (None, None, true) if github.app_id.is_some() => Ok(HookRef::App),
+            (Some(repo), _, _) => Ok(HookSource::Hook(repo.clone(), hook()?)),
+            (None, Some(org), _) => Ok(HookSource::Hook(
+                HookTarget::organization(org.clone()),
+                hook()?,
+            )),
+            (None, None, true) if github.app_id.is_some() => Ok(HookSource::App),
             (None, None, true) => Err(GithubCommandError::Usage(
-                "--app needs --app-id and --app-key".into(),
+                "--app needs --app-id and --private-key".into(),
             )),
             (None, None, false) => Err(GithubCommandError::Usage(
                 "pass --repo OWNER/REPO, --org ORG or --app".into(),
@@ -119,26 +132,31 @@ impl SourceArgs {
         }
     }
 
+    /// The hook these options name, for the redelivery runner.
+    pub(crate) fn hook_ref(&self, github: &GithubOptions) -> Result<HookRef, GithubCommandError> {
+        Ok(match self.resolve(github)? {
+            HookSource::Hook(target, id) => HookRef::hook(target, id),
+            HookSource::App => HookRef::App,
+        })
+    }
+
+    /// A client with the credential the hook needs (the app's JWT for `--app`).
+    pub(crate) fn client(&self, github: &GithubOptions) -> Result<Client, GithubCommandError> {
+        github.client(match self.resolve(github)? {
+            HookSource::App => Identity::App,
+            HookSource::Hook(..) => Identity::Default,
+        })
+    }
+
     fn deliveries(
         &self,
         client: &Client,
         github: &GithubOptions,
     ) -> Result<Deliveries, GithubCommandError> {
-        let hook = || {
-            self.hook
-                .ok_or_else(|| GithubCommandError::Usage("pass --hook ID".into()))
-        };
-        match (&self.repo, &self.org, self.app) {
-            (Some(repo), _, _) => Ok(client.hooks(repo.clone()).deliveries(hook()?)),
-            (None, Some(org), _) => Ok(client.org_hooks(org.clone()).deliveries(hook()?)),
-            (None, None, true) if github.app_id.is_some() => Ok(client.app_hook().deliveries()),
-            (None, None, true) => Err(GithubCommandError::Usage(
-                "--app needs --app-id and --app-key".into(),
-            )),
-            (None, None, false) => Err(GithubCommandError::Usage(
-                "pass --repo OWNER/REPO, --org ORG or --app".into(),
-            )),
-        }
+        Ok(match self.resolve(github)? {
+            HookSource::Hook(target, id) => client.hooks(target).deliveries(id),
+            HookSource::App => client.app_hook().deliveries(),
+        })
     }
 }
 
@@ -210,7 +228,7 @@ async fn recent_failures(
             other => GithubCommandError::Usage(other.to_string()),
         })?;
     if let Some(failure) = report.errors.first() {
-        return Err(GithubCommandError::Usage(format!(
+        return Err(GithubCommandError::PartlyDone(format!(
             "{} of {} redelivery requests failed; first: {}",
             report.errors.len(),
             report.errors.len() as u64 + report.redelivered,
@@ -220,10 +238,78 @@ async fn recent_failures(
     Ok(report.redeliveries.iter().map(|r| r.delivery_id).collect())
 }
 
-/// Runs `octohook deliveries …`.
-pub(crate) async fn run(args: DeliveriesArgs) -> Result<(), GithubCommandError> {
+/// Runs `octohook deliveries …`; errors come out as `main` classifies them.
+pub(crate) async fn run(args: DeliveriesArgs) -> Result<(), Box<dyn std::error::Error>> {
+    execute(args).await.map_err(GithubCommandError::into_boxed)
+}
+
+/// One `--delivery` of `deliveries redeliver`, as `--json` prints it.
+#[derive(Debug, Serialize)]
+struct Redelivered {
+    delivery: DeliveryId,
+    /// Whether GitHub accepted the redelivery request.
+    redelivered: bool,
+    /// Why not, when it did not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+/// Redelivers each of `ids`, going on after a refusal. All refused: the first
+/// error (so that a 404 exits 5); some: [`GithubCommandError::PartlyDone`] after
+/// printing the results.
+async fn redeliver_each(
+    github: &GithubOptions,
+    deliveries: &Deliveries,
+    ids: &[DeliveryId],
+) -> Result<(), GithubCommandError> {
+    let mut results = Vec::with_capacity(ids.len());
+    let mut first_error = None;
+    for id in ids {
+        match deliveries.redeliver(*id).await {
+            Ok(()) => results.push(Redelivered {
+                delivery: *id,
+                redelivered: true,
+                error: None,
+            }),
+            Err(error) => {
+                results.push(Redelivered {
+                    delivery: *id,
+                    redelivered: false,
+                    error: Some(error.to_string()),
+                });
+                first_error.get_or_insert(error);
+            }
+        }
+    }
+    let refused = results.iter().filter(|r| !r.redelivered).count();
+    if refused == results.len()
+        && let Some(error) = first_error
+    {
+        return Err(error.into());
+    }
+    github.print(&serde_json::json!({ "results": results }), |out| {
+        results.iter().try_for_each(|result| match &result.error {
+            None => writeln!(out, "redelivered {}", result.delivery),
+            Some(error) => writeln!(out, "refused {}: {error}", result.delivery),
+        })
+    })?;
+    if refused > 0 {
+        return Err(GithubCommandError::PartlyDone(format!(
+            "{refused} of {} redelivery requests were refused",
+            results.len()
+        )));
+    }
+    Ok(())
+}
+
+async fn execute(args: DeliveriesArgs) -> Result<(), GithubCommandError> {
     let github = &args.github;
-    let client = github.client()?;
+    let source = match &args.command {
+        DeliveriesCommand::List { source, .. }
+        | DeliveriesCommand::Get { source, .. }
+        | DeliveriesCommand::Redeliver { source, .. } => source,
+    };
+    let client = source.client(github)?;
     match args.command {
         DeliveriesCommand::List { source, filter } => {
             let deliveries = source.deliveries(&client, github)?;
@@ -257,10 +343,7 @@ pub(crate) async fn run(args: DeliveriesArgs) -> Result<(), GithubCommandError> 
         } => {
             let ids = if !delivery.is_empty() {
                 let deliveries = source.deliveries(&client, github)?;
-                for id in &delivery {
-                    deliveries.redeliver(*id).await?;
-                }
-                delivery
+                return redeliver_each(github, &deliveries, &delivery).await;
             } else if let Some(since) = filter.since {
                 if matches!(filter.status, Some(StatusArg::Success)) {
                     Vec::new()
@@ -272,7 +355,15 @@ pub(crate) async fn run(args: DeliveriesArgs) -> Result<(), GithubCommandError> 
                     "pass --delivery ID, or --since DURATION to redeliver recent failures".into(),
                 ));
             };
-            github.print(&serde_json::json!({"redelivered": ids}), |out| {
+            let results: Vec<Redelivered> = ids
+                .iter()
+                .map(|id| Redelivered {
+                    delivery: *id,
+                    redelivered: true,
+                    error: None,
+                })
+                .collect();
+            github.print(&serde_json::json!({ "results": results }), |out| {
                 ids.iter()
                     .try_for_each(|id| writeln!(out, "redelivered {id}"))
             })

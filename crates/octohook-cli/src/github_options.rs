@@ -1,16 +1,26 @@
 //! Options shared by the commands that call GitHub's REST API (`hooks`,
-//! `deliveries`): where the API is, how to authenticate, what to print.
+//! `deliveries`, `redeliver`): where the API is, which certificate authorities to
+//! trust, how to authenticate (a token, a GitHub App, or one of its
+//! installations), and whether to print JSON.
 
 use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
-use octohook_client::{AppJwt, Client, ClientOptions, GITHUB_API_URL, HookTarget, Token};
+use octohook_client::{
+    AppJwt, CaCertificates, Client, ClientOptions, GITHUB_API_URL, HookTarget, InstallationToken,
+    Token,
+};
 use serde::Serialize;
 
+use crate::exit_status::{Failed, Status};
 use crate::secrets::SecretError;
 
-/// Where GitHub's API is and how to authenticate to it.
+/// The variables a token is read from when --token-env is not given, in order
+/// (`GH_TOKEN` as the gh CLI reads it).
+const TOKEN_VARIABLES: [&str; 2] = ["GITHUB_TOKEN", "GH_TOKEN"];
+
+/// Where GitHub's API is, how to reach it and how to authenticate to it.
 #[derive(Debug, Args)]
 pub(crate) struct GithubOptions {
     /// The API root: GHE.com uses `https://api.SUBDOMAIN.ghe.com`, GitHub Enterprise
@@ -18,26 +28,47 @@ pub(crate) struct GithubOptions {
     #[arg(long, env = "GITHUB_API_URL", default_value = GITHUB_API_URL, global = true)]
     pub(crate) api_url: String,
     /// The environment variable holding the token (a personal access token or an
-    /// installation token).
-    #[arg(
-        long,
-        value_name = "NAME",
-        default_value = "GITHUB_TOKEN",
-        global = true
-    )]
-    pub(crate) token_env: String,
-    /// Authenticate as this GitHub App (with --app-key) instead of with a token.
+    /// installation token). Default: GITHUB_TOKEN, and GH_TOKEN when GITHUB_TOKEN
+    /// is unset or empty.
+    #[arg(long, value_name = "NAME", global = true)]
+    pub(crate) token_env: Option<String>,
+    /// Authenticate as this GitHub App (with --private-key) instead of with a
+    /// token; with --installation-id, as one of its installations.
     #[arg(long, value_name = "ID", requires = "app_key", global = true)]
     pub(crate) app_id: Option<String>,
     /// The GitHub App's private key (PEM).
-    #[arg(long, value_name = "PEM_FILE", requires = "app_id", global = true)]
+    #[arg(
+        long = "private-key",
+        visible_alias = "app-key",
+        value_name = "PEM_FILE",
+        requires = "app_id",
+        global = true
+    )]
     pub(crate) app_key: Option<PathBuf>,
-    /// Print JSON instead of text.
+    /// Authenticate as this installation of the app (--app-id, --private-key)
+    /// with installation access tokens, minted and refreshed as needed.
+    #[arg(long, value_name = "ID", requires = "app_id", global = true)]
+    pub(crate) installation_id: Option<u64>,
+    /// Trust the certificate authorities in this PEM file too (a GitHub
+    /// Enterprise Server behind a private CA).
+    #[arg(long, value_name = "PEM_FILE", env = "OCTOHOOK_CA_CERT", global = true)]
+    pub(crate) ca_cert: Option<PathBuf>,
+    /// Trust the operating system's root certificates instead of the built-in
+    /// Mozilla roots.
+    #[arg(
+        long,
+        env = "OCTOHOOK_NATIVE_ROOTS",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        global = true
+    )]
+    pub(crate) native_roots: bool,
+    /// Print one JSON document (compact, on one line) instead of text; `redeliver
+    /// --watch` prints one per run, so its output is JSON lines.
     #[arg(long, global = true)]
     pub(crate) json: bool,
 }
 
-/// A failure of a `hooks` or `deliveries` command.
+/// A failure of a `hooks`, `deliveries` or `redeliver` command.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum GithubCommandError {
     #[error(transparent)]
@@ -50,23 +81,94 @@ pub(crate) enum GithubCommandError {
     Usage(String),
     #[error("cannot write the output: {0}")]
     Output(#[from] std::io::Error),
+    /// A confirmation was declined or could not be asked (exit 8).
+    #[error("{0}")]
+    Aborted(String),
+    /// Some items of a batch failed (exit 6).
+    #[error("{0}")]
+    PartlyDone(String),
+}
+
+impl GithubCommandError {
+    /// The error as `main` classifies it (see `exit_status`): client errors stay
+    /// `octohook_client::Error`s, aborts and partial failures carry their status.
+    pub(crate) fn into_boxed(self) -> Box<dyn std::error::Error> {
+        match self {
+            Self::Api(error) => Box::new(error),
+            Self::Auth(error) => Box::new(octohook_client::Error::Auth(error)),
+            Self::Aborted(message) => Box::new(Failed::new(Status::Aborted, message)),
+            Self::PartlyDone(message) => Box::new(Failed::new(Status::PartlyDone, message)),
+            other => Box::new(other),
+        }
+    }
+}
+
+/// Which credential a command needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Identity {
+    /// The token, or the installation with --installation-id, or the app.
+    Default,
+    /// The GitHub App itself (its JWT), as `/app/hook` requires.
+    App,
 }
 
 impl GithubOptions {
-    /// A client authenticated as the app when --app-id is given, else with the token.
-    pub(crate) fn client(&self) -> Result<Client, GithubCommandError> {
-        let options = ClientOptions {
+    /// The client options: API root and trust anchors.
+    fn client_options(&self) -> Result<ClientOptions, GithubCommandError> {
+        let mut options = ClientOptions {
             base_url: self.api_url.clone(),
             ..ClientOptions::default()
         };
+        if self.native_roots {
+            options = options.native_roots();
+        }
+        if let Some(path) = &self.ca_cert {
+            options = options.ca_certificates(CaCertificates::from_pem_file(path)?);
+        }
+        Ok(options)
+    }
+
+    /// A client for `identity`: the app's JWT for [`Identity::App`]; otherwise
+    /// installation tokens with --installation-id, the app's JWT with --app-id,
+    /// else the token.
+    pub(crate) fn client(&self, identity: Identity) -> Result<Client, GithubCommandError> {
+        let options = self.client_options()?;
         let client = match (&self.app_id, &self.app_key) {
-            (Some(id), Some(key)) => Client::new(AppJwt::from_pem_file(id.clone(), key)?, options)?,
-            _ => Client::new(Token::from_env(&self.token_env)?, options)?,
+            (Some(id), Some(key)) => {
+                let app = AppJwt::from_pem_file(id.clone(), key)?;
+                match (identity, self.installation_id) {
+                    (Identity::Default, Some(installation)) => {
+                        Client::new(InstallationToken::new(app, installation), options)?
+                    }
+                    _ => Client::new(app, options)?,
+                }
+            }
+            _ if identity == Identity::App => {
+                return Err(GithubCommandError::Usage(
+                    "the GitHub App's hook needs --app-id and --private-key".into(),
+                ));
+            }
+            _ => Client::new(self.token()?, options)?,
         };
         Ok(client)
     }
 
-    /// Prints `value` as JSON, or as `text` renders it.
+    /// The token from --token-env, or from GITHUB_TOKEN, else GH_TOKEN.
+    fn token(&self) -> Result<Token, octohook_client::AuthError> {
+        if let Some(name) = &self.token_env {
+            return Token::from_env(name);
+        }
+        let [first, second] = TOKEN_VARIABLES;
+        Token::from_env(first)
+            .or_else(|_| Token::from_env(second))
+            .map_err(|_| {
+                octohook_client::AuthError::new(format!(
+                    "no token: set {first} or {second}, or pass --token-env NAME or --app-id"
+                ))
+            })
+    }
+
+    /// Prints `value` as one line of JSON, or as `text` renders it.
     pub(crate) fn print<T: Serialize + ?Sized>(
         &self,
         value: &T,
@@ -75,7 +177,7 @@ impl GithubOptions {
         let stdout = std::io::stdout();
         let mut out = stdout.lock();
         if self.json {
-            serde_json::to_writer_pretty(&mut out, value).map_err(std::io::Error::from)?;
+            serde_json::to_writer(&mut out, value).map_err(std::io::Error::from)?;
             writeln!(out)?;
         } else {
             text(&mut out)?;

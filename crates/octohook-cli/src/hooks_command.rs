@@ -1,14 +1,17 @@
 //! `octohook hooks …`: list, inspect, create, change, delete, ping, test and
 //! idempotently register repository and organization webhooks.
 
-use std::io::Write;
+use std::io::{BufRead, IsTerminal, Write};
 
 use clap::{Args, Subcommand, ValueEnum};
 use octohook_client::{
     ConfigUpdate, Hook, HookConfig, HookContentType, HookId, HookTarget, HookUpdate, NewHook,
 };
 
-use crate::github_options::{GithubCommandError, GithubOptions, TargetArgs, parse_events};
+use crate::deliveries_command::{HookSource, SourceArgs};
+use crate::github_options::{
+    GithubCommandError, GithubOptions, Identity, TargetArgs, parse_events,
+};
 use crate::secrets;
 
 /// `octohook hooks`.
@@ -56,8 +59,14 @@ enum HooksCommand {
         #[arg(long)]
         active: Option<bool>,
     },
-    /// Delete a hook.
-    Delete(HookArgs),
+    /// Delete a hook. Asks for confirmation on a terminal; elsewhere needs --yes.
+    Delete {
+        #[command(flatten)]
+        hook: HookArgs,
+        /// Delete without asking.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
     /// Make GitHub send a `ping` event to a hook.
     Ping(HookArgs),
     /// Make GitHub send the latest push to a repository hook.
@@ -69,10 +78,11 @@ enum HooksCommand {
         #[arg(long, value_name = "ID")]
         hook: HookId,
     },
-    /// Show a hook's configuration, or change single settings of it.
+    /// Show a hook's configuration, or change single settings of it; with --app,
+    /// the GitHub App's own hook (needs --app-id and --private-key).
     Config {
         #[command(flatten)]
-        hook: HookArgs,
+        source: SourceArgs,
         /// A new delivery URL.
         #[arg(long)]
         url: Option<String>,
@@ -169,10 +179,54 @@ fn config_lines(out: &mut dyn Write, config: &HookConfig) -> std::io::Result<()>
     )
 }
 
-/// Runs `octohook hooks …`.
-pub(crate) async fn run(args: HooksArgs) -> Result<(), GithubCommandError> {
+/// How a hook is named in a confirmation: `123 of owner/repo`, `123 of org acme`.
+fn hook_name(target: &HookTarget, hook: HookId) -> String {
+    match target {
+        HookTarget::Repository { owner, repo } => format!("{hook} of {owner}/{repo}"),
+        other => format!("{hook} of {other}"),
+    }
+}
+
+/// Asks `question [y/N]` on stderr and reads the answer from stdin, when stdin
+/// is a terminal; `--yes` answers for it. Anything but y/yes aborts (exit 8).
+fn confirm(question: &str, yes: bool) -> Result<(), GithubCommandError> {
+    if yes {
+        return Ok(());
+    }
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return Err(GithubCommandError::Aborted(format!(
+            "not deleting: {question} needs confirmation; pass --yes"
+        )));
+    }
+    eprint!("{question}? [y/N] ");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    stdin.lock().read_line(&mut answer)?;
+    if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+        Ok(())
+    } else {
+        Err(GithubCommandError::Aborted("not deleted".into()))
+    }
+}
+
+/// Runs `octohook hooks …`; errors come out as `main` classifies them.
+pub(crate) async fn run(args: HooksArgs) -> Result<(), Box<dyn std::error::Error>> {
+    execute(args).await.map_err(GithubCommandError::into_boxed)
+}
+
+async fn execute(args: HooksArgs) -> Result<(), GithubCommandError> {
     let github = &args.github;
-    let client = github.client()?;
+    if let HooksCommand::Config {
+        source,
+        url,
+        content_type,
+        secret_env,
+    } = &args.command
+    {
+        return config(github, source, url, *content_type, secret_env.as_deref()).await;
+    }
+    let client = github.client(Identity::Default)?;
     match args.command {
         HooksCommand::List { target } => {
             let hooks = client.hooks(target.target()?).list().await?;
@@ -218,11 +272,13 @@ pub(crate) async fn run(args: HooksArgs) -> Result<(), GithubCommandError> {
                 .await?;
             github.print(&updated, |out| hook_line(out, &updated))
         }
-        HooksCommand::Delete(hook) => {
-            client
-                .hooks(hook.target.target()?)
-                .delete(hook.hook)
-                .await?;
+        HooksCommand::Delete { hook, yes } => {
+            let target = hook.target.target()?;
+            confirm(
+                &format!("delete hook {}", hook_name(&target, hook.hook)),
+                yes,
+            )?;
+            client.hooks(target).delete(hook.hook).await?;
             github.print(&serde_json::json!({"deleted": hook.hook}), |out| {
                 writeln!(out, "deleted {}", hook.hook)
             })
@@ -239,24 +295,7 @@ pub(crate) async fn run(args: HooksArgs) -> Result<(), GithubCommandError> {
                 writeln!(out, "tested {hook}")
             })
         }
-        HooksCommand::Config {
-            hook,
-            url,
-            content_type,
-            secret_env,
-        } => {
-            let hooks = client.hooks(hook.target.target()?);
-            let config = if url.is_none() && content_type.is_none() && secret_env.is_none() {
-                hooks.config(hook.hook).await?
-            } else {
-                let mut update = ConfigUpdate::default();
-                update.url = url;
-                update.content_type = content_type.map(Into::into);
-                update.secret = secret(secret_env.as_deref())?;
-                hooks.update_config(hook.hook, &update).await?
-            };
-            github.print(&config, |out| config_lines(out, &config))
-        }
+        HooksCommand::Config { .. } => unreachable!("handled above"),
         HooksCommand::Ensure { target, settings } => {
             let target = target.target()?;
             let secret = secret(settings.secret_env.as_deref())?;
@@ -276,4 +315,41 @@ pub(crate) async fn run(args: HooksArgs) -> Result<(), GithubCommandError> {
             )
         }
     }
+}
+
+/// `hooks config`: a repository's or organization's hook, or the app's own.
+async fn config(
+    github: &GithubOptions,
+    source: &SourceArgs,
+    url: &Option<String>,
+    content_type: Option<ContentTypeArg>,
+    secret_env: Option<&str>,
+) -> Result<(), GithubCommandError> {
+    let source = source.resolve(github)?;
+    let identity = match source {
+        HookSource::App => Identity::App,
+        HookSource::Hook(..) => Identity::Default,
+    };
+    let client = github.client(identity)?;
+    let update = if url.is_none() && content_type.is_none() && secret_env.is_none() {
+        None
+    } else {
+        let mut update = ConfigUpdate::default();
+        update.url = url.clone();
+        update.content_type = content_type.map(Into::into);
+        update.secret = secret(secret_env)?;
+        Some(update)
+    };
+    let config = match (&source, &update) {
+        (HookSource::App, None) => client.app_hook().config().await?,
+        (HookSource::App, Some(update)) => client.app_hook().update_config(update).await?,
+        (HookSource::Hook(target, id), None) => client.hooks(target.clone()).config(*id).await?,
+        (HookSource::Hook(target, id), Some(update)) => {
+            client
+                .hooks(target.clone())
+                .update_config(*id, update)
+                .await?
+        }
+    };
+    github.print(&config, |out| config_lines(out, &config))
 }

@@ -16,6 +16,7 @@ use octohook_client::{
 use time::format_description::well_known::Rfc3339;
 
 use crate::deliveries_command::SourceArgs;
+use crate::exit_status::{Failed, Status};
 use crate::github_options::{GithubCommandError, GithubOptions};
 
 /// `octohook redeliver`.
@@ -64,8 +65,19 @@ pub(crate) enum RedeliverCommandError {
     Run(#[from] RedeliveryError),
     #[error("{0} redelivery request(s) were not accepted")]
     NotAccepted(usize),
-    #[error("the last run failed, or some of its redelivery requests were not accepted")]
-    LastRunFailed,
+}
+
+impl RedeliverCommandError {
+    /// The error as `main` classifies it: refused redeliveries exit 6
+    /// (`PartlyDone`), errors of GitHub's API by their kind.
+    fn into_boxed(self) -> Box<dyn std::error::Error> {
+        match self {
+            Self::Github(error) => error.into_boxed(),
+            Self::Run(RedeliveryError::List(error)) => Box::new(error),
+            Self::NotAccepted(_) => Box::new(Failed::new(Status::PartlyDone, self.to_string())),
+            other => Box::new(other),
+        }
+    }
 }
 
 impl From<std::io::Error> for RedeliverCommandError {
@@ -75,10 +87,16 @@ impl From<std::io::Error> for RedeliverCommandError {
 }
 
 /// Runs `octohook redeliver`: exit 0 when every redelivery request of the (last)
-/// run was accepted.
-pub(crate) async fn run(args: RedeliverArgs) -> Result<(), RedeliverCommandError> {
+/// run was accepted, 6 when some were refused.
+pub(crate) async fn run(args: RedeliverArgs) -> Result<(), Box<dyn std::error::Error>> {
+    execute(args)
+        .await
+        .map_err(RedeliverCommandError::into_boxed)
+}
+
+async fn execute(args: RedeliverArgs) -> Result<(), RedeliverCommandError> {
     let hook = args.source.hook_ref(&args.github)?;
-    let client = args.github.client()?;
+    let client = args.source.client(&args.github)?;
     let store: Arc<dyn RedeliveryLedger> = if args.dry_run && !args.state.exists() {
         // A dry run writes nothing, not even an empty state file.
         Arc::new(MemoryLedger::new())
@@ -102,7 +120,8 @@ pub(crate) async fn run(args: RedeliverArgs) -> Result<(), RedeliverCommandError
             failed => Err(RedeliverCommandError::NotAccepted(failed)),
         };
     }
-    let mut last_ok = true;
+    // The outcome of the last run decides the exit status.
+    let mut last: Result<(), RedeliverCommandError> = Ok(());
     loop {
         // Interrupting a run part-way is safe: it is the crash the state file is
         // designed for.
@@ -110,26 +129,25 @@ pub(crate) async fn run(args: RedeliverArgs) -> Result<(), RedeliverCommandError
             outcome = run_once(&redeliverer) => outcome,
             () = interrupted() => break,
         };
-        match outcome {
+        last = match outcome {
             Ok(report) => {
-                last_ok = report.is_success();
                 print(&args.github, &redeliverer, &report)?;
+                match report.errors.len() {
+                    0 => Ok(()),
+                    failed => Err(RedeliverCommandError::NotAccepted(failed)),
+                }
             }
             Err(error) => {
-                last_ok = false;
                 tracing::error!(%error, "redelivery run failed; trying again after the interval");
+                Err(error.into())
             }
-        }
+        };
         tokio::select! {
             () = tokio::time::sleep(args.interval) => {}
             () = interrupted() => break,
         }
     }
-    if last_ok {
-        Ok(())
-    } else {
-        Err(RedeliverCommandError::LastRunFailed)
-    }
+    last
 }
 
 /// One run with a progress bar on stderr while scanning, when stdout is a

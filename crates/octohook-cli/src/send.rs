@@ -86,6 +86,8 @@ pub(crate) async fn run(args: SendArgs) -> Result<(), Box<dyn std::error::Error>
     let guid = args
         .delivery
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    // reqwest 0.13 comes without a crypto provider here: rustls on ring.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let response = reqwest::Client::new()
         .post(&args.url)
         .header(

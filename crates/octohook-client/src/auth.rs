@@ -5,19 +5,26 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use futures_util::future::BoxFuture;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
 use zeroize::Zeroizing;
 
-use crate::error::AuthError;
+use crate::client::Client;
+use crate::error::{AuthError, Error};
 
 /// Produces the `Authorization` header of each request.
 ///
-/// Called once per attempt, so an implementation can refresh a short-lived
-/// credential (an installation token, a JWT) as it nears expiry. It is
-/// synchronous so that the client can hold any implementation as a trait object
-/// without boxing a future per request; refresh tokens in the background if that
-/// needs I/O.
+/// The client asks [`Authenticate::fetch_credential`] once per attempt, so an
+/// implementation can refresh a short-lived credential (an installation token, a
+/// JWT) as it nears expiry. Its default answers the synchronous
+/// [`Authenticate::credential`], which is all a static token or a locally signed
+/// JWT needs; a credential minted over the network (like [`InstallationToken`])
+/// overrides `fetch_credential` and asks GitHub through the client it is given.
+/// After a 401 the client calls [`Authenticate::rejected`] and, if that returns
+/// `true`, repeats the request once with a fresh credential.
+///
+/// [`InstallationToken`]: crate::InstallationToken
 ///
 /// ```
 /// use octohook_client::{AuthError, Authenticate, Credential};
@@ -32,19 +39,60 @@ use crate::error::AuthError;
 /// }
 /// ```
 pub trait Authenticate: Send + Sync + fmt::Debug {
-    /// The credential for the next request.
+    /// The credential for the next request, without I/O.
     fn credential(&self) -> Result<Credential, AuthError>;
+
+    /// The credential for the next request, possibly obtained through `client`
+    /// (the client that is about to send it, with its base URL and TLS settings).
+    /// Default: [`Authenticate::credential`].
+    fn fetch_credential<'a>(
+        &'a self,
+        client: &'a Client,
+    ) -> BoxFuture<'a, Result<Credential, Error>> {
+        let _ = client;
+        Box::pin(std::future::ready(self.credential().map_err(Error::from)))
+    }
+
+    /// GitHub answered 401 to a request sent with `credential`. Return `true` if
+    /// the next [`Authenticate::fetch_credential`] will produce a different one
+    /// (the client then repeats the request once). Default: `false`.
+    fn rejected(&self, credential: &Credential) -> bool {
+        let _ = credential;
+        false
+    }
 }
 
 impl<A: Authenticate + ?Sized> Authenticate for Arc<A> {
     fn credential(&self) -> Result<Credential, AuthError> {
         (**self).credential()
     }
+
+    fn fetch_credential<'a>(
+        &'a self,
+        client: &'a Client,
+    ) -> BoxFuture<'a, Result<Credential, Error>> {
+        (**self).fetch_credential(client)
+    }
+
+    fn rejected(&self, credential: &Credential) -> bool {
+        (**self).rejected(credential)
+    }
 }
 
 impl<A: Authenticate + ?Sized> Authenticate for Box<A> {
     fn credential(&self) -> Result<Credential, AuthError> {
         (**self).credential()
+    }
+
+    fn fetch_credential<'a>(
+        &'a self,
+        client: &'a Client,
+    ) -> BoxFuture<'a, Result<Credential, Error>> {
+        (**self).fetch_credential(client)
+    }
+
+    fn rejected(&self, credential: &Credential) -> bool {
+        (**self).rejected(credential)
     }
 }
 
@@ -71,6 +119,14 @@ impl Credential {
         &self.0
     }
 }
+
+impl PartialEq for Credential {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.as_bytes() == other.0.as_bytes()
+    }
+}
+
+impl Eq for Credential {}
 
 impl fmt::Debug for Credential {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

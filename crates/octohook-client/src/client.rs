@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 use crate::app::AppHook;
-use crate::auth::Authenticate;
+use crate::auth::{Authenticate, Credential};
 use crate::error::{
     ApiError, AuthError, DecodeError, Error, FieldError, RateLimit, RateLimitKind, TransportError,
     ValidationError,
@@ -19,6 +19,7 @@ use crate::error::{
 use crate::hooks::{EnsuredHook, Hooks};
 use crate::retry::{Idempotence, RetryOptions};
 use crate::target::{HookTarget, Route};
+use crate::tls::{self, CaCertificates, DefaultRoots};
 
 /// The public GitHub API.
 pub const GITHUB_API_URL: &str = "https://api.github.com";
@@ -27,7 +28,7 @@ pub const GITHUB_API_URL: &str = "https://api.github.com";
 pub const API_VERSION: &str = "2022-11-28";
 
 /// How a [`Client`] talks to GitHub. A plain struct: set the fields you need and
-/// take the rest from [`Default`].
+/// take the rest from [`Default`], or chain the builder-style methods.
 ///
 /// ```
 /// use std::time::Duration;
@@ -39,7 +40,21 @@ pub const API_VERSION: &str = "2022-11-28";
 /// };
 /// assert_eq!(options.base_url, "https://github.example.com/api/v3");
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// GitHub Enterprise Server behind a company CA, trusting the operating system's
+/// roots as well:
+///
+/// ```no_run
+/// use octohook_client::{CaCertificates, Client, ClientOptions, Token};
+///
+/// # fn run() -> Result<(), octohook_client::Error> {
+/// let options = ClientOptions::enterprise_server("github.example.com")
+///     .ca_certificates(CaCertificates::from_pem_file("/etc/company/ca.pem")?)
+///     .native_roots();
+/// let client = Client::new(Token::from_env("GITHUB_TOKEN")?, options)?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
 pub struct ClientOptions {
     /// The API root. Default: [`GITHUB_API_URL`]. GHE.com uses
     /// `https://api.SUBDOMAIN.ghe.com`, GitHub Enterprise Server
@@ -52,6 +67,16 @@ pub struct ClientOptions {
     pub timeout: Duration,
     /// Retries, backoff and the overall deadline of an operation.
     pub retry: RetryOptions,
+    /// The built-in trust anchors. Default: [`DefaultRoots::Mozilla`].
+    pub default_roots: DefaultRoots,
+    /// Certificate authorities trusted in addition to
+    /// [`default_roots`](ClientOptions::default_roots). Default: none.
+    pub extra_roots: CaCertificates,
+    /// An HTTP client of your own, used as is: its TLS, proxy, redirect and
+    /// connection settings are then yours, and `default_roots` and `extra_roots`
+    /// are ignored. The client still adds its headers and credential to every
+    /// request. Default: `None`, a client built from these options.
+    pub http_client: Option<reqwest::Client>,
 }
 
 impl Default for ClientOptions {
@@ -61,6 +86,9 @@ impl Default for ClientOptions {
             user_agent: concat!("octohook-client/", env!("CARGO_PKG_VERSION")).to_owned(),
             timeout: Duration::from_secs(30),
             retry: RetryOptions::default(),
+            default_roots: DefaultRoots::default(),
+            extra_roots: CaCertificates::default(),
+            http_client: None,
         }
     }
 }
@@ -80,6 +108,87 @@ impl ClientOptions {
             base_url: format!("https://{host}/api/v3"),
             ..Self::default()
         }
+    }
+
+    /// Trusts `certificates` in addition to the default roots (call it again to
+    /// add more).
+    ///
+    /// ```no_run
+    /// use octohook_client::{CaCertificates, ClientOptions, DefaultRoots};
+    ///
+    /// # fn run() -> Result<(), octohook_client::Error> {
+    /// let options = ClientOptions::enterprise_server("github.example.com")
+    ///     .ca_certificates(CaCertificates::from_pem_file("ca.pem")?);
+    /// assert_eq!(options.default_roots, DefaultRoots::Mozilla);
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn ca_certificates(mut self, certificates: CaCertificates) -> Self {
+        self.extra_roots.extend(certificates);
+        self
+    }
+
+    /// Trusts only `certificates`: no built-in root at all.
+    ///
+    /// ```no_run
+    /// use octohook_client::{CaCertificates, ClientOptions, DefaultRoots};
+    ///
+    /// # fn run() -> Result<(), octohook_client::Error> {
+    /// let options = ClientOptions::enterprise_server("github.example.com")
+    ///     .only_ca_certificates(CaCertificates::from_pem_file("ca.pem")?);
+    /// assert_eq!(options.default_roots, DefaultRoots::None);
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn only_ca_certificates(mut self, certificates: CaCertificates) -> Self {
+        self.default_roots = DefaultRoots::None;
+        self.extra_roots.extend(certificates);
+        self
+    }
+
+    /// Starts from the operating system's trust store instead of Mozilla's roots.
+    ///
+    /// ```
+    /// use octohook_client::{ClientOptions, DefaultRoots};
+    ///
+    /// let options = ClientOptions::default().native_roots();
+    /// assert_eq!(options.default_roots, DefaultRoots::Native);
+    /// ```
+    #[must_use]
+    pub fn native_roots(self) -> Self {
+        self.default_roots(DefaultRoots::Native)
+    }
+
+    /// Chooses the built-in trust anchors.
+    #[must_use]
+    pub fn default_roots(mut self, roots: DefaultRoots) -> Self {
+        self.default_roots = roots;
+        self
+    }
+
+    /// Sends through `http` as is (its TLS, proxy and connection settings); see
+    /// [`ClientOptions::http_client`](ClientOptions#structfield.http_client).
+    ///
+    /// octohook-client builds reqwest with `rustls-no-provider`: unless your
+    /// build enables another TLS backend of reqwest, install a rustls crypto
+    /// provider before building your client, as below.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use octohook_client::{Client, ClientOptions, Token};
+    ///
+    /// let _ = rustls::crypto::ring::default_provider().install_default();
+    /// let http = reqwest::Client::builder()
+    ///     .connect_timeout(Duration::from_secs(3))
+    ///     .build()?;
+    /// let client = Client::new(Token::new("t"), ClientOptions::default().with_http_client(http))?;
+    /// assert!(client.options().http_client.is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_http_client(mut self, http: reqwest::Client) -> Self {
+        self.http_client = Some(http);
+        self
     }
 }
 
@@ -103,6 +212,8 @@ pub struct Client {
 
 struct Inner {
     http: reqwest::Client,
+    /// Sent with every request, also through a client of the user's.
+    headers: HeaderMap,
     base: Url,
     auth: Box<dyn Authenticate>,
     options: ClientOptions,
@@ -194,8 +305,10 @@ impl Client {
     /// A client authenticating with `auth`.
     ///
     /// Fails with [`Error::InvalidInput`] when the base URL is not an `http(s)` URL
-    /// without credentials, query or fragment, or the user agent is not a valid
-    /// header value.
+    /// without credentials, query or fragment, the user agent is not a valid
+    /// header value, or no root certificate is left to trust (the operating
+    /// system's store is empty with [`DefaultRoots::Native`], or
+    /// [`DefaultRoots::None`] comes without CA certificates).
     pub fn new(auth: impl Authenticate + 'static, options: ClientOptions) -> Result<Self, Error> {
         let base = parse_base_url(&options.base_url)?;
         let mut headers = HeaderMap::new();
@@ -210,16 +323,25 @@ impl Client {
         let user_agent = HeaderValue::from_str(&options.user_agent).map_err(|_| {
             Error::InvalidInput("the user agent is not a valid header value".into())
         })?;
-        let http = reqwest::Client::builder()
-            .user_agent(user_agent)
-            .default_headers(headers)
-            // reqwest drops `Authorization` when a redirect leaves the host.
-            .redirect(reqwest::redirect::Policy::limited(5))
-            .build()
-            .map_err(|e| Error::InvalidInput(format!("could not build the HTTP client: {e}")))?;
+        headers.insert(header::USER_AGENT, user_agent);
+        let http = match &options.http_client {
+            Some(http) => http.clone(),
+            None => reqwest::Client::builder()
+                .tls_backend_preconfigured(tls::client_config(
+                    options.default_roots,
+                    &options.extra_roots,
+                )?)
+                // reqwest drops `Authorization` when a redirect leaves the host.
+                .redirect(reqwest::redirect::Policy::limited(5))
+                .build()
+                .map_err(|e| {
+                    Error::InvalidInput(format!("could not build the HTTP client: {e}"))
+                })?,
+        };
         Ok(Self {
             inner: Arc::new(Inner {
                 http,
+                headers,
                 base,
                 auth: Box::new(auth),
                 options,
@@ -274,23 +396,51 @@ impl Client {
 
     /// Sends `request` with retries and returns its 2xx answer.
     pub(crate) async fn send(&self, request: Request<'_>) -> Result<Response, Error> {
+        self.send_as(request, &*self.inner.auth).await
+    }
+
+    /// Like [`Client::send`], authenticating with `auth` instead of the client's
+    /// credential (an installation token is minted with the app's JWT).
+    pub(crate) async fn send_as(
+        &self,
+        request: Request<'_>,
+        auth: &dyn Authenticate,
+    ) -> Result<Response, Error> {
         let options = &self.inner.options;
         let label = request.label();
         let url = self.url(&request)?;
         let deadline = Instant::now() + options.retry.deadline;
         let mut attempt = 0;
+        let mut reauthenticated = false;
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
                 return Err(Error::Transport(TransportError::deadline(label)));
             }
+            let credential = auth.fetch_credential(self).await?;
             let error = match self
-                .attempt(&request, &url, &label, remaining.min(options.timeout))
+                .attempt(
+                    &request,
+                    &url,
+                    &label,
+                    remaining.min(options.timeout),
+                    &credential,
+                )
                 .await
             {
                 Ok(response) => return Ok(response),
                 Err(error) => error,
             };
+            // A 401 was not acted on: repeat once with a fresh credential if the
+            // credential can produce one (an expired or revoked installation token).
+            if matches!(error, Error::Unauthorized(_))
+                && !reauthenticated
+                && auth.rejected(&credential)
+            {
+                tracing::debug!(request = %label, "credential refused; retrying with a fresh one");
+                reauthenticated = true;
+                continue;
+            }
             let Some(wait) =
                 options
                     .retry
@@ -319,8 +469,8 @@ impl Client {
         url: &Url,
         label: &str,
         timeout: Duration,
+        credential: &Credential,
     ) -> Result<Response, Error> {
-        let credential = self.inner.auth.credential()?;
         let mut authorization = HeaderValue::from_str(credential.expose())
             .map_err(|_| AuthError::new("the credential is not a valid header value"))?;
         // Keeps the value out of hyper's and reqwest's debug output.
@@ -329,6 +479,7 @@ impl Client {
             .inner
             .http
             .request(request.method.clone(), url.clone())
+            .headers(self.inner.headers.clone())
             .header(header::AUTHORIZATION, authorization)
             .timeout(timeout);
         if let Some(body) = &request.body {

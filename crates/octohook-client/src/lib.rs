@@ -4,9 +4,15 @@
 //!
 //! - Handlers per area: [`Client::repo_hooks`], [`Client::org_hooks`] and
 //!   [`Client::app_hook`]; each hook's [`Deliveries`].
-//! - Authentication with a [`Token`] (personal access token, installation token)
-//!   or a GitHub App [`AppJwt`], or your own [`Authenticate`]. Credentials never
-//!   appear in errors, `Debug` output or logs.
+//! - Authentication with a [`Token`] (personal access token, installation token),
+//!   as a GitHub App with an [`AppJwt`], as one of its installations with an
+//!   [`InstallationToken`] (minted, cached and refreshed by the client), or your
+//!   own [`Authenticate`]. Credentials never appear in errors, `Debug` output or
+//!   logs.
+//! - GitHub.com, GHE.com and GitHub Enterprise Server: trust a private CA
+//!   ([`CaCertificates`]), the operating system's roots ([`DefaultRoots`]), or
+//!   bring your own `reqwest::Client` ([`ClientOptions::with_http_client`]). TLS
+//!   is rustls with the *ring* provider.
 //! - Every request sends `Accept: application/vnd.github+json`,
 //!   `X-GitHub-Api-Version: 2022-11-28` and a `User-Agent`; 5xx answers and rate
 //!   limits are retried with capped, jittered backoff under an overall deadline
@@ -47,12 +53,14 @@ mod client;
 mod deliveries;
 mod error;
 mod hooks;
+mod installation;
 pub mod models;
 mod page;
 #[cfg(feature = "redelivery")]
 pub mod redelivery;
 mod retry;
 mod target;
+mod tls;
 
 pub use app::AppHook;
 pub use auth::{AppJwt, Authenticate, Credential, Token};
@@ -63,6 +71,7 @@ pub use error::{
     ValidationError,
 };
 pub use hooks::{EnsureAction, EnsuredHook, Hooks};
+pub use installation::{INSTALLATION_TOKEN_REFRESH_MARGIN, InstallationToken};
 pub use models::{
     CertificateCheck, ConfigUpdate, Delivery, DeliveryCursor, DeliveryId, DeliveryOutcome,
     DeliverySummary, Hook, HookConfig, HookContentType, HookKind, HookUpdate, NewHook,
@@ -78,3 +87,4 @@ pub use redelivery::{
 };
 pub use retry::RetryOptions;
 pub use target::{HookTarget, InvalidRepository};
+pub use tls::{CaCertificates, DefaultRoots};

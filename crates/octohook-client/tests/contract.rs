@@ -18,9 +18,9 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use futures_util::TryStreamExt;
 use octohook_client::{
-    AppHook, Client, ClientOptions, ConfigUpdate, DeliveryId, DeliveryOutcome, DeliveryQuery,
-    EnsureAction, EventKind, HookContentType, HookTarget, HookUpdate, Hooks, NewHook, RetryOptions,
-    Token, WebhookSecret,
+    AppHook, AppJwt, Client, ClientOptions, ConfigUpdate, DeliveryId, DeliveryOutcome,
+    DeliveryQuery, EnsureAction, EventKind, HookContentType, HookTarget, HookUpdate, Hooks,
+    InstallationToken, NewHook, RetryOptions, Token, WebhookSecret,
 };
 
 const SETUP: &str = "scripts/github-api-mock-setup";
@@ -329,7 +329,11 @@ async fn every_operation_passes_githubs_openapi_description() {
     let proxy_addr = listener.local_addr().unwrap();
     let proxy = Proxy {
         upstream: format!("http://{}", prism.addr),
-        http: reqwest::Client::new(),
+        http: {
+            // reqwest is built without a default crypto provider in this workspace.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            reqwest::Client::new()
+        },
         log: Arc::default(),
     };
     let log = proxy.log.clone();
@@ -346,7 +350,7 @@ async fn every_operation_passes_githubs_openapi_description() {
     };
     // prism does not check credentials; the JWT path is covered by the behaviour
     // tests, which verify its signature.
-    let client = Client::new(Token::new("ghp_contract"), options).unwrap();
+    let client = Client::new(Token::new("ghp_contract"), options.clone()).unwrap();
 
     exercise_hooks(
         &client.hooks(HookTarget::repository("octocat", "hello-world")),
@@ -362,6 +366,22 @@ async fn every_operation_passes_githubs_openapi_description() {
     .await;
     exercise_app(&client.app_hook()).await;
 
+    // An installation token minted as GitHub's description says, then used.
+    let app = AppJwt::from_pem_file(
+        "1",
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/test-app-key.pem"
+        ),
+    )
+    .unwrap();
+    let installation = Client::new(InstallationToken::new(app, 1), options).unwrap();
+    installation
+        .hooks(HookTarget::repository("octocat", "hello-world"))
+        .list()
+        .await
+        .expect("list hooks with an installation token");
+
     let exchanges = log.lock().unwrap().clone();
     let rejected: Vec<&Exchange> = exchanges
         .iter()
@@ -371,7 +391,16 @@ async fn every_operation_passes_githubs_openapi_description() {
         rejected.is_empty(),
         "prism rejected requests: {rejected:#?}"
     );
-    // Operations: 13 + 11 + 5 client calls, some of them several requests.
+    let mints: Vec<&Exchange> = exchanges
+        .iter()
+        .filter(|e| e.request == "POST /app/installations/1/access_tokens")
+        .collect();
+    // The description's example token expired in 2016: each request mints anew.
+    assert!(
+        !mints.is_empty() && mints.iter().all(|e| e.status == 201),
+        "{exchanges:#?}"
+    );
+    // Operations: 13 + 11 + 5 + 1 client calls, some of them several requests.
     assert!(exchanges.len() >= 40, "{}", exchanges.len());
     // Violations located in a response are GitHub's description contradicting its
     // own examples (the redelivery example is `null`, not an object): reported,

@@ -124,7 +124,7 @@ pub async fn run_adversarial(
 /// `X-Hub-Signature-256` is present.
 pub async fn run_downgrade(address: SocketAddr, path: &str, legacy_sha1: bool) -> Vec<String> {
     let url = format!("http://{address}{path}");
-    let client = reqwest::Client::new();
+    let client = crate::http_client();
     let wrong = WebhookSecret::new("not the secret").expect("non-empty");
     let sha1_only = good().without("x-hub-signature-256");
     let bad_sha256 = {
@@ -495,7 +495,7 @@ async fn idle_crowd(address: SocketAddr, path: &str, timeout: Duration) -> Resul
     }
     let last_connected = Instant::now();
 
-    let client = reqwest::Client::builder()
+    let client = crate::http_client_builder()
         .timeout(PATIENCE)
         .build()
         .map_err(|error| error.to_string())?;
@@ -623,7 +623,7 @@ async fn header_abuse(
     options: &AdversarialOptions,
 ) -> Vec<(String, Result<(), String>)> {
     let url = format!("http://{address}{path}");
-    let client = reqwest::Client::builder()
+    let client = crate::http_client_builder()
         .timeout(PATIENCE)
         .build()
         .expect("a client");
@@ -776,7 +776,7 @@ async fn deep_nesting(address: SocketAddr, path: &str) -> Vec<(String, Result<()
     // A fresh connection per request: between these large requests a kept-alive
     // one can pass the receiver's short idle timeout and be closed just as it is
     // reused.
-    let client = reqwest::Client::builder()
+    let client = crate::http_client_builder()
         .timeout(PATIENCE)
         .pool_max_idle_per_host(0)
         .build()
@@ -930,7 +930,7 @@ async fn budget_flood(
             Err(error) => Err(error),
         },
     ));
-    let client = reqwest::Client::new();
+    let client = crate::http_client();
     let url = format!("http://{address}{path}");
     outcomes.push((
         "budget: a small delivery while large bodies hold the budget".to_owned(),

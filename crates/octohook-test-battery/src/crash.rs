@@ -157,7 +157,7 @@ pub async fn check_crash_safety(
         let (url, queue) = (Arc::clone(&url), Arc::clone(&queue));
         let (answered, retried) = (Arc::clone(&answered), Arc::clone(&retried));
         tasks.spawn(async move {
-            let client = reqwest::Client::builder()
+            let client = crate::http_client_builder()
                 .timeout(Duration::from_secs(10))
                 .build()
                 .expect("a client");

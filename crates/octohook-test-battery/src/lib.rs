@@ -42,7 +42,7 @@ pub const LIMIT: usize = 25 * 1024 * 1024;
 /// per failed case (empty when all pass).
 pub async fn run(address: SocketAddr, path: &str) -> Vec<String> {
     let url = format!("http://{address}{path}");
-    let client = reqwest::Client::new();
+    let client = crate::http_client();
     let mut failures = Vec::new();
     let mut expect = |case: &str, outcome: Result<(), String>| {
         if let Err(why) = outcome {
@@ -164,4 +164,16 @@ pub async fn run(address: SocketAddr, path: &str) -> Vec<String> {
         raw::oversize_chunked(address, path, LIMIT + 1).await,
     );
     failures
+}
+
+/// A reqwest client builder: reqwest 0.13 is built without a default crypto
+/// provider (the workspace keeps rustls on ring, see the root Cargo.toml).
+pub fn http_client_builder() -> reqwest::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+}
+
+/// A reqwest client with rustls on ring.
+pub fn http_client() -> reqwest::Client {
+    http_client_builder().build().expect("an HTTP client")
 }

@@ -177,7 +177,7 @@ pub async fn check_serve_records(program: &str) {
 /// # Panics
 /// On the first line that differs.
 pub async fn check_records(receiver: &ReceiverProcess) {
-    let client = reqwest::Client::new();
+    let client = crate::http_client();
     let url = format!("http://{}/", receiver.address());
     let mut deliveries: Vec<TestDelivery> = crate::github_examples()
         .into_iter()
@@ -261,7 +261,7 @@ pub async fn check_inbox_receiver(program: &str, options: &crate::AdversarialOpt
     let lines = receiver.lines_until_quiet(Duration::from_millis(1500));
     assert_eq!(lines.len(), crate::github_examples().len() + 2);
     // A redelivery (same hook, same GUID) is answered 200 and not processed again.
-    let client = reqwest::Client::new();
+    let client = crate::http_client();
     let url = format!("http://{}/", receiver.address());
     let ping = TestDelivery::json(
         "ping",
@@ -332,7 +332,7 @@ pub async fn check_idle_flood(receiver: &ReceiverProcess, cap: usize) {
         .map(|_| std::net::TcpStream::connect(address).expect("the kernel queues the connection"))
         .collect();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let client = reqwest::Client::builder()
+    let client = crate::http_client_builder()
         .timeout(Duration::from_secs(5))
         .build()
         .expect("a client");

@@ -172,7 +172,7 @@ async fn payload_extractors_deserialize_or_reject_with_400() {
                 }),
         );
     let address = serve(app).await;
-    let client = reqwest::Client::new();
+    let client = http_client();
     for path in ["/layered", "/standalone"] {
         let url = format!("http://{address}{path}");
         let push = TestDelivery::json("push", br#"{"ref":"refs/heads/main"}"#.to_vec());
@@ -198,7 +198,7 @@ async fn other_methods_are_the_routers_business() {
         .route("/", post(echo).get(|| async { "status page" }))
         .layer(VerifyWebhookLayer::new(verifier()));
     let address = serve(app).await;
-    let client = reqwest::Client::new();
+    let client = http_client();
     let get = client
         .get(format!("http://{address}/"))
         .send()
@@ -220,7 +220,7 @@ async fn extractor_without_layer_is_a_server_error() {
     let address = serve(app).await;
     let delivery = TestDelivery::json("push", b"{}".to_vec());
     let (status, text) = delivery
-        .send(&reqwest::Client::new(), &format!("http://{address}/"))
+        .send(&http_client(), &format!("http://{address}/"))
         .await
         .unwrap();
     assert_eq!(status, 500);
@@ -233,7 +233,7 @@ async fn configured_limit_applies_to_announced_and_streamed_bodies() {
         .route("/", post(echo))
         .layer(VerifyWebhookLayer::new(verifier().with_body_limit(1024)));
     let address = serve(app).await;
-    let client = reqwest::Client::new();
+    let client = http_client();
     let url = format!("http://{address}/");
     let padding = " ".repeat(1024 - 2);
     let at_limit = TestDelivery::json("push", format!("{{{padding}}}").into_bytes());
@@ -253,7 +253,7 @@ async fn rotated_secrets_both_verify() {
         .route("/", post(which))
         .layer(VerifyWebhookLayer::new(verifier));
     let address = serve(app).await;
-    let client = reqwest::Client::new();
+    let client = http_client();
     let url = format!("http://{address}/");
     let new = TestDelivery::json("push", b"{}".to_vec());
     assert_eq!(new.send(&client, &url).await.unwrap(), (200, "0".into()));
@@ -289,7 +289,7 @@ async fn typed_event_and_dispatch_answer_by_outcome() {
             )
             .layer(VerifyWebhookLayer::new(verifier()));
     let address = serve(app).await;
-    let client = reqwest::Client::new();
+    let client = http_client();
     let typed = format!("http://{address}/typed");
     let dispatch_url = format!("http://{address}/dispatch");
 
@@ -341,4 +341,15 @@ async fn typed_event_and_dispatch_answer_by_outcome() {
         .unwrap();
     assert_eq!(status, 500);
     assert!(!text.contains("internal detail"), "{text}");
+}
+
+/// A reqwest client builder: reqwest 0.13 is built without a default crypto
+/// provider (the workspace keeps rustls on ring, see the root Cargo.toml).
+fn http_client_builder() -> reqwest::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+}
+
+fn http_client() -> reqwest::Client {
+    http_client_builder().build().expect("an HTTP client")
 }

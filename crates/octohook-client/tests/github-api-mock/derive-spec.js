@@ -13,8 +13,12 @@ const path = require("path");
 const source = require.resolve("@octokit/openapi/generated/api.github.com.json");
 const output = path.resolve(__dirname, process.argv[2] || "spec/github-hooks.json");
 
-// Repository and organization hooks, and the GitHub App's hook.
-const keepPath = (p) => /^\/(repos\/\{owner\}\/\{repo\}|orgs\/\{org\})\/hooks(\/|$)/.test(p) || /^\/app\/hook\//.test(p);
+// Repository and organization hooks, the GitHub App's hook, and the minting of
+// installation access tokens (InstallationToken).
+const keepPath = (p) =>
+  /^\/(repos\/\{owner\}\/\{repo\}|orgs\/\{org\})\/hooks(\/|$)/.test(p) ||
+  /^\/app\/hook\//.test(p) ||
+  p === "/app/installations/{installation_id}/access_tokens";
 
 const full = JSON.parse(fs.readFileSync(source, "utf8"));
 const paths = {};

@@ -44,6 +44,8 @@ struct Store {
     /// Secrets as written, by hook id, to check what the client sent.
     secrets: BTreeMap<u64, String>,
     redelivered: Vec<(String, u64)>,
+    /// Installation access tokens minted, as `(installation id, token)`.
+    minted: Vec<(u64, String)>,
     injected: VecDeque<(Option<Method>, String, Injected)>,
     requests: Vec<Recorded>,
 }
@@ -58,6 +60,11 @@ pub struct FakeGitHub {
 }
 
 impl FakeGitHub {
+    /// The installation tokens minted so far, as `(installation id, token)`.
+    pub fn minted(&self) -> Vec<(u64, String)> {
+        self.store().minted.clone()
+    }
+
     pub async fn start() -> Self {
         Self::start_with_app_key(None).await
     }
@@ -297,6 +304,23 @@ async fn handle(
     // `/app/hook/...` is handled like one hook's sub-resources.
     let (hook_path, hook_id, sub): (String, Option<u64>, &[&str]) = match (owner.as_str(), rest) {
         ("app", ["hook", sub @ ..]) => ("app/hook".to_owned(), None, sub),
+        ("app", ["installations", id, "access_tokens"]) if method == Method::POST => {
+            let Ok(installation) = id.parse::<u64>() else {
+                return error(StatusCode::NOT_FOUND, "Not Found");
+            };
+            let token = format!("ghs_fakeInstallation{}", store.minted.len() + 1);
+            store.minted.push((installation, token.clone()));
+            return (
+                StatusCode::CREATED,
+                axum::Json(json!({
+                    "token": token,
+                    "expires_at": "2999-01-01T00:00:00Z",
+                    "permissions": {"administration": "write"},
+                    "repository_selection": "all",
+                })),
+            )
+                .into_response();
+        }
         ("app", _) => return error(StatusCode::NOT_FOUND, "Not Found"),
         (_, ["hooks"]) => {
             return hooks_collection(

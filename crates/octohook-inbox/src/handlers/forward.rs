@@ -34,6 +34,9 @@ pub struct ForwardError(#[source] reqwest::Error);
 impl Forward {
     /// Posts to `url`, giving each request `timeout` to complete.
     pub fn new(url: reqwest::Url, timeout: Duration) -> Result<Self, ForwardError> {
+        // reqwest 0.13 comes without a crypto provider here: rustls on ring, as
+        // the process default unless the application installed another.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
