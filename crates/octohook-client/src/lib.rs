@@ -88,3 +88,8 @@ pub use redelivery::{
 pub use retry::RetryOptions;
 pub use target::{HookTarget, InvalidRepository};
 pub use tls::{CaCertificates, DefaultRoots};
+
+/// The README's examples, compiled as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
