@@ -501,7 +501,7 @@ async fn connection_is_reused_after_a_rejection_with_a_fully_sent_body() {
                 .route(web::post().to(echo)),
         );
     });
-    let client = http_client_builder()
+    let client = octohook_test_battery::http_client_builder()
         .pool_max_idle_per_host(1)
         .build()
         .unwrap();
@@ -619,13 +619,8 @@ async fn dispatch_answers_by_outcome_and_hides_handler_errors() {
     assert!(!text.contains("internal detail"), "{text}");
 }
 
-/// A reqwest client builder: reqwest 0.13 is built without a default crypto
-/// provider (the workspace keeps rustls on ring, see the root Cargo.toml).
-fn http_client_builder() -> reqwest::ClientBuilder {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-}
-
 fn http_client() -> reqwest::Client {
-    http_client_builder().build().expect("an HTTP client")
+    octohook_test_battery::http_client_builder()
+        .build()
+        .expect("an HTTP client")
 }

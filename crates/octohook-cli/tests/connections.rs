@@ -26,7 +26,10 @@ fn good() -> TestDelivery {
 }
 
 async fn deliver_within(address: SocketAddr, limit: Duration) {
-    let client = http_client_builder().timeout(limit).build().unwrap();
+    let client = octohook_test_battery::http_client_builder()
+        .timeout(limit)
+        .build()
+        .unwrap();
     let started = Instant::now();
     let (status, body) = good()
         .send(&client, &format!("http://{address}/"))
@@ -167,11 +170,4 @@ async fn with_http2_an_idle_connection_that_answers_pings_is_closed() {
         closed.is_ok(),
         "the idle HTTP/2 connection is still open after 5 s"
     );
-}
-
-/// A reqwest client builder: reqwest 0.13 is built without a default crypto
-/// provider (the workspace keeps rustls on ring, see the root Cargo.toml).
-fn http_client_builder() -> reqwest::ClientBuilder {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
 }

@@ -159,7 +159,7 @@ fn quoted(path: &Path) -> String {
 }
 
 fn client() -> reqwest::Client {
-    http_client_builder()
+    octohook_test_battery::http_client_builder()
         .timeout(Duration::from_secs(20))
         .build()
         .unwrap()
@@ -461,7 +461,7 @@ async fn a_sigkill_mid_load_loses_nothing_and_stores_nothing_twice() {
     for _ in 0..CONNECTIONS {
         let load = Arc::clone(&load);
         tasks.spawn(async move {
-            let client = http_client_builder()
+            let client = octohook_test_battery::http_client_builder()
                 .timeout(Duration::from_secs(10))
                 .build()
                 .unwrap();
@@ -1280,11 +1280,4 @@ async fn inbox_list_and_show_run_no_ddl_on_postgresql() {
         "{}",
         String::from_utf8_lossy(&shown.stderr)
     );
-}
-
-/// A reqwest client builder: reqwest 0.13 is built without a default crypto
-/// provider (the workspace keeps rustls on ring, see the root Cargo.toml).
-fn http_client_builder() -> reqwest::ClientBuilder {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
 }

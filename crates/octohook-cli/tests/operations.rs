@@ -146,7 +146,9 @@ async fn serve_configured_from_the_environment_reports_health_metrics_and_json_l
         ("OCTOHOOK_LOG_FORMAT", "json"),
         ("OCTOHOOK_WORKERS", "1"),
     ]);
-    let client = reqwest::Client::new();
+    let client = octohook_test_battery::http_client_builder()
+        .build()
+        .unwrap();
 
     let (status, _, body) = get(&client, format!("http://{}/healthz", served.admin)).await;
     assert_eq!((status, body.as_str()), (200, "ok\n"));
@@ -247,7 +249,9 @@ async fn healthz_is_503_while_the_store_cannot_take_a_write() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("inbox.db");
     let served = Served::from_env(&[("OCTOHOOK_DB", db.to_str().unwrap())]);
-    let client = reqwest::Client::new();
+    let client = octohook_test_battery::http_client_builder()
+        .build()
+        .unwrap();
     let healthz = format!("http://{}/healthz", served.admin);
     assert_eq!(get(&client, healthz.clone()).await.0, 200);
 
@@ -301,4 +305,98 @@ fn every_serve_flag_names_its_variable_in_help() {
             "--{flag} has no [env: {variable}] in\n{help}"
         );
     }
+}
+
+/// The certificate file of the local PostgreSQL server (`ssl=on`), which is
+/// self-signed for `localhost`: the CA to verify it with.
+async fn local_server_certificate() -> String {
+    let (client, connection) = tokio_postgres::connect(
+        "postgres://postgres@127.0.0.1:5432/test",
+        tokio_postgres::NoTls,
+    )
+    .await
+    .expect("the local PostgreSQL server answers on 127.0.0.1:5432");
+    tokio::spawn(connection);
+    let row = client.query_one("SHOW ssl_cert_file", &[]).await.unwrap();
+    let path: String = row.get(0);
+    assert!(
+        std::path::Path::new(&path).is_file(),
+        "the server's certificate {path} is not readable"
+    );
+    path
+}
+
+#[tokio::test]
+async fn serve_stores_in_postgresql_over_verified_tls_and_refuses_an_untrusted_server() {
+    let certificate = local_server_certificate().await;
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let schema = format!("ops_tls_{}", &id[..12]);
+    let application = format!("octohook-ops-{}", &id[..12]);
+    // TLS is checked against `localhost` (the certificate's name) while the
+    // socket goes to 127.0.0.1.
+    let url = format!(
+        "postgres://postgres@localhost:5432/test?hostaddr=127.0.0.1&application_name={application}\
+         &sslmode=verify-full&sslrootcert={certificate}"
+    );
+    let served = Served::from_env(&[
+        ("OCTOHOOK_DATABASE_URL", url.as_str()),
+        ("OCTOHOOK_DATABASE_SCHEMA", schema.as_str()),
+    ]);
+    let client = octohook_test_battery::http_client_builder()
+        .build()
+        .unwrap();
+    let delivery = TestDelivery::json("ping", br#"{"zen":"Encrypt everything."}"#.to_vec());
+    assert_eq!(post(&client, served.address, &delivery).await, 200);
+    let (status, _, body) = get(&client, format!("http://{}/healthz", served.admin)).await;
+    assert_eq!((status, body.as_str()), (200, "ok\n"));
+
+    // Every session serve opened is encrypted, as the server sees it.
+    let (admin, connection) = tokio_postgres::connect(
+        "postgres://postgres@127.0.0.1:5432/test",
+        tokio_postgres::NoTls,
+    )
+    .await
+    .unwrap();
+    tokio::spawn(connection);
+    let row = admin
+        .query_one(
+            "SELECT count(*), count(*) FILTER (WHERE s.ssl) \
+             FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) \
+             WHERE a.application_name = $1",
+            &[&application],
+        )
+        .await
+        .unwrap();
+    let (sessions, encrypted): (i64, i64) = (row.get(0), row.get(1));
+    assert!(sessions > 0, "serve holds no session");
+    assert_eq!(encrypted, sessions, "unencrypted sessions");
+    let stored = admin
+        .query_one(
+            &format!("SELECT count(*) FROM {schema}.octohook_deliveries WHERE guid = $1"),
+            &[&delivery.guid()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(stored.get::<_, i64>(0), 1);
+    drop(served);
+    admin
+        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .await
+        .unwrap();
+
+    // The public roots do not vouch for the server's self-signed certificate:
+    // serve refuses to start, and says why.
+    let untrusted = "postgres://postgres@localhost:5432/test?hostaddr=127.0.0.1&sslmode=verify-full\
+         &sslrootcert=/etc/ssl/certs/ca-certificates.crt";
+    let output = Command::new(BIN)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("GITHUB_WEBHOOK_SECRET", octohook_test_battery::SECRET)
+        .env("OCTOHOOK_DATABASE_URL", untrusted)
+        .env("OCTOHOOK_DATABASE_SCHEMA", &schema)
+        .stdin(Stdio::null())
+        .output()
+        .expect("octohook runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("certificate"), "{stderr}");
 }

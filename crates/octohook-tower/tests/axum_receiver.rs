@@ -343,13 +343,8 @@ async fn typed_event_and_dispatch_answer_by_outcome() {
     assert!(!text.contains("internal detail"), "{text}");
 }
 
-/// A reqwest client builder: reqwest 0.13 is built without a default crypto
-/// provider (the workspace keeps rustls on ring, see the root Cargo.toml).
-fn http_client_builder() -> reqwest::ClientBuilder {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-}
-
 fn http_client() -> reqwest::Client {
-    http_client_builder().build().expect("an HTTP client")
+    octohook_test_battery::http_client_builder()
+        .build()
+        .expect("an HTTP client")
 }
