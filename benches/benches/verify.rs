@@ -3,7 +3,8 @@
 //! Each `body_*` group hashes the same bytes three ways so ratios come from one run:
 //! `sha256` (plain SHA-256, the floor), `verify_signature_256` (signature header
 //! parse + HMAC-SHA256 + constant-time compare) and `verify` (every delivery header
-//! parsed, signature checked, JSON envelope decoded). `headers` times the header
+//! parsed, signature checked, JSON envelope decoded), beside `ring_hmac_verify`
+//! (ring's HMAC check with a prepared key). `headers` times the header
 //! parsers alone; `keyed_state` compares the verifier's precomputed HMAC key state
 //! with keying a fresh HMAC per request, as a hand-written verifier does.
 
@@ -96,6 +97,16 @@ fn body_sizes(c: &mut Criterion) {
                 verifier
                     .verify(black_box(&headers), black_box(body.clone()))
                     .expect("delivery verifies")
+            });
+        });
+        // The floor of `benches/compare/micro`'s verify64-vs-ring: ring's HMAC
+        // check alone, with its key prepared once and the tag already decoded.
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, SECRET.as_bytes());
+        let tag = hex::decode(&signature["sha256=".len()..]).expect("hex");
+        group.bench_function("ring_hmac_verify", |b| {
+            b.iter(|| {
+                ring::hmac::verify(&key, black_box(&body[..]), black_box(&tag))
+                    .expect("tag matches")
             });
         });
         group.finish();
