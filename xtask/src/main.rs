@@ -17,6 +17,7 @@
 mod docs;
 mod emit;
 mod example_payloads;
+mod generated_files;
 mod groups;
 mod ident;
 mod man_pages;
@@ -30,6 +31,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
 use serde_json::Value;
+
+use crate::generated_files::GeneratedFiles;
 
 const USAGE: &str = "usage: cargo run -p xtask -- codegen [--check] [--report]\n       \
                      cargo run -p xtask -- man [--check]\n       \
@@ -122,67 +125,34 @@ fn codegen(check: bool, report: bool) -> Result<(), String> {
     );
     let files = emit::emit(&model, &header)?;
     let dir = root.join("crates/octohook/src/events/generated");
-    let mut stale = Vec::new();
-    let mut update = |path: PathBuf, wanted: String| -> Result<(), String> {
-        let current = std::fs::read_to_string(&path).unwrap_or_default();
-        if current == wanted {
-            return Ok(());
-        }
-        if check {
-            stale.push(path.display().to_string());
-        } else {
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent)
-                    .map_err(|e| format!("{}: {e}", parent.display()))?;
-            }
-            std::fs::write(&path, wanted).map_err(|e| format!("{}: {e}", path.display()))?;
-            println!("wrote {}", path.display());
-        }
-        Ok(())
-    };
+    let mut generated = GeneratedFiles::new(check);
     for (name, source) in &files {
-        update(dir.join(name), rustfmt(source)?)?;
+        generated.update(dir.join(name), &rustfmt(source)?)?;
     }
-    update(dir.join("groups.md"), emit::groups_doc(&model)?)?;
+    generated.update(dir.join("groups.md"), &emit::groups_doc(&model)?)?;
     let manifest = root.join("crates/octohook/Cargo.toml");
     let current =
         std::fs::read_to_string(&manifest).map_err(|e| format!("{}: {e}", manifest.display()))?;
-    update(
-        manifest.clone(),
-        replace_block(&current, &emit::cargo_features(&model)?).ok_or_else(|| {
-            format!(
-                "{} lacks the marker lines of the event groups in [features]:\n{}\n{}",
-                manifest.display(),
-                emit::CARGO_BEGIN,
-                emit::CARGO_END
-            )
-        })?,
-    )?;
+    let wanted = replace_block(&current, &emit::cargo_features(&model)?).ok_or_else(|| {
+        format!(
+            "{} lacks the marker lines of the event groups in [features]:\n{}\n{}",
+            manifest.display(),
+            emit::CARGO_BEGIN,
+            emit::CARGO_END
+        )
+    })?;
+    generated.update(manifest, &wanted)?;
     // Files of groups or modules that no longer exist.
-    let entries = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    for entry in entries {
-        let path = entry.map_err(|e| format!("{}: {e}", dir.display()))?.path();
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default();
-        if !name.ends_with(".rs") || files.contains_key(name) {
-            continue;
-        }
-        if check {
-            stale.push(format!("{} (no longer generated)", path.display()));
-        } else {
-            std::fs::remove_file(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-            println!("removed {}", path.display());
-        }
-    }
-    if !stale.is_empty() {
-        return Err(format!(
-            "generated code is out of date with the pinned schema: {}\n\
-             run `cargo run -p xtask -- codegen` and commit the result",
-            stale.join(", ")
-        ));
-    }
+    generated.prune(
+        &dir,
+        ".rs",
+        |name| files.contains_key(name),
+        "no longer generated",
+    )?;
+    generated.finish(
+        "generated code is out of date with the pinned schema",
+        "codegen",
+    )?;
     if check {
         println!("generated code matches the pinned schema");
     }
@@ -194,45 +164,17 @@ fn codegen(check: bool, report: bool) -> Result<(), String> {
 fn man(check: bool) -> Result<(), String> {
     let dir = root().join(man_pages::DIR);
     let pages = man_pages::render()?;
-    let mut stale = Vec::new();
+    let mut generated = GeneratedFiles::new(check);
     for (name, page) in &pages {
-        let path = dir.join(name);
-        if std::fs::read_to_string(&path).ok().as_deref() == Some(page.as_str()) {
-            continue;
-        }
-        if check {
-            stale.push(path.display().to_string());
-        } else {
-            std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-            std::fs::write(&path, page).map_err(|e| format!("{}: {e}", path.display()))?;
-            println!("wrote {}", path.display());
-        }
+        generated.update(dir.join(name), page)?;
     }
-    if let Ok(entries) = std::fs::read_dir(&dir) {
-        for entry in entries {
-            let path = entry.map_err(|e| format!("{}: {e}", dir.display()))?.path();
-            let name = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or_default();
-            if !name.ends_with(".1") || pages.contains_key(name) {
-                continue;
-            }
-            if check {
-                stale.push(format!("{} (no such command any more)", path.display()));
-            } else {
-                std::fs::remove_file(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-                println!("removed {}", path.display());
-            }
-        }
-    }
-    if !stale.is_empty() {
-        return Err(format!(
-            "the man pages are out of date with the CLI: {}\n\
-             run `cargo run -p xtask -- man` and commit the result",
-            stale.join(", ")
-        ));
-    }
+    generated.prune(
+        &dir,
+        ".1",
+        |name| pages.contains_key(name),
+        "no such command any more",
+    )?;
+    generated.finish("the man pages are out of date with the CLI", "man")?;
     if check {
         println!("{} man pages match the CLI", pages.len());
     }
