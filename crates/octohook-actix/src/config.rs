@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{HttpRequest, web};
-use octohook::{DEFAULT_BODY_LIMIT, DEFAULT_MAX_JSON_DEPTH, Verifier, WebhookSecret};
+use octohook::{DEFAULT_BODY_LIMIT, PayloadCheck, Verifier, WebhookSecret};
 
 use crate::Rejection;
 
@@ -66,19 +66,20 @@ type ErrorHandler = Arc<dyn Fn(Rejection, &HttpRequest) -> actix_web::Error + Se
 pub struct WebhookConfig {
     verifier: Option<Verifier>,
     limit: u64,
-    max_json_depth: usize,
+    payload_check: PayloadCheck,
     read_timeout: Option<Duration>,
     allow_sha1: bool,
     error_handler: Option<ErrorHandler>,
 }
 
 impl WebhookConfig {
-    /// No secret, the default 25 MiB limit and JSON nesting limit (127 levels),
-    /// no read timeout, SHA-256 only, the default responses.
+    /// No secret, the default 25 MiB limit, the payload checked where it is read
+    /// ([`PayloadCheck::WhenRead`]), no read timeout, SHA-256 only, the default
+    /// responses.
     pub const DEFAULT: Self = Self {
         verifier: None,
         limit: DEFAULT_BODY_LIMIT,
-        max_json_depth: DEFAULT_MAX_JSON_DEPTH,
+        payload_check: PayloadCheck::WhenRead,
         read_timeout: None,
         allow_sha1: false,
         error_handler: None,
@@ -99,7 +100,7 @@ impl WebhookConfig {
             None => {
                 let verifier = Verifier::new(secret)
                     .with_body_limit(self.limit)
-                    .with_max_json_depth(self.max_json_depth);
+                    .with_payload_check(self.payload_check);
                 if self.allow_sha1 {
                     verifier.allow_legacy_sha1()
                 } else {
@@ -115,7 +116,7 @@ impl WebhookConfig {
     /// given before by its own.
     pub fn with_verifier(mut self, verifier: Verifier) -> Self {
         self.limit = verifier.body_limit();
-        self.max_json_depth = verifier.max_json_depth();
+        self.payload_check = verifier.payload_check();
         self.allow_sha1 = verifier.legacy_sha1_allowed();
         self.verifier = Some(verifier);
         self
@@ -133,15 +134,21 @@ impl WebhookConfig {
         self
     }
 
-    /// Sets how deeply a payload may nest arrays and objects (default 127 levels,
-    /// the deepest `serde_json` parses); a deeper one is answered 400. See
-    /// [`Verifier::with_max_json_depth`].
-    pub fn max_json_depth(mut self, levels: usize) -> Self {
-        self.max_json_depth = levels;
+    /// Sets when the payload's JSON is checked: where it is read (the default),
+    /// or during verification. See [`Verifier::with_payload_check`].
+    pub fn payload_check(mut self, check: PayloadCheck) -> Self {
+        self.payload_check = check;
         self.verifier = self
             .verifier
-            .map(|verifier| verifier.with_max_json_depth(levels));
+            .map(|verifier| verifier.with_payload_check(check));
         self
+    }
+
+    /// Checks the payload during verification, answering 400 when it nests
+    /// deeper than `levels` or is not a JSON object. See
+    /// [`Verifier::with_max_json_depth`].
+    pub fn max_json_depth(self, levels: usize) -> Self {
+        self.payload_check(PayloadCheck::OnVerify { max_depth: levels })
     }
 
     /// Answers `408 Request Timeout` (through the [error handler](Self::error_handler),

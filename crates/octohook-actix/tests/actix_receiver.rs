@@ -7,7 +7,7 @@ use std::time::Duration;
 use actix_web::{App, HttpResponse, HttpServer, error, web};
 use octohook::{Verifier, WebhookSecret};
 use octohook_actix::extract::{Webhook, WebhookPayload};
-use octohook_actix::{VerifyWebhook, WebhookConfig};
+use octohook_actix::{VerifyWebhook, WebhookConfig, WebhookRejection};
 use octohook_test_battery::{AdversarialOptions, CapturedLogs, SECRET, TestDelivery};
 
 fn secret() -> WebhookSecret {
@@ -48,13 +48,18 @@ fn serve_with_timeout(
     address
 }
 
-async fn echo(Webhook(delivery): Webhook) -> String {
-    format!(
+/// What a handler that keeps the payload without deserialising it does: one
+/// check (400 for a payload that is not a JSON object), then the answer.
+async fn echo(Webhook(delivery): Webhook) -> Result<String, WebhookRejection> {
+    delivery
+        .check_payload()
+        .map_err(|error| WebhookRejection(error.into()))?;
+    Ok(format!(
         "{} {} {}",
         delivery.guid(),
         delivery.event_kind(),
         delivery.action().unwrap_or("-")
-    )
+    ))
 }
 
 #[actix_web::test]

@@ -9,16 +9,17 @@ use std::time::{Duration, SystemTime};
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{post, post_service};
 use clap::Args;
 use octohook::metrics::Outcome;
-use octohook::{BodyBudget, DEFAULT_BODY_BUDGET, DEFAULT_BODY_LIMIT, DEFAULT_MAX_JSON_DEPTH};
+use octohook::{BodyBudget, DEFAULT_BODY_BUDGET, DEFAULT_BODY_LIMIT};
 use octohook_inbox::handlers::JsonLines;
 use octohook_inbox::{Inbox, Processing};
 use octohook_tower::admin::{self, Admin};
 use octohook_tower::extract::Webhook;
 use octohook_tower::server::{self, ServerConfig};
-use octohook_tower::{StoreDelivery, VerifyWebhookLayer};
+use octohook_tower::{Rejection, StoreDelivery, VerifyWebhookLayer, rejection_response};
 
 use crate::byte_size::ByteSize;
 use crate::env_scrub;
@@ -66,10 +67,12 @@ pub(crate) struct ServeArgs {
     /// deliveries.
     #[arg(long, env = "OCTOHOOK_UNVERIFIED_BODY_BUDGET", value_name = "SIZE", default_value_t = ByteSize::new(DEFAULT_BODY_BUDGET))]
     unverified_body_budget: ByteSize,
-    /// Deepest nesting of arrays and objects accepted in a payload (400 beyond);
-    /// the default is the deepest serde_json, and so `octohook parse`, reads.
-    #[arg(long, env = "OCTOHOOK_MAX_JSON_DEPTH", value_name = "LEVELS", default_value_t = DEFAULT_MAX_JSON_DEPTH)]
-    max_json_depth: usize,
+    /// Check each payload during verification, refusing (400) one nested deeper
+    /// than LEVELS or not a JSON object. Without it the payload is checked once,
+    /// where it is stored or written, to the depth serde_json (and so `octohook
+    /// parse`) reads: 127 levels.
+    #[arg(long, env = "OCTOHOOK_MAX_JSON_DEPTH", value_name = "LEVELS")]
+    max_json_depth: Option<usize>,
     /// Time a client has to send a request head, and then its whole body (408); a
     /// connection with no request in progress for this long is closed, over
     /// HTTP/2 too. GitHub itself gives up after 10 s.
@@ -127,8 +130,10 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error
     let verifier = secrets::verifier(secrets).ok_or("no secret configured")?;
     let mut verifier = verifier
         .with_body_limit(args.max_body.bytes())
-        .with_max_json_depth(args.max_json_depth)
         .with_body_budget(BodyBudget::new(args.unverified_body_budget.bytes()));
+    if let Some(levels) = args.max_json_depth {
+        verifier = verifier.with_max_json_depth(levels);
+    }
     if args.allow_sha1 {
         verifier = verifier.allow_legacy_sha1();
     }
@@ -250,10 +255,17 @@ struct LineReceiver {
     secret_sources: Arc<[String]>,
 }
 
-async fn write_line(
-    State(receiver): State<LineReceiver>,
-    Webhook(delivery): Webhook,
-) -> StatusCode {
+async fn write_line(State(receiver): State<LineReceiver>, Webhook(delivery): Webhook) -> Response {
+    // The one pass over the payload: the line embeds it as it is.
+    if let Err(error) = delivery.check_payload() {
+        tracing::warn!(%error, delivery = %delivery.guid(), "refused a payload that is not a JSON object");
+        let rejection = Rejection::from(error);
+        octohook::metrics::record_rejection(
+            &rejection,
+            Some(delivery.event_kind().as_str().as_bytes()),
+        );
+        return rejection_response(&rejection).into_response();
+    }
     let source = receiver
         .secret_sources
         .get(delivery.secret_index().0)
@@ -269,12 +281,12 @@ async fn write_line(
     match receiver.lines.write(&delivery, SystemTime::now()).await {
         Ok(()) => {
             octohook::metrics::record_delivery(delivery.event_kind(), Outcome::Accepted);
-            StatusCode::OK
+            StatusCode::OK.into_response()
         }
         Err(error) => {
             // Nothing was committed: GitHub may redeliver it.
             tracing::error!(%error, delivery = %delivery.guid(), "cannot write the delivery");
-            StatusCode::SERVICE_UNAVAILABLE
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
         }
     }
 }

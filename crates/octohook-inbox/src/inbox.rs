@@ -100,6 +100,11 @@ impl Inbox {
     /// Stores a verified delivery once per (hook, GUID), with the request's
     /// delivery headers (see [`NewDelivery::with_request_headers`]), and returns
     /// once it is committed.
+    ///
+    /// The payload is stored as it is: [`receive`](Self::receive) first
+    /// [checks](VerifiedDelivery::check_payload) that it is a JSON object, and a
+    /// caller of `accept` should too (unless its verifier checks payloads, see
+    /// [`PayloadCheck`](octohook::PayloadCheck)).
     pub async fn accept(
         &self,
         delivery: &VerifiedDelivery,
@@ -149,9 +154,18 @@ impl Inbox {
         let hook_id = delivery.hook_id().map(|id| id.get());
         let event = delivery.event_kind().clone();
         let guid = delivery.guid().clone();
-        let new = NewDelivery::from_verified(&delivery).with_request_headers(request_headers);
-        drop(delivery);
-        let receipt = self.receipt(new, &event, &guid, hook_id).await;
+        let receipt = match delivery.check_payload() {
+            Ok(()) => {
+                let new =
+                    NewDelivery::from_verified(&delivery).with_request_headers(request_headers);
+                drop(delivery);
+                self.receipt(new, &event, &guid, hook_id).await
+            }
+            Err(error) => {
+                tracing::warn!(%error, delivery = %guid, hook_id, "refused a payload that is not a JSON object");
+                Receipt::Refused(error)
+            }
+        };
         #[cfg(feature = "metrics")]
         crate::metrics::record_receipt(&event, &receipt);
         receipt
@@ -249,5 +263,53 @@ impl Inbox {
             Some(wakeup) => worker.with_wakeup(Arc::clone(wakeup)),
             None => worker,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use http::HeaderMap;
+    use octohook::VerifiedDelivery;
+
+    use super::*;
+
+    fn delivery(guid: &str, body: &'static [u8]) -> (VerifiedDelivery, HeaderMap) {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-github-event", "issues".parse().unwrap());
+        headers.insert("x-github-delivery", guid.parse().unwrap());
+        headers.insert("content-type", "application/json".parse().unwrap());
+        let delivery = VerifiedDelivery::restore(&headers, Bytes::from_static(body)).unwrap();
+        (delivery, headers)
+    }
+
+    #[tokio::test]
+    async fn a_payload_that_is_not_a_json_object_is_refused_and_not_stored() {
+        let inbox = Inbox::in_memory();
+        for (guid, body) in [
+            ("bad-1", &b"[1,2]"[..]),
+            ("bad-2", b"{\"action\":"),
+            ("bad-3", b"{\"a\":\"\xff\"}"),
+        ] {
+            let (delivery, headers) = delivery(guid, body);
+            let receipt = inbox.receive(delivery, &headers).await;
+            assert!(
+                matches!(receipt, Receipt::Refused(_)),
+                "{guid}: {receipt:?}"
+            );
+            assert_eq!(receipt.status(), 400);
+            assert!(!receipt.is_committed());
+            assert_eq!(receipt.body(), "the payload is not a JSON object\n");
+        }
+        assert_eq!(inbox.counts().await.unwrap().total(), 0);
+
+        // The check reads the action that is stored, and a worker gets it back
+        // without parsing the payload again.
+        let (delivery, headers) = delivery("good", br#"{"action":"opened","n":1}"#);
+        assert!(matches!(
+            inbox.receive(delivery, &headers).await,
+            Receipt::Stored { .. }
+        ));
+        assert_eq!(inbox.counts().await.unwrap().total(), 1);
     }
 }

@@ -37,11 +37,17 @@ pub fn record_counts(counts: &StatusCounts) {
     }
 }
 
-/// Counts a received delivery in `octohook_deliveries_total` by its receipt.
+/// Counts a received delivery in `octohook_deliveries_total` by its receipt (and
+/// a refused payload in `octohook_rejections_total` too, as `bad_payload`).
 pub(crate) fn record_receipt(event: &EventKind, receipt: &Receipt) {
     let outcome = match receipt {
         Receipt::Stored { .. } => Received::Accepted,
         Receipt::Duplicate { .. } => Received::Duplicate,
+        Receipt::Refused(_) => {
+            ::metrics::counter!(octohook::metrics::REJECTIONS_TOTAL, "reason" => "bad_payload")
+                .increment(1);
+            Received::Rejected
+        }
         Receipt::Unavailable(_) => Received::Unavailable,
     };
     record_delivery(event, outcome);

@@ -11,6 +11,7 @@ use crate::{StoreError, StoredDeliveryId};
 /// | --- | --- | --- |
 /// | `Stored` | 200 | committed, `pending`; workers will process it |
 /// | `Duplicate` | 200 | the same (hook, GUID) was stored before; nothing changed |
+/// | `Refused` | 400 | the payload is not a JSON object; nothing stored |
 /// | `Unavailable` | 503 | nothing committed; GitHub records a failure, and a redelivery is stored then |
 ///
 /// A 2xx is never answered before the commit, and a 503 never after one.
@@ -28,31 +29,38 @@ pub enum Receipt {
         /// The stored row's id.
         id: StoredDeliveryId,
     },
+    /// The payload is not a JSON object (see
+    /// [`VerifiedDelivery::check_payload`](octohook::VerifiedDelivery::check_payload)):
+    /// nothing was stored, and a redelivery of the same bytes is refused alike.
+    Refused(octohook::Error),
     /// The store could not commit it.
     Unavailable(StoreError),
 }
 
 impl Receipt {
-    /// The status to answer with: 200, or 503 when nothing was committed.
+    /// The status to answer with: 200, 400 for a payload that is not JSON, or
+    /// 503 when nothing could be committed.
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Stored { .. } | Self::Duplicate { .. } => StatusCode::OK,
+            Self::Refused(error) => error.status(),
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
-    /// The `text/plain` body to answer with: empty on 200; on 503 only that the
-    /// delivery could not be stored (the store's error may name files or hosts,
-    /// and goes to the logs instead).
+    /// The `text/plain` body to answer with: empty on 200; on 400 that the
+    /// payload is not JSON; on 503 only that the delivery could not be stored (the
+    /// store's error may name files or hosts, and goes to the logs instead).
     pub fn body(&self) -> &'static str {
         match self {
             Self::Stored { .. } | Self::Duplicate { .. } => "",
+            Self::Refused(_) => "the payload is not a JSON object\n",
             Self::Unavailable(_) => "the delivery could not be stored; try again later\n",
         }
     }
 
     /// Whether the delivery is committed (now or before).
     pub fn is_committed(&self) -> bool {
-        !matches!(self, Self::Unavailable(_))
+        matches!(self, Self::Stored { .. } | Self::Duplicate { .. })
     }
 }

@@ -496,7 +496,9 @@ impl StoredDelivery {
         if let (Some(id), false) = (self.key.hook_id, headers.contains_key("x-github-hook-id")) {
             headers.insert("x-github-hook-id", http::HeaderValue::from(id.get()));
         }
-        VerifiedDelivery::restore(&headers, self.body.clone())
+        // The payload was checked when it was received, and its action kept:
+        // it is parsed again only by the handler that reads it.
+        VerifiedDelivery::restore_checked(&headers, self.body.clone(), self.action.as_deref())
     }
 
     /// The first stored header named `name` (lowercase).

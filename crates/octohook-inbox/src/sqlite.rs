@@ -436,6 +436,10 @@ fn migrate(connection: &Connection) -> Result<(), StoreError> {
     result
 }
 
+/// The largest body bound as a parameter on insert; larger ones are written into
+/// a zero-filled blob, so that they are never copied whole.
+const BOUND_BODY_MAX: u64 = 64 * 1024;
+
 /// The connection thread: takes jobs as they come, and commits whatever queued
 /// up meanwhile in one transaction. Ends when the store is dropped.
 fn serve(connection: &Connection, queue: &mpsc::Receiver<Job>) {
@@ -492,24 +496,25 @@ fn run_batch(connection: &Connection, batch: Vec<Job>) {
     }
 }
 
-/// Runs `work` in a savepoint, undone alone if it fails.
+/// Runs `work` in a savepoint, undone alone if it fails. The savepoint statements
+/// are prepared once per connection, not parsed again for every job.
 fn in_savepoint<T>(
     connection: &Connection,
     work: impl FnOnce(&Connection) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
-    connection
-        .execute_batch("SAVEPOINT job")
-        .map_err(classify)?;
+    let run = |sql: &str| {
+        connection
+            .prepare_cached(sql)
+            .and_then(|mut statement| statement.execute([]))
+            .map_err(classify)
+    };
+    run("SAVEPOINT job")?;
     let result = work(connection);
     if !connection.is_autocommit() {
-        let end = if result.is_ok() {
-            "RELEASE job"
-        } else {
-            "ROLLBACK TO job; RELEASE job"
-        };
-        if let Err(error) = connection.execute_batch(end) {
-            return Err(classify(error));
+        if result.is_err() {
+            run("ROLLBACK TO job")?;
         }
+        run("RELEASE job")?;
     }
     result
 }
@@ -543,8 +548,19 @@ fn from_unix_millis(millis: i64) -> SystemTime {
     }
 }
 
-/// The body of row `id`, read from its pages straight into a buffer of its size.
+/// The body of row `id`. A small one comes with the query that finds its
+/// length; a larger one is read from its pages straight into a buffer of its
+/// size, never copied whole by SQLite first.
 fn read_body(connection: &Connection, id: StoredDeliveryId) -> rusqlite::Result<Vec<u8>> {
+    let small: Option<Vec<u8>> = connection
+        .prepare_cached(
+            "SELECT CASE WHEN length(body) <= ?2 THEN body END \
+             FROM octohook_delivery_bodies WHERE id = ?1",
+        )?
+        .query_row(params![id, BOUND_BODY_MAX as i64], |row| row.get(0))?;
+    if let Some(body) = small {
+        return Ok(body);
+    }
     let mut blob =
         connection.blob_open(MAIN_DB, "octohook_delivery_bodies", "body", id.get(), true)?;
     let mut body = vec![0; blob.len()];
@@ -611,23 +627,34 @@ impl DeliveryStore for SqliteStore {
                 })
                 .map_err(classify)?;
             if let Some(id) = inserted {
-                // Within the insert's savepoint: all is committed, or nothing. A
-                // zero-filled blob, its row's last column, is written in place:
-                // bound as a parameter, the body would be copied twice more (by
-                // the binding and into the record SQLite builds).
-                connection
+                // Within the insert's savepoint: all is committed, or nothing.
+                let mut body_row = connection
                     .prepare_cached(
                         "INSERT INTO octohook_delivery_bodies (id, body) VALUES (?1, ?2)",
                     )
-                    .and_then(|mut statement| statement.execute(params![id, ZeroBlob(body_len)]))
                     .map_err(classify)?;
-                connection
-                    .blob_open(MAIN_DB, "octohook_delivery_bodies", "body", id.get(), false)
-                    .and_then(|mut blob| {
-                        blob.write_all(&delivery.body)
-                            .map_err(|error| rusqlite::Error::ToSqlConversionFailure(error.into()))
-                    })
-                    .map_err(classify)?;
+                if body_len <= BOUND_BODY_MAX {
+                    // Bound as a parameter, a small body is copied twice more (by
+                    // the binding and into the record SQLite builds): cheaper
+                    // than opening a blob handle, which compiles a statement.
+                    body_row
+                        .execute(params![id, &delivery.body[..]])
+                        .map_err(classify)?;
+                } else {
+                    // A zero-filled blob, its row's last column, is written in
+                    // place: a large body is never copied whole.
+                    body_row
+                        .execute(params![id, ZeroBlob(body_len)])
+                        .map_err(classify)?;
+                    connection
+                        .blob_open(MAIN_DB, "octohook_delivery_bodies", "body", id.get(), false)
+                        .and_then(|mut blob| {
+                            blob.write_all(&delivery.body).map_err(|error| {
+                                rusqlite::Error::ToSqlConversionFailure(error.into())
+                            })
+                        })
+                        .map_err(classify)?;
+                }
                 return Ok(Inserted::New { id });
             }
             connection

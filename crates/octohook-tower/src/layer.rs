@@ -19,6 +19,11 @@ use crate::VerifyWebhook;
 /// 413 or 415. Other methods pass through unverified and are the inner service's
 /// business.
 ///
+/// The payload's JSON is left to the code that reads it (see what a
+/// [`VerifiedDelivery`](octohook::VerifiedDelivery#what-it-guarantees-about-the-payload)
+/// guarantees), unless the verifier checks it with
+/// [`PayloadCheck::OnVerify`](octohook::PayloadCheck::OnVerify).
+///
 /// ```
 /// use axum::{Extension, Router, routing::post};
 /// use octohook::{VerifiedDelivery, Verifier, WebhookSecret};

@@ -10,7 +10,7 @@ use octohook::{Verifier, WebhookSecret};
 use octohook_test_battery::{AdversarialOptions, CapturedLogs, SECRET, TestDelivery};
 use octohook_tower::VerifyWebhookLayer;
 use octohook_tower::extract::{
-    StandaloneWebhook, StandaloneWebhookPayload, Webhook, WebhookPayload,
+    StandaloneWebhook, StandaloneWebhookPayload, Webhook, WebhookPayload, WebhookRejection,
 };
 
 fn verifier() -> Verifier {
@@ -50,17 +50,23 @@ async fn serve_with_head_timeout(app: Router, timeout: Duration) -> SocketAddr {
     address
 }
 
-async fn echo(Webhook(delivery): Webhook) -> String {
-    format!(
+/// What a handler that keeps the payload without deserialising it does: one
+/// check (400 for a payload that is not a JSON object), then the answer.
+async fn echo(Webhook(delivery): Webhook) -> Result<String, WebhookRejection> {
+    delivery.check_payload()?;
+    Ok(format!(
         "{} {} {}",
         delivery.guid(),
         delivery.event_kind(),
         delivery.action().unwrap_or("-")
-    )
+    ))
 }
 
-async fn echo_standalone(StandaloneWebhook(delivery): StandaloneWebhook) -> String {
-    format!("{} {}", delivery.guid(), delivery.event_kind())
+async fn echo_standalone(
+    StandaloneWebhook(delivery): StandaloneWebhook,
+) -> Result<String, WebhookRejection> {
+    delivery.check_payload()?;
+    Ok(format!("{} {}", delivery.guid(), delivery.event_kind()))
 }
 
 #[derive(Clone, FromRef)]

@@ -108,7 +108,8 @@ pub struct DeliveryHeaders {
     target: Option<InstallationTarget>,
     content_type: ContentType,
     user_agent: Option<HeaderValue>,
-    enterprise: Option<EnterpriseServer>,
+    /// Boxed: rare, and a delivery's headers are moved around whole.
+    enterprise: Option<Box<EnterpriseServer>>,
 }
 
 impl DeliveryHeaders {
@@ -165,8 +166,8 @@ impl DeliveryHeaders {
         let host = single(headers, Slot::EnterpriseHost, "X-GitHub-Enterprise-Host")?
             .map(|value| token(value, "X-GitHub-Enterprise-Host").map(str::to_owned))
             .transpose()?;
-        let enterprise =
-            (version.is_some() || host.is_some()).then_some(EnterpriseServer { version, host });
+        let enterprise = (version.is_some() || host.is_some())
+            .then(|| Box::new(EnterpriseServer { version, host }));
         Ok(Self {
             event,
             guid,
@@ -211,7 +212,7 @@ impl DeliveryHeaders {
 
     /// The GitHub Enterprise Server that sent the delivery, if one did.
     pub fn enterprise(&self) -> Option<&EnterpriseServer> {
-        self.enterprise.as_ref()
+        self.enterprise.as_deref()
     }
 }
 

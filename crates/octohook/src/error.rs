@@ -71,8 +71,8 @@ pub enum Error {
     /// The (verified) payload is not a JSON object, or does not fit the requested type.
     #[error("invalid payload: {0}")]
     InvalidPayload(#[source] serde_json::Error),
-    /// The (verified) payload nests arrays and objects deeper than the limit (see
-    /// [`Verifier::with_max_json_depth`](crate::Verifier::with_max_json_depth)).
+    /// The (verified) payload nests arrays and objects deeper than the limit
+    /// checked at verification (see [`PayloadCheck`](crate::PayloadCheck)).
     #[error("payload nests arrays and objects deeper than {limit} levels")]
     PayloadTooDeep {
         /// The limit in levels.

@@ -54,6 +54,7 @@ mod ids;
 #[cfg(feature = "metrics")]
 pub mod metrics;
 mod nesting;
+mod payload_check;
 mod record;
 mod rejection;
 mod secret;
@@ -75,6 +76,7 @@ pub use event_kind::EventKind;
 pub use events::{Event, EventAction, EventError, Payload, WebhookEvent};
 pub use ids::{DeliveryGuid, HookId, InvalidDeliveryGuid, InvalidHookId};
 pub use nesting::DEFAULT_MAX_JSON_DEPTH;
+pub use payload_check::PayloadCheck;
 pub use record::DeliveryRecord;
 pub use rejection::Rejection;
 pub use secret::{EmptySecret, WebhookSecret};
@@ -132,7 +134,10 @@ pub mod internal {
         let signature = HeaderValue::from_str(&sign(&secret, data)).expect("ASCII signature");
         headers.insert(X_HUB_SIGNATURE_256, signature);
         match verifier.verify(&headers, Bytes::copy_from_slice(data)) {
-            Ok(delivery) => assert_eq!(Some(&delivery.payload()[..]), payload.as_deref().ok()),
+            Ok(delivery) => {
+                assert_eq!(Some(&delivery.payload()[..]), payload.as_deref().ok());
+                check_payload_agrees_with_serde_json(&delivery);
+            }
             Err(Error::MissingFormPayload) => assert!(payload.is_err()),
             Err(Error::InvalidPayload(_) | Error::PayloadTooDeep { .. }) => {
                 assert!(payload.is_ok())
@@ -174,12 +179,40 @@ pub mod internal {
         }
         let within = crate::nesting::depth_within(data, crate::DEFAULT_MAX_JSON_DEPTH);
         assert_eq!(within.is_some(), depth <= crate::DEFAULT_MAX_JSON_DEPTH);
+        let mut headers = HeaderMap::new();
+        headers.insert("x-github-event", HeaderValue::from_static("push"));
+        headers.insert("x-github-delivery", HeaderValue::from_static("fuzz"));
+        headers.insert("content-type", HeaderValue::from_static("application/json"));
+        let delivery = VerifiedDelivery::restore(&headers, Bytes::copy_from_slice(data))
+            .expect("valid headers");
+        check_payload_agrees_with_serde_json(&delivery);
+        // Within the default limit, a payload that passes the check parses.
+        if delivery.check_payload().is_ok() {
+            assert!(within.is_some());
+        }
         // Within the limit, serde_json never reaches its own recursion limit (it may
         // still refuse the bytes for other reasons: invalid UTF-8, `1e400`).
         if within.is_some()
             && let Err(error) = serde_json::from_slice::<serde_json::Value>(data)
         {
             assert!(!error.to_string().contains("recursion limit"), "{error}");
+        }
+    }
+
+    /// The one-pass payload check accepts exactly the JSON objects `serde_json`
+    /// parses into a `Value` (nesting included), and reads a string `action`
+    /// (the first, where `Value` keeps the last of repeated keys).
+    fn check_payload_agrees_with_serde_json(delivery: &VerifiedDelivery) {
+        let value = serde_json::from_slice::<serde_json::Value>(delivery.payload());
+        let object = value.as_ref().ok().and_then(serde_json::Value::as_object);
+        assert_eq!(
+            delivery.check_payload().is_ok(),
+            object.is_some(),
+            "{value:?}"
+        );
+        if let Some(action) = delivery.action() {
+            assert!(object.is_some_and(|object| object.contains_key("action")));
+            let _ = action;
         }
     }
 

@@ -22,9 +22,9 @@ use crate::{InstallationTarget, VerifiedDelivery};
 /// The payload is written byte for byte as received, never re-encoded: key order,
 /// escapes such as `\/`, number spellings such as `1.10` or integers beyond 64
 /// bits, and duplicate keys all stay as GitHub sent them.
-/// - As `"payload": {…}`, the JSON text itself, when it is on one line and valid
-///   UTF-8 (every payload GitHub sends). Writing the record then costs little
-///   more than copying the body.
+/// - As `"payload": {…}`, the JSON text itself, when it is on one line (every
+///   payload GitHub sends). Writing the record then costs little more than
+///   copying the body.
 /// - Otherwise as `"payload_base64": "…"`, the exact bytes in standard base64: a
 ///   payload spread over several lines (pretty-printed JSON, or a file ending in
 ///   a newline) cannot stand in one JSON line as it is. `jq` reads both with
@@ -80,8 +80,16 @@ impl<'a> DeliveryRecord<'a> {
     }
 
     /// Writes the record and a newline.
+    ///
+    /// The payload is first [checked](VerifiedDelivery::check_payload) (once per
+    /// delivery): one that is not a JSON object fails with
+    /// [`io::ErrorKind::InvalidData`], its [`crate::Error`] inside, and nothing is
+    /// written. A receiver answers that with 400.
     pub fn write_line(&self, mut out: impl Write) -> io::Result<()> {
         let delivery = self.delivery;
+        delivery
+            .check_payload()
+            .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error))?;
         let head = Head {
             received_at: humantime::format_rfc3339_millis(self.received_at).to_string(),
             delivery: delivery.guid().as_str(),
@@ -117,12 +125,13 @@ impl<'a> DeliveryRecord<'a> {
     }
 }
 
-/// Whether a payload can stand in a line as it is: valid UTF-8 (so the line is)
-/// without CR or LF (which, in a JSON text, can only be whitespace between tokens,
-/// and would split the line).
+/// Whether a payload can stand in a line as it is: without CR or LF (which, in a
+/// JSON text, can only be whitespace between tokens, and would split the line).
+///
+/// Called on a [checked](VerifiedDelivery::check_payload) payload, which is valid
+/// UTF-8 already (`serde_json` accepts no other bytes), so the line is too.
 fn embeddable(payload: &[u8]) -> bool {
-    !payload.iter().any(|&byte| byte == b'\n' || byte == b'\r')
-        && std::str::from_utf8(payload).is_ok()
+    memchr::memchr2(b'\n', b'\r', payload).is_none()
 }
 
 /// Writes every slice, in as few calls as the writer allows (`Write::write_all_vectored`

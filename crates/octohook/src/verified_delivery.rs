@@ -1,10 +1,11 @@
 //! A delivery whose signature has been verified: the only way to its payload.
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use bytes::Bytes;
 use serde::Deserialize;
-use serde::de::{self, DeserializeOwned, IgnoredAny, MapAccess, Visitor};
+use serde::de::{self, DeserializeOwned, MapAccess, SeqAccess, Visitor};
 
 use crate::nesting::depth_within;
 use crate::{
@@ -16,32 +17,50 @@ use crate::{
 ///
 /// Only verification ([`Verifier::verify`](crate::Verifier::verify) or
 /// [`PendingDelivery::finish`](crate::PendingDelivery::finish)) constructs it, so a
-/// payload cannot be read before it is verified. Its payload is known to be a JSON
-/// object nested no deeper than the verifier's
-/// [limit](crate::Verifier::with_max_json_depth) (127 levels by default, which
-/// `serde_json` and the typed events parse); typed access goes through
-/// [`parse`](Self::parse).
+/// payload cannot be read before it is verified.
+///
+/// # What it guarantees about the payload
+///
+/// The signature matched the body, the delivery headers parsed, and the body is
+/// within the verifier's limit. A form body's `payload` field is already decoded.
+/// By default that is all: **the JSON is parsed once, where it is read**, so a
+/// handler that deserialises the payload does not pay for a second pass. Each way
+/// of reading it refuses a payload that is not a JSON object with
+/// [`Error::InvalidPayload`] (400), nesting included: `serde_json` stops at 127
+/// levels, and never recurses deeper:
+///
+/// - [`parse`](Self::parse), [`event`](Self::event) and the extractors and
+///   dispatchers built on them;
+/// - [`check_payload`](Self::check_payload), one pass that reads only `action`,
+///   for a receiver that keeps the payload without deserialising it (a durable
+///   inbox, a line writer). It is run at most once per delivery: its result is
+///   kept, and shared by clones made after it.
+///
+/// With [`PayloadCheck::OnVerify`](crate::PayloadCheck::OnVerify), verification
+/// itself runs `check_payload` (after a nesting count with its own limit), and a
+/// delivery that exists is known to carry a JSON object.
 #[derive(Clone)]
 pub struct VerifiedDelivery {
     headers: DeliveryHeaders,
     raw_body: Bytes,
     payload: Bytes,
-    action: Option<Box<str>>,
+    /// The payload's `action`, once the payload has been checked.
+    envelope: OnceLock<Envelope>,
     secret: SecretIndex,
     algorithm: SignatureAlgorithm,
 }
 
 impl VerifiedDelivery {
     /// Decodes a verified body: extracts the JSON payload (from a form's `payload`
-    /// field when form-encoded), checks that it nests no deeper than `max_depth`
-    /// (in one pass, before any parsing), that it is a JSON object, and reads
-    /// `action`.
+    /// field when form-encoded) and, when `check` is `Some(max_depth)`, checks that
+    /// it nests no deeper than that (in one pass, before any parsing) and is a JSON
+    /// object.
     pub(crate) fn decode(
         headers: DeliveryHeaders,
         raw_body: Bytes,
         secret: SecretIndex,
         algorithm: SignatureAlgorithm,
-        max_depth: usize,
+        check: Option<usize>,
     ) -> Result<Self, Error> {
         let payload = match headers.content_type() {
             ContentType::Json => raw_body.clone(),
@@ -49,19 +68,21 @@ impl VerifiedDelivery {
                 Bytes::from(ContentType::Form.payload_json(&raw_body)?.into_owned())
             }
         };
-        if depth_within(&payload, max_depth).is_none() {
-            return Err(Error::PayloadTooDeep { limit: max_depth });
-        }
-        let Envelope { action } =
-            serde_json::from_slice(&payload).map_err(Error::InvalidPayload)?;
-        Ok(Self {
+        let delivery = Self {
             headers,
             raw_body,
             payload,
-            action,
+            envelope: OnceLock::new(),
             secret,
             algorithm,
-        })
+        };
+        if let Some(max_depth) = check {
+            if depth_within(&delivery.payload, max_depth).is_none() {
+                return Err(Error::PayloadTooDeep { limit: max_depth });
+            }
+            delivery.check_payload()?;
+        }
+        Ok(delivery)
     }
 
     /// Rebuilds a delivery that was verified earlier and kept in the caller's own
@@ -69,11 +90,10 @@ impl VerifiedDelivery {
     /// again: `headers` are the request's delivery headers as stored, `raw_body`
     /// its body as received.
     ///
-    /// The payload is decoded as [`Verifier::verify`](crate::Verifier::verify)
-    /// does (a form's `payload` field, one JSON object), but without a nesting
-    /// limit: the bytes met the verifier's when they arrived, and parsing stops
-    /// with an error at `serde_json`'s own limit. Which secret matched is not
-    /// stored: [`secret_index`](Self::secret_index) reports 0, and
+    /// A form's `payload` field is decoded as [`Verifier::verify`](crate::Verifier::verify)
+    /// does; the JSON is not parsed until it is read (see the [type's
+    /// guarantees](Self#what-it-guarantees-about-the-payload)). Which secret
+    /// matched is not stored: [`secret_index`](Self::secret_index) reports 0, and
     /// [`algorithm`](Self::algorithm) the strongest signature header stored.
     ///
     /// **Only for bytes that passed verification before**: this is how a stored
@@ -94,6 +114,39 @@ impl VerifiedDelivery {
     /// assert_eq!(delivery.action(), Some("opened"));
     /// ```
     pub fn restore(headers: &http::HeaderMap, raw_body: Bytes) -> Result<Self, Error> {
+        Self::restore_unchecked(headers, raw_body)
+    }
+
+    /// [`restore`](Self::restore)s a delivery whose payload was
+    /// [checked](Self::check_payload) before it was stored, with the `action` read
+    /// then: its payload is not parsed again until a handler reads it.
+    ///
+    /// ```
+    /// # use bytes::Bytes;
+    /// # use http::HeaderMap;
+    /// use octohook::VerifiedDelivery;
+    /// # let mut headers = HeaderMap::new();
+    /// # headers.insert("x-github-event", "issues".parse().unwrap());
+    /// # headers.insert("x-github-delivery", "a1".parse().unwrap());
+    /// # headers.insert("content-type", "application/json".parse().unwrap());
+    /// let body = Bytes::from_static(br#"{"action":"opened"}"#);
+    /// let delivery = VerifiedDelivery::restore_checked(&headers, body, Some("opened")).unwrap();
+    /// assert_eq!(delivery.action(), Some("opened"));
+    /// assert!(delivery.check_payload().is_ok());
+    /// ```
+    pub fn restore_checked(
+        headers: &http::HeaderMap,
+        raw_body: Bytes,
+        action: Option<&str>,
+    ) -> Result<Self, Error> {
+        let delivery = Self::restore_unchecked(headers, raw_body)?;
+        let _ = delivery.envelope.set(Envelope {
+            action: action.map(Into::into),
+        });
+        Ok(delivery)
+    }
+
+    fn restore_unchecked(headers: &http::HeaderMap, raw_body: Bytes) -> Result<Self, Error> {
         let algorithm = if headers.contains_key(crate::header::X_HUB_SIGNATURE_256)
             || !headers.contains_key(crate::header::X_HUB_SIGNATURE)
         {
@@ -106,7 +159,7 @@ impl VerifiedDelivery {
             raw_body,
             SecretIndex(0),
             algorithm,
-            usize::MAX,
+            None,
         )
     }
 
@@ -121,8 +174,51 @@ impl VerifiedDelivery {
     }
 
     /// The payload's `action` field, for events that have actions.
+    ///
+    /// Read by [`check_payload`](Self::check_payload) on first use, unless the
+    /// payload was checked already; `None` also when the payload is not a JSON
+    /// object (`check_payload` says why).
     pub fn action(&self) -> Option<&str> {
-        self.action.as_deref()
+        self.check_payload().ok()?;
+        self.envelope.get()?.action.as_deref()
+    }
+
+    /// Checks, in one pass and without building anything, that the payload is a
+    /// JSON object nested no deeper than `serde_json` parses (127 levels), and
+    /// reads its `action`. Done once: later calls, and clones made after a
+    /// successful one, answer at once.
+    ///
+    /// A receiver that stores or forwards the payload without deserialising it
+    /// calls this before answering 2xx (a refusal is a 400): the durable inbox and
+    /// [`DeliveryRecord`](crate::DeliveryRecord) do. A handler that deserialises
+    /// the payload need not: parsing checks it as well.
+    ///
+    /// ```
+    /// # use bytes::Bytes;
+    /// # use http::HeaderMap;
+    /// # use octohook::{sign, Error, Verifier, WebhookSecret};
+    /// # let secret = WebhookSecret::new("s3cret").unwrap();
+    /// # let body = Bytes::from_static(b"[1, 2");
+    /// # let mut headers = HeaderMap::new();
+    /// # headers.insert("x-github-event", "issues".parse().unwrap());
+    /// # headers.insert("x-github-delivery", "a1".parse().unwrap());
+    /// # headers.insert("content-type", "application/json".parse().unwrap());
+    /// # headers.insert("x-hub-signature-256", sign(&secret, &body).parse().unwrap());
+    /// // A correctly signed body that is not JSON still verifies...
+    /// let delivery = Verifier::new(secret).verify(&headers, body).unwrap();
+    /// // ...and is refused where it is first read.
+    /// let error = delivery.check_payload().unwrap_err();
+    /// assert!(matches!(error, Error::InvalidPayload(_)));
+    /// assert_eq!(error.status(), 400);
+    /// ```
+    pub fn check_payload(&self) -> Result<(), Error> {
+        if self.envelope.get().is_none() {
+            let envelope: Envelope =
+                serde_json::from_slice(&self.payload).map_err(Error::InvalidPayload)?;
+            // Another thread may have set it meanwhile, to the same value.
+            let _ = self.envelope.set(envelope);
+        }
+        Ok(())
     }
 
     /// The delivery's GUID (`X-GitHub-Delivery`).
@@ -235,7 +331,7 @@ impl fmt::Debug for VerifiedDelivery {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("VerifiedDelivery")
             .field("headers", &self.headers)
-            .field("action", &self.action)
+            .field("action", &self.envelope.get().map(|e| &e.action))
             .field("body_len", &self.raw_body.len())
             .field("secret", &self.secret)
             .field("algorithm", &self.algorithm)
@@ -243,8 +339,10 @@ impl fmt::Debug for VerifiedDelivery {
     }
 }
 
-/// What verification reads of a payload: that it is one JSON object, and its
-/// `action`. Every other value is skipped, but still checked for syntax.
+/// What [`VerifiedDelivery::check_payload`] reads of a payload: that it is one
+/// JSON object, and its `action`. Every other value is skipped, but still checked
+/// for syntax and counted against `serde_json`'s recursion limit.
+#[derive(Clone)]
 struct Envelope {
     action: Option<Box<str>>,
 }
@@ -271,7 +369,7 @@ impl<'de> Visitor<'de> for EnvelopeVisitor {
                 // A non-string action (GitHub never sends one) reads as no action.
                 action = map.next_value::<ActionValue>()?.0;
             } else {
-                map.next_value::<IgnoredAny>()?;
+                map.next_value::<Skip>()?;
             }
         }
         Ok(Envelope { action })
@@ -306,15 +404,66 @@ impl<'de> Deserialize<'de> for ActionValue {
             fn visit_f64<E: de::Error>(self, _: f64) -> Result<ActionValue, E> {
                 Ok(ActionValue(None))
             }
-            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<ActionValue, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(ActionValue(None))
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<ActionValue, A::Error> {
+                SkipVisitor.visit_seq(seq).map(|()| ActionValue(None))
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ActionValue, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(ActionValue(None))
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ActionValue, A::Error> {
+                SkipVisitor.visit_map(map).map(|()| ActionValue(None))
             }
         }
         deserializer.deserialize_any(ActionVisitor)
+    }
+}
+
+/// Any JSON value, checked and dropped. Unlike [`serde::de::IgnoredAny`], which
+/// `serde_json` skips without a depth limit (nor a check of its strings' UTF-8),
+/// it goes through `deserialize_any`, so each level
+/// of nesting counts against `serde_json`'s recursion limit: a payload that passes
+/// [`VerifiedDelivery::check_payload`] also parses into a typed event.
+struct Skip;
+
+impl<'de> Deserialize<'de> for Skip {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(SkipVisitor).map(|()| Skip)
+    }
+}
+
+struct SkipVisitor;
+
+impl<'de> Visitor<'de> for SkipVisitor {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element::<Skip>()?.is_some() {}
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        // Keys too go through `deserialize_any`, which checks their UTF-8 and
+        // escapes as a typed parse would (skipping them would not).
+        while map.next_key::<Skip>()?.is_some() {
+            map.next_value::<Skip>()?;
+        }
+        Ok(())
     }
 }

@@ -14,8 +14,8 @@ use crate::body_budget::BudgetHold;
 use crate::delivery_headers::{HeaderScan, Slot, single};
 use crate::signature::{sha1_key, sha256_key};
 use crate::{
-    BodyBudget, DEFAULT_MAX_JSON_DEPTH, DeliveryHeaders, Error, Signature1, Signature256,
-    SignatureAlgorithm, VerifiedDelivery, WebhookSecret,
+    BodyBudget, DeliveryHeaders, Error, PayloadCheck, Signature1, Signature256, SignatureAlgorithm,
+    VerifiedDelivery, WebhookSecret,
 };
 
 /// GitHub caps payloads at 25 MiB; this is the default body limit.
@@ -66,19 +66,20 @@ pub struct Verifier {
     secrets: Arc<[KeyedSecret]>,
     allow_sha1: bool,
     body_limit: u64,
-    max_json_depth: usize,
+    payload_check: PayloadCheck,
     budget: Option<BodyBudget>,
 }
 
 impl Verifier {
-    /// A verifier for one secret, SHA-256 only, with the default 25 MiB body limit
-    /// and the default JSON nesting limit of 127 levels.
+    /// A verifier for one secret, SHA-256 only, with the default 25 MiB body limit,
+    /// leaving the payload's JSON to the code that reads it
+    /// ([`PayloadCheck::WhenRead`]).
     pub fn new(secret: WebhookSecret) -> Self {
         Self {
             secrets: Arc::new([KeyedSecret::new(&secret)]),
             allow_sha1: false,
             body_limit: DEFAULT_BODY_LIMIT,
-            max_json_depth: DEFAULT_MAX_JSON_DEPTH,
+            payload_check: PayloadCheck::WhenRead,
             budget: Some(BodyBudget::process_default()),
         }
     }
@@ -122,16 +123,18 @@ impl Verifier {
         self.body_limit
     }
 
-    /// Sets how deeply the payload may nest arrays and objects (default
-    /// [`DEFAULT_MAX_JSON_DEPTH`], 127: `{}` is one level, `{"a":[]}` two). A
-    /// deeper payload is refused with [`Error::PayloadTooDeep`] (400) after its
-    /// signature is checked, in one pass over its bytes and without recursion, so
-    /// even a body millions of levels deep costs one linear scan.
-    ///
-    /// The default keeps every accepted payload within the recursion limit of
-    /// `serde_json`, and so parseable by [`VerifiedDelivery::parse`] and the typed
-    /// events; raising it lets through payloads those may refuse. GitHub's own
-    /// payloads nest about ten levels deep.
+    /// Sets when the payload's JSON is checked: where it is read (the default), or
+    /// during verification. See [`PayloadCheck`] and what a
+    /// [`VerifiedDelivery`](VerifiedDelivery#what-it-guarantees-about-the-payload)
+    /// then guarantees.
+    pub fn with_payload_check(mut self, check: PayloadCheck) -> Self {
+        self.payload_check = check;
+        self
+    }
+
+    /// Checks the payload during verification, refusing one nested deeper than
+    /// `levels` (`{}` is one level, `{"a":[]}` two) or not a JSON object, both
+    /// with 400: [`with_payload_check`](Self::with_payload_check)`(`[`PayloadCheck::OnVerify`]` { max_depth: levels })`.
     ///
     /// ```
     /// use bytes::Bytes;
@@ -152,9 +155,8 @@ impl Verifier {
     /// assert!(matches!(error, Error::PayloadTooDeep { limit: 3 }));
     /// assert_eq!(error.status(), StatusCode::BAD_REQUEST);
     /// ```
-    pub fn with_max_json_depth(mut self, levels: usize) -> Self {
-        self.max_json_depth = levels;
-        self
+    pub fn with_max_json_depth(self, levels: usize) -> Self {
+        self.with_payload_check(PayloadCheck::OnVerify { max_depth: levels })
     }
 
     /// Bounds the bytes of bodies held before verification with `budget`,
@@ -177,9 +179,9 @@ impl Verifier {
         self.budget.as_ref()
     }
 
-    /// How deeply the payload may nest arrays and objects.
-    pub fn max_json_depth(&self) -> usize {
-        self.max_json_depth
+    /// When the payload's JSON is checked.
+    pub fn payload_check(&self) -> PayloadCheck {
+        self.payload_check
     }
 
     /// Whether the legacy SHA-1 header is accepted.
@@ -196,9 +198,41 @@ impl Verifier {
     /// The body is in memory already, so it takes nothing of the
     /// [`BodyBudget`].
     pub fn verify(&self, headers: &HeaderMap, body: Bytes) -> Result<VerifiedDelivery, Error> {
-        let mut pending = self.begin_unbudgeted(headers)?;
-        pending.update(body)?;
-        pending.finish()
+        // The same checks, in the same order, as `begin`, `update` and `finish`,
+        // without the streaming state: the whole body is hashed in one call.
+        let (expected, delivery, _) = self.check_headers(headers)?;
+        if body.len() as u64 > self.body_limit {
+            return Err(Error::BodyTooLarge {
+                limit: self.body_limit,
+            });
+        }
+        let (secret, algorithm) = match expected {
+            Expected::Sha256(expected) => (
+                first_match(
+                    self.secrets
+                        .iter()
+                        .map(|s| s.sha256.clone().chain_update(&body)),
+                    expected.as_bytes(),
+                )?,
+                SignatureAlgorithm::Sha256,
+            ),
+            Expected::Sha1(expected) => (
+                first_match(
+                    self.secrets
+                        .iter()
+                        .map(|s| s.sha1.clone().chain_update(&body)),
+                    expected.as_bytes(),
+                )?,
+                SignatureAlgorithm::LegacySha1,
+            ),
+        };
+        VerifiedDelivery::decode(
+            delivery,
+            body,
+            secret,
+            algorithm,
+            self.payload_check.max_depth(),
+        )
     }
 
     /// Checks a delivery's headers before its body is read, and returns the state
@@ -238,7 +272,12 @@ impl Verifier {
         Ok(pending)
     }
 
-    fn begin_unbudgeted(&self, headers: &HeaderMap) -> Result<PendingDelivery, Error> {
+    /// Everything checked before the body: the signature header, the delivery
+    /// headers and the announced length.
+    fn check_headers(
+        &self,
+        headers: &HeaderMap,
+    ) -> Result<(Expected, DeliveryHeaders, Option<u64>), Error> {
         let headers = HeaderScan::new(headers);
         let expected = self.expected_signature(&headers)?;
         let delivery = DeliveryHeaders::from_scan(&headers)?;
@@ -248,6 +287,11 @@ impl Verifier {
                 limit: self.body_limit,
             });
         }
+        Ok((expected, delivery, announced))
+    }
+
+    fn begin_unbudgeted(&self, headers: &HeaderMap) -> Result<PendingDelivery, Error> {
+        let (expected, delivery, announced) = self.check_headers(headers)?;
         let running = match expected {
             Expected::Sha256(expected) => Running::Sha256 {
                 expected,
@@ -266,7 +310,7 @@ impl Verifier {
             announced,
             hold: None,
             body_limit: self.body_limit,
-            max_json_depth: self.max_json_depth,
+            payload_check: self.payload_check,
         })
     }
 
@@ -321,7 +365,7 @@ impl fmt::Debug for Verifier {
             )
             .field("allow_legacy_sha1", &self.allow_sha1)
             .field("body_limit", &self.body_limit)
-            .field("max_json_depth", &self.max_json_depth)
+            .field("payload_check", &self.payload_check)
             .finish()
     }
 }
@@ -423,7 +467,7 @@ pub struct PendingDelivery {
     /// pending delivery is finished or dropped.
     hold: Option<BudgetHold>,
     body_limit: u64,
-    max_json_depth: usize,
+    payload_check: PayloadCheck,
 }
 
 impl PendingDelivery {
@@ -458,9 +502,8 @@ impl PendingDelivery {
         Ok(())
     }
 
-    /// Checks the signature in constant time, then decodes the body's envelope
-    /// (a JSON object, directly or in a form's `payload` field, nested no deeper
-    /// than the [limit](Verifier::with_max_json_depth)).
+    /// Checks the signature in constant time, then decodes a form body's `payload`
+    /// field and, with [`PayloadCheck::OnVerify`], checks the JSON payload.
     pub fn finish(self) -> Result<VerifiedDelivery, Error> {
         let (secret, algorithm) = match self.running {
             Running::Sha256 { expected, macs } => (
@@ -477,7 +520,7 @@ impl PendingDelivery {
             self.body.finish(),
             secret,
             algorithm,
-            self.max_json_depth,
+            self.payload_check.max_depth(),
         )
     }
 }

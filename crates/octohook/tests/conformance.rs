@@ -4,8 +4,8 @@
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use octohook::{
-    Error, SecretIndex, Signature256, SignatureAlgorithm, SignatureFormatError, Signer, Verifier,
-    WebhookSecret, sign, sign_legacy_sha1,
+    Error, PayloadCheck, SecretIndex, Signature256, SignatureAlgorithm, SignatureFormatError,
+    Signer, Verifier, WebhookSecret, sign, sign_legacy_sha1,
 };
 
 /// GitHub's documented example ("Validating webhook deliveries").
@@ -303,8 +303,19 @@ fn each_error_has_its_status_and_leaks_no_secret() {
         "x-hub-signature-256",
         &sign(&secret, &array),
     );
+    // By default the payload is checked where it is read...
+    let deferred = verifier.verify(&array_headers, array.clone()).unwrap();
     errors.push((
-        verifier.verify(&array_headers, array).unwrap_err(),
+        deferred.check_payload().unwrap_err(),
+        StatusCode::BAD_REQUEST,
+    ));
+    // ...or during verification, when asked.
+    errors.push((
+        verifier
+            .clone()
+            .with_payload_check(PayloadCheck::on_verify())
+            .verify(&array_headers, array)
+            .unwrap_err(),
         StatusCode::BAD_REQUEST,
     ));
 
@@ -354,6 +365,7 @@ fn each_error_has_its_status_and_leaks_no_secret() {
             "MissingContentType",
             "UnsupportedContentType",
             "MissingFormPayload",
+            "InvalidPayload",
             "InvalidPayload",
             "PayloadTooDeep",
         ]
@@ -572,20 +584,29 @@ fn signed(secret: &WebhookSecret, content_type: &str, body: &[u8]) -> HeaderMap 
 fn json_nesting_is_limited_to_what_serde_json_parses_by_default() {
     let secret = secret("depth");
     let verifier = Verifier::new(secret.clone());
-    assert_eq!(verifier.max_json_depth(), octohook::DEFAULT_MAX_JSON_DEPTH);
+    assert_eq!(verifier.payload_check(), PayloadCheck::WhenRead);
     assert_eq!(octohook::DEFAULT_MAX_JSON_DEPTH, 127);
+    let on_verify = verifier
+        .clone()
+        .with_payload_check(PayloadCheck::on_verify());
+    assert_eq!(on_verify.payload_check().max_depth(), Some(127));
 
     let at_limit = Bytes::from(nested_object(127));
     let headers = signed(&secret, "application/json", &at_limit);
-    let delivery = verifier.verify(&headers, at_limit).unwrap();
-    // What is accepted parses with serde_json's own (recursive) parser.
-    delivery.json_value().unwrap();
+    for verifier in [&verifier, &on_verify] {
+        let delivery = verifier.verify(&headers, at_limit.clone()).unwrap();
+        delivery.check_payload().unwrap();
+        // What is accepted parses with serde_json's own (recursive) parser.
+        delivery.json_value().unwrap();
+    }
 
     let over = nested_object(128);
     // serde_json refuses this level too: the default is exactly its limit.
     assert!(serde_json::from_slice::<serde_json::Value>(&over).is_err());
     let headers = signed(&secret, "application/json", &over);
-    let error = verifier.verify(&headers, Bytes::from(over)).unwrap_err();
+    let error = on_verify
+        .verify(&headers, Bytes::from(over.clone()))
+        .unwrap_err();
     assert!(
         matches!(error, Error::PayloadTooDeep { limit: 127 }),
         "{error:?}"
@@ -595,12 +616,63 @@ fn json_nesting_is_limited_to_what_serde_json_parses_by_default() {
         error.to_string(),
         "payload nests arrays and objects deeper than 127 levels"
     );
+    // Checked where it is read: the same level is refused, with the same status.
+    let delivery = verifier.verify(&headers, Bytes::from(over)).unwrap();
+    let error = delivery.check_payload().unwrap_err();
+    assert!(error.to_string().contains("recursion limit"), "{error}");
+    assert_eq!(error.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(delivery.action(), None);
+    assert!(delivery.json_value().is_err());
 
-    // Configurable above serde_json's limit, for consumers that parse deeper.
+    // Above serde_json's limit, the JSON check still stops where it does: what
+    // verification lets through always parses.
     let deeper = Bytes::from(nested_object(128));
     let headers = signed(&secret, "application/json", &deeper);
     let verifier = Verifier::new(secret).with_max_json_depth(128);
-    assert!(verifier.verify(&headers, deeper).is_ok());
+    let error = verifier.verify(&headers, deeper).unwrap_err();
+    assert!(error.to_string().contains("recursion limit"), "{error}");
+}
+
+#[test]
+fn a_payload_is_parsed_once_where_it_is_read() {
+    let secret = secret("once");
+    let body = Bytes::from_static(br#"{"action":"opened","issue":{"number":7}}"#);
+    let headers = signed(&secret, "application/json", &body);
+    let delivery = Verifier::new(secret.clone())
+        .verify(&headers, body)
+        .unwrap();
+    assert!(
+        format!("{delivery:?}").contains("action: None"),
+        "not read yet"
+    );
+    // A clone made before the check reads it itself; one made after shares it.
+    let early = delivery.clone();
+    assert_eq!(delivery.action(), Some("opened"));
+    assert!(format!("{delivery:?}").contains("opened"));
+    assert!(format!("{:?}", delivery.clone()).contains("opened"));
+    assert!(!format!("{early:?}").contains("opened"));
+    assert_eq!(early.action(), Some("opened"));
+
+    // A correctly signed body that is not JSON verifies, and every way of reading
+    // it refuses it with 400.
+    let garbage = Bytes::from_static(b"{\"action\":\"opened\",");
+    let headers = signed(&secret, "application/json", &garbage);
+    let delivery = Verifier::new(secret).verify(&headers, garbage).unwrap();
+    for error in [
+        delivery.check_payload().unwrap_err(),
+        delivery.json_value().unwrap_err(),
+        delivery.parse::<serde::de::IgnoredAny>().unwrap_err(),
+    ] {
+        assert!(matches!(error, Error::InvalidPayload(_)), "{error:?}");
+        assert_eq!(error.status(), StatusCode::BAD_REQUEST);
+    }
+    assert_eq!(delivery.action(), None);
+    let mut line = Vec::new();
+    let error = octohook::DeliveryRecord::new(&delivery, std::time::UNIX_EPOCH)
+        .write_line(&mut line)
+        .unwrap_err();
+    assert_eq!(error.kind(), std::io::ErrorKind::InvalidData);
+    assert!(line.is_empty(), "nothing written");
 }
 
 #[test]
@@ -659,16 +731,31 @@ fn a_million_levels_are_refused_without_overflowing_the_stack() {
         ),
     ] {
         let headers = signed(&secret, content_type, &body);
-        let verifier = Verifier::new(secret.clone());
-        // On a 64 KiB stack: the check must not recurse.
+        let on_verify = Verifier::new(secret.clone()).with_payload_check(PayloadCheck::on_verify());
+        let delivery = Verifier::new(secret.clone())
+            .verify(&headers, Bytes::from(body.clone()))
+            .unwrap();
+        // On a 64 KiB stack: the check at verification must not recurse.
         let error = std::thread::Builder::new()
             .stack_size(64 * 1024)
-            .spawn(move || verifier.verify(&headers, Bytes::from(body)).err())
+            .spawn(move || on_verify.verify(&headers, Bytes::from(body)).err())
             .unwrap()
             .join()
             .unwrap();
         assert!(
             matches!(error, Some(Error::PayloadTooDeep { limit: 127 })),
+            "{content_type}: {error:?}"
+        );
+        // Checked where it is read, serde_json stops at its recursion limit, on
+        // a small stack too.
+        let error = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(move || delivery.check_payload().err())
+            .unwrap()
+            .join()
+            .unwrap();
+        assert!(
+            matches!(&error, Some(Error::InvalidPayload(e)) if e.to_string().contains("recursion limit")),
             "{content_type}: {error:?}"
         );
     }

@@ -29,13 +29,18 @@ use std::time::{Duration, SystemTime};
 use actix_web::{App, HttpResponse, HttpServer, web};
 use octohook::{DeliveryRecord, Verifier, WebhookSecret};
 use octohook_actix::extract::Webhook;
-use octohook_actix::{VerifyWebhook, WebhookConfig};
+use octohook_actix::{VerifyWebhook, WebhookConfig, rejection_response};
 
 /// How long a client has to send a request head, then its body; and how long an
 /// idle connection stays open.
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 async fn accept(Webhook(delivery): Webhook) -> HttpResponse {
+    // The line embeds the payload as it is: this one pass checks that it is a
+    // JSON object (400 if not), since nothing here deserialises it.
+    if let Err(error) = delivery.check_payload() {
+        return rejection_response(&error.into());
+    }
     let mut out = std::io::stdout().lock();
     let written = DeliveryRecord::new(&delivery, SystemTime::now())
         .write_line(&mut out)

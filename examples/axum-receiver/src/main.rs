@@ -30,22 +30,25 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use octohook::{DeliveryRecord, Verifier, WebhookSecret};
 use octohook_tower::VerifyWebhookLayer;
-use octohook_tower::extract::Webhook;
+use octohook_tower::extract::{Webhook, WebhookRejection};
 use octohook_tower::server::{ServerConfig, serve, shutdown_signal};
 
 /// How long a client has to send a delivery's body.
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-async fn accept(Webhook(delivery): Webhook) -> StatusCode {
+async fn accept(Webhook(delivery): Webhook) -> Result<StatusCode, WebhookRejection> {
+    // The line embeds the payload as it is: this one pass checks that it is a
+    // JSON object (400 if not), since nothing here deserialises it.
+    delivery.check_payload()?;
     let mut out = std::io::stdout().lock();
     let written = DeliveryRecord::new(&delivery, SystemTime::now())
         .write_line(&mut out)
         .and_then(|()| out.flush());
-    match written {
+    Ok(match written {
         Ok(()) => StatusCode::OK,
         // GitHub redelivers on a 5xx: better than losing the delivery.
         Err(_) => StatusCode::SERVICE_UNAVAILABLE,
-    }
+    })
 }
 
 #[tokio::main]
