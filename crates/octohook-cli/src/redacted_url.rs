@@ -6,9 +6,9 @@ use std::fmt;
 
 /// Displays a URL with its user information, if any, replaced by `***`.
 ///
-/// ```ignore
-/// let url: reqwest::Url = "http://user:pw@127.0.0.1:3000/hooks".parse().unwrap();
-/// assert_eq!(RedactedUrl(&url).to_string(), "http://***@127.0.0.1:3000/hooks");
+/// ```text
+/// http://user:hunter2@127.0.0.1:3000/hooks  is shown as  http://***@127.0.0.1:3000/hooks
+/// http://127.0.0.1:3000/hooks               is shown as  http://127.0.0.1:3000/hooks
 /// ```
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct RedactedUrl<'a>(pub(crate) &'a reqwest::Url);

@@ -25,8 +25,8 @@ pub(crate) enum Layout {
 /// `text` with its control characters escaped as `\u001b` (see the module);
 /// borrowed when there is none.
 ///
-/// ```ignore
-/// assert_eq!(escaped("\u{1b}[31mred", Layout::Line), "\\u001b[31mred");
+/// ```text
+/// <ESC>[31mred   (0x1b, then "[31mred")   is written as   \u001b[31mred
 /// ```
 pub(crate) fn escaped(text: &str, layout: Layout) -> Cow<'_, str> {
     let kept = |c: char| layout == Layout::Block && matches!(c, '\n' | '\t');

@@ -456,3 +456,23 @@ fn inbox_show_escapes_a_strangers_control_characters_and_json_keeps_them() {
     assert_eq!(value["payload"]["note"], "\u{9b}2J\r\u{7f}");
     assert_eq!(value["action"], "\u{1b}[31mopened\u{1b}]0;owned\u{7}");
 }
+
+#[test]
+fn serve_help_shows_neither_url_variable() {
+    let output = Command::new(BIN)
+        .args(["serve", "--help"])
+        .env(
+            "OCTOHOOK_FORWARD",
+            "http://forwarder:pw-in-help@127.0.0.1:1/",
+        )
+        .env(
+            "OCTOHOOK_DATABASE_URL",
+            "postgres://u:db-pw-in-help@127.0.0.1/test",
+        )
+        .output()
+        .unwrap();
+    let stdout = text(&output.stdout);
+    assert!(output.status.success());
+    assert!(stdout.contains("[env: OCTOHOOK_FORWARD]"), "{stdout}");
+    assert!(!stdout.contains("pw-in-help"), "{stdout}");
+}
