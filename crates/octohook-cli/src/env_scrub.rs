@@ -6,8 +6,9 @@
 //! `std::env::remove_var` does not change that copy. So when a secret variable is
 //! set, `serve` re-executes its own binary (`/proc/self/exe`, same arguments)
 //! without those variables and hands their values to the new image on standard
-//! input, through a pipe written before the `exec` and drained at start-up. The
-//! process id stays the same and no process holding the variables remains.
+//! input, through a socket pair written before the `exec` and drained at
+//! start-up. The process id stays the same and no process holding the variables
+//! remains.
 //!
 //! On other systems than Unix the variables stay in the environment (and are only
 //! removed from the children's).
@@ -19,9 +20,15 @@ use std::sync::OnceLock;
 /// Set in the re-executed process: its secret variables wait on standard input.
 pub(crate) const MARKER: &str = "OCTOHOOK_SECRETS_ON_STDIN";
 
-/// The most bytes passed on. A pipe holds at least one page, so the writes before
-/// the `exec` never block.
-const MAX_FORWARDED: usize = 4096;
+/// The most bytes passed on (names, values and a separator after each): far more
+/// than any real secret or URL, so that a long secret works from the variable as
+/// it does from `--secret-file`, and still within what one environment string may
+/// hold on Linux (128 KiB).
+///
+/// Nothing reads the socket before the `exec`, so the bytes must fit in its
+/// buffer at once: the write does not block, and fails ([`ScrubError::Full`])
+/// where the system's buffer is smaller (Linux's holds about 200 KiB).
+const MAX_FORWARDED: usize = 64 * 1024;
 
 /// The variables handed over by the process that re-executed this one.
 static FORWARDED: OnceLock<Vec<(OsString, OsString)>> = OnceLock::new();
@@ -32,13 +39,18 @@ static FORWARDED: OnceLock<Vec<(OsString, OsString)>> = OnceLock::new();
 pub(crate) enum ScrubError {
     // Restarting happens on Unix only (elsewhere the variables stay).
     #[cfg(unix)]
-    #[error("cannot create a pipe for the secret variables: {0}")]
-    Pipe(io::Error),
+    #[error("cannot create a socket pair for the secret variables: {0}")]
+    Socket(io::Error),
     #[cfg(unix)]
     #[error(
         "the secret variables take {0} bytes, more than the {MAX_FORWARDED} that can be passed on; use --secret-file"
     )]
     TooLarge(usize),
+    #[cfg(unix)]
+    #[error(
+        "the secret variables take {0} bytes, more than this system's socket buffer holds; use --secret-file"
+    )]
+    Full(usize),
     #[cfg(unix)]
     #[error("cannot restart without the secret variables in the environment: {0}")]
     Exec(io::Error),
@@ -61,7 +73,7 @@ pub(crate) fn var_os(name: &str) -> Option<OsString> {
 }
 
 /// In a process started by [`reexec_without`] (it carries [`MARKER`]), reads the
-/// variables handed over on standard input, until the end of the pipe. Returns
+/// variables handed over on standard input, until the end of the socket. Returns
 /// whether it was such a process. Call it once, before reading any secret.
 pub(crate) fn receive() -> Result<bool, ScrubError> {
     if std::env::var_os(MARKER).is_none_or(|value| value != "1") {
@@ -77,7 +89,7 @@ pub(crate) fn receive() -> Result<bool, ScrubError> {
         return Err(ScrubError::Malformed);
     }
     let forwarded = decode(&bytes).ok_or(ScrubError::Malformed)?;
-    // A second call keeps the first value: the pipe is empty by then anyway.
+    // A second call keeps the first value: the socket is drained by then anyway.
     let _ = FORWARDED.set(forwarded);
     Ok(true)
 }
@@ -89,8 +101,10 @@ pub(crate) fn receive() -> Result<bool, ScrubError> {
 #[cfg(unix)]
 pub(crate) fn reexec_without(names: &[&str]) -> Result<(), ScrubError> {
     use std::io::Write;
+    use std::os::fd::OwnedFd;
+    use std::os::unix::net::UnixStream;
     use std::os::unix::process::CommandExt;
-    use std::process::Command;
+    use std::process::{Command, Stdio};
 
     let set: Vec<(OsString, OsString)> = names
         .iter()
@@ -103,8 +117,16 @@ pub(crate) fn reexec_without(names: &[&str]) -> Result<(), ScrubError> {
     if bytes.len() > MAX_FORWARDED {
         return Err(ScrubError::TooLarge(bytes.len()));
     }
-    let (reader, mut writer) = io::pipe().map_err(ScrubError::Pipe)?;
-    writer.write_all(&bytes).map_err(ScrubError::Pipe)?;
+    // A socket pair rather than a pipe: a pipe may hold a single page, and
+    // std cannot make its end non-blocking.
+    let (reader, mut writer) = UnixStream::pair().map_err(ScrubError::Socket)?;
+    writer.set_nonblocking(true).map_err(ScrubError::Socket)?;
+    writer
+        .write_all(&bytes)
+        .map_err(|error| match error.kind() {
+            io::ErrorKind::WouldBlock => ScrubError::Full(bytes.len()),
+            _ => ScrubError::Socket(error),
+        })?;
     drop(writer);
     let mut args = std::env::args_os();
     let argv0 = args.next().unwrap_or_else(|| OsString::from("octohook"));
@@ -118,7 +140,7 @@ pub(crate) fn reexec_without(names: &[&str]) -> Result<(), ScrubError> {
     command
         .arg0(argv0)
         .args(args)
-        .stdin(reader)
+        .stdin(Stdio::from(OwnedFd::from(reader)))
         .env(MARKER, "1");
     for (name, _) in &set {
         command.env_remove(name);

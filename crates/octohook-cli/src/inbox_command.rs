@@ -17,6 +17,7 @@ use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 use crate::exit_status::{Failed, Status};
 use crate::inbox_store::{InboxStoreArgs, OpenError};
 use crate::json_output;
+use crate::terminal_text::{self, Layout};
 
 /// Inspect and manage the inbox of `octohook serve`.
 #[derive(Debug, Args)]
@@ -442,10 +443,15 @@ fn write_table(out: &mut impl Write, deliveries: &[StoredDelivery]) -> std::io::
     Ok(())
 }
 
+/// The human form of `inbox show`. Event, action, headers, payload and the last
+/// error come from strangers (or from a command's standard error): their control
+/// characters are escaped (see [`terminal_text`]); `--json` prints them exactly.
 fn write_details(out: &mut impl Write, delivery: &StoredDelivery) -> std::io::Result<()> {
+    let line = |text: &str| terminal_text::escaped(text, Layout::Line).into_owned();
+    let block = |text: &str| terminal_text::escaped(text, Layout::Block).into_owned();
     writeln!(out, "id:          {}", delivery.id)?;
-    writeln!(out, "key:         {}", delivery.key)?;
-    writeln!(out, "event:       {}", event_action(delivery))?;
+    writeln!(out, "key:         {}", line(&delivery.key.to_string()))?;
+    writeln!(out, "event:       {}", line(&event_action(delivery)))?;
     writeln!(out, "status:      {}", delivery.status)?;
     writeln!(out, "attempts:    {}", delivery.attempts)?;
     writeln!(out, "received at: {}", time(delivery.received_at))?;
@@ -457,12 +463,12 @@ fn write_details(out: &mut impl Write, delivery: &StoredDelivery) -> std::io::Re
         writeln!(
             out,
             "leased by:   {} until {}",
-            lease.owner,
+            line(&lease.owner),
             time(lease.until)
         )?;
     }
     if let Some(error) = &delivery.last_error {
-        writeln!(out, "last error:  {error}")?;
+        writeln!(out, "last error:  {}", line(error))?;
     }
     writeln!(out, "headers:")?;
     for (name, value) in &delivery.headers {
@@ -470,16 +476,18 @@ fn write_details(out: &mut impl Write, delivery: &StoredDelivery) -> std::io::Re
         if name.starts_with("x-hub-signature") {
             continue;
         }
-        writeln!(out, "  {name}: {value}")?;
+        writeln!(out, "  {}: {}", line(name), line(value))?;
     }
     writeln!(out, "payload:")?;
-    match delivery.payload() {
+    // serde_json escapes C0 controls in strings, but not DEL or C1 (U+009B).
+    let payload = match delivery.payload() {
         Ok(json) => match serde_json::from_slice::<Value>(&json) {
-            Ok(value) => writeln!(out, "{value:#}")?,
-            Err(_) => writeln!(out, "{}", String::from_utf8_lossy(&json))?,
+            Ok(value) => format!("{value:#}"),
+            Err(_) => String::from_utf8_lossy(&json).into_owned(),
         },
-        Err(_) => writeln!(out, "{}", String::from_utf8_lossy(&delivery.body))?,
-    }
+        Err(_) => String::from_utf8_lossy(&delivery.body).into_owned(),
+    };
+    writeln!(out, "{}", block(&payload))?;
     Ok(())
 }
 

@@ -19,11 +19,13 @@ mod inbox_store;
 mod json_output;
 mod logging;
 mod processing;
+mod redacted_url;
 mod redeliver_command;
 mod secrets;
 mod send;
 mod serve;
 mod sign;
+mod terminal_text;
 
 use std::process::ExitCode;
 

@@ -8,6 +8,15 @@ use clap::Args;
 use octohook_inbox::handlers::{Chain, Exec, Forward, ForwardError, JsonLines};
 use octohook_inbox::{Backoff, Inbox, Processing, WorkerConfig};
 
+use crate::redacted_url::RedactedUrl;
+
+/// The variable holding the `--forward` URL (which may carry credentials).
+pub(crate) const FORWARD_ENV: &str = "OCTOHOOK_FORWARD";
+
+/// The prefix of octohook's own variables, none of which an `--exec` command
+/// inherits.
+const OWN_VARIABLES: &str = "OCTOHOOK_";
+
 /// How `octohook serve` processes the deliveries it stores.
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Processing")]
@@ -15,16 +24,21 @@ pub(crate) struct ProcessingArgs {
     /// Run CMD (through `sh -c`) once per delivery, with the JSON payload on
     /// standard input and OCTOHOOK_EVENT, OCTOHOOK_ACTION, OCTOHOOK_DELIVERY,
     /// OCTOHOOK_HOOK_ID, OCTOHOOK_IDEMPOTENCY_KEY (HOOK:GUID) and OCTOHOOK_ATTEMPT
-    /// set. Exit status 0 marks the delivery done; anything else is retried. The
-    /// secret's variable and OCTOHOOK_DATABASE_URL are in neither its environment
-    /// nor (on Unix) `serve`'s own; a process of the same user that may ptrace
-    /// `serve` can still read them from its memory.
+    /// set. Exit status 0 marks the delivery done; anything else is retried. CMD
+    /// gets `serve`'s environment without the secret's variable and without any
+    /// other OCTOHOOK_* variable (octohook's configuration, which may hold
+    /// credentials). The secret's variable, OCTOHOOK_DATABASE_URL and
+    /// OCTOHOOK_FORWARD are not in `serve`'s own environment either (on Unix); a
+    /// process of the same user that may ptrace `serve` can still read them from
+    /// its memory.
     #[arg(long, env = "OCTOHOOK_EXEC", value_name = "CMD")]
     exec: Option<String>,
     /// Post each delivery to URL with its original headers and body. 2xx marks it
     /// done; 408, 429, 5xx and connection errors are retried; other answers fail
-    /// it at once.
-    #[arg(long, env = "OCTOHOOK_FORWARD", value_name = "URL")]
+    /// it at once. A user name and password in URL are sent as Basic
+    /// authentication and never printed; prefer the variable to the flag, which
+    /// every user can read in the process list.
+    #[arg(long, env = FORWARD_ENV, hide_env_values = true, value_name = "URL")]
     forward: Option<reqwest::Url>,
     /// Deliveries processed at once (with neither --exec nor --forward, one
     /// worker only marks deliveries done).
@@ -62,6 +76,8 @@ pub(crate) enum ProcessingError {
     NoInbox,
     #[error("--forward: {0}")]
     Client(ForwardError),
+    #[error("{FORWARD_ENV} is not a URL: {0}")]
+    ForwardUrl(url::ParseError),
 }
 
 impl ProcessingArgs {
@@ -76,6 +92,22 @@ impl ProcessingArgs {
             return Err(ProcessingError::NoInbox);
         }
         Ok(())
+    }
+
+    /// Uses `url`, the value `OCTOHOOK_FORWARD` had before `serve` removed it
+    /// from its environment, as clap would have: unless `--forward` was given.
+    pub(crate) fn use_forward_from_env(&mut self, url: &str) -> Result<(), ProcessingError> {
+        if self.forward.is_none() {
+            self.forward = Some(url.parse().map_err(ProcessingError::ForwardUrl)?);
+        }
+        Ok(())
+    }
+
+    /// The `--forward` URL as logged: without its user name and password.
+    pub(crate) fn forward_shown(&self) -> Option<String> {
+        self.forward
+            .as_ref()
+            .map(|url| RedactedUrl(url).to_string())
     }
 
     /// How long to wait for running handlers at shutdown.
@@ -94,14 +126,22 @@ impl ProcessingArgs {
     ) -> Result<Chain, ProcessingError> {
         let mut chain = Chain::new().then(lines);
         if let Some(command) = &self.exec {
-            chain = chain.then(
-                Exec::shell(command)
-                    .timeout(self.exec_timeout)
-                    .env_remove(secret_env)
-                    // It may hold the database's password.
-                    .env_remove(crate::inbox_store::DATABASE_URL_ENV)
-                    .env_remove(crate::env_scrub::MARKER),
-            );
+            let mut exec = Exec::shell(command)
+                .timeout(self.exec_timeout)
+                .env_remove(secret_env)
+                // Removed from this process's environment already on Unix; they
+                // may hold the database's password, the forward's credentials.
+                .env_remove(crate::inbox_store::DATABASE_URL_ENV)
+                .env_remove(FORWARD_ENV)
+                .env_remove(crate::env_scrub::MARKER);
+            // Any other configuration of octohook's is none of the command's
+            // business; Exec sets the delivery's own variables after removing.
+            for (name, _) in std::env::vars_os() {
+                if name.to_string_lossy().starts_with(OWN_VARIABLES) {
+                    exec = exec.env_remove(name);
+                }
+            }
+            chain = chain.then(exec);
         }
         if let Some(url) = &self.forward {
             chain = chain.then(

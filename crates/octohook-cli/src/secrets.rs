@@ -28,10 +28,12 @@ pub(crate) fn from_env(name: &str) -> Result<WebhookSecret, SecretError> {
     let value = crate::env_scrub::var_os(name)
         .and_then(|value| value.into_string().ok())
         .ok_or_else(|| SecretError::EnvMissing(name.to_owned()))?;
+    warn_if_padded(&format!("environment variable {name}"), value.as_bytes());
     WebhookSecret::new(value).map_err(|_| SecretError::EnvEmpty(name.to_owned()))
 }
 
-/// Reads a secret from a file; one trailing newline (as editors add) is dropped.
+/// Reads a secret from a file; one trailing newline (as editors add) is dropped,
+/// and a warning logged when white space remains at the end.
 pub(crate) fn from_file(path: &Path) -> Result<WebhookSecret, SecretError> {
     let mut bytes = std::fs::read(path).map_err(|source| SecretError::FileUnreadable {
         path: path.to_owned(),
@@ -43,7 +45,32 @@ pub(crate) fn from_file(path: &Path) -> Result<WebhookSecret, SecretError> {
             bytes.pop();
         }
     }
+    warn_if_padded(&format!("secret file {}", path.display()), &bytes);
     WebhookSecret::new(bytes).map_err(|_| SecretError::FileEmpty(path.to_owned()))
+}
+
+/// Warns, through the log on standard error, when a secret ends in white space.
+///
+/// GitHub signs with the secret exactly as it was typed in the hook's settings,
+/// so a newline that `echo`, a here-string or a second editor line added makes
+/// every signature differ and every delivery answer 401. The secret is still
+/// used as is: one that really ends in a space must keep working. The warning
+/// names the source and the kind of white space, never the secret.
+fn warn_if_padded(source: &str, secret: &[u8]) {
+    let ending = if secret.ends_with(b"\r\n") {
+        "a line break (\\r\\n)"
+    } else if secret.ends_with(b"\n") {
+        "a line break (\\n)"
+    } else if secret.last().is_some_and(u8::is_ascii_whitespace) {
+        "white space"
+    } else {
+        return;
+    };
+    tracing::warn!(
+        "the secret in {source} ends in {ending}; it is used as is, but GitHub signs with \
+         the secret as typed in the hook's settings: unless it was typed with it, remove it \
+         (deliveries would be answered 401)"
+    );
 }
 
 /// The receiver's secrets in order: the environment variable's (when set), then

@@ -13,6 +13,8 @@ use serde_json::json;
 
 use crate::example_payloads::{self, ExamplePayloads};
 use crate::exit_status::{Failed, Status};
+use crate::redacted_url::RedactedUrl;
+use crate::terminal_text::{self, Layout};
 use crate::{json_output, secrets};
 
 /// Posts a payload with every delivery header GitHub sends: a fresh delivery GUID,
@@ -21,18 +23,20 @@ use crate::{json_output, secrets};
 /// `event`, `response_body`); exits 9 when the status is not 2xx.
 #[derive(Debug, Args)]
 pub(crate) struct SendArgs {
-    /// The receiver's URL.
+    /// The receiver's URL (http:// or https://); a user name and password in it
+    /// are sent as Basic authentication and never printed.
     #[arg(long)]
     url: String,
     /// The event name (`X-GitHub-Event`), such as `push` or `pull_request`; with
     /// --example, the example's event by default.
-    #[arg(long, required_unless_present = "example")]
+    #[arg(long, required_unless_present = "example", value_parser = header_text)]
     event: Option<String>,
     /// Send GitHub's published example NAME (`pull_request.opened`, `ping`), built
     /// into octohook, instead of a file; `octohook events --examples` lists them.
     #[arg(long, value_name = "NAME", conflicts_with = "file")]
     example: Option<String>,
-    /// Environment variable holding the secret.
+    /// Environment variable holding the secret, used exactly as set (a trailing
+    /// newline is warned about, not dropped).
     #[arg(long, default_value = "GITHUB_WEBHOOK_SECRET", value_name = "NAME")]
     secret_env: String,
     /// Send as GitHub's `form` content type (`payload=<url-encoded JSON>`).
@@ -42,13 +46,13 @@ pub(crate) struct SendArgs {
     #[arg(long, default_value_t = 1)]
     hook_id: u64,
     /// `X-GitHub-Hook-Installation-Target-Type` to send.
-    #[arg(long, default_value = "repository")]
+    #[arg(long, default_value = "repository", value_parser = header_text)]
     target_type: String,
     /// `X-GitHub-Hook-Installation-Target-ID` to send.
     #[arg(long, default_value_t = 1)]
     target_id: u64,
     /// `X-GitHub-Delivery` to send instead of a fresh GUID (to test deduplication).
-    #[arg(long)]
+    #[arg(long, value_parser = header_text)]
     delivery: Option<String>,
     /// Print one JSON object: `status`, `guid`, `event` and `response_body`.
     #[arg(long)]
@@ -58,7 +62,64 @@ pub(crate) struct SendArgs {
     file: Option<PathBuf>,
 }
 
+/// Why `send` could not post the payload; never holds the URL's user name or
+/// password, nor the secret.
+#[derive(Debug, thiserror::Error)]
+enum SendError {
+    #[error("--url must start with http:// or https://, such as http://127.0.0.1:3000/hooks")]
+    NotHttp,
+    #[error("--url is not a URL: {0}")]
+    BadUrl(url::ParseError),
+    /// The request failed before any answer: `cause` is the whole chain, such
+    /// as "tcp connect error: Connection refused (os error 111)".
+    #[error("cannot send to {url}: {cause}")]
+    NoAnswer { url: String, cause: String },
+}
+
+/// `--url` checked before anything is read or sent.
+fn receiver_url(text: &str) -> Result<reqwest::Url, SendError> {
+    let url = match reqwest::Url::parse(text) {
+        Ok(url) => url,
+        // `127.0.0.1:3000/` and the like: no scheme at all.
+        Err(url::ParseError::RelativeUrlWithoutBase) => return Err(SendError::NotHttp),
+        Err(error) => return Err(SendError::BadUrl(error)),
+    };
+    // `localhost:3000` parses, with the scheme `localhost`.
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(SendError::NotHttp);
+    }
+    Ok(url)
+}
+
+/// Parses a flag sent as a header: visible ASCII characters and spaces, on one
+/// line (anything else could not be sent).
+fn header_text(text: &str) -> Result<String, String> {
+    match reqwest::header::HeaderValue::from_str(text) {
+        Ok(_) => Ok(text.to_owned()),
+        Err(_) => Err(
+            "it is sent as a header, which holds visible ASCII characters and spaces only, on one line"
+                .to_owned(),
+        ),
+    }
+}
+
+/// A request error and its causes ("error sending request: client error
+/// (Connect): tcp connect error: Connection refused (os error 111)"), without
+/// the URL reqwest puts in its own message.
+fn causes(error: reqwest::Error) -> String {
+    let error = error.without_url();
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 pub(crate) async fn run(args: SendArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let url = receiver_url(&args.url)?;
     let secret = secrets::from_env(&args.secret_env)?;
     let (payload, event) = match (&args.example, &args.file) {
         (Some(name), _) => {
@@ -89,7 +150,7 @@ pub(crate) async fn run(args: SendArgs) -> Result<(), Box<dyn std::error::Error>
     // reqwest 0.13 comes without a crypto provider here: rustls on ring.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let response = reqwest::Client::new()
-        .post(&args.url)
+        .post(url.clone())
         .header(
             reqwest::header::USER_AGENT,
             concat!("GitHub-Hookshot/octohook-", env!("CARGO_PKG_VERSION")),
@@ -108,7 +169,10 @@ pub(crate) async fn run(args: SendArgs) -> Result<(), Box<dyn std::error::Error>
         .body(body)
         .send()
         .await
-        .map_err(|error| format!("cannot send to {}: {error}", args.url))?;
+        .map_err(|error| SendError::NoAnswer {
+            url: RedactedUrl(&url).to_string(),
+            cause: causes(error),
+        })?;
     let status = response.status();
     let text = response.text().await.unwrap_or_default();
     if args.json {
@@ -119,7 +183,9 @@ pub(crate) async fn run(args: SendArgs) -> Result<(), Box<dyn std::error::Error>
             "response_body": text,
         }))?;
     } else {
-        println!("{} {guid} {}", status.as_u16(), text.trim_end());
+        // The receiver's answer is a stranger's text: no terminal escapes.
+        let answer = terminal_text::escaped(text.trim_end(), Layout::Block);
+        println!("{} {guid} {answer}", status.as_u16());
     }
     if status.is_success() {
         Ok(())

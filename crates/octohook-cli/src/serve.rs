@@ -24,7 +24,7 @@ use octohook_tower::{Rejection, StoreDelivery, VerifyWebhookLayer, rejection_res
 use crate::byte_size::ByteSize;
 use crate::env_scrub;
 use crate::inbox_store::{DATABASE_URL_ENV, ServeStoreArgs};
-use crate::processing::ProcessingArgs;
+use crate::processing::{FORWARD_ENV, ProcessingArgs};
 use crate::secrets;
 
 /// Runs a receiver that verifies each delivery, stores it once and writes it as
@@ -37,7 +37,11 @@ pub(crate) struct ServeArgs {
     /// Path deliveries are posted to.
     #[arg(long, env = "OCTOHOOK_PATH", default_value = "/")]
     path: String,
-    /// Environment variable holding the secret (tried first).
+    /// Environment variable holding the secret (tried first), used exactly as
+    /// set (a trailing newline is warned about, not dropped). On Unix it is
+    /// handed to the restarted `serve` outside the environment, together with
+    /// OCTOHOOK_DATABASE_URL and OCTOHOOK_FORWARD: 64 KiB at most for all of them
+    /// with their names; a longer secret goes in --secret-file.
     #[arg(
         long,
         env = "OCTOHOOK_SECRET_ENV",
@@ -45,7 +49,8 @@ pub(crate) struct ServeArgs {
         value_name = "NAME"
     )]
     secret_env: String,
-    /// File holding a further secret, for rotation (repeatable; tried in order).
+    /// File holding a further secret, for rotation (repeatable; tried in order);
+    /// one trailing newline is dropped, any other white space warned about.
     #[arg(
         long = "secret-file",
         env = "OCTOHOOK_SECRET_FILE",
@@ -105,21 +110,29 @@ pub(crate) struct ServeArgs {
 }
 
 impl ServeArgs {
-    /// Takes the secret variables (`--secret-env`'s and `OCTOHOOK_DATABASE_URL`)
-    /// out of the process's environment before any child exists: on Unix, the
-    /// process re-executes itself without them and gets their values on standard
-    /// input (see [`env_scrub`]). In the re-executed process,
-    /// reads those values back.
-    pub(crate) fn isolate_secrets(&mut self) -> Result<(), env_scrub::ScrubError> {
+    /// Takes the secret variables (`--secret-env`'s, and `OCTOHOOK_DATABASE_URL`
+    /// and `OCTOHOOK_FORWARD`, whose URLs may carry credentials) out of the
+    /// process's environment before any child exists: on Unix, the process
+    /// re-executes itself without them and gets their values on standard input
+    /// (see [`env_scrub`]). In the re-executed process, reads those values back.
+    pub(crate) fn isolate_secrets(&mut self) -> Result<(), Box<dyn std::error::Error>> {
         if env_scrub::receive()? {
+            // clap read the variables before the restart; they are gone now.
             if let Some(url) = env_scrub::var_os(DATABASE_URL_ENV) {
-                // clap read the variable before the restart; it is gone now.
                 self.store
                     .use_database_url_from_env(url.to_string_lossy().into_owned());
             }
+            if let Some(url) = env_scrub::var_os(FORWARD_ENV) {
+                self.processing
+                    .use_forward_from_env(&url.to_string_lossy())?;
+            }
             return Ok(());
         }
-        env_scrub::reexec_without(&[&self.secret_env, DATABASE_URL_ENV])
+        Ok(env_scrub::reexec_without(&[
+            &self.secret_env,
+            DATABASE_URL_ENV,
+            FORWARD_ENV,
+        ])?)
     }
 }
 
@@ -182,6 +195,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error
     tracing::info!(
         store = %store_choice.describe(),
         workers = processing.as_ref().map_or(0, Processing::workers),
+        forward = args.processing.forward_shown().as_deref().unwrap_or("-"),
         "inbox"
     );
 

@@ -11,7 +11,8 @@ use crate::{json_output, secrets};
 /// Prints the `sha256=` signature header value of a body (streamed, any size).
 #[derive(Debug, Args)]
 pub(crate) struct SignArgs {
-    /// Environment variable holding the secret.
+    /// Environment variable holding the secret, used exactly as set (a trailing
+    /// newline is warned about, not dropped).
     #[arg(long, default_value = "GITHUB_WEBHOOK_SECRET", value_name = "NAME")]
     secret_env: String,
     /// The body to sign; standard input when absent or `-`.

@@ -257,7 +257,9 @@ fn serve_answers_405_to_other_methods_and_refuses_to_start_without_a_secret() {
 #[test]
 fn serve_refuses_secret_variables_too_large_to_pass_on_without_echoing_them() {
     let dir = tempfile::tempdir().unwrap();
-    let secret = format!("{}{}", "s".repeat(5000), "-tail-of-the-secret");
+    // Past the 64 KiB that can be passed on (and within Linux's 128 KiB for one
+    // environment string).
+    let secret = format!("{}{}", "s".repeat(64 * 1024), "-tail-of-the-secret");
     let output = octohook(&["serve", "--bind", "127.0.0.1:0", "--no-inbox"])
         .current_dir(dir.path())
         .env("GITHUB_WEBHOOK_SECRET", &secret)
@@ -266,6 +268,7 @@ fn serve_refuses_secret_variables_too_large_to_pass_on_without_echoing_them() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("more than the 65536"), "{stderr}");
     assert!(stderr.contains("use --secret-file"), "{stderr}");
     assert!(!stderr.contains("tail-of-the-secret"), "{stderr}");
 }
