@@ -231,9 +231,7 @@ pub(crate) fn relax_observed(
                 .map(|e| e.type_name.clone())
                 .ok_or(format!("{file}: no event {event}"))?;
             let steps: Vec<&str> = path.split('.').collect();
-            let (last, parents) = steps
-                .split_last()
-                .ok_or(format!("{file}: an empty path"))?;
+            let (last, parents) = steps.split_last().ok_or(format!("{file}: an empty path"))?;
             for step in parents {
                 let key = step.trim_end_matches("[]");
                 let ty = model
