@@ -48,7 +48,7 @@ pub fn readme_sends(readme: &Path) -> Vec<ReadmeSend> {
     let mut block: Option<Vec<&str>> = None;
     for line in text.lines() {
         match (&mut block, line.trim_start()) {
-            (None, fence) if fence == "```sh" => block = Some(Vec::new()),
+            (None, "```sh") => block = Some(Vec::new()),
             (Some(_), "```") => block = None,
             (Some(lines), line) => {
                 if let Some(send) = send_command(line, lines) {
