@@ -92,10 +92,17 @@ fn codegen(check: bool, report: bool) -> Result<(), String> {
             relax::relax(&mut model, &source.json).map_err(|e| format!("{}: {e}", source.name))?,
         );
     }
-    relaxed.extend(relax::relax_observed(
-        &mut model,
-        &read_json(&root.join("corpora/observed.json"))?,
-    )?);
+    for (file, seen) in [
+        ("observed.json", "real traffic"),
+        ("documented.json", "GitHub's early documented examples"),
+    ] {
+        relaxed.extend(relax::relax_observed(
+            &mut model,
+            &read_json(&root.join("corpora").join(file))?,
+            file,
+            seen,
+        )?);
+    }
     relaxed.sort();
     relaxed.dedup();
 

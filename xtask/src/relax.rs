@@ -199,31 +199,39 @@ impl Walker<'_> {
     }
 }
 
-/// Makes optional the fields that `corpora/observed.json` records as absent (or
-/// `null`) in payloads GitHub really sent: `{"absent": ["event path", ..], "null": [..]}`
+/// Makes optional the fields that an evidence file of `corpora/` records as absent
+/// (or `null`) in payloads GitHub sent: `{"absent": ["event path", ..], "null": [..]}`
 /// with paths such as `installation_repositories repositories_added[].node_id`.
-/// A path the model does not have is an error, so the list cannot go stale silently.
-pub(crate) fn relax_observed(model: &mut Model, observed: &Value) -> Result<Vec<String>, String> {
+/// `observed.json` holds what captured deliveries showed, `documented.json` what
+/// GitHub's own documentation showed in its early payload examples. `file` names
+/// the file in errors, `seen` says where the absence was seen in the report. A path
+/// the model does not have is an error, so the list cannot go stale silently.
+pub(crate) fn relax_observed(
+    model: &mut Model,
+    evidence: &Value,
+    file: &str,
+    seen: &str,
+) -> Result<Vec<String>, String> {
     let mut log = Vec::new();
     for (list, null) in [("absent", false), ("null", true)] {
-        for entry in observed
+        for entry in evidence
             .get(list)
             .and_then(Value::as_array)
-            .ok_or(format!("observed.json has no {list} list"))?
+            .ok_or(format!("{file} has no {list} list"))?
         {
             let entry = entry
                 .as_str()
-                .ok_or("observed.json: an entry is not a string")?;
+                .ok_or(format!("{file}: an entry is not a string"))?;
             let (event, path) = entry
                 .split_once(' ')
-                .ok_or(format!("observed.json: `{entry}` is not `event path`"))?;
+                .ok_or(format!("{file}: `{entry}` is not `event path`"))?;
             let mut owner = model
                 .events
                 .get(event)
                 .map(|e| e.type_name.clone())
-                .ok_or(format!("observed.json: no event {event}"))?;
+                .ok_or(format!("{file}: no event {event}"))?;
             let steps: Vec<&str> = path.split('.').collect();
-            let (last, parents) = steps.split_last().ok_or("observed.json: an empty path")?;
+            let (last, parents) = steps.split_last().ok_or(format!("{file}: an empty path"))?;
             for step in parents {
                 let key = step.trim_end_matches("[]");
                 let ty = model
@@ -231,20 +239,19 @@ pub(crate) fn relax_observed(model: &mut Model, observed: &Value) -> Result<Vec<
                     .get(&owner)
                     .and_then(|s| s.fields.get(key))
                     .map(|f| f.ty.clone())
-                    .ok_or(format!("observed.json: `{entry}`: {owner} has no {key}"))?;
-                owner = struct_of(&ty).ok_or(format!(
-                    "observed.json: `{entry}`: {owner}.{key} is no object"
-                ))?;
+                    .ok_or(format!("{file}: `{entry}`: {owner} has no {key}"))?;
+                owner = struct_of(&ty)
+                    .ok_or(format!("{file}: `{entry}`: {owner}.{key} is no object"))?;
             }
             let field = model
                 .structs
                 .get_mut(&owner)
                 .and_then(|s| s.fields.get_mut(*last))
-                .ok_or(format!("observed.json: `{entry}`: {owner} has no {last}"))?;
+                .ok_or(format!("{file}: `{entry}`: {owner} has no {last}"))?;
             field.relaxed = true;
             field.nullable |= null;
             log.push(format!(
-                "{owner}.{last}: optional ({list} in real traffic at {event} {path})"
+                "{owner}.{last}: optional ({list} in {seen} at {event} {path})"
             ));
         }
     }

@@ -17,6 +17,7 @@ mod delivery;
 mod leaks;
 mod process;
 mod raw;
+mod readme_deliveries;
 
 use std::net::SocketAddr;
 
@@ -30,6 +31,9 @@ pub use leaks::{CapturedLogs, find_leaks, sent_signatures};
 pub use process::{
     ReceiverProcess, check_idle_flood, check_idle_flood_under_a_low_file_limit,
     check_inbox_receiver, check_line_printing_receiver, check_records, check_serve_records,
+};
+pub use readme_deliveries::{
+    ReadmeSend, check_readme_first_delivery, readme_first_delivery, readme_sends, repository_root,
 };
 
 /// The secret a receiver under test verifies with.

@@ -16,13 +16,15 @@ use crate::{EventKind, VerifiedDelivery};
 pub type HandlerError = Box<dyn StdError + Send + Sync>;
 
 type HandlerFuture = Pin<Box<dyn Future<Output = Result<(), HandlerError>> + Send>>;
-type Route = Arc<dyn Fn(&Arc<VerifiedDelivery>, &Event) -> Option<HandlerFuture> + Send + Sync>;
+type Handler = Arc<dyn Fn(&Arc<VerifiedDelivery>, &Event) -> Option<HandlerFuture> + Send + Sync>;
+type Matcher = Arc<dyn Fn(&Event) -> bool + Send + Sync>;
 type ErrorHook = Arc<dyn Fn(&DispatchError) + Send + Sync>;
 
 /// Routes verified deliveries to async handlers registered by event type
-/// ([`on`](Self::on)), by action ([`on_action`](Self::on_action)) or for every event
-/// ([`on_any`](Self::on_any)): the typed counterpart of `@octokit/webhooks`'
-/// `on("pull_request.opened", ...)`.
+/// ([`on`](Self::on)), by action ([`on_action`](Self::on_action)), for every event
+/// ([`on_any`](Self::on_any)), or for the deliveries no event or action route
+/// matched ([`on_unmatched`](Self::on_unmatched)): the typed counterpart of
+/// `@octokit/webhooks`' `on("pull_request.opened", ...)`.
 ///
 /// It needs no async runtime: [`dispatch`](Self::dispatch) parses the payload once and
 /// awaits the matching handlers one after another, in registration order. A handler
@@ -81,6 +83,26 @@ pub struct Dispatcher {
     error_hooks: Vec<ErrorHook>,
 }
 
+/// A registered handler and which deliveries it runs for.
+#[derive(Clone)]
+struct Route {
+    scope: Scope,
+    /// Builds the handler's future for a delivery the route runs for.
+    handler: Handler,
+}
+
+/// Which deliveries a route runs for.
+#[derive(Clone)]
+enum Scope {
+    /// Those of one event, or one event and action (`on`, `on_action`): the
+    /// deliveries `matches` accepts.
+    Event { matches: Matcher },
+    /// Every delivery: `on_any`.
+    Any,
+    /// Those no `Event` route matched: `on_unmatched`.
+    Unmatched,
+}
+
 impl Dispatcher {
     /// A dispatcher without handlers.
     pub fn new() -> Self {
@@ -95,10 +117,15 @@ impl Dispatcher {
         Fut: Future<Output = R> + Send + 'static,
         R: HandlerOutcome,
     {
-        self.routes.push(Arc::new(move |delivery, event| {
-            let payload = E::from_event(event)?.clone();
-            Some(run(handler(Delivered::new(delivery, payload))))
-        }));
+        self.routes.push(Route {
+            scope: Scope::Event {
+                matches: Arc::new(|event| E::from_event(event).is_some()),
+            },
+            handler: Arc::new(move |delivery, event| {
+                let payload = E::from_event(event)?.clone();
+                Some(run(handler(Delivered::new(delivery, payload))))
+            }),
+        });
         self
     }
 
@@ -111,26 +138,110 @@ impl Dispatcher {
         Fut: Future<Output = R> + Send + 'static,
         R: HandlerOutcome,
     {
-        self.routes.push(Arc::new(move |delivery, event| {
-            let payload = <A::Event as WebhookEvent>::from_event(event)?;
-            if A::of(payload.get()) != Some(&action) {
-                return None;
-            }
-            Some(run(handler(Delivered::new(delivery, payload.clone()))))
-        }));
+        self.routes.push(Route {
+            scope: Scope::Event {
+                matches: Arc::new(move |event| {
+                    <A::Event as WebhookEvent>::from_event(event)
+                        .is_some_and(|payload| A::of(payload.get()) == Some(&action))
+                }),
+            },
+            handler: Arc::new(move |delivery, event| {
+                let payload = <A::Event as WebhookEvent>::from_event(event)?;
+                Some(run(handler(Delivered::new(delivery, payload.clone()))))
+            }),
+        });
         self
     }
 
     /// Runs `handler` for every delivery, including events this version does not know.
-    pub fn on_any<F, Fut, R>(mut self, handler: F) -> Self
+    ///
+    /// It runs beside the other routes, never instead of them, and does not count
+    /// as a match for [`on_unmatched`](Self::on_unmatched).
+    pub fn on_any<F, Fut, R>(self, handler: F) -> Self
     where
         F: Fn(Delivered<Event>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = R> + Send + 'static,
         R: HandlerOutcome,
     {
-        self.routes.push(Arc::new(move |delivery, event| {
-            Some(run(handler(Delivered::new(delivery, event.clone()))))
-        }));
+        self.route_whole_events(Scope::Any, handler)
+    }
+
+    /// Runs `handler` for the deliveries that no [`on`](Self::on) or
+    /// [`on_action`](Self::on_action) route matched: other events, other actions of
+    /// a routed event, and events this version does not know (`Event::Unknown`).
+    /// It is the dispatcher's counterpart of axum's `Router::fallback`: "everything
+    /// else" needs no list of the routed events, which would go stale.
+    ///
+    /// [`on_any`](Self::on_any) routes do not count as a match: they run for every
+    /// delivery. Several `on_unmatched` handlers all run, in registration order
+    /// among the other routes. A payload that does not fit its event's type runs
+    /// no handler at all: it is a [`DispatchError::Parse`].
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// # use bytes::Bytes;
+    /// # use http::HeaderMap;
+    /// use octohook::events::PushEvent;
+    /// use octohook::{sign, Dispatcher, Verifier, WebhookSecret};
+    ///
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let (pushes, others) = (seen.clone(), seen.clone());
+    /// let dispatcher = Dispatcher::new()
+    ///     .on::<PushEvent, _, _, _>(move |push| {
+    ///         let seen = pushes.clone();
+    ///         async move { seen.lock().unwrap().push(format!("push to {}", push.r#ref)) }
+    ///     })
+    ///     .on_unmatched(move |event| {
+    ///         let seen = others.clone();
+    ///         async move { seen.lock().unwrap().push(format!("not routed: {}", event.kind())) }
+    ///     });
+    ///
+    /// # let secret = WebhookSecret::new("s3cret").unwrap();
+    /// # let verifier = Verifier::new(secret.clone());
+    /// # let deliver = |event: &str, body: &'static [u8]| {
+    /// #     let body = Bytes::from_static(body);
+    /// #     let mut headers = HeaderMap::new();
+    /// #     headers.insert("x-github-event", event.parse().unwrap());
+    /// #     headers.insert("x-github-delivery", "d1".parse().unwrap());
+    /// #     headers.insert("content-type", "application/json".parse().unwrap());
+    /// #     headers.insert("x-hub-signature-256", sign(&secret, &body).parse().unwrap());
+    /// #     verifier.verify(&headers, body).unwrap()
+    /// # };
+    /// let push = deliver("push", br#"{"ref":"refs/heads/main","repository":{},"sender":{}}"#);
+    /// let star = deliver("star", br#"{"action":"created","repository":{},"sender":{}}"#);
+    /// block_on(dispatcher.dispatch(push)).unwrap();
+    /// block_on(dispatcher.dispatch(star)).unwrap();
+    /// assert_eq!(*seen.lock().unwrap(), ["push to refs/heads/main", "not routed: star"]);
+    /// # fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    /// #     let mut future = std::pin::pin!(future);
+    /// #     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    /// #     loop {
+    /// #         if let std::task::Poll::Ready(out) = future.as_mut().poll(&mut cx) { return out; }
+    /// #     }
+    /// # }
+    /// ```
+    pub fn on_unmatched<F, Fut, R>(self, handler: F) -> Self
+    where
+        F: Fn(Delivered<Event>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = R> + Send + 'static,
+        R: HandlerOutcome,
+    {
+        self.route_whole_events(Scope::Unmatched, handler)
+    }
+
+    /// Adds a route in `scope` whose handler takes the whole event.
+    fn route_whole_events<F, Fut, R>(mut self, scope: Scope, handler: F) -> Self
+    where
+        F: Fn(Delivered<Event>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = R> + Send + 'static,
+        R: HandlerOutcome,
+    {
+        self.routes.push(Route {
+            scope,
+            handler: Arc::new(move |delivery, event| {
+                Some(run(handler(Delivered::new(delivery, event.clone()))))
+            }),
+        });
         self
     }
 
@@ -156,10 +267,28 @@ impl Dispatcher {
             }
         };
         let delivery = Arc::new(delivery);
+        // Matching is decided before any handler runs, so an `on_unmatched` route
+        // registered before the event routes sees the same answer as one after.
+        let runs: Vec<bool> = self
+            .routes
+            .iter()
+            .map(|route| match &route.scope {
+                Scope::Event { matches } => matches(&event),
+                Scope::Any | Scope::Unmatched => true,
+            })
+            .collect();
+        let matched = self
+            .routes
+            .iter()
+            .zip(&runs)
+            .any(|(route, runs)| *runs && matches!(route.scope, Scope::Event { .. }));
         let mut handlers_run = 0;
         let mut failures = Vec::new();
-        for route in &self.routes {
-            if let Some(future) = route(&delivery, &event) {
+        for (route, runs) in self.routes.iter().zip(runs) {
+            if !runs || (matches!(route.scope, Scope::Unmatched) && matched) {
+                continue;
+            }
+            if let Some(future) = (route.handler)(&delivery, &event) {
                 handlers_run += 1;
                 if let Err(error) = future.await {
                     failures.push(error);

@@ -24,3 +24,12 @@ async fn four_sigkills_lose_no_acknowledged_delivery_and_store_none_twice() {
     let report = octohook_test_battery::check_program_crash_safety(BIN).await;
     assert_eq!(report.kills, 4);
 }
+
+/// The line comes from the typed `Dispatcher` handler, which runs only when the
+/// payload parses as its event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_its_typed_handler_on_the_readmes_first_delivery() {
+    let db = octohook_test_battery::TempDb::new();
+    octohook_test_battery::check_readme_first_delivery(BIN, &[("OCTOHOOK_DB", db.path_str())])
+        .await;
+}

@@ -12,3 +12,8 @@ async fn passes_the_battery_and_prints_one_line_per_accepted_delivery() {
 async fn prints_exactly_what_octohook_serve_writes() {
     octohook_test_battery::check_serve_records(BIN).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accepts_and_prints_the_readmes_first_delivery() {
+    octohook_test_battery::check_readme_first_delivery(BIN, &[]).await;
+}

@@ -34,3 +34,12 @@ async fn an_idle_flood_past_the_open_file_limit_does_not_delay_a_delivery() {
     )
     .await;
 }
+
+/// The line comes from the typed `Dispatcher` handler, which runs only when the
+/// payload parses as its event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_its_typed_handler_on_the_readmes_first_delivery() {
+    let db = octohook_test_battery::TempDb::new();
+    octohook_test_battery::check_readme_first_delivery(BIN, &[("OCTOHOOK_DB", db.path_str())])
+        .await;
+}

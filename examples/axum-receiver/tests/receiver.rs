@@ -22,3 +22,8 @@ async fn an_idle_flood_past_the_open_file_limit_does_not_delay_a_delivery() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accepts_and_prints_the_readmes_first_delivery() {
+    octohook_test_battery::check_readme_first_delivery(BIN, &[]).await;
+}

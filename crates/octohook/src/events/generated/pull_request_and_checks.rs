@@ -166,7 +166,9 @@ pub struct PullRequest {
     /// The `issue_url` property.
     pub issue_url: String,
     /// The `labels` property.
-    pub labels: Vec<Label>,
+    ///
+    /// Optional: payloads GitHub sent lack it or send `null` (see the README, "Typed events").
+    pub labels: Option<Vec<Label>>,
     /// The `locked` property.
     pub locked: bool,
     /// Indicates whether maintainers can modify the pull request.
@@ -408,7 +410,7 @@ pub static PULL_REQUEST_SHAPE: shape::Shape = shape::Shape {
         },
         shape::Field {
             name: "labels",
-            optional: false,
+            optional: true,
             ty: &shape::Ty::Array(&shape::Ty::Struct(&LABEL_SHAPE)),
         },
         shape::Field {

@@ -40,7 +40,9 @@ pub struct Milestone {
     /// The `labels_url` property.
     pub labels_url: String,
     /// The `node_id` property.
-    pub node_id: String,
+    ///
+    /// Optional: payloads GitHub sent lack it or send `null` (see the README, "Typed events").
+    pub node_id: Option<String>,
     /// The number of the milestone.
     pub number: i64,
     /// The `open_issues` property.
@@ -106,7 +108,7 @@ pub static MILESTONE_SHAPE: shape::Shape = shape::Shape {
         },
         shape::Field {
             name: "node_id",
-            optional: false,
+            optional: true,
             ty: &shape::Ty::Str,
         },
         shape::Field {

@@ -22,11 +22,15 @@ pub struct Label {
     /// Optional: the schema allows `null`.
     pub description: Option<String>,
     /// Unique identifier for the label.
-    pub id: i64,
+    ///
+    /// Optional: payloads GitHub sent lack it or send `null` (see the README, "Typed events").
+    pub id: Option<i64>,
     /// The name of the label.
     pub name: String,
     /// The `node_id` property.
-    pub node_id: String,
+    ///
+    /// Optional: payloads GitHub sent lack it or send `null` (see the README, "Typed events").
+    pub node_id: Option<String>,
     /// URL for the label
     pub url: String,
 }
@@ -52,7 +56,7 @@ pub static LABEL_SHAPE: shape::Shape = shape::Shape {
         },
         shape::Field {
             name: "id",
-            optional: false,
+            optional: true,
             ty: &shape::Ty::Int,
         },
         shape::Field {
@@ -62,7 +66,7 @@ pub static LABEL_SHAPE: shape::Shape = shape::Shape {
         },
         shape::Field {
             name: "node_id",
-            optional: false,
+            optional: true,
             ty: &shape::Ty::Str,
         },
         shape::Field {
