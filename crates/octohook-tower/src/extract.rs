@@ -6,7 +6,7 @@
 //!   read and verify the body themselves with the [`Verifier`] taken from the
 //!   router's state (`Verifier: FromRef<S>`). Behind the layer they reuse its result
 //!   instead of verifying twice. They log rejections to the process's shared
-//!   [`RejectionLog`](octohook::RejectionLog).
+//!   [`RejectionLog`].
 //!
 //! ```
 //! use axum::{Router, extract::FromRef, routing::post};
