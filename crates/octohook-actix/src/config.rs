@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{HttpRequest, web};
-use octohook::{DEFAULT_BODY_LIMIT, PayloadCheck, Verifier, WebhookSecret};
+use octohook::{DEFAULT_BODY_LIMIT, PayloadCheck, RejectionLog, Verifier, WebhookSecret};
 
 use crate::Rejection;
 
@@ -70,6 +70,8 @@ pub struct WebhookConfig {
     read_timeout: Option<Duration>,
     allow_sha1: bool,
     error_handler: Option<ErrorHandler>,
+    /// `None`: the process's shared one (a constant cannot hold one).
+    rejection_log: Option<RejectionLog>,
 }
 
 impl WebhookConfig {
@@ -83,6 +85,7 @@ impl WebhookConfig {
         read_timeout: None,
         allow_sha1: false,
         error_handler: None,
+        rejection_log: None,
     };
 
     /// [`WebhookConfig::DEFAULT`]; add a secret with [`secret`](Self::secret).
@@ -215,6 +218,27 @@ impl WebhookConfig {
         self
     }
 
+    /// Logs rejections to `log` instead of the process's shared
+    /// [`RejectionLog`] (10 lines per second, then one line counting the rest).
+    ///
+    /// ```
+    /// use octohook::RejectionLog;
+    /// use octohook_actix::WebhookConfig;
+    ///
+    /// let config = WebhookConfig::new().rejection_log(RejectionLog::per_second(2));
+    /// assert_eq!(config.rejections_logged_to().lines_per_second(), 2);
+    /// ```
+    pub fn rejection_log(mut self, log: RejectionLog) -> Self {
+        self.rejection_log = Some(log);
+        self
+    }
+
+    /// Where rejections are logged: the log given to
+    /// [`rejection_log`](Self::rejection_log), else the process's shared one.
+    pub fn rejections_logged_to(&self) -> RejectionLog {
+        self.rejection_log.clone().unwrap_or_default()
+    }
+
     /// The verifier, once a secret was given.
     pub fn verifier(&self) -> Option<&Verifier> {
         self.verifier.as_ref()
@@ -241,6 +265,14 @@ impl WebhookConfig {
                     .map(|data| data.get_ref())
             })
             .unwrap_or(&Self::DEFAULT)
+    }
+
+    /// Logs `rejection` of `request` where this configuration says.
+    pub(crate) fn log_rejection(&self, rejection: &Rejection, request: &HttpRequest) {
+        match &self.rejection_log {
+            Some(log) => crate::rejection::log(log, rejection, request.headers()),
+            None => crate::rejection::log(&RejectionLog::default(), rejection, request.headers()),
+        }
     }
 
     pub(crate) fn handle(&self, rejection: Rejection, request: &HttpRequest) -> actix_web::Error {
@@ -271,6 +303,7 @@ impl fmt::Debug for WebhookConfig {
             .field("read_timeout", &self.read_timeout)
             .field("allow_legacy_sha1", &self.allow_sha1)
             .field("error_handler", &self.error_handler.as_ref().map(|_| ".."))
+            .field("rejection_log", &self.rejection_log)
             .finish()
     }
 }

@@ -13,8 +13,10 @@
 //! Either way the headers and the announced `Content-Length` are checked before any
 //! of the body is read (413 at once for an oversized one), and the HMAC is fed as
 //! the body streams in, which stops at the body limit (25 MiB by default, GitHub's
-//! cap). Rejections are logged with `tracing` (status, reason, delivery GUID),
-//! never with a secret.
+//! cap). Rejections are logged with `tracing` through a
+//! [`RejectionLog`](octohook::RejectionLog) (status, reason, the delivery GUID
+//! when valid, the event name cut and escaped; 10 lines per second by default,
+//! then one line counting the rest), never with a secret.
 //!
 //! ```
 //! use actix_web::{App, HttpServer, web};

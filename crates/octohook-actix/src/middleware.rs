@@ -9,7 +9,7 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::http::Method;
 use actix_web::{Error, HttpMessage};
-use octohook::Verifier;
+use octohook::{ClientBytes, Verifier};
 use pin_project_lite::pin_project;
 
 use crate::{Rejection, VerifyPayload, WebhookConfig};
@@ -166,12 +166,13 @@ where
     }
 }
 
-/// The span of one delivery, as `octohook-tower` opens it.
+/// The span of one delivery, as `octohook-tower` opens it: the event is not
+/// signed yet, so cut to a few dozen bytes.
 fn delivery_span(headers: &octohook::DeliveryHeaders) -> tracing::Span {
     tracing::info_span!(
         "delivery",
         delivery = %headers.guid(),
-        event = %headers.event(),
+        event = %ClientBytes::new(headers.event().as_str().as_bytes()),
         hook_id = headers.hook_id().map(|id| id.get()),
     )
 }

@@ -4,6 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 pub use octohook::Rejection;
+use octohook::RejectionLog;
 
 use crate::WebhookConfig;
 
@@ -75,36 +76,33 @@ pub(crate) fn into_default_error(rejection: Rejection) -> actix_web::Error {
     WebhookRejection(rejection).into()
 }
 
-/// Logs the rejection (status, reason and the `X-GitHub-Delivery` GUID, if any)
-/// and turns it into the error the handler of `config` makes of it (by default,
+/// Logs the rejection (status, reason and the `X-GitHub-Delivery` GUID when
+/// valid, through the configuration's [`RejectionLog`]) and turns it into the
+/// error the handler of `config` makes of it (by default,
 /// [`rejection_response`]).
 pub(crate) fn into_error(
     rejection: Rejection,
     request: &HttpRequest,
     config: &WebhookConfig,
 ) -> actix_web::Error {
-    log(&rejection, request.headers());
+    config.log_rejection(&rejection, request);
     config.handle(rejection, request)
 }
 
-fn log(rejection: &Rejection, headers: &HeaderMap) {
-    let guid = headers
-        .get(crate::headers::X_GITHUB_DELIVERY)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or("-");
-    tracing::warn!(
-        status = rejection.status().as_u16(),
-        reason = %rejection,
-        delivery = guid,
-        "rejected webhook delivery"
-    );
-    #[cfg(feature = "metrics")]
-    octohook::metrics::record_rejection(
+/// Logs `rejection` to `log` and counts it in the metrics.
+pub(crate) fn log(log: &RejectionLog, rejection: &Rejection, headers: &HeaderMap) {
+    let event = headers
+        .get(octohook::header::X_GITHUB_EVENT.as_str())
+        .map(|value| value.as_bytes());
+    log.log_values(
         rejection,
         headers
-            .get(octohook::header::X_GITHUB_EVENT.as_str())
+            .get(crate::headers::X_GITHUB_DELIVERY)
             .map(|value| value.as_bytes()),
+        event,
     );
+    #[cfg(feature = "metrics")]
+    octohook::metrics::record_rejection(rejection, event);
 }
 
 #[cfg(test)]

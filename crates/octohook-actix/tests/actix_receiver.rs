@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use actix_web::{App, HttpResponse, HttpServer, error, web};
-use octohook::{Verifier, WebhookSecret};
+use octohook::{RejectionLog, Verifier, WebhookSecret};
 use octohook_actix::extract::{Webhook, WebhookPayload};
 use octohook_actix::{VerifyWebhook, WebhookConfig, WebhookRejection};
 use octohook_test_battery::{AdversarialOptions, CapturedLogs, SECRET, TestDelivery};
@@ -91,8 +91,16 @@ async fn read_timeouts_withstand_hostile_clients_and_nothing_logs_a_secret() {
             .get_or_init(|| octohook::BodyBudget::new(octohook::DEFAULT_BODY_BUDGET))
             .clone()
     }
+    // Every line, for the checks below.
+    fn every_rejection() -> RejectionLog {
+        static LOG: std::sync::OnceLock<RejectionLog> = std::sync::OnceLock::new();
+        LOG.get_or_init(|| RejectionLog::per_second(u32::MAX))
+            .clone()
+    }
     let config = |timeout| {
-        WebhookConfig::from(verifier().with_body_budget(own_budget())).read_timeout(timeout)
+        WebhookConfig::from(verifier().with_body_budget(own_budget()))
+            .read_timeout(timeout)
+            .rejection_log(every_rejection())
     };
     // The whole battery, with a read timeout long enough for its 25 MiB body in a
     // debug build; then the hostile clients against a 1 s timeout, through the
@@ -162,6 +170,36 @@ async fn read_timeouts_withstand_hostile_clients_and_nothing_logs_a_secret() {
     );
     let leaks = octohook_test_battery::find_leaks(&text);
     assert!(leaks.is_empty(), "the logs leak {}", leaks.join(", "));
+}
+
+#[actix_web::test]
+async fn rejections_are_logged_bounded_and_escaped() {
+    let logs = CapturedLogs::install();
+    let address = serve(|service| {
+        let config = WebhookConfig::from(verifier()).rejection_log(RejectionLog::per_second(5));
+        service
+            .service(
+                web::resource("/middleware")
+                    .wrap(VerifyWebhook::new(config.clone()))
+                    .route(web::post().to(echo)),
+            )
+            .service(
+                web::resource("/standalone")
+                    .app_data(config)
+                    .route(web::post().to(echo)),
+            );
+    });
+    let mut failures = Vec::new();
+    for path in ["/middleware", "/standalone"] {
+        let log = || logs.text();
+        let found = octohook_test_battery::check_log_bounds(address, path, &log).await;
+        failures.extend(
+            found
+                .into_iter()
+                .map(|failure| format!("{path}: {failure}")),
+        );
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 #[actix_web::test]

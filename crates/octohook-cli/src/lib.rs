@@ -95,33 +95,37 @@ pub fn run() -> ExitCode {
     if let Command::Serve(args) = &mut cli.command {
         // Before any thread or child exists: may replace this process.
         if let Err(error) = args.isolate_secrets() {
-            eprintln!("octohook: {error}");
+            logging::report_failure(cli.log_format, &error);
             return ExitCode::FAILURE;
         }
     }
     logging::init(cli.log_format);
+    let log_format = cli.log_format;
     let result = match cli.command {
         Command::Events(args) => events_command::events(args),
         Command::Parse(args) => return events_command::parse(args),
         Command::Sign(args) => sign::run(args),
         Command::Completions(args) => completions_command::run(args),
         command => match tokio::runtime::Runtime::new() {
-            Ok(runtime) => runtime.block_on(run_async(command)),
+            Ok(runtime) => runtime.block_on(run_async(command, log_format)),
             Err(error) => Err(format!("cannot start the runtime: {error}").into()),
         },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("octohook: {error}");
+            logging::report_failure(log_format, &*error);
             exit_status::Status::of(&*error).into()
         }
     }
 }
 
-async fn run_async(command: Command) -> Result<(), Box<dyn std::error::Error>> {
+async fn run_async(
+    command: Command,
+    log_format: logging::LogFormat,
+) -> Result<(), Box<dyn std::error::Error>> {
     match command {
-        Command::Serve(args) => serve::run(*args).await,
+        Command::Serve(args) => serve::run(*args, log_format).await,
         Command::Inbox(args) => inbox_command::run(args)
             .await
             .map_err(inbox_command::InboxError::into_boxed),

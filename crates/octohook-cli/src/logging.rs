@@ -1,8 +1,12 @@
 //! The log output of every command: human-readable text, or one JSON object per
 //! line (`--log-format json`) for log collectors. Logs go to standard error;
-//! `OCTOHOOK_LOG` filters them (`info` by default, e.g. `octohook=debug`).
+//! `OCTOHOOK_LOG` filters them (`info` by default, e.g. `octohook=debug`). In
+//! JSON, everything a command writes on standard error is a JSON line, the
+//! error it exits with too.
 
-use std::io::IsTerminal;
+use std::fmt::Display;
+use std::io::{IsTerminal, Write};
+use std::time::SystemTime;
 
 use clap::ValueEnum;
 use tracing_subscriber::EnvFilter;
@@ -32,5 +36,54 @@ pub(crate) fn init(format: LogFormat) {
             .with_current_span(false)
             .with_span_list(true)
             .init(),
+    }
+}
+
+/// Writes the error a command exits with on standard error: `octohook: ERROR`
+/// in text, or a JSON line shaped like the log's (`timestamp`, `level`,
+/// `fields.message`, `target`), written directly so that no log filter can
+/// hide it and it works before the subscriber is installed.
+pub(crate) fn report_failure(format: LogFormat, error: &dyn Display) {
+    let line = failure_line(format, error, SystemTime::now());
+    let mut stderr = std::io::stderr().lock();
+    // Nowhere left to report a failure to write to standard error.
+    let _ = stderr.write_all(line.as_bytes());
+}
+
+fn failure_line(format: LogFormat, error: &dyn Display, now: SystemTime) -> String {
+    match format {
+        LogFormat::Text => format!("octohook: {error}\n"),
+        LogFormat::Json => {
+            let line = serde_json::json!({
+                "timestamp": humantime::format_rfc3339_micros(now).to_string(),
+                "level": "ERROR",
+                "fields": { "message": error.to_string() },
+                "target": "octohook",
+            });
+            format!("{line}\n")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn failures_are_one_line_in_either_format() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let error = "cannot open \"out\":\nno such file";
+        assert_eq!(
+            failure_line(LogFormat::Text, &error, now),
+            "octohook: cannot open \"out\":\nno such file\n"
+        );
+        let json = failure_line(LogFormat::Json, &error, now);
+        assert_eq!(json.lines().count(), 1, "{json}");
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(value["level"], "ERROR");
+        assert_eq!(value["fields"]["message"], error);
+        assert_eq!(value["timestamp"], "2027-01-15T08:00:00.000000Z");
     }
 }

@@ -13,7 +13,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{post, post_service};
 use clap::Args;
 use octohook::metrics::Outcome;
-use octohook::{BodyBudget, DEFAULT_BODY_BUDGET, DEFAULT_BODY_LIMIT};
+use octohook::{
+    BodyBudget, ClientBytes, DEFAULT_BODY_BUDGET, DEFAULT_BODY_LIMIT, LogRateLimit, RejectionLog,
+};
 use octohook_inbox::handlers::JsonLines;
 use octohook_inbox::{Inbox, Processing};
 use octohook_tower::admin::{self, Admin};
@@ -24,6 +26,7 @@ use octohook_tower::{Rejection, StoreDelivery, VerifyWebhookLayer, rejection_res
 use crate::byte_size::ByteSize;
 use crate::env_scrub;
 use crate::inbox_store::{DATABASE_URL_ENV, ServeStoreArgs};
+use crate::logging::LogFormat;
 use crate::processing::{FORWARD_ENV, ProcessingArgs};
 use crate::secrets;
 
@@ -103,6 +106,11 @@ pub(crate) struct ServeArgs {
     /// a second listener for operators; keep it off the public network.
     #[arg(long, env = "OCTOHOOK_ADMIN_BIND", value_name = "ADDR")]
     admin_bind: Option<SocketAddr>,
+    /// Most rejected requests logged per second (0: none); past it, one line
+    /// per second counts the rest by reason. A rejected request's line holds its
+    /// status, reason, GUID (when valid) and event name (cut and escaped).
+    #[arg(long, env = "OCTOHOOK_REJECTION_LOG_RATE", value_name = "LINES", default_value_t = LogRateLimit::DEFAULT_LINES_PER_SECOND)]
+    rejection_log_rate: u32,
     #[command(flatten)]
     store: ServeStoreArgs,
     #[command(flatten)]
@@ -136,7 +144,10 @@ impl ServeArgs {
     }
 }
 
-pub(crate) async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
+pub(crate) async fn run(
+    args: ServeArgs,
+    log_format: LogFormat,
+) -> Result<(), Box<dyn std::error::Error>> {
     // First of all: the connection cap is derived from it.
     let open_files = server::raise_open_file_limit();
     let (secrets, sources) = secrets::load(&args.secret_env, &args.secret_files)?;
@@ -167,7 +178,9 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error
         Some(_) => Some(admin::install_prometheus_recorder()?),
         None => None,
     };
-    let layer = VerifyWebhookLayer::new(verifier).with_read_timeout(args.read_timeout);
+    let layer = VerifyWebhookLayer::new(verifier)
+        .with_read_timeout(args.read_timeout)
+        .with_rejection_log(RejectionLog::per_second(args.rejection_log_rate));
     let inbox = store.map(Inbox::from_shared);
     // With an inbox, a delivery is answered once committed and its line written
     // by a worker; without one, the line is written before the answer.
@@ -205,7 +218,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error
             if let Some(inbox) = inbox {
                 admin = admin.with_inbox(inbox);
             }
-            Some(serve_admin(address, admin, args.read_timeout).await?)
+            Some(serve_admin(address, admin, args.read_timeout, log_format).await?)
         }
         _ => None,
     };
@@ -213,8 +226,12 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error
         .await
         .map_err(|error| format!("cannot listen on {}: {error}", args.bind))?;
     let address = listener.local_addr()?;
-    tracing::info!(%address, path = %args.path, "listening");
-    eprintln!("octohook: listening on http://{address}{}", args.path);
+    let url = format!("http://{address}{}", args.path);
+    tracing::info!(%address, path = %args.path, "listening on {url}");
+    // The friendly line, for people; in JSON, only the log line above.
+    if log_format == LogFormat::Text {
+        eprintln!("octohook: listening on {url}");
+    }
     let mut config = ServerConfig::default()
         .with_read_timeout(args.read_timeout)
         .with_http2(args.http2);
@@ -244,6 +261,7 @@ async fn serve_admin(
     address: SocketAddr,
     admin: Admin,
     read_timeout: Duration,
+    log_format: LogFormat,
 ) -> Result<tokio::task::JoinHandle<()>, String> {
     let listener = tokio::net::TcpListener::bind(address)
         .await
@@ -251,8 +269,10 @@ async fn serve_admin(
     let address = listener
         .local_addr()
         .map_err(|error| format!("--admin-bind: {error}"))?;
-    tracing::info!(%address, "admin listening");
-    eprintln!("octohook: admin endpoints at http://{address}/healthz and /metrics");
+    tracing::info!(%address, "admin endpoints at http://{address}/healthz and /metrics");
+    if log_format == LogFormat::Text {
+        eprintln!("octohook: admin endpoints at http://{address}/healthz and /metrics");
+    }
     // A few connections are plenty for probes and scrapers.
     let config = ServerConfig::default()
         .with_read_timeout(read_timeout)
@@ -272,8 +292,17 @@ struct LineReceiver {
 async fn write_line(State(receiver): State<LineReceiver>, Webhook(delivery): Webhook) -> Response {
     // The one pass over the payload: the line embeds it as it is.
     if let Err(error) = delivery.check_payload() {
-        tracing::warn!(%error, delivery = %delivery.guid(), "refused a payload that is not a JSON object");
         let rejection = Rejection::from(error);
+        // Signed, but GitHub sends none of these: a few lines per second, and
+        // the error (which may quote the payload) cut.
+        if refusals().admit(rejection.reason()) {
+            let text = rejection.to_string();
+            tracing::warn!(
+                error = %ClientBytes::new(text.as_bytes()).quoted().with_limit(200),
+                delivery = %delivery.guid(),
+                "refused a payload that is not a JSON object"
+            );
+        }
         octohook::metrics::record_rejection(
             &rejection,
             Some(delivery.event_kind().as_str().as_bytes()),
@@ -286,7 +315,7 @@ async fn write_line(State(receiver): State<LineReceiver>, Webhook(delivery): Web
         .map_or("?", String::as_str);
     tracing::info!(
         event = %delivery.event_kind(),
-        action = delivery.action().unwrap_or("-"),
+        action = %ClientBytes::new(delivery.action().unwrap_or("-").as_bytes()),
         delivery = %delivery.guid(),
         hook_id = delivery.hook_id().map(|id| id.get()),
         secret = source,
@@ -303,6 +332,14 @@ async fn write_line(State(receiver): State<LineReceiver>, Webhook(delivery): Web
             StatusCode::SERVICE_UNAVAILABLE.into_response()
         }
     }
+}
+
+/// The rate limit of the "refused a payload" lines of `serve --no-inbox`.
+fn refusals() -> &'static LogRateLimit {
+    static LIMIT: std::sync::OnceLock<LogRateLimit> = std::sync::OnceLock::new();
+    LIMIT.get_or_init(|| {
+        LogRateLimit::per_second("refused payload", LogRateLimit::DEFAULT_LINES_PER_SECOND)
+    })
 }
 
 /// Parses `--read-timeout`: a humantime duration (`10s`, `1m`), not zero.

@@ -26,6 +26,8 @@ impl TracedServe {
     fn start(args: &[&str]) -> Self {
         let mut child = Command::new(BIN)
             .args(["serve", "--bind", "127.0.0.1:0"])
+            // Every rejection logged: all of them are checked for leaks.
+            .args(["--rejection-log-rate", "1000000"])
             .args(args)
             .env("GITHUB_WEBHOOK_SECRET", SECRET)
             .env("OCTOHOOK_LOG", "trace")

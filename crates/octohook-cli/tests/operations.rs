@@ -44,11 +44,12 @@ impl Served {
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
-                for (prefix, which) in [
-                    ("octohook: admin endpoints at http://", "admin"),
-                    ("octohook: listening on http://", "main"),
+                // The friendly line in text, the log line in JSON.
+                for (marker, which) in [
+                    ("admin endpoints at http://", "admin"),
+                    ("listening on http://", "main"),
                 ] {
-                    if let Some(rest) = line.strip_prefix(prefix) {
+                    if let Some((_, rest)) = line.split_once(marker) {
                         let address: SocketAddr = rest.split('/').next().unwrap().parse().unwrap();
                         let _ = found.send((which, address));
                     }
@@ -223,12 +224,12 @@ async fn serve_configured_from_the_environment_reports_health_metrics_and_json_l
         "{content_type}"
     );
 
-    // Every log line is one JSON object, and the stored delivery's line carries
-    // the delivery's span: GUID, event and hook id.
+    // Every line on standard error is one JSON object (the startup lines too),
+    // and the stored delivery's line carries the delivery's span: GUID, event
+    // and hook id.
     let log = served.log();
     let records: Vec<serde_json::Value> = log
         .iter()
-        .filter(|line| !line.starts_with("octohook: "))
         .map(|line| serde_json::from_str(line).unwrap_or_else(|error| panic!("{error}: {line}")))
         .collect();
     let stored = records

@@ -162,7 +162,18 @@ impl Inbox {
                 self.receipt(new, &event, &guid, hook_id).await
             }
             Err(error) => {
-                tracing::warn!(%error, delivery = %guid, hook_id, "refused a payload that is not a JSON object");
+                // A signed delivery, but GitHub sends none of these: at most a
+                // few lines per second, and the error (which may quote the
+                // payload) cut.
+                if refusals().admit(refusal_reason(&error)) {
+                    let text = error.to_string();
+                    tracing::warn!(
+                        error = %octohook::ClientBytes::new(text.as_bytes()).quoted().with_limit(200),
+                        delivery = %guid,
+                        hook_id,
+                        "refused a payload that is not a JSON object"
+                    );
+                }
                 Receipt::Refused(error)
             }
         };
@@ -263,6 +274,26 @@ impl Inbox {
             Some(wakeup) => worker.with_wakeup(Arc::clone(wakeup)),
             None => worker,
         }
+    }
+}
+
+/// The rate limit of the process's "refused a payload" lines.
+fn refusals() -> &'static octohook::LogRateLimit {
+    static LIMIT: std::sync::OnceLock<octohook::LogRateLimit> = std::sync::OnceLock::new();
+    LIMIT.get_or_init(|| {
+        octohook::LogRateLimit::per_second(
+            "refused payload",
+            octohook::LogRateLimit::DEFAULT_LINES_PER_SECOND,
+        )
+    })
+}
+
+/// The reason of a refused payload, as [`Rejection::reason`](octohook::Rejection::reason)
+/// names it.
+fn refusal_reason(error: &octohook::Error) -> &'static str {
+    match error {
+        octohook::Error::PayloadTooDeep { .. } => "too_deep",
+        _ => "bad_payload",
     }
 }
 

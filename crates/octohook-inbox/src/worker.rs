@@ -450,7 +450,12 @@ impl Worker {
         // Should this future be dropped (the worker cancelled), the handler stops
         // too: its claim is no longer renewed and another worker may take over.
         let attempt = Attempt::new(&delivery, self.config.max_attempts);
-        let mut task = AbortOnDrop(tokio::spawn(attempt.scope(handler.handle(delivery))));
+        // A spawned task starts outside every span: it runs in the delivery's
+        // (this future's), so that the handler's own log lines carry it.
+        let handled = attempt
+            .scope(handler.handle(delivery))
+            .instrument(tracing::Span::current());
+        let mut task = AbortOnDrop(tokio::spawn(handled));
         let renew_every = self.config.lease / 3;
         let mut renewing = true;
         let result = loop {
@@ -586,6 +591,65 @@ mod tests {
             mean > Duration::from_secs(5) && mean < Duration::from_secs(7),
             "{mean:?}"
         );
+    }
+
+    /// A `tracing` writer into a shared buffer.
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_handlers_log_lines_carry_the_deliverys_span() {
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        // This runtime has one thread: the handler's task runs on it, under
+        // this subscriber.
+        let _default = tracing::subscriber::set_default(subscriber);
+        let inbox = Inbox::in_memory();
+        let key = DeliveryKey::new(
+            Some(octohook::HookId::new(7)),
+            "72d3162e-cc78-11e3".parse().unwrap(),
+        );
+        inbox
+            .insert(NewDelivery::new(key, "issues", "{}"))
+            .await
+            .unwrap();
+        let handler = |_: StoredDelivery| async {
+            // After an await: on a later poll of the task, not only its first.
+            tokio::task::yield_now().await;
+            tracing::info!("handler ran");
+            Ok(())
+        };
+        let worker = inbox.worker(WorkerConfig::new("w"));
+        let processed = worker.run_once(&handler).await.unwrap().unwrap();
+        assert_eq!(processed.outcome, Outcome::Done);
+        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        let line = text
+            .lines()
+            .find(|line| line.ends_with("handler ran"))
+            .unwrap_or_else(|| panic!("no handler line in:\n{text}"));
+        for field in [
+            "delivery{",
+            "delivery=72d3162e-cc78-11e3",
+            "event=issues",
+            "hook_id=7",
+            "attempt=1",
+        ] {
+            assert!(line.contains(field), "no {field} in {line}");
+        }
     }
 
     #[tokio::test]

@@ -15,6 +15,7 @@ mod corpus;
 mod crash;
 mod delivery;
 mod leaks;
+mod log_bounds;
 mod process;
 mod raw;
 mod readme_deliveries;
@@ -28,6 +29,7 @@ pub use crash::{
 };
 pub use delivery::TestDelivery;
 pub use leaks::{CapturedLogs, find_leaks, sent_signatures};
+pub use log_bounds::{HOSTILE_GUID_LEN, MAX_LOG_LINE, check_log_bounds};
 pub use process::{
     ReceiverProcess, check_idle_flood, check_idle_flood_under_a_low_file_limit,
     check_inbox_receiver, check_line_printing_receiver, check_records, check_serve_records,

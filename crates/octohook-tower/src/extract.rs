@@ -5,7 +5,8 @@
 //! - Without the layer: [`StandaloneWebhook`] and [`StandaloneWebhookPayload<T>`]
 //!   read and verify the body themselves with the [`Verifier`] taken from the
 //!   router's state (`Verifier: FromRef<S>`). Behind the layer they reuse its result
-//!   instead of verifying twice.
+//!   instead of verifying twice. They log rejections to the process's shared
+//!   [`RejectionLog`].
 //!
 //! ```
 //! use axum::{Router, extract::FromRef, routing::post};
@@ -33,7 +34,7 @@
 use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use octohook::{VerifiedDelivery, Verifier};
+use octohook::{RejectionLog, VerifiedDelivery, Verifier};
 use serde::de::DeserializeOwned;
 
 use crate::verify_body::VerifyBody;
@@ -137,7 +138,7 @@ where
             Err(error) => Err(error.into()),
         };
         verified.map(Self).map_err(|rejection| {
-            crate::rejection::log(&rejection, &parts.headers);
+            crate::rejection::log(&RejectionLog::default(), &rejection, &parts.headers);
             WebhookRejection(rejection)
         })
     }
@@ -212,8 +213,38 @@ pub async fn dispatch(dispatcher: &octohook::Dispatcher, delivery: VerifiedDeliv
     match dispatcher.dispatch(delivery).await {
         Ok(_) => StatusCode::OK.into_response(),
         Err(error) => {
-            tracing::warn!(delivery = %guid, status = error.status().as_u16(), %error, "webhook dispatch failed");
+            // The error may quote the payload (its action, a parse error): cut,
+            // escaped, and no more lines per second than the limit.
+            if dispatch_failures().admit(dispatch_reason(&error)) {
+                let text = error.to_string();
+                tracing::warn!(
+                    delivery = %guid,
+                    status = error.status().as_u16(),
+                    error = %octohook::ClientBytes::new(text.as_bytes()).quoted().with_limit(200),
+                    "webhook dispatch failed"
+                );
+            }
             (error.status(), error.response_text()).into_response()
         }
+    }
+}
+
+/// The rate limit of the "webhook dispatch failed" lines of the process.
+#[cfg(feature = "events")]
+fn dispatch_failures() -> &'static octohook::LogRateLimit {
+    static LIMIT: std::sync::OnceLock<octohook::LogRateLimit> = std::sync::OnceLock::new();
+    LIMIT.get_or_init(|| {
+        octohook::LogRateLimit::per_second(
+            "dispatch failure",
+            octohook::LogRateLimit::DEFAULT_LINES_PER_SECOND,
+        )
+    })
+}
+
+#[cfg(feature = "events")]
+fn dispatch_reason(error: &octohook::DispatchError) -> &'static str {
+    match error {
+        octohook::DispatchError::Parse { .. } => "parse",
+        _ => "handlers",
     }
 }

@@ -9,7 +9,7 @@ use http::request::Parts;
 use http::{HeaderMap, Request, Response};
 use http_body::Body;
 use http_body_util::Full;
-use octohook::PendingDelivery;
+use octohook::{ClientBytes, PendingDelivery, RejectionLog};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
@@ -42,6 +42,7 @@ pin_project! {
             verify: VerifyBody<B>,
             parts: Option<Parts>,
             service: Option<S>,
+            rejection_log: RejectionLog,
         },
         Calling {
             #[pin]
@@ -63,12 +64,14 @@ where
         pending: PendingDelivery,
         body: B,
         read_timeout: Option<Duration>,
+        rejection_log: RejectionLog,
     ) -> Self {
         let headers = pending.headers();
+        // The event is not signed yet: cut to a few dozen bytes.
         let span = tracing::info_span!(
             "delivery",
             delivery = %headers.guid(),
-            event = %headers.event(),
+            event = %ClientBytes::new(headers.event().as_str().as_bytes()),
             hook_id = headers.hook_id().map(|id| id.get()),
         );
         Self {
@@ -76,6 +79,7 @@ where
                 verify: VerifyBody::new(pending, body).with_deadline(read_timeout),
                 parts: Some(parts),
                 service: Some(service),
+                rejection_log,
             },
             span,
         }
@@ -88,8 +92,12 @@ where
         }
     }
 
-    pub(crate) fn rejected(rejection: Rejection, headers: &HeaderMap) -> Self {
-        crate::rejection::log(&rejection, headers);
+    pub(crate) fn rejected(
+        rejection: Rejection,
+        headers: &HeaderMap,
+        rejection_log: &RejectionLog,
+    ) -> Self {
+        crate::rejection::log(rejection_log, &rejection, headers);
         Self {
             state: State::Rejected {
                 rejection: Some(rejection),
@@ -124,6 +132,7 @@ where
                     verify,
                     parts,
                     service,
+                    rejection_log,
                 } => {
                     let verified = ready!(verify.poll(cx));
                     let mut parts = parts.take().expect("polled after completion");
@@ -138,7 +147,7 @@ where
                             this.state.set(State::Calling { future });
                         }
                         Err(rejection) => {
-                            crate::rejection::log(&rejection, &parts.headers);
+                            crate::rejection::log(rejection_log, &rejection, &parts.headers);
                             this.state.set(State::Rejected {
                                 rejection: Some(rejection),
                             });

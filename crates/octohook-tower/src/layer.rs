@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use octohook::Verifier;
+use octohook::{RejectionLog, Verifier};
 use tower_layer::Layer;
 
 use crate::VerifyWebhook;
@@ -47,19 +47,29 @@ use crate::VerifyWebhook;
 /// cannot hold a request (and its buffer) open. The layer only sees the body: the
 /// time a client may take to send the request head is the server's business
 /// (hyper's `header_read_timeout`; `axum::serve` sets none).
+///
+/// # Logs
+///
+/// Each rejection is logged (`WARN`) through a [`RejectionLog`]: its status and
+/// reason, the delivery GUID only when valid, the event name cut and escaped,
+/// at most 10 lines per second by default across the process, then one line
+/// counting the rest. See [`with_rejection_log`](Self::with_rejection_log).
 #[derive(Clone, Debug)]
 pub struct VerifyWebhookLayer {
     verifier: Verifier,
     read_timeout: Option<Duration>,
+    rejection_log: RejectionLog,
 }
 
 impl VerifyWebhookLayer {
     /// A layer verifying with `verifier` (its secrets, SHA-1 opt-in and body limit),
-    /// without a read timeout.
+    /// without a read timeout, logging rejections to the process's shared
+    /// [`RejectionLog`].
     pub fn new(verifier: Verifier) -> Self {
         Self {
             verifier,
             read_timeout: None,
+            rejection_log: RejectionLog::default(),
         }
     }
 
@@ -114,13 +124,35 @@ impl VerifyWebhookLayer {
     pub fn read_timeout(&self) -> Option<Duration> {
         self.read_timeout
     }
+
+    /// Logs rejections to `log` instead of the process's shared one (10 lines
+    /// per second): one with a rate of its own, for instance.
+    ///
+    /// ```
+    /// use octohook::{RejectionLog, Verifier, WebhookSecret};
+    /// use octohook_tower::VerifyWebhookLayer;
+    ///
+    /// let verifier = Verifier::new(WebhookSecret::new("s3cret").unwrap());
+    /// let layer = VerifyWebhookLayer::new(verifier).with_rejection_log(RejectionLog::per_second(2));
+    /// assert_eq!(layer.rejection_log().lines_per_second(), 2);
+    /// ```
+    pub fn with_rejection_log(mut self, log: RejectionLog) -> Self {
+        self.rejection_log = log;
+        self
+    }
+
+    /// Where rejections are logged.
+    pub fn rejection_log(&self) -> &RejectionLog {
+        &self.rejection_log
+    }
 }
 
 impl<S> Layer<S> for VerifyWebhookLayer {
     type Service = VerifyWebhook<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        let service = VerifyWebhook::new(inner, self.verifier.clone());
+        let service = VerifyWebhook::new(inner, self.verifier.clone())
+            .with_rejection_log(self.rejection_log.clone());
         match self.read_timeout {
             Some(timeout) => service.with_read_timeout(timeout),
             None => service,

@@ -5,6 +5,7 @@ use http::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use http::{HeaderMap, Response};
 use http_body_util::Full;
 pub use octohook::Rejection;
+use octohook::RejectionLog;
 
 /// `rejection` as the `text/plain` response the layer answers with: its
 /// [status](Rejection::status) and [body](Rejection::body).
@@ -31,18 +32,10 @@ pub fn rejection_response(rejection: &Rejection) -> Response<Full<Bytes>> {
     response
 }
 
-/// Logs `rejection` with its status, reason and the delivery GUID, if any.
-pub(crate) fn log(rejection: &Rejection, headers: &HeaderMap) {
-    let guid = headers
-        .get(octohook::header::X_GITHUB_DELIVERY)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or("-");
-    tracing::warn!(
-        status = rejection.status().as_u16(),
-        reason = %rejection,
-        delivery = guid,
-        "rejected webhook delivery"
-    );
+/// Logs `rejection` to `log` (status, reason, the delivery GUID when valid),
+/// and counts it in the metrics.
+pub(crate) fn log(log: &RejectionLog, rejection: &Rejection, headers: &HeaderMap) {
+    log.log(rejection, headers);
     #[cfg(feature = "metrics")]
     octohook::metrics::record_rejection(
         rejection,

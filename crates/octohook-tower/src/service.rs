@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use http::{Method, Request, Response};
 use http_body::Body;
-use octohook::Verifier;
+use octohook::{RejectionLog, Verifier};
 use tower_service::Service;
 
 use crate::future::ResponseFuture;
@@ -17,15 +17,18 @@ pub struct VerifyWebhook<S> {
     inner: S,
     verifier: Verifier,
     read_timeout: Option<Duration>,
+    rejection_log: RejectionLog,
 }
 
 impl<S> VerifyWebhook<S> {
-    /// Wraps `inner`, verifying with `verifier`, without a read timeout.
+    /// Wraps `inner`, verifying with `verifier`, without a read timeout, logging
+    /// rejections to the process's shared [`RejectionLog`].
     pub fn new(inner: S, verifier: Verifier) -> Self {
         Self {
             inner,
             verifier,
             read_timeout: None,
+            rejection_log: RejectionLog::default(),
         }
     }
 
@@ -39,6 +42,17 @@ impl<S> VerifyWebhook<S> {
     /// The read timeout, if one is set.
     pub fn read_timeout(&self) -> Option<Duration> {
         self.read_timeout
+    }
+
+    /// Logs rejections to `log`; see [`VerifyWebhookLayer::with_rejection_log`].
+    pub fn with_rejection_log(mut self, log: RejectionLog) -> Self {
+        self.rejection_log = log;
+        self
+    }
+
+    /// Where rejections are logged.
+    pub fn rejection_log(&self) -> &RejectionLog {
+        &self.rejection_log
     }
 
     /// A [`VerifyWebhookLayer`] with `verifier`.
@@ -82,9 +96,18 @@ where
                 // a fresh clone stays behind for the next request.
                 let fresh = self.inner.clone();
                 let ready = std::mem::replace(&mut self.inner, fresh);
-                ResponseFuture::verifying(ready, parts, pending, body, self.read_timeout)
+                ResponseFuture::verifying(
+                    ready,
+                    parts,
+                    pending,
+                    body,
+                    self.read_timeout,
+                    self.rejection_log.clone(),
+                )
             }
-            Err(error) => ResponseFuture::rejected(error.into(), &parts.headers),
+            Err(error) => {
+                ResponseFuture::rejected(error.into(), &parts.headers, &self.rejection_log)
+            }
         }
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::FromRef;
 use axum::routing::post;
-use octohook::{Verifier, WebhookSecret};
+use octohook::{RejectionLog, Verifier, WebhookSecret};
 use octohook_test_battery::{AdversarialOptions, CapturedLogs, SECRET, TestDelivery};
 use octohook_tower::VerifyWebhookLayer;
 use octohook_tower::extract::{
@@ -92,9 +92,12 @@ async fn layer_passes_the_battery() {
 async fn layer_with_read_timeout_withstands_hostile_clients_and_logs_no_secret() {
     let logs = CapturedLogs::install();
     let app = |verifier: Verifier, timeout: Duration| {
-        Router::new()
-            .route("/hook", post(echo))
-            .layer(VerifyWebhookLayer::new(verifier).with_read_timeout(timeout))
+        Router::new().route("/hook", post(echo)).layer(
+            VerifyWebhookLayer::new(verifier)
+                .with_read_timeout(timeout)
+                // Every line, for the checks below.
+                .with_rejection_log(RejectionLog::per_second(u32::MAX)),
+        )
     };
     // The whole battery, with a read timeout long enough for its 25 MiB body in a
     // debug build; then the hostile clients against a 1 s timeout.
@@ -135,6 +138,17 @@ async fn layer_with_read_timeout_withstands_hostile_clients_and_logs_no_secret()
     );
     let leaks = octohook_test_battery::find_leaks(&text);
     assert!(leaks.is_empty(), "the logs leak {}", leaks.join(", "));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejections_are_logged_bounded_and_escaped() {
+    let logs = CapturedLogs::install();
+    let app = Router::new()
+        .route("/hook", post(echo))
+        .layer(VerifyWebhookLayer::new(verifier()).with_rejection_log(RejectionLog::per_second(5)));
+    let address = serve(app).await;
+    let failures = octohook_test_battery::check_log_bounds(address, "/hook", &|| logs.text()).await;
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -339,8 +339,10 @@ fn required<'a>(
 /// carry megabytes of them into logs and stores.
 const MAX_TOKEN_LEN: usize = 255;
 
-/// A non-empty value of visible ASCII, at most [`MAX_TOKEN_LEN`] bytes, as
-/// GitHub's names and versions are.
+/// A non-empty value of visible ASCII (`!` to `~`), at most [`MAX_TOKEN_LEN`]
+/// bytes, as GitHub's names and versions are. `HeaderValue::to_str` also lets
+/// spaces and tabs through, which would put fields of a client's making into
+/// text log lines.
 fn token<'a>(value: &'a HeaderValue, header: &'static str) -> Result<&'a str, Error> {
     if value.len() > MAX_TOKEN_LEN {
         return Err(Error::InvalidHeader {
@@ -348,13 +350,18 @@ fn token<'a>(value: &'a HeaderValue, header: &'static str) -> Result<&'a str, Er
             reason: "longer than 255 bytes",
         });
     }
-    match value.to_str() {
-        Ok(text) if !text.is_empty() && !text.contains(' ') => Ok(text),
-        _ => Err(Error::InvalidHeader {
+    let bytes = value.as_bytes();
+    if bytes.is_empty() || !bytes.iter().all(|byte| matches!(byte, b'!'..=b'~')) {
+        return Err(Error::InvalidHeader {
             header,
-            reason: "not a non-empty ASCII token",
-        }),
+            reason: "not a non-empty token of visible ASCII",
+        });
     }
+    // Only ASCII passed the check above.
+    std::str::from_utf8(bytes).map_err(|_| Error::InvalidHeader {
+        header,
+        reason: "not a non-empty token of visible ASCII",
+    })
 }
 
 fn number(value: &HeaderValue, header: &'static str) -> Result<u64, Error> {
@@ -453,5 +460,40 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn tokens_are_visible_ascii_without_tab_space_or_control() {
+        let headers_with = |event: &[u8]| {
+            let mut headers = HeaderMap::new();
+            headers.insert(X_GITHUB_DELIVERY, HeaderValue::from_static("a1"));
+            headers.insert(X_GITHUB_EVENT, HeaderValue::from_bytes(event).unwrap());
+            headers.insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            headers
+        };
+        for bad in [&b"push\tstatus=200"[..], b"push status=200", b"caf\xc3\xa9"] {
+            let error = DeliveryHeaders::from_headers(&headers_with(bad)).unwrap_err();
+            assert_eq!(
+                error.to_string(),
+                "invalid X-GitHub-Event header: not a non-empty token of visible ASCII",
+                "{bad:?}"
+            );
+            assert_eq!(error.status(), http::StatusCode::BAD_REQUEST);
+        }
+        let parsed = DeliveryHeaders::from_headers(&headers_with(b"!weird~event")).unwrap();
+        assert_eq!(parsed.event().as_str(), "!weird~event");
+        let mut headers = headers_with(b"push");
+        headers.insert(
+            X_GITHUB_ENTERPRISE_HOST,
+            HeaderValue::from_static("ghe\texample"),
+        );
+        let error = DeliveryHeaders::from_headers(&headers).unwrap_err();
+        assert!(
+            error.to_string().contains("X-GitHub-Enterprise-Host"),
+            "{error}"
+        );
     }
 }

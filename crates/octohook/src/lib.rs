@@ -41,6 +41,7 @@
 
 mod body_budget;
 mod body_verification;
+mod client_bytes;
 mod content_type;
 mod delivery_headers;
 #[cfg(feature = "events-core")]
@@ -51,12 +52,14 @@ mod event_kind;
 pub mod events;
 pub mod header;
 mod ids;
+mod log_rate_limit;
 #[cfg(feature = "metrics")]
 pub mod metrics;
 mod nesting;
 mod payload_check;
 mod record;
 mod rejection;
+mod rejection_log;
 mod secret;
 mod signature;
 mod verified_delivery;
@@ -64,6 +67,7 @@ mod verifier;
 
 pub use body_budget::{BodyBudget, DEFAULT_BODY_BUDGET};
 pub use body_verification::BodyVerification;
+pub use client_bytes::ClientBytes;
 pub use content_type::ContentType;
 pub use delivery_headers::{DeliveryHeaders, EnterpriseServer, InstallationTarget, TargetType};
 #[cfg(feature = "events-core")]
@@ -75,10 +79,12 @@ pub use event_kind::EventKind;
 #[cfg(feature = "events-core")]
 pub use events::{Event, EventAction, EventError, Payload, WebhookEvent};
 pub use ids::{DeliveryGuid, HookId, InvalidDeliveryGuid, InvalidHookId};
+pub use log_rate_limit::LogRateLimit;
 pub use nesting::DEFAULT_MAX_JSON_DEPTH;
 pub use payload_check::PayloadCheck;
 pub use record::DeliveryRecord;
 pub use rejection::Rejection;
+pub use rejection_log::RejectionLog;
 pub use secret::{EmptySecret, WebhookSecret};
 pub use signature::{
     Signature1, Signature256, SignatureAlgorithm, SignatureFormatError, Signer, sign,
