@@ -236,6 +236,17 @@ impl StatusCounts {
         *slot += count;
     }
 
+    /// Takes `count` from `status`.
+    pub(crate) fn subtract(&mut self, status: DeliveryStatus, count: u64) {
+        let slot = match status {
+            DeliveryStatus::Pending => &mut self.pending,
+            DeliveryStatus::Processing => &mut self.processing,
+            DeliveryStatus::Done => &mut self.done,
+            DeliveryStatus::Failed => &mut self.failed,
+        };
+        *slot = slot.saturating_sub(count);
+    }
+
     /// All deliveries.
     pub fn total(&self) -> u64 {
         self.pending + self.processing + self.done + self.failed
