@@ -17,6 +17,7 @@ mod delivery;
 mod leaks;
 mod process;
 mod raw;
+mod stored_headers;
 
 use std::net::SocketAddr;
 
@@ -30,6 +31,9 @@ pub use leaks::{CapturedLogs, find_leaks, sent_signatures};
 pub use process::{
     ReceiverProcess, check_idle_flood, check_idle_flood_under_a_low_file_limit,
     check_inbox_receiver, check_line_printing_receiver, check_records, check_serve_records,
+};
+pub use stored_headers::{
+    check_inbox_receiver_stored_headers, check_receiver_stored_headers, check_stored_headers,
 };
 
 /// The secret a receiver under test verifies with.
