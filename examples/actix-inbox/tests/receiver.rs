@@ -24,3 +24,8 @@ async fn four_sigkills_lose_no_acknowledged_delivery_and_store_none_twice() {
     let report = octohook_test_battery::check_program_crash_safety(BIN).await;
     assert_eq!(report.kills, 4);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stores_only_githubs_headers_within_the_cap() {
+    octohook_test_battery::check_inbox_receiver_stored_headers(BIN).await;
+}

@@ -34,3 +34,8 @@ async fn an_idle_flood_past_the_open_file_limit_does_not_delay_a_delivery() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stores_only_githubs_headers_within_the_cap() {
+    octohook_test_battery::check_inbox_receiver_stored_headers(BIN).await;
+}
