@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
+use bytes::Bytes;
 use tokio::sync::Notify;
 
 use crate::store::StoreFuture;
@@ -23,6 +24,15 @@ pub const DEFAULT_MAX_FINISHED: usize = 100_000;
 /// most by default: 256 MiB, ten of the largest deliveries GitHub sends (25 MiB)
 /// or tens of thousands of ordinary ones.
 pub const DEFAULT_SIZE_LIMIT: u64 = 256 * 1024 * 1024;
+
+/// Bodies up to this size are copied into a buffer of their own when stored.
+///
+/// A body that arrived in the same read as the request head can be a slice of
+/// the server's read buffer: kept as it is, a 25-byte body would hold the whole
+/// buffer, padding headers and all (hundreds of KB), beyond what the size limit
+/// counts. Larger bodies arrive in several reads and are gathered into a buffer
+/// of their own size, which is kept without a copy.
+const COPIED_BODY_MAX: usize = 1024 * 1024;
 
 /// A store in the process's memory: the library default.
 ///
@@ -154,7 +164,10 @@ impl MemoryStore {
     }
 
     fn insert_now(&self, new: NewDelivery) -> Result<Inserted, StoreError> {
-        let new = new.with_stored_headers();
+        let mut new = new.with_stored_headers();
+        if new.body.len() <= COPIED_BODY_MAX {
+            new.body = Bytes::copy_from_slice(&new.body);
+        }
         let now = SystemTime::now();
         let mut state = self.lock();
         state.expire(now, self.ttl, self.max_finished);
