@@ -2,7 +2,7 @@
 //! (feature `inbox`).
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::ContentType;
+use actix_web::http::header::{ContentType, RETRY_AFTER};
 use actix_web::{HttpRequest, HttpResponse, Route, web};
 use octohook_inbox::Inbox;
 
@@ -11,8 +11,8 @@ use crate::headers::request_headers;
 
 /// A `POST` route that stores each verified delivery once per (hook, GUID) in
 /// `inbox` and answers as its [`Receipt`](octohook_inbox::Receipt) says: 200 once
-/// the delivery is committed (or was stored before), 503 when the store cannot
-/// commit it, never a 2xx before the commit nor a 503 after one.
+/// the delivery is committed (or was stored before), 503 with `Retry-After` when
+/// the store cannot commit it (down, read-only, full), never a 2xx before the commit nor a 503 after one.
 ///
 /// Behind the [`VerifyWebhook`](crate::VerifyWebhook) middleware it reads the
 /// delivery the middleware verified; alone, it verifies it with the
@@ -43,6 +43,9 @@ pub fn store_delivery(inbox: Inbox) -> Route {
             let status = StatusCode::from_u16(receipt.status().as_u16())
                 .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             let mut response = HttpResponse::build(status);
+            if let Some(seconds) = receipt.retry_after_secs() {
+                response.insert_header((RETRY_AFTER, seconds));
+            }
             if receipt.body().is_empty() {
                 response.finish()
             } else {

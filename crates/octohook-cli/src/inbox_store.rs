@@ -29,8 +29,10 @@ pub(crate) struct ServeStoreArgs {
     database_schema: Option<String>,
     /// Refuse to grow the SQLite file beyond about this size (bytes, or 512MiB,
     /// 2GB, ...): deliveries are then answered 503 until room is made (octohook
-    /// inbox purge).
-    #[arg(long, env = "OCTOHOOK_DB_SIZE_LIMIT", value_name = "SIZE", conflicts_with_all = ["database_url", "memory_inbox", "no_inbox"])]
+    /// inbox purge). With --memory-inbox: the most bytes of bodies and headers
+    /// held in memory (256MiB by default); finished deliveries are forgotten
+    /// first to make room, then deliveries are answered 503.
+    #[arg(long, env = "OCTOHOOK_DB_SIZE_LIMIT", value_name = "SIZE", conflicts_with_all = ["database_url", "no_inbox"])]
     db_size_limit: Option<ByteSize>,
 }
 
@@ -84,8 +86,8 @@ pub(crate) struct InboxStoreArgs {
 pub(crate) enum StoreChoice {
     /// No inbox at all.
     None,
-    /// A [`MemoryStore`].
-    Memory,
+    /// A [`MemoryStore`], with its size limit (the default when `None`).
+    Memory { size_limit: Option<u64> },
     /// A SQLite file.
     Sqlite {
         path: PathBuf,
@@ -131,7 +133,9 @@ impl ServeStoreArgs {
         if select.no_inbox {
             StoreChoice::None
         } else if select.memory_inbox {
-            StoreChoice::Memory
+            StoreChoice::Memory {
+                size_limit: self.db_size_limit.map(ByteSize::bytes),
+            }
         } else if let Some(url) = &select.database_url {
             StoreChoice::Postgres {
                 url: url.clone(),
@@ -189,7 +193,7 @@ impl StoreChoice {
     pub(crate) fn describe(&self) -> String {
         match self {
             Self::None => "none".to_owned(),
-            Self::Memory => "memory".to_owned(),
+            Self::Memory { .. } => "memory".to_owned(),
             Self::Sqlite { path, .. } => format!("sqlite {}", path.display()),
             Self::Postgres { schema, .. } => match schema {
                 Some(schema) => format!("postgresql (schema {schema})"),
@@ -202,7 +206,13 @@ impl StoreChoice {
     pub(crate) async fn open(&self) -> Result<Option<Arc<dyn DeliveryStore>>, OpenError> {
         Ok(match self {
             Self::None => None,
-            Self::Memory => Some(Arc::new(MemoryStore::new())),
+            Self::Memory { size_limit } => {
+                let store = MemoryStore::new();
+                Some(Arc::new(match size_limit {
+                    Some(bytes) => store.with_size_limit(*bytes),
+                    None => store,
+                }))
+            }
             Self::Sqlite {
                 path,
                 size_limit,
@@ -276,7 +286,16 @@ mod tests {
                 read_only: false,
             }
         );
-        assert_eq!(parse(&["--memory-inbox"]).unwrap(), StoreChoice::Memory);
+        assert_eq!(
+            parse(&["--memory-inbox"]).unwrap(),
+            StoreChoice::Memory { size_limit: None }
+        );
+        assert_eq!(
+            parse(&["--memory-inbox", "--db-size-limit", "1MiB"]).unwrap(),
+            StoreChoice::Memory {
+                size_limit: Some(1 << 20)
+            }
+        );
         assert_eq!(parse(&["--no-inbox"]).unwrap(), StoreChoice::None);
         assert!(matches!(
             parse(&["--database-url", "postgres://u@h/d", "--database-schema", "s"]).unwrap(),
@@ -315,7 +334,10 @@ mod tests {
         ));
         let mut memory = serve(&["--memory-inbox"]);
         memory.store.use_database_url_from_env(from_env);
-        assert_eq!(memory.store.choice(), StoreChoice::Memory);
+        assert_eq!(
+            memory.store.choice(),
+            StoreChoice::Memory { size_limit: None }
+        );
     }
 
     #[test]

@@ -38,3 +38,10 @@ async fn out_loses_no_acknowledged_delivery_across_four_sigkills() {
     let report = octohook_test_battery::check_crash_safety(&subject, 400, 4).await;
     assert_eq!(report.kills, 4);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_githubs_headers_are_stored_within_the_cap() {
+    let db = TempDb::new();
+    let receiver = ReceiverProcess::spawn(&mut serve(&["--db", db.path_str()]), "octohook serve");
+    octohook_test_battery::check_receiver_stored_headers(&receiver, &db).await;
+}

@@ -112,12 +112,13 @@ mod record;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod store;
+mod stored_headers;
 mod worker;
 
 pub use attempt::Attempt;
 pub use error::{StoreError, TlsError};
 pub use inbox::Inbox;
-pub use memory::{DEFAULT_MAX_FINISHED, DEFAULT_TTL, MemoryStore};
+pub use memory::{DEFAULT_MAX_FINISHED, DEFAULT_SIZE_LIMIT, DEFAULT_TTL, MemoryStore};
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresOptions, PostgresStore, SslMode, UnknownSslMode};
 pub use processing::{Drained, Processing};
@@ -134,6 +135,7 @@ pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 pub use store::{
     Claim, Claimed, DeliveryStore, Inserted, ListQuery, PurgeQuery, StatusCounts, StoreFuture,
 };
+pub use stored_headers::MAX_STORED_HEADER_BYTES;
 pub use worker::{AttemptError, Backoff, Handler, Outcome, Processed, Worker, WorkerConfig};
 
 /// The README's examples, compiled as doctests so they stay true.

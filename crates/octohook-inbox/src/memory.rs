@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
+use bytes::Bytes;
 use tokio::sync::Notify;
 
 use crate::store::StoreFuture;
@@ -19,6 +20,20 @@ pub const DEFAULT_TTL: Duration = Duration::from_secs(3 * 24 * 60 * 60);
 /// How many finished deliveries are remembered at most by default.
 pub const DEFAULT_MAX_FINISHED: usize = 100_000;
 
+/// How many bytes of deliveries (bodies and stored headers) a store holds at
+/// most by default: 256 MiB, ten of the largest deliveries GitHub sends (25 MiB)
+/// or tens of thousands of ordinary ones.
+pub const DEFAULT_SIZE_LIMIT: u64 = 256 * 1024 * 1024;
+
+/// Bodies up to this size are copied into a buffer of their own when stored.
+///
+/// A body that arrived in the same read as the request head can be a slice of
+/// the server's read buffer: kept as it is, a 25-byte body would hold the whole
+/// buffer, padding headers and all (hundreds of KB), beyond what the size limit
+/// counts. Larger bodies arrive in several reads and are gathered into a buffer
+/// of their own size, which is kept without a copy.
+const COPIED_BODY_MAX: usize = 1024 * 1024;
+
 /// A store in the process's memory: the library default.
 ///
 /// It deduplicates and hands deliveries to workers like the other stores, but
@@ -27,6 +42,14 @@ pub const DEFAULT_MAX_FINISHED: usize = 100_000;
 /// `failed`) deliveries are forgotten `ttl` after they were received, or sooner
 /// when more than `max_finished` are kept (oldest first); `pending` and
 /// `processing` ones are kept until they finish.
+///
+/// It holds at most a [size limit](Self::with_size_limit) of bodies and stored
+/// headers ([`DEFAULT_SIZE_LIMIT`] by default). A delivery that would go past
+/// it first makes room by forgetting finished deliveries, oldest first (a
+/// redelivery of one of those is then stored and processed again); when the
+/// unfinished ones alone leave no room, [`insert`](DeliveryStore::insert) fails
+/// with [`StoreError::Full`] and the receiver answers 503, as it does for a
+/// full SQLite file. Duplicates are still recognized when full.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -52,6 +75,7 @@ pub struct MemoryStore {
     state: Mutex<State>,
     ttl: Duration,
     max_finished: usize,
+    size_limit: u64,
     wakeup: Arc<Notify>,
 }
 
@@ -60,6 +84,11 @@ struct State {
     last_id: i64,
     ids: HashMap<DeliveryKey, StoredDeliveryId>,
     rows: BTreeMap<StoredDeliveryId, Row>,
+    /// The deliveries in each status, kept as rows change so that counting
+    /// them scans nothing.
+    counts: StatusCounts,
+    /// The bytes of bodies and stored headers held (see [`held_bytes`]).
+    bytes: u64,
     /// Claimable candidates: (next attempt or lease end, id) of every `pending`
     /// and `processing` row.
     due: BTreeSet<(SystemTime, StoredDeliveryId)>,
@@ -81,20 +110,49 @@ impl Default for MemoryStore {
 
 impl MemoryStore {
     /// A store remembering finished deliveries for [`DEFAULT_TTL`], at most
-    /// [`DEFAULT_MAX_FINISHED`] of them.
+    /// [`DEFAULT_MAX_FINISHED`] of them, holding at most [`DEFAULT_SIZE_LIMIT`]
+    /// bytes of deliveries.
     pub fn new() -> Self {
         Self::with_limits(DEFAULT_TTL, DEFAULT_MAX_FINISHED)
     }
 
     /// A store remembering finished deliveries for `ttl` after they were
-    /// received, at most `max_finished` of them.
+    /// received, at most `max_finished` of them, holding at most
+    /// [`DEFAULT_SIZE_LIMIT`] bytes of deliveries.
     pub fn with_limits(ttl: Duration, max_finished: usize) -> Self {
         Self {
             state: Mutex::new(State::default()),
             ttl,
             max_finished,
+            size_limit: DEFAULT_SIZE_LIMIT,
             wakeup: Arc::new(Notify::new()),
         }
+    }
+
+    /// Holds at most `bytes` of deliveries: their bodies and stored headers
+    /// (names and values). Past it, finished deliveries are forgotten to make
+    /// room, and when none is left inserts fail with [`StoreError::Full`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use octohook_inbox::{DeliveryKey, DeliveryStore, MemoryStore, NewDelivery, StoreError};
+    ///
+    /// let store = MemoryStore::new().with_size_limit(1024);
+    /// let key = |guid: &str| DeliveryKey::new(None, guid.parse().unwrap());
+    /// store.insert(NewDelivery::new(key("a"), "push", vec![b' '; 1000])).await.unwrap();
+    /// let refused = store.insert(NewDelivery::new(key("b"), "push", vec![b' '; 1000])).await;
+    /// assert!(matches!(refused, Err(StoreError::Full(_))));
+    /// # }
+    /// ```
+    pub fn with_size_limit(mut self, bytes: u64) -> Self {
+        self.size_limit = bytes;
+        self
+    }
+
+    /// The bytes of bodies and stored headers it holds now.
+    pub fn held_bytes(&self) -> u64 {
+        self.lock().bytes
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -105,12 +163,27 @@ impl MemoryStore {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn insert_now(&self, new: NewDelivery) -> Inserted {
+    fn insert_now(&self, new: NewDelivery) -> Result<Inserted, StoreError> {
+        let mut new = new.with_stored_headers();
+        if new.body.len() <= COPIED_BODY_MAX {
+            new.body = Bytes::copy_from_slice(&new.body);
+        }
         let now = SystemTime::now();
         let mut state = self.lock();
         state.expire(now, self.ttl, self.max_finished);
         if let Some(&id) = state.ids.get(&new.key) {
-            return Inserted::Duplicate { id };
+            return Ok(Inserted::Duplicate { id });
+        }
+        let size = held_bytes(&new.body, &new.headers);
+        while state.bytes.saturating_add(size) > self.size_limit {
+            let Some(&(_, oldest)) = state.finished.first() else {
+                return Err(StoreError::Full(format!(
+                    "the in-memory inbox holds {} bytes of unfinished deliveries; \
+                     a delivery of {size} more would pass its limit of {} bytes",
+                    state.bytes, self.size_limit
+                )));
+            };
+            state.remove(oldest);
         }
         state.last_id += 1;
         let id = StoredDeliveryId::new(state.last_id);
@@ -131,9 +204,10 @@ impl MemoryStore {
             updated_at: now,
         };
         state.ids.insert(delivery.key.clone(), id);
+        state.bytes += size;
         state.rows.insert(id, Row { delivery, seq: 0 });
         state.index(id);
-        Inserted::New { id }
+        Ok(Inserted::New { id })
     }
 
     fn claim_now(&self, worker: &str, lease: Duration) -> Option<Claimed> {
@@ -199,6 +273,7 @@ impl State {
             return;
         };
         let delivery = &row.delivery;
+        self.counts.add(delivery.status, 1);
         match delivery.status {
             DeliveryStatus::Pending => {
                 let due = delivery.next_attempt_at.unwrap_or(delivery.updated_at);
@@ -223,6 +298,7 @@ impl State {
             return;
         };
         let delivery = &row.delivery;
+        self.counts.subtract(delivery.status, 1);
         let due = match delivery.status {
             DeliveryStatus::Pending => delivery.next_attempt_at,
             DeliveryStatus::Processing => delivery.lease.as_ref().map(|lease| lease.until),
@@ -245,6 +321,9 @@ impl State {
     fn remove(&mut self, id: StoredDeliveryId) {
         self.unindex(id);
         if let Some(row) = self.rows.remove(&id) {
+            self.bytes = self
+                .bytes
+                .saturating_sub(held_bytes(&row.delivery.body, &row.delivery.headers));
             self.ids.remove(&row.delivery.key);
         }
     }
@@ -263,6 +342,16 @@ impl State {
     }
 }
 
+/// What a delivery counts against the size limit: its body and its stored
+/// headers. (The rest of a row is small and bounded: a GUID, an event name.)
+fn held_bytes(body: &[u8], headers: &[(String, String)]) -> u64 {
+    let headers: usize = headers
+        .iter()
+        .map(|(name, value)| name.len() + value.len())
+        .sum();
+    (body.len() + headers) as u64
+}
+
 fn ready<'a, T: Send + 'a>(value: Result<T, StoreError>) -> StoreFuture<'a, T> {
     Box::pin(std::future::ready(value))
 }
@@ -270,10 +359,10 @@ fn ready<'a, T: Send + 'a>(value: Result<T, StoreError>) -> StoreFuture<'a, T> {
 impl DeliveryStore for MemoryStore {
     fn insert(&self, delivery: NewDelivery) -> StoreFuture<'_, Inserted> {
         let inserted = self.insert_now(delivery);
-        if !inserted.is_duplicate() {
+        if matches!(inserted, Ok(Inserted::New { .. })) {
             self.wakeup.notify_one();
         }
-        ready(Ok(inserted))
+        ready(inserted)
     }
 
     fn claim(&self, worker: &str, lease: Duration) -> StoreFuture<'_, Option<Claimed>> {
@@ -389,13 +478,9 @@ impl DeliveryStore for MemoryStore {
         ready(Ok(doomed.len() as u64))
     }
 
+    /// Kept as rows change: no scan, and the lock is held only to copy them.
     fn counts(&self) -> StoreFuture<'_, StatusCounts> {
-        let state = self.lock();
-        let mut counts = StatusCounts::default();
-        for row in state.rows.values() {
-            counts.add(row.delivery.status, 1);
-        }
-        ready(Ok(counts))
+        ready(Ok(self.lock().counts))
     }
 
     fn wakeups(&self) -> Option<Arc<Notify>> {
@@ -415,7 +500,7 @@ mod tests {
     fn finished_deliveries_are_forgotten_beyond_the_cap() {
         let store = MemoryStore::with_limits(DEFAULT_TTL, 2);
         for guid in ["a", "b", "c"] {
-            store.insert_now(new(guid));
+            store.insert_now(new(guid)).unwrap();
             let claimed = store.claim_now("w", Duration::from_secs(5)).unwrap();
             store
                 .with_claim(&claimed.claim, |delivery, _| {
@@ -434,8 +519,8 @@ mod tests {
     fn finished_deliveries_expire_after_the_ttl_but_pending_ones_stay() {
         let store = MemoryStore::with_limits(Duration::from_secs(60), 10);
         let old = SystemTime::now() - Duration::from_secs(120);
-        store.insert_now(new("done").received_at(old));
-        store.insert_now(new("waiting").received_at(old));
+        store.insert_now(new("done").received_at(old)).unwrap();
+        store.insert_now(new("waiting").received_at(old)).unwrap();
         let claimed = store.claim_now("w", Duration::from_secs(5)).unwrap();
         assert_eq!(claimed.delivery.key.guid.as_str(), "done");
         store
@@ -450,5 +535,33 @@ mod tests {
         assert!(state.ids.contains_key(&new("waiting").key));
         assert!(state.finished.is_empty());
         assert_eq!(state.due.len(), 1);
+    }
+
+    #[test]
+    fn a_full_store_forgets_finished_deliveries_first_then_refuses() {
+        let body = |guid: &str| new(guid).body.len() as u64;
+        let store = MemoryStore::new().with_size_limit(2 * body("a"));
+        store.insert_now(new("a")).unwrap();
+        let claimed = store.claim_now("w", Duration::from_secs(5)).unwrap();
+        store
+            .with_claim(&claimed.claim, |delivery, _| {
+                delivery.status = DeliveryStatus::Done;
+                delivery.lease = None;
+            })
+            .unwrap();
+        store.insert_now(new("b")).unwrap();
+        // Full: the finished "a" makes room for "c".
+        store.insert_now(new("c")).unwrap();
+        assert!(!store.lock().ids.contains_key(&new("a").key));
+        // Full of unfinished deliveries: refused, and a duplicate is still known.
+        assert!(matches!(
+            store.insert_now(new("d")),
+            Err(StoreError::Full(_))
+        ));
+        assert!(store.insert_now(new("b")).unwrap().is_duplicate());
+        let state = store.lock();
+        assert_eq!(state.bytes, 2 * body("b"));
+        assert_eq!(state.counts.pending, 2);
+        assert_eq!(state.counts.total(), 2);
     }
 }

@@ -8,16 +8,21 @@
 //! | [`HANDLER_ATTEMPTS_TOTAL`] | counter | `outcome`: `done`, `retry`, `failed` or `lost` |
 //! | [`HANDLER_DURATION_SECONDS`] | histogram | (none): the time a handler ran, per attempt |
 //! | [`INBOX_DELIVERIES`] | gauge | `status`: `pending`, `processing`, `done`, `failed`; set by [`record_counts`] |
+//! | [`DROPPED_HEADERS_TOTAL`] | counter | (none): `X-GitHub-*`/`X-Hub-*` headers not stored with a delivery (not GitHub's, repeated, or past [`MAX_STORED_HEADER_BYTES`](crate::MAX_STORED_HEADER_BYTES)) |
+//! | [`DROPPED_HEADER_BYTES_TOTAL`] | counter | (none): their bytes, names and values |
 //!
 //! The gauge is a count of rows, so it is read from the store when it is
 //! needed: call [`record_counts`] with [`Inbox::counts`](crate::Inbox::counts)
-//! before each scrape, as `octohook serve`'s `/metrics` does.
+//! before a scrape. Counting a large SQL inbox scans its table (off the write
+//! path, but not free), so count once for concurrent scrapes and at most every
+//! few seconds, as `octohook serve`'s `/metrics` does (every 5 s).
 
 use std::time::Duration;
 
 use octohook::EventKind;
 use octohook::metrics::{Outcome as Received, record_delivery};
 
+use crate::stored_headers::DroppedHeaders;
 use crate::worker::Outcome;
 use crate::{DeliveryStatus, Receipt, StatusCounts};
 
@@ -28,6 +33,13 @@ pub const HANDLER_ATTEMPTS_TOTAL: &str = "octohook_handler_attempts_total";
 pub const HANDLER_DURATION_SECONDS: &str = "octohook_handler_duration_seconds";
 /// `octohook_inbox_deliveries{status}`: the deliveries in the store, by status.
 pub const INBOX_DELIVERIES: &str = "octohook_inbox_deliveries";
+
+/// `octohook_inbox_dropped_headers_total`: headers in GitHub's namespace that a
+/// store did not keep with a delivery. Growing fast, it is someone replaying a
+/// captured delivery with padding headers.
+pub const DROPPED_HEADERS_TOTAL: &str = "octohook_inbox_dropped_headers_total";
+/// `octohook_inbox_dropped_header_bytes_total`: the bytes of those headers.
+pub const DROPPED_HEADER_BYTES_TOTAL: &str = "octohook_inbox_dropped_header_bytes_total";
 
 /// Sets [`INBOX_DELIVERIES`] to `counts`, one series per status.
 pub fn record_counts(counts: &StatusCounts) {
@@ -51,6 +63,12 @@ pub(crate) fn record_receipt(event: &EventKind, receipt: &Receipt) {
         Receipt::Unavailable(_) => Received::Unavailable,
     };
     record_delivery(event, outcome);
+}
+
+/// Counts headers left out of a delivery's stored ones.
+pub(crate) fn record_dropped_headers(dropped: DroppedHeaders) {
+    ::metrics::counter!(DROPPED_HEADERS_TOTAL).increment(dropped.headers);
+    ::metrics::counter!(DROPPED_HEADER_BYTES_TOTAL).increment(dropped.bytes);
 }
 
 /// Counts one handler attempt that ran for `elapsed` (none when the worker gave

@@ -12,7 +12,7 @@ use crate::{StoreError, StoredDeliveryId};
 /// | `Stored` | 200 | committed, `pending`; workers will process it |
 /// | `Duplicate` | 200 | the same (hook, GUID) was stored before; nothing changed |
 /// | `Refused` | 400 | the payload is not a JSON object; nothing stored |
-/// | `Unavailable` | 503 | nothing committed; GitHub records a failure, and a redelivery is stored then |
+/// | `Unavailable` | 503, with `Retry-After` | nothing committed; GitHub records a failure, and a redelivery is stored then |
 ///
 /// A 2xx is never answered before the commit, and a 503 never after one.
 #[derive(Debug)]
@@ -58,6 +58,24 @@ impl Receipt {
             Self::Unavailable(_) => "the delivery could not be stored; try again later\n",
         }
     }
+
+    /// The `Retry-After` to answer with, in seconds: on 503 only (the store is
+    /// down, read-only or full; a client that honours it does not hammer a
+    /// store being repaired).
+    ///
+    /// ```
+    /// use octohook_inbox::{Receipt, StoreError};
+    ///
+    /// let full = Receipt::Unavailable(StoreError::Full("size limit reached".into()));
+    /// assert_eq!(full.status(), 503);
+    /// assert_eq!(full.retry_after_secs(), Some(Receipt::RETRY_AFTER_SECS));
+    /// ```
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        matches!(self, Self::Unavailable(_)).then_some(Self::RETRY_AFTER_SECS)
+    }
+
+    /// The `Retry-After` of a 503, in seconds.
+    pub const RETRY_AFTER_SECS: u64 = 30;
 
     /// Whether the delivery is committed (now or before).
     pub fn is_committed(&self) -> bool {

@@ -10,6 +10,8 @@ use bytes::Bytes;
 use http::HeaderMap;
 use octohook::{ContentType, DeliveryGuid, HookId, VerifiedDelivery};
 
+use crate::stored_headers;
+
 /// The deduplication key of a delivery: the hook it was sent to and its GUID.
 ///
 /// GitHub sends the same GUID on every redelivery *and* to every hook subscribed
@@ -247,20 +249,45 @@ impl NewDelivery {
     }
 
     /// Keeps the request's own delivery headers, to replay them when forwarding:
-    /// `Content-Type`, `User-Agent`, every `X-GitHub-*` header and the signatures
-    /// (`X-Hub-Signature-256`, `X-Hub-Signature`), so that the receiving service
-    /// can verify the body again. Nothing else is stored: no cookies, no
-    /// `Authorization`, no proxy headers. Values that are not visible ASCII are
+    /// those GitHub sends ([`octohook::header::DELIVERY_HEADERS`]: `Content-Type`,
+    /// `User-Agent`, the `X-GitHub-*` headers GitHub documents, and the signatures
+    /// `X-Hub-Signature-256` and `X-Hub-Signature`, so that the receiving service
+    /// can verify the body again), the first value of each, at most
+    /// [`MAX_STORED_HEADER_BYTES`](crate::MAX_STORED_HEADER_BYTES) in all.
+    /// Nothing else is stored: no cookies, no `Authorization`, no proxy headers,
+    /// no other `X-GitHub-*` header. Values that are not visible ASCII are
     /// skipped (GitHub sends none).
+    ///
+    /// ```
+    /// use http::HeaderMap;
+    /// use octohook_inbox::{DeliveryKey, NewDelivery};
+    ///
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert("x-github-event", "push".parse().unwrap());
+    /// headers.insert("x-github-padding-1", "a".repeat(5000).parse().unwrap());
+    /// let key = DeliveryKey::new(None, "a1".parse().unwrap());
+    /// let new = NewDelivery::new(key, "push", "{}").with_request_headers(&headers);
+    /// assert_eq!(new.headers, [("x-github-event".to_owned(), "push".to_owned())]);
+    /// ```
     pub fn with_request_headers(mut self, headers: &HeaderMap) -> Self {
-        self.headers = headers
-            .iter()
-            .filter(|(name, _)| is_delivery_header(name.as_str()))
-            .filter_map(|(name, value)| {
-                let value = value.to_str().ok()?;
-                Some((name.as_str().to_owned(), value.to_owned()))
-            })
-            .collect();
+        self.headers = stored_headers::keep(
+            headers
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.to_str().ok())),
+        );
+        self
+    }
+
+    /// The delivery with only the headers a store keeps (see
+    /// [`with_request_headers`](Self::with_request_headers)), whoever filled
+    /// [`headers`](Self::headers): what every store calls before it stores one.
+    pub(crate) fn with_stored_headers(mut self) -> Self {
+        let headers = std::mem::take(&mut self.headers);
+        self.headers = stored_headers::keep(
+            headers
+                .iter()
+                .map(|(name, value)| (name.as_str(), Some(value.as_str()))),
+        );
         self
     }
 
@@ -269,14 +296,6 @@ impl NewDelivery {
         self.received_at = at;
         self
     }
-}
-
-/// Whether a header is one of GitHub's delivery headers kept for forwarding.
-fn is_delivery_header(name: &str) -> bool {
-    matches!(
-        name,
-        "content-type" | "user-agent" | "x-hub-signature" | "x-hub-signature-256"
-    ) || name.starts_with("x-github-")
 }
 
 /// A stored delivery's row id: increasing in insertion order within one store.

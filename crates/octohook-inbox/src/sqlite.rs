@@ -154,6 +154,10 @@ impl SqliteOptions {
 /// deduplication and claims stay exact, and a writer waits up to the
 /// [busy timeout](SqliteOptions::busy_timeout) for another.
 ///
+/// [`counts`](DeliveryStore::counts) runs on a second, read-only connection
+/// with a thread of its own: in WAL mode it reads a snapshot beside the writer,
+/// so counting a large inbox (a table scan) never holds up a delivery's commit.
+///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), octohook_inbox::StoreError> {
@@ -173,6 +177,7 @@ impl SqliteOptions {
 /// ```
 pub struct SqliteStore {
     jobs: mpsc::Sender<Job>,
+    reads: mpsc::Sender<ReadJob>,
     path: PathBuf,
     wakeup: Arc<Notify>,
 }
@@ -193,6 +198,9 @@ type Job = Box<dyn FnOnce(Option<&Connection>) -> (Reply, Option<StoreError>) + 
 /// Answers the caller, given the outcome of the commit.
 type Reply = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 
+/// One query for the reading thread, given its connection (or why it has none).
+type ReadJob = Box<dyn FnOnce(Result<&Connection, StoreError>) + Send>;
+
 impl SqliteStore {
     /// Opens (creating it when missing) the database at `path` with the default
     /// [`SqliteOptions`], and brings its schema up to date.
@@ -209,6 +217,7 @@ impl SqliteStore {
         let (jobs, queue) = mpsc::channel::<Job>();
         let (opened, ready) = oneshot::channel();
         let thread_path = path.clone();
+        let busy_timeout = options.busy_timeout;
         std::thread::Builder::new()
             .name("octohook-inbox-sqlite".to_owned())
             .spawn(move || match open_connection(&thread_path, &options) {
@@ -224,8 +233,23 @@ impl SqliteStore {
                 StoreError::Unavailable(format!("cannot start the SQLite thread: {error}"))
             })?;
         ready.await.map_err(|_| thread_stopped())??;
+        // Opened once the writer has migrated the schema.
+        let (reads, read_queue) = mpsc::channel::<ReadJob>();
+        let reader_path = path.clone();
+        std::thread::Builder::new()
+            .name("octohook-inbox-sqlite-reader".to_owned())
+            .spawn(move || {
+                let connection = open_reader(&reader_path, busy_timeout);
+                while let Ok(read) = read_queue.recv() {
+                    read(connection.as_ref().map_err(Clone::clone));
+                }
+            })
+            .map_err(|error| {
+                StoreError::Unavailable(format!("cannot start the SQLite reading thread: {error}"))
+            })?;
         Ok(Self {
             jobs,
+            reads,
             path,
             wakeup: Arc::new(Notify::new()),
         })
@@ -256,6 +280,23 @@ impl SqliteStore {
             (reply, failure)
         });
         let sent = self.jobs.send(job).map_err(|_| thread_stopped());
+        Box::pin(async move {
+            sent?;
+            answered.await.map_err(|_| thread_stopped())?
+        })
+    }
+
+    /// Runs `work` on the read-only connection's thread, beside the writer.
+    fn read<T, F>(&self, work: F) -> StoreFuture<'_, T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (answer, answered) = oneshot::channel();
+        let read: ReadJob = Box::new(move |connection| {
+            let _ = answer.send(connection.and_then(work));
+        });
+        let sent = self.reads.send(read).map_err(|_| thread_stopped());
         Box::pin(async move {
             sent?;
             answered.await.map_err(|_| thread_stopped())?
@@ -359,6 +400,18 @@ fn open_connection(path: &Path, options: &SqliteOptions) -> Result<Connection, S
             .map_err(classify)?;
     }
     migrate(&connection)?;
+    Ok(connection)
+}
+
+/// Opens the read-only connection that counts run on.
+fn open_reader(path: &Path, busy_timeout: Duration) -> Result<Connection, StoreError> {
+    let flags = OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI
+        | OpenFlags::SQLITE_OPEN_READ_ONLY;
+    let connection = Connection::open_with_flags(path, flags).map_err(|error| {
+        StoreError::Unavailable(format!("cannot open {} to read: {error}", path.display()))
+    })?;
+    connection.busy_timeout(busy_timeout).map_err(classify)?;
     Ok(connection)
 }
 
@@ -592,6 +645,7 @@ fn read_row(row: &Row<'_>) -> rusqlite::Result<RowParts> {
 
 impl DeliveryStore for SqliteStore {
     fn insert(&self, delivery: NewDelivery) -> StoreFuture<'_, Inserted> {
+        let delivery = delivery.with_stored_headers();
         let inserted = self.call(move |connection| {
             let (hook_id, has_hook_id) = (delivery.key.db_hook_id(), delivery.key.has_hook_id());
             let guid = delivery.key.guid.as_str();
@@ -869,8 +923,9 @@ impl DeliveryStore for SqliteStore {
         self.call(|_| Ok(()))
     }
 
+    /// On the read-only connection: a snapshot, read beside the writer.
     fn counts(&self) -> StoreFuture<'_, StatusCounts> {
-        self.call(|connection| {
+        self.read(|connection| {
             let mut statement = connection
                 .prepare_cached("SELECT status, COUNT(*) FROM octohook_deliveries GROUP BY status")
                 .map_err(classify)?;

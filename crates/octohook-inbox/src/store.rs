@@ -236,6 +236,17 @@ impl StatusCounts {
         *slot += count;
     }
 
+    /// Takes `count` from `status`.
+    pub(crate) fn subtract(&mut self, status: DeliveryStatus, count: u64) {
+        let slot = match status {
+            DeliveryStatus::Pending => &mut self.pending,
+            DeliveryStatus::Processing => &mut self.processing,
+            DeliveryStatus::Done => &mut self.done,
+            DeliveryStatus::Failed => &mut self.failed,
+        };
+        *slot = slot.saturating_sub(count);
+    }
+
     /// All deliveries.
     pub fn total(&self) -> u64 {
         self.pending + self.processing + self.done + self.failed
@@ -303,6 +314,13 @@ pub trait DeliveryStore: fmt::Debug + Send + Sync + 'static {
     fn purge(&self, query: &PurgeQuery) -> StoreFuture<'_, u64>;
 
     /// How many deliveries are in each status.
+    ///
+    /// A count may scan every row, so stores keep it off their write path: it
+    /// never holds a lock, transaction or connection that an
+    /// [`insert`](Self::insert) waits for (SQLite counts on a read-only
+    /// connection of its own, PostgreSQL one count at a time in a read-only
+    /// transaction, the memory store keeps its counts as rows change). Callers
+    /// that count often (a metrics endpoint) should still cache the answer.
     fn counts(&self) -> StoreFuture<'_, StatusCounts>;
 
     /// Succeeds when a delivery could be stored now: the store is reachable and

@@ -19,6 +19,7 @@ mod log_bounds;
 mod process;
 mod raw;
 mod readme_deliveries;
+mod stored_headers;
 
 use std::net::SocketAddr;
 
@@ -36,6 +37,9 @@ pub use process::{
 };
 pub use readme_deliveries::{
     ReadmeSend, check_readme_first_delivery, readme_first_delivery, readme_sends, repository_root,
+};
+pub use stored_headers::{
+    check_inbox_receiver_stored_headers, check_receiver_stored_headers, check_stored_headers,
 };
 
 /// The secret a receiver under test verifies with.

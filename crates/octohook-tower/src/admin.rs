@@ -13,6 +13,15 @@
 //!   series of `octohook_inbox::metrics`, and the service's own), after setting
 //!   `octohook_inbox_deliveries{status}` from the store.
 //!
+//! Neither waits behind the deliveries it reports on. Counting a large inbox is
+//! a table scan, so `/metrics` counts at most once per
+//! [counts' age](Admin::with_counts_max_age) (5 s by default), one count at a
+//! time: concurrent scrapes wait for the count under way and share it. The
+//! stores count off their write path (SQLite on a read-only connection beside
+//! the writer, PostgreSQL in a read-only transaction under a statement
+//! timeout, the memory store from counts kept as rows change). `/healthz` never
+//! counts: it asks the store whether a delivery could be written now.
+//!
 //! Keep the admin listener off the public network: it needs no secret.
 //!
 //! ```no_run
@@ -29,7 +38,8 @@
 //! ```
 
 use std::fmt;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::State;
@@ -46,6 +56,10 @@ pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8
 
 /// How long `/healthz` waits for the store by default.
 pub const DEFAULT_HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How old the counts `/metrics` reports may be by default: a count is a table
+/// scan, done at most this often however many scrape.
+pub const DEFAULT_COUNTS_MAX_AGE: Duration = Duration::from_secs(5);
 
 /// The buckets of `octohook_handler_duration_seconds`, in seconds: from 5 ms to
 /// the default `--exec` timeout.
@@ -74,6 +88,10 @@ pub struct Admin {
     prometheus: PrometheusHandle,
     inbox: Option<Inbox>,
     health_timeout: Duration,
+    counts_max_age: Duration,
+    /// When the inbox was last counted; locked across a count, so that
+    /// concurrent scrapes make one.
+    last_count: Arc<tokio::sync::Mutex<Option<Instant>>>,
 }
 
 impl fmt::Debug for Admin {
@@ -81,6 +99,7 @@ impl fmt::Debug for Admin {
         f.debug_struct("Admin")
             .field("inbox", &self.inbox)
             .field("health_timeout", &self.health_timeout)
+            .field("counts_max_age", &self.counts_max_age)
             .finish_non_exhaustive()
     }
 }
@@ -93,6 +112,8 @@ impl Admin {
             prometheus,
             inbox: None,
             health_timeout: DEFAULT_HEALTH_TIMEOUT,
+            counts_max_age: DEFAULT_COUNTS_MAX_AGE,
+            last_count: Arc::new(tokio::sync::Mutex::new(None)),
         }
     }
 
@@ -106,6 +127,14 @@ impl Admin {
     /// before answering that it is unavailable.
     pub fn with_health_timeout(mut self, timeout: Duration) -> Self {
         self.health_timeout = timeout;
+        self
+    }
+
+    /// Counts the inbox's deliveries for `/metrics` at most once per `max_age`
+    /// ([`DEFAULT_COUNTS_MAX_AGE`] by default); scrapes in between report the
+    /// last count. `Duration::ZERO` counts on every scrape (still one at a time).
+    pub fn with_counts_max_age(mut self, max_age: Duration) -> Self {
+        self.counts_max_age = max_age;
         self
     }
 
@@ -133,6 +162,32 @@ impl Admin {
     }
 }
 
+impl Admin {
+    /// Sets `octohook_inbox_deliveries` from a count of `inbox`, unless one was
+    /// made within the counts' max age. Scrapes arriving during a count wait
+    /// for it (at most the health timeout) and then find it fresh.
+    async fn count(&self, inbox: &Inbox) {
+        let Ok(mut last_count) =
+            tokio::time::timeout(self.health_timeout, self.last_count.lock()).await
+        else {
+            // Another scrape's count is taking long; that one reports it.
+            return;
+        };
+        if last_count.is_some_and(|at| at.elapsed() < self.counts_max_age) {
+            return;
+        }
+        // A store that does not answer leaves the gauge at its last value (the
+        // other series are still served), and is asked again only after the
+        // max age, not by every waiting scrape in turn.
+        match tokio::time::timeout(self.health_timeout, inbox.counts()).await {
+            Ok(Ok(counts)) => record_counts(&counts),
+            Ok(Err(error)) => tracing::warn!(%error, "cannot count the inbox's deliveries"),
+            Err(_) => tracing::warn!("the inbox did not count its deliveries in time"),
+        }
+        *last_count = Some(Instant::now());
+    }
+}
+
 async fn healthz(State(admin): State<Admin>) -> Response {
     match admin.health().await {
         Ok(()) => (StatusCode::OK, "ok\n").into_response(),
@@ -149,13 +204,7 @@ async fn healthz(State(admin): State<Admin>) -> Response {
 
 async fn metrics(State(admin): State<Admin>) -> Response {
     if let Some(inbox) = &admin.inbox {
-        // A store that does not answer leaves the gauge at its last value; the
-        // other series are still served.
-        match tokio::time::timeout(admin.health_timeout, inbox.counts()).await {
-            Ok(Ok(counts)) => record_counts(&counts),
-            Ok(Err(error)) => tracing::warn!(%error, "cannot count the inbox's deliveries"),
-            Err(_) => tracing::warn!("the inbox did not count its deliveries in time"),
-        }
+        admin.count(inbox).await;
     }
     admin.prometheus.run_upkeep();
     let mut response = admin.prometheus.render().into_response();

@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, HeaderValue};
+use http::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use http::{Request, Response};
 use http_body_util::Full;
 use octohook::VerifiedDelivery;
@@ -19,8 +19,9 @@ use crate::{Rejection, rejection_response};
 /// A tower service, meant to sit behind [`VerifyWebhookLayer`](crate::VerifyWebhookLayer),
 /// that stores each verified delivery once per (hook, GUID) in an [`Inbox`] and
 /// answers as its [`Receipt`](octohook_inbox::Receipt) says: 200 once the
-/// delivery is committed (or was stored before), 503 when the store cannot
-/// commit it, never a 2xx before the commit nor a 503 after one.
+/// delivery is committed (or was stored before), 503 with `Retry-After` when the
+/// store cannot commit it (down, read-only, full), never a 2xx before the commit
+/// nor a 503 after one.
 ///
 /// Workers started with [`Inbox::process`] then run the handlers. Without the
 /// layer in front, every request is answered 500 (the delivery was never
@@ -71,6 +72,11 @@ impl<B> Service<Request<B>> for StoreDelivery {
             let mut response =
                 Response::new(Full::new(Bytes::from_static(receipt.body().as_bytes())));
             *response.status_mut() = receipt.status();
+            if let Some(seconds) = receipt.retry_after_secs() {
+                response
+                    .headers_mut()
+                    .insert(RETRY_AFTER, HeaderValue::from(seconds));
+            }
             if !receipt.body().is_empty() {
                 response.headers_mut().insert(
                     CONTENT_TYPE,

@@ -43,3 +43,8 @@ async fn runs_its_typed_handler_on_the_readmes_first_delivery() {
     octohook_test_battery::check_readme_first_delivery(BIN, &[("OCTOHOOK_DB", db.path_str())])
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stores_only_githubs_headers_within_the_cap() {
+    octohook_test_battery::check_inbox_receiver_stored_headers(BIN).await;
+}

@@ -233,6 +233,9 @@ pub struct PostgresStore {
     wakeup: Arc<Notify>,
     /// Started at the first claim: a store only inserting needs none.
     listener: OnceLock<Listener>,
+    /// Held while counting: concurrent counts wait for each other rather than
+    /// take the connections inserts need.
+    counting: tokio::sync::Mutex<()>,
 }
 
 impl fmt::Debug for PostgresStore {
@@ -327,6 +330,7 @@ impl PostgresStore {
             connect: (config, tls),
             wakeup: Arc::new(Notify::new()),
             listener: OnceLock::new(),
+            counting: tokio::sync::Mutex::new(()),
         };
         if options.read_only {
             store.check_schema().await?;
@@ -627,6 +631,7 @@ fn read_delivery(row: &Row) -> Result<StoredDelivery, StoreError> {
 
 impl DeliveryStore for PostgresStore {
     fn insert(&self, delivery: NewDelivery) -> StoreFuture<'_, Inserted> {
+        let delivery = delivery.with_stored_headers();
         Box::pin(async move {
             let (hook_id, has_hook_id) = (delivery.key.db_hook_id(), delivery.key.has_hook_id());
             let guid = delivery.key.guid.as_str();
@@ -856,13 +861,40 @@ impl DeliveryStore for PostgresStore {
         })
     }
 
+    /// A scan of the table, so kept off the insert path: one count at a time
+    /// (holding at most one of the pool's connections), in a read-only
+    /// transaction, which takes no lock an insert waits for, and under a
+    /// `statement_timeout` of the store's [timeout](PostgresOptions::timeout), so
+    /// that the server stops scanning once the caller has given up.
     fn counts(&self) -> StoreFuture<'_, StatusCounts> {
         Box::pin(async move {
+            let _one_at_a_time = self.counting.lock().await;
             let rows = self
-                .query(
-                    "SELECT status, COUNT(*) FROM octohook_deliveries GROUP BY status",
-                    &[],
-                )
+                .timed(async {
+                    let mut client = self.client().await?;
+                    let transaction = client
+                        .build_transaction()
+                        .read_only(true)
+                        .start()
+                        .await
+                        .map_err(classify)?;
+                    transaction
+                        .batch_execute(&format!(
+                            "SET LOCAL statement_timeout = {}",
+                            self.timeout.as_millis().max(1)
+                        ))
+                        .await
+                        .map_err(classify)?;
+                    let rows = transaction
+                        .query(
+                            "SELECT status, COUNT(*) FROM octohook_deliveries GROUP BY status",
+                            &[],
+                        )
+                        .await
+                        .map_err(classify)?;
+                    transaction.commit().await.map_err(classify)?;
+                    Ok(rows)
+                })
                 .await?;
             let mut counts = StatusCounts::default();
             for row in &rows {

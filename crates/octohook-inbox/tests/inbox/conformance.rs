@@ -5,9 +5,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use octohook::header::DELIVERY_HEADERS;
 use octohook_inbox::{
-    AttemptError, Backoff, DeliveryStatus, Inbox, Inserted, ListQuery, NewDelivery, Outcome,
-    PurgeQuery, StoreError, StoredDelivery, StoredDeliveryId, WorkerConfig,
+    AttemptError, Backoff, DeliveryStatus, Inbox, Inserted, ListQuery, MAX_STORED_HEADER_BYTES,
+    NewDelivery, Outcome, PurgeQuery, StoreError, StoredDelivery, StoredDeliveryId, WorkerConfig,
 };
 
 use crate::{Backend, delivery, key};
@@ -620,6 +621,105 @@ pub(crate) async fn running_workers_are_woken_and_stop_on_shutdown(backend: Back
         .unwrap();
 }
 
+/// A store keeps only GitHub's delivery headers, the first of each name, at
+/// most `MAX_STORED_HEADER_BYTES` in all, whoever filled the delivery's
+/// headers: 90 padding headers of 5 KB are not stored.
+pub(crate) async fn only_githubs_headers_are_stored_within_the_cap(backend: Backend) {
+    let store = backend.open().await;
+    let githubs = vec![
+        ("content-type".to_owned(), "application/json".to_owned()),
+        (
+            "user-agent".to_owned(),
+            "GitHub-Hookshot/044aadd".to_owned(),
+        ),
+        ("x-github-event".to_owned(), "issues".to_owned()),
+        ("x-github-delivery".to_owned(), "h-1".to_owned()),
+        ("x-github-hook-id".to_owned(), "42".to_owned()),
+        (
+            "x-hub-signature-256".to_owned(),
+            format!("sha256={}", "ab".repeat(32)),
+        ),
+    ];
+    let mut new = delivery(Some(42), "h-1");
+    new.headers = githubs.clone();
+    for n in 0..90 {
+        new.headers
+            .push((format!("x-github-padding-{n}"), "p".repeat(5_000)));
+    }
+    new.headers
+        .push(("x-github-event".to_owned(), "push".to_owned()));
+    new.headers.push((
+        "X-GitHub-Enterprise-Host".to_owned(),
+        "h".repeat(MAX_STORED_HEADER_BYTES),
+    ));
+    store.insert(new).await.unwrap();
+
+    let claimed = store.claim("w", LONG).await.unwrap().unwrap().delivery;
+    let got = store.get(&key(Some(42), "h-1")).await.unwrap().unwrap();
+    let listed = store.list(&ListQuery::default()).await.unwrap();
+    for stored in [&claimed, &got, &listed[0]] {
+        assert_eq!(stored.headers, githubs);
+        let bytes: usize = stored
+            .headers
+            .iter()
+            .map(|(name, value)| name.len() + value.len())
+            .sum();
+        assert!(bytes <= MAX_STORED_HEADER_BYTES, "{bytes} bytes stored");
+        assert!(stored.headers.iter().all(|(name, _)| {
+            DELIVERY_HEADERS
+                .iter()
+                .any(|allowed| allowed == name.as_str())
+        }));
+    }
+}
+
+/// The counts follow every change of status, and purges.
+pub(crate) async fn counts_follow_every_change(backend: Backend) {
+    let store = backend.open().await;
+    for guid in ["c-1", "c-2", "c-3", "c-4"] {
+        store.insert(delivery(Some(1), guid)).await.unwrap();
+    }
+    store.insert(delivery(Some(1), "c-1")).await.unwrap();
+    let first = store.claim("w", LONG).await.unwrap().unwrap().claim;
+    let second = store.claim("w", LONG).await.unwrap().unwrap().claim;
+    let third = store.claim("w", LONG).await.unwrap().unwrap().claim;
+    store.complete(&first).await.unwrap();
+    store.fail(&second, "no").await.unwrap();
+    let counts = store.counts().await.unwrap();
+    assert_eq!(
+        (
+            counts.pending,
+            counts.processing,
+            counts.done,
+            counts.failed
+        ),
+        (1, 1, 1, 1)
+    );
+    store
+        .retry_later(&third, "later", Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert!(store.requeue(first.key()).await.unwrap());
+    let purged = store
+        .purge(&PurgeQuery::older_than(
+            Duration::ZERO,
+            [DeliveryStatus::Failed],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(purged, 1);
+    let counts = store.counts().await.unwrap();
+    assert_eq!(
+        (
+            counts.pending,
+            counts.processing,
+            counts.done,
+            counts.failed
+        ),
+        (3, 0, 0, 0)
+    );
+}
+
 macro_rules! conformance {
     ($($backend:ident => $make:expr;)*) => {$(
         mod $backend {
@@ -639,6 +739,8 @@ macro_rules! conformance {
                 purge_removes_old_deliveries_in_the_given_statuses,
                 list_filters_by_status_and_guid_newest_first,
                 running_workers_are_woken_and_stop_on_shutdown,
+                only_githubs_headers_are_stored_within_the_cap,
+                counts_follow_every_change,
             );
         }
     )*};

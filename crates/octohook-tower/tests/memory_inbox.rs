@@ -1,0 +1,76 @@
+//! `StoreDelivery` over a memory inbox, on a real axum server on 127.0.0.1: what
+//! a sender with one captured delivery can make it hold. Its stored headers stay
+//! GitHub's, within the cap, and its bytes within the store's size limit, past
+//! which deliveries are answered 503 with `Retry-After`.
+#![cfg(feature = "inbox")]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::post_service;
+use octohook::{Verifier, WebhookSecret};
+use octohook_inbox::{DeliveryStore, Inbox, MemoryStore};
+use octohook_test_battery::{SECRET, TestDelivery};
+use octohook_tower::{StoreDelivery, VerifyWebhookLayer};
+
+/// Serves `StoreDelivery` over `store` (no workers: every delivery stays
+/// pending).
+async fn serve(store: Arc<MemoryStore>) -> SocketAddr {
+    let inbox = Inbox::from_shared(store);
+    let app = Router::new()
+        .route("/", post_service(StoreDelivery::new(inbox)))
+        .layer(VerifyWebhookLayer::new(Verifier::new(
+            WebhookSecret::new(SECRET).unwrap(),
+        )));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    address
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn padding_headers_are_not_stored_in_memory() {
+    let store = Arc::new(MemoryStore::new());
+    let address = serve(Arc::clone(&store)).await;
+    let failures = octohook_test_battery::check_stored_headers(address, "/", &*store).await;
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // Each stored delivery holds its small body and GitHub's headers only.
+    let held = store.held_bytes();
+    assert!(held < 2 * 1024, "{held} bytes held");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_its_size_limit_the_memory_inbox_answers_503_with_retry_after() {
+    const LIMIT: u64 = 256 * 1024;
+    let store = Arc::new(MemoryStore::new().with_size_limit(LIMIT));
+    let address = serve(Arc::clone(&store)).await;
+    let client = octohook_test_battery::http_client();
+    let url = format!("http://{address}/");
+    let (mut accepted, mut refused) = (0, 0);
+    for _ in 0..12 {
+        let body = format!(r#"{{"pad":"{}"}}"#, "p".repeat(40_000)).into_bytes();
+        let delivery = TestDelivery::json("push", body);
+        let mut request = client.post(&url).body(delivery.body().to_vec());
+        for (name, value) in delivery.headers() {
+            request = request.header(name, value);
+        }
+        let response = request.send().await.unwrap();
+        match response.status().as_u16() {
+            200 => accepted += 1,
+            503 => {
+                let retry_after = response.headers().get("retry-after");
+                assert!(
+                    retry_after.is_some_and(|value| value.to_str().unwrap().parse::<u64>().is_ok()),
+                    "503 with Retry-After {retry_after:?}"
+                );
+                refused += 1;
+            }
+            other => panic!("answered {other}"),
+        }
+        assert!(store.held_bytes() <= LIMIT, "{} held", store.held_bytes());
+    }
+    // 40 KB bodies and their headers: six fit in 256 KiB, the rest are refused.
+    assert_eq!((accepted, refused), (6, 6));
+    assert_eq!(store.counts().await.unwrap().pending, 6);
+}
