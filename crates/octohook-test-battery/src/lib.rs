@@ -14,9 +14,11 @@ mod adversarial;
 mod corpus;
 mod crash;
 mod delivery;
+mod form_bodies;
 mod leaks;
 mod process;
 mod raw;
+mod small_disk;
 
 use std::net::SocketAddr;
 
@@ -31,6 +33,7 @@ pub use process::{
     ReceiverProcess, check_idle_flood, check_idle_flood_under_a_low_file_limit,
     check_inbox_receiver, check_line_printing_receiver, check_records, check_serve_records,
 };
+pub use small_disk::SmallDisk;
 
 /// The secret a receiver under test verifies with.
 pub const SECRET: &str = "It's a Secret to Everybody";
@@ -152,6 +155,9 @@ pub async fn run(address: SocketAddr, path: &str) -> Vec<String> {
     ];
     for (case, delivery, status) in cases {
         expect(case, delivery.expect_status(&client, &url, status).await);
+    }
+    for (case, outcome) in form_bodies::run(&client, &url).await {
+        expect(case, outcome);
     }
 
     let announced = u64::try_from(LIMIT).unwrap_or(u64::MAX) + 1;
