@@ -211,3 +211,42 @@ async fn with_an_inbox_a_line_that_does_not_fit_is_retried_until_it_does() {
         guids.len()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_lines_on_a_filling_disk_never_cut_each_other() {
+    let Some(disk) = SmallDisk::mount("64k") else {
+        return;
+    };
+    std::fs::write(disk.path().join("filler"), vec![0; FILLER]).unwrap();
+    let out = disk.path().join("deliveries.jsonl");
+    let receiver = ReceiverProcess::spawn(
+        &mut serve(&["--no-inbox", "--out", out.to_str().unwrap()]),
+        "octohook serve",
+    );
+    let url = format!("http://{}/", receiver.address());
+    let client = octohook_test_battery::http_client();
+    let sends: Vec<_> = (0..16)
+        .map(|n| {
+            let (client, url) = (client.clone(), url.clone());
+            tokio::spawn(async move {
+                let delivery = delivery(n);
+                let status = delivery.send(&client, &url).await.unwrap().0;
+                (delivery.guid().to_owned(), status)
+            })
+        })
+        .collect();
+    let mut accepted = Vec::new();
+    let mut refused = 0;
+    for send in sends {
+        match send.await.unwrap() {
+            (guid, 200) => accepted.push(guid),
+            (_, 503) => refused += 1,
+            (_, other) => panic!("answered {other}"),
+        }
+    }
+    assert!(refused > 0 && !accepted.is_empty(), "{refused} refused");
+    let mut guids = whole_lines(&out);
+    guids.sort();
+    accepted.sort();
+    assert_eq!(guids, accepted, "exactly one whole line per 200");
+}
