@@ -84,14 +84,14 @@ pub struct JsonLines {
 #[derive(Clone)]
 enum Output {
     /// Written on the calling task: a regular file or `/dev/null`.
-    Direct(Arc<Mutex<AppendedFile>>),
+    Direct(Arc<Mutex<AppendedFile<File>>>),
     /// Written by the lines thread.
     Thread(mpsc::Sender<Line>),
 }
 
 /// A regular file or `/dev/null`, written one whole line at a time.
-struct AppendedFile {
-    file: File,
+struct AppendedFile<F> {
+    file: F,
     /// Whether a failed line can be cut off: a regular file, not `/dev/null`
     /// (whose writes never fail).
     regular: bool,
@@ -193,11 +193,32 @@ impl JsonLines {
     }
 }
 
-impl AppendedFile {
+/// What [`AppendedFile`] needs of a file besides writing: where it ends, and
+/// cutting it back.
+trait Cut: Write {
+    /// Moves to the end of the file; returns its length.
+    fn seek_end(&mut self) -> io::Result<u64>;
+    /// Cuts the file back to `len` bytes, and writes from there on.
+    fn cut_back(&mut self, len: u64) -> io::Result<()>;
+}
+
+impl Cut for File {
+    fn seek_end(&mut self) -> io::Result<u64> {
+        self.seek(SeekFrom::End(0))
+    }
+
+    fn cut_back(&mut self, len: u64) -> io::Result<()> {
+        self.set_len(len)?;
+        self.seek(SeekFrom::Start(len))?;
+        Ok(())
+    }
+}
+
+impl<F: Cut> AppendedFile<F> {
     /// Appends the line of `record`, or, when that fails, nothing.
     fn append(&mut self, record: &DeliveryRecord<'_>) -> io::Result<()> {
         if let Some(start) = self.cut_pending {
-            self.cut_back(start).map_err(|error| {
+            self.file.cut_back(start).map_err(|error| {
                 io::Error::new(
                     error.kind(),
                     format!("a failed line could not be cut off the file yet: {error}"),
@@ -209,7 +230,7 @@ impl AppendedFile {
         // for a redirected standard output, from its position), which only this
         // task writes to while the lock is held.
         let start = if self.regular {
-            self.file.seek(SeekFrom::End(0))?
+            self.file.seek_end()?
         } else {
             0
         };
@@ -218,17 +239,10 @@ impl AppendedFile {
         // Not flushed on drop: after an error, what it holds is part of the
         // failed line.
         drop(out.into_parts());
-        if written.is_err() && self.regular && self.cut_back(start).is_err() {
+        if written.is_err() && self.regular && self.file.cut_back(start).is_err() {
             self.cut_pending = Some(start);
         }
         written
-    }
-
-    /// Cuts the file back to `len` bytes, and writes from there on.
-    fn cut_back(&mut self, len: u64) -> io::Result<()> {
-        self.file.set_len(len)?;
-        self.file.seek(SeekFrom::Start(len))?;
-        Ok(())
     }
 }
 
@@ -578,6 +592,97 @@ mod tests {
         assert_eq!(lines[1].len(), 1000);
         assert_eq!(guid(lines[1]), None, "the cut line is not JSON");
         assert_eq!(guid(lines[2]).as_deref(), Some("whole-2"));
+    }
+
+    /// A file in memory on a disk with `room` bytes left, whose cuts fail while
+    /// `cuts_fail`.
+    #[derive(Default)]
+    struct Disk {
+        bytes: Vec<u8>,
+        room: usize,
+        cuts_fail: bool,
+    }
+
+    impl Write for Disk {
+        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+            if self.room == 0 {
+                return Err(io::Error::from_raw_os_error(28)); // ENOSPC
+            }
+            let taken = bytes.len().min(self.room);
+            self.room -= taken;
+            self.bytes.extend_from_slice(&bytes[..taken]);
+            Ok(taken)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Cut for Disk {
+        fn seek_end(&mut self) -> io::Result<u64> {
+            Ok(self.bytes.len() as u64)
+        }
+        fn cut_back(&mut self, len: u64) -> io::Result<()> {
+            if self.cuts_fail {
+                return Err(io::Error::from_raw_os_error(5)); // EIO
+            }
+            let len = usize::try_from(len).unwrap();
+            self.room += self.bytes.len() - len;
+            self.bytes.truncate(len);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failed_line_is_cut_off_and_nothing_is_appended_until_it_is() {
+        let mut file = AppendedFile {
+            file: Disk {
+                room: 10_000,
+                ..Disk::default()
+            },
+            regular: true,
+            cut_pending: None,
+        };
+        let append = |file: &mut AppendedFile<Disk>, guid: &str, body: &'static [u8]| {
+            file.append(&DeliveryRecord::new(
+                &delivery(guid, body),
+                SystemTime::UNIX_EPOCH,
+            ))
+        };
+        append(&mut file, "first", br#"{"action":"opened"}"#).unwrap();
+        let whole = file.file.bytes.clone();
+
+        // A full disk: the line is cut off again.
+        file.file.room = 40;
+        append(&mut file, "cut", br#"{"action":"closed"}"#).unwrap_err();
+        assert_eq!(file.file.bytes, whole);
+
+        // The cut fails too: the partial line stays, and nothing is appended to
+        // it, even with room again, until the cut succeeds.
+        file.file.room = 40;
+        file.file.cuts_fail = true;
+        append(&mut file, "cut", br#"{"action":"closed"}"#).unwrap_err();
+        assert_eq!(file.file.bytes.len(), whole.len() + 40);
+        file.file.room = 10_000;
+        let error = append(&mut file, "refused", br#"{"n":1}"#).unwrap_err();
+        assert!(
+            error.to_string().contains("could not be cut off"),
+            "{error}"
+        );
+        assert_eq!(file.file.bytes.len(), whole.len() + 40);
+
+        file.file.cuts_fail = false;
+        append(&mut file, "last", br#"{"n":2}"#).unwrap();
+        let text = String::from_utf8(file.file.bytes.clone()).unwrap();
+        let guids: Vec<String> = text
+            .lines()
+            .map(|line| {
+                let record: serde_json::Value = serde_json::from_str(line).unwrap();
+                record["delivery"].as_str().unwrap().to_owned()
+            })
+            .collect();
+        assert_eq!(guids, ["first", "last"]);
+        assert!(text.ends_with("}\n"));
     }
 
     #[tokio::test]
