@@ -1,10 +1,12 @@
 //! One JSON line per accepted delivery: the output format of `octohook serve`.
 
 use std::io::{self, IoSlice, Write};
+use std::sync::LazyLock;
 use std::time::SystemTime;
 
 use base64::prelude::BASE64_STANDARD;
 use base64::write::EncoderWriter;
+use memchr::memmem;
 use serde::Serialize;
 
 use crate::{InstallationTarget, VerifiedDelivery};
@@ -139,18 +141,24 @@ impl<'a> DeliveryRecord<'a> {
 /// Called on a [checked](VerifiedDelivery::check_payload) payload, which is valid
 /// UTF-8 already (`serde_json` accepts no other bytes), so the line is too.
 fn embeddable(payload: &[u8]) -> bool {
-    memchr::memchr2(b'\n', b'\r', payload).is_none()
-        // Their lead bytes, then the rest: both are rare in GitHub's payloads
-        // (0xE2 leads punctuation such as `—` and `…` as well).
-        && memchr::memchr2_iter(0xE2, 0xC2, payload)
-            .all(|at| !unicode_line_break_at(&payload[at..]))
+    if memchr::memchr2(b'\n', b'\r', payload).is_some() {
+        return false;
+    }
+    // Most payloads hold neither lead byte, and take one more pass; from the
+    // first one on, each line break is searched for whole.
+    memchr::memchr2(0xE2, 0xC2, payload).is_none_or(|first| {
+        let rest = &payload[first..];
+        UNICODE_LINE_BREAKS
+            .iter()
+            .all(|line_break| line_break.find(rest).is_none())
+    })
 }
 
-/// Whether `text` starts with U+2028 or U+2029 (`E2 80 A8`, `E2 80 A9` in UTF-8)
-/// or U+0085 (`C2 85`).
-fn unicode_line_break_at(text: &[u8]) -> bool {
-    matches!(text, [0xE2, 0x80, 0xA8 | 0xA9, ..] | [0xC2, 0x85, ..])
-}
+/// U+2028, U+2029 and U+0085 in UTF-8, each searched for whole: a search for
+/// their lead bytes alone would stop at every `—`, `“` or `…` (`E2 80 xx`).
+static UNICODE_LINE_BREAKS: LazyLock<[memmem::Finder<'static>; 3]> = LazyLock::new(|| {
+    ["\u{2028}", "\u{2029}", "\u{85}"].map(|line_break| memmem::Finder::new(line_break))
+});
 
 /// Writes every slice, in as few calls as the writer allows (`Write::write_all_vectored`
 /// is not stable yet).
