@@ -156,9 +156,8 @@ fn embeddable(payload: &[u8]) -> bool {
 
 /// U+2028, U+2029 and U+0085 in UTF-8, each searched for whole: a search for
 /// their lead bytes alone would stop at every `—`, `“` or `…` (`E2 80 xx`).
-static UNICODE_LINE_BREAKS: LazyLock<[memmem::Finder<'static>; 3]> = LazyLock::new(|| {
-    ["\u{2028}", "\u{2029}", "\u{85}"].map(|line_break| memmem::Finder::new(line_break))
-});
+static UNICODE_LINE_BREAKS: LazyLock<[memmem::Finder<'static>; 3]> =
+    LazyLock::new(|| ["\u{2028}", "\u{2029}", "\u{85}"].map(memmem::Finder::new));
 
 /// Writes every slice, in as few calls as the writer allows (`Write::write_all_vectored`
 /// is not stable yet).
