@@ -14,12 +14,14 @@ mod adversarial;
 mod corpus;
 mod crash;
 mod delivery;
+mod form_bodies;
 mod leaks;
 mod log_bounds;
 mod process;
 mod raw;
 mod readme_deliveries;
 mod stored_headers;
+mod small_disk;
 
 use std::net::SocketAddr;
 
@@ -41,6 +43,7 @@ pub use readme_deliveries::{
 pub use stored_headers::{
     check_inbox_receiver_stored_headers, check_receiver_stored_headers, check_stored_headers,
 };
+pub use small_disk::SmallDisk;
 
 /// The secret a receiver under test verifies with.
 pub const SECRET: &str = "It's a Secret to Everybody";
@@ -162,6 +165,9 @@ pub async fn run(address: SocketAddr, path: &str) -> Vec<String> {
     ];
     for (case, delivery, status) in cases {
         expect(case, delivery.expect_status(&client, &url, status).await);
+    }
+    for (case, outcome) in form_bodies::run(&client, &url).await {
+        expect(case, outcome);
     }
 
     let announced = u64::try_from(LIMIT).unwrap_or(u64::MAX) + 1;

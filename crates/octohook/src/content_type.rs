@@ -54,15 +54,55 @@ impl ContentType {
     }
 }
 
-/// The `payload` field of a form body; the first one wins if it is repeated.
+/// The `payload` field of a form body, percent-decoded.
+///
+/// Exactly one `payload` field is accepted: with two, a proxy or a client that
+/// reads the last one would see another payload than the one checked here
+/// ([`Error::RepeatedFormPayload`]). Its decoded bytes must be UTF-8
+/// ([`Error::FormPayloadNotUtf8`]): `form_urlencoded` decodes lossily, and a
+/// payload changed by the decoding is not what GitHub sent.
 fn form_payload(body: &[u8]) -> Result<Cow<'_, [u8]>, Error> {
-    form_urlencoded::parse(body)
-        .find(|(name, _)| name == "payload")
-        .map(|(_, value)| match value {
-            Cow::Borrowed(text) => Cow::Borrowed(text.as_bytes()),
-            Cow::Owned(text) => Cow::Owned(text.into_bytes()),
+    let mut payloads = form_urlencoded::parse(body).filter(|(name, _)| name == "payload");
+    let payload = payloads.next().ok_or(Error::MissingFormPayload)?.1;
+    if payloads.next().is_some() {
+        return Err(Error::RepeatedFormPayload);
+    }
+    // Lossy decoding leaves U+FFFD where the bytes were not UTF-8 (and borrows
+    // only bytes that are). A payload may hold a real U+FFFD too, so only then
+    // are its raw bytes decoded again, strictly.
+    if matches!(payload, Cow::Owned(_))
+        && payload.contains(char::REPLACEMENT_CHARACTER)
+        && !raw_payload_is_utf8(body)
+    {
+        return Err(Error::FormPayloadNotUtf8);
+    }
+    Ok(match payload {
+        Cow::Borrowed(text) => Cow::Borrowed(text.as_bytes()),
+        Cow::Owned(text) => Cow::Owned(text.into_bytes()),
+    })
+}
+
+/// Whether the (one) `payload` field of `body` is UTF-8 once percent-decoded.
+///
+/// A field is what lies between two `&`, its name what comes before the first
+/// `=`, as `form_urlencoded` splits them; the name is decoded by
+/// `form_urlencoded` itself. A `+` stands for a space, and both are ASCII, so the
+/// value is percent-decoded without replacing it.
+fn raw_payload_is_utf8(body: &[u8]) -> bool {
+    body.split(|&byte| byte == b'&')
+        .filter_map(|field| {
+            let (name, _) = form_urlencoded::parse(field).next()?;
+            let value = field
+                .splitn(2, |&byte| byte == b'=')
+                .nth(1)
+                .unwrap_or_default();
+            (name == "payload").then_some(value)
         })
-        .ok_or(Error::MissingFormPayload)
+        .all(|value| {
+            percent_encoding::percent_decode(value)
+                .decode_utf8()
+                .is_ok()
+        })
 }
 
 #[cfg(test)]
@@ -98,5 +138,63 @@ mod tests {
             ContentType::Form.payload_json(b"x=1"),
             Err(Error::MissingFormPayload)
         ));
+    }
+
+    #[test]
+    fn form_payload_is_refused_when_repeated() {
+        for body in [
+            &b"payload=%7B%7D&payload=%7B%22a%22%3A1%7D"[..],
+            b"payload=%7B%7D&x=1&payload=%7B%7D",
+            b"payload=%7B%7D&pay%6Coad=%7B%7D",
+            b"payload&payload=%7B%7D",
+        ] {
+            let refused = ContentType::Form.payload_json(body);
+            assert!(
+                matches!(refused, Err(Error::RepeatedFormPayload)),
+                "{refused:?} for {:?}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        // Another field named alike is not the payload.
+        assert!(
+            ContentType::Form
+                .payload_json(b"payloads=1&payload=%7B%7D&payload_=2")
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn form_payload_is_refused_when_not_utf8_once_decoded() {
+        for body in [
+            &b"payload=%7B%22a%22%3A%22%FF%22%7D"[..],
+            b"payload=%7B%22a%22%3A%22%C3%22%7D",
+            b"payload=%7B%22a%22%3A%22\xff%22%7D",
+            b"x=%FF&payload=%7B%22a%22%3A%22%ED%A0%80%22%7D",
+            // A real U+FFFD does not excuse an invalid byte next to it.
+            b"payload=%7B%22a%22%3A%22%EF%BF%BD%FF%22%7D",
+        ] {
+            let refused = ContentType::Form.payload_json(body);
+            assert!(
+                matches!(refused, Err(Error::FormPayloadNotUtf8)),
+                "{refused:?} for {:?}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        // U+FFFD sent as such, escaped or raw, is kept; invalid bytes in another
+        // field are not the payload's concern.
+        for (body, json) in [
+            (
+                &b"payload=%7B%22a%22%3A%22%EF%BF%BD%22%7D"[..],
+                "{\"a\":\"\u{fffd}\"}",
+            ),
+            (
+                "payload={\"a\":\"\u{fffd}+\"}".as_bytes(),
+                "{\"a\":\"\u{fffd} \"}",
+            ),
+            (b"x=%FF&payload=%7B%7D", "{}"),
+        ] {
+            let decoded = ContentType::Form.payload_json(body).unwrap();
+            assert_eq!(std::str::from_utf8(&decoded).unwrap(), json);
+        }
     }
 }

@@ -68,6 +68,12 @@ pub enum Error {
     /// A form-encoded body has no `payload` field.
     #[error("form body has no payload field")]
     MissingFormPayload,
+    /// A form-encoded body has more than one `payload` field.
+    #[error("form body has more than one payload field")]
+    RepeatedFormPayload,
+    /// A form-encoded body's `payload` field is not UTF-8 once percent-decoded.
+    #[error("form body's payload field is not UTF-8 once percent-decoded")]
+    FormPayloadNotUtf8,
     /// The (verified) payload is not a JSON object, or does not fit the requested type.
     #[error("invalid payload: {0}")]
     InvalidPayload(#[source] serde_json::Error),
@@ -97,6 +103,8 @@ impl Error {
             Self::MissingHeader(_)
             | Self::InvalidHeader { .. }
             | Self::MissingFormPayload
+            | Self::RepeatedFormPayload
+            | Self::FormPayloadNotUtf8
             | Self::InvalidPayload(_)
             | Self::PayloadTooDeep { .. } => StatusCode::BAD_REQUEST,
             Self::MissingSignature

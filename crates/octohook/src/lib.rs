@@ -142,15 +142,34 @@ pub mod internal {
         match verifier.verify(&headers, Bytes::copy_from_slice(data)) {
             Ok(delivery) => {
                 assert_eq!(Some(&delivery.payload()[..]), payload.as_deref().ok());
+                assert_eq!(payload_fields(data), 1);
                 check_payload_agrees_with_serde_json(&delivery);
             }
-            Err(Error::MissingFormPayload) => assert!(payload.is_err()),
+            Err(Error::MissingFormPayload) => {
+                assert!(payload.is_err());
+                assert_eq!(payload_fields(data), 0);
+            }
+            Err(Error::RepeatedFormPayload) => {
+                assert!(payload.is_err());
+                assert!(payload_fields(data) > 1);
+            }
+            Err(Error::FormPayloadNotUtf8) => {
+                assert!(payload.is_err());
+                assert_eq!(payload_fields(data), 1);
+            }
             Err(Error::InvalidPayload(_) | Error::PayloadTooDeep { .. }) => {
                 assert!(payload.is_ok())
             }
             Err(Error::BodyTooLarge { limit }) => assert!(data.len() as u64 > limit),
             Err(other) => panic!("a signed form body failed with {other:?}"),
         }
+    }
+
+    /// How many fields named `payload` a form body has.
+    fn payload_fields(body: &[u8]) -> usize {
+        form_urlencoded::parse(body)
+            .filter(|(name, _)| name == "payload")
+            .count()
     }
 
     /// Parses arbitrary bytes as the payload of an event (the first byte picks one of

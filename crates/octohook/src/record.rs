@@ -1,10 +1,12 @@
 //! One JSON line per accepted delivery: the output format of `octohook serve`.
 
 use std::io::{self, IoSlice, Write};
+use std::sync::LazyLock;
 use std::time::SystemTime;
 
 use base64::prelude::BASE64_STANDARD;
 use base64::write::EncoderWriter;
+use memchr::memmem;
 use serde::Serialize;
 
 use crate::{InstallationTarget, VerifiedDelivery};
@@ -21,13 +23,19 @@ use crate::{InstallationTarget, VerifiedDelivery};
 ///
 /// The payload is written byte for byte as received, never re-encoded: key order,
 /// escapes such as `\/`, number spellings such as `1.10` or integers beyond 64
-/// bits, and duplicate keys all stay as GitHub sent them.
+/// bits, and duplicate keys all stay as GitHub sent them. (A number is accepted
+/// as long as `serde_json` can read it: within the range of an `f64`, about
+/// 1.8 × 10³⁰⁸, so every integer of up to 308 digits; a larger one, such as
+/// 10³⁰⁹, 310 digits, or `1e400`, fails the [check](VerifiedDelivery::check_payload).)
 /// - As `"payload": {…}`, the JSON text itself, when it is on one line (every
 ///   payload GitHub sends). Writing the record then costs little more than
 ///   copying the body.
 /// - Otherwise as `"payload_base64": "…"`, the exact bytes in standard base64: a
 ///   payload spread over several lines (pretty-printed JSON, or a file ending in
-///   a newline) cannot stand in one JSON line as it is. `jq` reads both with
+///   a newline) cannot stand in one JSON line as it is. Nor can one holding a
+///   raw U+2028, U+2029 or U+0085 inside a string: the line would still be valid
+///   JSON Lines, but tools that split text on every Unicode line break (Python's
+///   `str.splitlines`, some editors) would cut it. `jq` reads both with
 ///   `.payload // (.payload_base64 | @base64d | fromjson)`.
 ///
 /// ```
@@ -126,13 +134,30 @@ impl<'a> DeliveryRecord<'a> {
 }
 
 /// Whether a payload can stand in a line as it is: without CR or LF (which, in a
-/// JSON text, can only be whitespace between tokens, and would split the line).
+/// JSON text, can only be whitespace between tokens, and would split the line),
+/// nor the other line breaks of Unicode, U+2028, U+2029 and U+0085 (which can
+/// only be inside a string).
 ///
 /// Called on a [checked](VerifiedDelivery::check_payload) payload, which is valid
 /// UTF-8 already (`serde_json` accepts no other bytes), so the line is too.
 fn embeddable(payload: &[u8]) -> bool {
-    memchr::memchr2(b'\n', b'\r', payload).is_none()
+    if memchr::memchr2(b'\n', b'\r', payload).is_some() {
+        return false;
+    }
+    // Most payloads hold neither lead byte, and take one more pass; from the
+    // first one on, each line break is searched for whole.
+    memchr::memchr2(0xE2, 0xC2, payload).is_none_or(|first| {
+        let rest = &payload[first..];
+        UNICODE_LINE_BREAKS
+            .iter()
+            .all(|line_break| line_break.find(rest).is_none())
+    })
 }
+
+/// U+2028, U+2029 and U+0085 in UTF-8, each searched for whole: a search for
+/// their lead bytes alone would stop at every `—`, `“` or `…` (`E2 80 xx`).
+static UNICODE_LINE_BREAKS: LazyLock<[memmem::Finder<'static>; 3]> =
+    LazyLock::new(|| ["\u{2028}", "\u{2029}", "\u{85}"].map(memmem::Finder::new));
 
 /// Writes every slice, in as few calls as the writer allows (`Write::write_all_vectored`
 /// is not stable yet).
@@ -241,6 +266,83 @@ mod tests {
             let encoded = fields["payload_base64"].as_str().unwrap();
             assert_eq!(BASE64_STANDARD.decode(encoded).unwrap(), body);
             assert_eq!(fields["action"], "opened");
+        }
+    }
+
+    /// Splits as Python's `str.splitlines` does, on every line boundary of Unicode.
+    fn split_lines_like_python(text: &str) -> Vec<&str> {
+        text.split_terminator([
+            '\n', '\r', '\u{0b}', '\u{0c}', '\u{1c}', '\u{1d}', '\u{1e}', '\u{85}', '\u{2028}',
+            '\u{2029}',
+        ])
+        .collect()
+    }
+
+    #[test]
+    fn a_payload_with_a_unicode_line_break_is_kept_exactly_in_base64() {
+        for body in [
+            "{\"action\":\"opened\",\"body\":\"a\u{2028}b\"}",
+            "{\"action\":\"opened\",\"body\":\"a\u{2029}\"}",
+            "{\"action\":\"opened\",\"\u{85}\":\"next line\"}",
+            "{\"action\":\"opened\",\"body\":\"— … \u{a0}\u{2028}\"}",
+        ] {
+            let body: &'static [u8] = Box::leak(body.as_bytes().to_vec().into_boxed_slice());
+            let mut out = Vec::new();
+            DeliveryRecord::new(&delivery(body), std::time::UNIX_EPOCH)
+                .write_line(&mut out)
+                .unwrap();
+            let text = String::from_utf8(out).unwrap();
+            assert_eq!(split_lines_like_python(&text).len(), 1, "{text}");
+            let fields = line(body);
+            assert!(!fields.contains_key("payload"), "{text}");
+            let encoded = fields["payload_base64"].as_str().unwrap();
+            assert_eq!(BASE64_STANDARD.decode(encoded).unwrap(), body);
+            assert_eq!(fields["action"], "opened");
+        }
+    }
+
+    #[test]
+    fn other_characters_with_the_same_lead_bytes_stay_inline() {
+        // U+2027, U+202A, U+2014, U+00A0, U+0084, U+0086, and escaped breaks.
+        let body = "{\"a\":\"\u{2027}\u{202a}\u{2014}\u{a0}\u{84}\u{86}\\u2028\\u0085\",\"b\":\"\u{e2}\u{c2}\"}";
+        let body: &'static [u8] = Box::leak(body.as_bytes().to_vec().into_boxed_slice());
+        let fields = line(body);
+        assert!(!fields.contains_key("payload_base64"));
+        assert_eq!(
+            fields["payload"],
+            serde_json::from_slice::<serde_json::Value>(body).unwrap()
+        );
+        // A lead byte at the very end is looked at without reading past it.
+        assert!(embeddable(b"\xe2\x80"));
+        assert!(embeddable(b"\xc2"));
+    }
+
+    #[test]
+    fn integers_up_to_the_range_of_f64_are_kept_and_larger_ones_refused() {
+        let digits_309 = format!("1{}", "0".repeat(308));
+        let nines_308 = "9".repeat(308);
+        for number in [&digits_309, &nines_308] {
+            let body = format!(r#"{{"action":"opened","n":{number},"m":-{number}}}"#);
+            let body: &'static [u8] = Box::leak(body.into_bytes().into_boxed_slice());
+            let mut out = Vec::new();
+            DeliveryRecord::new(&delivery(body), std::time::UNIX_EPOCH)
+                .write_line(&mut out)
+                .unwrap();
+            let text = String::from_utf8(out).unwrap();
+            assert!(text.contains(&format!(r#""n":{number},"m":-{number}}}}}"#)));
+        }
+        let digits_310 = format!("1{}", "0".repeat(309));
+        let nines_309 = "9".repeat(309);
+        for number in [digits_310.as_str(), &nines_309, "1e400"] {
+            let body = format!(r#"{{"action":"opened","n":{number}}}"#);
+            let body: &'static [u8] = Box::leak(body.into_bytes().into_boxed_slice());
+            let mut out = Vec::new();
+            let error = DeliveryRecord::new(&delivery(body), std::time::UNIX_EPOCH)
+                .write_line(&mut out)
+                .unwrap_err();
+            assert_eq!(error.kind(), io::ErrorKind::InvalidData);
+            assert!(error.to_string().contains("number out of range"), "{error}");
+            assert!(out.is_empty());
         }
     }
 }

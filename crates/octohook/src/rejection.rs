@@ -105,7 +105,10 @@ impl Rejection {
                 Error::MissingContentType | Error::UnsupportedContentType => {
                     "unsupported_media_type"
                 }
-                Error::MissingFormPayload | Error::InvalidPayload(_) => "bad_payload",
+                Error::MissingFormPayload
+                | Error::RepeatedFormPayload
+                | Error::FormPayloadNotUtf8
+                | Error::InvalidPayload(_) => "bad_payload",
                 Error::PayloadTooDeep { .. } => "too_deep",
             },
             Self::BodyRead => "body_read",

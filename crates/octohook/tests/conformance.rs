@@ -296,6 +296,21 @@ fn each_error_has_its_status_and_leaks_no_secret() {
         verifier.verify(&form_headers, form).unwrap_err(),
         StatusCode::BAD_REQUEST,
     ));
+    for form in [
+        &b"payload=%7B%7D&payload=%7B%7D"[..],
+        b"payload=%7B%22a%22%3A%22%FF%22%7D",
+    ] {
+        let form = Bytes::from_static(form);
+        let mut headers = form_headers.clone();
+        headers.insert(
+            "x-hub-signature-256",
+            HeaderValue::from_str(&sign(&secret, &form)).unwrap(),
+        );
+        errors.push((
+            verifier.verify(&headers, form).unwrap_err(),
+            StatusCode::BAD_REQUEST,
+        ));
+    }
 
     let array = Bytes::from_static(b"[1,2]");
     let array_headers = with_header(
@@ -347,6 +362,8 @@ fn each_error_has_its_status_and_leaks_no_secret() {
             Error::MissingContentType => "MissingContentType",
             Error::UnsupportedContentType => "UnsupportedContentType",
             Error::MissingFormPayload => "MissingFormPayload",
+            Error::RepeatedFormPayload => "RepeatedFormPayload",
+            Error::FormPayloadNotUtf8 => "FormPayloadNotUtf8",
             Error::InvalidPayload(_) => "InvalidPayload",
             Error::PayloadTooDeep { .. } => "PayloadTooDeep",
             _ => "unknown variant",
@@ -365,6 +382,8 @@ fn each_error_has_its_status_and_leaks_no_secret() {
             "MissingContentType",
             "UnsupportedContentType",
             "MissingFormPayload",
+            "RepeatedFormPayload",
+            "FormPayloadNotUtf8",
             "InvalidPayload",
             "InvalidPayload",
             "PayloadTooDeep",

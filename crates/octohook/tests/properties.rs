@@ -302,7 +302,9 @@ proptest! {
         }
         form.append_pair("payload", &payload);
         for (name, value) in &after {
-            form.append_pair(name, value);
+            if name != "payload" {
+                form.append_pair(name, value);
+            }
         }
         let body = Bytes::from(form.finish());
 
@@ -315,6 +317,46 @@ proptest! {
             delivery.action(),
             expected.get("action").and_then(serde_json::Value::as_str)
         );
+    }
+
+    #[test]
+    fn form_bodies_with_two_payloads_or_bytes_that_are_not_utf8_are_refused(
+        secret in secret_strategy(),
+        payload in json_object(),
+        second in json_object(),
+        cut in any::<prop::sample::Index>(),
+        bad in prop_oneof![
+            // A lone continuation byte, a lead byte without its continuation, an
+            // overlong form, a surrogate, a byte that never occurs in UTF-8.
+            Just(&b"\x80"[..]), Just(&b"\xC3"[..]), Just(&b"\xC0\xAF"[..]),
+            Just(&b"\xED\xA0\x80"[..]), Just(&b"\xFF"[..]),
+        ],
+    ) {
+        let payload = String::from_utf8(payload).expect("serde_json writes UTF-8");
+        let second = String::from_utf8(second).expect("serde_json writes UTF-8");
+        let repeated = form_urlencoded::Serializer::new(String::new())
+            .append_pair("payload", &payload)
+            .append_pair("payload", &second)
+            .finish();
+        let headers = headers_for(&sign(&secret, repeated.as_bytes()), "application/x-www-form-urlencoded");
+        let refused = Verifier::new(secret.clone()).verify(&headers, Bytes::from(repeated));
+        prop_assert!(matches!(refused, Err(Error::RepeatedFormPayload)), "{:?}", refused);
+
+        // The bad bytes, percent-encoded, at a character boundary of the payload.
+        let mut at = cut.index(payload.len() + 1);
+        while !payload.is_char_boundary(at) {
+            at -= 1;
+        }
+        let mut decoded = payload.as_bytes()[..at].to_vec();
+        decoded.extend_from_slice(bad);
+        decoded.extend_from_slice(&payload.as_bytes()[at..]);
+        let body = form_urlencoded::Serializer::new(String::new())
+            .append_pair("payload", "")
+            .finish()
+            + &form_urlencoded::byte_serialize(&decoded).collect::<String>();
+        let headers = headers_for(&sign(&secret, body.as_bytes()), "application/x-www-form-urlencoded");
+        let refused = Verifier::new(secret).verify(&headers, Bytes::from(body));
+        prop_assert!(matches!(refused, Err(Error::FormPayloadNotUtf8)), "{:?}", refused);
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! [`JsonLines`]: one JSON line per delivery, as `octohook serve --out` writes.
 
 use std::fmt;
-use std::fs::OpenOptions;
+use std::fs::{File, OpenOptions};
 use std::future::Future;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, IoSlice, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::SystemTime;
@@ -36,6 +36,20 @@ use crate::{AttemptError, Handler, StoredDelivery};
 /// Either way a line reaches the operating system before `write` returns, so it
 /// survives the process being killed; it is not synced to disk (a power cut may
 /// lose it).
+///
+/// A line is written whole or not at all, and a write that fails (a full disk)
+/// fails the delivery, so that it is tried again (by the worker, or by GitHub
+/// after a 503); it is never reported written without its whole line:
+/// - a regular file is cut back to the end of its last complete line. If even
+///   that fails, every later write fails too, without appending anything, until
+///   the cut succeeds. Lines are written one at a time, so a cut never takes
+///   another line with it (nor should another process append to the file);
+/// - what reached a pipe, a terminal or a writer given to [`new`](Self::new)
+///   cannot be taken back: the next write first ends the partial line with a
+///   newline (and fails, writing nothing more, while it cannot). Each line is
+///   then whole, except that one, which either is a whole record (written again
+///   later, as lines are at least once) or is not JSON at all, since it lacks
+///   the record's closing brace.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -70,9 +84,20 @@ pub struct JsonLines {
 #[derive(Clone)]
 enum Output {
     /// Written on the calling task: a regular file or `/dev/null`.
-    Direct(Arc<Mutex<BufWriter<Box<dyn Write + Send>>>>),
+    Direct(Arc<Mutex<AppendedFile<File>>>),
     /// Written by the lines thread.
     Thread(mpsc::Sender<Line>),
+}
+
+/// A regular file or `/dev/null`, written one whole line at a time.
+struct AppendedFile<F> {
+    file: F,
+    /// Whether a failed line can be cut off: a regular file, not `/dev/null`
+    /// (whose writes never fail).
+    regular: bool,
+    /// Where the line that failed began, while it could not be cut off: nothing
+    /// is appended to a partial line.
+    cut_pending: Option<u64>,
 }
 
 /// A line to write, and who waits for it to reach the operating system.
@@ -106,11 +131,11 @@ impl JsonLines {
     /// Lines to standard output: written directly when it is a regular file or
     /// `/dev/null`, by a thread otherwise.
     pub fn stdout() -> Self {
-        let stdout = io::stdout();
-        if never_blocks(&stdout) {
-            Self::direct(stdout)
-        } else {
-            Self::new(stdout)
+        match file_that_never_blocks(&io::stdout()) {
+            // Written through a file of its own, duplicated from standard
+            // output, so that a failed line can be cut off.
+            Some((file, regular)) => Self::direct(file, regular),
+            None => Self::new(io::stdout()),
         }
     }
 
@@ -119,20 +144,19 @@ impl JsonLines {
     /// a named pipe, a terminal).
     pub fn append_to(path: impl AsRef<Path>) -> io::Result<Self> {
         let file = OpenOptions::new().create(true).append(true).open(path)?;
-        Ok(if never_blocks(&file) {
-            Self::direct(file)
-        } else {
-            Self::new(file)
+        Ok(match file_that_never_blocks(&file) {
+            Some((_, regular)) => Self::direct(file, regular),
+            None => Self::new(file),
         })
     }
 
-    fn direct(out: impl Write + Send + 'static) -> Self {
-        let out: Box<dyn Write + Send> = Box::new(out);
+    fn direct(file: File, regular: bool) -> Self {
         Self {
-            output: Output::Direct(Arc::new(Mutex::new(BufWriter::with_capacity(
-                BATCH_BUFFER,
-                out,
-            )))),
+            output: Output::Direct(Arc::new(Mutex::new(AppendedFile {
+                file,
+                regular,
+                cut_pending: None,
+            }))),
         }
     }
 
@@ -151,17 +175,10 @@ impl JsonLines {
             .check_payload()
             .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error))?;
         match &self.output {
-            Output::Direct(out) => {
-                let mut out = out.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-                let written = DeliveryRecord::new(delivery, received_at)
-                    .write_line(&mut *out)
-                    .and_then(|()| out.flush());
-                if written.is_err() {
-                    // What the buffer holds belongs to this failed line.
-                    discard_buffer(&mut out);
-                }
-                written
-            }
+            Output::Direct(file) => file
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .append(&DeliveryRecord::new(delivery, received_at)),
             Output::Thread(queue) => {
                 let (written, done) = oneshot::channel();
                 let line = Line {
@@ -176,35 +193,137 @@ impl JsonLines {
     }
 }
 
-/// Whether writes to `out` return as soon as the kernel has the bytes: a regular
-/// file, or `/dev/null`.
+/// What [`AppendedFile`] needs of a file besides writing: where it ends, and
+/// cutting it back.
+trait Cut: Write {
+    /// Moves to the end of the file; returns its length.
+    fn seek_end(&mut self) -> io::Result<u64>;
+    /// Cuts the file back to `len` bytes, and writes from there on.
+    fn cut_back(&mut self, len: u64) -> io::Result<()>;
+}
+
+impl Cut for File {
+    fn seek_end(&mut self) -> io::Result<u64> {
+        self.seek(SeekFrom::End(0))
+    }
+
+    fn cut_back(&mut self, len: u64) -> io::Result<()> {
+        self.set_len(len)?;
+        self.seek(SeekFrom::Start(len))?;
+        Ok(())
+    }
+}
+
+impl<F: Cut> AppendedFile<F> {
+    /// Appends the line of `record`, or, when that fails, nothing.
+    fn append(&mut self, record: &DeliveryRecord<'_>) -> io::Result<()> {
+        if let Some(start) = self.cut_pending {
+            self.file.cut_back(start).map_err(|error| {
+                io::Error::new(
+                    error.kind(),
+                    format!("a failed line could not be cut off the file yet: {error}"),
+                )
+            })?;
+            self.cut_pending = None;
+        }
+        // Where the line begins: the end of the file (written with O_APPEND, or,
+        // for a redirected standard output, from its position), which only this
+        // task writes to while the lock is held.
+        let start = if self.regular {
+            self.file.seek_end()?
+        } else {
+            0
+        };
+        let mut out = BufWriter::with_capacity(BATCH_BUFFER, &mut self.file);
+        let written = record.write_line(&mut out).and_then(|()| out.flush());
+        // Not flushed on drop: after an error, what it holds is part of the
+        // failed line.
+        drop(out.into_parts());
+        if written.is_err() && self.regular && self.file.cut_back(start).is_err() {
+            self.cut_pending = Some(start);
+        }
+        written
+    }
+}
+
+/// `out` as a file of its own, and whether it is a regular file, when writes to
+/// it return as soon as the kernel has the bytes: a regular file, or
+/// `/dev/null`.
 #[cfg(unix)]
-fn never_blocks(out: &impl std::os::fd::AsFd) -> bool {
+fn file_that_never_blocks(out: &impl std::os::fd::AsFd) -> Option<(File, bool)> {
     use std::os::unix::fs::{FileTypeExt, MetadataExt};
 
-    let Ok(metadata) = out
-        .as_fd()
-        .try_clone_to_owned()
-        .map(std::fs::File::from)
-        .and_then(|file| file.metadata())
-    else {
-        return false;
-    };
-    metadata.file_type().is_file()
-        || (metadata.file_type().is_char_device()
-            && std::fs::metadata("/dev/null").is_ok_and(|null| null.rdev() == metadata.rdev()))
+    let file = File::from(out.as_fd().try_clone_to_owned().ok()?);
+    let metadata = file.metadata().ok()?;
+    if metadata.file_type().is_file() {
+        Some((file, true))
+    } else if metadata.file_type().is_char_device()
+        && std::fs::metadata("/dev/null").is_ok_and(|null| null.rdev() == metadata.rdev())
+    {
+        Some((file, false))
+    } else {
+        None
+    }
 }
 
 /// Off Unix, every output is written by the thread.
 #[cfg(not(unix))]
-fn never_blocks<T>(_: &T) -> bool {
-    false
+fn file_that_never_blocks<T>(_: &T) -> Option<(File, bool)> {
+    None
 }
 
-/// Drops what a failed write left in `out`'s buffer.
-fn discard_buffer(out: &mut BufWriter<Box<dyn Write + Send>>) {
-    let taken = std::mem::replace(out, BufWriter::new(Box::new(io::sink())));
-    *out = BufWriter::with_capacity(BATCH_BUFFER, taken.into_parts().0);
+/// The output of the lines thread, which knows whether it stopped in the middle
+/// of a line.
+struct LineStream<W> {
+    out: W,
+    /// Whether the last byte the output took ended a line (or it took none).
+    at_line_start: bool,
+}
+
+impl<W: Write> LineStream<W> {
+    /// Ends the partial line a failed batch left, so that the next line starts
+    /// on a line of its own.
+    fn end_partial_line(&mut self) -> io::Result<()> {
+        if self.at_line_start {
+            return Ok(());
+        }
+        self.write_all(b"\n").map_err(|error| {
+            io::Error::new(
+                error.kind(),
+                format!("the output holds part of a failed line, and cannot end it: {error}"),
+            )
+        })
+    }
+}
+
+impl<W: Write> Write for LineStream<W> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        let taken = self.out.write(bytes)?;
+        if let Some(last) = taken.checked_sub(1) {
+            self.at_line_start = bytes.get(last) == Some(&b'\n');
+        }
+        Ok(taken)
+    }
+
+    fn write_vectored(&mut self, slices: &[IoSlice<'_>]) -> io::Result<usize> {
+        let taken = self.out.write_vectored(slices)?;
+        // The last byte taken: in the slice where the count runs out.
+        let mut left = taken;
+        for slice in slices {
+            if left <= slice.len() {
+                if let Some(last) = left.checked_sub(1) {
+                    self.at_line_start = slice.get(last) == Some(&b'\n');
+                }
+                break;
+            }
+            left -= slice.len();
+        }
+        Ok(taken)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
 }
 
 fn stopped() -> io::Error {
@@ -214,19 +333,26 @@ fn stopped() -> io::Error {
 /// The writing thread: each batch is every line queued by the time the previous
 /// flush ended, written through one buffer and flushed once, then acknowledged.
 /// On an error the whole batch fails (some of it may have been written: lines
-/// are at least once).
+/// are at least once), and the next batch first ends the line it cut.
 fn write_batches(out: impl Write, lines: &mpsc::Receiver<Line>) {
-    let mut out = BufWriter::with_capacity(BATCH_BUFFER, out);
+    let mut out = BufWriter::with_capacity(
+        BATCH_BUFFER,
+        LineStream {
+            out,
+            at_line_start: true,
+        },
+    );
     let mut batch = Vec::new();
     while let Ok(first) = lines.recv() {
         batch.push(first);
         batch.extend(lines.try_iter());
-        let mut result = Ok(());
+        // The buffer is empty here: written straight to the output.
+        let mut result = out.get_mut().end_partial_line();
         for line in &batch {
-            result = DeliveryRecord::new(&line.delivery, line.received_at).write_line(&mut out);
             if result.is_err() {
                 break;
             }
+            result = DeliveryRecord::new(&line.delivery, line.received_at).write_line(&mut out);
         }
         let result = result.and_then(|()| out.flush());
         if result.is_err() {
@@ -386,15 +512,207 @@ mod tests {
         }
     }
 
+    /// Takes at most `room` more bytes, in short writes, then fails as a full
+    /// disk does.
+    #[derive(Clone)]
+    struct Filling {
+        bytes: Arc<Mutex<Vec<u8>>>,
+        room: Arc<Mutex<usize>>,
+    }
+
+    impl Write for Filling {
+        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+            let mut room = self.room.lock().unwrap();
+            if *room == 0 {
+                return Err(io::Error::from_raw_os_error(28)); // ENOSPC
+            }
+            let taken = bytes.len().min(*room).min(700);
+            *room -= taken;
+            self.bytes
+                .lock()
+                .unwrap()
+                .extend_from_slice(&bytes[..taken]);
+            Ok(taken)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_line_cut_by_a_failing_writer_is_ended_before_the_next_one() {
+        let out = Filling {
+            bytes: Arc::default(),
+            room: Arc::new(Mutex::new(usize::MAX)),
+        };
+        let lines = JsonLines::new(out.clone());
+        let body: &'static [u8] = Box::leak(
+            format!(r#"{{"pad":"{}"}}"#, "x".repeat(3000))
+                .into_bytes()
+                .into_boxed_slice(),
+        );
+        let write = |guid: &'static str| {
+            let lines = lines.clone();
+            async move {
+                lines
+                    .write(&delivery(guid, body), SystemTime::UNIX_EPOCH)
+                    .await
+            }
+        };
+        write("whole-1").await.unwrap();
+        let before = out.bytes.lock().unwrap().len();
+
+        // The disk fills in the middle of a line: the write fails.
+        *out.room.lock().unwrap() = 1000;
+        write("cut").await.unwrap_err();
+        assert_eq!(out.bytes.lock().unwrap().len(), before + 1000);
+        // Still full: not even the newline fits, so nothing is written.
+        *out.room.lock().unwrap() = 0;
+        let error = write("refused").await.unwrap_err();
+        assert!(
+            error.to_string().contains("part of a failed line"),
+            "{error}"
+        );
+        assert_eq!(out.bytes.lock().unwrap().len(), before + 1000);
+
+        // Space again: the cut line is ended, and the next written whole.
+        *out.room.lock().unwrap() = usize::MAX;
+        write("whole-2").await.unwrap();
+        let bytes = out.bytes.lock().unwrap().clone();
+        let text = String::from_utf8(bytes).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert!(text.ends_with("}\n"));
+        let guid = |line: &str| {
+            serde_json::from_str::<serde_json::Value>(line)
+                .ok()
+                .map(|record| record["delivery"].as_str().unwrap().to_owned())
+        };
+        assert_eq!(guid(lines[0]).as_deref(), Some("whole-1"));
+        assert_eq!(lines[1].len(), 1000);
+        assert_eq!(guid(lines[1]), None, "the cut line is not JSON");
+        assert_eq!(guid(lines[2]).as_deref(), Some("whole-2"));
+    }
+
+    /// A file in memory on a disk with `room` bytes left, whose cuts fail while
+    /// `cuts_fail`.
+    #[derive(Default)]
+    struct Disk {
+        bytes: Vec<u8>,
+        room: usize,
+        cuts_fail: bool,
+    }
+
+    impl Write for Disk {
+        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+            if self.room == 0 {
+                return Err(io::Error::from_raw_os_error(28)); // ENOSPC
+            }
+            let taken = bytes.len().min(self.room);
+            self.room -= taken;
+            self.bytes.extend_from_slice(&bytes[..taken]);
+            Ok(taken)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Cut for Disk {
+        fn seek_end(&mut self) -> io::Result<u64> {
+            Ok(self.bytes.len() as u64)
+        }
+        fn cut_back(&mut self, len: u64) -> io::Result<()> {
+            if self.cuts_fail {
+                return Err(io::Error::from_raw_os_error(5)); // EIO
+            }
+            let len = usize::try_from(len).unwrap();
+            self.room += self.bytes.len() - len;
+            self.bytes.truncate(len);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failed_line_is_cut_off_and_nothing_is_appended_until_it_is() {
+        let mut file = AppendedFile {
+            file: Disk {
+                room: 10_000,
+                ..Disk::default()
+            },
+            regular: true,
+            cut_pending: None,
+        };
+        let append = |file: &mut AppendedFile<Disk>, guid: &str, body: &'static [u8]| {
+            file.append(&DeliveryRecord::new(
+                &delivery(guid, body),
+                SystemTime::UNIX_EPOCH,
+            ))
+        };
+        append(&mut file, "first", br#"{"action":"opened"}"#).unwrap();
+        let whole = file.file.bytes.clone();
+
+        // A full disk: the line is cut off again.
+        file.file.room = 40;
+        append(&mut file, "cut", br#"{"action":"closed"}"#).unwrap_err();
+        assert_eq!(file.file.bytes, whole);
+
+        // The cut fails too: the partial line stays, and nothing is appended to
+        // it, even with room again, until the cut succeeds.
+        file.file.room = 40;
+        file.file.cuts_fail = true;
+        append(&mut file, "cut", br#"{"action":"closed"}"#).unwrap_err();
+        assert_eq!(file.file.bytes.len(), whole.len() + 40);
+        file.file.room = 10_000;
+        let error = append(&mut file, "refused", br#"{"n":1}"#).unwrap_err();
+        assert!(
+            error.to_string().contains("could not be cut off"),
+            "{error}"
+        );
+        assert_eq!(file.file.bytes.len(), whole.len() + 40);
+
+        file.file.cuts_fail = false;
+        append(&mut file, "last", br#"{"n":2}"#).unwrap();
+        let text = String::from_utf8(file.file.bytes.clone()).unwrap();
+        let guids: Vec<String> = text
+            .lines()
+            .map(|line| {
+                let record: serde_json::Value = serde_json::from_str(line).unwrap();
+                record["delivery"].as_str().unwrap().to_owned()
+            })
+            .collect();
+        assert_eq!(guids, ["first", "last"]);
+        assert!(text.ends_with("}\n"));
+    }
+
+    #[tokio::test]
+    async fn dev_null_takes_every_line() {
+        let lines = JsonLines::append_to("/dev/null").unwrap();
+        assert!(matches!(lines.output, Output::Direct(_)));
+        for n in 0..3 {
+            lines
+                .write(
+                    &delivery(&format!("n{n}"), br#"{"action":"created"}"#),
+                    SystemTime::UNIX_EPOCH,
+                )
+                .await
+                .unwrap();
+        }
+    }
+
     #[cfg(unix)]
     #[test]
     fn only_regular_files_and_dev_null_are_written_directly() {
         let dir = tempfile::tempdir().unwrap();
         let file = std::fs::File::create(dir.path().join("lines")).unwrap();
-        assert!(never_blocks(&file));
-        assert!(never_blocks(&std::fs::File::create("/dev/null").unwrap()));
+        assert!(matches!(file_that_never_blocks(&file), Some((_, true))));
+        let null = std::fs::File::create("/dev/null").unwrap();
+        assert!(matches!(file_that_never_blocks(&null), Some((_, false))));
         let (_reader, writer) = io::pipe().unwrap();
-        assert!(!never_blocks(&writer), "a pipe may block");
+        assert!(
+            file_that_never_blocks(&writer).is_none(),
+            "a pipe may block"
+        );
         assert!(matches!(
             JsonLines::append_to(dir.path().join("lines"))
                 .unwrap()
