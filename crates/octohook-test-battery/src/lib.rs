@@ -20,8 +20,8 @@ mod log_bounds;
 mod process;
 mod raw;
 mod readme_deliveries;
-mod stored_headers;
 mod small_disk;
+mod stored_headers;
 
 use std::net::SocketAddr;
 
@@ -40,10 +40,10 @@ pub use process::{
 pub use readme_deliveries::{
     ReadmeSend, check_readme_first_delivery, readme_first_delivery, readme_sends, repository_root,
 };
+pub use small_disk::SmallDisk;
 pub use stored_headers::{
     check_inbox_receiver_stored_headers, check_receiver_stored_headers, check_stored_headers,
 };
-pub use small_disk::SmallDisk;
 
 /// The secret a receiver under test verifies with.
 pub const SECRET: &str = "It's a Secret to Everybody";
