@@ -381,8 +381,9 @@ pub trait DeliveryStore: fmt::Debug + Send + Sync + 'static {
 
     /// The deliveries matching `query`, newest (highest id) first.
     ///
-    /// One page: at most [`ListQuery::limit`] of them. [`ListPages`] walks every
-    /// page.
+    /// One page: [`ListQuery::limit`] of them, or all when fewer match (a store
+    /// must not cut a page shorter: [`ListPages`], which walks every page, takes
+    /// a short page for the last).
     fn list(&self, query: &ListQuery) -> StoreFuture<'_, Vec<StoredDelivery>>;
 
     /// Removes the deliveries matching `query`; returns how many.
