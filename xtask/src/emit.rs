@@ -680,6 +680,21 @@ fn emit_event_enum(model: &Model, header: &str, group_of: &BTreeMap<String, usiz
     out.push_str("Self::Unknown { kind, .. } => EventKind::from_name(kind),\n}\n}\n\n");
 
     out.push_str(
+        "/// The name of the event's variant: `PullRequest` for `Event::PullRequest(..)`,\n\
+         /// `Unknown` for an event this version does not know.\n\
+         pub fn variant_name(&self) -> &'static str {\nmatch self {\n",
+    );
+    for event_name in model.events.keys() {
+        let variant = pascal(event_name);
+        let _ = writeln!(
+            out,
+            "{}Self::{variant}(_) => \"{variant}\",",
+            cfg(event_name)
+        );
+    }
+    out.push_str("Self::Unknown { .. } => \"Unknown\",\n}\n}\n\n");
+
+    out.push_str(
         "/// The payload's `action` (for an unknown event, `None`; read it from [`Event::raw`]).\n\
          pub fn action(&self) -> Option<&str> {\nmatch self {\n",
     );

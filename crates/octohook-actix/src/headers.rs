@@ -4,71 +4,30 @@
 //! `http` 1.x ones. Only the headers the core looks at are copied, each value once;
 //! repeated headers stay repeated, so the core still rejects them.
 
+use std::sync::LazyLock;
+
 use actix_web::http::header::{self as actix, HeaderMap as ActixHeaderMap};
 use http::header::{self as core, HeaderMap, HeaderValue};
 use octohook::Error;
+use octohook::header::DELIVERY_HEADERS;
 
 pub(crate) const X_GITHUB_DELIVERY: actix::HeaderName =
     actix::HeaderName::from_static("x-github-delivery");
 
-/// A header the core reads: its actix name, its core name, and how errors name it.
-type Needed = (actix::HeaderName, core::HeaderName, &'static str);
-
-/// Every header [`Verifier::begin`](octohook::Verifier::begin) reads.
-static NEEDED: [Needed; 12] = [
-    (
-        actix::HeaderName::from_static("x-hub-signature-256"),
-        octohook::header::X_HUB_SIGNATURE_256,
-        "X-Hub-Signature-256",
-    ),
-    (
-        actix::HeaderName::from_static("x-hub-signature"),
-        octohook::header::X_HUB_SIGNATURE,
-        "X-Hub-Signature",
-    ),
-    (
-        actix::HeaderName::from_static("x-github-event"),
-        octohook::header::X_GITHUB_EVENT,
-        "X-GitHub-Event",
-    ),
-    (
-        X_GITHUB_DELIVERY,
-        octohook::header::X_GITHUB_DELIVERY,
-        "X-GitHub-Delivery",
-    ),
-    (
-        actix::HeaderName::from_static("x-github-hook-id"),
-        octohook::header::X_GITHUB_HOOK_ID,
-        "X-GitHub-Hook-ID",
-    ),
-    (
-        actix::HeaderName::from_static("x-github-hook-installation-target-type"),
-        octohook::header::X_GITHUB_HOOK_INSTALLATION_TARGET_TYPE,
-        "X-GitHub-Hook-Installation-Target-Type",
-    ),
-    (
-        actix::HeaderName::from_static("x-github-hook-installation-target-id"),
-        octohook::header::X_GITHUB_HOOK_INSTALLATION_TARGET_ID,
-        "X-GitHub-Hook-Installation-Target-ID",
-    ),
-    (
-        actix::HeaderName::from_static("x-github-enterprise-version"),
-        octohook::header::X_GITHUB_ENTERPRISE_VERSION,
-        "X-GitHub-Enterprise-Version",
-    ),
-    (
-        actix::HeaderName::from_static("x-github-enterprise-host"),
-        octohook::header::X_GITHUB_ENTERPRISE_HOST,
-        "X-GitHub-Enterprise-Host",
-    ),
-    (actix::CONTENT_TYPE, core::CONTENT_TYPE, "Content-Type"),
-    (
-        actix::CONTENT_LENGTH,
-        core::CONTENT_LENGTH,
-        "Content-Length",
-    ),
-    (actix::USER_AGENT, core::USER_AGENT, "User-Agent"),
-];
+/// Every header [`Verifier::begin`](octohook::Verifier::begin) reads (GitHub's
+/// delivery headers, [`DELIVERY_HEADERS`], and `Content-Length`), by its name in
+/// both `http` versions. Built once, from the core's list: the names are the
+/// same lowercase strings in both.
+static NEEDED: LazyLock<Vec<(actix::HeaderName, core::HeaderName)>> = LazyLock::new(|| {
+    DELIVERY_HEADERS
+        .iter()
+        .chain([&core::CONTENT_LENGTH])
+        .filter_map(|name| {
+            let actix_name = actix::HeaderName::from_bytes(name.as_str().as_bytes()).ok()?;
+            Some((actix_name, name.clone()))
+        })
+        .collect()
+});
 
 /// Checks a request's delivery headers with `verifier` (see
 /// [`Verifier::begin`](octohook::Verifier::begin)).
@@ -81,14 +40,15 @@ pub(crate) fn begin(
 
 /// Copies the headers the core reads into an `http` 1.x map.
 pub(crate) fn delivery_headers(headers: &ActixHeaderMap) -> Result<HeaderMap, Error> {
-    let mut converted = HeaderMap::with_capacity(NEEDED.len());
-    for (actix_name, core_name, display) in &NEEDED {
+    let needed: &'static [(actix::HeaderName, core::HeaderName)] = &NEEDED;
+    let mut converted = HeaderMap::with_capacity(needed.len());
+    for (actix_name, core_name) in needed {
         for value in headers.get_all(actix_name) {
             // Both `http` versions accept the same bytes, so this never fails on a
             // value actix-web has parsed; still, a failure is a bad header, no panic.
             let value =
                 HeaderValue::from_bytes(value.as_bytes()).map_err(|_| Error::InvalidHeader {
-                    header: display,
+                    header: core_name.as_str(),
                     reason: "not a valid header value",
                 })?;
             converted.append(core_name.clone(), value);
@@ -118,11 +78,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_agree_between_the_two_http_versions() {
-        for (actix_name, core_name, display) in &NEEDED {
+    fn every_delivery_header_and_the_length_are_needed_under_both_names() {
+        assert_eq!(NEEDED.len(), DELIVERY_HEADERS.len() + 1);
+        for (actix_name, core_name) in NEEDED.iter() {
             assert_eq!(actix_name.as_str(), core_name.as_str());
-            assert_eq!(display.to_ascii_lowercase(), core_name.as_str());
         }
+        for name in DELIVERY_HEADERS.iter().chain([&core::CONTENT_LENGTH]) {
+            assert!(NEEDED.iter().any(|(_, needed)| needed == name), "{name}");
+        }
+        assert!(
+            NEEDED
+                .iter()
+                .any(|(actix_name, _)| actix_name == X_GITHUB_DELIVERY)
+        );
     }
 
     #[test]

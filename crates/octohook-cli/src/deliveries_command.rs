@@ -100,29 +100,17 @@ impl From<StatusArg> for DeliveryOutcome {
     }
 }
 
-/// The hook [`SourceArgs`] name.
-#[derive(Clone, Debug)]
-pub(crate) enum HookSource {
-    /// A repository's or organization's hook.
-    Hook(HookTarget, HookId),
-    /// The GitHub App's own hook.
-    App,
-}
-
 impl SourceArgs {
     /// The hook these options name.
-    pub(crate) fn resolve(&self, github: &GithubOptions) -> Result<HookSource, GithubCommandError> {
+    pub(crate) fn hook_ref(&self, github: &GithubOptions) -> Result<HookRef, GithubCommandError> {
         let hook = || {
             self.hook
                 .ok_or_else(|| GithubCommandError::Usage("pass --hook ID".into()))
         };
         match (&self.repo, &self.org, self.app) {
-            (Some(repo), _, _) => Ok(HookSource::Hook(repo.clone(), hook()?)),
-            (None, Some(org), _) => Ok(HookSource::Hook(
-                HookTarget::organization(org.clone()),
-                hook()?,
-            )),
-            (None, None, true) if github.app_id.is_some() => Ok(HookSource::App),
+            (Some(repo), _, _) => Ok(HookRef::hook(repo.clone(), hook()?)),
+            (None, Some(org), _) => Ok(HookRef::organization(org.clone(), hook()?)),
+            (None, None, true) if github.app_id.is_some() => Ok(HookRef::App),
             (None, None, true) => Err(GithubCommandError::Usage(
                 "--app needs --app-id and --private-key".into(),
             )),
@@ -132,20 +120,9 @@ impl SourceArgs {
         }
     }
 
-    /// The hook these options name, for the redelivery runner.
-    pub(crate) fn hook_ref(&self, github: &GithubOptions) -> Result<HookRef, GithubCommandError> {
-        Ok(match self.resolve(github)? {
-            HookSource::Hook(target, id) => HookRef::hook(target, id),
-            HookSource::App => HookRef::App,
-        })
-    }
-
     /// A client with the credential the hook needs (the app's JWT for `--app`).
     pub(crate) fn client(&self, github: &GithubOptions) -> Result<Client, GithubCommandError> {
-        github.client(match self.resolve(github)? {
-            HookSource::App => Identity::App,
-            HookSource::Hook(..) => Identity::Default,
-        })
+        github.client(identity(&self.hook_ref(github)?))
     }
 
     fn deliveries(
@@ -153,10 +130,16 @@ impl SourceArgs {
         client: &Client,
         github: &GithubOptions,
     ) -> Result<Deliveries, GithubCommandError> {
-        Ok(match self.resolve(github)? {
-            HookSource::Hook(target, id) => client.hooks(target).deliveries(id),
-            HookSource::App => client.app_hook().deliveries(),
-        })
+        Ok(client.hook_deliveries(&self.hook_ref(github)?))
+    }
+}
+
+/// The credential `hook` is reached with: the app's JWT for the app's own hook.
+pub(crate) fn identity(hook: &HookRef) -> Identity {
+    if matches!(hook, HookRef::App) {
+        Identity::App
+    } else {
+        Identity::Default
     }
 }
 

@@ -103,7 +103,7 @@ pub(crate) fn parse(args: ParseArgs) -> ExitCode {
             let document = json!({
                 "event": args.event,
                 "known": known,
-                "variant": known.then(|| variant(&event)),
+                "variant": known.then(|| event.variant_name()),
                 "action": event.action(),
                 "summary": summary(&event),
                 "warnings": event.warnings().iter().map(ToString::to_string).collect::<Vec<_>>(),
@@ -124,7 +124,7 @@ pub(crate) fn parse(args: ParseArgs) -> ExitCode {
             Status::UnknownEvent.into()
         }
         Ok(event) => {
-            println!("event: {} ({})", variant(&event), event.kind());
+            println!("event: {} ({})", event.variant_name(), event.kind());
             println!("action: {}", event.action().unwrap_or("-"));
             println!("summary: {}", summary(&event));
             for warning in event.warnings() {
@@ -157,16 +157,6 @@ fn read(file: Option<&PathBuf>) -> Result<Vec<u8>, String> {
         }
     }
     Ok(payload)
-}
-
-/// The variant's name: `PullRequest` for `Event::PullRequest(..)`.
-fn variant(event: &Event) -> String {
-    let debug = format!("{event:?}");
-    debug
-        .split(['(', ' ', '{'])
-        .next()
-        .unwrap_or_default()
-        .to_owned()
 }
 
 /// `pull_request.opened octo/repo #2 by octocat`: the event and action, and the

@@ -8,7 +8,7 @@ use octohook_client::{
     ConfigUpdate, Hook, HookConfig, HookContentType, HookId, HookTarget, HookUpdate, NewHook,
 };
 
-use crate::deliveries_command::{HookSource, SourceArgs};
+use crate::deliveries_command::{SourceArgs, identity};
 use crate::github_options::{
     GithubCommandError, GithubOptions, Identity, TargetArgs, parse_events,
 };
@@ -325,12 +325,8 @@ async fn config(
     content_type: Option<ContentTypeArg>,
     secret_env: Option<&str>,
 ) -> Result<(), GithubCommandError> {
-    let source = source.resolve(github)?;
-    let identity = match source {
-        HookSource::App => Identity::App,
-        HookSource::Hook(..) => Identity::Default,
-    };
-    let client = github.client(identity)?;
+    let hook = source.hook_ref(github)?;
+    let client = github.client(identity(&hook))?;
     let update = if url.is_none() && content_type.is_none() && secret_env.is_none() {
         None
     } else {
@@ -340,16 +336,9 @@ async fn config(
         update.secret = secret(secret_env)?;
         Some(update)
     };
-    let config = match (&source, &update) {
-        (HookSource::App, None) => client.app_hook().config().await?,
-        (HookSource::App, Some(update)) => client.app_hook().update_config(update).await?,
-        (HookSource::Hook(target, id), None) => client.hooks(target.clone()).config(*id).await?,
-        (HookSource::Hook(target, id), Some(update)) => {
-            client
-                .hooks(target.clone())
-                .update_config(*id, update)
-                .await?
-        }
+    let config = match &update {
+        None => client.hook_config(&hook).await?,
+        Some(update) => client.update_hook_config(&hook, update).await?,
     };
     github.print(&config, |out| config_lines(out, &config))
 }

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use clap::{Args, Subcommand};
-use octohook::{DeliveryGuid, HookId};
+use octohook::HookId;
 use octohook_inbox::{
-    DeliveryKey, DeliveryStatus, DeliveryStore, ListQuery, PurgeQuery, StoreError, StoredDelivery,
-    StoredDeliveryId,
+    BadDeliveryKey, DeliveryKey, DeliveryStatus, DeliveryStore, ListPages, ListQuery, PurgeQuery,
+    StoreError, StoredDelivery, StoredDeliveryId,
 };
 use serde_json::{Value, json};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
@@ -94,8 +94,8 @@ pub(crate) enum InboxError {
     Store(#[from] StoreError),
     #[error("no delivery {0} in the inbox")]
     NotFound(String),
-    #[error("{0:?} is neither a row id nor HOOK:GUID")]
-    BadReference(String),
+    #[error("{0:?} is neither a row id nor HOOK:GUID: {1}")]
+    BadReference(String, #[source] BadDeliveryKey),
     #[error("cannot write the output: {0}")]
     Output(#[from] std::io::Error),
     #[error(
@@ -255,17 +255,12 @@ async fn keys_in(
     store: &Arc<dyn DeliveryStore>,
     status: DeliveryStatus,
 ) -> Result<Vec<DeliveryKey>, StoreError> {
-    const PAGE: u32 = 500;
+    let mut pages = ListPages::new(&**store, ListQuery::default().status(status).limit(500));
     let mut keys = Vec::new();
-    let mut query = ListQuery::default().status(status).limit(PAGE);
-    loop {
-        let page = store.list(&query).await?;
-        keys.extend(page.iter().map(|delivery| delivery.key.clone()));
-        match page.last() {
-            Some(last) if page.len() == PAGE as usize => query = query.before_id(last.id),
-            _ => return Ok(keys),
-        }
+    while let Some(page) = pages.next_page().await? {
+        keys.extend(page.into_iter().map(|delivery| delivery.key));
     }
+    Ok(keys)
 }
 
 /// A delivery named by its row id or its `HOOK:GUID` key (`-:GUID` when it came
@@ -275,30 +270,15 @@ async fn find(
     reference: &str,
 ) -> Result<StoredDelivery, InboxError> {
     let found = match reference.parse::<StoredDeliveryId>() {
-        Ok(id) => {
-            let query = ListQuery::default()
-                .before_id(StoredDeliveryId::new(id.get().saturating_add(1)))
-                .limit(1);
-            store
-                .list(&query)
-                .await?
-                .into_iter()
-                .find(|delivery| delivery.id == id)
+        Ok(id) => store.get_by_id(id).await?,
+        Err(_) => {
+            let key = reference
+                .parse::<DeliveryKey>()
+                .map_err(|error| InboxError::BadReference(reference.to_owned(), error))?;
+            store.get(&key).await?
         }
-        Err(_) => store.get(&parse_key(reference)?).await?,
     };
     found.ok_or_else(|| InboxError::NotFound(reference.to_owned()))
-}
-
-fn parse_key(reference: &str) -> Result<DeliveryKey, InboxError> {
-    let bad = || InboxError::BadReference(reference.to_owned());
-    let (hook, guid) = reference.split_once(':').ok_or_else(bad)?;
-    let hook_id = match hook {
-        "-" => None,
-        digits => Some(HookId::new(digits.parse().map_err(|_| bad())?)),
-    };
-    let guid: DeliveryGuid = guid.parse().map_err(|_| bad())?;
-    Ok(DeliveryKey::new(hook_id, guid))
 }
 
 fn time(at: SystemTime) -> String {
@@ -494,16 +474,6 @@ fn write_details(out: &mut impl Write, delivery: &StoredDelivery) -> std::io::Re
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn keys_parse_with_and_without_a_hook() {
-        let key = parse_key("42:72d3162e-cc78-11e3-81ab-4c9367dc0958").unwrap();
-        assert_eq!(key.hook_id, Some(HookId::new(42)));
-        assert_eq!(key.to_string(), "42:72d3162e-cc78-11e3-81ab-4c9367dc0958");
-        assert_eq!(parse_key("-:a1").unwrap().hook_id, None);
-        assert!(parse_key("a1").is_err());
-        assert!(parse_key("x:a1").is_err());
-    }
 
     #[test]
     fn truncation_keeps_one_line() {

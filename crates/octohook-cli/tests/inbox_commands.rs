@@ -322,3 +322,69 @@ async fn purge_on_a_terminal_asks_and_a_no_exits_8() {
     let listed = inbox(&["list", "--json", "--db", db_arg]);
     assert_eq!(text(&listed.stdout).trim(), "[]");
 }
+
+/// `show` and `retry` find a delivery by row id (the store's get-by-id) or by
+/// its `HOOK:GUID` key (parsed by the library), and say which part of a bad
+/// reference is wrong.
+#[tokio::test]
+async fn show_and_retry_find_deliveries_by_row_id_and_by_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inbox.db");
+    let hooked = DeliveryKey::new(Some(octohook::HookId::new(7)), key(2).guid);
+    {
+        let store = SqliteStore::open(&db).await.unwrap();
+        for delivery_key in [key(1), hooked.clone(), key(3)] {
+            let body = format!(r#"{{"n":"{delivery_key}"}}"#);
+            store
+                .insert(NewDelivery::new(delivery_key, "ping", body))
+                .await
+                .unwrap();
+        }
+        // Oldest first: key(1), then the hooked one, fail.
+        for _ in 0..2 {
+            let claimed = store
+                .claim("test", Duration::from_secs(60))
+                .await
+                .unwrap()
+                .unwrap();
+            store.fail(&claimed.claim, "broken").await.unwrap();
+        }
+    }
+    closed(&db);
+    let db_arg = db.to_str().unwrap();
+    let show = |reference: &str| {
+        let output = inbox(&["show", reference, "--json", "--db", db_arg]);
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap()
+    };
+    let (hooked_text, first_text, third_text) =
+        (hooked.to_string(), key(1).to_string(), key(3).to_string());
+    for (reference, id, key_text) in [
+        ("2", 2, hooked_text.as_str()),
+        (hooked_text.as_str(), 2, hooked_text.as_str()),
+        ("3", 3, third_text.as_str()),
+        (first_text.as_str(), 1, first_text.as_str()),
+    ] {
+        let shown = show(reference);
+        assert_eq!(shown["id"], id, "{reference}");
+        assert_eq!(shown["key"], key_text, "{reference}");
+    }
+    assert_refused(
+        &inbox(&["show", "99", "--db", db_arg]),
+        "no delivery 99 in the inbox",
+    );
+    assert_refused(
+        &inbox(&["show", "x:a1", "--db", db_arg]),
+        "before ':' is neither '-' nor a hook id",
+    );
+    assert_refused(&inbox(&["show", "a1", "--db", db_arg]), "there is no ':'");
+    let retried = inbox(&["retry", "--json", "--db", db_arg, "--", "2"]);
+    assert!(retried.status.success(), "{}", text(&retried.stderr));
+    assert_eq!(text(&retried.stdout).trim(), r#"{"requeued":1}"#);
+    assert_eq!(show("2")["status"], "pending");
+    assert_eq!(show("1")["status"], "failed");
+    let retried = inbox(&["retry", "--status", "failed", "--db", db_arg]);
+    assert!(retried.status.success(), "{}", text(&retried.stderr));
+    assert_eq!(text(&retried.stdout).trim(), "requeued 1");
+    assert_eq!(show("1")["status"], "pending");
+}

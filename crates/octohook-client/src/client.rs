@@ -12,13 +12,15 @@ use url::Url;
 
 use crate::app::AppHook;
 use crate::auth::{Authenticate, Credential};
+use crate::deliveries::Deliveries;
 use crate::error::{
     ApiError, AuthError, DecodeError, Error, FieldError, RateLimit, RateLimitKind, TransportError,
     ValidationError,
 };
 use crate::hooks::{EnsuredHook, Hooks};
+use crate::models::{ConfigUpdate, HookConfig, wire};
 use crate::retry::{Idempotence, RetryOptions};
-use crate::target::{HookTarget, Route};
+use crate::target::{HookRef, HookTarget, Route};
 use crate::tls::{self, CaCertificates, DefaultRoots};
 
 /// The public GitHub API.
@@ -378,6 +380,42 @@ impl Client {
     /// authentication.
     pub fn app_hook(&self) -> AppHook {
         AppHook::new(self.clone())
+    }
+
+    /// The deliveries of `hook`, whichever kind of hook it is (a program that
+    /// chooses the hook at run time holds a [`HookRef`]).
+    ///
+    /// ```no_run
+    /// use octohook_client::{Client, DeliveryQuery, HookRef, Token};
+    ///
+    /// # async fn run() -> Result<(), octohook_client::Error> {
+    /// let client = Client::new(Token::new("ghp_..."), Default::default())?;
+    /// let hook = HookRef::organization("octo-org", 12.into());
+    /// let page = client.hook_deliveries(&hook).page(&DeliveryQuery::default()).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn hook_deliveries(&self, hook: &HookRef) -> Deliveries {
+        Deliveries::new(self.clone(), hook.route())
+    }
+
+    /// The configuration of `hook` (see [`Hooks::config`], [`AppHook::config`]).
+    pub async fn hook_config(&self, hook: &HookRef) -> Result<HookConfig, Error> {
+        let route = hook.route().join("config");
+        self.send(Request::new(Method::GET, &route)).await?.json()
+    }
+
+    /// Changes single configuration settings of `hook`, leaving the others (the
+    /// secret included) as they are (see [`Hooks::update_config`],
+    /// [`AppHook::update_config`]).
+    pub async fn update_hook_config(
+        &self,
+        hook: &HookRef,
+        update: &ConfigUpdate,
+    ) -> Result<HookConfig, Error> {
+        let route = hook.route().join("config");
+        let request =
+            Request::new(Method::PATCH, &route).json(&wire::Config::from_update(update)?)?;
+        self.send(request).await?.json()
     }
 
     /// Registers `url` on `target` idempotently; see [`Hooks::ensure`].

@@ -82,11 +82,11 @@ pub use page::Page;
 pub use redelivery::SqliteLedger;
 #[cfg(feature = "redelivery")]
 pub use redelivery::{
-    HookRef, LedgerError, MemoryLedger, REDELIVERY_WINDOW, RedeliverOptions, Redeliverer,
-    RedeliveryError, RedeliveryLedger, RunReport,
+    LedgerError, MemoryLedger, REDELIVERY_WINDOW, RedeliverOptions, Redeliverer, RedeliveryError,
+    RedeliveryLedger, RunReport,
 };
 pub use retry::RetryOptions;
-pub use target::{HookTarget, InvalidRepository};
+pub use target::{HookRef, HookTarget, InvalidRepository};
 pub use tls::{CaCertificates, DefaultRoots};
 
 /// The README's examples, compiled as doctests so they stay true.

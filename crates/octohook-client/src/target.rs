@@ -132,6 +132,72 @@ impl fmt::Display for Route {
     }
 }
 
+/// One hook, whichever kind: a repository's, an organization's, or a GitHub
+/// App's own; the hook a `Redeliverer` watches, and the
+/// one [`Client::hook_deliveries`](crate::Client::hook_deliveries) and
+/// [`Client::hook_config`](crate::Client::hook_config) take.
+///
+/// ```
+/// use octohook_client::{HookId, HookRef};
+///
+/// let hook = HookRef::repository("octo-org", "hello-world", HookId::new(12));
+/// assert_eq!(hook.to_string(), "repository octo-org/hello-world hook 12");
+/// assert_eq!(HookRef::App.to_string(), "the app's hook");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum HookRef {
+    /// A repository's or organization's hook.
+    Hook {
+        /// Its owner.
+        target: HookTarget,
+        /// Its id.
+        id: HookId,
+    },
+    /// The hook of the GitHub App the client authenticates as.
+    App,
+}
+
+impl HookRef {
+    /// The hook `id` of `target`.
+    pub fn hook(target: HookTarget, id: HookId) -> Self {
+        Self::Hook { target, id }
+    }
+
+    /// A repository's hook.
+    pub fn repository(owner: impl Into<String>, repo: impl Into<String>, id: HookId) -> Self {
+        Self::Hook {
+            target: HookTarget::repository(owner, repo),
+            id,
+        }
+    }
+
+    /// An organization's hook.
+    pub fn organization(org: impl Into<String>, id: HookId) -> Self {
+        Self::Hook {
+            target: HookTarget::organization(org),
+            id,
+        }
+    }
+
+    /// The hook's API path.
+    pub(crate) fn route(&self) -> Route {
+        match self {
+            Self::Hook { target, id } => target.hook_route(*id),
+            Self::App => Route::app_hook(),
+        }
+    }
+}
+
+impl fmt::Display for HookRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Hook { target, id } => write!(f, "{target} hook {id}"),
+            Self::App => f.write_str("the app's hook"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

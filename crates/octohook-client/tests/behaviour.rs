@@ -14,8 +14,8 @@ use fake_github::{FakeGitHub, Injected};
 use futures_util::{StreamExt, TryStreamExt};
 use octohook_client::{
     AppJwt, Client, ClientOptions, ConfigUpdate, DeliveryCursor, DeliveryId, DeliveryOutcome,
-    DeliveryQuery, EnsureAction, Error, EventKind, HookContentType, HookId, HookTarget, HookUpdate,
-    NewHook, RateLimitKind, RetryOptions, Token, WebhookSecret,
+    DeliveryQuery, EnsureAction, Error, EventKind, HookContentType, HookId, HookRef, HookTarget,
+    HookUpdate, NewHook, RateLimitKind, RetryOptions, Token, WebhookSecret,
 };
 use serde_json::json;
 
@@ -416,6 +416,15 @@ async fn hook_crud_config_ping_and_test() {
     assert_eq!(config.url.as_deref(), Some("https://h.example.com/a"));
     assert_eq!(fake.secret_of(created.id.get()).as_deref(), Some("rotated"));
     assert_eq!(hooks.config(created.id).await.unwrap(), config);
+    // The same hook, chosen at run time.
+    let hook = HookRef::repository("o", "r", created.id);
+    assert_eq!(client(&fake).hook_config(&hook).await.unwrap(), config);
+    let mut url = ConfigUpdate::default();
+    url.url = Some("https://h.example.com/b".into());
+    let moved = client(&fake).update_hook_config(&hook, &url).await.unwrap();
+    assert_eq!(moved.url.as_deref(), Some("https://h.example.com/b"));
+    assert_eq!(fake.secret_of(created.id.get()).as_deref(), Some("rotated"));
+    assert_eq!(hooks.config(created.id).await.unwrap(), moved);
 
     hooks.ping(created.id).await.unwrap();
     hooks.test(created.id).await.unwrap();
@@ -636,6 +645,17 @@ async fn app_hook_authenticates_with_a_signed_jwt() {
         .unwrap();
     assert_eq!(page.items.len(), 5);
     app.deliveries().get(page.items[0].id).await.unwrap();
+    // The same hook, chosen at run time.
+    let by_ref = client
+        .hook_deliveries(&HookRef::App)
+        .page(&DeliveryQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(by_ref.items, page.items);
+    assert_eq!(
+        client.hook_config(&HookRef::App).await.unwrap(),
+        app.config().await.unwrap()
+    );
     app.deliveries().redeliver(page.items[0].id).await.unwrap();
     // One JWT is signed and reused for every request.
     let authorizations: std::collections::BTreeSet<_> = fake

@@ -124,8 +124,8 @@ pub use postgres::{PostgresOptions, PostgresStore, SslMode, UnknownSslMode};
 pub use processing::{Drained, Processing};
 pub use receipt::Receipt;
 pub use record::{
-    DeliveryKey, DeliveryStatus, Lease, NewDelivery, StoredDelivery, StoredDeliveryId,
-    UnknownStatus,
+    BadDeliveryKey, DeliveryKey, DeliveryStatus, Lease, NewDelivery, StoredDelivery,
+    StoredDeliveryId, UnknownStatus,
 };
 /// The rustls version [`PostgresOptions::tls_config`] takes a configuration of.
 #[cfg(feature = "postgres")]
@@ -133,7 +133,8 @@ pub use rustls;
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 pub use store::{
-    Claim, Claimed, DeliveryStore, Inserted, ListQuery, PurgeQuery, StatusCounts, StoreFuture,
+    Claim, Claimed, DeliveryStore, Inserted, ListPages, ListQuery, PurgeQuery, StatusCounts,
+    StoreFuture,
 };
 pub use stored_headers::MAX_STORED_HEADER_BYTES;
 pub use worker::{AttemptError, Backoff, Handler, Outcome, Processed, Worker, WorkerConfig};

@@ -443,6 +443,11 @@ impl DeliveryStore for MemoryStore {
         ready(Ok(found))
     }
 
+    fn get_by_id(&self, id: StoredDeliveryId) -> StoreFuture<'_, Option<StoredDelivery>> {
+        let found = self.lock().rows.get(&id).map(|row| row.delivery.clone());
+        ready(Ok(found))
+    }
+
     fn list(&self, query: &ListQuery) -> StoreFuture<'_, Vec<StoredDelivery>> {
         let state = self.lock();
         let limit = usize::try_from(query.limit).unwrap_or(usize::MAX);

@@ -85,6 +85,55 @@ impl fmt::Display for DeliveryKey {
     }
 }
 
+/// Reads the `Display` form back: `HOOK:GUID`, or `-:GUID` for a delivery
+/// without a hook id.
+///
+/// ```
+/// use octohook::HookId;
+/// use octohook_inbox::DeliveryKey;
+///
+/// let key: DeliveryKey = "42:a1".parse().unwrap();
+/// assert_eq!(key, DeliveryKey::new(Some(HookId::new(42)), "a1".parse().unwrap()));
+/// assert_eq!("-:a1".parse::<DeliveryKey>().unwrap().hook_id, None);
+/// assert!("a1".parse::<DeliveryKey>().is_err());
+/// ```
+impl FromStr for DeliveryKey {
+    type Err = BadDeliveryKey;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        // GUIDs hold no colon, so the first one ends the hook id.
+        let (hook, guid) = s.split_once(':').ok_or(BadDeliveryKey::NoColon)?;
+        let hook_id = match hook {
+            "-" => None,
+            // `u64::from_str` takes a leading `+`, which `Display` never writes.
+            digits if digits.bytes().all(|b| b.is_ascii_digit()) => Some(HookId::new(
+                digits.parse().map_err(|_| BadDeliveryKey::HookId)?,
+            )),
+            _ => return Err(BadDeliveryKey::HookId),
+        };
+        let guid = guid.parse().map_err(|_| BadDeliveryKey::Guid)?;
+        Ok(Self::new(hook_id, guid))
+    }
+}
+
+/// Why a string is not a [`DeliveryKey`] (`HOOK:GUID`, or `-:GUID`). The
+/// message names the part that is wrong, not the string, which may come from
+/// anyone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BadDeliveryKey {
+    /// No `:` between the hook id and the GUID.
+    #[error("a delivery key is HOOK:GUID (-:GUID without a hook id); there is no ':'")]
+    NoColon,
+    /// The part before the `:` is neither `-` nor a hook id (decimal digits,
+    /// at most 2^64 - 1).
+    #[error("the part of a delivery key before ':' is neither '-' nor a hook id (decimal, 64-bit)")]
+    HookId,
+    /// The part after the `:` is not a delivery GUID.
+    #[error("the part of a delivery key after ':' is not a delivery GUID")]
+    Guid,
+}
+
 /// Where a stored delivery stands.
 ///
 /// ```text
@@ -669,6 +718,35 @@ mod tests {
             (none.db_hook_id(), none.has_hook_id()),
             (zero.db_hook_id(), zero.has_hook_id())
         );
+    }
+
+    #[test]
+    fn keys_parse_back_from_their_display_form_only() {
+        for hook_id in [None, Some(0), Some(42), Some(u64::MAX)] {
+            let key = DeliveryKey::new(
+                hook_id.map(HookId::new),
+                "72d3162e-cc78-11e3-81ab-4c9367dc0958".parse().unwrap(),
+            );
+            assert_eq!(key.to_string().parse::<DeliveryKey>(), Ok(key));
+        }
+        for (text, error) in [
+            ("a1", BadDeliveryKey::NoColon),
+            ("", BadDeliveryKey::NoColon),
+            (":a1", BadDeliveryKey::HookId),
+            ("x:a1", BadDeliveryKey::HookId),
+            ("+1:a1", BadDeliveryKey::HookId),
+            ("-1:a1", BadDeliveryKey::HookId),
+            ("--:a1", BadDeliveryKey::HookId),
+            ("18446744073709551616:a1", BadDeliveryKey::HookId),
+            ("1:", BadDeliveryKey::Guid),
+            ("-:", BadDeliveryKey::Guid),
+            ("1:a:b", BadDeliveryKey::Guid),
+            ("1:a b", BadDeliveryKey::Guid),
+        ] {
+            assert_eq!(text.parse::<DeliveryKey>(), Err(error), "{text:?}");
+        }
+        let message = "1:secret stuff".parse::<DeliveryKey>().unwrap_err();
+        assert!(!message.to_string().contains("secret"));
     }
 
     #[test]

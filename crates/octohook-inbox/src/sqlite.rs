@@ -867,6 +867,19 @@ impl DeliveryStore for SqliteStore {
         })
     }
 
+    fn get_by_id(&self, id: StoredDeliveryId) -> StoreFuture<'_, Option<StoredDelivery>> {
+        self.call(move |connection| {
+            let sql = format!("SELECT {COLUMNS} FROM octohook_deliveries WHERE id = ?1");
+            let parts = connection
+                .prepare_cached(&sql)
+                .and_then(|mut statement| statement.query_row(params![id], read_row).optional())
+                .map_err(classify)?;
+            parts
+                .map(|parts| parts.into_delivery().map(|(delivery, _)| delivery))
+                .transpose()
+        })
+    }
+
     fn list(&self, query: &ListQuery) -> StoreFuture<'_, Vec<StoredDelivery>> {
         let query = query.clone();
         self.call(move |connection| {

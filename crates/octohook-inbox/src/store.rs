@@ -160,6 +160,75 @@ impl ListQuery {
     }
 }
 
+/// Every delivery matching a [`ListQuery`], newest first, one
+/// [`list`](DeliveryStore::list) call (of at most [`ListQuery::limit`]
+/// deliveries) per page: each page asks for the deliveries below the last id of
+/// the one before, so deliveries stored while paging are not seen, and none is
+/// seen twice.
+///
+/// ```
+/// use octohook_inbox::{DeliveryKey, DeliveryStore, ListPages, ListQuery, MemoryStore, NewDelivery};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), octohook_inbox::StoreError> {
+/// let store = MemoryStore::new();
+/// for guid in ["a1", "a2", "a3"] {
+///     let key = DeliveryKey::new(None, guid.parse().unwrap());
+///     store.insert(NewDelivery::new(key, "ping", "{}")).await?;
+/// }
+/// let mut pages = ListPages::new(&store, ListQuery::default().limit(2));
+/// let mut guids = Vec::new();
+/// while let Some(page) = pages.next_page().await? {
+///     guids.extend(page.into_iter().map(|delivery| delivery.key.guid.to_string()));
+/// }
+/// assert_eq!(guids, ["a3", "a2", "a1"]);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct ListPages<'a> {
+    store: &'a dyn DeliveryStore,
+    query: ListQuery,
+    done: bool,
+}
+
+impl<'a> ListPages<'a> {
+    /// The pages of `query` in `store`. Its [`before_id`](ListQuery::before_id),
+    /// when set, is where the first page starts; its
+    /// [`limit`](ListQuery::limit) is the size of a page (a limit of 0 gives no
+    /// page).
+    pub fn new(store: &'a dyn DeliveryStore, query: ListQuery) -> Self {
+        let done = query.limit == 0;
+        Self { store, query, done }
+    }
+
+    /// The next page, newest first: never empty; `None` after the last one.
+    pub async fn next_page(&mut self) -> Result<Option<Vec<StoredDelivery>>, StoreError> {
+        if self.done {
+            return Ok(None);
+        }
+        let page = self.store.list(&self.query).await?;
+        // A short page is the last one; a full one may be, which the next call
+        // (answering with an empty page) tells.
+        let full = u32::try_from(page.len()).is_ok_and(|len| len >= self.query.limit);
+        match page.last() {
+            Some(last) if full => self.query.before_id = Some(last.id),
+            _ => self.done = true,
+        }
+        Ok((!page.is_empty()).then_some(page))
+    }
+
+    /// Every remaining delivery, in one vector: for callers that want them all
+    /// (and know how many there may be).
+    pub async fn collect_all(mut self) -> Result<Vec<StoredDelivery>, StoreError> {
+        let mut all = Vec::new();
+        while let Some(page) = self.next_page().await? {
+            all.extend(page);
+        }
+        Ok(all)
+    }
+}
+
 /// Which deliveries [`DeliveryStore::purge`] removes: those received more than
 /// `older_than` ago, in one of `statuses`.
 ///
@@ -307,7 +376,14 @@ pub trait DeliveryStore: fmt::Debug + Send + Sync + 'static {
     /// The delivery stored under `key`.
     fn get(&self, key: &DeliveryKey) -> StoreFuture<'_, Option<StoredDelivery>>;
 
+    /// The delivery stored with row id `id` (as [`list`](Self::list) shows it).
+    fn get_by_id(&self, id: StoredDeliveryId) -> StoreFuture<'_, Option<StoredDelivery>>;
+
     /// The deliveries matching `query`, newest (highest id) first.
+    ///
+    /// One page: [`ListQuery::limit`] of them, or all when fewer match (a store
+    /// must not cut a page shorter: [`ListPages`], which walks every page, takes
+    /// a short page for the last).
     fn list(&self, query: &ListQuery) -> StoreFuture<'_, Vec<StoredDelivery>>;
 
     /// Removes the deliveries matching `query`; returns how many.

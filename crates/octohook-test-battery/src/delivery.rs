@@ -1,5 +1,10 @@
 //! A delivery as GitHub would send it, with ways to spoil it.
 
+use http::header::{CONTENT_TYPE, USER_AGENT};
+use octohook::header::{
+    X_GITHUB_DELIVERY, X_GITHUB_EVENT, X_GITHUB_HOOK_ID, X_GITHUB_HOOK_INSTALLATION_TARGET_ID,
+    X_GITHUB_HOOK_INSTALLATION_TARGET_TYPE, X_HUB_SIGNATURE, X_HUB_SIGNATURE_256,
+};
 use octohook::{WebhookSecret, sign, sign_legacy_sha1};
 
 use crate::SECRET;
@@ -38,20 +43,20 @@ impl TestDelivery {
     fn new(event: &str, content_type: &str, body: Vec<u8>) -> Self {
         let guid = uuid::Uuid::new_v4().to_string();
         let secret = WebhookSecret::new(SECRET).expect("non-empty");
-        let headers = vec![
-            ("x-github-event".into(), event.into()),
-            ("x-github-delivery".into(), guid.clone()),
-            ("x-github-hook-id".into(), "42".into()),
-            (
-                "x-github-hook-installation-target-type".into(),
-                "repository".into(),
-            ),
-            ("x-github-hook-installation-target-id".into(), "7".into()),
-            ("user-agent".into(), "GitHub-Hookshot/test".into()),
-            ("content-type".into(), content_type.into()),
-            ("x-hub-signature-256".into(), sign(&secret, &body)),
-            ("x-hub-signature".into(), sign_legacy_sha1(&secret, &body)),
-        ];
+        let headers = [
+            (X_GITHUB_EVENT, event.to_owned()),
+            (X_GITHUB_DELIVERY, guid.clone()),
+            (X_GITHUB_HOOK_ID, "42".into()),
+            (X_GITHUB_HOOK_INSTALLATION_TARGET_TYPE, "repository".into()),
+            (X_GITHUB_HOOK_INSTALLATION_TARGET_ID, "7".into()),
+            (USER_AGENT, "GitHub-Hookshot/test".into()),
+            (CONTENT_TYPE, content_type.to_owned()),
+            (X_HUB_SIGNATURE_256, sign(&secret, &body)),
+            (X_HUB_SIGNATURE, sign_legacy_sha1(&secret, &body)),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name.as_str().to_owned(), value))
+        .collect();
         Self {
             headers,
             body,
@@ -64,8 +69,8 @@ impl TestDelivery {
         let secret = WebhookSecret::new(secret).expect("non-empty");
         let sha256 = sign(&secret, &self.body);
         let sha1 = sign_legacy_sha1(&secret, &self.body);
-        self.with_header("x-hub-signature-256", &sha256)
-            .with_header("x-hub-signature", &sha1)
+        self.with_header(X_HUB_SIGNATURE_256.as_str(), &sha256)
+            .with_header(X_HUB_SIGNATURE.as_str(), &sha1)
     }
 
     /// Changes one byte of the body after signing.

@@ -1,78 +1,35 @@
 //! The delivery headers GitHub sends beside the signature, parsed into types.
 
-use std::fmt;
-
 use http::{HeaderMap, HeaderValue};
 use serde::{Deserialize, Serialize};
 
 use crate::ids::parse_decimal;
 use crate::{ContentType, DeliveryGuid, Error, EventKind, HookId};
 
-/// The kind of resource a hook is installed on
-/// (`X-GitHub-Hook-Installation-Target-Type`).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum TargetType {
-    /// `repository`
-    Repository,
-    /// `organization`
-    Organization,
-    /// `integration`: a GitHub App's hook.
-    Integration,
-    /// `business`: an enterprise.
-    Business,
-    /// `marketplace::listing`
-    MarketplaceListing,
-    /// `sponsors_listing`
-    SponsorsListing,
-    /// A value this version does not know, as sent.
-    Unknown(String),
+string_enum! {
+    /// The kind of resource a hook is installed on
+    /// (`X-GitHub-Hook-Installation-Target-Type`).
+    pub enum TargetType {
+        /// `repository`
+        Repository = "repository",
+        /// `organization`
+        Organization = "organization",
+        /// `integration`: a GitHub App's hook.
+        Integration = "integration",
+        /// `business`: an enterprise.
+        Business = "business",
+        /// `marketplace::listing`
+        MarketplaceListing = "marketplace::listing",
+        /// `sponsors_listing`
+        SponsorsListing = "sponsors_listing",
+    }
 }
 
 impl TargetType {
-    /// The type for a header value; unknown values are kept in [`TargetType::Unknown`].
+    /// The type for a header value; unknown values are kept in
+    /// [`TargetType::Unknown`] (the same as [`from_value`](Self::from_value)).
     pub fn from_name(name: &str) -> Self {
-        match name {
-            "repository" => Self::Repository,
-            "organization" => Self::Organization,
-            "integration" => Self::Integration,
-            "business" => Self::Business,
-            "marketplace::listing" => Self::MarketplaceListing,
-            "sponsors_listing" => Self::SponsorsListing,
-            other => Self::Unknown(other.to_owned()),
-        }
-    }
-
-    /// The value as GitHub sends it.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Repository => "repository",
-            Self::Organization => "organization",
-            Self::Integration => "integration",
-            Self::Business => "business",
-            Self::MarketplaceListing => "marketplace::listing",
-            Self::SponsorsListing => "sponsors_listing",
-            Self::Unknown(name) => name,
-        }
-    }
-}
-
-impl fmt::Display for TargetType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl Serialize for TargetType {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> Deserialize<'de> for TargetType {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let name = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-        Ok(Self::from_name(&name))
+        Self::from_value(name)
     }
 }
 
@@ -395,6 +352,32 @@ mod tests {
         (X_HUB_SIGNATURE_256, Slot::Signature256),
         (X_HUB_SIGNATURE, Slot::Signature1),
     ];
+
+    #[test]
+    fn target_types_read_write_and_serialize_as_sent() {
+        assert_eq!(TargetType::KNOWN.len(), 6);
+        for kind in TargetType::KNOWN {
+            assert_eq!(&TargetType::from_name(kind.as_str()), kind);
+            assert_eq!(kind.to_string(), kind.as_str());
+            let json = serde_json::to_string(kind).unwrap();
+            assert_eq!(json, format!("\"{}\"", kind.as_str()));
+            assert_eq!(&serde_json::from_str::<TargetType>(&json).unwrap(), kind);
+        }
+        assert_eq!(
+            TargetType::from_name("marketplace::listing"),
+            TargetType::MarketplaceListing
+        );
+        let unknown = TargetType::from_name("galaxy");
+        assert_eq!(unknown, TargetType::Unknown("galaxy".into()));
+        assert!(unknown.is_unknown());
+        assert_eq!(unknown.to_string(), "galaxy");
+        assert_eq!(serde_json::to_string(&unknown).unwrap(), "\"galaxy\"");
+        assert_eq!(
+            serde_json::from_str::<TargetType>("\"galaxy\"").unwrap(),
+            unknown
+        );
+        assert!(serde_json::from_str::<TargetType>("7").is_err());
+    }
 
     #[test]
     fn scan_finds_each_header_under_its_own_slot_only() {

@@ -39,6 +39,10 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+// First, so that every module below can define string enums.
+#[macro_use]
+mod string_enum;
+
 mod body_budget;
 mod body_verification;
 mod client_bytes;

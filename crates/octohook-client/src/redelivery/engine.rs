@@ -2,11 +2,10 @@
 //! calls for, recorded in a [`RedeliveryLedger`].
 
 use std::collections::HashMap;
-use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration as StdDuration, SystemTime};
 
-use octohook::{DeliveryGuid, HookId};
+use octohook::DeliveryGuid;
 use reqwest::Method;
 use time::{Duration, OffsetDateTime};
 
@@ -18,7 +17,7 @@ use crate::deliveries::{Deliveries, DeliveryQuery};
 use crate::error::Error;
 use crate::models::{DeliveryCursor, DeliveryId, DeliverySummary};
 use crate::page::Page;
-use crate::target::{HookTarget, Route};
+use crate::target::{HookRef, Route};
 
 /// How far back GitHub lets a delivery be redelivered: 3 days.
 pub const REDELIVERY_WINDOW: StdDuration = StdDuration::from_secs(3 * 24 * 60 * 60);
@@ -33,68 +32,6 @@ const INTENT_RETENTION: StdDuration = StdDuration::from_secs(24 * 60 * 60);
 /// Rate-limit waits a single request may sit through before the run gives
 /// up, so a server that keeps answering 429 cannot hold a run forever.
 const MAX_RATE_LIMIT_WAITS: u32 = 8;
-
-/// The hook whose deliveries a [`Redeliverer`] watches.
-///
-/// ```
-/// use octohook_client::{HookId, HookRef};
-///
-/// let hook = HookRef::repository("octo-org", "hello-world", HookId::new(12));
-/// assert_eq!(hook.to_string(), "repository octo-org/hello-world hook 12");
-/// assert_eq!(HookRef::App.to_string(), "the app's hook");
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum HookRef {
-    /// A repository's or organization's hook.
-    Hook {
-        /// Its owner.
-        target: HookTarget,
-        /// Its id.
-        id: HookId,
-    },
-    /// The hook of the GitHub App the client authenticates as.
-    App,
-}
-
-impl HookRef {
-    /// The hook `id` of `target`.
-    pub fn hook(target: HookTarget, id: HookId) -> Self {
-        Self::Hook { target, id }
-    }
-
-    /// A repository's hook.
-    pub fn repository(owner: impl Into<String>, repo: impl Into<String>, id: HookId) -> Self {
-        Self::Hook {
-            target: HookTarget::repository(owner, repo),
-            id,
-        }
-    }
-
-    /// An organization's hook.
-    pub fn organization(org: impl Into<String>, id: HookId) -> Self {
-        Self::Hook {
-            target: HookTarget::organization(org),
-            id,
-        }
-    }
-
-    fn route(&self) -> Route {
-        match self {
-            Self::Hook { target, id } => target.hook_route(*id),
-            Self::App => Route::app_hook(),
-        }
-    }
-}
-
-impl fmt::Display for HookRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Hook { target, id } => write!(f, "{target} hook {id}"),
-            Self::App => f.write_str("the app's hook"),
-        }
-    }
-}
 
 /// How a [`Redeliverer`] runs. A plain struct; take the rest from [`Default`].
 ///

@@ -111,9 +111,8 @@ mod report;
 #[cfg(feature = "redelivery-sqlite")]
 mod sqlite_ledger;
 
-pub use engine::{
-    HookRef, REDELIVERY_WINDOW, RedeliverOptions, Redeliverer, RedeliveryError, ScanProgress,
-};
+pub use crate::target::HookRef;
+pub use engine::{REDELIVERY_WINDOW, RedeliverOptions, Redeliverer, RedeliveryError, ScanProgress};
 pub use ledger::{
     Checkpoint, Intent, IntentClaim, IntentId, IntentState, LedgerError, LedgerFuture,
     RedeliveryLedger,

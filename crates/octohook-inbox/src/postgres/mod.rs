@@ -32,7 +32,7 @@ use crate::record::{RowParts, headers_to_json};
 use crate::store::StoreFuture;
 use crate::{
     Claim, Claimed, DeliveryKey, DeliveryStatus, DeliveryStore, Inserted, ListQuery, NewDelivery,
-    PurgeQuery, StatusCounts, StoreError, StoredDelivery,
+    PurgeQuery, StatusCounts, StoreError, StoredDelivery, StoredDeliveryId,
 };
 
 /// The schema migrations, applied in order at connect time; each runs once.
@@ -822,6 +822,14 @@ impl DeliveryStore for PostgresStore {
                  WHERE d.hook_id = $1 AND d.has_hook_id = $3 AND d.guid = $2"
             );
             let rows = self.query(&sql, &[&hook_id, &guid, &has_hook_id]).await?;
+            rows.first().map(read_delivery).transpose()
+        })
+    }
+
+    fn get_by_id(&self, id: StoredDeliveryId) -> StoreFuture<'_, Option<StoredDelivery>> {
+        Box::pin(async move {
+            let sql = format!("SELECT {COLUMNS} FROM octohook_deliveries AS d WHERE d.id = $1");
+            let rows = self.query(&sql, &[&id]).await?;
             rows.first().map(read_delivery).transpose()
         })
     }

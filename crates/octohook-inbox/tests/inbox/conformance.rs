@@ -7,8 +7,9 @@ use std::time::{Duration, SystemTime};
 
 use octohook::header::DELIVERY_HEADERS;
 use octohook_inbox::{
-    AttemptError, Backoff, DeliveryStatus, Inbox, Inserted, ListQuery, MAX_STORED_HEADER_BYTES,
-    NewDelivery, Outcome, PurgeQuery, StoreError, StoredDelivery, StoredDeliveryId, WorkerConfig,
+    AttemptError, Backoff, DeliveryStatus, Inbox, Inserted, ListPages, ListQuery,
+    MAX_STORED_HEADER_BYTES, NewDelivery, Outcome, PurgeQuery, StoreError, StoredDelivery,
+    StoredDeliveryId, WorkerConfig,
 };
 
 use crate::{Backend, delivery, key};
@@ -720,6 +721,118 @@ pub(crate) async fn counts_follow_every_change(backend: Backend) {
     );
 }
 
+/// `get_by_id` finds what `list` shows under that id, with or without a hook
+/// id, and nothing for an id never given or purged.
+pub(crate) async fn get_by_id_finds_the_listed_delivery(backend: Backend) {
+    let store = backend.open().await;
+    let hour_ago = SystemTime::now() - Duration::from_secs(3600);
+    let mut ids = Vec::new();
+    for hook in [Some(7), None] {
+        let new = delivery(hook, "g-1").received_at(hour_ago);
+        ids.push(store.insert(new).await.unwrap().id());
+    }
+    let [with_hook, without] = ids[..] else {
+        unreachable!()
+    };
+    // Oldest due first: the one with a hook id fails.
+    let claimed = store.claim("w", LONG).await.unwrap().unwrap();
+    store.fail(&claimed.claim, "broken").await.unwrap();
+
+    for id in [with_hook, without] {
+        let found = store.get_by_id(id).await.unwrap().expect("stored");
+        let listed = store
+            .list(&ListQuery::default().guid("g-1".parse().unwrap()))
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|delivery| delivery.id == id)
+            .unwrap();
+        assert_eq!(found, listed);
+    }
+    let found = store.get_by_id(with_hook).await.unwrap().unwrap();
+    assert_eq!(found.key, key(Some(7), "g-1"));
+    assert_eq!(found.status, DeliveryStatus::Failed);
+    assert_eq!(found.last_error.as_deref(), Some("broken"));
+    assert_eq!(
+        store.get_by_id(without).await.unwrap().unwrap().key,
+        key(None, "g-1")
+    );
+    let unknown = StoredDeliveryId::new(without.get() + 1000);
+    assert_eq!(store.get_by_id(unknown).await.unwrap(), None);
+    assert_eq!(
+        store.get_by_id(StoredDeliveryId::new(-1)).await.unwrap(),
+        None
+    );
+    let purged = store
+        .purge(&PurgeQuery::older_than(LONG, [DeliveryStatus::Failed]))
+        .await
+        .unwrap();
+    assert_eq!(purged, 1);
+    assert_eq!(store.get_by_id(with_hook).await.unwrap(), None);
+    assert!(store.get_by_id(without).await.unwrap().is_some());
+}
+
+/// `ListPages` returns every match once, newest first, in pages of the query's
+/// limit, ends after an exactly full last page, and does not see deliveries
+/// stored while it pages.
+pub(crate) async fn pages_walk_every_match_once_newest_first(backend: Backend) {
+    let store = backend.open().await;
+    let mut ids = Vec::new();
+    for n in 0..7 {
+        ids.push(
+            store
+                .insert(delivery(Some(1), &format!("p-{n}")))
+                .await
+                .unwrap()
+                .id(),
+        );
+    }
+    let claimed = store.claim("w", LONG).await.unwrap().unwrap();
+    store.complete(&claimed.claim).await.unwrap();
+    let newest_first: Vec<StoredDeliveryId> = ids.iter().rev().copied().collect();
+
+    let mut pages = ListPages::new(&*store, ListQuery::default().limit(3));
+    let mut sizes = Vec::new();
+    let mut seen = Vec::new();
+    while let Some(page) = pages.next_page().await.unwrap() {
+        if sizes.is_empty() {
+            // Stored after paging began: below no page's start, so never seen.
+            store.insert(delivery(Some(1), "p-late")).await.unwrap();
+        }
+        sizes.push(page.len());
+        seen.extend(page.iter().map(|delivery| delivery.id));
+    }
+    assert_eq!(sizes, [3, 3, 1]);
+    assert_eq!(seen, newest_first);
+    assert_eq!(pages.next_page().await.unwrap(), None);
+
+    // Filters hold on every page; six pending split into exactly full pages.
+    let pending = ListPages::new(
+        &*store,
+        ListQuery::default()
+            .status(DeliveryStatus::Pending)
+            .limit(2),
+    )
+    .collect_all()
+    .await
+    .unwrap();
+    assert_eq!(pending.len(), 7);
+    assert!(pending.iter().all(|d| d.status == DeliveryStatus::Pending));
+    assert!(pending.windows(2).all(|pair| pair[0].id > pair[1].id));
+    assert!(!pending.iter().any(|d| d.id == ids[0]));
+
+    let from = ListPages::new(&*store, ListQuery::default().before_id(ids[3]).limit(2))
+        .collect_all()
+        .await
+        .unwrap();
+    assert_eq!(
+        from.iter().map(|d| d.id).collect::<Vec<_>>(),
+        [ids[2], ids[1], ids[0]]
+    );
+    let mut none = ListPages::new(&*store, ListQuery::default().limit(0));
+    assert_eq!(none.next_page().await.unwrap(), None);
+}
+
 macro_rules! conformance {
     ($($backend:ident => $make:expr;)*) => {$(
         mod $backend {
@@ -741,6 +854,8 @@ macro_rules! conformance {
                 running_workers_are_woken_and_stop_on_shutdown,
                 only_githubs_headers_are_stored_within_the_cap,
                 counts_follow_every_change,
+                get_by_id_finds_the_listed_delivery,
+                pages_walk_every_match_once_newest_first,
             );
         }
     )*};

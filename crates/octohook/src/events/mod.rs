@@ -62,8 +62,6 @@
 //!
 #![doc = include_str!("generated/groups.md")]
 
-#[macro_use]
-mod string_enum;
 mod change;
 mod error;
 mod int_or_string;

@@ -1,4 +1,5 @@
-//! The macro behind every generated string enum.
+//! The macro behind every string enum: the generated ones of the events, and
+//! [`TargetType`](crate::TargetType).
 
 /// Defines a string enum whose values outside the list deserialize to
 /// `Unknown(String)` instead of failing.
@@ -58,7 +59,7 @@ macro_rules! string_enum {
 
         impl<'de> ::serde::Deserialize<'de> for $name {
             fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                deserializer.deserialize_str($crate::events::string_enum::StrVisitor(Self::from_value))
+                deserializer.deserialize_str($crate::string_enum::StrVisitor(Self::from_value))
             }
         }
 
