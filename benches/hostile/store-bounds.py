@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """What a stranger, or a replayer of one signed delivery, can make the inbox spend, against a given `octohook` binary.
 
-store-bounds.py BIN scrape ROWS      p50/p99 delivery latency idle vs 8 scrapers, /metrics times
+store-bounds.py BIN scrape ROWS [DELIVERIES [PAUSE_MS]]
+                                     p50/p99 delivery latency idle vs 8 scrapers (each pausing PAUSE_MS
+                                     between scrapes, 0 by default), /metrics times
 store-bounds.py BIN headers          stored header bytes per row with 90 padding headers of 5 KB
 store-bounds.py BIN memory SECONDS   RSS of serve --memory-inbox under a padding-header flood
 """
@@ -83,7 +85,7 @@ def fill(path, rows):
     db.close()
 
 
-def scrape(binary, rows, rounds=300):
+def scrape(binary, rows, rounds=300, pause=0.0):
     d = tempfile.mkdtemp(prefix="stores-measure-")
     path = os.path.join(d, "inbox.db")
     p, main, admin = start(binary, ["--db", path])  # creates and migrates the file
@@ -109,6 +111,8 @@ def scrape(binary, rows, rounds=300):
                 t = time.perf_counter()
                 s.request("GET", "/metrics"); r = s.getresponse(); r.read()
                 scrape_times.append(time.perf_counter() - t)
+                if pause:
+                    time.sleep(pause)
         def checker():
             s = conn(admin)
             while not stop.is_set():
@@ -116,15 +120,19 @@ def scrape(binary, rows, rounds=300):
                 health.append(r.status)
                 time.sleep(0.1)
         threads = [threading.Thread(target=scraper) for _ in range(8)] + [threading.Thread(target=checker)]
+        cpu_before, wall_before = cpu_seconds(p.pid), time.perf_counter()
         for t in threads: t.start()
         loaded = run(rounds)
         stop.set()
         for t in threads: t.join()
+        cpu, wall = cpu_seconds(p.pid) - cpu_before, time.perf_counter() - wall_before
         ms = lambda x: f"{x * 1000:.1f} ms"
         print(f"rows={rows} idle p50 {ms(pct(idle, 50))} p99 {ms(pct(idle, 99))}; "
               f"8 scrapers p50 {ms(pct(loaded, 50))} p99 {ms(pct(loaded, 99))}; "
               f"/metrics p50 {ms(pct(scrape_times, 50))} p99 {ms(pct(scrape_times, 99))} ({len(scrape_times)} scrapes); "
-              f"/healthz non-200: {sum(1 for s in health if s != 200)} of {len(health)}")
+              f"/healthz non-200: {sum(1 for s in health if s != 200)} of {len(health)}; "
+              f"serve used {cpu:.2f} s of CPU in {wall:.2f} s "
+              f"({cpu / max(1, len(scrape_times) + len(loaded)) * 1e6:.0f} µs per request)")
     finally:
         p.kill(); p.wait()
         import shutil; shutil.rmtree(d, ignore_errors=True)
@@ -142,6 +150,12 @@ def stored_headers(binary):
         print(f"answer {status}; stored headers column: {length} bytes; db file {os.path.getsize(path)} bytes")
     finally:
         p.kill(); p.wait()
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss(pid):
@@ -179,7 +193,8 @@ def memory(binary, seconds):
 if __name__ == "__main__":
     binary, mode = sys.argv[1], sys.argv[2]
     if mode == "scrape":
-        scrape(binary, int(sys.argv[3]), int(sys.argv[4]) if len(sys.argv) > 4 else 300)
+        scrape(binary, int(sys.argv[3]), int(sys.argv[4]) if len(sys.argv) > 4 else 300,
+               float(sys.argv[5]) / 1000 if len(sys.argv) > 5 else 0.0)
     elif mode == "headers":
         stored_headers(binary)
     elif mode == "memory":
