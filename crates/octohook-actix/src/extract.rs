@@ -432,42 +432,12 @@ pub async fn dispatch(
         Ok(_) => actix_web::HttpResponse::Ok().finish(),
         Err(error) => {
             let status = error.status();
-            // The error may quote the payload (its action, a parse error): cut,
-            // escaped, and no more lines per second than the limit.
-            if dispatch_failures().admit(dispatch_reason(&error)) {
-                let text = error.to_string();
-                tracing::warn!(
-                    delivery = %guid,
-                    status = status.as_u16(),
-                    error = %octohook::ClientBytes::new(text.as_bytes()).quoted().with_limit(200),
-                    "webhook dispatch failed"
-                );
-            }
+            error.log(&guid);
             let status = actix_web::http::StatusCode::from_u16(status.as_u16())
                 .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
             actix_web::HttpResponse::build(status)
                 .content_type("text/plain; charset=utf-8")
                 .body(error.response_text())
         }
-    }
-}
-
-/// The rate limit of the "webhook dispatch failed" lines of the process.
-#[cfg(feature = "events")]
-fn dispatch_failures() -> &'static octohook::LogRateLimit {
-    static LIMIT: std::sync::OnceLock<octohook::LogRateLimit> = std::sync::OnceLock::new();
-    LIMIT.get_or_init(|| {
-        octohook::LogRateLimit::per_second(
-            "dispatch failure",
-            octohook::LogRateLimit::DEFAULT_LINES_PER_SECOND,
-        )
-    })
-}
-
-#[cfg(feature = "events")]
-fn dispatch_reason(error: &octohook::DispatchError) -> &'static str {
-    match error {
-        octohook::DispatchError::Parse { .. } => "parse",
-        _ => "handlers",
     }
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use http::StatusCode;
 
 use crate::events::{Event, EventAction, EventError, Payload, WebhookEvent};
-use crate::{EventKind, VerifiedDelivery};
+use crate::{ClientBytes, DeliveryGuid, EventKind, LogRateLimit, VerifiedDelivery};
 
 /// What a handler may fail with.
 pub type HandlerError = Box<dyn StdError + Send + Sync>;
@@ -454,6 +454,31 @@ impl DispatchError {
         match self {
             Self::Parse { .. } => format!("{self}\n"),
             Self::Handlers { .. } => "a webhook handler failed\n".to_owned(),
+        }
+    }
+
+    /// Writes the `WARN` line of a failed dispatch of `delivery`, as both
+    /// adapters' `dispatch` do: the error cut to 200 bytes and escaped (it may
+    /// quote the payload, a parse error or an action), and at most
+    /// [`LogRateLimit::DEFAULT_LINES_PER_SECOND`] such lines a second in the
+    /// process, then a summary.
+    pub fn log(&self, delivery: &DeliveryGuid) {
+        static LIMIT: std::sync::OnceLock<LogRateLimit> = std::sync::OnceLock::new();
+        let limit = LIMIT.get_or_init(|| {
+            LogRateLimit::per_second("dispatch failure", LogRateLimit::DEFAULT_LINES_PER_SECOND)
+        });
+        let reason = match self {
+            Self::Parse { .. } => "parse",
+            Self::Handlers { .. } => "handlers",
+        };
+        if limit.admit(reason) {
+            let text = self.to_string();
+            tracing::warn!(
+                delivery = %delivery,
+                status = self.status().as_u16(),
+                error = %ClientBytes::new(text.as_bytes()).quoted().with_limit(200),
+                "webhook dispatch failed"
+            );
         }
     }
 }

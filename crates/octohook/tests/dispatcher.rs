@@ -1,5 +1,8 @@
+//! The dispatcher's fallback and its failure log.
+//!
 //! `Dispatcher::on_unmatched`: the fallback runs only for deliveries no event or
 //! action route matched; `on_any` still runs for every delivery and is no match.
+//! `DispatchError::log`: one bounded, escaped, rate-limited line per failure.
 #![cfg(feature = "events")]
 
 use std::sync::{Arc, Mutex};
@@ -165,4 +168,62 @@ fn a_failing_fallback_is_reported_like_any_handler() {
         }
         other => panic!("expected a handler failure, got {other:?}"),
     }
+}
+
+/// A `tracing` writer into a shared buffer.
+#[derive(Clone, Default)]
+struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Buffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_failed_dispatch_is_logged_in_bounded_escaped_lines_at_a_limited_rate() {
+    // A handler fails on a `star` delivery whose action, which the error
+    // names, is a stranger's tab, escape sequence and 4 KiB.
+    let body: &'static [u8] = Box::leak(
+        format!(
+            r#"{{"action":"\t\u001b[31m{}","repository":{{}},"sender":{{}}}}"#,
+            "A".repeat(4096)
+        )
+        .into_bytes()
+        .into_boxed_slice(),
+    );
+    let dispatcher = Dispatcher::new().on_any(|_| async { Err::<(), _>("handler gave up") });
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        for _ in 0..1000 {
+            let delivery = delivery("star", body);
+            let guid = delivery.guid().clone();
+            let error = block_on(dispatcher.dispatch(delivery)).unwrap_err();
+            assert!(matches!(error, DispatchError::Handlers { .. }), "{error:?}");
+            error.log(&guid);
+        }
+    });
+    let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let failures = lines
+        .iter()
+        .filter(|line| line.contains("webhook dispatch failed"))
+        .count();
+    // Ten a second, and the loop may straddle a second boundary.
+    assert!((1..=20).contains(&failures), "{failures} lines:\n{text}");
+    for line in &lines {
+        assert!(line.len() < 600, "{} bytes: {line}", line.len());
+        assert!(!line.contains('\t') && !line.contains('\u{1b}'), "{line:?}");
+    }
+    assert!(text.contains("delivery=d-1 status=500"), "{text}");
+    assert!(text.contains(r"star.\x09\x1b[31mAAAA"), "{text}");
 }
