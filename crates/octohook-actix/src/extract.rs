@@ -431,13 +431,13 @@ pub async fn dispatch(
     match dispatcher.dispatch(delivery).await {
         Ok(_) => actix_web::HttpResponse::Ok().finish(),
         Err(error) => {
-            let status = error.status();
             error.log(&guid);
-            let status = actix_web::http::StatusCode::from_u16(status.as_u16())
+            let answer = error.answer();
+            let status = actix_web::http::StatusCode::from_u16(answer.status().as_u16())
                 .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
             actix_web::HttpResponse::build(status)
-                .content_type("text/plain; charset=utf-8")
-                .body(error.response_text())
+                .content_type(octohook::Answer::CONTENT_TYPE)
+                .body(answer.body().to_owned())
         }
     }
 }

@@ -214,7 +214,8 @@ pub async fn dispatch(dispatcher: &octohook::Dispatcher, delivery: VerifiedDeliv
         Ok(_) => StatusCode::OK.into_response(),
         Err(error) => {
             error.log(&guid);
-            (error.status(), error.response_text()).into_response()
+            let answer = error.answer();
+            (answer.status(), answer.body().to_owned()).into_response()
         }
     }
 }

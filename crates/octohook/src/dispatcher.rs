@@ -447,13 +447,16 @@ impl DispatchError {
         }
     }
 
-    /// The body a receiver answers with: why the payload does not parse, or only
-    /// that a handler failed. Handlers' own errors may hold internal details, so
-    /// they go to the error hooks and logs, never to the response.
-    pub fn response_text(&self) -> String {
+    /// What a receiver answers with: [`status`](Self::status), and why the
+    /// payload does not parse, or only that a handler failed. Handlers' own
+    /// errors may hold internal details, so they go to the error hooks and logs,
+    /// never to the response.
+    pub fn answer(&self) -> crate::Answer {
         match self {
-            Self::Parse { .. } => format!("{self}\n"),
-            Self::Handlers { .. } => "a webhook handler failed\n".to_owned(),
+            Self::Parse { .. } => crate::Answer::new(self.status(), format!("{self}\n")),
+            Self::Handlers { .. } => {
+                crate::Answer::new(self.status(), "a webhook handler failed\n")
+            }
         }
     }
 

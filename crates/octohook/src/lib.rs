@@ -43,6 +43,7 @@
 #[macro_use]
 mod string_enum;
 
+mod answer;
 mod body_budget;
 mod body_verification;
 mod client_bytes;
@@ -61,6 +62,8 @@ mod log_rate_limit;
 pub mod metrics;
 mod nesting;
 mod payload_check;
+mod raw_headers;
+mod receive;
 mod record;
 mod rejection;
 mod rejection_log;
@@ -69,6 +72,7 @@ mod signature;
 mod verified_delivery;
 mod verifier;
 
+pub use answer::Answer;
 pub use body_budget::{BodyBudget, DEFAULT_BODY_BUDGET};
 pub use body_verification::BodyVerification;
 pub use client_bytes::ClientBytes;
@@ -86,6 +90,8 @@ pub use ids::{DeliveryGuid, HookId, InvalidDeliveryGuid, InvalidHookId};
 pub use log_rate_limit::LogRateLimit;
 pub use nesting::DEFAULT_MAX_JSON_DEPTH;
 pub use payload_check::PayloadCheck;
+pub use raw_headers::{DroppedHeaders, RawHeaders};
+pub use receive::{ReceiveDelivery, ReceiveFn, ReceiveFuture, receive_fn};
 pub use record::DeliveryRecord;
 pub use rejection::Rejection;
 pub use rejection_log::RejectionLog;

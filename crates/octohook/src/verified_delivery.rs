@@ -10,7 +10,7 @@ use serde::de::{self, DeserializeOwned, MapAccess, SeqAccess, Visitor};
 use crate::nesting::depth_within;
 use crate::{
     ContentType, DeliveryGuid, DeliveryHeaders, Error, EventKind, HookId, InstallationTarget,
-    SecretIndex, SignatureAlgorithm,
+    RawHeaders, SecretIndex, SignatureAlgorithm,
 };
 
 /// A delivery whose signature matched one of the configured secrets.
@@ -42,6 +42,8 @@ use crate::{
 #[derive(Clone)]
 pub struct VerifiedDelivery {
     headers: DeliveryHeaders,
+    /// GitHub's headers as received (what a store keeps, a forward replays).
+    raw_headers: RawHeaders,
     raw_body: Bytes,
     payload: Bytes,
     /// The payload's `action`, once the payload has been checked.
@@ -57,6 +59,7 @@ impl VerifiedDelivery {
     /// object.
     pub(crate) fn decode(
         headers: DeliveryHeaders,
+        raw_headers: RawHeaders,
         raw_body: Bytes,
         secret: SecretIndex,
         algorithm: SignatureAlgorithm,
@@ -70,6 +73,7 @@ impl VerifiedDelivery {
         };
         let delivery = Self {
             headers,
+            raw_headers,
             raw_body,
             payload,
             envelope: OnceLock::new(),
@@ -156,6 +160,7 @@ impl VerifiedDelivery {
         };
         Self::decode(
             DeliveryHeaders::from_headers(headers)?,
+            RawHeaders::keep(headers),
             raw_body,
             SecretIndex(0),
             algorithm,
@@ -166,6 +171,13 @@ impl VerifiedDelivery {
     /// The delivery headers.
     pub fn headers(&self) -> &DeliveryHeaders {
         &self.headers
+    }
+
+    /// GitHub's headers of the request, as received and within
+    /// [`RawHeaders::MAX_BYTES`]: what a store keeps with the delivery, and what
+    /// a forward replays (the signature header included).
+    pub fn raw_headers(&self) -> &RawHeaders {
+        &self.raw_headers
     }
 
     /// The event (`X-GitHub-Event`).

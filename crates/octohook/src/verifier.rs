@@ -14,8 +14,8 @@ use crate::body_budget::BudgetHold;
 use crate::delivery_headers::{HeaderScan, Slot, single};
 use crate::signature::{sha1_key, sha256_key};
 use crate::{
-    BodyBudget, DeliveryHeaders, Error, PayloadCheck, Signature1, Signature256, SignatureAlgorithm,
-    VerifiedDelivery, WebhookSecret,
+    BodyBudget, DeliveryHeaders, Error, PayloadCheck, RawHeaders, Signature1, Signature256,
+    SignatureAlgorithm, VerifiedDelivery, WebhookSecret,
 };
 
 /// GitHub caps payloads at 25 MiB; this is the default body limit.
@@ -228,6 +228,7 @@ impl Verifier {
         };
         VerifiedDelivery::decode(
             delivery,
+            RawHeaders::keep(headers),
             body,
             secret,
             algorithm,
@@ -304,6 +305,7 @@ impl Verifier {
         };
         Ok(PendingDelivery {
             headers: delivery,
+            raw_headers: RawHeaders::keep(headers),
             running,
             body: BodyBuffer::new(announced.unwrap_or(0).min(self.body_limit)),
             received: 0,
@@ -458,6 +460,8 @@ impl<M: Mac + Clone> MacSet<M> {
 /// there, before the chunk is hashed or kept), then call [`finish`](Self::finish).
 pub struct PendingDelivery {
     headers: DeliveryHeaders,
+    /// GitHub's headers as received, kept with the delivery.
+    raw_headers: RawHeaders,
     running: Running,
     body: BodyBuffer,
     received: u64,
@@ -517,6 +521,7 @@ impl PendingDelivery {
         };
         VerifiedDelivery::decode(
             self.headers,
+            self.raw_headers,
             self.body.finish(),
             secret,
             algorithm,
