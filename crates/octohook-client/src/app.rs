@@ -4,8 +4,8 @@ use reqwest::Method;
 
 use crate::client::{Client, Request};
 use crate::deliveries::Deliveries;
-use crate::error::Error;
-use crate::models::{ConfigUpdate, HookConfig, wire};
+use crate::error::ClientError;
+use crate::models::{ConfigUpdate, RegisteredHookConfig, wire};
 use crate::target::Route;
 
 /// The hook of the GitHub App the client authenticates as (with
@@ -31,7 +31,7 @@ impl AppHook {
     }
 
     /// The hook's configuration.
-    pub async fn config(&self) -> Result<HookConfig, Error> {
+    pub async fn config(&self) -> Result<RegisteredHookConfig, ClientError> {
         let route = Route::app_hook().join("config");
         self.client
             .send(Request::new(Method::GET, &route))
@@ -40,7 +40,10 @@ impl AppHook {
     }
 
     /// Changes single configuration settings, leaving the others as they are.
-    pub async fn update_config(&self, update: &ConfigUpdate) -> Result<HookConfig, Error> {
+    pub async fn update_config(
+        &self,
+        update: &ConfigUpdate,
+    ) -> Result<RegisteredHookConfig, ClientError> {
         let route = Route::app_hook().join("config");
         let request =
             Request::new(Method::PATCH, &route).json(&wire::Config::from_update(update)?)?;

@@ -11,7 +11,7 @@ use serde::Serialize;
 use zeroize::Zeroizing;
 
 use crate::client::Client;
-use crate::error::{AuthError, Error};
+use crate::error::{AuthError, ClientError};
 
 /// Produces the `Authorization` header of each request.
 ///
@@ -48,9 +48,11 @@ pub trait Authenticate: Send + Sync + fmt::Debug {
     fn fetch_credential<'a>(
         &'a self,
         client: &'a Client,
-    ) -> BoxFuture<'a, Result<Credential, Error>> {
+    ) -> BoxFuture<'a, Result<Credential, ClientError>> {
         let _ = client;
-        Box::pin(std::future::ready(self.credential().map_err(Error::from)))
+        Box::pin(std::future::ready(
+            self.credential().map_err(ClientError::from),
+        ))
     }
 
     /// GitHub answered 401 to a request sent with `credential`. Return `true` if
@@ -70,7 +72,7 @@ impl<A: Authenticate + ?Sized> Authenticate for Arc<A> {
     fn fetch_credential<'a>(
         &'a self,
         client: &'a Client,
-    ) -> BoxFuture<'a, Result<Credential, Error>> {
+    ) -> BoxFuture<'a, Result<Credential, ClientError>> {
         (**self).fetch_credential(client)
     }
 
@@ -87,7 +89,7 @@ impl<A: Authenticate + ?Sized> Authenticate for Box<A> {
     fn fetch_credential<'a>(
         &'a self,
         client: &'a Client,
-    ) -> BoxFuture<'a, Result<Credential, Error>> {
+    ) -> BoxFuture<'a, Result<Credential, ClientError>> {
         (**self).fetch_credential(client)
     }
 

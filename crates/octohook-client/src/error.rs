@@ -11,10 +11,10 @@ use serde::Deserialize;
 
 /// The error of a client operation.
 ///
-/// Large payloads are boxed so that `Result<T, Error>` stays small.
+/// Large payloads are boxed so that `Result<T, ClientError>` stays small.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum Error {
+pub enum ClientError {
     /// 404: the hook, delivery, repository or organization does not exist, or the
     /// credential may not see it (GitHub answers 404 rather than 403 for private
     /// resources).
@@ -52,26 +52,26 @@ pub enum Error {
     InvalidInput(String),
 }
 
-impl Error {
+impl ClientError {
     /// The HTTP status GitHub answered, when the error is an answer.
     pub fn status(&self) -> Option<u16> {
         match self {
-            Error::NotFound(e)
-            | Error::Unauthorized(e)
-            | Error::Forbidden(e)
-            | Error::Server(e)
-            | Error::UnexpectedStatus(e) => Some(e.status),
-            Error::Validation(e) => Some(e.api.status),
-            Error::RateLimited(e) => Some(e.api.status),
-            Error::Decode(e) => Some(e.status),
-            Error::Transport(_) | Error::Auth(_) | Error::InvalidInput(_) => None,
+            ClientError::NotFound(e)
+            | ClientError::Unauthorized(e)
+            | ClientError::Forbidden(e)
+            | ClientError::Server(e)
+            | ClientError::UnexpectedStatus(e) => Some(e.status),
+            ClientError::Validation(e) => Some(e.api.status),
+            ClientError::RateLimited(e) => Some(e.api.status),
+            ClientError::Decode(e) => Some(e.status),
+            ClientError::Transport(_) | ClientError::Auth(_) | ClientError::InvalidInput(_) => None,
         }
     }
 
-    /// The rate limit, when this is [`Error::RateLimited`].
+    /// The rate limit, when this is [`ClientError::RateLimited`].
     pub fn rate_limit(&self) -> Option<&RateLimit> {
         match self {
-            Error::RateLimited(limit) => Some(limit),
+            ClientError::RateLimited(limit) => Some(limit),
             _ => None,
         }
     }
@@ -379,9 +379,9 @@ impl AuthError {
     }
 }
 
-impl From<AuthError> for Error {
+impl From<AuthError> for ClientError {
     fn from(error: AuthError) -> Self {
-        Error::Auth(error)
+        ClientError::Auth(error)
     }
 }
 
@@ -392,9 +392,9 @@ mod tests {
     #[test]
     fn error_stays_small() {
         assert!(
-            std::mem::size_of::<Error>() <= 48,
+            std::mem::size_of::<ClientError>() <= 48,
             "{}",
-            std::mem::size_of::<Error>()
+            std::mem::size_of::<ClientError>()
         );
     }
 

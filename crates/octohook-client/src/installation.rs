@@ -13,7 +13,7 @@ use zeroize::Zeroizing;
 
 use crate::auth::{AppJwt, Authenticate, Credential};
 use crate::client::{Client, Request};
-use crate::error::{AuthError, Error};
+use crate::error::{AuthError, ClientError};
 use crate::retry::Idempotence;
 use crate::target::Route;
 
@@ -130,7 +130,7 @@ impl InstallationToken {
             .map(|minted| minted.credential.clone())
     }
 
-    async fn mint(&self, client: &Client) -> Result<Credential, Error> {
+    async fn mint(&self, client: &Client) -> Result<Credential, ClientError> {
         if let Some(credential) = self.fresh(SystemTime::now()) {
             return Ok(credential);
         }
@@ -179,7 +179,7 @@ impl Authenticate for InstallationToken {
     fn fetch_credential<'a>(
         &'a self,
         client: &'a Client,
-    ) -> BoxFuture<'a, Result<Credential, Error>> {
+    ) -> BoxFuture<'a, Result<Credential, ClientError>> {
         Box::pin(self.mint(client))
     }
 

@@ -6,10 +6,14 @@ use octohook::{EventKind, HookId, WebhookSecret};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use time::OffsetDateTime;
 
-/// A repository's or organization's webhook.
+/// A webhook as registered on GitHub: a repository's or organization's hook, as
+/// the REST API answers it.
+///
+/// Not to be confused with `octohook::events::Hook`, the hook a `ping` delivery
+/// describes in its payload.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
-pub struct Hook {
+pub struct RegisteredHook {
     /// The hook's id, also sent in every delivery's `X-GitHub-Hook-ID`.
     pub id: HookId,
     /// `web` for webhooks.
@@ -23,7 +27,7 @@ pub struct Hook {
     /// The events the hook is sent for; `*` (an unknown event here) means all.
     pub events: Vec<EventKind>,
     /// Where and how deliveries are sent.
-    pub config: HookConfig,
+    pub config: RegisteredHookConfig,
     /// When the hook was created.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -106,14 +110,16 @@ pub struct LastResponse {
     pub message: Option<String>,
 }
 
-/// A hook's delivery settings, as GitHub answers them.
+/// A registered hook's delivery settings (its `config`), as GitHub answers them.
+///
+/// Not `octohook::events::HookConfig`, the settings a `ping` payload carries.
 ///
 /// The secret is write-only: GitHub answers `********` when one is set, so only
-/// [`HookConfig::has_secret`] is kept.
+/// [`RegisteredHookConfig::has_secret`] is kept.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(from = "WireConfig")]
 #[non_exhaustive]
-pub struct HookConfig {
+pub struct RegisteredHookConfig {
     /// Where deliveries are POSTed.
     pub url: Option<String>,
     /// How deliveries are encoded; GitHub's default is `form`.
@@ -136,7 +142,7 @@ struct WireConfig {
     secret: Option<serde::de::IgnoredAny>,
 }
 
-impl From<WireConfig> for HookConfig {
+impl From<WireConfig> for RegisteredHookConfig {
     fn from(wire: WireConfig) -> Self {
         Self {
             url: wire.url,
@@ -349,7 +355,7 @@ pub(crate) mod wire {
     use serde::Serialize;
 
     use super::*;
-    use crate::error::Error;
+    use crate::error::ClientError;
 
     #[derive(Serialize)]
     pub(crate) struct Config<'a> {
@@ -363,18 +369,20 @@ pub(crate) mod wire {
         insecure_ssl: Option<&'a CertificateCheck>,
     }
 
-    fn secret_text(secret: Option<&WebhookSecret>) -> Result<Option<&str>, Error> {
+    fn secret_text(secret: Option<&WebhookSecret>) -> Result<Option<&str>, ClientError> {
         secret
             .map(|s| {
                 std::str::from_utf8(s.expose_bytes()).map_err(|_| {
-                    Error::InvalidInput("GitHub only stores webhook secrets that are UTF-8".into())
+                    ClientError::InvalidInput(
+                        "GitHub only stores webhook secrets that are UTF-8".into(),
+                    )
                 })
             })
             .transpose()
     }
 
     impl<'a> Config<'a> {
-        pub(crate) fn from_update(update: &'a ConfigUpdate) -> Result<Self, Error> {
+        pub(crate) fn from_update(update: &'a ConfigUpdate) -> Result<Self, ClientError> {
             Ok(Self {
                 url: update.url.as_deref(),
                 content_type: update.content_type.as_ref(),
@@ -393,7 +401,7 @@ pub(crate) mod wire {
     }
 
     impl<'a> CreateHook<'a> {
-        pub(crate) fn new(hook: &'a NewHook) -> Result<Self, Error> {
+        pub(crate) fn new(hook: &'a NewHook) -> Result<Self, ClientError> {
             Ok(Self {
                 name: "web",
                 config: Config {
@@ -423,7 +431,7 @@ pub(crate) mod wire {
     }
 
     impl<'a> UpdateHook<'a> {
-        pub(crate) fn new(update: &'a HookUpdate) -> Result<Self, Error> {
+        pub(crate) fn new(update: &'a HookUpdate) -> Result<Self, ClientError> {
             Ok(Self {
                 config: update
                     .config
@@ -445,7 +453,7 @@ mod tests {
 
     #[test]
     fn config_keeps_only_whether_a_secret_is_set() {
-        let config: HookConfig = serde_json::from_str(
+        let config: RegisteredHookConfig = serde_json::from_str(
             r#"{"content_type":"json","insecure_ssl":0,"secret":"********","url":"https://example.com/webhook"}"#,
         )
         .unwrap();
@@ -454,13 +462,13 @@ mod tests {
         assert_eq!(config.insecure_ssl, Some(CertificateCheck::Verify));
         let printed = serde_json::to_string(&config).unwrap();
         assert!(!printed.contains("****"), "{printed}");
-        let empty: HookConfig = serde_json::from_str("{}").unwrap();
+        let empty: RegisteredHookConfig = serde_json::from_str("{}").unwrap();
         assert!(!empty.has_secret);
     }
 
     #[test]
     fn enum_like_strings_fall_back_to_unknown() {
-        let config: HookConfig =
+        let config: RegisteredHookConfig =
             serde_json::from_str(r#"{"content_type":"xml","insecure_ssl":"2"}"#).unwrap();
         assert_eq!(
             config.content_type,

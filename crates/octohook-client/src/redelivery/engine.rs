@@ -14,7 +14,7 @@ use super::ledger::{Checkpoint, Intent, IntentClaim, IntentState, LedgerError, R
 use super::report::{Redelivery, RedeliveryFailure, RunReport};
 use crate::client::{Client, Request};
 use crate::deliveries::{Deliveries, DeliveryQuery};
-use crate::error::Error;
+use crate::error::ClientError;
 use crate::models::{DeliveryCursor, DeliveryId, DeliverySummary};
 use crate::page::Page;
 use crate::target::{HookRef, Route};
@@ -130,7 +130,7 @@ impl ScanProgress {
 pub enum RedeliveryError {
     /// Listing the deliveries failed.
     #[error("cannot list the deliveries: {0}")]
-    List(#[source] Error),
+    List(#[source] ClientError),
     /// The ledger failed.
     #[error(transparent)]
     Ledger(#[from] LedgerError),
@@ -425,10 +425,10 @@ impl Redeliverer {
         let mut waits = 0;
         loop {
             match deliveries.page(query).await {
-                Err(Error::RateLimited(limit)) if waits < MAX_RATE_LIMIT_WAITS => {
+                Err(ClientError::RateLimited(limit)) if waits < MAX_RATE_LIMIT_WAITS => {
                     let wait = rate_limit_wait(&limit);
                     if wait > self.options.max_rate_limit_wait {
-                        return Err(RedeliveryError::List(Error::RateLimited(limit)));
+                        return Err(RedeliveryError::List(ClientError::RateLimited(limit)));
                     }
                     tracing::warn!(
                         hook = %self.hook,
@@ -574,7 +574,7 @@ impl Redeliverer {
                     .resolve(intent.id, IntentState::Rejected, Some(&message))
                     .await?;
             }
-            if let Error::RateLimited(limit) = &error {
+            if let ClientError::RateLimited(limit) = &error {
                 let wait = rate_limit_wait(limit);
                 if wait <= self.options.max_rate_limit_wait && waits < MAX_RATE_LIMIT_WAITS {
                     waits += 1;
@@ -605,10 +605,10 @@ impl Redeliverer {
             });
             let fatal = matches!(
                 error,
-                Error::RateLimited(_)
-                    | Error::Unauthorized(_)
-                    | Error::Forbidden(_)
-                    | Error::Auth(_)
+                ClientError::RateLimited(_)
+                    | ClientError::Unauthorized(_)
+                    | ClientError::Forbidden(_)
+                    | ClientError::Auth(_)
             );
             return Ok(if fatal {
                 Outcome::Stop
@@ -621,7 +621,7 @@ impl Redeliverer {
     /// `POST …/deliveries/{id}/attempts`, without retrying anything GitHub may
     /// have acted on: the client retries only refused connections and short rate
     /// limits for a POST.
-    async fn request(&self, delivery_id: DeliveryId) -> Result<(), Error> {
+    async fn request(&self, delivery_id: DeliveryId) -> Result<(), ClientError> {
         let route = self
             .route
             .clone()
@@ -636,11 +636,11 @@ impl Redeliverer {
 }
 
 /// Whether GitHub may have acted on a request that failed with `error`.
-fn outcome_unknown(error: &Error) -> bool {
+fn outcome_unknown(error: &ClientError) -> bool {
     match error {
         // The request never left, or GitHub refused it.
-        Error::Transport(e) => !e.is_connect(),
-        Error::Server(_) | Error::Decode(_) => true,
+        ClientError::Transport(e) => !e.is_connect(),
+        ClientError::Server(_) | ClientError::Decode(_) => true,
         _ => false,
     }
 }
