@@ -1,9 +1,7 @@
 //! Webhooks and their configuration, as GitHub answers them and as they are written.
 
-use std::fmt;
-
 use octohook::{EventKind, HookId, WebhookSecret};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 /// A webhook as registered on GitHub: a repository's or organization's hook, as
@@ -51,47 +49,15 @@ pub struct RegisteredHook {
     pub last_response: Option<LastResponse>,
 }
 
-/// What a hook belongs to (its `type`).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum HookKind {
-    /// `Repository`.
-    Repository,
-    /// `Organization`.
-    Organization,
-    /// `App`.
-    App,
-    /// A type this version does not know, as sent.
-    Unknown(String),
-}
-
-impl HookKind {
-    /// The name GitHub uses.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Repository => "Repository",
-            Self::Organization => "Organization",
-            Self::App => "App",
-            Self::Unknown(other) => other,
-        }
-    }
-}
-
-impl Serialize for HookKind {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> Deserialize<'de> for HookKind {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let name = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-        Ok(match &*name {
-            "Repository" => Self::Repository,
-            "Organization" => Self::Organization,
-            "App" => Self::App,
-            other => Self::Unknown(other.to_owned()),
-        })
+octohook::string_enum! {
+    /// What a hook belongs to (its `type`).
+    pub enum HookKind {
+        /// `Repository`.
+        Repository = "Repository",
+        /// `Organization`.
+        Organization = "Organization",
+        /// `App`.
+        App = "App",
     }
 }
 
@@ -153,32 +119,13 @@ impl From<WireConfig> for RegisteredHookConfig {
     }
 }
 
-/// How deliveries are encoded (a hook's `content_type`).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum HookContentType {
-    /// `json`: the body is the JSON payload.
-    Json,
-    /// `form`: the JSON payload is the `payload` field of a form.
-    Form,
-    /// A value this version does not know, as sent.
-    Unknown(String),
-}
-
-impl HookContentType {
-    /// The value GitHub uses.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Json => "json",
-            Self::Form => "form",
-            Self::Unknown(other) => other,
-        }
-    }
-}
-
-impl fmt::Display for HookContentType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+octohook::string_enum! {
+    /// How deliveries are encoded (a hook's `content_type`).
+    pub enum HookContentType {
+        /// `json`: the body is the JSON payload.
+        Json = "json",
+        /// `form`: the JSON payload is the `payload` field of a form.
+        Form = "form",
     }
 }
 
@@ -187,78 +134,22 @@ impl std::str::FromStr for HookContentType {
     type Err = std::convert::Infallible;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(match s {
-            "json" => Self::Json,
-            "form" => Self::Form,
-            other => Self::Unknown(other.to_owned()),
-        })
+        Ok(Self::from_value(s))
     }
 }
 
-impl Serialize for HookContentType {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> Deserialize<'de> for HookContentType {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let name = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-        let Ok(kind) = name.parse();
-        Ok(kind)
-    }
-}
-
-/// Whether GitHub verifies the receiver's TLS certificate (a hook's
-/// `insecure_ssl`: `"0"` verifies, `"1"` does not). GitHub sends it as a string or
-/// a number; it is written as a string.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum CertificateCheck {
-    /// `0`: the certificate is verified (GitHub's default, and the only safe one).
-    #[default]
-    Verify,
-    /// `1`: the certificate is not verified.
-    Skip,
-    /// A value this version does not know, as sent.
-    Unknown(String),
-}
-
-impl CertificateCheck {
-    /// The value GitHub uses.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Verify => "0",
-            Self::Skip => "1",
-            Self::Unknown(other) => other,
-        }
-    }
-}
-
-impl Serialize for CertificateCheck {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> Deserialize<'de> for CertificateCheck {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Wire<'a> {
-            Number(serde_json::Number),
-            #[serde(borrow)]
-            Text(std::borrow::Cow<'a, str>),
-        }
-        let text = match Wire::deserialize(deserializer)? {
-            Wire::Number(number) => number.to_string(),
-            Wire::Text(text) => text.into_owned(),
-        };
-        Ok(match text.as_str() {
-            "0" => Self::Verify,
-            "1" => Self::Skip,
-            _ => Self::Unknown(text),
-        })
+octohook::string_enum! {
+    /// Whether GitHub verifies the receiver's TLS certificate (a hook's
+    /// `insecure_ssl`: `"0"` verifies, `"1"` does not). GitHub sends it as a string or
+    /// a number; it is written as a string.
+    #[string_enum(accept_numbers)]
+    #[derive(Default)]
+    pub enum CertificateCheck {
+        /// `0`: the certificate is verified (GitHub's default, and the only safe one).
+        #[default]
+        Verify = "0",
+        /// `1`: the certificate is not verified.
+        Skip = "1",
     }
 }
 
@@ -480,6 +371,43 @@ mod tests {
         );
         let kind: HookKind = serde_json::from_str(r#""Marketplace""#).unwrap();
         assert_eq!(kind, HookKind::Unknown("Marketplace".into()));
+    }
+
+    #[test]
+    fn certificate_check_reads_strings_and_numbers_and_writes_strings() {
+        let read = |json: &str| serde_json::from_str::<CertificateCheck>(json).unwrap();
+        assert_eq!(read("0"), CertificateCheck::Verify);
+        assert_eq!(read(r#""1""#), CertificateCheck::Skip);
+        assert_eq!(read("7"), CertificateCheck::Unknown("7".into()));
+        assert_eq!(read("-1"), CertificateCheck::Unknown("-1".into()));
+        assert_eq!(read("1.0"), CertificateCheck::Unknown("1.0".into()));
+        assert!(serde_json::from_str::<CertificateCheck>("true").is_err());
+        assert!(serde_json::from_str::<CertificateCheck>("null").is_err());
+        assert_eq!(CertificateCheck::default(), CertificateCheck::Verify);
+        for (check, json) in [
+            (CertificateCheck::Verify, r#""0""#),
+            (CertificateCheck::Skip, r#""1""#),
+            (CertificateCheck::Unknown("7".into()), r#""7""#),
+        ] {
+            assert_eq!(serde_json::to_string(&check).unwrap(), json);
+        }
+    }
+
+    #[test]
+    fn kinds_and_content_types_are_strings_both_ways() {
+        for kind in HookKind::KNOWN {
+            let json = serde_json::to_string(kind).unwrap();
+            assert_eq!(json, format!("\"{}\"", kind.as_str()));
+            assert_eq!(&serde_json::from_str::<HookKind>(&json).unwrap(), kind);
+        }
+        assert!(serde_json::from_str::<HookKind>("1").is_err());
+        assert_eq!("form".parse(), Ok(HookContentType::Form));
+        assert_eq!("xml".parse(), Ok(HookContentType::Unknown("xml".into())));
+        assert_eq!(HookContentType::Json.to_string(), "json");
+        assert_eq!(
+            serde_json::to_string(&HookContentType::Unknown("xml".into())).unwrap(),
+            r#""xml""#
+        );
     }
 
     #[test]
