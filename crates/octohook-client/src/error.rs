@@ -345,38 +345,56 @@ impl StdError for DecodeError {
     }
 }
 
-/// A credential that could not be produced.
-///
-/// Implementations of [`Authenticate`](crate::Authenticate) build one with
-/// [`AuthError::new`] or [`AuthError::with_source`]; the message must not quote
-/// the secret.
-#[derive(Debug, thiserror::Error)]
-#[error("authentication: {message}")]
-pub struct AuthError {
-    message: String,
-    #[source]
-    source: Option<Box<dyn StdError + Send + Sync>>,
+/// Defines a public error made of a message and an optional cause, with `new` and
+/// `with_source`: the shape of the errors that code outside the client builds
+/// ([`AuthError`] for [`Authenticate`](crate::Authenticate) implementations, and
+/// the redelivery ledger's `LedgerError`).
+macro_rules! message_error {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident;
+        $prefix:literal
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, thiserror::Error)]
+        #[error("{}: {message}", $prefix)]
+        pub struct $name {
+            message: String,
+            #[source]
+            source: Option<Box<dyn ::std::error::Error + Send + Sync>>,
+        }
+
+        impl $name {
+            /// An error with a message.
+            pub fn new(message: impl Into<String>) -> Self {
+                Self {
+                    message: message.into(),
+                    source: None,
+                }
+            }
+
+            /// An error with a message and its cause.
+            pub fn with_source(
+                message: impl Into<String>,
+                source: impl Into<Box<dyn ::std::error::Error + Send + Sync>>,
+            ) -> Self {
+                Self {
+                    message: message.into(),
+                    source: Some(source.into()),
+                }
+            }
+        }
+    };
 }
 
-impl AuthError {
-    /// An error with a message.
-    pub fn new(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            source: None,
-        }
-    }
-
-    /// An error with a message and its cause.
-    pub fn with_source(
-        message: impl Into<String>,
-        source: impl Into<Box<dyn StdError + Send + Sync>>,
-    ) -> Self {
-        Self {
-            message: message.into(),
-            source: Some(source.into()),
-        }
-    }
+message_error! {
+    /// A credential that could not be produced.
+    ///
+    /// Implementations of [`Authenticate`](crate::Authenticate) build one with
+    /// [`AuthError::new`] or [`AuthError::with_source`]; the message must not quote
+    /// the secret.
+    pub struct AuthError;
+    "authentication"
 }
 
 impl From<AuthError> for ClientError {

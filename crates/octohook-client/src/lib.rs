@@ -47,10 +47,16 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+// First, so that the modules below can define ids with it.
+#[macro_use]
+mod id_newtype;
+
 mod app;
 mod auth;
 mod client;
 mod deliveries;
+// Before `redelivery`, whose ledger error uses its `message_error!`.
+#[macro_use]
 mod error;
 mod hooks;
 mod installation;

@@ -129,6 +129,7 @@ macro_rules! string_enum {
 
 /// Reads a string (borrowed or not) and maps it with a function: one visitor for all
 /// string enums, so each enum's expansion stays small.
+#[derive(Debug)]
 pub struct StrVisitor<T>(pub fn(&str) -> T);
 
 impl<T> serde::de::Visitor<'_> for StrVisitor<T> {
@@ -145,6 +146,7 @@ impl<T> serde::de::Visitor<'_> for StrVisitor<T> {
 
 /// [`StrVisitor`] that also takes a number, as its decimal text: for values GitHub
 /// sends either way.
+#[derive(Debug)]
 pub struct TextOrNumberVisitor<T>(pub fn(&str) -> T);
 
 impl<T> serde::de::Visitor<'_> for TextOrNumberVisitor<T> {

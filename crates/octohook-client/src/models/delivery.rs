@@ -7,42 +7,26 @@ use octohook::{DeliveryGuid, EventKind};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-/// The id of one delivery attempt (`id` in the deliveries API).
-///
-/// Each redelivery gets a new id; all attempts of one event share a
-/// [`DeliveryGuid`].
-///
-/// ```
-/// use octohook_client::DeliveryId;
-///
-/// let id: DeliveryId = "12345678".parse().unwrap();
-/// assert_eq!(id.get(), 12345678);
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct DeliveryId(u64);
-
-impl DeliveryId {
-    /// Wraps a raw id.
-    pub const fn new(id: u64) -> Self {
-        Self(id)
-    }
-
-    /// The raw id.
-    pub const fn get(self) -> u64 {
-        self.0
-    }
+id_newtype! {
+    /// The id of one delivery attempt (`id` in the deliveries API).
+    ///
+    /// Each redelivery gets a new id; all attempts of one event share a
+    /// [`DeliveryGuid`].
+    ///
+    /// ```
+    /// use octohook_client::DeliveryId;
+    ///
+    /// let id: DeliveryId = "12345678".parse().unwrap();
+    /// assert_eq!(id.get(), 12345678);
+    /// ```
+    #[derive(Deserialize)]
+    pub struct DeliveryId(u64);
+    "Wraps a raw id."
 }
 
 impl From<u64> for DeliveryId {
     fn from(id: u64) -> Self {
         Self(id)
-    }
-}
-
-impl fmt::Display for DeliveryId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.0, f)
     }
 }
 

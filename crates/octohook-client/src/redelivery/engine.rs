@@ -10,7 +10,9 @@ use reqwest::Method;
 use time::{Duration, OffsetDateTime};
 
 use super::history::{Scan, Verdict, judge, pair_intents};
-use super::ledger::{Checkpoint, Intent, IntentClaim, IntentState, LedgerError, RedeliveryLedger};
+use super::ledger::{
+    Checkpoint, Intent, IntentClaim, IntentState, LedgerError, NewIntent, RedeliveryLedger,
+};
 use super::report::{Redelivery, RedeliveryFailure, RunReport};
 use crate::client::{Client, Request};
 use crate::deliveries::{Deliveries, DeliveryQuery};
@@ -532,10 +534,7 @@ impl Redeliverer {
                 .ledger
                 .claim(
                     &self.scope,
-                    guid,
-                    delivery_id,
-                    OffsetDateTime::now_utc(),
-                    limit,
+                    NewIntent::new(guid.clone(), delivery_id, OffsetDateTime::now_utc(), limit),
                 )
                 .await?
             {
