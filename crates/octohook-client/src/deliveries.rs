@@ -149,16 +149,26 @@ impl Deliveries {
     /// Asks GitHub to deliver `id` again (`POST …/deliveries/{id}/attempts`); GitHub
     /// answers 202 and delivers later, as a new delivery with the same GUID.
     pub async fn redeliver(&self, id: DeliveryId) -> Result<(), ClientError> {
+        // Retried on 5xx: a second redelivery is harmless, receivers deduplicate
+        // on the GUID.
+        self.request_redelivery(id, Idempotence::Safe).await
+    }
+
+    /// `POST …/deliveries/{id}/attempts`, retried as `idempotence` allows: the
+    /// redelivery runner, which must know whether GitHub may have acted, retries
+    /// nothing GitHub may have acted on.
+    pub(crate) async fn request_redelivery(
+        &self,
+        id: DeliveryId,
+        idempotence: Idempotence,
+    ) -> Result<(), ClientError> {
         let route = self
             .hook
             .clone()
             .join("deliveries")
             .join(id.to_string())
             .join("attempts");
-        // Retried on 5xx: a second redelivery is harmless, receivers deduplicate
-        // on the GUID.
-        let request = Request::new(Method::POST, &route).idempotence(Idempotence::Safe);
-        self.client.send(request).await?;
-        Ok(())
+        let request = Request::new(Method::POST, &route).idempotence(idempotence);
+        self.client.send(request).await.map(drop)
     }
 }

@@ -133,17 +133,13 @@ impl fmt::Display for ValidationError {
 #[non_exhaustive]
 pub struct FieldError {
     /// The kind of resource, e.g. `Hook`.
-    #[serde(default)]
     pub resource: Option<String>,
     /// The rejected field, e.g. `config.url`.
-    #[serde(default)]
     pub field: Option<String>,
     /// GitHub's error code: `missing`, `missing_field`, `invalid`, `already_exists`,
     /// `unprocessable` or `custom`.
-    #[serde(default)]
     pub code: Option<String>,
     /// A human-readable explanation.
-    #[serde(default)]
     pub message: Option<String>,
 }
 

@@ -175,33 +175,26 @@ mod tests {
     fn server_errors_are_retried_only_when_idempotent() {
         let options = RetryOptions::default();
         let now = SystemTime::now();
-        let error = ClientError::Server(api(502));
-        assert!(
-            options
-                .wait_after(&error, 0, Idempotence::Safe, now)
-                .is_some()
-        );
-        assert!(
-            options
-                .wait_after(&error, 0, Idempotence::Unsafe, now)
-                .is_none()
-        );
-        assert!(
-            options
-                .wait_after(&error, 4, Idempotence::Safe, now)
-                .is_none()
-        );
-        assert!(
-            options
-                .wait_after(&ClientError::NotFound(api(404)), 0, Idempotence::Safe, now)
-                .is_none()
-        );
+        let server = ClientError::Server(api(502));
+        let not_found = ClientError::NotFound(api(404));
         let deadline = ClientError::Transport(TransportError::deadline("GET /x".into()));
-        assert!(
-            options
-                .wait_after(&deadline, 0, Idempotence::Safe, now)
-                .is_none()
-        );
+        // (error, retries so far, idempotence, whether to retry)
+        let cases = [
+            (&server, 0, Idempotence::Safe, true),
+            (&server, 0, Idempotence::Unsafe, false),
+            (&server, 4, Idempotence::Safe, false),
+            (&not_found, 0, Idempotence::Safe, false),
+            (&deadline, 0, Idempotence::Safe, false),
+        ];
+        for (error, retries, idempotence, retried) in cases {
+            assert_eq!(
+                options
+                    .wait_after(error, retries, idempotence, now)
+                    .is_some(),
+                retried,
+                "{error} after {retries} retries, {idempotence:?}"
+            );
+        }
     }
 
     #[test]

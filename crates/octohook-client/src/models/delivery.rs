@@ -69,13 +69,10 @@ pub struct DeliverySummary {
     /// The event delivered.
     pub event: EventKind,
     /// The event's `action`, if it has one.
-    #[serde(default)]
     pub action: Option<String>,
     /// The GitHub App installation the event belongs to.
-    #[serde(default)]
     pub installation_id: Option<u64>,
     /// The repository the event belongs to.
-    #[serde(default)]
     pub repository_id: Option<u64>,
     /// When GitHub throttled the delivery, if it did.
     #[serde(default, with = "time::serde::rfc3339::option")]
@@ -98,7 +95,6 @@ pub struct Delivery {
     #[serde(flatten)]
     pub summary: DeliverySummary,
     /// Where the delivery was sent.
-    #[serde(default)]
     pub url: Option<String>,
     /// What GitHub sent.
     pub request: DeliveryRequest,
@@ -111,10 +107,8 @@ pub struct Delivery {
 #[non_exhaustive]
 pub struct DeliveryRequest {
     /// The headers sent (`X-GitHub-Event`, `X-Hub-Signature-256`, …).
-    #[serde(default)]
     pub headers: Option<serde_json::Map<String, serde_json::Value>>,
     /// The payload sent.
-    #[serde(default)]
     pub payload: Option<serde_json::Value>,
 }
 
@@ -123,10 +117,8 @@ pub struct DeliveryRequest {
 #[non_exhaustive]
 pub struct DeliveryResponse {
     /// The response headers.
-    #[serde(default)]
     pub headers: Option<serde_json::Map<String, serde_json::Value>>,
     /// The response body, as text.
-    #[serde(default)]
     pub payload: Option<String>,
 }
 
@@ -208,6 +200,36 @@ mod tests {
         assert_eq!(summary.event, EventKind::Issues);
         assert!(summary.succeeded());
         assert_eq!(summary.throttled_at, None);
+    }
+
+    #[test]
+    fn absent_optional_fields_decode_as_none() {
+        let delivery: Delivery = serde_json::from_str(
+            r#"{"id":1,"guid":"0b989ba4-242f-11e5-81e1-c7b6966d2516","delivered_at":"2019-06-04T00:57:16Z",
+                "redelivery":false,"duration":0.1,"status":"failed to connect","status_code":0,"event":"push",
+                "request":{},"response":{"payload":null}}"#,
+        )
+        .unwrap();
+        let summary = &delivery.summary;
+        assert_eq!(
+            (
+                summary.action.as_deref(),
+                summary.installation_id,
+                summary.repository_id
+            ),
+            (None, None, None)
+        );
+        assert_eq!(summary.throttled_at, None);
+        assert_eq!(delivery.url, None);
+        assert_eq!(
+            (delivery.request.headers, delivery.request.payload),
+            (None, None)
+        );
+        assert_eq!(
+            (delivery.response.headers, delivery.response.payload),
+            (None, None)
+        );
+        assert!(!summary.succeeded());
     }
 
     #[test]

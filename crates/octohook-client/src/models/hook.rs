@@ -33,19 +33,14 @@ pub struct RegisteredHook {
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
     /// The hook's API URL.
-    #[serde(default)]
     pub url: Option<String>,
     /// The API URL that pings the hook.
-    #[serde(default)]
     pub ping_url: Option<String>,
     /// The API URL that sends the latest push to the hook (repositories only).
-    #[serde(default)]
     pub test_url: Option<String>,
     /// The API URL of the hook's deliveries.
-    #[serde(default)]
     pub deliveries_url: Option<String>,
     /// The outcome of the latest delivery (repositories only).
-    #[serde(default)]
     pub last_response: Option<LastResponse>,
 }
 
@@ -66,13 +61,10 @@ octohook::string_enum! {
 #[non_exhaustive]
 pub struct LastResponse {
     /// The receiver's HTTP status, if it answered.
-    #[serde(default)]
     pub code: Option<u16>,
     /// `active`, `unused`, or a description of the failure.
-    #[serde(default)]
     pub status: Option<String>,
     /// The receiver's message, if any.
-    #[serde(default)]
     pub message: Option<String>,
 }
 
@@ -98,13 +90,9 @@ pub struct RegisteredHookConfig {
 
 #[derive(Deserialize)]
 struct WireConfig {
-    #[serde(default)]
     url: Option<String>,
-    #[serde(default)]
     content_type: Option<HookContentType>,
-    #[serde(default)]
     insecure_ssl: Option<CertificateCheck>,
-    #[serde(default)]
     secret: Option<serde::de::IgnoredAny>,
 }
 

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::{Duration as StdDuration, SystemTime};
 
 use octohook::DeliveryGuid;
-use reqwest::Method;
 use time::{Duration, OffsetDateTime};
 
 use super::history::{Scan, Verdict, judge, pair_intents};
@@ -14,11 +13,12 @@ use super::ledger::{
     Checkpoint, Intent, IntentClaim, IntentState, LedgerError, NewIntent, RedeliveryLedger,
 };
 use super::report::{Redelivery, RedeliveryFailure, RunReport};
-use crate::client::{Client, Request};
+use crate::client::Client;
 use crate::deliveries::{Deliveries, DeliveryQuery};
 use crate::error::ClientError;
 use crate::models::{DeliveryCursor, DeliveryId, DeliverySummary};
 use crate::page::Page;
+use crate::retry::Idempotence;
 use crate::target::{HookRef, Route};
 
 /// How far back GitHub lets a delivery be redelivered: 3 days.
@@ -368,6 +368,11 @@ impl Redeliverer {
         Ok(report)
     }
 
+    /// The hook's deliveries, through the runner's client.
+    fn deliveries(&self) -> Deliveries {
+        Deliveries::new(self.client.clone(), self.route.clone())
+    }
+
     /// Pages back to `floor`, grouping by GUID.
     async fn scan(
         &self,
@@ -376,7 +381,7 @@ impl Redeliverer {
         report: &mut RunReport,
         progress: &mut (impl FnMut(&ScanProgress) + Send),
     ) -> Result<Scan, RedeliveryError> {
-        let deliveries = Deliveries::new(self.client.clone(), self.route.clone());
+        let deliveries = self.deliveries();
         let mut scan = Scan::new(floor, window_start);
         // Unfiltered on purpose: deciding needs the successes too, and GitHub's
         // `status=failure` filter selects 4xx–5xx answers only, missing attempts
@@ -621,16 +626,9 @@ impl Redeliverer {
     /// have acted on: the client retries only refused connections and short rate
     /// limits for a POST.
     async fn request(&self, delivery_id: DeliveryId) -> Result<(), ClientError> {
-        let route = self
-            .route
-            .clone()
-            .join("deliveries")
-            .join(delivery_id.to_string())
-            .join("attempts");
-        self.client
-            .send(Request::new(Method::POST, &route))
+        self.deliveries()
+            .request_redelivery(delivery_id, Idempotence::Unsafe)
             .await
-            .map(drop)
     }
 }
 
