@@ -16,7 +16,7 @@ use crate::models::{
 };
 use crate::page::{self, Page};
 use crate::retry::Idempotence;
-use crate::target::HookTarget;
+use crate::target::{HookRef, HookTarget};
 
 /// Hooks listed per request by [`Hooks::list`] and [`Hooks::stream`]: GitHub's
 /// maximum, so most owners need a single request.
@@ -183,11 +183,7 @@ impl Hooks {
 
     /// A hook's configuration alone.
     pub async fn config(&self, id: HookId) -> Result<RegisteredHookConfig, ClientError> {
-        let route = self.target.hook_route(id).join("config");
-        self.client
-            .send(Request::new(Method::GET, &route))
-            .await?
-            .json()
+        self.client.hook_config(&self.hook_ref(id)).await
     }
 
     /// Changes single configuration settings, leaving the others (the secret
@@ -197,10 +193,13 @@ impl Hooks {
         id: HookId,
         update: &ConfigUpdate,
     ) -> Result<RegisteredHookConfig, ClientError> {
-        let route = self.target.hook_route(id).join("config");
-        let request =
-            Request::new(Method::PATCH, &route).json(&wire::Config::from_update(update)?)?;
-        self.client.send(request).await?.json()
+        self.client
+            .update_hook_config(&self.hook_ref(id), update)
+            .await
+    }
+
+    fn hook_ref(&self, id: HookId) -> HookRef {
+        HookRef::hook(self.target.clone(), id)
     }
 
     /// The deliveries of a hook.
