@@ -48,11 +48,11 @@ macro_rules! string_enum {
         $($rest:tt)*
     ) => {
         $crate::string_enum! {
-            @define [TextOrNumberVisitor, deserialize_any] $(#[doc = $doc])* $($rest)*
+            @define [true, deserialize_any] $(#[doc = $doc])* $($rest)*
         }
     };
     (
-        @define [$visitor:ident, $read:ident]
+        @define [$numbers:literal, $read:ident]
         $(#[$meta:meta])*
         pub enum $name:ident {
             $(
@@ -109,7 +109,10 @@ macro_rules! string_enum {
             fn deserialize<D: $crate::string_enum::serde::Deserializer<'de>>(
                 deserializer: D,
             ) -> Result<Self, D::Error> {
-                deserializer.$read($crate::string_enum::$visitor(Self::from_value))
+                deserializer.$read($crate::string_enum::StrVisitor {
+                    map: Self::from_value,
+                    numbers: $numbers,
+                })
             }
         }
 
@@ -123,56 +126,64 @@ macro_rules! string_enum {
         }
     };
     ($($enum:tt)*) => {
-        $crate::string_enum! { @define [StrVisitor, deserialize_str] $($enum)* }
+        $crate::string_enum! { @define [false, deserialize_str] $($enum)* }
     };
 }
 
 /// Reads a string (borrowed or not) and maps it with a function: one visitor for all
-/// string enums, so each enum's expansion stays small.
+/// string enums, so each enum's expansion stays small. With `numbers`, it also
+/// takes a number, as its decimal text, for values GitHub sends either way.
 #[derive(Debug)]
-pub struct StrVisitor<T>(pub fn(&str) -> T);
+pub struct StrVisitor<T> {
+    /// The enum's `from_value`.
+    pub map: fn(&str) -> T,
+    /// Whether a number is read as its text rather than refused.
+    pub numbers: bool,
+}
+
+impl<T> StrVisitor<T> {
+    fn number<E: serde::de::Error>(
+        self,
+        text: impl FnOnce() -> String,
+        found: serde::de::Unexpected<'_>,
+    ) -> Result<T, E> {
+        if self.numbers {
+            Ok((self.map)(&text()))
+        } else {
+            Err(E::invalid_type(found, &self))
+        }
+    }
+}
 
 impl<T> serde::de::Visitor<'_> for StrVisitor<T> {
     type Value = T;
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a string")
+        f.write_str(if self.numbers {
+            "a string or a number"
+        } else {
+            "a string"
+        })
     }
 
     fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<T, E> {
-        Ok((self.0)(value))
-    }
-}
-
-/// [`StrVisitor`] that also takes a number, as its decimal text: for values GitHub
-/// sends either way.
-#[derive(Debug)]
-pub struct TextOrNumberVisitor<T>(pub fn(&str) -> T);
-
-impl<T> serde::de::Visitor<'_> for TextOrNumberVisitor<T> {
-    type Value = T;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a string or a number")
-    }
-
-    fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<T, E> {
-        Ok((self.0)(value))
+        Ok((self.map)(value))
     }
 
     fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<T, E> {
-        Ok((self.0)(&value.to_string()))
+        self.number(|| value.to_string(), serde::de::Unexpected::Unsigned(value))
     }
 
     fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<T, E> {
-        Ok((self.0)(&value.to_string()))
+        self.number(|| value.to_string(), serde::de::Unexpected::Signed(value))
     }
 
     fn visit_f64<E: serde::de::Error>(self, value: f64) -> Result<T, E> {
         // As JSON writes it (`1.0`, `0.5`), so a float keeps the text it had.
-        Ok((self.0)(&serde_json::Number::from_f64(value).map_or_else(
-            || value.to_string(),
-            |number| number.to_string(),
-        )))
+        let text = || {
+            serde_json::Number::from_f64(value)
+                .map_or_else(|| value.to_string(), |number| number.to_string())
+        };
+        self.number(text, serde::de::Unexpected::Float(value))
     }
 }
