@@ -60,14 +60,14 @@ impl Status {
         if let Some(failed) = error.downcast_ref::<Failed>() {
             return failed.status;
         }
-        if let Some(error) = error.downcast_ref::<octohook_client::Error>() {
+        if let Some(error) = error.downcast_ref::<octohook_client::ClientError>() {
             return Self::of_client(error);
         }
         Self::Failure
     }
 
-    fn of_client(error: &octohook_client::Error) -> Self {
-        use octohook_client::Error as E;
+    fn of_client(error: &octohook_client::ClientError) -> Self {
+        use octohook_client::ClientError as E;
         match error {
             E::Unauthorized(_) | E::Forbidden(_) | E::Auth(_) => Self::Unauthorized,
             E::NotFound(_) => Self::NotFound,

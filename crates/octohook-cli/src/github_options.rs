@@ -72,7 +72,7 @@ pub(crate) struct GithubOptions {
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum GithubCommandError {
     #[error(transparent)]
-    Api(#[from] octohook_client::Error),
+    Api(#[from] octohook_client::ClientError),
     #[error(transparent)]
     Auth(#[from] octohook_client::AuthError),
     #[error(transparent)]
@@ -91,11 +91,11 @@ pub(crate) enum GithubCommandError {
 
 impl GithubCommandError {
     /// The error as `main` classifies it (see `exit_status`): client errors stay
-    /// `octohook_client::Error`s, aborts and partial failures carry their status.
+    /// `octohook_client::ClientError`s, aborts and partial failures carry their status.
     pub(crate) fn into_boxed(self) -> Box<dyn std::error::Error> {
         match self {
             Self::Api(error) => Box::new(error),
-            Self::Auth(error) => Box::new(octohook_client::Error::Auth(error)),
+            Self::Auth(error) => Box::new(octohook_client::ClientError::Auth(error)),
             Self::Aborted(message) => Box::new(Failed::new(Status::Aborted, message)),
             Self::PartlyDone(message) => Box::new(Failed::new(Status::PartlyDone, message)),
             other => Box::new(other),

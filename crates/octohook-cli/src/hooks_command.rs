@@ -5,7 +5,8 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use clap::{Args, Subcommand, ValueEnum};
 use octohook_client::{
-    ConfigUpdate, Hook, HookConfig, HookContentType, HookId, HookTarget, HookUpdate, NewHook,
+    ConfigUpdate, HookContentType, HookId, HookTarget, HookUpdate, NewHook, RegisteredHook,
+    RegisteredHookConfig,
 };
 
 use crate::deliveries_command::{SourceArgs, identity};
@@ -148,7 +149,7 @@ fn secret(env: Option<&str>) -> Result<Option<octohook_client::WebhookSecret>, G
     Ok(env.map(secrets::from_env).transpose()?)
 }
 
-fn hook_line(out: &mut dyn Write, hook: &Hook) -> std::io::Result<()> {
+fn hook_line(out: &mut dyn Write, hook: &RegisteredHook) -> std::io::Result<()> {
     let events: Vec<&str> = hook.events.iter().map(|e| e.as_str()).collect();
     writeln!(
         out,
@@ -160,7 +161,7 @@ fn hook_line(out: &mut dyn Write, hook: &Hook) -> std::io::Result<()> {
     )
 }
 
-fn config_lines(out: &mut dyn Write, config: &HookConfig) -> std::io::Result<()> {
+fn config_lines(out: &mut dyn Write, config: &RegisteredHookConfig) -> std::io::Result<()> {
     writeln!(out, "url\t{}", config.url.as_deref().unwrap_or("-"))?;
     writeln!(
         out,

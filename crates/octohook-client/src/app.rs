@@ -1,12 +1,10 @@
 //! The GitHub App's own hook, `/app/hook/...`.
 
-use reqwest::Method;
-
-use crate::client::{Client, Request};
+use crate::client::Client;
 use crate::deliveries::Deliveries;
-use crate::error::Error;
-use crate::models::{ConfigUpdate, HookConfig, wire};
-use crate::target::Route;
+use crate::error::ClientError;
+use crate::models::{ConfigUpdate, RegisteredHookConfig};
+use crate::target::{HookRef, Route};
 
 /// The hook of the GitHub App the client authenticates as (with
 /// [`AppJwt`](crate::AppJwt)), from [`Client::app_hook`].
@@ -31,20 +29,16 @@ impl AppHook {
     }
 
     /// The hook's configuration.
-    pub async fn config(&self) -> Result<HookConfig, Error> {
-        let route = Route::app_hook().join("config");
-        self.client
-            .send(Request::new(Method::GET, &route))
-            .await?
-            .json()
+    pub async fn config(&self) -> Result<RegisteredHookConfig, ClientError> {
+        self.client.hook_config(&HookRef::App).await
     }
 
     /// Changes single configuration settings, leaving the others as they are.
-    pub async fn update_config(&self, update: &ConfigUpdate) -> Result<HookConfig, Error> {
-        let route = Route::app_hook().join("config");
-        let request =
-            Request::new(Method::PATCH, &route).json(&wire::Config::from_update(update)?)?;
-        self.client.send(request).await?.json()
+    pub async fn update_config(
+        &self,
+        update: &ConfigUpdate,
+    ) -> Result<RegisteredHookConfig, ClientError> {
+        self.client.update_hook_config(&HookRef::App, update).await
     }
 
     /// The hook's deliveries.

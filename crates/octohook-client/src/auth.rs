@@ -11,7 +11,7 @@ use serde::Serialize;
 use zeroize::Zeroizing;
 
 use crate::client::Client;
-use crate::error::{AuthError, Error};
+use crate::error::{AuthError, ClientError};
 
 /// Produces the `Authorization` header of each request.
 ///
@@ -48,9 +48,11 @@ pub trait Authenticate: Send + Sync + fmt::Debug {
     fn fetch_credential<'a>(
         &'a self,
         client: &'a Client,
-    ) -> BoxFuture<'a, Result<Credential, Error>> {
+    ) -> BoxFuture<'a, Result<Credential, ClientError>> {
         let _ = client;
-        Box::pin(std::future::ready(self.credential().map_err(Error::from)))
+        Box::pin(std::future::ready(
+            self.credential().map_err(ClientError::from),
+        ))
     }
 
     /// GitHub answered 401 to a request sent with `credential`. Return `true` if
@@ -62,39 +64,30 @@ pub trait Authenticate: Send + Sync + fmt::Debug {
     }
 }
 
-impl<A: Authenticate + ?Sized> Authenticate for Arc<A> {
-    fn credential(&self) -> Result<Credential, AuthError> {
-        (**self).credential()
-    }
+/// `Authenticate` through a smart pointer, so that one authenticator can be shared
+/// (`Arc`) or chosen at run time (`Box<dyn Authenticate>`).
+macro_rules! authenticate_through {
+    ($($pointer:ident),+) => {$(
+        impl<A: Authenticate + ?Sized> Authenticate for $pointer<A> {
+            fn credential(&self) -> Result<Credential, AuthError> {
+                (**self).credential()
+            }
 
-    fn fetch_credential<'a>(
-        &'a self,
-        client: &'a Client,
-    ) -> BoxFuture<'a, Result<Credential, Error>> {
-        (**self).fetch_credential(client)
-    }
+            fn fetch_credential<'a>(
+                &'a self,
+                client: &'a Client,
+            ) -> BoxFuture<'a, Result<Credential, ClientError>> {
+                (**self).fetch_credential(client)
+            }
 
-    fn rejected(&self, credential: &Credential) -> bool {
-        (**self).rejected(credential)
-    }
+            fn rejected(&self, credential: &Credential) -> bool {
+                (**self).rejected(credential)
+            }
+        }
+    )+};
 }
 
-impl<A: Authenticate + ?Sized> Authenticate for Box<A> {
-    fn credential(&self) -> Result<Credential, AuthError> {
-        (**self).credential()
-    }
-
-    fn fetch_credential<'a>(
-        &'a self,
-        client: &'a Client,
-    ) -> BoxFuture<'a, Result<Credential, Error>> {
-        (**self).fetch_credential(client)
-    }
-
-    fn rejected(&self, credential: &Credential) -> bool {
-        (**self).rejected(credential)
-    }
-}
+authenticate_through!(Arc, Box);
 
 /// The value of an `Authorization` header. Its `Debug` is redacted and its memory
 /// is wiped on drop.

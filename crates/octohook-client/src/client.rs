@@ -14,11 +14,11 @@ use crate::app::AppHook;
 use crate::auth::{Authenticate, Credential};
 use crate::deliveries::Deliveries;
 use crate::error::{
-    ApiError, AuthError, DecodeError, Error, FieldError, RateLimit, RateLimitKind, TransportError,
-    ValidationError,
+    ApiError, AuthError, ClientError, DecodeError, FieldError, RateLimit, RateLimitKind,
+    TransportError, ValidationError,
 };
 use crate::hooks::{EnsuredHook, Hooks};
-use crate::models::{ConfigUpdate, HookConfig, wire};
+use crate::models::{ConfigUpdate, RegisteredHookConfig, wire};
 use crate::retry::{Idempotence, RetryOptions};
 use crate::target::{HookRef, HookTarget, Route};
 use crate::tls::{self, CaCertificates, DefaultRoots};
@@ -49,7 +49,7 @@ pub const API_VERSION: &str = "2022-11-28";
 /// ```no_run
 /// use octohook_client::{CaCertificates, Client, ClientOptions, Token};
 ///
-/// # fn run() -> Result<(), octohook_client::Error> {
+/// # fn run() -> Result<(), octohook_client::ClientError> {
 /// let options = ClientOptions::enterprise_server("github.example.com")
 ///     .ca_certificates(CaCertificates::from_pem_file("/etc/company/ca.pem")?)
 ///     .native_roots();
@@ -118,7 +118,7 @@ impl ClientOptions {
     /// ```no_run
     /// use octohook_client::{CaCertificates, ClientOptions, DefaultRoots};
     ///
-    /// # fn run() -> Result<(), octohook_client::Error> {
+    /// # fn run() -> Result<(), octohook_client::ClientError> {
     /// let options = ClientOptions::enterprise_server("github.example.com")
     ///     .ca_certificates(CaCertificates::from_pem_file("ca.pem")?);
     /// assert_eq!(options.default_roots, DefaultRoots::Mozilla);
@@ -135,7 +135,7 @@ impl ClientOptions {
     /// ```no_run
     /// use octohook_client::{CaCertificates, ClientOptions, DefaultRoots};
     ///
-    /// # fn run() -> Result<(), octohook_client::Error> {
+    /// # fn run() -> Result<(), octohook_client::ClientError> {
     /// let options = ClientOptions::enterprise_server("github.example.com")
     ///     .only_ca_certificates(CaCertificates::from_pem_file("ca.pem")?);
     /// assert_eq!(options.default_roots, DefaultRoots::None);
@@ -200,7 +200,7 @@ impl ClientOptions {
 /// ```no_run
 /// use octohook_client::{Client, ClientOptions, Token};
 ///
-/// # async fn run() -> Result<(), octohook_client::Error> {
+/// # async fn run() -> Result<(), octohook_client::ClientError> {
 /// let client = Client::new(Token::from_env("GITHUB_TOKEN")?, ClientOptions::default())?;
 /// for hook in client.repo_hooks("octo-org", "hello-world").list().await? {
 ///     println!("{} {:?}", hook.id, hook.config.url);
@@ -262,9 +262,10 @@ impl<'a> Request<'a> {
         self
     }
 
-    pub(crate) fn json(mut self, body: &impl Serialize) -> Result<Self, Error> {
-        let bytes = serde_json::to_vec(body)
-            .map_err(|e| Error::InvalidInput(format!("could not encode the request body: {e}")))?;
+    pub(crate) fn json(mut self, body: &impl Serialize) -> Result<Self, ClientError> {
+        let bytes = serde_json::to_vec(body).map_err(|e| {
+            ClientError::InvalidInput(format!("could not encode the request body: {e}"))
+        })?;
         self.body = Some(bytes);
         Ok(self)
     }
@@ -288,9 +289,9 @@ pub(crate) struct Response {
 }
 
 impl Response {
-    pub(crate) fn json<T: DeserializeOwned>(&self) -> Result<T, Error> {
+    pub(crate) fn json<T: DeserializeOwned>(&self) -> Result<T, ClientError> {
         serde_json::from_slice(&self.body).map_err(|e| {
-            Error::Decode(Box::new(DecodeError::new(
+            ClientError::Decode(Box::new(DecodeError::new(
                 self.status,
                 self.label.clone(),
                 e,
@@ -306,12 +307,15 @@ impl Response {
 impl Client {
     /// A client authenticating with `auth`.
     ///
-    /// Fails with [`Error::InvalidInput`] when the base URL is not an `http(s)` URL
+    /// Fails with [`ClientError::InvalidInput`] when the base URL is not an `http(s)` URL
     /// without credentials, query or fragment, the user agent is not a valid
     /// header value, or no root certificate is left to trust (the operating
     /// system's store is empty with [`DefaultRoots::Native`], or
     /// [`DefaultRoots::None`] comes without CA certificates).
-    pub fn new(auth: impl Authenticate + 'static, options: ClientOptions) -> Result<Self, Error> {
+    pub fn new(
+        auth: impl Authenticate + 'static,
+        options: ClientOptions,
+    ) -> Result<Self, ClientError> {
         let base = parse_base_url(&options.base_url)?;
         let mut headers = HeaderMap::new();
         headers.insert(
@@ -323,7 +327,7 @@ impl Client {
             HeaderValue::from_static(API_VERSION),
         );
         let user_agent = HeaderValue::from_str(&options.user_agent).map_err(|_| {
-            Error::InvalidInput("the user agent is not a valid header value".into())
+            ClientError::InvalidInput("the user agent is not a valid header value".into())
         })?;
         headers.insert(header::USER_AGENT, user_agent);
         let http = match &options.http_client {
@@ -337,7 +341,7 @@ impl Client {
                 .redirect(reqwest::redirect::Policy::limited(5))
                 .build()
                 .map_err(|e| {
-                    Error::InvalidInput(format!("could not build the HTTP client: {e}"))
+                    ClientError::InvalidInput(format!("could not build the HTTP client: {e}"))
                 })?,
         };
         Ok(Self {
@@ -388,7 +392,7 @@ impl Client {
     /// ```no_run
     /// use octohook_client::{Client, DeliveryQuery, HookRef, Token};
     ///
-    /// # async fn run() -> Result<(), octohook_client::Error> {
+    /// # async fn run() -> Result<(), octohook_client::ClientError> {
     /// let client = Client::new(Token::new("ghp_..."), Default::default())?;
     /// let hook = HookRef::organization("octo-org", 12.into());
     /// let page = client.hook_deliveries(&hook).page(&DeliveryQuery::default()).await?;
@@ -399,7 +403,7 @@ impl Client {
     }
 
     /// The configuration of `hook` (see [`Hooks::config`], [`AppHook::config`]).
-    pub async fn hook_config(&self, hook: &HookRef) -> Result<HookConfig, Error> {
+    pub async fn hook_config(&self, hook: &HookRef) -> Result<RegisteredHookConfig, ClientError> {
         let route = hook.route().join("config");
         self.send(Request::new(Method::GET, &route)).await?.json()
     }
@@ -411,7 +415,7 @@ impl Client {
         &self,
         hook: &HookRef,
         update: &ConfigUpdate,
-    ) -> Result<HookConfig, Error> {
+    ) -> Result<RegisteredHookConfig, ClientError> {
         let route = hook.route().join("config");
         let request =
             Request::new(Method::PATCH, &route).json(&wire::Config::from_update(update)?)?;
@@ -426,14 +430,14 @@ impl Client {
         events: &[octohook::EventKind],
         secret: Option<&octohook::WebhookSecret>,
         content_type: crate::HookContentType,
-    ) -> Result<EnsuredHook, Error> {
+    ) -> Result<EnsuredHook, ClientError> {
         self.hooks(target.clone())
             .ensure(url, events, secret, content_type)
             .await
     }
 
     /// Sends `request` with retries and returns its 2xx answer.
-    pub(crate) async fn send(&self, request: Request<'_>) -> Result<Response, Error> {
+    pub(crate) async fn send(&self, request: Request<'_>) -> Result<Response, ClientError> {
         self.send_as(request, &*self.inner.auth).await
     }
 
@@ -443,7 +447,7 @@ impl Client {
         &self,
         request: Request<'_>,
         auth: &dyn Authenticate,
-    ) -> Result<Response, Error> {
+    ) -> Result<Response, ClientError> {
         let options = &self.inner.options;
         let label = request.label();
         let url = self.url(&request)?;
@@ -453,7 +457,7 @@ impl Client {
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
-                return Err(Error::Transport(TransportError::deadline(label)));
+                return Err(ClientError::Transport(TransportError::deadline(label)));
             }
             let credential = auth.fetch_credential(self).await?;
             let error = match self
@@ -471,7 +475,7 @@ impl Client {
             };
             // A 401 was not acted on: repeat once with a fresh credential if the
             // credential can produce one (an expired or revoked installation token).
-            if matches!(error, Error::Unauthorized(_))
+            if matches!(error, ClientError::Unauthorized(_))
                 && !reauthenticated
                 && auth.rejected(&credential)
             {
@@ -508,7 +512,7 @@ impl Client {
         label: &str,
         timeout: Duration,
         credential: &Credential,
-    ) -> Result<Response, Error> {
+    ) -> Result<Response, ClientError> {
         let mut authorization = HeaderValue::from_str(credential.expose())
             .map_err(|_| AuthError::new("the credential is not a valid header value"))?;
         // Keeps the value out of hyper's and reqwest's debug output.
@@ -525,7 +529,8 @@ impl Client {
                 .header(header::CONTENT_TYPE, "application/json")
                 .body(body.clone());
         }
-        let transport = |e| Error::Transport(TransportError::from_reqwest(label.to_owned(), e));
+        let transport =
+            |e| ClientError::Transport(TransportError::from_reqwest(label.to_owned(), e));
         let response = builder.send().await.map_err(transport)?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
@@ -542,10 +547,10 @@ impl Client {
         }
     }
 
-    fn url(&self, request: &Request<'_>) -> Result<Url, Error> {
+    fn url(&self, request: &Request<'_>) -> Result<Url, ClientError> {
         let mut url = self.inner.base.clone();
         url.path_segments_mut()
-            .map_err(|()| Error::InvalidInput("the base URL cannot have a path".into()))?
+            .map_err(|()| ClientError::InvalidInput("the base URL cannot have a path".into()))?
             .pop_if_empty()
             .extend(request.route.segments());
         if !request.query.is_empty() {
@@ -555,8 +560,8 @@ impl Client {
     }
 }
 
-fn parse_base_url(text: &str) -> Result<Url, Error> {
-    let invalid = |why: &str| Error::InvalidInput(format!("the API base URL {why}"));
+fn parse_base_url(text: &str) -> Result<Url, ClientError> {
+    let invalid = |why: &str| ClientError::InvalidInput(format!("the API base URL {why}"));
     let url = Url::parse(text).map_err(|_| invalid("is not a URL"))?;
     if !matches!(url.scheme(), "https" | "http") {
         return Err(invalid("must be http or https"));
@@ -592,7 +597,7 @@ enum ErrorItem {
 }
 
 /// Maps a non-2xx answer to its typed error.
-pub(crate) fn classify(status: u16, headers: &HeaderMap, body: &[u8], label: &str) -> Error {
+pub(crate) fn classify(status: u16, headers: &HeaderMap, body: &[u8], label: &str) -> ClientError {
     let parsed: ErrorBody = serde_json::from_slice(body).unwrap_or_default();
     let api = ApiError {
         status,
@@ -603,9 +608,9 @@ pub(crate) fn classify(status: u16, headers: &HeaderMap, body: &[u8], label: &st
     let number =
         |name: &str| -> Option<u64> { headers.get(name)?.to_str().ok()?.trim().parse().ok() };
     match status {
-        401 => Error::Unauthorized(Box::new(api)),
-        404 => Error::NotFound(Box::new(api)),
-        422 => Error::Validation(Box::new(ValidationError {
+        401 => ClientError::Unauthorized(Box::new(api)),
+        404 => ClientError::NotFound(Box::new(api)),
+        422 => ClientError::Validation(Box::new(ValidationError {
             api,
             errors: parsed
                 .errors
@@ -646,7 +651,7 @@ pub(crate) fn classify(status: u16, headers: &HeaderMap, body: &[u8], label: &st
                     } else {
                         None
                     };
-                    Error::RateLimited(Box::new(RateLimit {
+                    ClientError::RateLimited(Box::new(RateLimit {
                         kind,
                         api,
                         limit: number("x-ratelimit-limit"),
@@ -655,11 +660,11 @@ pub(crate) fn classify(status: u16, headers: &HeaderMap, body: &[u8], label: &st
                         retry_after,
                     }))
                 }
-                None => Error::Forbidden(Box::new(api)),
+                None => ClientError::Forbidden(Box::new(api)),
             }
         }
-        500..=599 => Error::Server(Box::new(api)),
-        _ => Error::UnexpectedStatus(Box::new(api)),
+        500..=599 => ClientError::Server(Box::new(api)),
+        _ => ClientError::UnexpectedStatus(Box::new(api)),
     }
 }
 
@@ -730,7 +735,7 @@ mod tests {
             br#"{"message":"Resource not accessible by integration"}"#,
             "GET /x",
         );
-        assert!(matches!(forbidden, Error::Forbidden(_)));
+        assert!(matches!(forbidden, ClientError::Forbidden(_)));
     }
 
     #[test]
@@ -741,7 +746,7 @@ mod tests {
             br#"{"message":"Validation Failed","errors":[{"resource":"Hook","code":"custom","message":"Hook already exists"},"plain"],"documentation_url":"https://docs"}"#,
             "POST /repos/o/r/hooks",
         );
-        let Error::Validation(validation) = error else {
+        let ClientError::Validation(validation) = error else {
             panic!("{error:?}")
         };
         assert_eq!(validation.errors.len(), 2);

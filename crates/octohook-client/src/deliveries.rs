@@ -4,7 +4,7 @@ use futures_util::Stream;
 use reqwest::Method;
 
 use crate::client::{Client, Request};
-use crate::error::Error;
+use crate::error::ClientError;
 use crate::models::{Delivery, DeliveryCursor, DeliveryId, DeliveryOutcome, DeliverySummary};
 use crate::page::{self, Page};
 use crate::retry::Idempotence;
@@ -55,7 +55,7 @@ impl Default for DeliveryQuery {
 /// use octohook::HookId;
 /// use octohook_client::{Client, ClientOptions, DeliveryQuery, DeliveryOutcome, Token};
 ///
-/// # async fn run() -> Result<(), octohook_client::Error> {
+/// # async fn run() -> Result<(), octohook_client::ClientError> {
 /// let client = Client::new(Token::from_env("GITHUB_TOKEN")?, ClientOptions::default())?;
 /// let deliveries = client.repo_hooks("octo-org", "hello-world").deliveries(HookId::new(1));
 /// let mut query = DeliveryQuery { status: Some(DeliveryOutcome::Failure), ..DeliveryQuery::default() };
@@ -87,7 +87,7 @@ impl Deliveries {
     pub async fn page(
         &self,
         query: &DeliveryQuery,
-    ) -> Result<Page<DeliverySummary, DeliveryCursor>, Error> {
+    ) -> Result<Page<DeliverySummary, DeliveryCursor>, ClientError> {
         let route = self.hook.clone().join("deliveries");
         let mut request =
             Request::new(Method::GET, &route).query("per_page", query.per_page.clamp(1, 100));
@@ -117,7 +117,7 @@ impl Deliveries {
     pub fn stream(
         &self,
         query: DeliveryQuery,
-    ) -> impl Stream<Item = Result<DeliverySummary, Error>> + Send + 'static {
+    ) -> impl Stream<Item = Result<DeliverySummary, ClientError>> + Send + 'static {
         let deliveries = self.clone();
         page::items(query.cursor.clone(), move |cursor| {
             let deliveries = deliveries.clone();
@@ -138,7 +138,7 @@ impl Deliveries {
     }
 
     /// One delivery with its request and response.
-    pub async fn get(&self, id: DeliveryId) -> Result<Delivery, Error> {
+    pub async fn get(&self, id: DeliveryId) -> Result<Delivery, ClientError> {
         let route = self.hook.clone().join("deliveries").join(id.to_string());
         self.client
             .send(Request::new(Method::GET, &route))
@@ -148,17 +148,27 @@ impl Deliveries {
 
     /// Asks GitHub to deliver `id` again (`POST …/deliveries/{id}/attempts`); GitHub
     /// answers 202 and delivers later, as a new delivery with the same GUID.
-    pub async fn redeliver(&self, id: DeliveryId) -> Result<(), Error> {
+    pub async fn redeliver(&self, id: DeliveryId) -> Result<(), ClientError> {
+        // Retried on 5xx: a second redelivery is harmless, receivers deduplicate
+        // on the GUID.
+        self.request_redelivery(id, Idempotence::Safe).await
+    }
+
+    /// `POST …/deliveries/{id}/attempts`, retried as `idempotence` allows: the
+    /// redelivery runner, which must know whether GitHub may have acted, retries
+    /// nothing GitHub may have acted on.
+    pub(crate) async fn request_redelivery(
+        &self,
+        id: DeliveryId,
+        idempotence: Idempotence,
+    ) -> Result<(), ClientError> {
         let route = self
             .hook
             .clone()
             .join("deliveries")
             .join(id.to_string())
             .join("attempts");
-        // Retried on 5xx: a second redelivery is harmless, receivers deduplicate
-        // on the GUID.
-        let request = Request::new(Method::POST, &route).idempotence(Idempotence::Safe);
-        self.client.send(request).await?;
-        Ok(())
+        let request = Request::new(Method::POST, &route).idempotence(idempotence);
+        self.client.send(request).await.map(drop)
     }
 }

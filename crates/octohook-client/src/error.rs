@@ -11,10 +11,10 @@ use serde::Deserialize;
 
 /// The error of a client operation.
 ///
-/// Large payloads are boxed so that `Result<T, Error>` stays small.
+/// Large payloads are boxed so that `Result<T, ClientError>` stays small.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum Error {
+pub enum ClientError {
     /// 404: the hook, delivery, repository or organization does not exist, or the
     /// credential may not see it (GitHub answers 404 rather than 403 for private
     /// resources).
@@ -52,26 +52,26 @@ pub enum Error {
     InvalidInput(String),
 }
 
-impl Error {
+impl ClientError {
     /// The HTTP status GitHub answered, when the error is an answer.
     pub fn status(&self) -> Option<u16> {
         match self {
-            Error::NotFound(e)
-            | Error::Unauthorized(e)
-            | Error::Forbidden(e)
-            | Error::Server(e)
-            | Error::UnexpectedStatus(e) => Some(e.status),
-            Error::Validation(e) => Some(e.api.status),
-            Error::RateLimited(e) => Some(e.api.status),
-            Error::Decode(e) => Some(e.status),
-            Error::Transport(_) | Error::Auth(_) | Error::InvalidInput(_) => None,
+            ClientError::NotFound(e)
+            | ClientError::Unauthorized(e)
+            | ClientError::Forbidden(e)
+            | ClientError::Server(e)
+            | ClientError::UnexpectedStatus(e) => Some(e.status),
+            ClientError::Validation(e) => Some(e.api.status),
+            ClientError::RateLimited(e) => Some(e.api.status),
+            ClientError::Decode(e) => Some(e.status),
+            ClientError::Transport(_) | ClientError::Auth(_) | ClientError::InvalidInput(_) => None,
         }
     }
 
-    /// The rate limit, when this is [`Error::RateLimited`].
+    /// The rate limit, when this is [`ClientError::RateLimited`].
     pub fn rate_limit(&self) -> Option<&RateLimit> {
         match self {
-            Error::RateLimited(limit) => Some(limit),
+            ClientError::RateLimited(limit) => Some(limit),
             _ => None,
         }
     }
@@ -133,17 +133,13 @@ impl fmt::Display for ValidationError {
 #[non_exhaustive]
 pub struct FieldError {
     /// The kind of resource, e.g. `Hook`.
-    #[serde(default)]
     pub resource: Option<String>,
     /// The rejected field, e.g. `config.url`.
-    #[serde(default)]
     pub field: Option<String>,
     /// GitHub's error code: `missing`, `missing_field`, `invalid`, `already_exists`,
     /// `unprocessable` or `custom`.
-    #[serde(default)]
     pub code: Option<String>,
     /// A human-readable explanation.
-    #[serde(default)]
     pub message: Option<String>,
 }
 
@@ -345,43 +341,61 @@ impl StdError for DecodeError {
     }
 }
 
-/// A credential that could not be produced.
-///
-/// Implementations of [`Authenticate`](crate::Authenticate) build one with
-/// [`AuthError::new`] or [`AuthError::with_source`]; the message must not quote
-/// the secret.
-#[derive(Debug, thiserror::Error)]
-#[error("authentication: {message}")]
-pub struct AuthError {
-    message: String,
-    #[source]
-    source: Option<Box<dyn StdError + Send + Sync>>,
+/// Defines a public error made of a message and an optional cause, with `new` and
+/// `with_source`: the shape of the errors that code outside the client builds
+/// ([`AuthError`] for [`Authenticate`](crate::Authenticate) implementations, and
+/// the redelivery ledger's `LedgerError`).
+macro_rules! message_error {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident;
+        $prefix:literal
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, thiserror::Error)]
+        #[error("{}: {message}", $prefix)]
+        pub struct $name {
+            message: String,
+            #[source]
+            source: Option<Box<dyn ::std::error::Error + Send + Sync>>,
+        }
+
+        impl $name {
+            /// An error with a message.
+            pub fn new(message: impl Into<String>) -> Self {
+                Self {
+                    message: message.into(),
+                    source: None,
+                }
+            }
+
+            /// An error with a message and its cause.
+            pub fn with_source(
+                message: impl Into<String>,
+                source: impl Into<Box<dyn ::std::error::Error + Send + Sync>>,
+            ) -> Self {
+                Self {
+                    message: message.into(),
+                    source: Some(source.into()),
+                }
+            }
+        }
+    };
 }
 
-impl AuthError {
-    /// An error with a message.
-    pub fn new(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            source: None,
-        }
-    }
-
-    /// An error with a message and its cause.
-    pub fn with_source(
-        message: impl Into<String>,
-        source: impl Into<Box<dyn StdError + Send + Sync>>,
-    ) -> Self {
-        Self {
-            message: message.into(),
-            source: Some(source.into()),
-        }
-    }
+message_error! {
+    /// A credential that could not be produced.
+    ///
+    /// Implementations of [`Authenticate`](crate::Authenticate) build one with
+    /// [`AuthError::new`] or [`AuthError::with_source`]; the message must not quote
+    /// the secret.
+    pub struct AuthError;
+    "authentication"
 }
 
-impl From<AuthError> for Error {
+impl From<AuthError> for ClientError {
     fn from(error: AuthError) -> Self {
-        Error::Auth(error)
+        ClientError::Auth(error)
     }
 }
 
@@ -392,9 +406,9 @@ mod tests {
     #[test]
     fn error_stays_small() {
         assert!(
-            std::mem::size_of::<Error>() <= 48,
+            std::mem::size_of::<ClientError>() <= 48,
             "{}",
-            std::mem::size_of::<Error>()
+            std::mem::size_of::<ClientError>()
         );
     }
 

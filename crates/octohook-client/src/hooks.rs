@@ -9,13 +9,14 @@ use reqwest::Method;
 
 use crate::client::{Client, Request};
 use crate::deliveries::Deliveries;
-use crate::error::Error;
+use crate::error::ClientError;
 use crate::models::{
-    CertificateCheck, ConfigUpdate, Hook, HookConfig, HookContentType, HookUpdate, NewHook, wire,
+    CertificateCheck, ConfigUpdate, HookContentType, HookUpdate, NewHook, RegisteredHook,
+    RegisteredHookConfig, wire,
 };
 use crate::page::{self, Page};
 use crate::retry::Idempotence;
-use crate::target::HookTarget;
+use crate::target::{HookRef, HookTarget};
 
 /// Hooks listed per request by [`Hooks::list`] and [`Hooks::stream`]: GitHub's
 /// maximum, so most owners need a single request.
@@ -28,7 +29,7 @@ const LIST_PER_PAGE: u8 = 100;
 /// use octohook::HookId;
 /// use octohook_client::{Client, ClientOptions, Token};
 ///
-/// # async fn run() -> Result<(), octohook_client::Error> {
+/// # async fn run() -> Result<(), octohook_client::ClientError> {
 /// let client = Client::new(Token::from_env("GITHUB_TOKEN")?, ClientOptions::default())?;
 /// let hooks = client.org_hooks("octo-org");
 /// let hook = hooks.get(HookId::new(1)).await?;
@@ -58,7 +59,7 @@ pub enum EnsureAction {
 #[non_exhaustive]
 pub struct EnsuredHook {
     /// The hook as it now is.
-    pub hook: Hook,
+    pub hook: RegisteredHook,
     /// What was done to it.
     pub action: EnsureAction,
 }
@@ -75,7 +76,11 @@ impl Hooks {
 
     /// One page of hooks: `per_page` (1–100) from page `page` (from 1);
     /// [`Page::next`] is the next page's number.
-    pub async fn page(&self, per_page: u8, page: u32) -> Result<Page<Hook, u32>, Error> {
+    pub async fn page(
+        &self,
+        per_page: u8,
+        page: u32,
+    ) -> Result<Page<RegisteredHook, u32>, ClientError> {
         let route = self.target.hooks_route();
         let response = self
             .client
@@ -94,7 +99,9 @@ impl Hooks {
     }
 
     /// Every hook, fetched page by page as the stream is polled.
-    pub fn stream(&self) -> impl Stream<Item = Result<Hook, Error>> + Send + 'static {
+    pub fn stream(
+        &self,
+    ) -> impl Stream<Item = Result<RegisteredHook, ClientError>> + Send + 'static {
         let hooks = self.clone();
         page::items(1, move |number| {
             let hooks = hooks.clone();
@@ -104,7 +111,7 @@ impl Hooks {
 
     /// Every hook. Owners have few (GitHub allows 20 per event per owner), so this
     /// is usually one request.
-    pub async fn list(&self) -> Result<Vec<Hook>, Error> {
+    pub async fn list(&self) -> Result<Vec<RegisteredHook>, ClientError> {
         self.stream().try_collect().await
     }
 
@@ -112,14 +119,14 @@ impl Hooks {
     ///
     /// A 5xx answer is not retried, since GitHub may have created the hook anyway;
     /// [`Hooks::ensure`] is the way to register safely.
-    pub async fn create(&self, hook: &NewHook) -> Result<Hook, Error> {
+    pub async fn create(&self, hook: &NewHook) -> Result<RegisteredHook, ClientError> {
         let route = self.target.hooks_route();
         let request = Request::new(Method::POST, &route).json(&wire::CreateHook::new(hook)?)?;
         self.client.send(request).await?.json()
     }
 
     /// One hook.
-    pub async fn get(&self, id: HookId) -> Result<Hook, Error> {
+    pub async fn get(&self, id: HookId) -> Result<RegisteredHook, ClientError> {
         let route = self.target.hook_route(id);
         self.client
             .send(Request::new(Method::GET, &route))
@@ -132,7 +139,11 @@ impl Hooks {
     /// GitHub documents `add_events` and `remove_events` for repository hooks only;
     /// for an organization hook they are applied to the hook's current events
     /// (read first), and the resulting list is written.
-    pub async fn update(&self, id: HookId, update: &HookUpdate) -> Result<Hook, Error> {
+    pub async fn update(
+        &self,
+        id: HookId,
+        update: &HookUpdate,
+    ) -> Result<RegisteredHook, ClientError> {
         let route = self.target.hook_route(id);
         let resolved;
         let update = match &self.target {
@@ -162,7 +173,7 @@ impl Hooks {
     }
 
     /// Deletes a hook.
-    pub async fn delete(&self, id: HookId) -> Result<(), Error> {
+    pub async fn delete(&self, id: HookId) -> Result<(), ClientError> {
         let route = self.target.hook_route(id);
         self.client
             .send(Request::new(Method::DELETE, &route))
@@ -171,12 +182,8 @@ impl Hooks {
     }
 
     /// A hook's configuration alone.
-    pub async fn config(&self, id: HookId) -> Result<HookConfig, Error> {
-        let route = self.target.hook_route(id).join("config");
-        self.client
-            .send(Request::new(Method::GET, &route))
-            .await?
-            .json()
+    pub async fn config(&self, id: HookId) -> Result<RegisteredHookConfig, ClientError> {
+        self.client.hook_config(&self.hook_ref(id)).await
     }
 
     /// Changes single configuration settings, leaving the others (the secret
@@ -185,11 +192,14 @@ impl Hooks {
         &self,
         id: HookId,
         update: &ConfigUpdate,
-    ) -> Result<HookConfig, Error> {
-        let route = self.target.hook_route(id).join("config");
-        let request =
-            Request::new(Method::PATCH, &route).json(&wire::Config::from_update(update)?)?;
-        self.client.send(request).await?.json()
+    ) -> Result<RegisteredHookConfig, ClientError> {
+        self.client
+            .update_hook_config(&self.hook_ref(id), update)
+            .await
+    }
+
+    fn hook_ref(&self, id: HookId) -> HookRef {
+        HookRef::hook(self.target.clone(), id)
     }
 
     /// The deliveries of a hook.
@@ -198,7 +208,7 @@ impl Hooks {
     }
 
     /// Makes GitHub send a `ping` event to the hook.
-    pub async fn ping(&self, id: HookId) -> Result<(), Error> {
+    pub async fn ping(&self, id: HookId) -> Result<(), ClientError> {
         let route = self.target.hook_route(id).join("pings");
         // A repeated ping is harmless: receivers deduplicate on the delivery GUID.
         let request = Request::new(Method::POST, &route).idempotence(Idempotence::Safe);
@@ -208,10 +218,10 @@ impl Hooks {
 
     /// Makes GitHub send the latest push to a repository hook (if it is subscribed
     /// to `push`). Organization hooks have no such endpoint: this fails with
-    /// [`Error::InvalidInput`] without sending anything.
-    pub async fn test(&self, id: HookId) -> Result<(), Error> {
+    /// [`ClientError::InvalidInput`] without sending anything.
+    pub async fn test(&self, id: HookId) -> Result<(), ClientError> {
         if !matches!(self.target, HookTarget::Repository { .. }) {
-            return Err(Error::InvalidInput(format!(
+            return Err(ClientError::InvalidInput(format!(
                 "GitHub can test repository hooks only, not those of the {}",
                 self.target
             )));
@@ -241,7 +251,7 @@ impl Hooks {
         events: &[EventKind],
         secret: Option<&WebhookSecret>,
         content_type: HookContentType,
-    ) -> Result<EnsuredHook, Error> {
+    ) -> Result<EnsuredHook, ClientError> {
         let desired = Desired {
             url,
             events,
@@ -260,10 +270,10 @@ impl Hooks {
             Ok(created) => created,
             // GitHub refuses a second hook with an identical config: someone was
             // faster. Adopt theirs.
-            Err(Error::Validation(rejected)) => {
+            Err(ClientError::Validation(rejected)) => {
                 return match self.find_by_url(url).await?.into_iter().next() {
                     Some(existing) => self.reconcile(existing, &desired).await,
-                    None => Err(Error::Validation(rejected)),
+                    None => Err(ClientError::Validation(rejected)),
                 };
             }
             Err(error) => return Err(error),
@@ -273,7 +283,7 @@ impl Hooks {
             Some(oldest) if oldest.id != created.id => {
                 let keep = oldest.clone();
                 match self.delete(created.id).await {
-                    Ok(()) | Err(Error::NotFound(_)) => {}
+                    Ok(()) | Err(ClientError::NotFound(_)) => {}
                     Err(error) => return Err(error),
                 }
                 tracing::info!(hook = %keep.id, target = %self.target, "another instance registered the hook first; using its hook");
@@ -287,8 +297,8 @@ impl Hooks {
     }
 
     /// The hooks whose URL is `url`, lowest id first.
-    async fn find_by_url(&self, url: &str) -> Result<Vec<Hook>, Error> {
-        let mut found: Vec<Hook> = self
+    async fn find_by_url(&self, url: &str) -> Result<Vec<RegisteredHook>, ClientError> {
+        let mut found: Vec<RegisteredHook> = self
             .stream()
             .try_filter(|hook| std::future::ready(hook.config.url.as_deref() == Some(url)))
             .try_collect()
@@ -297,7 +307,11 @@ impl Hooks {
         Ok(found)
     }
 
-    async fn reconcile(&self, mut hook: Hook, desired: &Desired<'_>) -> Result<EnsuredHook, Error> {
+    async fn reconcile(
+        &self,
+        mut hook: RegisteredHook,
+        desired: &Desired<'_>,
+    ) -> Result<EnsuredHook, ClientError> {
         let want_events: BTreeSet<&EventKind> = desired.events.iter().collect();
         let have_events: BTreeSet<&EventKind> = hook.events.iter().collect();
         let events_differ = want_events != have_events || !hook.active;

@@ -1,7 +1,6 @@
 //! Installation access tokens of a GitHub App, minted with the app's JWT, cached
 //! and refreshed before they expire.
 
-use std::fmt;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
@@ -13,7 +12,7 @@ use zeroize::Zeroizing;
 
 use crate::auth::{AppJwt, Authenticate, Credential};
 use crate::client::{Client, Request};
-use crate::error::{AuthError, Error};
+use crate::error::{AuthError, ClientError};
 use crate::retry::Idempotence;
 use crate::target::Route;
 
@@ -30,7 +29,7 @@ pub const INSTALLATION_TOKEN_REFRESH_MARGIN: Duration = Duration::from_secs(5 * 
 /// [`refresh_margin`](InstallationToken::refresh_margin) before its `expires_at`,
 /// and once more after GitHub answers 401. Concurrent requests that find no valid
 /// token wait for a single mint. Tokens are never logged, and `Debug` redacts
-/// them.
+/// them: the cached token is a [`Credential`], whose `Debug` is redacted.
 ///
 /// ```no_run
 /// use octohook_client::{AppJwt, Client, ClientOptions, InstallationToken};
@@ -42,6 +41,7 @@ pub const INSTALLATION_TOKEN_REFRESH_MARGIN: Duration = Duration::from_secs(5 * 
 /// println!("{} hooks", hooks.len());
 /// # Ok(()) }
 /// ```
+#[derive(Debug)]
 pub struct InstallationToken {
     app: AppJwt,
     installation_id: u64,
@@ -51,7 +51,7 @@ pub struct InstallationToken {
     minting: tokio::sync::Mutex<()>,
 }
 
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 struct Minted {
     credential: Credential,
     expires_at: SystemTime,
@@ -130,7 +130,7 @@ impl InstallationToken {
             .map(|minted| minted.credential.clone())
     }
 
-    async fn mint(&self, client: &Client) -> Result<Credential, Error> {
+    async fn mint(&self, client: &Client) -> Result<Credential, ClientError> {
         if let Some(credential) = self.fresh(SystemTime::now()) {
             return Ok(credential);
         }
@@ -179,7 +179,7 @@ impl Authenticate for InstallationToken {
     fn fetch_credential<'a>(
         &'a self,
         client: &'a Client,
-    ) -> BoxFuture<'a, Result<Credential, Error>> {
+    ) -> BoxFuture<'a, Result<Credential, ClientError>> {
         Box::pin(self.mint(client))
     }
 
@@ -197,13 +197,21 @@ impl Authenticate for InstallationToken {
     }
 }
 
-impl fmt::Debug for InstallationToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("InstallationToken")
-            .field("app", &self.app)
-            .field("installation_id", &self.installation_id)
-            .field("refresh_margin", &self.refresh_margin)
-            .field("token", &self.lock().as_ref().map(|_| "<redacted>"))
-            .finish()
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_cached_token() {
+        let app =
+            AppJwt::from_pem("4242", include_bytes!("../tests/fixtures/test-app-key.pem")).unwrap();
+        let auth = InstallationToken::new(app, 7);
+        *auth.lock() = Some(Minted {
+            credential: Credential::bearer("ghs_s3cret"),
+            expires_at: SystemTime::now(),
+        });
+        let shown = format!("{auth:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("installation_id: 7"), "{shown}");
     }
 }

@@ -47,10 +47,16 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+// First, so that the modules below can define ids with it.
+#[macro_use]
+mod id_newtype;
+
 mod app;
 mod auth;
 mod client;
 mod deliveries;
+// Before `redelivery`, whose ledger error uses its `message_error!`.
+#[macro_use]
 mod error;
 mod hooks;
 mod installation;
@@ -67,14 +73,15 @@ pub use auth::{AppJwt, Authenticate, Credential, Token};
 pub use client::{API_VERSION, Client, ClientOptions, GITHUB_API_URL};
 pub use deliveries::{Deliveries, DeliveryQuery};
 pub use error::{
-    ApiError, AuthError, DecodeError, Error, FieldError, RateLimit, RateLimitKind, TransportError,
-    ValidationError,
+    ApiError, AuthError, ClientError, DecodeError, FieldError, RateLimit, RateLimitKind,
+    TransportError, ValidationError,
 };
 pub use hooks::{EnsureAction, EnsuredHook, Hooks};
 pub use installation::{INSTALLATION_TOKEN_REFRESH_MARGIN, InstallationToken};
 pub use models::{
     CertificateCheck, ConfigUpdate, Delivery, DeliveryCursor, DeliveryId, DeliveryOutcome,
-    DeliverySummary, Hook, HookConfig, HookContentType, HookKind, HookUpdate, NewHook,
+    DeliverySummary, HookContentType, HookKind, HookUpdate, NewHook, RegisteredHook,
+    RegisteredHookConfig,
 };
 pub use octohook::{DeliveryGuid, EventKind, HookId, WebhookSecret};
 pub use page::Page;

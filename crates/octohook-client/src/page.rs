@@ -5,7 +5,7 @@ use std::future::Future;
 use futures_util::Stream;
 use url::Url;
 
-use crate::error::Error;
+use crate::error::ClientError;
 
 /// One page of a list and how to ask for the next.
 ///
@@ -42,11 +42,11 @@ impl<T, C> IntoIterator for Page<T, C> {
 ///
 /// It ends after a page without `next`, and also when GitHub names the page it just
 /// served as the next one, so a misbehaving server cannot make it loop forever.
-pub(crate) fn items<T, C, F, Fut>(first: C, fetch: F) -> impl Stream<Item = Result<T, Error>>
+pub(crate) fn items<T, C, F, Fut>(first: C, fetch: F) -> impl Stream<Item = Result<T, ClientError>>
 where
     C: Clone + PartialEq,
     F: FnMut(C) -> Fut,
-    Fut: Future<Output = Result<Page<T, C>, Error>>,
+    Fut: Future<Output = Result<Page<T, C>, ClientError>>,
 {
     struct State<T, C, F> {
         buffered: std::vec::IntoIter<T>,

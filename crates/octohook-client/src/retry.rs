@@ -5,7 +5,7 @@ use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::time::{Duration, SystemTime};
 
-use crate::error::{Error, RateLimitKind};
+use crate::error::{ClientError, RateLimitKind};
 
 /// The wait after a secondary rate limit that came without `Retry-After`.
 const SECONDARY_LIMIT_WAIT: Duration = Duration::from_secs(60);
@@ -18,7 +18,7 @@ const SECONDARY_LIMIT_WAIT: Duration = Duration::from_secs(60);
 ///   safe way to register);
 /// - rate limits, waiting for `Retry-After` or until `x-ratelimit-reset`, but only
 ///   when that wait fits within `max_backoff` and the deadline: otherwise
-///   [`Error::RateLimited`] is returned at once so the caller can schedule;
+///   [`ClientError::RateLimited`] is returned at once so the caller can schedule;
 /// - connections that could not be made (the request was not sent).
 ///
 /// ```
@@ -68,7 +68,7 @@ impl RetryOptions {
     /// error is final.
     pub(crate) fn wait_after(
         &self,
-        error: &Error,
+        error: &ClientError,
         attempt: u32,
         idempotence: Idempotence,
         now: SystemTime,
@@ -77,7 +77,7 @@ impl RetryOptions {
             return None;
         }
         match error {
-            Error::RateLimited(limit) => {
+            ClientError::RateLimited(limit) => {
                 let wait = match limit.wait_from(now) {
                     Some(wait) => wait + self.jitter(self.initial_backoff),
                     // GitHub's documentation: without a time, wait at least a
@@ -87,9 +87,11 @@ impl RetryOptions {
                 };
                 (wait <= self.max_backoff).then_some(wait)
             }
-            Error::Server(_) if idempotence == Idempotence::Safe => Some(self.backoff(attempt)),
-            Error::Transport(e) if e.is_connect() => Some(self.backoff(attempt)),
-            Error::Transport(e)
+            ClientError::Server(_) if idempotence == Idempotence::Safe => {
+                Some(self.backoff(attempt))
+            }
+            ClientError::Transport(e) if e.is_connect() => Some(self.backoff(attempt)),
+            ClientError::Transport(e)
                 if e.is_timeout() && !e.is_deadline() && idempotence == Idempotence::Safe =>
             {
                 Some(self.backoff(attempt))
@@ -136,8 +138,12 @@ mod tests {
         })
     }
 
-    fn rate_limited(retry_after: Option<u64>, reset_in: Option<u64>, now: SystemTime) -> Error {
-        Error::RateLimited(Box::new(RateLimit {
+    fn rate_limited(
+        retry_after: Option<u64>,
+        reset_in: Option<u64>,
+        now: SystemTime,
+    ) -> ClientError {
+        ClientError::RateLimited(Box::new(RateLimit {
             kind: RateLimitKind::Secondary,
             api: *api(429),
             limit: None,
@@ -169,33 +175,26 @@ mod tests {
     fn server_errors_are_retried_only_when_idempotent() {
         let options = RetryOptions::default();
         let now = SystemTime::now();
-        let error = Error::Server(api(502));
-        assert!(
-            options
-                .wait_after(&error, 0, Idempotence::Safe, now)
-                .is_some()
-        );
-        assert!(
-            options
-                .wait_after(&error, 0, Idempotence::Unsafe, now)
-                .is_none()
-        );
-        assert!(
-            options
-                .wait_after(&error, 4, Idempotence::Safe, now)
-                .is_none()
-        );
-        assert!(
-            options
-                .wait_after(&Error::NotFound(api(404)), 0, Idempotence::Safe, now)
-                .is_none()
-        );
-        let deadline = Error::Transport(TransportError::deadline("GET /x".into()));
-        assert!(
-            options
-                .wait_after(&deadline, 0, Idempotence::Safe, now)
-                .is_none()
-        );
+        let server = ClientError::Server(api(502));
+        let not_found = ClientError::NotFound(api(404));
+        let deadline = ClientError::Transport(TransportError::deadline("GET /x".into()));
+        // (error, retries so far, idempotence, whether to retry)
+        let cases = [
+            (&server, 0, Idempotence::Safe, true),
+            (&server, 0, Idempotence::Unsafe, false),
+            (&server, 4, Idempotence::Safe, false),
+            (&not_found, 0, Idempotence::Safe, false),
+            (&deadline, 0, Idempotence::Safe, false),
+        ];
+        for (error, retries, idempotence, retried) in cases {
+            assert_eq!(
+                options
+                    .wait_after(error, retries, idempotence, now)
+                    .is_some(),
+                retried,
+                "{error} after {retries} retries, {idempotence:?}"
+            );
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@ use rustls::RootCertStore;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
-use crate::error::Error;
+use crate::error::ClientError;
 
 /// The built-in trust anchors a client starts from, before
 /// [`ClientOptions::ca_certificates`](crate::ClientOptions::ca_certificates) adds
@@ -47,17 +47,17 @@ pub struct CaCertificates {
 }
 
 impl CaCertificates {
-    /// Every `CERTIFICATE` block of `pem`. Fails with [`Error::InvalidInput`]
+    /// Every `CERTIFICATE` block of `pem`. Fails with [`ClientError::InvalidInput`]
     /// when there is none or one is malformed.
-    pub fn from_pem(pem: &[u8]) -> Result<Self, Error> {
+    pub fn from_pem(pem: &[u8]) -> Result<Self, ClientError> {
         Self::parse(pem, "the CA bundle")
     }
 
     /// Like [`CaCertificates::from_pem`], reading the file at `path`.
-    pub fn from_pem_file(path: impl AsRef<Path>) -> Result<Self, Error> {
+    pub fn from_pem_file(path: impl AsRef<Path>) -> Result<Self, ClientError> {
         let path = path.as_ref();
         let pem = std::fs::read(path).map_err(|e| {
-            Error::InvalidInput(format!(
+            ClientError::InvalidInput(format!(
                 "could not read the CA bundle {}: {e}",
                 path.display()
             ))
@@ -65,12 +65,12 @@ impl CaCertificates {
         Self::parse(&pem, &format!("the CA bundle {}", path.display()))
     }
 
-    fn parse(pem: &[u8], what: &str) -> Result<Self, Error> {
+    fn parse(pem: &[u8], what: &str) -> Result<Self, ClientError> {
         let certificates = CertificateDer::pem_slice_iter(pem)
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| Error::InvalidInput(format!("{what} is not valid PEM: {e}")))?;
+            .map_err(|e| ClientError::InvalidInput(format!("{what} is not valid PEM: {e}")))?;
         if certificates.is_empty() {
-            return Err(Error::InvalidInput(format!(
+            return Err(ClientError::InvalidInput(format!(
                 "{what} holds no PEM certificate"
             )));
         }
@@ -107,7 +107,7 @@ impl fmt::Debug for CaCertificates {
 pub(crate) fn client_config(
     roots: DefaultRoots,
     extra: &CaCertificates,
-) -> Result<rustls::ClientConfig, Error> {
+) -> Result<rustls::ClientConfig, ClientError> {
     let mut store = RootCertStore::empty();
     match roots {
         DefaultRoots::Mozilla => store.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
@@ -118,7 +118,7 @@ pub(crate) fn client_config(
                     .errors
                     .first()
                     .map_or_else(|| "none found".to_owned(), ToString::to_string);
-                return Err(Error::InvalidInput(format!(
+                return Err(ClientError::InvalidInput(format!(
                     "could not load the operating system's root certificates: {why}"
                 )));
             }
@@ -130,18 +130,18 @@ pub(crate) fn client_config(
     }
     for certificate in &extra.certificates {
         store.add(certificate.clone()).map_err(|e| {
-            Error::InvalidInput(format!("a CA certificate cannot be a trust anchor: {e}"))
+            ClientError::InvalidInput(format!("a CA certificate cannot be a trust anchor: {e}"))
         })?;
     }
     if store.is_empty() {
-        return Err(Error::InvalidInput(
+        return Err(ClientError::InvalidInput(
             "no root certificate to trust: give a CA certificate or keep default roots".into(),
         ));
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| Error::InvalidInput(format!("could not configure TLS: {e}")))?
+        .map_err(|e| ClientError::InvalidInput(format!("could not configure TLS: {e}")))?
         .with_root_certificates(store)
         .with_no_client_auth();
     Ok(config)

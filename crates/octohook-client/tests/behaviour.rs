@@ -13,9 +13,9 @@ use axum::http::Method;
 use fake_github::{FakeGitHub, Injected};
 use futures_util::{StreamExt, TryStreamExt};
 use octohook_client::{
-    AppJwt, Client, ClientOptions, ConfigUpdate, DeliveryCursor, DeliveryId, DeliveryOutcome,
-    DeliveryQuery, EnsureAction, Error, EventKind, HookContentType, HookId, HookRef, HookTarget,
-    HookUpdate, NewHook, RateLimitKind, RetryOptions, Token, WebhookSecret,
+    AppJwt, Client, ClientError, ClientOptions, ConfigUpdate, DeliveryCursor, DeliveryId,
+    DeliveryOutcome, DeliveryQuery, EnsureAction, EventKind, HookContentType, HookId, HookRef,
+    HookTarget, HookUpdate, NewHook, RateLimitKind, RetryOptions, Token, WebhookSecret,
 };
 use serde_json::json;
 
@@ -223,7 +223,7 @@ async fn delivery_details_and_redelivery() {
         [("repos/o/r/hooks/7".to_owned(), 999_999)]
     );
     let missing = deliveries.get(DeliveryId::new(1)).await.unwrap_err();
-    assert!(matches!(missing, Error::NotFound(_)), "{missing:?}");
+    assert!(matches!(missing, ClientError::NotFound(_)), "{missing:?}");
 }
 
 #[tokio::test]
@@ -251,7 +251,7 @@ async fn server_errors_are_retried_with_backoff_until_success() {
     }
     let error = hooks.list().await.unwrap_err();
     assert!(
-        matches!(&error, Error::Server(api) if api.status == 500),
+        matches!(&error, ClientError::Server(api) if api.status == 500),
         "{error:?}"
     );
     assert_eq!(fake.requests().len(), 4);
@@ -299,7 +299,7 @@ async fn the_deadline_bounds_retries() {
         "{:?}",
         started.elapsed()
     );
-    assert!(matches!(error, Error::Server(_)), "{error:?}");
+    assert!(matches!(error, ClientError::Server(_)), "{error:?}");
     assert!(fake.requests().len() <= 2);
 }
 
@@ -376,7 +376,7 @@ async fn validation_errors_carry_githubs_details() {
         .create(&NewHook::new("https://h.example.com"))
         .await
         .unwrap_err();
-    let Error::Validation(validation) = &error else {
+    let ClientError::Validation(validation) = &error else {
         panic!("{error:?}")
     };
     assert_eq!(validation.api.status, 422);
@@ -431,7 +431,7 @@ async fn hook_crud_config_ping_and_test() {
     hooks.delete(created.id).await.unwrap();
     assert!(matches!(
         hooks.get(created.id).await,
-        Err(Error::NotFound(_))
+        Err(ClientError::NotFound(_))
     ));
 
     // Organization hooks have no test endpoint; nothing is sent.
@@ -441,7 +441,7 @@ async fn hook_crud_config_ping_and_test() {
         .test(HookId::new(1))
         .await
         .unwrap_err();
-    assert!(matches!(error, Error::InvalidInput(_)));
+    assert!(matches!(error, ClientError::InvalidInput(_)));
     assert_eq!(fake.requests().len(), before);
 }
 
@@ -672,7 +672,7 @@ async fn app_hook_authenticates_with_a_signed_jwt() {
         .config()
         .await
         .unwrap_err();
-    assert!(matches!(error, Error::Unauthorized(_)), "{error:?}");
+    assert!(matches!(error, ClientError::Unauthorized(_)), "{error:?}");
 }
 
 /// Collects what `tracing` writes while a test runs.
@@ -703,7 +703,7 @@ async fn the_token_never_appears_in_errors_debug_or_logs() {
     let fake = FakeGitHub::start().await;
     let client = client(&fake);
     let hooks = client.repo_hooks("o", "r");
-    let mut errors: Vec<Error> = Vec::new();
+    let mut errors: Vec<ClientError> = Vec::new();
     fake.inject(
         None,
         "repos",
@@ -746,12 +746,12 @@ async fn the_token_never_appears_in_errors_debug_or_logs() {
         .map(|d| d[..8].to_owned())
         .collect();
     assert_eq!(errors.len(), 6, "{kinds:?}");
-    assert!(matches!(errors[0], Error::Forbidden(_)));
-    assert!(matches!(errors[1], Error::Decode(_)));
-    assert!(matches!(errors[2], Error::NotFound(_)));
-    assert!(matches!(errors[3], Error::Validation(_)));
-    assert!(matches!(errors[4], Error::Unauthorized(_)));
-    assert!(matches!(errors[5], Error::Transport(_)));
+    assert!(matches!(errors[0], ClientError::Forbidden(_)));
+    assert!(matches!(errors[1], ClientError::Decode(_)));
+    assert!(matches!(errors[2], ClientError::NotFound(_)));
+    assert!(matches!(errors[3], ClientError::Validation(_)));
+    assert!(matches!(errors[4], ClientError::Unauthorized(_)));
+    assert!(matches!(errors[5], ClientError::Transport(_)));
 
     let mut texts = vec![format!("{client:?}"), format!("{hooks:?}")];
     for error in &errors {

@@ -12,7 +12,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use octohook_client::{AppJwt, Client, ClientOptions, Error, InstallationToken, RetryOptions};
+use octohook_client::{
+    AppJwt, Client, ClientError, ClientOptions, InstallationToken, RetryOptions,
+};
 use serde_json::json;
 
 const KEY: &str = concat!(
@@ -166,7 +168,7 @@ async fn a_refused_token_is_minted_again_once() {
     // A 401 that a fresh token does not cure ends after one more mint.
     *mock.refuse_hooks.lock().unwrap() = true;
     let error = client.repo_hooks("o", "r").list().await.unwrap_err();
-    assert!(matches!(error, Error::Unauthorized(_)), "{error:?}");
+    assert!(matches!(error, ClientError::Unauthorized(_)), "{error:?}");
     assert_eq!(mock.mints.load(Ordering::SeqCst), 3);
 }
 
@@ -184,6 +186,6 @@ async fn an_unknown_installation_is_not_found_and_the_token_stays_secret() {
     )
     .unwrap();
     let error = stranger.repo_hooks("o", "r").list().await.unwrap_err();
-    assert!(matches!(error, Error::NotFound(_)), "{error:?}");
+    assert!(matches!(error, ClientError::NotFound(_)), "{error:?}");
     assert_eq!(mock.mints.load(Ordering::SeqCst), 1);
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use octohook_client::{
-    CaCertificates, Client, ClientOptions, DefaultRoots, Error, RetryOptions, Token,
+    CaCertificates, Client, ClientError, ClientOptions, DefaultRoots, RetryOptions, Token,
 };
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -99,7 +99,7 @@ fn options(server: &Server) -> ClientOptions {
     }
 }
 
-async fn list(options: ClientOptions) -> Result<usize, Error> {
+async fn list(options: ClientOptions) -> Result<usize, ClientError> {
     let client = Client::new(Token::new("t"), options)?;
     Ok(client.repo_hooks("o", "r").list().await?.len())
 }
@@ -108,7 +108,7 @@ async fn list(options: ClientOptions) -> Result<usize, Error> {
 async fn the_default_roots_refuse_a_private_ca() {
     let server = start().await;
     let error = list(options(&server)).await.unwrap_err();
-    assert!(matches!(error, Error::Transport(_)), "{error:?}");
+    assert!(matches!(error, ClientError::Transport(_)), "{error:?}");
     assert_eq!(server.answered.load(Ordering::SeqCst), 0);
 }
 
@@ -152,7 +152,7 @@ async fn a_trusted_ca_is_accepted_alone_and_from_a_file() {
     let error = list(options(&server).only_ca_certificates(unrelated))
         .await
         .unwrap_err();
-    assert!(matches!(error, Error::Transport(_)), "{error:?}");
+    assert!(matches!(error, ClientError::Transport(_)), "{error:?}");
     assert_eq!(server.answered.load(Ordering::SeqCst), 1);
 }
 
@@ -179,7 +179,7 @@ fn a_bundle_without_certificates_is_refused() {
     let error =
         CaCertificates::from_pem(b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
             .unwrap_err();
-    assert!(matches!(error, Error::InvalidInput(_)), "{error:?}");
+    assert!(matches!(error, ClientError::InvalidInput(_)), "{error:?}");
     let error = Client::new(
         Token::new("t"),
         ClientOptions::default().default_roots(DefaultRoots::None),

@@ -41,7 +41,8 @@
 
 // First, so that every module below can define string enums.
 #[macro_use]
-mod string_enum;
+#[doc(hidden)]
+pub mod string_enum;
 
 mod answer;
 mod body_budget;

@@ -7,42 +7,26 @@ use octohook::{DeliveryGuid, EventKind};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-/// The id of one delivery attempt (`id` in the deliveries API).
-///
-/// Each redelivery gets a new id; all attempts of one event share a
-/// [`DeliveryGuid`].
-///
-/// ```
-/// use octohook_client::DeliveryId;
-///
-/// let id: DeliveryId = "12345678".parse().unwrap();
-/// assert_eq!(id.get(), 12345678);
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct DeliveryId(u64);
-
-impl DeliveryId {
-    /// Wraps a raw id.
-    pub const fn new(id: u64) -> Self {
-        Self(id)
-    }
-
-    /// The raw id.
-    pub const fn get(self) -> u64 {
-        self.0
-    }
+id_newtype! {
+    /// The id of one delivery attempt (`id` in the deliveries API).
+    ///
+    /// Each redelivery gets a new id; all attempts of one event share a
+    /// [`DeliveryGuid`].
+    ///
+    /// ```
+    /// use octohook_client::DeliveryId;
+    ///
+    /// let id: DeliveryId = "12345678".parse().unwrap();
+    /// assert_eq!(id.get(), 12345678);
+    /// ```
+    #[derive(Deserialize)]
+    pub struct DeliveryId(u64);
+    "Wraps a raw id."
 }
 
 impl From<u64> for DeliveryId {
     fn from(id: u64) -> Self {
         Self(id)
-    }
-}
-
-impl fmt::Display for DeliveryId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.0, f)
     }
 }
 
@@ -85,13 +69,10 @@ pub struct DeliverySummary {
     /// The event delivered.
     pub event: EventKind,
     /// The event's `action`, if it has one.
-    #[serde(default)]
     pub action: Option<String>,
     /// The GitHub App installation the event belongs to.
-    #[serde(default)]
     pub installation_id: Option<u64>,
     /// The repository the event belongs to.
-    #[serde(default)]
     pub repository_id: Option<u64>,
     /// When GitHub throttled the delivery, if it did.
     #[serde(default, with = "time::serde::rfc3339::option")]
@@ -114,7 +95,6 @@ pub struct Delivery {
     #[serde(flatten)]
     pub summary: DeliverySummary,
     /// Where the delivery was sent.
-    #[serde(default)]
     pub url: Option<String>,
     /// What GitHub sent.
     pub request: DeliveryRequest,
@@ -127,10 +107,8 @@ pub struct Delivery {
 #[non_exhaustive]
 pub struct DeliveryRequest {
     /// The headers sent (`X-GitHub-Event`, `X-Hub-Signature-256`, …).
-    #[serde(default)]
     pub headers: Option<serde_json::Map<String, serde_json::Value>>,
     /// The payload sent.
-    #[serde(default)]
     pub payload: Option<serde_json::Value>,
 }
 
@@ -139,10 +117,8 @@ pub struct DeliveryRequest {
 #[non_exhaustive]
 pub struct DeliveryResponse {
     /// The response headers.
-    #[serde(default)]
     pub headers: Option<serde_json::Map<String, serde_json::Value>>,
     /// The response body, as text.
-    #[serde(default)]
     pub payload: Option<String>,
 }
 
@@ -224,6 +200,36 @@ mod tests {
         assert_eq!(summary.event, EventKind::Issues);
         assert!(summary.succeeded());
         assert_eq!(summary.throttled_at, None);
+    }
+
+    #[test]
+    fn absent_optional_fields_decode_as_none() {
+        let delivery: Delivery = serde_json::from_str(
+            r#"{"id":1,"guid":"0b989ba4-242f-11e5-81e1-c7b6966d2516","delivered_at":"2019-06-04T00:57:16Z",
+                "redelivery":false,"duration":0.1,"status":"failed to connect","status_code":0,"event":"push",
+                "request":{},"response":{"payload":null}}"#,
+        )
+        .unwrap();
+        let summary = &delivery.summary;
+        assert_eq!(
+            (
+                summary.action.as_deref(),
+                summary.installation_id,
+                summary.repository_id
+            ),
+            (None, None, None)
+        );
+        assert_eq!(summary.throttled_at, None);
+        assert_eq!(delivery.url, None);
+        assert_eq!(
+            (delivery.request.headers, delivery.request.payload),
+            (None, None)
+        );
+        assert_eq!(
+            (delivery.response.headers, delivery.response.payload),
+            (None, None)
+        );
+        assert!(!summary.succeeded());
     }
 
     #[test]

@@ -1,15 +1,17 @@
 //! Webhooks and their configuration, as GitHub answers them and as they are written.
 
-use std::fmt;
-
 use octohook::{EventKind, HookId, WebhookSecret};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-/// A repository's or organization's webhook.
+/// A webhook as registered on GitHub: a repository's or organization's hook, as
+/// the REST API answers it.
+///
+/// Not to be confused with `octohook::events::Hook`, the hook a `ping` delivery
+/// describes in its payload.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
-pub struct Hook {
+pub struct RegisteredHook {
     /// The hook's id, also sent in every delivery's `X-GitHub-Hook-ID`.
     pub id: HookId,
     /// `web` for webhooks.
@@ -23,7 +25,7 @@ pub struct Hook {
     /// The events the hook is sent for; `*` (an unknown event here) means all.
     pub events: Vec<EventKind>,
     /// Where and how deliveries are sent.
-    pub config: HookConfig,
+    pub config: RegisteredHookConfig,
     /// When the hook was created.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -31,63 +33,26 @@ pub struct Hook {
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
     /// The hook's API URL.
-    #[serde(default)]
     pub url: Option<String>,
     /// The API URL that pings the hook.
-    #[serde(default)]
     pub ping_url: Option<String>,
     /// The API URL that sends the latest push to the hook (repositories only).
-    #[serde(default)]
     pub test_url: Option<String>,
     /// The API URL of the hook's deliveries.
-    #[serde(default)]
     pub deliveries_url: Option<String>,
     /// The outcome of the latest delivery (repositories only).
-    #[serde(default)]
     pub last_response: Option<LastResponse>,
 }
 
-/// What a hook belongs to (its `type`).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum HookKind {
-    /// `Repository`.
-    Repository,
-    /// `Organization`.
-    Organization,
-    /// `App`.
-    App,
-    /// A type this version does not know, as sent.
-    Unknown(String),
-}
-
-impl HookKind {
-    /// The name GitHub uses.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Repository => "Repository",
-            Self::Organization => "Organization",
-            Self::App => "App",
-            Self::Unknown(other) => other,
-        }
-    }
-}
-
-impl Serialize for HookKind {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> Deserialize<'de> for HookKind {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let name = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-        Ok(match &*name {
-            "Repository" => Self::Repository,
-            "Organization" => Self::Organization,
-            "App" => Self::App,
-            other => Self::Unknown(other.to_owned()),
-        })
+octohook::string_enum! {
+    /// What a hook belongs to (its `type`).
+    pub enum HookKind {
+        /// `Repository`.
+        Repository = "Repository",
+        /// `Organization`.
+        Organization = "Organization",
+        /// `App`.
+        App = "App",
     }
 }
 
@@ -96,24 +61,23 @@ impl<'de> Deserialize<'de> for HookKind {
 #[non_exhaustive]
 pub struct LastResponse {
     /// The receiver's HTTP status, if it answered.
-    #[serde(default)]
     pub code: Option<u16>,
     /// `active`, `unused`, or a description of the failure.
-    #[serde(default)]
     pub status: Option<String>,
     /// The receiver's message, if any.
-    #[serde(default)]
     pub message: Option<String>,
 }
 
-/// A hook's delivery settings, as GitHub answers them.
+/// A registered hook's delivery settings (its `config`), as GitHub answers them.
+///
+/// Not `octohook::events::HookConfig`, the settings a `ping` payload carries.
 ///
 /// The secret is write-only: GitHub answers `********` when one is set, so only
-/// [`HookConfig::has_secret`] is kept.
+/// [`RegisteredHookConfig::has_secret`] is kept.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(from = "WireConfig")]
 #[non_exhaustive]
-pub struct HookConfig {
+pub struct RegisteredHookConfig {
     /// Where deliveries are POSTed.
     pub url: Option<String>,
     /// How deliveries are encoded; GitHub's default is `form`.
@@ -126,17 +90,13 @@ pub struct HookConfig {
 
 #[derive(Deserialize)]
 struct WireConfig {
-    #[serde(default)]
     url: Option<String>,
-    #[serde(default)]
     content_type: Option<HookContentType>,
-    #[serde(default)]
     insecure_ssl: Option<CertificateCheck>,
-    #[serde(default)]
     secret: Option<serde::de::IgnoredAny>,
 }
 
-impl From<WireConfig> for HookConfig {
+impl From<WireConfig> for RegisteredHookConfig {
     fn from(wire: WireConfig) -> Self {
         Self {
             url: wire.url,
@@ -147,32 +107,13 @@ impl From<WireConfig> for HookConfig {
     }
 }
 
-/// How deliveries are encoded (a hook's `content_type`).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum HookContentType {
-    /// `json`: the body is the JSON payload.
-    Json,
-    /// `form`: the JSON payload is the `payload` field of a form.
-    Form,
-    /// A value this version does not know, as sent.
-    Unknown(String),
-}
-
-impl HookContentType {
-    /// The value GitHub uses.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Json => "json",
-            Self::Form => "form",
-            Self::Unknown(other) => other,
-        }
-    }
-}
-
-impl fmt::Display for HookContentType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+octohook::string_enum! {
+    /// How deliveries are encoded (a hook's `content_type`).
+    pub enum HookContentType {
+        /// `json`: the body is the JSON payload.
+        Json = "json",
+        /// `form`: the JSON payload is the `payload` field of a form.
+        Form = "form",
     }
 }
 
@@ -181,78 +122,22 @@ impl std::str::FromStr for HookContentType {
     type Err = std::convert::Infallible;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(match s {
-            "json" => Self::Json,
-            "form" => Self::Form,
-            other => Self::Unknown(other.to_owned()),
-        })
+        Ok(Self::from_value(s))
     }
 }
 
-impl Serialize for HookContentType {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> Deserialize<'de> for HookContentType {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let name = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-        let Ok(kind) = name.parse();
-        Ok(kind)
-    }
-}
-
-/// Whether GitHub verifies the receiver's TLS certificate (a hook's
-/// `insecure_ssl`: `"0"` verifies, `"1"` does not). GitHub sends it as a string or
-/// a number; it is written as a string.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum CertificateCheck {
-    /// `0`: the certificate is verified (GitHub's default, and the only safe one).
-    #[default]
-    Verify,
-    /// `1`: the certificate is not verified.
-    Skip,
-    /// A value this version does not know, as sent.
-    Unknown(String),
-}
-
-impl CertificateCheck {
-    /// The value GitHub uses.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Verify => "0",
-            Self::Skip => "1",
-            Self::Unknown(other) => other,
-        }
-    }
-}
-
-impl Serialize for CertificateCheck {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> Deserialize<'de> for CertificateCheck {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Wire<'a> {
-            Number(serde_json::Number),
-            #[serde(borrow)]
-            Text(std::borrow::Cow<'a, str>),
-        }
-        let text = match Wire::deserialize(deserializer)? {
-            Wire::Number(number) => number.to_string(),
-            Wire::Text(text) => text.into_owned(),
-        };
-        Ok(match text.as_str() {
-            "0" => Self::Verify,
-            "1" => Self::Skip,
-            _ => Self::Unknown(text),
-        })
+octohook::string_enum! {
+    /// Whether GitHub verifies the receiver's TLS certificate (a hook's
+    /// `insecure_ssl`: `"0"` verifies, `"1"` does not). GitHub sends it as a string or
+    /// a number; it is written as a string.
+    #[string_enum(accept_numbers)]
+    #[derive(Default)]
+    pub enum CertificateCheck {
+        /// `0`: the certificate is verified (GitHub's default, and the only safe one).
+        #[default]
+        Verify = "0",
+        /// `1`: the certificate is not verified.
+        Skip = "1",
     }
 }
 
@@ -349,7 +234,7 @@ pub(crate) mod wire {
     use serde::Serialize;
 
     use super::*;
-    use crate::error::Error;
+    use crate::error::ClientError;
 
     #[derive(Serialize)]
     pub(crate) struct Config<'a> {
@@ -363,18 +248,20 @@ pub(crate) mod wire {
         insecure_ssl: Option<&'a CertificateCheck>,
     }
 
-    fn secret_text(secret: Option<&WebhookSecret>) -> Result<Option<&str>, Error> {
+    fn secret_text(secret: Option<&WebhookSecret>) -> Result<Option<&str>, ClientError> {
         secret
             .map(|s| {
                 std::str::from_utf8(s.expose_bytes()).map_err(|_| {
-                    Error::InvalidInput("GitHub only stores webhook secrets that are UTF-8".into())
+                    ClientError::InvalidInput(
+                        "GitHub only stores webhook secrets that are UTF-8".into(),
+                    )
                 })
             })
             .transpose()
     }
 
     impl<'a> Config<'a> {
-        pub(crate) fn from_update(update: &'a ConfigUpdate) -> Result<Self, Error> {
+        pub(crate) fn from_update(update: &'a ConfigUpdate) -> Result<Self, ClientError> {
             Ok(Self {
                 url: update.url.as_deref(),
                 content_type: update.content_type.as_ref(),
@@ -393,7 +280,7 @@ pub(crate) mod wire {
     }
 
     impl<'a> CreateHook<'a> {
-        pub(crate) fn new(hook: &'a NewHook) -> Result<Self, Error> {
+        pub(crate) fn new(hook: &'a NewHook) -> Result<Self, ClientError> {
             Ok(Self {
                 name: "web",
                 config: Config {
@@ -423,7 +310,7 @@ pub(crate) mod wire {
     }
 
     impl<'a> UpdateHook<'a> {
-        pub(crate) fn new(update: &'a HookUpdate) -> Result<Self, Error> {
+        pub(crate) fn new(update: &'a HookUpdate) -> Result<Self, ClientError> {
             Ok(Self {
                 config: update
                     .config
@@ -445,7 +332,7 @@ mod tests {
 
     #[test]
     fn config_keeps_only_whether_a_secret_is_set() {
-        let config: HookConfig = serde_json::from_str(
+        let config: RegisteredHookConfig = serde_json::from_str(
             r#"{"content_type":"json","insecure_ssl":0,"secret":"********","url":"https://example.com/webhook"}"#,
         )
         .unwrap();
@@ -454,13 +341,13 @@ mod tests {
         assert_eq!(config.insecure_ssl, Some(CertificateCheck::Verify));
         let printed = serde_json::to_string(&config).unwrap();
         assert!(!printed.contains("****"), "{printed}");
-        let empty: HookConfig = serde_json::from_str("{}").unwrap();
+        let empty: RegisteredHookConfig = serde_json::from_str("{}").unwrap();
         assert!(!empty.has_secret);
     }
 
     #[test]
     fn enum_like_strings_fall_back_to_unknown() {
-        let config: HookConfig =
+        let config: RegisteredHookConfig =
             serde_json::from_str(r#"{"content_type":"xml","insecure_ssl":"2"}"#).unwrap();
         assert_eq!(
             config.content_type,
@@ -472,6 +359,43 @@ mod tests {
         );
         let kind: HookKind = serde_json::from_str(r#""Marketplace""#).unwrap();
         assert_eq!(kind, HookKind::Unknown("Marketplace".into()));
+    }
+
+    #[test]
+    fn certificate_check_reads_strings_and_numbers_and_writes_strings() {
+        let read = |json: &str| serde_json::from_str::<CertificateCheck>(json).unwrap();
+        assert_eq!(read("0"), CertificateCheck::Verify);
+        assert_eq!(read(r#""1""#), CertificateCheck::Skip);
+        assert_eq!(read("7"), CertificateCheck::Unknown("7".into()));
+        assert_eq!(read("-1"), CertificateCheck::Unknown("-1".into()));
+        assert_eq!(read("1.0"), CertificateCheck::Unknown("1.0".into()));
+        assert!(serde_json::from_str::<CertificateCheck>("true").is_err());
+        assert!(serde_json::from_str::<CertificateCheck>("null").is_err());
+        assert_eq!(CertificateCheck::default(), CertificateCheck::Verify);
+        for (check, json) in [
+            (CertificateCheck::Verify, r#""0""#),
+            (CertificateCheck::Skip, r#""1""#),
+            (CertificateCheck::Unknown("7".into()), r#""7""#),
+        ] {
+            assert_eq!(serde_json::to_string(&check).unwrap(), json);
+        }
+    }
+
+    #[test]
+    fn kinds_and_content_types_are_strings_both_ways() {
+        for kind in HookKind::KNOWN {
+            let json = serde_json::to_string(kind).unwrap();
+            assert_eq!(json, format!("\"{}\"", kind.as_str()));
+            assert_eq!(&serde_json::from_str::<HookKind>(&json).unwrap(), kind);
+        }
+        assert!(serde_json::from_str::<HookKind>("1").is_err());
+        assert_eq!("form".parse(), Ok(HookContentType::Form));
+        assert_eq!("xml".parse(), Ok(HookContentType::Unknown("xml".into())));
+        assert_eq!(HookContentType::Json.to_string(), "json");
+        assert_eq!(
+            serde_json::to_string(&HookContentType::Unknown("xml".into())).unwrap(),
+            r#""xml""#
+        );
     }
 
     #[test]

@@ -9,6 +9,6 @@ pub use delivery::{
 };
 pub(crate) use hook::wire;
 pub use hook::{
-    CertificateCheck, ConfigUpdate, Hook, HookConfig, HookContentType, HookKind, HookUpdate,
-    LastResponse, NewHook,
+    CertificateCheck, ConfigUpdate, HookContentType, HookKind, HookUpdate, LastResponse, NewHook,
+    RegisteredHook, RegisteredHookConfig,
 };

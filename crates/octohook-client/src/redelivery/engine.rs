@@ -6,17 +6,19 @@ use std::sync::Arc;
 use std::time::{Duration as StdDuration, SystemTime};
 
 use octohook::DeliveryGuid;
-use reqwest::Method;
 use time::{Duration, OffsetDateTime};
 
 use super::history::{Scan, Verdict, judge, pair_intents};
-use super::ledger::{Checkpoint, Intent, IntentClaim, IntentState, LedgerError, RedeliveryLedger};
+use super::ledger::{
+    Checkpoint, Intent, IntentClaim, IntentState, LedgerError, NewIntent, RedeliveryLedger,
+};
 use super::report::{Redelivery, RedeliveryFailure, RunReport};
-use crate::client::{Client, Request};
+use crate::client::Client;
 use crate::deliveries::{Deliveries, DeliveryQuery};
-use crate::error::Error;
+use crate::error::ClientError;
 use crate::models::{DeliveryCursor, DeliveryId, DeliverySummary};
 use crate::page::Page;
+use crate::retry::Idempotence;
 use crate::target::{HookRef, Route};
 
 /// How far back GitHub lets a delivery be redelivered: 3 days.
@@ -130,7 +132,7 @@ impl ScanProgress {
 pub enum RedeliveryError {
     /// Listing the deliveries failed.
     #[error("cannot list the deliveries: {0}")]
-    List(#[source] Error),
+    List(#[source] ClientError),
     /// The ledger failed.
     #[error(transparent)]
     Ledger(#[from] LedgerError),
@@ -366,6 +368,11 @@ impl Redeliverer {
         Ok(report)
     }
 
+    /// The hook's deliveries, through the runner's client.
+    fn deliveries(&self) -> Deliveries {
+        Deliveries::new(self.client.clone(), self.route.clone())
+    }
+
     /// Pages back to `floor`, grouping by GUID.
     async fn scan(
         &self,
@@ -374,7 +381,7 @@ impl Redeliverer {
         report: &mut RunReport,
         progress: &mut (impl FnMut(&ScanProgress) + Send),
     ) -> Result<Scan, RedeliveryError> {
-        let deliveries = Deliveries::new(self.client.clone(), self.route.clone());
+        let deliveries = self.deliveries();
         let mut scan = Scan::new(floor, window_start);
         // Unfiltered on purpose: deciding needs the successes too, and GitHub's
         // `status=failure` filter selects 4xx–5xx answers only, missing attempts
@@ -425,10 +432,10 @@ impl Redeliverer {
         let mut waits = 0;
         loop {
             match deliveries.page(query).await {
-                Err(Error::RateLimited(limit)) if waits < MAX_RATE_LIMIT_WAITS => {
+                Err(ClientError::RateLimited(limit)) if waits < MAX_RATE_LIMIT_WAITS => {
                     let wait = rate_limit_wait(&limit);
                     if wait > self.options.max_rate_limit_wait {
-                        return Err(RedeliveryError::List(Error::RateLimited(limit)));
+                        return Err(RedeliveryError::List(ClientError::RateLimited(limit)));
                     }
                     tracing::warn!(
                         hook = %self.hook,
@@ -532,10 +539,7 @@ impl Redeliverer {
                 .ledger
                 .claim(
                     &self.scope,
-                    guid,
-                    delivery_id,
-                    OffsetDateTime::now_utc(),
-                    limit,
+                    NewIntent::new(guid.clone(), delivery_id, OffsetDateTime::now_utc(), limit),
                 )
                 .await?
             {
@@ -574,7 +578,7 @@ impl Redeliverer {
                     .resolve(intent.id, IntentState::Rejected, Some(&message))
                     .await?;
             }
-            if let Error::RateLimited(limit) = &error {
+            if let ClientError::RateLimited(limit) = &error {
                 let wait = rate_limit_wait(limit);
                 if wait <= self.options.max_rate_limit_wait && waits < MAX_RATE_LIMIT_WAITS {
                     waits += 1;
@@ -605,10 +609,10 @@ impl Redeliverer {
             });
             let fatal = matches!(
                 error,
-                Error::RateLimited(_)
-                    | Error::Unauthorized(_)
-                    | Error::Forbidden(_)
-                    | Error::Auth(_)
+                ClientError::RateLimited(_)
+                    | ClientError::Unauthorized(_)
+                    | ClientError::Forbidden(_)
+                    | ClientError::Auth(_)
             );
             return Ok(if fatal {
                 Outcome::Stop
@@ -621,26 +625,19 @@ impl Redeliverer {
     /// `POST …/deliveries/{id}/attempts`, without retrying anything GitHub may
     /// have acted on: the client retries only refused connections and short rate
     /// limits for a POST.
-    async fn request(&self, delivery_id: DeliveryId) -> Result<(), Error> {
-        let route = self
-            .route
-            .clone()
-            .join("deliveries")
-            .join(delivery_id.to_string())
-            .join("attempts");
-        self.client
-            .send(Request::new(Method::POST, &route))
+    async fn request(&self, delivery_id: DeliveryId) -> Result<(), ClientError> {
+        self.deliveries()
+            .request_redelivery(delivery_id, Idempotence::Unsafe)
             .await
-            .map(drop)
     }
 }
 
 /// Whether GitHub may have acted on a request that failed with `error`.
-fn outcome_unknown(error: &Error) -> bool {
+fn outcome_unknown(error: &ClientError) -> bool {
     match error {
         // The request never left, or GitHub refused it.
-        Error::Transport(e) => !e.is_connect(),
-        Error::Server(_) | Error::Decode(_) => true,
+        ClientError::Transport(e) => !e.is_connect(),
+        ClientError::Server(_) | ClientError::Decode(_) => true,
         _ => false,
     }
 }

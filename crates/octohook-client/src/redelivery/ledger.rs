@@ -1,7 +1,6 @@
 //! What a [`Redeliverer`](crate::Redeliverer) keeps between runs, and the
 //! [`RedeliveryLedger`] trait that keeps it.
 
-use std::error::Error as StdError;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -28,27 +27,10 @@ pub struct Checkpoint {
     pub updated_at: OffsetDateTime,
 }
 
-/// The id a ledger gave an intent.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(transparent)]
-pub struct IntentId(i64);
-
-impl IntentId {
-    /// Wraps a raw id; for [`RedeliveryLedger`] implementations.
-    pub const fn new(id: i64) -> Self {
-        Self(id)
-    }
-
-    /// The raw id.
-    pub const fn get(self) -> i64 {
-        self.0
-    }
-}
-
-impl fmt::Display for IntentId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.0, f)
-    }
+id_newtype! {
+    /// The id a ledger gave an intent.
+    pub struct IntentId(i64);
+    "Wraps a raw id; for [`RedeliveryLedger`] implementations."
 }
 
 /// Where a redelivery intent stands.
@@ -143,6 +125,52 @@ impl Intent {
     }
 }
 
+/// A redelivery the runner is about to request: what
+/// [`RedeliveryLedger::claim`] records, unless the GUID has had its attempts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NewIntent {
+    /// The event to redeliver.
+    pub guid: DeliveryGuid,
+    /// The delivery attempt whose redelivery is requested.
+    pub delivery_id: DeliveryId,
+    /// When the intent is recorded, just before the request (local clock).
+    pub created_at: OffsetDateTime,
+    /// The claim fails when the GUID already has this many intents that
+    /// [count as attempts](IntentState::is_attempt).
+    pub max_attempts: u32,
+}
+
+impl NewIntent {
+    /// A redelivery of `delivery_id` of `guid`, to record at `created_at` unless
+    /// the GUID has `max_attempts` attempts.
+    pub fn new(
+        guid: DeliveryGuid,
+        delivery_id: DeliveryId,
+        created_at: OffsetDateTime,
+        max_attempts: u32,
+    ) -> Self {
+        Self {
+            guid,
+            delivery_id,
+            created_at,
+            max_attempts,
+        }
+    }
+
+    /// The open intent a ledger recorded for it under `id`.
+    pub fn opened(self, id: IntentId) -> Intent {
+        Intent::new(
+            id,
+            self.guid,
+            self.delivery_id,
+            self.created_at,
+            IntentState::Open,
+            None,
+        )
+    }
+}
+
 /// What [`RedeliveryLedger::claim`] answered.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -186,18 +214,11 @@ pub trait RedeliveryLedger: Send + Sync + fmt::Debug {
         guids: &'a [DeliveryGuid],
     ) -> LedgerFuture<'a, Vec<Intent>>;
 
-    /// Records an open intent to redeliver `delivery_id` of `guid`, unless the
-    /// GUID already has `limit` or more intents that
+    /// Records `intent` open, unless its GUID already has
+    /// [`max_attempts`](NewIntent::max_attempts) or more intents that
     /// [count as attempts](IntentState::is_attempt). Check and insert are one
     /// atomic step.
-    fn claim<'a>(
-        &'a self,
-        scope: &'a str,
-        guid: &'a DeliveryGuid,
-        delivery_id: DeliveryId,
-        created_at: OffsetDateTime,
-        limit: u32,
-    ) -> LedgerFuture<'a, IntentClaim>;
+    fn claim<'a>(&'a self, scope: &'a str, intent: NewIntent) -> LedgerFuture<'a, IntentClaim>;
 
     /// Moves an intent to `state`, with an explanation for rejected or
     /// unresolved ones. Only an open or abandoned intent changes: a resolved one
@@ -214,37 +235,13 @@ pub trait RedeliveryLedger: Send + Sync + fmt::Debug {
     fn prune<'a>(&'a self, scope: &'a str, before: OffsetDateTime) -> LedgerFuture<'a, u64>;
 }
 
-/// A ledger that failed: unreachable, corrupt, full, or locked for too long.
-///
-/// The message never contains a credential: ledgers see GUIDs, delivery ids and
-/// times only.
-#[derive(Debug, thiserror::Error)]
-#[error("redelivery ledger: {message}")]
-pub struct LedgerError {
-    message: String,
-    #[source]
-    source: Option<Box<dyn StdError + Send + Sync>>,
-}
-
-impl LedgerError {
-    /// An error with a message.
-    pub fn new(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            source: None,
-        }
-    }
-
-    /// An error with a message and its cause.
-    pub fn with_source(
-        message: impl Into<String>,
-        source: impl Into<Box<dyn StdError + Send + Sync>>,
-    ) -> Self {
-        Self {
-            message: message.into(),
-            source: Some(source.into()),
-        }
-    }
+message_error! {
+    /// A ledger that failed: unreachable, corrupt, full, or locked for too long.
+    ///
+    /// The message never contains a credential: ledgers see GUIDs, delivery ids and
+    /// times only.
+    pub struct LedgerError;
+    "redelivery ledger"
 }
 
 #[cfg(test)]

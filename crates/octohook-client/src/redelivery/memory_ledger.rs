@@ -7,9 +7,9 @@ use octohook::DeliveryGuid;
 use time::OffsetDateTime;
 
 use super::ledger::{
-    Checkpoint, Intent, IntentClaim, IntentId, IntentState, LedgerFuture, RedeliveryLedger,
+    Checkpoint, Intent, IntentClaim, IntentId, IntentState, LedgerFuture, NewIntent,
+    RedeliveryLedger,
 };
-use crate::models::DeliveryId;
 
 /// A [`RedeliveryLedger`] in memory: exact within one process, forgotten when it exits.
 ///
@@ -84,41 +84,27 @@ impl RedeliveryLedger for MemoryLedger {
         Box::pin(async move { Ok(found) })
     }
 
-    fn claim<'a>(
-        &'a self,
-        scope: &'a str,
-        guid: &'a DeliveryGuid,
-        delivery_id: DeliveryId,
-        created_at: OffsetDateTime,
-        limit: u32,
-    ) -> LedgerFuture<'a, IntentClaim> {
+    fn claim<'a>(&'a self, scope: &'a str, intent: NewIntent) -> LedgerFuture<'a, IntentClaim> {
         let mut inner = self.lock();
         let attempts = inner
             .intents
             .get(scope)
             .into_iter()
             .flatten()
-            .filter(|intent| intent.guid == *guid && intent.state.is_attempt())
+            .filter(|listed| listed.guid == intent.guid && listed.state.is_attempt())
             .count();
         let attempts = u32::try_from(attempts).unwrap_or(u32::MAX);
-        let claim = if attempts >= limit {
+        let claim = if attempts >= intent.max_attempts {
             IntentClaim::Exhausted { attempts }
         } else {
             inner.next_id += 1;
-            let intent = Intent::new(
-                IntentId::new(inner.next_id),
-                guid.clone(),
-                delivery_id,
-                created_at,
-                IntentState::Open,
-                None,
-            );
+            let opened = intent.opened(IntentId::new(inner.next_id));
             inner
                 .intents
                 .entry(scope.to_owned())
                 .or_default()
-                .push(intent.clone());
-            IntentClaim::Claimed(intent)
+                .push(opened.clone());
+            IntentClaim::Claimed(opened)
         };
         Box::pin(async move { Ok(claim) })
     }

@@ -114,7 +114,7 @@ mod sqlite_ledger;
 pub use crate::target::HookRef;
 pub use engine::{REDELIVERY_WINDOW, RedeliverOptions, Redeliverer, RedeliveryError, ScanProgress};
 pub use ledger::{
-    Checkpoint, Intent, IntentClaim, IntentId, IntentState, LedgerError, LedgerFuture,
+    Checkpoint, Intent, IntentClaim, IntentId, IntentState, LedgerError, LedgerFuture, NewIntent,
     RedeliveryLedger,
 };
 pub use memory_ledger::MemoryLedger;

@@ -1,50 +1,39 @@
 //! [`SqliteLedger`]: the runner's state in a SQLite file, durable across crashes.
+//!
+//! Set up as the inbox's SQLite store is: schema migrations as `.sql` files
+//! applied once each at open, WAL with `synchronous = FULL`, a busy timeout for
+//! writers in other processes, and `BEGIN IMMEDIATE` for every check-then-write.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use octohook::DeliveryGuid;
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use time::OffsetDateTime;
 
 use super::ledger::{
-    Checkpoint, Intent, IntentClaim, IntentId, IntentState, LedgerError, LedgerFuture,
+    Checkpoint, Intent, IntentClaim, IntentId, IntentState, LedgerError, LedgerFuture, NewIntent,
     RedeliveryLedger,
 };
 use crate::models::DeliveryId;
 
-/// The schema; `user_version` says which of these steps ran.
-const MIGRATIONS: &[&str] = &["
-    CREATE TABLE redelivery_checkpoints (
-        scope            TEXT PRIMARY KEY NOT NULL,
-        delivered_at_ns  INTEGER NOT NULL,
-        updated_at_ns    INTEGER NOT NULL
-    ) STRICT;
-    CREATE TABLE redelivery_intents (
-        id               INTEGER PRIMARY KEY AUTOINCREMENT,
-        scope            TEXT NOT NULL,
-        guid             TEXT NOT NULL,
-        delivery_id      INTEGER NOT NULL,
-        created_at_ns    INTEGER NOT NULL,
-        state            TEXT NOT NULL CHECK (state IN
-                             ('open', 'accepted', 'confirmed', 'rejected', 'abandoned')),
-        error            TEXT,
-        resolved_at_ns   INTEGER
-    ) STRICT;
-    CREATE INDEX redelivery_intents_by_guid ON redelivery_intents (scope, guid);
-    CREATE INDEX redelivery_intents_by_state ON redelivery_intents (scope, state);
-"];
+/// The schema migrations, applied in order at open; each runs once, and
+/// `PRAGMA user_version` records the last one applied.
+const MIGRATIONS: &[(i64, &str)] = &[(
+    1,
+    include_str!("../migrations/sqlite/0001_redelivery_ledger.sql"),
+)];
 
 /// How long a writer waits for another process's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A [`RedeliveryLedger`] in a SQLite database file (bundled SQLite; no system library).
 ///
-/// The database runs in WAL mode with `synchronous = FULL`: a write has reached
-/// the disk when its future resolves, so an intent recorded before a redelivery
-/// request survives a `SIGKILL` of the process and a power loss alike.
+/// The database runs in WAL mode with `synchronous = FULL` (opening fails when
+/// the file system cannot do WAL): a write has reached the disk when its future
+/// resolves, so an intent recorded before a redelivery request survives a
+/// `SIGKILL` of the process and a power loss alike.
 /// [`claim`](RedeliveryLedger::claim) runs in a `BEGIN IMMEDIATE` transaction, so several
 /// processes (runners of several hooks, or several runners of one hook) can share
 /// one file: each claim is atomic, and a writer waits up to 10 s for another.
@@ -61,18 +50,10 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// # let _ = ledger;
 /// # Ok(()) }
 /// ```
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct SqliteLedger {
     connection: Arc<Mutex<Connection>>,
     path: Arc<PathBuf>,
-}
-
-impl fmt::Debug for SqliteLedger {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SqliteLedger")
-            .field("path", &self.path)
-            .finish_non_exhaustive()
-    }
 }
 
 impl SqliteLedger {
@@ -81,7 +62,7 @@ impl SqliteLedger {
     pub async fn open(path: impl AsRef<Path>) -> Result<Self, LedgerError> {
         let path = path.as_ref().to_path_buf();
         let opened = path.clone();
-        let connection = tokio::task::spawn_blocking(move || open_blocking(&opened))
+        let connection = tokio::task::spawn_blocking(move || open_connection(&opened))
             .await
             .map_err(|e| LedgerError::with_source("the opening task failed", e))??;
         Ok(Self {
@@ -117,54 +98,68 @@ impl SqliteLedger {
     }
 }
 
-fn open_blocking(path: &Path) -> Result<Connection, LedgerError> {
-    let shown = path.display().to_string();
-    let mut connection = Connection::open(path)
-        .map_err(|e| LedgerError::with_source(format!("cannot open {shown}"), e))?;
+/// Opens the connection, sets it up and migrates the schema: the inbox store's
+/// sequence (flags, busy timeout, statement cache, WAL, `synchronous`, migrations).
+fn open_connection(path: &Path) -> Result<Connection, LedgerError> {
+    let flags = OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI
+        | OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE;
+    let mut connection = Connection::open_with_flags(path, flags).map_err(|error| {
+        LedgerError::with_source(format!("cannot open {}", path.display()), error)
+    })?;
     connection
         .busy_timeout(BUSY_TIMEOUT)
-        .map_err(|e| sql("cannot set the busy timeout", e))?;
+        .map_err(failed("cannot set the busy timeout"))?;
+    connection.set_prepared_statement_cache_capacity(32);
     let mode: String = connection
         .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
-        .map_err(|e| sql("cannot enable the write-ahead log", e))?;
+        .map_err(failed("cannot enable the write-ahead log"))?;
     if !mode.eq_ignore_ascii_case("wal") {
-        tracing::warn!(path = %shown, journal_mode = %mode, "SQLite did not switch to WAL mode");
+        return Err(LedgerError::new(format!(
+            "{} cannot use write-ahead logging (journal mode {mode})",
+            path.display()
+        )));
     }
     connection
-        .pragma_update(None, "synchronous", "FULL")
-        .map_err(|e| sql("cannot set synchronous = FULL", e))?;
+        .execute_batch("PRAGMA synchronous = FULL;")
+        .map_err(failed("cannot set synchronous = FULL"))?;
     migrate(&mut connection)?;
     Ok(connection)
 }
 
+/// Applies the migrations the database has not seen, in one transaction.
 fn migrate(connection: &mut Connection) -> Result<(), LedgerError> {
+    let supported = MIGRATIONS.last().map_or(0, |(version, _)| *version);
     let transaction = connection
         .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(|e| sql("cannot start the migration", e))?;
-    let version: i64 = transaction
+        .map_err(failed("cannot start the migration"))?;
+    let found: i64 = transaction
         .query_row("PRAGMA user_version", [], |row| row.get(0))
-        .map_err(|e| sql("cannot read the schema version", e))?;
-    let known = MIGRATIONS.len() as i64;
-    if version > known {
+        .map_err(failed("cannot read the schema version"))?;
+    if found > supported {
         return Err(LedgerError::new(format!(
-            "the database has schema version {version}, newer than this program's {known}"
+            "the database has schema version {found}, newer than this program's {supported}"
         )));
     }
-    for (index, step) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+    for (version, sql) in MIGRATIONS.iter().filter(|(version, _)| *version > found) {
         transaction
-            .execute_batch(step)
-            .map_err(|e| sql("cannot migrate the schema", e))?;
+            .execute_batch(sql)
+            .map_err(failed("cannot migrate the schema"))?;
         transaction
-            .pragma_update(None, "user_version", index as i64 + 1)
-            .map_err(|e| sql("cannot record the schema version", e))?;
+            .pragma_update(None, "user_version", version)
+            .map_err(failed("cannot record the schema version"))?;
+        tracing::info!(version, "migrated the SQLite redelivery ledger");
     }
     transaction
         .commit()
-        .map_err(|e| sql("cannot commit the migration", e))
+        .map_err(failed("cannot commit the migration"))
 }
 
-fn sql(what: &str, error: rusqlite::Error) -> LedgerError {
-    LedgerError::with_source(what.to_owned(), error)
+/// The ledger's one mapping of a SQLite error: a [`LedgerError`] saying what it
+/// was doing, with SQLite's error as the cause.
+fn failed(what: &'static str) -> impl Fn(rusqlite::Error) -> LedgerError + Copy {
+    move |error| LedgerError::with_source(what, error)
 }
 
 fn to_ns(time: OffsetDateTime) -> i64 {
@@ -216,7 +211,7 @@ impl RedeliveryLedger for SqliteLedger {
                     },
                 )
                 .optional()
-                .map_err(|e| sql("cannot read the checkpoint", e))
+                .map_err(failed("cannot read the checkpoint"))
         })
     }
 
@@ -241,7 +236,7 @@ impl RedeliveryLedger for SqliteLedger {
                     ],
                 )
                 .map(drop)
-                .map_err(|e| sql("cannot save the checkpoint", e))
+                .map_err(failed("cannot save the checkpoint"))
         })
     }
 
@@ -253,7 +248,7 @@ impl RedeliveryLedger for SqliteLedger {
         let scope = scope.to_owned();
         let guids: Vec<String> = guids.iter().map(|g| g.as_str().to_owned()).collect();
         self.call(move |connection| {
-            let read = |e| sql("cannot read intents", e);
+            let read = failed("cannot read intents");
             let transaction = connection.transaction().map_err(read)?;
             // A temporary table keeps the query one statement whatever the number
             // of GUIDs (SQLite limits bound parameters).
@@ -294,18 +289,10 @@ impl RedeliveryLedger for SqliteLedger {
         })
     }
 
-    fn claim<'a>(
-        &'a self,
-        scope: &'a str,
-        guid: &'a DeliveryGuid,
-        delivery_id: DeliveryId,
-        created_at: OffsetDateTime,
-        limit: u32,
-    ) -> LedgerFuture<'a, IntentClaim> {
+    fn claim<'a>(&'a self, scope: &'a str, intent: NewIntent) -> LedgerFuture<'a, IntentClaim> {
         let scope = scope.to_owned();
-        let guid = guid.clone();
         self.call(move |connection| {
-            let write = |e| sql("cannot record the intent", e);
+            let write = failed("cannot record the intent");
             let transaction = connection
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(write)?;
@@ -313,12 +300,12 @@ impl RedeliveryLedger for SqliteLedger {
                 .query_row(
                     "SELECT COUNT(*) FROM redelivery_intents
                      WHERE scope = ?1 AND guid = ?2 AND state IN ('open', 'accepted', 'confirmed')",
-                    params![scope, guid.as_str()],
+                    params![scope, intent.guid.as_str()],
                     |row| row.get(0),
                 )
                 .map_err(write)?;
             let attempts = u32::try_from(attempts).unwrap_or(u32::MAX);
-            if attempts >= limit {
+            if attempts >= intent.max_attempts {
                 return Ok(IntentClaim::Exhausted { attempts });
             }
             transaction
@@ -327,22 +314,15 @@ impl RedeliveryLedger for SqliteLedger {
                      VALUES (?1, ?2, ?3, ?4, 'open')",
                     params![
                         scope,
-                        guid.as_str(),
-                        delivery_id.get() as i64,
-                        to_ns(created_at)
+                        intent.guid.as_str(),
+                        intent.delivery_id.get() as i64,
+                        to_ns(intent.created_at)
                     ],
                 )
                 .map_err(write)?;
-            let id = transaction.last_insert_rowid();
+            let id = IntentId::new(transaction.last_insert_rowid());
             transaction.commit().map_err(write)?;
-            Ok(IntentClaim::Claimed(Intent::new(
-                IntentId::new(id),
-                guid,
-                delivery_id,
-                created_at,
-                IntentState::Open,
-                None,
-            )))
+            Ok(IntentClaim::Claimed(intent.opened(id)))
         })
     }
 
@@ -366,7 +346,7 @@ impl RedeliveryLedger for SqliteLedger {
                     ],
                 )
                 .map(drop)
-                .map_err(|e| sql("cannot resolve the intent", e))
+                .map_err(failed("cannot resolve the intent"))
         })
     }
 
@@ -380,7 +360,7 @@ impl RedeliveryLedger for SqliteLedger {
                     params![scope, to_ns(before)],
                 )
                 .map(|n| n as u64)
-                .map_err(|e| sql("cannot prune intents", e))
+                .map_err(failed("cannot prune intents"))
         })
     }
 }
@@ -391,6 +371,11 @@ mod tests {
 
     fn guid(n: u32) -> DeliveryGuid {
         format!("0b989ba4-242f-11e5-81e1-{n:012x}").parse().unwrap()
+    }
+
+    /// A claim of delivery `delivery_id` of GUID `n`, allowing one attempt.
+    fn one_attempt(n: u32, delivery_id: u64, at: OffsetDateTime) -> NewIntent {
+        NewIntent::new(guid(n), DeliveryId::new(delivery_id), at, 1)
     }
 
     #[tokio::test]
@@ -406,26 +391,18 @@ mod tests {
                 updated_at: now,
             };
             store.save_checkpoint("s", checkpoint).await.unwrap();
-            let IntentClaim::Claimed(first) = store
-                .claim("s", &guid(1), DeliveryId::new(10), now, 1)
-                .await
-                .unwrap()
+            let IntentClaim::Claimed(first) =
+                store.claim("s", one_attempt(1, 10, now)).await.unwrap()
             else {
                 panic!("the first claim must succeed");
             };
             assert_eq!(
-                store
-                    .claim("s", &guid(1), DeliveryId::new(11), now, 1)
-                    .await
-                    .unwrap(),
+                store.claim("s", one_attempt(1, 11, now)).await.unwrap(),
                 IntentClaim::Exhausted { attempts: 1 }
             );
             // Another scope is independent.
             assert!(matches!(
-                store
-                    .claim("other", &guid(1), DeliveryId::new(10), now, 1)
-                    .await
-                    .unwrap(),
+                store.claim("other", one_attempt(1, 10, now)).await.unwrap(),
                 IntentClaim::Claimed(_)
             ));
             store
@@ -434,10 +411,7 @@ mod tests {
                 .unwrap();
             // A rejected intent is not an attempt: the GUID may be claimed again.
             assert!(matches!(
-                store
-                    .claim("s", &guid(1), DeliveryId::new(12), now, 1)
-                    .await
-                    .unwrap(),
+                store.claim("s", one_attempt(1, 12, now)).await.unwrap(),
                 IntentClaim::Claimed(_)
             ));
         }
@@ -478,6 +452,26 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn opening_records_the_schema_version_and_refuses_a_newer_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        drop(SqliteLedger::open(&path).await.unwrap());
+        let connection = Connection::open(&path).unwrap();
+        let version: i64 = connection
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, MIGRATIONS.last().unwrap().0);
+        let mode: String = connection
+            .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        connection.pragma_update(None, "user_version", 99).unwrap();
+        drop(connection);
+        let error = SqliteLedger::open(&path).await.unwrap_err();
+        assert!(error.to_string().contains("schema version 99"), "{error}");
+    }
+
+    #[tokio::test]
     async fn concurrent_claims_from_two_connections_grant_one() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("shared.db");
@@ -486,10 +480,9 @@ mod tests {
         let now = OffsetDateTime::now_utc();
         let mut granted = 0;
         for n in 0..20 {
-            let guid = guid(n);
             let (x, y) = tokio::join!(
-                a.claim("s", &guid, DeliveryId::new(1), now, 1),
-                b.claim("s", &guid, DeliveryId::new(1), now, 1)
+                a.claim("s", one_attempt(n, 1, now)),
+                b.claim("s", one_attempt(n, 1, now))
             );
             granted += [x.unwrap(), y.unwrap()]
                 .iter()
