@@ -329,21 +329,26 @@ pub(crate) fn cargo_features(model: &Model) -> Result<String, String> {
          events-core = []"
     );
     for (g, group) in GROUPS.iter().enumerate() {
-        let events: Vec<String> = group_of
-            .iter()
-            .filter(|(_, of)| **of == g)
-            .map(|(e, _)| format!("`{e}`"))
-            .collect();
         let mut doc = String::new();
         doc_lines_with(
             &mut doc,
-            &format!("{}: {}.", group.about, events.join(", ")),
+            &format!("{}: {}.", group.about, events_of_group(&group_of, g)),
             "## ",
         );
         let _ = writeln!(out, "{doc}{} = [\"events-core\"]", group.feature());
     }
     out.push_str(CARGO_END);
     Ok(out)
+}
+
+/// The events of the group at `index` of [`GROUPS`], as code: `` `push`, `create` ``.
+fn events_of_group(group_of: &BTreeMap<String, usize>, index: usize) -> String {
+    group_of
+        .iter()
+        .filter(|(_, of)| **of == index)
+        .map(|(event, _)| format!("`{event}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The marker lines around the generated part of `[features]`.
@@ -360,12 +365,8 @@ pub(crate) fn groups_doc(model: &Model) -> Result<String, String> {
          | Feature | Events |\n|---|---|\n",
     );
     for (g, group) in GROUPS.iter().enumerate() {
-        let events: Vec<String> = group_of
-            .iter()
-            .filter(|(_, of)| **of == g)
-            .map(|(e, _)| format!("`{e}`"))
-            .collect();
-        let _ = writeln!(out, "| `{}` | {} |", group.feature(), events.join(", "));
+        let events = events_of_group(&group_of, g);
+        let _ = writeln!(out, "| `{}` | {events} |", group.feature());
     }
     Ok(out)
 }
@@ -668,66 +669,48 @@ fn emit_event_enum(model: &Model, header: &str, group_of: &BTreeMap<String, usiz
          _ => {\nlet _ = strict;\nSelf::Unknown { kind: kind.as_str().to_owned(), raw }\n}\n})\n}\n\n",
     );
 
-    out.push_str("/// The event's kind.\npub fn kind(&self) -> EventKind {\nmatch self {\n");
-    for event_name in model.events.keys() {
-        let variant = pascal(event_name);
-        let _ = writeln!(
-            out,
-            "{}Self::{variant}(_) => EventKind::{variant},",
-            cfg(event_name)
-        );
+    // The methods that match every variant: signature, the arm of each event's
+    // variant (`{v}` stands for it), and the arm of `Event::Unknown`.
+    let methods = [
+        (
+            "/// The event's kind.\npub fn kind(&self) -> EventKind",
+            "Self::{v}(_) => EventKind::{v},",
+            "Self::Unknown { kind, .. } => EventKind::from_name(kind),",
+        ),
+        (
+            "/// The name of the event's variant: `PullRequest` for `Event::PullRequest(..)`,\n\
+             /// `Unknown` for an event this version does not know.\n\
+             pub fn variant_name(&self) -> &'static str",
+            "Self::{v}(_) => \"{v}\",",
+            "Self::Unknown { .. } => \"Unknown\",",
+        ),
+        (
+            "/// The payload's `action` (for an unknown event, `None`; read it from [`Event::raw`]).\n\
+             pub fn action(&self) -> Option<&str>",
+            "Self::{v}(p) => p.action_name(),",
+            "Self::Unknown { .. } => None,",
+        ),
+        (
+            "/// The JSON payload the event was parsed from.\npub fn raw(&self) -> &Bytes",
+            "Self::{v}(p) => p.raw(),",
+            "Self::Unknown { raw, .. } => raw,",
+        ),
+        (
+            "/// The fields that did not fit their type and gave way (see [`FieldWarning`]).\n\
+             pub fn warnings(&self) -> &[FieldWarning]",
+            "Self::{v}(p) => p.warnings(),",
+            "Self::Unknown { .. } => &[],",
+        ),
+    ];
+    for (signature, arm, unknown) in methods {
+        let _ = writeln!(out, "{signature} {{\nmatch self {{");
+        for event_name in model.events.keys() {
+            let arm = arm.replace("{v}", &pascal(event_name));
+            let _ = writeln!(out, "{}{arm}", cfg(event_name));
+        }
+        let _ = writeln!(out, "{unknown}\n}}\n}}\n");
     }
-    out.push_str("Self::Unknown { kind, .. } => EventKind::from_name(kind),\n}\n}\n\n");
-
-    out.push_str(
-        "/// The name of the event's variant: `PullRequest` for `Event::PullRequest(..)`,\n\
-         /// `Unknown` for an event this version does not know.\n\
-         pub fn variant_name(&self) -> &'static str {\nmatch self {\n",
-    );
-    for event_name in model.events.keys() {
-        let variant = pascal(event_name);
-        let _ = writeln!(
-            out,
-            "{}Self::{variant}(_) => \"{variant}\",",
-            cfg(event_name)
-        );
-    }
-    out.push_str("Self::Unknown { .. } => \"Unknown\",\n}\n}\n\n");
-
-    out.push_str(
-        "/// The payload's `action` (for an unknown event, `None`; read it from [`Event::raw`]).\n\
-         pub fn action(&self) -> Option<&str> {\nmatch self {\n",
-    );
-    for event_name in model.events.keys() {
-        let variant = pascal(event_name);
-        let _ = writeln!(
-            out,
-            "{}Self::{variant}(p) => p.action_name(),",
-            cfg(event_name)
-        );
-    }
-    out.push_str("Self::Unknown { .. } => None,\n}\n}\n\n");
-
-    out.push_str("/// The JSON payload the event was parsed from.\npub fn raw(&self) -> &Bytes {\nmatch self {\n");
-    for event_name in model.events.keys() {
-        let variant = pascal(event_name);
-        let _ = writeln!(out, "{}Self::{variant}(p) => p.raw(),", cfg(event_name));
-    }
-    out.push_str("Self::Unknown { raw, .. } => raw,\n}\n}\n\n");
-
-    out.push_str(
-        "/// The fields that did not fit their type and gave way (see [`FieldWarning`]).\n\
-         pub fn warnings(&self) -> &[FieldWarning] {\nmatch self {\n",
-    );
-    for event_name in model.events.keys() {
-        let variant = pascal(event_name);
-        let _ = writeln!(
-            out,
-            "{}Self::{variant}(p) => p.warnings(),",
-            cfg(event_name)
-        );
-    }
-    out.push_str("Self::Unknown { .. } => &[],\n}\n}\n}\n\n");
+    out.push_str("}\n\n");
 
     out.push_str(
         "/// Every event this version types and whose group is enabled, with its actions\n\

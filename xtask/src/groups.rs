@@ -185,23 +185,14 @@ pub(crate) fn of_events(model: &Model) -> Result<BTreeMap<String, usize>, String
             }
         }
     }
-    let missing: Vec<&str> = model
-        .events
-        .keys()
-        .filter(|e| !group_of.contains_key(*e))
-        .map(String::as_str)
-        .collect();
+    let missing = keys_missing_from(&model.events, &group_of);
     if !missing.is_empty() {
         return Err(format!(
             "events without a group: {}; add each to one group in xtask/src/groups.rs",
             missing.join(", ")
         ));
     }
-    let stale: Vec<&str> = group_of
-        .keys()
-        .filter(|e| !model.events.contains_key(*e))
-        .map(String::as_str)
-        .collect();
+    let stale = keys_missing_from(&group_of, &model.events);
     if !stale.is_empty() {
         return Err(format!(
             "xtask/src/groups.rs lists events the schema does not have: {}",
@@ -209,6 +200,18 @@ pub(crate) fn of_events(model: &Model) -> Result<BTreeMap<String, usize>, String
         ));
     }
     Ok(group_of)
+}
+
+/// The keys of `these` that `those` lacks.
+fn keys_missing_from<'a, V, W>(
+    these: &'a BTreeMap<String, V>,
+    those: &BTreeMap<String, W>,
+) -> Vec<&'a str> {
+    these
+        .keys()
+        .filter(|key| !those.contains_key(*key))
+        .map(String::as_str)
+        .collect()
 }
 
 /// For every struct, enum and union, the groups whose events reach it.

@@ -327,25 +327,16 @@ impl<'a> Builder<'a> {
     /// Replaces every union whose variants merged into one struct by that struct
     /// (older schema variants split objects that later ones describe as one).
     fn fold_single_unions(&mut self) {
-        let single: BTreeMap<String, String> = self
+        let single: BTreeMap<String, Ty> = self
             .model
             .unions
             .iter()
             .filter_map(|(name, u)| match u.variants.as_slice() {
-                [only] => Some((name.clone(), only.clone())),
+                [only] => Some((name.clone(), Ty::Struct(only.clone()))),
                 _ => None,
             })
             .collect();
-        for name in single.keys() {
-            self.model.unions.remove(name);
-        }
-        visit_types(&mut self.model.structs, &mut |ty| {
-            if let Ty::Union(name) = ty
-                && let Some(only) = single.get(name.as_str())
-            {
-                *ty = Ty::Struct(only.clone());
-            }
-        });
+        self.replace_named(Named::Union, &single);
     }
 
     /// Renames a union that has the name of a struct (`RepositoryRule`, when older
@@ -386,14 +377,29 @@ impl<'a> Builder<'a> {
                 Some((name.clone(), Ty::Change(Box::new(ty))))
             })
             .collect();
-        for name in changes.keys() {
-            self.model.structs.remove(name);
+        self.replace_named(Named::Struct, &changes);
+    }
+
+    /// Drops the `kind` types that `replacements` names, and puts each one's
+    /// replacement wherever a field used it.
+    fn replace_named(&mut self, kind: Named, replacements: &BTreeMap<String, Ty>) {
+        match kind {
+            Named::Struct => self
+                .model
+                .structs
+                .retain(|name, _| !replacements.contains_key(name)),
+            Named::Union => self
+                .model
+                .unions
+                .retain(|name, _| !replacements.contains_key(name)),
         }
         visit_types(&mut self.model.structs, &mut |ty| {
-            if let Ty::Struct(name) = ty
-                && let Some(change) = changes.get(name.as_str())
-            {
-                *ty = change.clone();
+            let name = match (kind, &*ty) {
+                (Named::Struct, Ty::Struct(name)) | (Named::Union, Ty::Union(name)) => name,
+                _ => return,
+            };
+            if let Some(replacement) = replacements.get(name) {
+                *ty = replacement.clone();
             }
         });
     }
@@ -869,6 +875,13 @@ fn visit_types(structs: &mut BTreeMap<String, Struct>, f: &mut impl FnMut(&mut T
             walk(&mut field.ty, f);
         }
     }
+}
+
+/// Which named types a replacement stands for.
+#[derive(Clone, Copy)]
+enum Named {
+    Struct,
+    Union,
 }
 
 /// `XTASK_TRACE=Type.field` explains on stderr why a field ended up optional.

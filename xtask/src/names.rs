@@ -119,50 +119,39 @@ const PREFIX_ALIASES: &[(&str, &str)] = &[
     ("secret-scanning-location-", "SecretScanningLocationDetails"),
 ];
 
-/// Untitled inline objects (by parent type and property) that are a shared type.
-const PLACES: &[(&str, &str, &str)] = &[
-    ("IssueCommentEvent", "issue", "Issue"),
-    ("ForkEvent", "forkee", "Repository"),
+/// Untitled inline objects that are a shared type, by place (`ParentType.property`).
+const PLACES: &[(&str, &str)] = &[
+    ("IssueCommentEvent.issue", "Issue"),
+    ("ForkEvent.forkee", "Repository"),
+    ("PullRequestReviewCommentEvent.pull_request", "PullRequest"),
+    ("PullRequestReviewEvent.pull_request", "PullRequest"),
+    ("PullRequestReviewThreadEvent.pull_request", "PullRequest"),
+    ("PackageEvent.package", "Package"),
+    ("RegistryPackageEvent.registry_package", "Package"),
+    ("Package.package_version", "PackageVersion"),
+    ("CheckSuiteEvent.check_suite", "CheckSuite"),
+    ("WorkflowJobEvent.workflow_job", "WorkflowJob"),
     (
-        "PullRequestReviewCommentEvent",
-        "pull_request",
-        "PullRequest",
-    ),
-    ("PullRequestReviewEvent", "pull_request", "PullRequest"),
-    (
-        "PullRequestReviewThreadEvent",
-        "pull_request",
-        "PullRequest",
-    ),
-    ("PackageEvent", "package", "Package"),
-    ("RegistryPackageEvent", "registry_package", "Package"),
-    ("Package", "package_version", "PackageVersion"),
-    ("CheckSuiteEvent", "check_suite", "CheckSuite"),
-    ("WorkflowJobEvent", "workflow_job", "WorkflowJob"),
-    (
-        "DeploymentStatusEvent",
-        "deployment_status",
+        "DeploymentStatusEvent.deployment_status",
         "DeploymentStatus",
     ),
-    ("CommitCommentEvent", "comment", "CommitComment"),
-    ("PageBuildEvent", "build", "PageBuild"),
-    ("StatusEvent", "commit", "StatusCommit"),
-    ("CodeScanningAlertEvent", "alert", "CodeScanningAlert"),
+    ("CommitCommentEvent.comment", "CommitComment"),
+    ("PageBuildEvent.build", "PageBuild"),
+    ("StatusEvent.commit", "StatusCommit"),
+    ("CodeScanningAlertEvent.alert", "CodeScanningAlert"),
     (
-        "PullRequestReviewThreadEvent",
-        "thread",
+        "PullRequestReviewThreadEvent.thread",
         "PullRequestReviewThread",
     ),
-    ("MetaEvent", "hook", "Hook"),
+    ("MetaEvent.hook", "Hook"),
     (
-        "InstallationTargetEvent",
-        "account",
+        "InstallationTargetEvent.account",
         "InstallationTargetAccount",
     ),
     // "User" objects of which the schema requires no login.
-    ("StatusCommit", "author", "PartialUser"),
-    ("StatusCommit", "committer", "PartialUser"),
-    ("DeploymentReviewReviewer", "reviewer", "PartialUser"),
+    ("StatusCommit.author", "PartialUser"),
+    ("StatusCommit.committer", "PartialUser"),
+    ("DeploymentReviewReviewer.reviewer", "PartialUser"),
 ];
 
 fn alias(name: &str) -> Option<String> {
@@ -198,8 +187,8 @@ pub(crate) fn component_type_name(component: &str) -> String {
 /// The type of an inline object: by its title, else by where it sits. The flag
 /// tells whether the name was made from the place.
 pub(crate) fn inline_type_name(title: Option<&str>, parent: &str, key: &str) -> (String, bool) {
-    if let Some((_, _, to)) = PLACES.iter().find(|(p, k, _)| *p == parent && *k == key) {
-        return ((*to).to_owned(), false);
+    if let Some(to) = shared_type_at(parent, key) {
+        return (to.to_owned(), false);
     }
     if let Some(title) = title {
         if let Some(name) = alias(title) {
@@ -212,9 +201,17 @@ pub(crate) fn inline_type_name(title: Option<&str>, parent: &str, key: &str) -> 
     place_name(parent, key)
 }
 
+/// The shared type [`PLACES`] names for the property `key` of `parent`.
+fn shared_type_at(parent: &str, key: &str) -> Option<&'static str> {
+    PLACES
+        .iter()
+        .find(|(place, _)| place.split_once('.') == Some((parent, key)))
+        .map(|(_, to)| *to)
+}
+
 fn place_name(parent: &str, key: &str) -> (String, bool) {
-    if let Some((_, _, to)) = PLACES.iter().find(|(p, k, _)| *p == parent && *k == key) {
-        return ((*to).to_owned(), false);
+    if let Some(to) = shared_type_at(parent, key) {
+        return (to.to_owned(), false);
     }
     if key.is_empty() {
         return (parent.to_owned(), false);

@@ -8,7 +8,7 @@ use std::time::Duration;
 use octohook::{WebhookSecret, sign, sign_legacy_sha1};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
@@ -399,6 +399,20 @@ async fn connect(address: SocketAddr) -> Result<TcpStream, String> {
         .map_err(|error| format!("cannot connect: {error}"))
 }
 
+/// Opens a connection and sends `head` on it; the halves, to read the answer and
+/// write the rest.
+async fn send_head(
+    address: SocketAddr,
+    head: &[u8],
+) -> Result<(OwnedReadHalf, OwnedWriteHalf), String> {
+    let (reader, mut writer) = connect(address).await?.into_split();
+    writer
+        .write_all(head)
+        .await
+        .map_err(|error| format!("cannot send the head: {error}"))?;
+    Ok((reader, writer))
+}
+
 /// Writes `bytes` one by one (or, for a chunked body, one chunk of one byte at a
 /// time), a [`TRICKLE`] apart, until done or the server stops listening.
 async fn trickle(mut writer: OwnedWriteHalf, bytes: Vec<u8>, framing: Option<Framing>) {
@@ -461,12 +475,7 @@ async fn slow_body(
             .without("content-length")
             .with("transfer-encoding", b"chunked");
     }
-    let stream = connect(address).await?;
-    let (reader, mut writer) = stream.into_split();
-    writer
-        .write_all(&request.head())
-        .await
-        .map_err(|error| format!("cannot send the head: {error}"))?;
+    let (reader, writer) = send_head(address, &request.head()).await?;
     let started = Instant::now();
     let writing = tokio::spawn(trickle(writer, request.body, Some(framing)));
     let answer = ResponseReader::new(reader)
@@ -856,12 +865,7 @@ async fn expect_continue(
     let request = RawRequest::of(&good(), path)
         .with("content-length", announced.to_string().as_bytes())
         .with("expect", b"100-continue");
-    let stream = connect(address).await?;
-    let (reader, mut writer) = stream.into_split();
-    writer
-        .write_all(&request.head())
-        .await
-        .map_err(|error| format!("cannot send the head: {error}"))?;
+    let (reader, writer) = send_head(address, &request.head()).await?;
     let mut reader = ResponseReader::new(reader);
     let deadline = Instant::now() + PATIENCE;
     let mut answer = reader.next(deadline).await?;

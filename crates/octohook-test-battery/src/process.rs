@@ -145,13 +145,7 @@ fn lines(stream: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> 
 pub async fn check_line_printing_receiver(program: &str) {
     let db = crate::crash::TempDb::new();
     let receiver = ReceiverProcess::start_with(program, &[("OCTOHOOK_DB", db.path_str())]);
-    let failures = crate::run(receiver.address(), "/").await;
-    assert!(
-        failures.is_empty(),
-        "{} failures:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    crate::assert_no_failures(&crate::run(receiver.address(), "/").await);
     // Every GitHub example, the emoji payload and the form payload; no rejection.
     let lines = receiver.lines_until_quiet(Duration::from_millis(500));
     assert_eq!(lines.len(), crate::github_examples().len() + 2);
@@ -251,13 +245,7 @@ pub async fn check_inbox_receiver(program: &str, options: &crate::AdversarialOpt
             ("OCTOHOOK_READ_TIMEOUT_SECS", "30"),
         ],
     );
-    let failures = crate::run(receiver.address(), "/").await;
-    assert!(
-        failures.is_empty(),
-        "{} failures:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    crate::assert_no_failures(&crate::run(receiver.address(), "/").await);
     let lines = receiver.lines_until_quiet(Duration::from_millis(1500));
     assert_eq!(lines.len(), crate::github_examples().len() + 2);
     // A redelivery (same hook, same GUID) is answered 200 and not processed again.
@@ -291,13 +279,7 @@ pub async fn check_inbox_receiver(program: &str, options: &crate::AdversarialOpt
             ("OCTOHOOK_READ_TIMEOUT_SECS", &timeout),
         ],
     );
-    let failures = crate::run_adversarial(hostile.address(), "/", options).await;
-    assert!(
-        failures.is_empty(),
-        "{} failures:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    crate::assert_no_failures(&crate::run_adversarial(hostile.address(), "/", options).await);
 }
 
 /// Starts `program` (with `env`) under `ulimit -n 128`, so that a server on

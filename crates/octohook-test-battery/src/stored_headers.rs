@@ -32,13 +32,7 @@ pub async fn check_receiver_stored_headers(receiver: &ReceiverProcess, db: &Temp
     let store = SqliteStore::open_with(db.path(), SqliteOptions::default().read_only(true))
         .await
         .expect("the receiver's inbox opens read-only");
-    let failures = check_stored_headers(receiver.address(), "/", &store).await;
-    assert!(
-        failures.is_empty(),
-        "{} failures:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    crate::assert_no_failures(&check_stored_headers(receiver.address(), "/", &store).await);
 }
 
 /// Posts signed deliveries carrying padding headers (`X-GitHub-Padding-N`: 20

@@ -58,6 +58,8 @@ mod event_kind;
 pub mod events;
 pub mod header;
 mod ids;
+#[cfg(test)]
+mod log_capture;
 mod log_rate_limit;
 #[cfg(feature = "metrics")]
 pub mod metrics;

@@ -193,23 +193,8 @@ impl fmt::Debug for LogRateLimit {
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
-
     use super::*;
-
-    /// A `tracing` writer into a shared buffer.
-    #[derive(Clone, Default)]
-    struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Buffer {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
+    use crate::log_capture::LogCapture;
 
     #[test]
     fn admits_so_many_lines_per_interval_then_counts_the_rest() {
@@ -248,24 +233,22 @@ mod tests {
 
     #[test]
     fn one_summary_counts_the_suppressed_lines_by_reason() {
-        let buffer = Buffer::default();
-        let writer = buffer.clone();
-        let subscriber = line_subscriber(writer);
+        let capture = LogCapture::default();
         let limit = LogRateLimit::per_second("rejection", 1);
         let start = Instant::now();
-        tracing::subscriber::with_default(subscriber, || {
+        tracing::subscriber::with_default(capture.line_subscriber(), || {
             assert!(limit.admit_at("bad_signature", start));
             for _ in 0..5 {
                 assert!(!limit.admit_at("bad_signature", start));
             }
             assert!(!limit.admit_at("bad_headers", start));
             // Nothing is summarized before the interval ends.
-            assert!(buffer.0.lock().unwrap().is_empty());
+            assert!(capture.text().is_empty());
             assert!(limit.admit_at("bad_headers", start + Duration::from_secs(3)));
             // A quiet interval writes no summary.
             assert!(limit.admit_at("bad_headers", start + Duration::from_secs(5)));
         });
-        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        let text = capture.text();
         assert_eq!(
             text.lines().collect::<Vec<_>>(),
             [
@@ -288,16 +271,5 @@ mod tests {
         assert_eq!(suppressed.by_reason.len(), Suppressed::REASONS);
         assert_eq!(suppressed.by_reason.last(), Some(&("other", 5)));
         assert_eq!(suppressed.by_reason.iter().map(|(_, n)| n).sum::<u64>(), 20);
-    }
-
-    /// Writes each event as `message field=value ...` into `writer`.
-    fn line_subscriber(writer: Buffer) -> impl tracing::Subscriber {
-        tracing_subscriber::fmt()
-            .without_time()
-            .with_target(false)
-            .with_level(false)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .finish()
     }
 }

@@ -123,43 +123,16 @@ impl fmt::Display for RejectionText<'_> {
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
-    use std::sync::{Arc, Mutex};
-
     use http::HeaderValue;
 
     use super::*;
-
-    #[derive(Clone, Default)]
-    struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Buffer {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    /// Runs `log` under a text subscriber as the receivers install; its output.
-    fn captured(log: impl FnOnce()) -> String {
-        let buffer = Buffer::default();
-        let writer = buffer.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .finish();
-        tracing::subscriber::with_default(subscriber, log);
-        String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap()
-    }
+    use crate::log_capture::LogCapture;
 
     #[test]
     fn a_valid_guid_is_logged_and_anything_else_is_not() {
         let log = RejectionLog::per_second(100);
         let rejection = Rejection::from(Error::SignatureMismatch);
-        let text = captured(|| {
+        let text = LogCapture::run(|| {
             let mut headers = HeaderMap::new();
             headers.insert(X_GITHUB_DELIVERY, HeaderValue::from_static("72d3162e-cc78"));
             headers.insert(X_GITHUB_EVENT, HeaderValue::from_static("push"));
@@ -194,7 +167,7 @@ mod tests {
     fn past_the_rate_only_a_summary_is_written() {
         let log = RejectionLog::per_second(2);
         let rejection = Rejection::from(Error::MissingSignature);
-        let text = captured(|| {
+        let text = LogCapture::run(|| {
             for _ in 0..1000 {
                 log.log_values(&rejection, Some(b"d1"), Some(b"push"));
             }
@@ -203,7 +176,7 @@ mod tests {
         assert!(text.lines().all(|line| line.contains("missing_signature")));
         // The summary comes with the first line of a later second.
         std::thread::sleep(std::time::Duration::from_millis(1010));
-        let text = captured(|| log.log_values(&rejection, None, None));
+        let text = LogCapture::run(|| log.log_values(&rejection, None, None));
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 2, "{text}");
         assert!(

@@ -127,29 +127,25 @@ const HEX_VALUES: [u8; 256] = {
     table
 };
 
-impl fmt::Display for Signature256 {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "sha256={}", hex::encode(self.0))
-    }
+/// `Display` as the header value (`sha256=<hex>`), `Debug` as the type around it
+/// (`Signature256(sha256=<hex>)`).
+macro_rules! signature_formatting {
+    ($($signature:ident => $prefix:literal),+) => {$(
+        impl fmt::Display for $signature {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!($prefix, "{}"), hex::encode(self.0))
+            }
+        }
+
+        impl fmt::Debug for $signature {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!(stringify!($signature), "({})"), self)
+            }
+        }
+    )+};
 }
 
-impl fmt::Debug for Signature256 {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Signature256({self})")
-    }
-}
-
-impl fmt::Display for Signature1 {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "sha1={}", hex::encode(self.0))
-    }
-}
-
-impl fmt::Debug for Signature1 {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Signature1({self})")
-    }
-}
+signature_formatting!(Signature256 => "sha256=", Signature1 => "sha1=");
 
 /// Signs `body` as GitHub does and returns the `X-Hub-Signature-256` header value.
 ///
@@ -290,5 +286,17 @@ mod tests {
             Signature1::parse(b"sha1=126f2c80"),
             Err(SignatureFormatError::WrongLength)
         );
+    }
+
+    #[test]
+    fn signatures_display_as_the_header_and_debug_as_their_type() {
+        let sha1 = "sha1=126f2c800419c60137ce748d7672e77b65cf16d6";
+        let signature = Signature1::parse(sha1.as_bytes()).unwrap();
+        assert_eq!(signature.to_string(), sha1);
+        assert_eq!(format!("{signature:?}"), format!("Signature1({sha1})"));
+        let sha256 = format!("sha256={}", "0a".repeat(32));
+        let signature = Signature256::parse(sha256.as_bytes()).unwrap();
+        assert_eq!(signature.to_string(), sha256);
+        assert_eq!(format!("{signature:?}"), format!("Signature256({sha256})"));
     }
 }

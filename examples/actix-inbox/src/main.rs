@@ -18,49 +18,19 @@
 use std::time::Duration;
 
 use actix_web::{App, HttpServer, web};
-use octohook::{Dispatcher, WebhookSecret};
+use example_support::{InboxEnv, print_deliveries};
 use octohook_actix::{VerifyWebhook, WebhookConfig, store_delivery};
-use octohook_inbox::handlers::{Dispatch, JsonLines};
-use octohook_inbox::{Attempt, Inbox, SqliteStore, WorkerConfig};
+use octohook_inbox::{Inbox, SqliteStore};
 
 #[actix_web::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .init();
-    let secret = WebhookSecret::new(std::env::var("GITHUB_WEBHOOK_SECRET")?)?;
-    let bind = std::env::var("OCTOHOOK_BIND").unwrap_or_else(|_| "127.0.0.1:3000".into());
-    let db = std::env::var("OCTOHOOK_DB").unwrap_or_else(|_| "./octohook-inbox.db".into());
-    let read_timeout = std::env::var("OCTOHOOK_READ_TIMEOUT_SECS")
-        .ok()
-        .and_then(|secs| secs.parse().ok());
-    let read_timeout = Duration::from_secs(read_timeout.unwrap_or(10));
-
-    let inbox = Inbox::new(SqliteStore::open(db).await?);
-    let lines = JsonLines::stdout();
-    let dispatcher = Dispatcher::new().on_any(move |event| {
-        let lines = lines.clone();
-        // Run by a worker: the attempt knows when the delivery was received.
-        let received_at = Attempt::current().map(|attempt| attempt.received_at());
-        async move {
-            lines
-                .write(
-                    event.delivery(),
-                    received_at.unwrap_or_else(std::time::SystemTime::now),
-                )
-                .await
-        }
-    });
-    // After a crash, a delivery being handled is taken up again once its lease expires.
-    let workers = WorkerConfig::for_this_process().lease(Duration::from_secs(10));
-    let processing = inbox.process(Dispatch::new(dispatcher), 2, workers);
+    let env = InboxEnv::init();
+    let inbox = Inbox::new(SqliteStore::open(env.db).await?);
+    let processing = print_deliveries(&inbox);
 
     let config = WebhookConfig::new()
-        .secret(secret)
-        .read_timeout(read_timeout);
+        .secret(env.secret)
+        .read_timeout(env.read_timeout);
     let server = HttpServer::new(move || {
         App::new().service(
             web::resource("/")
@@ -68,9 +38,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .route(store_delivery(inbox.clone())),
         )
     })
-    .client_request_timeout(read_timeout)
-    .keep_alive(read_timeout)
-    .bind(bind)?;
+    .client_request_timeout(env.read_timeout)
+    .keep_alive(env.read_timeout)
+    .bind(env.bind)?;
     eprintln!("listening on http://{}/", server.addrs()[0]);
     server.run().await?;
     processing.drain(Duration::from_secs(30)).await;

@@ -22,12 +22,12 @@
 //! (`WebhookConfig::read_timeout`).
 
 use std::io::Write;
-use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use actix_web::{App, HttpResponse, HttpServer, web};
-use octohook::{DeliveryRecord, Verifier, WebhookSecret};
+use example_support::ReceiverEnv;
+use octohook::{DeliveryRecord, Verifier};
 use octohook_actix::extract::Webhook;
 use octohook_actix::{VerifyWebhook, WebhookConfig, rejection_response};
 
@@ -54,25 +54,7 @@ async fn accept(Webhook(delivery): Webhook) -> HttpResponse {
 
 #[actix_web::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let secret = match std::env::var("GITHUB_WEBHOOK_SECRET").map(WebhookSecret::new) {
-        Ok(Ok(secret)) => secret,
-        _ => {
-            eprintln!("set GITHUB_WEBHOOK_SECRET to the hook's (non-empty) secret");
-            return ExitCode::FAILURE;
-        }
-    };
-    let bind = std::env::var("OCTOHOOK_BIND").unwrap_or_else(|_| "127.0.0.1:3000".into());
-    let Ok(bind) = bind.parse::<SocketAddr>() else {
-        eprintln!("OCTOHOOK_BIND is not a socket address: {bind}");
-        return ExitCode::FAILURE;
-    };
-
+    let ReceiverEnv { secret, bind } = ReceiverEnv::init();
     let config = WebhookConfig::from(Verifier::new(secret)).read_timeout(READ_TIMEOUT);
     let server = HttpServer::new(move || {
         App::new().service(

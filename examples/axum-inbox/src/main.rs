@@ -18,54 +18,25 @@
 use std::time::Duration;
 
 use axum::{Router, routing::post_service};
-use octohook::{Dispatcher, Verifier, WebhookSecret};
-use octohook_inbox::handlers::{Dispatch, JsonLines};
-use octohook_inbox::{Attempt, Inbox, SqliteStore, WorkerConfig};
+use example_support::{InboxEnv, print_deliveries};
+use octohook::Verifier;
+use octohook_inbox::{Inbox, SqliteStore};
 use octohook_tower::server::{ServerConfig, serve, shutdown_signal};
 use octohook_tower::{StoreDelivery, VerifyWebhookLayer};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .init();
-    let secret = WebhookSecret::new(std::env::var("GITHUB_WEBHOOK_SECRET")?)?;
-    let bind = std::env::var("OCTOHOOK_BIND").unwrap_or_else(|_| "127.0.0.1:3000".into());
-    let db = std::env::var("OCTOHOOK_DB").unwrap_or_else(|_| "./octohook-inbox.db".into());
-    let read_timeout = std::env::var("OCTOHOOK_READ_TIMEOUT_SECS")
-        .ok()
-        .and_then(|secs| secs.parse().ok());
-    let read_timeout = Duration::from_secs(read_timeout.unwrap_or(10));
+    let env = InboxEnv::init();
+    let inbox = Inbox::new(SqliteStore::open(env.db).await?);
+    let processing = print_deliveries(&inbox);
 
-    let inbox = Inbox::new(SqliteStore::open(db).await?);
-    let lines = JsonLines::stdout();
-    let dispatcher = Dispatcher::new().on_any(move |event| {
-        let lines = lines.clone();
-        // Run by a worker: the attempt knows when the delivery was received.
-        let received_at = Attempt::current().map(|attempt| attempt.received_at());
-        async move {
-            lines
-                .write(
-                    event.delivery(),
-                    received_at.unwrap_or_else(std::time::SystemTime::now),
-                )
-                .await
-        }
-    });
-    // After a crash, a delivery being handled is taken up again once its lease expires.
-    let workers = WorkerConfig::for_this_process().lease(Duration::from_secs(10));
-    let processing = inbox.process(Dispatch::new(dispatcher), 2, workers);
-
-    let config = ServerConfig::default().with_read_timeout(read_timeout);
+    let config = ServerConfig::default().with_read_timeout(env.read_timeout);
     let verify =
-        VerifyWebhookLayer::new(Verifier::new(secret)).with_read_timeout(config.read_timeout());
+        VerifyWebhookLayer::new(Verifier::new(env.secret)).with_read_timeout(config.read_timeout());
     let app = Router::new()
         .route("/", post_service(StoreDelivery::new(inbox)))
         .layer(verify);
-    let listener = tokio::net::TcpListener::bind(bind).await?;
+    let listener = tokio::net::TcpListener::bind(env.bind).await?;
     eprintln!("listening on http://{}/", listener.local_addr()?);
     serve(listener, app, &config, shutdown_signal()).await;
     processing.drain(Duration::from_secs(30)).await;

@@ -21,14 +21,14 @@
 //! or SIGTERM. (`axum::serve` has no timeout for the request head.)
 
 use std::io::Write;
-use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::post;
-use octohook::{DeliveryRecord, Verifier, WebhookSecret};
+use example_support::ReceiverEnv;
+use octohook::{DeliveryRecord, Verifier};
 use octohook_tower::VerifyWebhookLayer;
 use octohook_tower::extract::{Webhook, WebhookRejection};
 use octohook_tower::server::{ServerConfig, serve, shutdown_signal};
@@ -53,25 +53,7 @@ async fn accept(Webhook(delivery): Webhook) -> Result<StatusCode, WebhookRejecti
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let secret = match std::env::var("GITHUB_WEBHOOK_SECRET").map(WebhookSecret::new) {
-        Ok(Ok(secret)) => secret,
-        _ => {
-            eprintln!("set GITHUB_WEBHOOK_SECRET to the hook's (non-empty) secret");
-            return ExitCode::FAILURE;
-        }
-    };
-    let bind = std::env::var("OCTOHOOK_BIND").unwrap_or_else(|_| "127.0.0.1:3000".into());
-    let Ok(bind) = bind.parse::<SocketAddr>() else {
-        eprintln!("OCTOHOOK_BIND is not a socket address: {bind}");
-        return ExitCode::FAILURE;
-    };
-
+    let ReceiverEnv { secret, bind } = ReceiverEnv::init();
     let app = Router::new()
         .route("/", post(accept))
         .layer(VerifyWebhookLayer::new(Verifier::new(secret)).with_read_timeout(READ_TIMEOUT));

@@ -61,7 +61,10 @@ pub(crate) fn path_at(json: &[u8], line: usize, column: usize, missing_field: bo
     if missing_field && let Some(Frame::Object { key }) = frames.last_mut() {
         *key = None;
     }
-    render(&frames)
+    render(frames.iter().filter_map(|frame| match frame {
+        Frame::Object { key } => key.as_deref().map(PathStep::Key),
+        Frame::Array { index } => Some(PathStep::Index(*index)),
+    }))
 }
 
 /// The byte offset of the character at `line` and `column` (both 1-based).
@@ -76,18 +79,26 @@ fn offset(json: &[u8], line: usize, column: usize) -> usize {
     (start + column.saturating_sub(1)).min(json.len())
 }
 
-fn render(frames: &[Frame]) -> String {
+/// One step of a path, as [`render`] writes it.
+pub(crate) enum PathStep<'a> {
+    /// An object member: `.key`.
+    Key(&'a str),
+    /// An array item: `[index]`.
+    Index(usize),
+}
+
+/// The path as users read it: `pull_request.labels[0].name`, `.` for the top level.
+pub(crate) fn render<'a>(steps: impl IntoIterator<Item = PathStep<'a>>) -> String {
     let mut path = String::new();
-    for frame in frames {
-        match frame {
-            Frame::Object { key: Some(key) } => {
+    for step in steps {
+        match step {
+            PathStep::Key(key) => {
                 if !path.is_empty() {
                     path.push('.');
                 }
                 path.push_str(key);
             }
-            Frame::Object { key: None } => {}
-            Frame::Array { index } => {
+            PathStep::Index(index) => {
                 path.push('[');
                 path.push_str(&index.to_string());
                 path.push(']');

@@ -18,6 +18,7 @@
 use serde_json::{Map, Value};
 
 use super::error::EventError;
+use super::json_path::{self, PathStep};
 use super::warning::{FieldWarning, Found, Resolution};
 
 /// The fields of a generated struct. Generated code builds these; nothing else
@@ -119,29 +120,11 @@ enum Step {
 
 /// The path as users read it: `pull_request.labels[0].name`, `.` for the top level.
 fn render(path: &[Step]) -> String {
-    let mut out = String::new();
-    for step in path {
-        match step {
-            Step::Key(key) => push_key(&mut out, key),
-            Step::Entry(key) => push_key(&mut out, key),
-            Step::Index(index) => {
-                out.push('[');
-                out.push_str(&index.to_string());
-                out.push(']');
-            }
-        }
-    }
-    if out.is_empty() {
-        out.push('.');
-    }
-    out
-}
-
-fn push_key(out: &mut String, key: &str) {
-    if !out.is_empty() {
-        out.push('.');
-    }
-    out.push_str(key);
+    json_path::render(path.iter().map(|step| match step {
+        Step::Key(key) => PathStep::Key(key),
+        Step::Entry(key) => PathStep::Key(key),
+        Step::Index(index) => PathStep::Index(*index),
+    }))
 }
 
 /// Whether a value fits a type as it stands, without looking inside containers.
