@@ -1,57 +1,70 @@
-//! [`StoreDelivery`]: the service that stores verified deliveries in an inbox
-//! (feature `inbox`).
+//! [`ReceiveService`]: the service that hands verified deliveries to a
+//! [`ReceiveDelivery`] and answers as it says.
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use http::{Request, Response};
 use http_body_util::Full;
-use octohook::VerifiedDelivery;
-use octohook_inbox::Inbox;
+use octohook::{Answer, ReceiveDelivery, Rejection, VerifiedDelivery};
 use tower_service::Service;
 
-use crate::{Rejection, rejection_response};
-
 /// A tower service, meant to sit behind [`VerifyWebhookLayer`](crate::VerifyWebhookLayer),
-/// that stores each verified delivery once per (hook, GUID) in an [`Inbox`] and
-/// answers as its [`Receipt`](octohook_inbox::Receipt) says: 200 once the
-/// delivery is committed (or was stored before), 503 with `Retry-After` when the
-/// store cannot commit it (down, read-only, full), never a 2xx before the commit
-/// nor a 503 after one.
+/// that hands each verified delivery to a [`ReceiveDelivery`] (a durable inbox,
+/// a line writer, your own code) and answers with the [`Answer`] it gives.
 ///
-/// Workers started with [`Inbox::process`] then run the handlers. Without the
-/// layer in front, every request is answered 500 (the delivery was never
-/// verified).
+/// The receiver decides what the sender hears: a store answers 2xx only once the
+/// delivery is committed, 503 with `Retry-After` when it cannot keep it. Without
+/// the layer in front, every request is answered 500
+/// ([`Rejection::NotConfigured`]): the delivery was never verified.
 ///
 /// ```
 /// use axum::{Router, routing::post_service};
-/// use octohook::{Verifier, WebhookSecret};
-/// use octohook_inbox::Inbox;
-/// use octohook_tower::{StoreDelivery, VerifyWebhookLayer};
+/// use octohook::{Answer, Verifier, WebhookSecret, receive_fn};
+/// use octohook_tower::{ReceiveService, VerifyWebhookLayer};
 ///
+/// let receiver = receive_fn(|delivery| async move {
+///     println!("{} {}", delivery.guid(), delivery.event_kind());
+///     Answer::ok()
+/// });
 /// let verifier = Verifier::new(WebhookSecret::new("s3cret").unwrap());
-/// let inbox = Inbox::in_memory();
 /// let app: Router = Router::new()
-///     .route("/", post_service(StoreDelivery::new(inbox.clone())))
+///     .route("/", post_service(ReceiveService::new(receiver)))
 ///     .layer(VerifyWebhookLayer::new(verifier));
 /// ```
-#[derive(Clone, Debug)]
-pub struct StoreDelivery {
-    inbox: Inbox,
+#[derive(Debug)]
+pub struct ReceiveService<R> {
+    receiver: Arc<R>,
 }
 
-impl StoreDelivery {
-    /// Stores deliveries in `inbox`.
-    pub fn new(inbox: Inbox) -> Self {
-        Self { inbox }
+impl<R: ReceiveDelivery> ReceiveService<R> {
+    /// Hands deliveries to `receiver`.
+    pub fn new(receiver: R) -> Self {
+        Self {
+            receiver: Arc::new(receiver),
+        }
+    }
+
+    /// The receiver.
+    pub fn receiver(&self) -> &R {
+        &self.receiver
     }
 }
 
-impl<B> Service<Request<B>> for StoreDelivery {
+// Not derived: the receiver is shared, so `R` need not be `Clone`.
+impl<R> Clone for ReceiveService<R> {
+    fn clone(&self) -> Self {
+        Self {
+            receiver: Arc::clone(&self.receiver),
+        }
+    }
+}
+
+impl<R: ReceiveDelivery, B> Service<Request<B>> for ReceiveService<R> {
     type Response = Response<Full<Bytes>>;
     type Error = Infallible;
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
@@ -61,29 +74,15 @@ impl<B> Service<Request<B>> for StoreDelivery {
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let inbox = self.inbox.clone();
+        let receiver = Arc::clone(&self.receiver);
         // The body was read (and verified) by the layer; only the parts remain.
         let (mut parts, _) = request.into_parts();
         Box::pin(async move {
-            let Some(delivery) = parts.extensions.remove::<VerifiedDelivery>() else {
-                return Ok(rejection_response(&Rejection::NotConfigured));
+            let answer = match parts.extensions.remove::<VerifiedDelivery>() {
+                Some(delivery) => receiver.receive(delivery).await,
+                None => Answer::from(&Rejection::NotConfigured),
             };
-            let receipt = inbox.receive(delivery, &parts.headers).await;
-            let mut response =
-                Response::new(Full::new(Bytes::from_static(receipt.body().as_bytes())));
-            *response.status_mut() = receipt.status();
-            if let Some(seconds) = receipt.retry_after_secs() {
-                response
-                    .headers_mut()
-                    .insert(RETRY_AFTER, HeaderValue::from(seconds));
-            }
-            if !receipt.body().is_empty() {
-                response.headers_mut().insert(
-                    CONTENT_TYPE,
-                    HeaderValue::from_static(Rejection::CONTENT_TYPE),
-                );
-            }
-            Ok(response)
+            Ok(answer.into_response())
         })
     }
 }

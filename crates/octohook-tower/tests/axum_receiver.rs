@@ -10,7 +10,7 @@ use octohook::{RejectionLog, Verifier, WebhookSecret};
 use octohook_test_battery::{AdversarialOptions, CapturedLogs, SECRET, TestDelivery};
 use octohook_tower::VerifyWebhookLayer;
 use octohook_tower::extract::{
-    StandaloneWebhook, StandaloneWebhookPayload, Webhook, WebhookPayload, WebhookRejection,
+    StandaloneWebhook, StandaloneWebhookPayload, Verified, WebhookPayload, WebhookRejection,
 };
 
 fn verifier() -> Verifier {
@@ -52,7 +52,7 @@ async fn serve_with_head_timeout(app: Router, timeout: Duration) -> SocketAddr {
 
 /// What a handler that keeps the payload without deserialising it does: one
 /// check (400 for a payload that is not a JSON object), then the answer.
-async fn echo(Webhook(delivery): Webhook) -> Result<String, WebhookRejection> {
+async fn echo(Verified(delivery): Verified) -> Result<String, WebhookRejection> {
     delivery.check_payload()?;
     Ok(format!(
         "{} {} {}",
@@ -266,7 +266,7 @@ async fn configured_limit_applies_to_announced_and_streamed_bodies() {
 async fn rotated_secrets_both_verify() {
     let old = WebhookSecret::new("the old secret").unwrap();
     let verifier = verifier().with_secret(old);
-    async fn which(Webhook(delivery): Webhook) -> String {
+    async fn which(Verified(delivery): Verified) -> String {
         delivery.secret_index().0.to_string()
     }
     let app = Router::new()
@@ -298,16 +298,15 @@ async fn typed_event_and_dispatch_answer_by_outcome() {
         .on_action(IssuesAction::Opened, |_issues| async move {
             Err::<(), _>("the tracker is down: internal detail")
         });
-    let app =
-        Router::new()
-            .route("/typed", post(kind))
-            .route(
-                "/dispatch",
-                post(move |Webhook(delivery): Webhook| async move {
-                    dispatch(&dispatcher, delivery).await
-                }),
-            )
-            .layer(VerifyWebhookLayer::new(verifier()));
+    let app = Router::new()
+        .route("/typed", post(kind))
+        .route(
+            "/dispatch",
+            post(move |Verified(delivery): Verified| async move {
+                dispatch(&dispatcher, delivery).await
+            }),
+        )
+        .layer(VerifyWebhookLayer::new(verifier()));
     let address = serve(app).await;
     let client = http_client();
     let typed = format!("http://{address}/typed");
