@@ -1,58 +1,45 @@
-//! [`store_delivery`]: the route that stores verified deliveries in an inbox
-//! (feature `inbox`).
+//! [`receive`]: the route that hands verified deliveries to a
+//! [`ReceiveDelivery`] and answers as it says.
 
-use actix_web::http::StatusCode;
-use actix_web::http::header::{ContentType, RETRY_AFTER};
-use actix_web::{HttpRequest, HttpResponse, Route, web};
-use octohook_inbox::Inbox;
+use std::sync::Arc;
 
-use crate::extract::Webhook;
-use crate::headers::request_headers;
+use actix_web::{Route, web};
+use octohook::ReceiveDelivery;
 
-/// A `POST` route that stores each verified delivery once per (hook, GUID) in
-/// `inbox` and answers as its [`Receipt`](octohook_inbox::Receipt) says: 200 once
-/// the delivery is committed (or was stored before), 503 with `Retry-After` when
-/// the store cannot commit it (down, read-only, full), never a 2xx before the commit nor a 503 after one.
+use crate::answer_response;
+use crate::extract::Verified;
+
+/// A `POST` route that hands each verified delivery to `receiver` (a durable
+/// inbox, a line writer, your own code) and answers with the
+/// [`Answer`](octohook::Answer) it gives, once it has given it: a store answers
+/// 2xx only once the delivery is committed, 503 with `Retry-After` when it
+/// cannot keep it.
 ///
 /// Behind the [`VerifyWebhook`](crate::VerifyWebhook) middleware it reads the
 /// delivery the middleware verified; alone, it verifies it with the
-/// [`WebhookConfig`](crate::WebhookConfig) registered as app data. Workers
-/// started with [`Inbox::process`] then run the handlers.
+/// [`VerifyConfig`](crate::VerifyConfig) registered as app data (and answers 500
+/// without one).
 ///
 /// ```
 /// use actix_web::{App, web};
-/// use octohook::{Verifier, WebhookSecret};
-/// use octohook_actix::{VerifyWebhook, store_delivery};
-/// use octohook_inbox::Inbox;
+/// use octohook::{Answer, Verifier, WebhookSecret, receive_fn};
+/// use octohook_actix::{VerifyWebhook, receive};
 ///
+/// let receiver = receive_fn(|delivery| async move {
+///     println!("{} {}", delivery.guid(), delivery.event_kind());
+///     Answer::ok()
+/// });
 /// let verifier = Verifier::new(WebhookSecret::new("s3cret").unwrap());
-/// let inbox = Inbox::in_memory();
 /// let app = App::new().service(
 ///     web::resource("/")
 ///         .wrap(VerifyWebhook::new(verifier))
-///         .route(store_delivery(inbox.clone())),
+///         .route(receive(receiver)),
 /// );
 /// ```
-pub fn store_delivery(inbox: Inbox) -> Route {
-    web::post().to(move |request: HttpRequest, Webhook(delivery): Webhook| {
-        let inbox = inbox.clone();
-        async move {
-            let receipt = inbox
-                .receive(delivery, &request_headers(request.headers()))
-                .await;
-            let status = StatusCode::from_u16(receipt.status().as_u16())
-                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let mut response = HttpResponse::build(status);
-            if let Some(seconds) = receipt.retry_after_secs() {
-                response.insert_header((RETRY_AFTER, seconds));
-            }
-            if receipt.body().is_empty() {
-                response.finish()
-            } else {
-                response
-                    .content_type(ContentType::plaintext())
-                    .body(receipt.body())
-            }
-        }
+pub fn receive(receiver: impl ReceiveDelivery) -> Route {
+    let receiver = Arc::new(receiver);
+    web::post().to(move |Verified(delivery): Verified| {
+        let receiver = Arc::clone(&receiver);
+        async move { answer_response(receiver.receive(delivery).await) }
     })
 }

@@ -1,40 +1,51 @@
-//! [`WebhookConfig`]: how extractors (and the middleware) verify deliveries.
+//! [`VerifyConfig`]: how the middleware and the extractors verify deliveries.
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{HttpRequest, web};
-use octohook::{DEFAULT_BODY_LIMIT, PayloadCheck, RejectionLog, Verifier, WebhookSecret};
+use octohook::{RejectionLog, Verifier};
 
 use crate::Rejection;
 
-type ErrorHandler = Arc<dyn Fn(Rejection, &HttpRequest) -> actix_web::Error + Send + Sync>;
+/// The error handler's signature.
+type HandleRejection = dyn Fn(Rejection, &HttpRequest) -> actix_web::Error + Send + Sync;
 
-/// Webhook verification settings: the secrets, the body limit, the body read
-/// timeout, the legacy SHA-1 opt-in and an error handler.
+/// What turns a rejection into the error actix-web answers with.
+#[derive(Clone)]
+struct ErrorHandler(Arc<HandleRejection>);
+
+impl fmt::Debug for ErrorHandler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ErrorHandler(..)")
+    }
+}
+
+/// How deliveries are verified in actix-web: a [`Verifier`] (secrets, body
+/// limit, payload check, SHA-1 opt-in: all set on the verifier), plus what
+/// actix-web needs on top: a body read timeout, where rejections are logged, and
+/// an optional error handler.
 ///
-/// Register it with [`App::app_data`](actix_web::App::app_data) (directly or in a
-/// [`web::Data`]) for the [extractors](crate::extract) to verify deliveries
-/// themselves, or give it to [`VerifyWebhook`](crate::VerifyWebhook). Without one,
-/// the extractors use [`WebhookConfig::DEFAULT`], which has no secret: a delivery
-/// that no middleware verified is then rejected with 500.
+/// Give it to [`VerifyWebhook`](crate::VerifyWebhook), or register it with
+/// [`App::app_data`](actix_web::App::app_data) (directly or in a [`web::Data`])
+/// for the [extractors](crate::extract) to verify deliveries themselves. Without
+/// one, the extractors use [`VerifyConfig::DEFAULT`], which has no verifier: a
+/// delivery that no middleware verified is then rejected with 500.
 ///
 /// ```
 /// use actix_web::{App, HttpResponse, error, test, web};
-/// use octohook::{WebhookSecret, sign};
-/// use octohook_actix::{WebhookConfig, extract::Webhook};
+/// use octohook::{Verifier, WebhookSecret, sign};
+/// use octohook_actix::{VerifyConfig, extract::Verified};
 ///
-/// async fn handle(Webhook(delivery): Webhook) -> String {
+/// async fn handle(Verified(delivery): Verified) -> String {
 ///     delivery.guid().to_string()
 /// }
 ///
 /// # actix_web::rt::System::new().block_on(async {
 /// let secret = WebhookSecret::new("s3cret").unwrap();
-/// let config = WebhookConfig::new()
-///     .secret(secret.clone())
-///     .limit(64 * 1024)
-///     .error_handler(|rejection, _request| {
+/// let config = VerifyConfig::new(Verifier::new(secret.clone()).with_body_limit(64 * 1024))
+///     .with_error_handler(|rejection, _request| {
 ///         // Answer 404 instead of telling scanners what is wrong.
 ///         error::InternalError::from_response(rejection, HttpResponse::NotFound().finish()).into()
 ///     });
@@ -62,99 +73,35 @@ type ErrorHandler = Arc<dyn Fn(Rejection, &HttpRequest) -> actix_web::Error + Se
 /// assert_eq!(response.status(), 404);
 /// # });
 /// ```
-#[derive(Clone)]
-pub struct WebhookConfig {
+#[derive(Clone, Debug, Default)]
+pub struct VerifyConfig {
     verifier: Option<Verifier>,
-    limit: u64,
-    payload_check: PayloadCheck,
     read_timeout: Option<Duration>,
-    allow_sha1: bool,
     error_handler: Option<ErrorHandler>,
     /// `None`: the process's shared one (a constant cannot hold one).
     rejection_log: Option<RejectionLog>,
 }
 
-impl WebhookConfig {
-    /// No secret, the default 25 MiB limit, the payload checked where it is read
-    /// ([`PayloadCheck::WhenRead`]), no read timeout, SHA-256 only, the default
-    /// responses.
+impl VerifyConfig {
+    /// No verifier (every delivery is rejected with 500), no read timeout, the
+    /// default responses, the process's shared rejection log.
     pub const DEFAULT: Self = Self {
         verifier: None,
-        limit: DEFAULT_BODY_LIMIT,
-        payload_check: PayloadCheck::WhenRead,
         read_timeout: None,
-        allow_sha1: false,
         error_handler: None,
         rejection_log: None,
     };
 
-    /// [`WebhookConfig::DEFAULT`]; add a secret with [`secret`](Self::secret).
-    pub const fn new() -> Self {
-        Self::DEFAULT
+    /// Verifies with `verifier`, without a read timeout, with the default
+    /// responses, logging to the process's shared [`RejectionLog`].
+    pub fn new(verifier: Verifier) -> Self {
+        Self {
+            verifier: Some(verifier),
+            ..Self::DEFAULT
+        }
     }
 
-    /// Accepts deliveries signed with `secret`. Call it again to accept several
-    /// during a rotation; they are tried in order, and
-    /// [`VerifiedDelivery::secret_index`](octohook::VerifiedDelivery::secret_index)
-    /// says which matched.
-    pub fn secret(mut self, secret: WebhookSecret) -> Self {
-        let verifier = match self.verifier.take() {
-            Some(verifier) => verifier.with_secret(secret),
-            None => {
-                let verifier = Verifier::new(secret)
-                    .with_body_limit(self.limit)
-                    .with_payload_check(self.payload_check);
-                if self.allow_sha1 {
-                    verifier.allow_legacy_sha1()
-                } else {
-                    verifier
-                }
-            }
-        };
-        self.verifier = Some(verifier);
-        self
-    }
-
-    /// Verifies with `verifier`, replacing any secret, limits and SHA-1 setting
-    /// given before by its own.
-    pub fn with_verifier(mut self, verifier: Verifier) -> Self {
-        self.limit = verifier.body_limit();
-        self.payload_check = verifier.payload_check();
-        self.allow_sha1 = verifier.legacy_sha1_allowed();
-        self.verifier = Some(verifier);
-        self
-    }
-
-    /// Sets the largest body accepted, in bytes (default 25 MiB, GitHub's cap).
-    ///
-    /// A larger announced `Content-Length` is refused before any of the body is
-    /// read, and a body that streams past the limit is refused as soon as it does.
-    pub fn limit(mut self, bytes: u64) -> Self {
-        self.limit = bytes;
-        self.verifier = self
-            .verifier
-            .map(|verifier| verifier.with_body_limit(bytes));
-        self
-    }
-
-    /// Sets when the payload's JSON is checked: where it is read (the default),
-    /// or during verification. See [`Verifier::with_payload_check`].
-    pub fn payload_check(mut self, check: PayloadCheck) -> Self {
-        self.payload_check = check;
-        self.verifier = self
-            .verifier
-            .map(|verifier| verifier.with_payload_check(check));
-        self
-    }
-
-    /// Checks the payload during verification, answering 400 when it nests
-    /// deeper than `levels` or is not a JSON object. See
-    /// [`Verifier::with_max_json_depth`].
-    pub fn max_json_depth(self, levels: usize) -> Self {
-        self.payload_check(PayloadCheck::OnVerify { max_depth: levels })
-    }
-
-    /// Answers `408 Request Timeout` (through the [error handler](Self::error_handler),
+    /// Answers `408 Request Timeout` (through the [error handler](Self::with_error_handler),
     /// if any) when the whole body has not arrived within `timeout` of starting to
     /// read it; the rest of the body is not read.
     ///
@@ -168,17 +115,16 @@ impl WebhookConfig {
     /// use std::time::Duration;
     ///
     /// use actix_web::{App, HttpServer, web};
-    /// use octohook::WebhookSecret;
-    /// use octohook_actix::{VerifyWebhook, WebhookConfig, extract::Webhook};
+    /// use octohook::{Verifier, WebhookSecret};
+    /// use octohook_actix::{VerifyConfig, VerifyWebhook, extract::Verified};
     ///
-    /// async fn handle(Webhook(delivery): Webhook) -> String {
+    /// async fn handle(Verified(delivery): Verified) -> String {
     ///     delivery.guid().to_string()
     /// }
     ///
     /// # fn main() -> std::io::Result<()> {
-    /// let config = WebhookConfig::new()
-    ///     .secret(WebhookSecret::new("s3cret").unwrap())
-    ///     .read_timeout(Duration::from_secs(10));
+    /// let config = VerifyConfig::new(Verifier::new(WebhookSecret::new("s3cret").unwrap()))
+    ///     .with_read_timeout(Duration::from_secs(10));
     /// let server = HttpServer::new(move || {
     ///     App::new().service(
     ///         web::resource("/")
@@ -194,27 +140,19 @@ impl WebhookConfig {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+    pub fn with_read_timeout(mut self, timeout: Duration) -> Self {
         self.read_timeout = Some(timeout);
-        self
-    }
-
-    /// Accepts the legacy SHA-1 `X-Hub-Signature` on deliveries that carry no
-    /// `X-Hub-Signature-256` (only old GitHub Enterprise Server versions need this).
-    pub fn allow_legacy_sha1(mut self) -> Self {
-        self.allow_sha1 = true;
-        self.verifier = self.verifier.map(Verifier::allow_legacy_sha1);
         self
     }
 
     /// Turns rejections into errors of your own making (by default a rejection is
     /// its own response: a status and a short `text/plain` reason). Rejections are
     /// logged before the handler runs.
-    pub fn error_handler<F>(mut self, handler: F) -> Self
+    pub fn with_error_handler<F>(mut self, handler: F) -> Self
     where
         F: Fn(Rejection, &HttpRequest) -> actix_web::Error + Send + Sync + 'static,
     {
-        self.error_handler = Some(Arc::new(handler));
+        self.error_handler = Some(ErrorHandler(Arc::new(handler)));
         self
     }
 
@@ -222,40 +160,37 @@ impl WebhookConfig {
     /// [`RejectionLog`] (10 lines per second, then one line counting the rest).
     ///
     /// ```
-    /// use octohook::RejectionLog;
-    /// use octohook_actix::WebhookConfig;
+    /// use octohook::{RejectionLog, Verifier, WebhookSecret};
+    /// use octohook_actix::VerifyConfig;
     ///
-    /// let config = WebhookConfig::new().rejection_log(RejectionLog::per_second(2));
-    /// assert_eq!(config.rejections_logged_to().lines_per_second(), 2);
+    /// let verifier = Verifier::new(WebhookSecret::new("s3cret").unwrap());
+    /// let config = VerifyConfig::new(verifier).with_rejection_log(RejectionLog::per_second(2));
+    /// assert_eq!(config.rejection_log().lines_per_second(), 2);
     /// ```
-    pub fn rejection_log(mut self, log: RejectionLog) -> Self {
+    pub fn with_rejection_log(mut self, log: RejectionLog) -> Self {
         self.rejection_log = Some(log);
         self
     }
 
-    /// Where rejections are logged: the log given to
-    /// [`rejection_log`](Self::rejection_log), else the process's shared one.
-    pub fn rejections_logged_to(&self) -> RejectionLog {
-        self.rejection_log.clone().unwrap_or_default()
-    }
-
-    /// The verifier, once a secret was given.
+    /// The verifier, if there is one.
     pub fn verifier(&self) -> Option<&Verifier> {
         self.verifier.as_ref()
     }
 
-    /// The largest body accepted, in bytes.
-    pub fn body_limit(&self) -> u64 {
-        self.limit
-    }
-
     /// The body read timeout, if one is set.
-    pub fn body_read_timeout(&self) -> Option<Duration> {
+    pub fn read_timeout(&self) -> Option<Duration> {
         self.read_timeout
     }
 
-    /// The configuration registered for `request`'s route: a `WebhookConfig` or a
-    /// `web::Data<WebhookConfig>` in its app data, else [`WebhookConfig::DEFAULT`].
+    /// Where rejections are logged: the log given to
+    /// [`with_rejection_log`](Self::with_rejection_log), else the process's
+    /// shared one.
+    pub fn rejection_log(&self) -> RejectionLog {
+        self.rejection_log.clone().unwrap_or_default()
+    }
+
+    /// The configuration registered for `request`'s route: a `VerifyConfig` or a
+    /// `web::Data<VerifyConfig>` in its app data, else [`VerifyConfig::DEFAULT`].
     pub fn from_req(request: &HttpRequest) -> &Self {
         request
             .app_data::<Self>()
@@ -267,43 +202,20 @@ impl WebhookConfig {
             .unwrap_or(&Self::DEFAULT)
     }
 
-    /// Logs `rejection` of `request` where this configuration says.
-    pub(crate) fn log_rejection(&self, rejection: &Rejection, request: &HttpRequest) {
-        match &self.rejection_log {
-            Some(log) => crate::rejection::log(log, rejection, request.headers()),
-            None => crate::rejection::log(&RejectionLog::default(), rejection, request.headers()),
-        }
-    }
-
-    pub(crate) fn handle(&self, rejection: Rejection, request: &HttpRequest) -> actix_web::Error {
+    /// Logs `rejection` of `request` and turns it into the error the
+    /// [error handler](Self::with_error_handler) makes of it (by default, its
+    /// [`Answer`](octohook::Answer) as the response).
+    pub(crate) fn reject(&self, rejection: Rejection, request: &HttpRequest) -> actix_web::Error {
+        crate::rejection::log(&self.rejection_log(), &rejection, request.headers());
         match &self.error_handler {
-            Some(handler) => handler(rejection, request),
-            None => crate::rejection::into_default_error(rejection),
+            Some(ErrorHandler(handler)) => handler(rejection, request),
+            None => crate::rejection::WebhookRejection(rejection).into(),
         }
     }
 }
 
-impl Default for WebhookConfig {
-    fn default() -> Self {
-        Self::DEFAULT
-    }
-}
-
-impl From<Verifier> for WebhookConfig {
+impl From<Verifier> for VerifyConfig {
     fn from(verifier: Verifier) -> Self {
-        Self::DEFAULT.with_verifier(verifier)
-    }
-}
-
-impl fmt::Debug for WebhookConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WebhookConfig")
-            .field("verifier", &self.verifier)
-            .field("limit", &self.limit)
-            .field("read_timeout", &self.read_timeout)
-            .field("allow_legacy_sha1", &self.allow_sha1)
-            .field("error_handler", &self.error_handler.as_ref().map(|_| ".."))
-            .field("rejection_log", &self.rejection_log)
-            .finish()
+        Self::new(verifier)
     }
 }
