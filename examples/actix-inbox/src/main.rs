@@ -18,8 +18,8 @@
 use std::time::Duration;
 
 use actix_web::{App, HttpServer, web};
-use octohook::{Dispatcher, WebhookSecret};
-use octohook_actix::{VerifyWebhook, WebhookConfig, store_delivery};
+use octohook::{Answer, Dispatcher, Verifier, WebhookSecret, receive_fn};
+use octohook_actix::{VerifyConfig, VerifyWebhook, receive};
 use octohook_inbox::handlers::{Dispatch, JsonLines};
 use octohook_inbox::{Attempt, Inbox, SqliteStore, WorkerConfig};
 
@@ -58,14 +58,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let workers = WorkerConfig::for_this_process().lease(Duration::from_secs(10));
     let processing = inbox.process(Dispatch::new(dispatcher), 2, workers);
 
-    let config = WebhookConfig::new()
-        .secret(secret)
-        .read_timeout(read_timeout);
+    let config = VerifyConfig::new(Verifier::new(secret)).with_read_timeout(read_timeout);
+    // TODO(merge): Inbox implements ReceiveDelivery; pass `inbox` itself.
+    let receiver = receive_fn(move |delivery| {
+        let inbox = inbox.clone();
+        async move {
+            let headers = delivery.raw_headers().to_header_map();
+            let receipt = inbox.receive(delivery, &headers).await;
+            let answer = Answer::new(receipt.status(), receipt.body());
+            match receipt.retry_after_secs() {
+                Some(seconds) => answer.with_retry_after(seconds),
+                None => answer,
+            }
+        }
+    });
     let server = HttpServer::new(move || {
         App::new().service(
             web::resource("/")
                 .wrap(VerifyWebhook::new(config.clone()))
-                .route(store_delivery(inbox.clone())),
+                .route(receive(receiver.clone())),
         )
     })
     .client_request_timeout(read_timeout)

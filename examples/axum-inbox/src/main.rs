@@ -18,11 +18,11 @@
 use std::time::Duration;
 
 use axum::{Router, routing::post_service};
-use octohook::{Dispatcher, Verifier, WebhookSecret};
+use octohook::{Answer, Dispatcher, Verifier, WebhookSecret, receive_fn};
 use octohook_inbox::handlers::{Dispatch, JsonLines};
 use octohook_inbox::{Attempt, Inbox, SqliteStore, WorkerConfig};
 use octohook_tower::server::{ServerConfig, serve, shutdown_signal};
-use octohook_tower::{StoreDelivery, VerifyWebhookLayer};
+use octohook_tower::{ReceiveService, VerifyWebhookLayer};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -62,8 +62,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let config = ServerConfig::default().with_read_timeout(read_timeout);
     let verify =
         VerifyWebhookLayer::new(Verifier::new(secret)).with_read_timeout(config.read_timeout());
+    // TODO(merge): Inbox implements ReceiveDelivery; pass `inbox` itself.
+    let receiver = receive_fn(move |delivery| {
+        let inbox = inbox.clone();
+        async move {
+            let headers = delivery.raw_headers().to_header_map();
+            let receipt = inbox.receive(delivery, &headers).await;
+            let answer = Answer::new(receipt.status(), receipt.body());
+            match receipt.retry_after_secs() {
+                Some(seconds) => answer.with_retry_after(seconds),
+                None => answer,
+            }
+        }
+    });
     let app = Router::new()
-        .route("/", post_service(StoreDelivery::new(inbox)))
+        .route("/", post_service(ReceiveService::new(receiver)))
         .layer(verify);
     let listener = tokio::net::TcpListener::bind(bind).await?;
     eprintln!("listening on http://{}/", listener.local_addr()?);
