@@ -666,3 +666,102 @@ fn http_client() -> reqwest::Client {
         .build()
         .expect("an HTTP client")
 }
+
+#[actix_web::test]
+async fn the_receive_route_answers_what_its_receiver_answers_after_it() {
+    use octohook::Answer;
+    use octohook_actix::receive;
+    use octohook_test_battery::RecordingReceiver;
+
+    let busy = Answer::new(http::StatusCode::SERVICE_UNAVAILABLE, "the store is down\n")
+        .with_retry_after(7);
+    let mut failures = Vec::new();
+    for answer in [Answer::ok(), busy] {
+        let receiver = RecordingReceiver::answering(answer);
+        let route = receiver.clone();
+        let address = serve(move |config| {
+            config
+                .service(
+                    web::resource("/middleware")
+                        .wrap(VerifyWebhook::new(verifier()))
+                        .route(receive(route.clone())),
+                )
+                .service(
+                    web::resource("/standalone")
+                        .app_data(VerifyConfig::new(verifier()))
+                        .route(receive(route.clone())),
+                )
+                .service(web::resource("/unverified").route(receive(route.clone())));
+        });
+        for path in ["/middleware", "/standalone"] {
+            let path_failures =
+                octohook_test_battery::check_receiving_route(address, path, &receiver).await;
+            failures.extend(
+                path_failures
+                    .into_iter()
+                    .map(|failure| format!("{path}: {failure}")),
+            );
+        }
+        failures.extend(
+            octohook_test_battery::check_unverified_route(address, "/unverified", &receiver).await,
+        );
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[actix_web::test]
+async fn over_an_inbox_deliveries_are_stored_once_and_a_full_store_answers_503() {
+    use std::sync::Arc;
+
+    use octohook::{Answer, ReceiveDelivery, receive_fn};
+    use octohook_actix::receive;
+    use octohook_inbox::{DeliveryStore, Inbox, MemoryStore};
+
+    // TODO(merge): Inbox implements ReceiveDelivery; pass the inbox itself.
+    fn receiver(inbox: Inbox) -> impl ReceiveDelivery + Clone {
+        receive_fn(move |delivery| {
+            let inbox = inbox.clone();
+            async move {
+                let headers = delivery.raw_headers().to_header_map();
+                let receipt = inbox.receive(delivery, &headers).await;
+                let answer = Answer::new(receipt.status(), receipt.body());
+                match receipt.retry_after_secs() {
+                    Some(seconds) => answer.with_retry_after(seconds),
+                    None => answer,
+                }
+            }
+        })
+    }
+    let serve_store = |store: Arc<MemoryStore>| {
+        let inbox = receiver(Inbox::from_shared(store));
+        serve(move |config| {
+            config.service(
+                web::resource("/")
+                    .wrap(VerifyWebhook::new(verifier()))
+                    .route(receive(inbox.clone())),
+            );
+        })
+    };
+    // 200 after the commit, and 200 to a redelivery without storing it again.
+    let store = Arc::new(MemoryStore::new());
+    let address = serve_store(Arc::clone(&store));
+    let url = format!("http://{address}/");
+    let delivery = TestDelivery::json("push", br#"{"after":"abc"}"#.to_vec());
+    for _ in 0..2 {
+        assert_eq!(delivery.send(&http_client(), &url).await.unwrap().0, 200);
+    }
+    assert_eq!(store.counts().await.unwrap().total(), 1);
+
+    let full = Arc::new(MemoryStore::new().with_size_limit(1024));
+    let address = serve_store(Arc::clone(&full));
+    let big = TestDelivery::json(
+        "push",
+        format!(r#"{{"pad":"{}"}}"#, "p".repeat(4096)).into_bytes(),
+    );
+    let (status, _) = big
+        .send(&http_client(), &format!("http://{address}/"))
+        .await
+        .unwrap();
+    assert_eq!(status, 503);
+    assert_eq!(full.counts().await.unwrap().total(), 0);
+}

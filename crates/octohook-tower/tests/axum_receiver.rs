@@ -367,3 +367,31 @@ fn http_client() -> reqwest::Client {
         .build()
         .expect("an HTTP client")
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receive_service_answers_what_its_receiver_answers_after_it() {
+    use axum::routing::post_service;
+    use http::StatusCode;
+    use octohook::Answer;
+    use octohook_test_battery::RecordingReceiver;
+    use octohook_tower::ReceiveService;
+
+    let busy =
+        Answer::new(StatusCode::SERVICE_UNAVAILABLE, "the store is down\n").with_retry_after(7);
+    let mut failures = Vec::new();
+    for answer in [Answer::ok(), busy] {
+        let receiver = RecordingReceiver::answering(answer);
+        let app = Router::new()
+            .route("/", post_service(ReceiveService::new(receiver.clone())))
+            .layer(VerifyWebhookLayer::new(verifier()));
+        let address = serve(app).await;
+        failures
+            .extend(octohook_test_battery::check_receiving_route(address, "/", &receiver).await);
+    }
+    // Without the layer, nothing was verified: 500, and the receiver never runs.
+    let receiver = RecordingReceiver::answering(Answer::ok());
+    let app = Router::new().route("/", post_service(ReceiveService::new(receiver.clone())));
+    let address = serve(app).await;
+    failures.extend(octohook_test_battery::check_unverified_route(address, "/", &receiver).await);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
