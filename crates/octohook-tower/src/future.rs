@@ -17,7 +17,7 @@ use crate::verify_body::VerifyBody;
 use crate::{Rejection, RequestBody, ResponseBody};
 
 pin_project! {
-    /// The response future of [`VerifyWebhook`](crate::VerifyWebhookService).
+    /// The response future of [`VerifyWebhookService`](crate::VerifyWebhookService).
     #[must_use = "futures do nothing unless polled"]
     pub struct ResponseFuture<S, B>
     where
