@@ -703,7 +703,11 @@ async fn the_receive_route_answers_what_its_receiver_answers_after_it() {
             );
         }
         failures.extend(
-            octohook_test_battery::check_unverified_route(address, "/unverified", &receiver).await,
+            octohook_test_battery::check_unverified_route(
+                &format!("http://{address}/unverified"),
+                &receiver,
+            )
+            .await,
         );
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

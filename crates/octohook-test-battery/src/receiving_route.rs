@@ -153,15 +153,8 @@ pub async fn check_receiving_route(
     }
 
     let forged = TestDelivery::json("push", br#"{"zen":"forged"}"#.to_vec()).tampered();
-    let before = receiver.received().len();
-    match post(&url, &forged).await {
-        Ok(response) if response.status() == 401 => {}
-        Ok(response) => failures.push(format!("forged delivery: answered {}", response.status())),
-        Err(error) => failures.push(format!("forged delivery: {error}")),
-    }
-    if receiver.received().len() != before {
-        failures.push("a forged delivery reached the receiver".into());
-    }
+    let refused = expect_kept_out(&url, &forged, 401, receiver, "a forged delivery").await;
+    failures.extend(refused);
 
     if receiver.answer.status().is_success() {
         failures.extend(crate::run(address, path).await);
@@ -169,24 +162,32 @@ pub async fn check_receiving_route(
     failures
 }
 
-/// Checks a receiving route at `address` + `path` that nothing verifies (no
-/// middleware, no configuration): every delivery is answered 500 and never
-/// reaches `receiver`.
-pub async fn check_unverified_route(
-    address: SocketAddr,
-    path: &str,
+/// Checks a receiving route at `url` that nothing verifies (no middleware, no
+/// configuration): a signed delivery is answered 500 and never reaches
+/// `receiver`.
+pub async fn check_unverified_route(url: &str, receiver: &RecordingReceiver) -> Vec<String> {
+    let signed = TestDelivery::json("push", b"{}".to_vec());
+    expect_kept_out(url, &signed, 500, receiver, "an unverified delivery").await
+}
+
+/// Posts `delivery` (`what`) and expects `status`, with nothing reaching
+/// `receiver`; returns the failures.
+async fn expect_kept_out(
+    url: &str,
+    delivery: &TestDelivery,
+    status: u16,
     receiver: &RecordingReceiver,
+    what: &str,
 ) -> Vec<String> {
-    let url = format!("http://{address}{path}");
     let before = receiver.received().len();
     let mut failures = Vec::new();
-    match post(&url, &TestDelivery::json("push", b"{}".to_vec())).await {
-        Ok(response) if response.status() == 500 => {}
-        Ok(response) => failures.push(format!("unverified route: answered {}", response.status())),
-        Err(error) => failures.push(format!("unverified route: {error}")),
+    match post(url, delivery).await {
+        Ok(response) if response.status() == status => {}
+        Ok(response) => failures.push(format!("{what}: answered {}", response.status())),
+        Err(error) => failures.push(format!("{what}: {error}")),
     }
     if receiver.received().len() != before {
-        failures.push("an unverified delivery reached the receiver".into());
+        failures.push(format!("{what} reached the receiver"));
     }
     failures
 }

@@ -392,6 +392,9 @@ async fn receive_service_answers_what_its_receiver_answers_after_it() {
     let receiver = RecordingReceiver::answering(Answer::ok());
     let app = Router::new().route("/", post_service(ReceiveService::new(receiver.clone())));
     let address = serve(app).await;
-    failures.extend(octohook_test_battery::check_unverified_route(address, "/", &receiver).await);
+    failures.extend(
+        octohook_test_battery::check_unverified_route(&format!("http://{address}/"), &receiver)
+            .await,
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
