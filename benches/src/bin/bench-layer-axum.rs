@@ -10,9 +10,9 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use octohook::{Verifier, WebhookSecret};
 use octohook_tower::VerifyWebhookLayer;
-use octohook_tower::extract::Webhook;
+use octohook_tower::extract::Verified;
 
-async fn accept(Webhook(_delivery): Webhook) -> StatusCode {
+async fn accept(Verified(_delivery): Verified) -> StatusCode {
     StatusCode::OK
 }
 

@@ -4,22 +4,22 @@
 //!
 //! `MODE` is how deliveries on `/` are handled, each answering an empty 200:
 //! - `plain`: no verification, the handler reads the body (`web::Bytes`);
-//! - `middleware`: [`VerifyWebhook`] wraps the resource, the handler takes `Webhook`;
-//! - `extractor`: the `Webhook` extractor verifies with the app's `WebhookConfig`.
+//! - `middleware`: [`VerifyWebhook`] wraps the resource, the handler takes `Verified`;
+//! - `extractor`: the `Verified` extractor verifies with the app's `VerifyConfig`.
 //!
 //! `ADDRESS` defaults to 127.0.0.1:3000; the secret is `GITHUB_WEBHOOK_SECRET`.
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 use octohook::{Verifier, WebhookSecret};
-use octohook_actix::extract::Webhook;
-use octohook_actix::{VerifyWebhook, WebhookConfig};
+use octohook_actix::extract::Verified;
+use octohook_actix::{VerifyConfig, VerifyWebhook};
 
 async fn plain(body: web::Bytes) -> HttpResponse {
     std::hint::black_box(body);
     HttpResponse::Ok().finish()
 }
 
-async fn verified(Webhook(delivery): Webhook) -> HttpResponse {
+async fn verified(Verified(delivery): Verified) -> HttpResponse {
     std::hint::black_box(delivery);
     HttpResponse::Ok().finish()
 }
@@ -60,7 +60,7 @@ fn main() -> std::io::Result<()> {
             }),
             _ => serve!(move || {
                 App::new()
-                    .app_data(WebhookConfig::from(verifier.clone()))
+                    .app_data(VerifyConfig::new(verifier.clone()))
                     .route("/", web::post().to(verified))
             }),
         }

@@ -1,21 +1,21 @@
 //! Extractors for verified deliveries.
 //!
-//! - [`Webhook`]: the [`VerifiedDelivery`] itself.
+//! - [`Verified`]: the [`VerifiedDelivery`] itself.
 //! - [`WebhookPayload<T>`]: its payload, deserialized into any `T: Deserialize`.
 //! - [`TypedEvent`] (feature `events`, on by default): its payload parsed into the
 //!   typed [`octohook::events::Event`] of its event.
 //!
 //! Behind [`VerifyWebhook`](crate::VerifyWebhook) they read what the middleware
 //! verified. Without it they read and verify the payload themselves, with the
-//! [`WebhookConfig`] from the app data; then, as with actix-web's own body
+//! [`VerifyConfig`] from the app data; then, as with actix-web's own body
 //! extractors, use one of them per handler (the first consumes the payload). Either
 //! way, rejections go through the app data's
-//! [error handler](WebhookConfig::error_handler), if any.
+//! [error handler](VerifyConfig::with_error_handler), if any.
 //!
 //! ```
 //! use actix_web::{App, test, web};
-//! use octohook::{WebhookSecret, sign};
-//! use octohook_actix::{WebhookConfig, extract::WebhookPayload};
+//! use octohook::{Verifier, WebhookSecret, sign};
+//! use octohook_actix::{VerifyConfig, extract::WebhookPayload};
 //!
 //! #[derive(serde::Deserialize)]
 //! struct Push {
@@ -31,7 +31,7 @@
 //! let secret = WebhookSecret::new("s3cret").unwrap();
 //! let app = test::init_service(
 //!     App::new()
-//!         .app_data(WebhookConfig::new().secret(secret.clone()))
+//!         .app_data(VerifyConfig::new(Verifier::new(secret.clone())))
 //!         .route("/", web::post().to(push)),
 //! )
 //! .await;
@@ -56,7 +56,6 @@
 //! ```
 
 use std::future::Future;
-use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
@@ -66,24 +65,24 @@ use octohook::VerifiedDelivery;
 use pin_project_lite::pin_project;
 use serde::de::DeserializeOwned;
 
-use crate::{Rejection, VerifyPayload, WebhookConfig};
+use crate::{Rejection, VerifyConfig, VerifyPayload};
 
 /// A verified delivery: by [`VerifyWebhook`](crate::VerifyWebhook) when it wraps
-/// the route, else by the extractor itself with the app data's [`WebhookConfig`].
+/// the route, else by the extractor itself with the app data's [`VerifyConfig`].
 ///
 /// Rejects with the rejection's status (400, 401, 413, 415), or with 500 when
-/// neither the middleware nor a configuration with a secret is there.
+/// neither the middleware nor a configuration with a verifier is there.
 #[derive(Clone, Debug)]
-pub struct Webhook(pub VerifiedDelivery);
+pub struct Verified(pub VerifiedDelivery);
 
-impl Webhook {
+impl Verified {
     /// The delivery.
     pub fn into_inner(self) -> VerifiedDelivery {
         self.0
     }
 }
 
-impl std::ops::Deref for Webhook {
+impl std::ops::Deref for Verified {
     type Target = VerifiedDelivery;
 
     fn deref(&self) -> &VerifiedDelivery {
@@ -91,40 +90,38 @@ impl std::ops::Deref for Webhook {
     }
 }
 
-impl FromRequest for Webhook {
+impl FromRequest for Verified {
     type Error = actix_web::Error;
-    type Future = WebhookFuture;
+    type Future = VerifiedFuture;
 
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
         if let Some(delivery) = request.extensions().get::<VerifiedDelivery>() {
-            return WebhookFuture::done(Ok(Self(delivery.clone())));
+            return VerifiedFuture::done(Ok(Self(delivery.clone())));
         }
-        let config = WebhookConfig::from_req(request);
+        let config = VerifyConfig::from_req(request);
         let verify = match config.verifier() {
             Some(verifier) => VerifyPayload::begin(verifier, request.headers(), payload.take())
-                .map(|verify| verify.with_deadline(config.body_read_timeout())),
+                .map(|verify| verify.with_read_timeout(config.read_timeout())),
             None => Err(Rejection::NotConfigured),
         };
         match verify {
-            Ok(verify) => WebhookFuture {
-                state: WebhookState::Verifying {
+            Ok(verify) => VerifiedFuture {
+                state: VerifiedState::Verifying {
                     verify,
                     request: Some(request.clone()),
                 },
             },
-            Err(rejection) => WebhookFuture::done(Err(crate::rejection::into_error(
-                rejection, request, config,
-            ))),
+            Err(rejection) => VerifiedFuture::done(Err(config.reject(rejection, request))),
         }
     }
 }
 
 pin_project! {
-    /// The future of the [`Webhook`] extractor.
+    /// The future of the [`Verified`] extractor.
     #[must_use = "futures do nothing unless polled"]
-    pub struct WebhookFuture {
+    pub struct VerifiedFuture {
         #[pin]
-        state: WebhookState,
+        state: VerifiedState,
     }
 }
 
@@ -133,10 +130,10 @@ pin_project! {
     // handler's future: boxing the larger variant would cost an allocation for
     // nothing.
     #[allow(clippy::large_enum_variant)]
-    #[project = WebhookStateProj]
-    enum WebhookState {
+    #[project = VerifiedStateProj]
+    enum VerifiedState {
         Done {
-            result: Option<Result<Webhook, actix_web::Error>>,
+            result: Option<Result<Verified, actix_web::Error>>,
         },
         Verifying {
             #[pin]
@@ -146,55 +143,53 @@ pin_project! {
     }
 }
 
-impl WebhookFuture {
-    fn done(result: Result<Webhook, actix_web::Error>) -> Self {
+impl VerifiedFuture {
+    fn done(result: Result<Verified, actix_web::Error>) -> Self {
         Self {
-            state: WebhookState::Done {
+            state: VerifiedState::Done {
                 result: Some(result),
             },
         }
     }
 }
 
-impl std::fmt::Debug for WebhookFuture {
+impl std::fmt::Debug for VerifiedFuture {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WebhookFuture").finish_non_exhaustive()
+        f.debug_struct("VerifiedFuture").finish_non_exhaustive()
     }
 }
 
-impl Future for WebhookFuture {
-    type Output = Result<Webhook, actix_web::Error>;
+impl Future for VerifiedFuture {
+    type Output = Result<Verified, actix_web::Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
-            WebhookStateProj::Done { result } => Poll::Ready(
+            VerifiedStateProj::Done { result } => Poll::Ready(
                 result
                     .take()
-                    .expect("WebhookFuture polled after completion"),
+                    .expect("VerifiedFuture polled after completion"),
             ),
-            WebhookStateProj::Verifying { verify, request } => {
+            VerifiedStateProj::Verifying { verify, request } => {
                 let verified = ready!(verify.poll(cx));
                 let request = request
                     .take()
-                    .expect("WebhookFuture polled after completion");
+                    .expect("VerifiedFuture polled after completion");
                 Poll::Ready(match verified {
                     Ok(delivery) => {
                         // Later extractors of the same request reuse the result.
                         request.extensions_mut().insert(delivery.clone());
-                        Ok(Webhook(delivery))
+                        Ok(Verified(delivery))
                     }
-                    Err(rejection) => Err(crate::rejection::into_error(
-                        rejection,
-                        &request,
-                        WebhookConfig::from_req(&request),
-                    )),
+                    Err(rejection) => {
+                        Err(VerifyConfig::from_req(&request).reject(rejection, &request))
+                    }
                 })
             }
         }
     }
 }
 
-/// The payload of a verified delivery (see [`Webhook`]), deserialized into `T`.
+/// The payload of a verified delivery (see [`Verified`]), deserialized into `T`.
 ///
 /// A payload that does not fit `T` is rejected with 400.
 #[derive(Clone, Debug)]
@@ -220,53 +215,66 @@ impl<T: DeserializeOwned> FromRequest for WebhookPayload<T> {
     type Future = WebhookPayloadFuture<T>;
 
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        WebhookPayloadFuture {
-            webhook: Webhook::from_request(request, payload),
+        FromVerifiedFuture::new(request, payload, |delivery| {
+            Ok(Self(delivery.parse_owned()?))
+        })
+    }
+}
+
+/// The future of the [`WebhookPayload`] extractor.
+pub type WebhookPayloadFuture<T> = FromVerifiedFuture<WebhookPayload<T>>;
+
+pin_project! {
+    /// The future of an extractor made from the verified delivery (see
+    /// [`Verified`]): [`WebhookPayload`], [`TypedEvent`]. A delivery that does not
+    /// make one is rejected through the configuration's error handler.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct FromVerifiedFuture<T> {
+        #[pin]
+        verified: VerifiedFuture,
+        request: Option<HttpRequest>,
+        make: fn(VerifiedDelivery) -> Result<T, Rejection>,
+    }
+}
+
+impl<T> FromVerifiedFuture<T> {
+    fn new(
+        request: &HttpRequest,
+        payload: &mut Payload,
+        make: fn(VerifiedDelivery) -> Result<T, Rejection>,
+    ) -> Self {
+        Self {
+            verified: Verified::from_request(request, payload),
             request: Some(request.clone()),
-            payload: PhantomData,
+            make,
         }
     }
 }
 
-pin_project! {
-    /// The future of the [`WebhookPayload`] extractor.
-    #[must_use = "futures do nothing unless polled"]
-    pub struct WebhookPayloadFuture<T> {
-        #[pin]
-        webhook: WebhookFuture,
-        request: Option<HttpRequest>,
-        payload: PhantomData<fn() -> T>,
-    }
-}
-
-impl<T> std::fmt::Debug for WebhookPayloadFuture<T> {
+impl<T> std::fmt::Debug for FromVerifiedFuture<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WebhookPayloadFuture")
-            .finish_non_exhaustive()
+        f.debug_struct("FromVerifiedFuture").finish_non_exhaustive()
     }
 }
 
-impl<T: DeserializeOwned> Future for WebhookPayloadFuture<T> {
-    type Output = Result<WebhookPayload<T>, actix_web::Error>;
+impl<T> Future for FromVerifiedFuture<T> {
+    type Output = Result<T, actix_web::Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let Webhook(delivery) = ready!(this.webhook.poll(cx))?;
+        let Verified(delivery) = ready!(this.verified.poll(cx))?;
         let request = this
             .request
             .take()
-            .expect("WebhookPayloadFuture polled after completion");
-        Poll::Ready(delivery.parse_owned().map(WebhookPayload).map_err(|error| {
-            crate::rejection::into_error(
-                Rejection::from(error),
-                &request,
-                WebhookConfig::from_req(&request),
-            )
-        }))
+            .expect("FromVerifiedFuture polled after completion");
+        Poll::Ready(
+            (this.make)(delivery)
+                .map_err(|rejection| VerifyConfig::from_req(&request).reject(rejection, &request)),
+        )
     }
 }
 
-/// The payload of a verified delivery (see [`Webhook`]) parsed into its typed
+/// The payload of a verified delivery (see [`Verified`]) parsed into its typed
 /// [`Event`](octohook::events::Event) (feature `events`).
 ///
 /// An event this version of `octohook` does not know is
@@ -276,8 +284,8 @@ impl<T: DeserializeOwned> Future for WebhookPayloadFuture<T> {
 /// ```
 /// use actix_web::{App, test, web};
 /// use octohook::events::{Event, IssuesAction};
-/// use octohook::{WebhookSecret, sign};
-/// use octohook_actix::{WebhookConfig, extract::TypedEvent};
+/// use octohook::{Verifier, WebhookSecret, sign};
+/// use octohook_actix::{VerifyConfig, extract::TypedEvent};
 ///
 /// async fn handle(TypedEvent(event): TypedEvent) -> String {
 ///     match event {
@@ -292,7 +300,7 @@ impl<T: DeserializeOwned> Future for WebhookPayloadFuture<T> {
 /// let secret = WebhookSecret::new("s3cret").unwrap();
 /// let app = test::init_service(
 ///     App::new()
-///         .app_data(WebhookConfig::new().secret(secret.clone()))
+///         .app_data(VerifyConfig::new(Verifier::new(secret.clone())))
 ///         .route("/", web::post().to(handle)),
 /// )
 /// .await;
@@ -336,51 +344,16 @@ impl FromRequest for TypedEvent {
     type Future = TypedEventFuture;
 
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        TypedEventFuture {
-            webhook: Webhook::from_request(request, payload),
-            request: Some(request.clone()),
-        }
+        FromVerifiedFuture::new(request, payload, |delivery| {
+            let event = delivery.event().map_err(octohook::Error::from)?;
+            Ok(Self(event))
+        })
     }
 }
 
+/// The future of the [`TypedEvent`] extractor (feature `events`).
 #[cfg(feature = "events")]
-pin_project! {
-    /// The future of the [`TypedEvent`] extractor.
-    #[must_use = "futures do nothing unless polled"]
-    pub struct TypedEventFuture {
-        #[pin]
-        webhook: WebhookFuture,
-        request: Option<HttpRequest>,
-    }
-}
-
-#[cfg(feature = "events")]
-impl std::fmt::Debug for TypedEventFuture {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TypedEventFuture").finish_non_exhaustive()
-    }
-}
-
-#[cfg(feature = "events")]
-impl Future for TypedEventFuture {
-    type Output = Result<TypedEvent, actix_web::Error>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let Webhook(delivery) = ready!(this.webhook.poll(cx))?;
-        let request = this
-            .request
-            .take()
-            .expect("TypedEventFuture polled after completion");
-        Poll::Ready(delivery.event().map(TypedEvent).map_err(|error| {
-            crate::rejection::into_error(
-                Rejection::from(octohook::Error::from(error)),
-                &request,
-                WebhookConfig::from_req(&request),
-            )
-        }))
-    }
-}
+pub type TypedEventFuture = FromVerifiedFuture<TypedEvent>;
 
 /// Runs `dispatcher` on a verified delivery and turns the outcome into a response
 /// (feature `events`): 200 when every matching handler succeeded, 400 when the
@@ -390,9 +363,9 @@ impl Future for TypedEventFuture {
 /// ```
 /// use actix_web::{App, test, web};
 /// use octohook::events::IssuesAction;
-/// use octohook::{Dispatcher, WebhookSecret, sign};
-/// use octohook_actix::WebhookConfig;
-/// use octohook_actix::extract::{Webhook, dispatch};
+/// use octohook::{Dispatcher, Verifier, WebhookSecret, sign};
+/// use octohook_actix::VerifyConfig;
+/// use octohook_actix::extract::{Verified, dispatch};
 ///
 /// # actix_web::rt::System::new().block_on(async {
 /// let dispatcher = web::Data::new(Dispatcher::new().on_action(IssuesAction::Opened, |issues| async move {
@@ -401,11 +374,11 @@ impl Future for TypedEventFuture {
 /// let secret = WebhookSecret::new("s3cret").unwrap();
 /// let app = test::init_service(
 ///     App::new()
-///         .app_data(WebhookConfig::new().secret(secret.clone()))
+///         .app_data(VerifyConfig::new(Verifier::new(secret.clone())))
 ///         .app_data(dispatcher)
 ///         .route(
 ///             "/",
-///             web::post().to(|Webhook(delivery): Webhook, dispatcher: web::Data<Dispatcher>| async move {
+///             web::post().to(|Verified(delivery): Verified, dispatcher: web::Data<Dispatcher>| async move {
 ///                 dispatch(&dispatcher, delivery).await
 ///             }),
 ///         ),
@@ -428,16 +401,12 @@ pub async fn dispatch(
     delivery: octohook::VerifiedDelivery,
 ) -> actix_web::HttpResponse {
     let guid = delivery.guid().clone();
-    match dispatcher.dispatch(delivery).await {
-        Ok(_) => actix_web::HttpResponse::Ok().finish(),
+    let answer = match dispatcher.dispatch(delivery).await {
+        Ok(_) => octohook::Answer::ok(),
         Err(error) => {
             error.log(&guid);
-            let answer = error.answer();
-            let status = actix_web::http::StatusCode::from_u16(answer.status().as_u16())
-                .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
-            actix_web::HttpResponse::build(status)
-                .content_type(octohook::Answer::CONTENT_TYPE)
-                .body(answer.body().to_owned())
+            error.answer()
         }
-    }
+    };
+    crate::answer_response(answer)
 }

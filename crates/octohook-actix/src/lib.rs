@@ -2,13 +2,15 @@
 //!
 //! Two ways in, which behave alike (and like `octohook-tower`: same checks, same
 //! statuses, same short `text/plain` rejections, all from the core's
-//! [`Rejection`], which [`rejection_response`] translates):
+//! [`Rejection`], answered through [`answer_response`]):
 //!
 //! - [`VerifyWebhook`], a middleware: wrap an app, scope or resource and no handler
 //!   in it runs for a delivery that fails verification. Handlers read the delivery
-//!   with the [`extract::Webhook`] and [`extract::WebhookPayload`] extractors.
+//!   with the [`extract::Verified`] and [`extract::WebhookPayload`] extractors, or
+//!   hand it to any [`ReceiveDelivery`](octohook::ReceiveDelivery) with the
+//!   [`receive`] route.
 //! - The same extractors alone: they verify the payload themselves with the
-//!   [`WebhookConfig`] registered as app data.
+//!   [`VerifyConfig`] registered as app data.
 //!
 //! Either way the headers and the announced `Content-Length` are checked before any
 //! of the body is read (413 at once for an oversized one), and the HMAC is fed as
@@ -22,9 +24,9 @@
 //! use actix_web::{App, HttpServer, web};
 //! use octohook::{Verifier, WebhookSecret};
 //! use octohook_actix::VerifyWebhook;
-//! use octohook_actix::extract::Webhook;
+//! use octohook_actix::extract::Verified;
 //!
-//! async fn handle(Webhook(delivery): Webhook) -> String {
+//! async fn handle(Verified(delivery): Verified) -> String {
 //!     format!("{} {}", delivery.event_kind(), delivery.guid())
 //! }
 //!
@@ -54,23 +56,21 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod config;
 pub mod extract;
 mod headers;
 mod middleware;
+mod receive;
 mod rejection;
-#[cfg(feature = "inbox")]
-mod store_delivery;
+mod verify_config;
 mod verify_payload;
 
-pub use config::WebhookConfig;
 pub use middleware::{VerifyWebhook, VerifyWebhookFuture, VerifyWebhookMiddleware};
-pub use rejection::{Rejection, WebhookRejection, rejection_response};
-#[cfg(feature = "inbox")]
-pub use store_delivery::store_delivery;
+pub use receive::receive;
+pub use rejection::{Rejection, WebhookRejection, answer_response};
+pub use verify_config::VerifyConfig;
 pub use verify_payload::VerifyPayload;
 
 /// The README's examples, compiled as doctests so they stay true.
-#[cfg(all(doctest, feature = "events", feature = "inbox"))]
+#[cfg(all(doctest, feature = "events"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

@@ -1,18 +1,17 @@
 //! [`VerifyWebhook`]: middleware that verifies deliveries before any handler runs.
 
-use std::future::{Future, Ready, ready};
-use std::pin::Pin;
+use std::future::{Ready, ready};
 use std::rc::Rc;
-use std::task::{Context, Poll};
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::http::Method;
 use actix_web::{Error, HttpMessage};
-use octohook::{ClientBytes, Verifier};
-use pin_project_lite::pin_project;
+use futures_util::future::LocalBoxFuture;
+use octohook::Verifier;
+use tracing::Instrument;
 
-use crate::{Rejection, VerifyPayload, WebhookConfig};
+use crate::{Rejection, VerifyConfig, VerifyPayload};
 
 /// Middleware factory that verifies GitHub webhook deliveries before the handlers
 /// of the app, scope or resource it wraps see them.
@@ -22,20 +21,20 @@ use crate::{Rejection, VerifyPayload, WebhookConfig};
 /// the payload while feeding the HMAC and enforcing the limit (chunked bodies too),
 /// and then calls the handler with the
 /// [`VerifiedDelivery`](octohook::VerifiedDelivery) in the request extensions
-/// (read it with [`Webhook`](crate::extract::Webhook) or
+/// (read it with [`Verified`](crate::extract::Verified) or
 /// [`WebhookPayload`](crate::extract::WebhookPayload)) and the verified bytes as
 /// the payload. A rejected request never reaches a handler: it gets a short
 /// `text/plain` response with 400, 401, 413 or 415 (408 when the body is slower
-/// than the configuration's [read timeout](WebhookConfig::read_timeout)), or
-/// whatever the configuration's [error handler](WebhookConfig::error_handler) makes
+/// than the configuration's [read timeout](VerifyConfig::with_read_timeout)), or
+/// whatever the configuration's [error handler](VerifyConfig::with_error_handler) makes
 /// of it. Other methods pass through unverified.
 ///
 /// ```
 /// use actix_web::{App, test, web};
 /// use octohook::{Verifier, WebhookSecret, sign};
-/// use octohook_actix::{VerifyWebhook, extract::Webhook};
+/// use octohook_actix::{VerifyWebhook, extract::Verified};
 ///
-/// async fn handle(Webhook(delivery): Webhook) -> String {
+/// async fn handle(Verified(delivery): Verified) -> String {
 ///     format!("{} {}", delivery.event_kind(), delivery.guid())
 /// }
 ///
@@ -71,21 +70,21 @@ use crate::{Rejection, VerifyPayload, WebhookConfig};
 /// ```
 #[derive(Clone, Debug)]
 pub struct VerifyWebhook {
-    config: Rc<WebhookConfig>,
+    config: Rc<VerifyConfig>,
 }
 
 impl VerifyWebhook {
-    /// Middleware verifying with `config`: a [`Verifier`], or a [`WebhookConfig`]
-    /// (to set an error handler too). A configuration without a secret rejects every
-    /// `POST` with 500.
-    pub fn new(config: impl Into<WebhookConfig>) -> Self {
+    /// Middleware verifying with `config`: a [`Verifier`], or a [`VerifyConfig`]
+    /// (to set a read timeout or an error handler too). A configuration without a
+    /// verifier rejects every `POST` with 500.
+    pub fn new(config: impl Into<VerifyConfig>) -> Self {
         Self {
             config: Rc::new(config.into()),
         }
     }
 
     /// The configuration.
-    pub fn config(&self) -> &WebhookConfig {
+    pub fn config(&self) -> &VerifyConfig {
         &self.config
     }
 }
@@ -96,12 +95,13 @@ impl From<Verifier> for VerifyWebhook {
     }
 }
 
-impl<S, B> Transform<S, ServiceRequest> for VerifyWebhook
+// The transform makes whatever `VerifyWebhookMiddleware` serves: its bounds are
+// written once, on the service.
+impl<S, Response> Transform<S, ServiceRequest> for VerifyWebhook
 where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
-    B: MessageBody,
+    VerifyWebhookMiddleware<S>: Service<ServiceRequest, Response = Response, Error = Error>,
 {
-    type Response = ServiceResponse<EitherBody<B>>;
+    type Response = Response;
     type Error = Error;
     type Transform = VerifyWebhookMiddleware<S>;
     type InitError = ();
@@ -124,197 +124,69 @@ where
 #[derive(Debug)]
 pub struct VerifyWebhookMiddleware<S> {
     service: Rc<S>,
-    config: Rc<WebhookConfig>,
+    config: Rc<VerifyConfig>,
 }
+
+/// The response future of [`VerifyWebhookMiddleware`]: the payload read and
+/// verified, then the inner service called (or the rejection answered), all
+/// inside the delivery's `tracing` span so that the handler's logs carry it.
+pub type VerifyWebhookFuture<B> =
+    LocalBoxFuture<'static, Result<ServiceResponse<EitherBody<B>>, Error>>;
 
 impl<S, B> Service<ServiceRequest> for VerifyWebhookMiddleware<S>
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
-    B: MessageBody,
+    B: MessageBody + 'static,
 {
     type Response = ServiceResponse<EitherBody<B>>;
     type Error = Error;
-    type Future = VerifyWebhookFuture<S, B>;
+    type Future = VerifyWebhookFuture<B>;
 
     forward_ready!(service);
 
     fn call(&self, mut request: ServiceRequest) -> Self::Future {
         if request.method() != Method::POST {
-            return VerifyWebhookFuture::calling(self.service.call(request));
+            let response = self.service.call(request);
+            return Box::pin(async move { Ok(response.await?.map_into_left_body()) });
         }
-        let pending = match self.config.verifier() {
+        let config = Rc::clone(&self.config);
+        let pending = match config.verifier() {
             Some(verifier) => {
                 crate::headers::begin(verifier, request.headers()).map_err(Rejection::from)
             }
             None => Err(Rejection::NotConfigured),
         };
-        match pending {
-            Ok(pending) => VerifyWebhookFuture::verifying(
-                delivery_span(pending.headers()),
-                VerifyPayload::new(pending, request.take_payload())
-                    .with_deadline(self.config.body_read_timeout()),
-                request,
-                Rc::clone(&self.service),
-                Rc::clone(&self.config),
-            ),
+        let pending = match pending {
+            Ok(pending) => pending,
             // The payload is left unread: actix-web answers, then closes the
             // connection instead of reading the rest.
             Err(rejection) => {
-                VerifyWebhookFuture::rejected(reject(rejection, request, &self.config))
+                return Box::pin(std::future::ready(Ok(reject(rejection, request, &config))));
             }
-        }
+        };
+        let span = pending.span();
+        let verify = VerifyPayload::new(pending, request.take_payload())
+            .with_read_timeout(config.read_timeout());
+        let service = Rc::clone(&self.service);
+        let respond = async move {
+            match verify.await {
+                Ok(delivery) => {
+                    request.set_payload(Payload::from(delivery.raw_body().clone()));
+                    request.extensions_mut().insert(delivery);
+                    Ok(service.call(request).await?.map_into_left_body())
+                }
+                Err(rejection) => Ok(reject(rejection, request, &config)),
+            }
+        };
+        Box::pin(respond.instrument(span))
     }
-}
-
-/// The span of one delivery, as `octohook-tower` opens it: the event is not
-/// signed yet, so cut to a few dozen bytes.
-fn delivery_span(headers: &octohook::DeliveryHeaders) -> tracing::Span {
-    tracing::info_span!(
-        "delivery",
-        delivery = %headers.guid(),
-        event = %ClientBytes::new(headers.event().as_str().as_bytes()),
-        hook_id = headers.hook_id().map(|id| id.get()),
-    )
 }
 
 fn reject<B>(
     rejection: Rejection,
     request: ServiceRequest,
-    config: &WebhookConfig,
+    config: &VerifyConfig,
 ) -> ServiceResponse<EitherBody<B>> {
-    let error = crate::rejection::into_error(rejection, request.request(), config);
+    let error = config.reject(rejection, request.request());
     request.error_response(error).map_into_right_body()
-}
-
-pin_project! {
-    /// The response future of [`VerifyWebhookMiddleware`].
-    #[must_use = "futures do nothing unless polled"]
-    pub struct VerifyWebhookFuture<S, B>
-    where
-        S: Service<ServiceRequest>,
-    {
-        #[pin]
-        state: State<S, B>,
-        // The delivery's span (GUID, event, hook id), entered while polling, so
-        // that the handler's logs carry it.
-        span: tracing::Span,
-    }
-}
-
-pin_project! {
-    #[project = StateProj]
-    enum State<S, B>
-    where
-        S: Service<ServiceRequest>,
-    {
-        Verifying {
-            #[pin]
-            verify: VerifyPayload,
-            request: Option<ServiceRequest>,
-            service: Rc<S>,
-            config: Rc<WebhookConfig>,
-        },
-        Calling {
-            #[pin]
-            future: S::Future,
-        },
-        Rejected {
-            response: Option<ServiceResponse<EitherBody<B>>>,
-        },
-    }
-}
-
-impl<S, B> VerifyWebhookFuture<S, B>
-where
-    S: Service<ServiceRequest>,
-{
-    fn verifying(
-        span: tracing::Span,
-        verify: VerifyPayload,
-        request: ServiceRequest,
-        service: Rc<S>,
-        config: Rc<WebhookConfig>,
-    ) -> Self {
-        Self {
-            span,
-            state: State::Verifying {
-                verify,
-                request: Some(request),
-                service,
-                config,
-            },
-        }
-    }
-
-    fn calling(future: S::Future) -> Self {
-        Self {
-            state: State::Calling { future },
-            span: tracing::Span::none(),
-        }
-    }
-
-    fn rejected(response: ServiceResponse<EitherBody<B>>) -> Self {
-        Self {
-            state: State::Rejected {
-                response: Some(response),
-            },
-            span: tracing::Span::none(),
-        }
-    }
-}
-
-impl<S, B> std::fmt::Debug for VerifyWebhookFuture<S, B>
-where
-    S: Service<ServiceRequest>,
-{
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VerifyWebhookFuture")
-            .finish_non_exhaustive()
-    }
-}
-
-impl<S, B> Future for VerifyWebhookFuture<S, B>
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
-    B: MessageBody,
-{
-    type Output = Result<ServiceResponse<EitherBody<B>>, Error>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
-        let _entered = this.span.enter();
-        loop {
-            match this.state.as_mut().project() {
-                StateProj::Verifying {
-                    verify,
-                    request,
-                    service,
-                    config,
-                } => {
-                    let verified = std::task::ready!(verify.poll(cx));
-                    let mut request = request.take().expect("polled after completion");
-                    match verified {
-                        Ok(delivery) => {
-                            request.set_payload(Payload::from(delivery.raw_body().clone()));
-                            request.extensions_mut().insert(delivery);
-                            let future = service.call(request);
-                            this.state.set(State::Calling { future });
-                        }
-                        Err(rejection) => {
-                            let response = reject(rejection, request, config);
-                            return Poll::Ready(Ok(response));
-                        }
-                    }
-                }
-                StateProj::Calling { future } => {
-                    let response = std::task::ready!(future.poll(cx))?;
-                    return Poll::Ready(Ok(response.map_into_left_body()));
-                }
-                StateProj::Rejected { response } => {
-                    let response = response.take().expect("polled after completion");
-                    return Poll::Ready(Ok(response));
-                }
-            }
-        }
-    }
 }

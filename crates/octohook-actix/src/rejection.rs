@@ -1,44 +1,46 @@
-//! Rejections as actix-web responses: the core's [`Rejection`], translated.
+//! Answers as actix-web responses: the core's [`Answer`] (and [`Rejection`]s
+//! through it), translated in one place.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{self, HeaderMap, HeaderValue};
-use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use actix_web::http::header::{self, HeaderMap};
+use actix_web::{HttpResponse, ResponseError};
 pub use octohook::Rejection;
-use octohook::RejectionLog;
+use octohook::{Answer, RejectionLog};
 
-use crate::WebhookConfig;
-
-/// `rejection` as the `text/plain; charset=utf-8` response the middleware and
-/// the extractors answer with by default: its [status](Rejection::status) and
-/// [body](Rejection::body), the same as `octohook-tower`'s.
+/// `answer` as an actix-web response: its status, its `Retry-After` when set,
+/// and its `text/plain; charset=utf-8` body when it has one. Every answer of
+/// this crate (rejections, dispatch failures, receivers' answers) goes through
+/// it, so they read alike, and like `octohook-tower`'s.
 ///
 /// ```
-/// use octohook_actix::{Rejection, rejection_response};
+/// use octohook::{Answer, Rejection};
+/// use octohook_actix::answer_response;
 ///
-/// let response = rejection_response(&Rejection::from(octohook::Error::SignatureMismatch));
+/// let response = answer_response(Answer::from(&Rejection::from(octohook::Error::SignatureMismatch)));
 /// assert_eq!(response.status().as_u16(), 401);
-/// assert_eq!(rejection_response(&Rejection::NotConfigured).status().as_u16(), 500);
+/// assert_eq!(answer_response(Answer::ok()).status().as_u16(), 200);
 /// ```
-pub fn rejection_response(rejection: &Rejection) -> HttpResponse {
-    let mut response = HttpResponse::build(status(rejection));
-    response.insert_header((
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(Rejection::CONTENT_TYPE),
-    ));
-    if let Some(seconds) = rejection.retry_after_secs() {
+pub fn answer_response(answer: Answer) -> HttpResponse {
+    let mut response = HttpResponse::build(status(&answer));
+    if let Some(seconds) = answer.retry_after_secs() {
         response.insert_header((header::RETRY_AFTER, seconds));
     }
-    response.body(rejection.body())
+    if answer.body().is_empty() {
+        return response.finish();
+    }
+    response
+        .insert_header((header::CONTENT_TYPE, Answer::CONTENT_TYPE))
+        .body(answer.body().to_owned())
 }
 
-/// The rejection's status, in actix-web's `http` 0.2 (the core speaks `http` 1.x:
+/// The answer's status, in actix-web's `http` 0.2 (the core speaks `http` 1.x:
 /// same codes).
-fn status(rejection: &Rejection) -> StatusCode {
-    StatusCode::from_u16(rejection.status().as_u16()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+fn status(answer: &Answer) -> StatusCode {
+    StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 /// The error the default handler makes of a rejection: the core's [`Rejection`],
-/// answered by actix-web with [`rejection_response`]. Find it in an
+/// answered by actix-web with [`answer_response`]. Find it in an
 /// `actix_web::Error` with `error.as_error::<WebhookRejection>()`.
 ///
 /// ```
@@ -63,30 +65,12 @@ impl From<Rejection> for WebhookRejection {
 
 impl ResponseError for WebhookRejection {
     fn status_code(&self) -> StatusCode {
-        status(&self.0)
+        status(&Answer::from(&self.0))
     }
 
     fn error_response(&self) -> HttpResponse {
-        rejection_response(&self.0)
+        answer_response(Answer::from(&self.0))
     }
-}
-
-/// `rejection` as an error whose response is [`rejection_response`].
-pub(crate) fn into_default_error(rejection: Rejection) -> actix_web::Error {
-    WebhookRejection(rejection).into()
-}
-
-/// Logs the rejection (status, reason and the `X-GitHub-Delivery` GUID when
-/// valid, through the configuration's [`RejectionLog`]) and turns it into the
-/// error the handler of `config` makes of it (by default,
-/// [`rejection_response`]).
-pub(crate) fn into_error(
-    rejection: Rejection,
-    request: &HttpRequest,
-    config: &WebhookConfig,
-) -> actix_web::Error {
-    config.log_rejection(&rejection, request);
-    config.handle(rejection, request)
 }
 
 /// Logs `rejection` to `log` and counts it in the metrics.
@@ -114,7 +98,7 @@ mod tests {
     use super::*;
 
     /// The default error a rejection becomes answers with the core's status and
-    /// text, as `rejection_response` does.
+    /// text, as `answer_response` does.
     #[test]
     fn responses_carry_the_core_status_and_text() {
         let rejections = [
@@ -128,8 +112,8 @@ mod tests {
         ];
         for rejection in rejections {
             let (status, body) = (rejection.status().as_u16(), rejection.body());
-            let direct = rejection_response(&rejection);
-            let error = into_default_error(rejection);
+            let direct = answer_response(Answer::from(&rejection));
+            let error = actix_web::Error::from(WebhookRejection(rejection));
             assert_eq!(error.as_response_error().status_code().as_u16(), status);
             // Every call answers in full, not only the first.
             let responses = [direct, error.error_response(), error.error_response()];
@@ -137,11 +121,24 @@ mod tests {
                 assert_eq!(response.status().as_u16(), status);
                 assert_eq!(
                     response.headers().get(header::CONTENT_TYPE).unwrap(),
-                    "text/plain; charset=utf-8"
+                    Answer::CONTENT_TYPE
                 );
                 let bytes = response.into_body().try_into_bytes().unwrap();
                 assert_eq!(bytes, body.as_bytes());
             }
         }
+    }
+
+    #[test]
+    fn an_empty_answer_has_no_content_type_and_retry_after_is_passed_on() {
+        let ok = answer_response(Answer::ok());
+        assert_eq!(ok.status(), StatusCode::OK);
+        assert!(ok.headers().get(header::CONTENT_TYPE).is_none());
+
+        let busy = answer_response(
+            Answer::new(http::StatusCode::SERVICE_UNAVAILABLE, "down\n").with_retry_after(9),
+        );
+        assert_eq!(busy.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(busy.headers().get(header::RETRY_AFTER).unwrap(), "9");
     }
 }

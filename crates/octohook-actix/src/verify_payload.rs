@@ -80,13 +80,10 @@ impl<P> VerifyPayload<P> {
     }
 
     /// Rejects the payload with [`Rejection::BodyTimeout`] (408) unless all of it
-    /// has arrived within `timeout` of the first poll; the rest is not read.
-    pub fn with_read_timeout(self, timeout: Duration) -> Self {
-        self.with_deadline(Some(timeout))
-    }
-
-    pub(crate) fn with_deadline(mut self, timeout: Option<Duration>) -> Self {
-        self.verification = self.verification.with_read_timeout(timeout);
+    /// has arrived within `timeout` (if any) of the first poll; the rest is not
+    /// read.
+    pub fn with_read_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.verification = self.verification.with_read_timeout(timeout.into());
         self
     }
 }
@@ -106,22 +103,11 @@ where
     type Output = Result<VerifiedDelivery, Rejection>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
-        this.verification.as_mut().start(actix_web::rt::time::sleep);
-        loop {
-            let chunk = match Pin::new(&mut *this.payload).poll_next(cx) {
-                Poll::Ready(chunk) => chunk,
-                Poll::Pending => return this.verification.as_mut().poll_stalled(cx).map(Err),
-            };
-            let Some(chunk) = chunk else {
-                return Poll::Ready(this.verification.as_mut().end());
-            };
-            let Ok(chunk) = chunk else {
-                return Poll::Ready(Err(this.verification.as_mut().read_failed()));
-            };
-            if let Err(rejection) = this.verification.as_mut().chunk(chunk) {
-                return Poll::Ready(Err(rejection));
-            }
-        }
+        let this = self.project();
+        let payload = this.payload;
+        this.verification
+            .poll_read(cx, actix_web::rt::time::sleep, |cx| {
+                Pin::new(&mut *payload).poll_next(cx)
+            })
     }
 }

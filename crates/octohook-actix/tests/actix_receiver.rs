@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use actix_web::{App, HttpResponse, HttpServer, error, web};
 use octohook::{RejectionLog, Verifier, WebhookSecret};
-use octohook_actix::extract::{Webhook, WebhookPayload};
-use octohook_actix::{VerifyWebhook, WebhookConfig, WebhookRejection};
+use octohook_actix::extract::{Verified, WebhookPayload};
+use octohook_actix::{VerifyConfig, VerifyWebhook, WebhookRejection};
 use octohook_test_battery::{AdversarialOptions, CapturedLogs, SECRET, TestDelivery};
 
 fn secret() -> WebhookSecret {
@@ -50,7 +50,7 @@ fn serve_with_timeout(
 
 /// What a handler that keeps the payload without deserialising it does: one
 /// check (400 for a payload that is not a JSON object), then the answer.
-async fn echo(Webhook(delivery): Webhook) -> Result<String, WebhookRejection> {
+async fn echo(Verified(delivery): Verified) -> Result<String, WebhookRejection> {
     delivery
         .check_payload()
         .map_err(|error| WebhookRejection(error.into()))?;
@@ -97,10 +97,10 @@ async fn read_timeouts_withstand_hostile_clients_and_nothing_logs_a_secret() {
         LOG.get_or_init(|| RejectionLog::per_second(u32::MAX))
             .clone()
     }
-    let config = |timeout| {
-        WebhookConfig::from(verifier().with_body_budget(own_budget()))
-            .read_timeout(timeout)
-            .rejection_log(every_rejection())
+    let config = |timeout, verifier: Verifier| {
+        VerifyConfig::new(verifier.with_body_budget(own_budget()))
+            .with_read_timeout(timeout)
+            .with_rejection_log(every_rejection())
     };
     // The whole battery, with a read timeout long enough for its 25 MiB body in a
     // debug build; then the hostile clients against a 1 s timeout, through the
@@ -109,7 +109,7 @@ async fn read_timeouts_withstand_hostile_clients_and_nothing_logs_a_secret() {
     let address = serve_with_timeout(patient, move |service| {
         service.service(
             web::resource("/")
-                .wrap(VerifyWebhook::new(config(patient)))
+                .wrap(VerifyWebhook::new(config(patient, verifier())))
                 .route(web::post().to(echo)),
         );
     });
@@ -119,12 +119,12 @@ async fn read_timeouts_withstand_hostile_clients_and_nothing_logs_a_secret() {
         service
             .service(
                 web::resource("/middleware")
-                    .wrap(VerifyWebhook::new(config(timeout)))
+                    .wrap(VerifyWebhook::new(config(timeout, verifier())))
                     .route(web::post().to(echo)),
             )
             .service(
                 web::resource("/standalone")
-                    .app_data(config(timeout))
+                    .app_data(config(timeout, verifier()))
                     .route(web::post().to(echo)),
             );
     });
@@ -143,7 +143,10 @@ async fn read_timeouts_withstand_hostile_clients_and_nothing_logs_a_secret() {
     let sha1 = serve_with_timeout(timeout, move |service| {
         service.service(
             web::resource("/")
-                .wrap(VerifyWebhook::new(config(timeout).allow_legacy_sha1()))
+                .wrap(VerifyWebhook::new(config(
+                    timeout,
+                    verifier().allow_legacy_sha1(),
+                )))
                 .route(web::post().to(echo)),
         );
     });
@@ -176,7 +179,7 @@ async fn read_timeouts_withstand_hostile_clients_and_nothing_logs_a_secret() {
 async fn rejections_are_logged_bounded_and_escaped() {
     let logs = CapturedLogs::install();
     let address = serve(|service| {
-        let config = WebhookConfig::from(verifier()).rejection_log(RejectionLog::per_second(5));
+        let config = VerifyConfig::new(verifier()).with_rejection_log(RejectionLog::per_second(5));
         service
             .service(
                 web::resource("/middleware")
@@ -206,7 +209,7 @@ async fn rejections_are_logged_bounded_and_escaped() {
 async fn extractor_with_app_data_config_passes_the_battery() {
     let address = serve(|config| {
         config
-            .app_data(WebhookConfig::new().secret(secret()))
+            .app_data(VerifyConfig::new(verifier()))
             .route("/", web::post().to(echo));
     });
     let failures = octohook_test_battery::run(address, "/").await;
@@ -222,7 +225,7 @@ async fn extractor_with_app_data_config_passes_the_battery() {
 async fn extractor_with_config_in_web_data_passes_the_battery() {
     let address = serve(|config| {
         config
-            .app_data(web::Data::new(WebhookConfig::from(verifier())))
+            .app_data(web::Data::new(VerifyConfig::new(verifier())))
             .route("/", web::post().to(echo));
     });
     let failures = octohook_test_battery::run(address, "/").await;
@@ -255,7 +258,7 @@ async fn payload_extractor_deserializes_or_rejects_with_400() {
             )
             .service(
                 web::resource("/standalone")
-                    .app_data(WebhookConfig::new().secret(secret()))
+                    .app_data(VerifyConfig::new(verifier()))
                     .route(web::post().to(push_ref)),
             );
     });
@@ -290,7 +293,7 @@ async fn payload_extractor_deserializes_or_rejects_with_400() {
 #[actix_web::test]
 async fn handlers_behind_the_middleware_see_the_verified_body_and_every_extractor() {
     async fn everything(
-        Webhook(delivery): Webhook,
+        Verified(delivery): Verified,
         WebhookPayload(push): WebhookPayload<Push>,
         body: web::Bytes,
     ) -> String {
@@ -347,7 +350,7 @@ async fn extractor_without_middleware_or_secret_is_a_server_error() {
     let address = serve(|config| {
         config.route("/", web::post().to(echo)).service(
             web::resource("/no-secret")
-                .wrap(VerifyWebhook::new(WebhookConfig::new()))
+                .wrap(VerifyWebhook::new(VerifyConfig::DEFAULT))
                 .route(web::post().to(echo)),
         );
     });
@@ -377,7 +380,7 @@ async fn configured_limit_applies_to_announced_and_streamed_bodies() {
             )
             .service(
                 web::resource("/standalone")
-                    .app_data(WebhookConfig::new().limit(1024).secret(secret()))
+                    .app_data(VerifyConfig::new(verifier().with_body_limit(1024)))
                     .route(web::post().to(echo)),
             );
     });
@@ -416,7 +419,7 @@ async fn configured_limit_applies_to_announced_and_streamed_bodies() {
 
 #[actix_web::test]
 async fn rotated_secrets_both_verify() {
-    async fn which(Webhook(delivery): Webhook) -> String {
+    async fn which(Verified(delivery): Verified) -> String {
         delivery.secret_index().0.to_string()
     }
     let address = serve(|config| {
@@ -428,7 +431,7 @@ async fn rotated_secrets_both_verify() {
         );
         config.service(
             web::resource("/standalone")
-                .app_data(WebhookConfig::new().secret(secret()).secret(old))
+                .app_data(VerifyConfig::new(verifier().with_secret(old)))
                 .route(web::post().to(which)),
         );
     });
@@ -455,19 +458,19 @@ async fn legacy_sha1_only_when_enabled() {
     let address = serve(|config| {
         config.service(
             web::resource("/middleware")
-                .wrap(VerifyWebhook::new(
-                    WebhookConfig::new().secret(secret()).allow_legacy_sha1(),
-                ))
+                .wrap(VerifyWebhook::new(VerifyConfig::new(
+                    verifier().allow_legacy_sha1(),
+                )))
                 .route(web::post().to(echo)),
         );
         config.service(
             web::resource("/standalone")
-                .app_data(WebhookConfig::new().allow_legacy_sha1().secret(secret()))
+                .app_data(VerifyConfig::new(verifier().allow_legacy_sha1()))
                 .route(web::post().to(echo)),
         );
         config.service(
             web::resource("/sha256-only")
-                .app_data(WebhookConfig::new().secret(secret()))
+                .app_data(VerifyConfig::new(verifier()))
                 .route(web::post().to(echo)),
         );
     });
@@ -501,17 +504,13 @@ async fn error_handler_shapes_rejections() {
         config.service(
             web::resource("/middleware")
                 .wrap(VerifyWebhook::new(
-                    WebhookConfig::from(verifier()).error_handler(not_found),
+                    VerifyConfig::new(verifier()).with_error_handler(not_found),
                 ))
                 .route(web::post().to(echo)),
         );
         config.service(
             web::resource("/standalone")
-                .app_data(
-                    WebhookConfig::new()
-                        .secret(secret())
-                        .error_handler(not_found),
-                )
+                .app_data(VerifyConfig::new(verifier()).with_error_handler(not_found))
                 .route(web::post().to(push_ref)),
         );
     });
@@ -576,7 +575,7 @@ async fn typed_event_extractor_parses_every_github_example() {
             )
             .service(
                 web::resource("/standalone")
-                    .app_data(WebhookConfig::new().secret(secret()))
+                    .app_data(VerifyConfig::new(verifier()))
                     .route(web::post().to(kind)),
             );
     });
@@ -630,7 +629,7 @@ async fn dispatch_answers_by_outcome_and_hides_handler_errors() {
                 .app_data(dispatcher)
                 .wrap(VerifyWebhook::new(verifier()))
                 .route(web::post().to(
-                    |Webhook(delivery): Webhook, dispatcher: web::Data<Dispatcher>| async move {
+                    |Verified(delivery): Verified, dispatcher: web::Data<Dispatcher>| async move {
                         dispatch(&dispatcher, delivery).await
                     },
                 )),
@@ -666,4 +665,107 @@ fn http_client() -> reqwest::Client {
     octohook_test_battery::http_client_builder()
         .build()
         .expect("an HTTP client")
+}
+
+#[actix_web::test]
+async fn the_receive_route_answers_what_its_receiver_answers_after_it() {
+    use octohook::Answer;
+    use octohook_actix::receive;
+    use octohook_test_battery::RecordingReceiver;
+
+    let busy = Answer::new(http::StatusCode::SERVICE_UNAVAILABLE, "the store is down\n")
+        .with_retry_after(7);
+    let mut failures = Vec::new();
+    for answer in [Answer::ok(), busy] {
+        let receiver = RecordingReceiver::answering(answer);
+        let route = receiver.clone();
+        let address = serve(move |config| {
+            config
+                .service(
+                    web::resource("/middleware")
+                        .wrap(VerifyWebhook::new(verifier()))
+                        .route(receive(route.clone())),
+                )
+                .service(
+                    web::resource("/standalone")
+                        .app_data(VerifyConfig::new(verifier()))
+                        .route(receive(route.clone())),
+                )
+                .service(web::resource("/unverified").route(receive(route.clone())));
+        });
+        for path in ["/middleware", "/standalone"] {
+            let path_failures =
+                octohook_test_battery::check_receiving_route(address, path, &receiver).await;
+            failures.extend(
+                path_failures
+                    .into_iter()
+                    .map(|failure| format!("{path}: {failure}")),
+            );
+        }
+        failures.extend(
+            octohook_test_battery::check_unverified_route(
+                &format!("http://{address}/unverified"),
+                &receiver,
+            )
+            .await,
+        );
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[actix_web::test]
+async fn over_an_inbox_deliveries_are_stored_once_and_a_full_store_answers_503() {
+    use std::sync::Arc;
+
+    use octohook::{Answer, ReceiveDelivery, receive_fn};
+    use octohook_actix::receive;
+    use octohook_inbox::{DeliveryStore, Inbox, MemoryStore};
+
+    // TODO(merge): Inbox implements ReceiveDelivery; pass the inbox itself.
+    fn receiver(inbox: Inbox) -> impl ReceiveDelivery + Clone {
+        receive_fn(move |delivery| {
+            let inbox = inbox.clone();
+            async move {
+                let headers = delivery.raw_headers().to_header_map();
+                let receipt = inbox.receive(delivery, &headers).await;
+                let answer = Answer::new(receipt.status(), receipt.body());
+                match receipt.retry_after_secs() {
+                    Some(seconds) => answer.with_retry_after(seconds),
+                    None => answer,
+                }
+            }
+        })
+    }
+    let serve_store = |store: Arc<MemoryStore>| {
+        let inbox = receiver(Inbox::from_shared(store));
+        serve(move |config| {
+            config.service(
+                web::resource("/")
+                    .wrap(VerifyWebhook::new(verifier()))
+                    .route(receive(inbox.clone())),
+            );
+        })
+    };
+    // 200 after the commit, and 200 to a redelivery without storing it again.
+    let store = Arc::new(MemoryStore::new());
+    let address = serve_store(Arc::clone(&store));
+    let url = format!("http://{address}/");
+    let delivery = TestDelivery::json("push", br#"{"after":"abc"}"#.to_vec());
+    for _ in 0..2 {
+        assert_eq!(delivery.send(&http_client(), &url).await.unwrap().0, 200);
+    }
+    assert_eq!(store.counts().await.unwrap().total(), 1);
+
+    let full = Arc::new(MemoryStore::new().with_size_limit(1024));
+    let address = serve_store(Arc::clone(&full));
+    let big = TestDelivery::json(
+        "push",
+        format!(r#"{{"pad":"{}"}}"#, "p".repeat(4096)).into_bytes(),
+    );
+    let (status, _) = big
+        .send(&http_client(), &format!("http://{address}/"))
+        .await
+        .unwrap();
+    assert_eq!(status, 503);
+    assert_eq!(full.counts().await.unwrap().total(), 0);
 }

@@ -20,6 +20,7 @@ mod log_bounds;
 mod process;
 mod raw;
 mod readme_deliveries;
+mod receiving_route;
 mod small_disk;
 mod stored_headers;
 
@@ -39,6 +40,9 @@ pub use process::{
 };
 pub use readme_deliveries::{
     ReadmeSend, check_readme_first_delivery, readme_first_delivery, readme_sends, repository_root,
+};
+pub use receiving_route::{
+    Received, RecordingReceiver, check_receiving_route, check_unverified_route,
 };
 pub use small_disk::SmallDisk;
 pub use stored_headers::{

@@ -1,4 +1,4 @@
-//! The request and response bodies of the middleware.
+//! [`LayerBody`]: the request and response bodies of the middleware.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -9,27 +9,39 @@ use http_body_util::Full;
 use pin_project_lite::pin_project;
 
 pin_project! {
-    /// The body the inner service receives: the verified bytes of a `POST` delivery,
-    /// or the untouched body of a request with another method.
+    /// A body the layer either holds in memory or passes through untouched.
+    ///
+    /// Going in ([`RequestBody`]), the inner service receives the verified bytes
+    /// of a `POST` delivery, or the body of a request with another method.
+    /// Coming out ([`ResponseBody`]), the client receives the inner service's
+    /// body, or a rejection's short text.
     // pin-project-lite cannot carry docs on variant fields; each variant says it.
     #[allow(missing_docs)]
-    #[project = RequestBodyProj]
+    #[project = LayerBodyProj]
     #[derive(Debug)]
-    pub enum RequestBody<B> {
-        /// A delivery's body, verified and held in memory.
-        Verified {
+    pub enum LayerBody<B> {
+        /// Bytes the layer holds: a verified delivery's body, or a rejection's
+        /// `text/plain` answer.
+        Buffered {
             #[pin]
             body: Full<Bytes>,
         },
-        /// The body of a request the layer did not verify (not a `POST`).
-        Unverified {
+        /// A body the layer did not read: a request that is not a `POST`, or the
+        /// inner service's response.
+        Passthrough {
             #[pin]
             body: B,
         },
     }
 }
 
-impl<B> Body for RequestBody<B>
+/// The body the inner service receives.
+pub type RequestBody<B> = LayerBody<B>;
+
+/// The body the layer answers with.
+pub type ResponseBody<B> = LayerBody<B>;
+
+impl<B> Body for LayerBody<B>
 where
     B: Body,
 {
@@ -41,10 +53,11 @@ where
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         match self.project() {
-            RequestBodyProj::Verified { body } => body
+            LayerBodyProj::Buffered { body } => body
                 .poll_frame(cx)
                 .map(|frame| frame.map(|result| result.map_err(|never| match never {}))),
-            RequestBodyProj::Unverified { body } => body.poll_frame(cx).map(|frame| {
+            // `copy_to_bytes` of `Bytes` is a cheap split, not a copy.
+            LayerBodyProj::Passthrough { body } => body.poll_frame(cx).map(|frame| {
                 frame.map(|frame| {
                     frame.map(|frame| {
                         frame.map_data(|mut data| data.copy_to_bytes(data.remaining()))
@@ -56,68 +69,15 @@ where
 
     fn is_end_stream(&self) -> bool {
         match self {
-            Self::Verified { body } => body.is_end_stream(),
-            Self::Unverified { body } => body.is_end_stream(),
+            Self::Buffered { body } => body.is_end_stream(),
+            Self::Passthrough { body } => body.is_end_stream(),
         }
     }
 
     fn size_hint(&self) -> SizeHint {
         match self {
-            Self::Verified { body } => body.size_hint(),
-            Self::Unverified { body } => body.size_hint(),
-        }
-    }
-}
-
-pin_project! {
-    /// The response body: the inner service's, or a rejection's short text.
-    #[allow(missing_docs)]
-    #[project = ResponseBodyProj]
-    #[derive(Debug)]
-    pub enum ResponseBody<B> {
-        /// The inner service's body.
-        Inner {
-            #[pin]
-            body: B,
-        },
-        /// A rejection's `text/plain` body.
-        Rejection {
-            #[pin]
-            body: Full<Bytes>,
-        },
-    }
-}
-
-impl<B> Body for ResponseBody<B>
-where
-    B: Body<Data = Bytes>,
-{
-    type Data = Bytes;
-    type Error = B::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        match self.project() {
-            ResponseBodyProj::Inner { body } => body.poll_frame(cx),
-            ResponseBodyProj::Rejection { body } => body
-                .poll_frame(cx)
-                .map(|frame| frame.map(|result| result.map_err(|never| match never {}))),
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        match self {
-            Self::Inner { body } => body.is_end_stream(),
-            Self::Rejection { body } => body.is_end_stream(),
-        }
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        match self {
-            Self::Inner { body } => body.size_hint(),
-            Self::Rejection { body } => body.size_hint(),
+            Self::Buffered { body } => body.size_hint(),
+            Self::Passthrough { body } => body.size_hint(),
         }
     }
 }

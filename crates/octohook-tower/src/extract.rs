@@ -1,6 +1,6 @@
 //! axum extractors for verified deliveries (feature `axum`).
 //!
-//! - Behind [`VerifyWebhookLayer`](crate::VerifyWebhookLayer): [`Webhook`] and
+//! - Behind [`VerifyWebhookLayer`](crate::VerifyWebhookLayer): [`Verified`] and
 //!   [`WebhookPayload<T>`] read what the layer verified; they work with any state.
 //! - Without the layer: [`StandaloneWebhook`] and [`StandaloneWebhookPayload<T>`]
 //!   read and verify the body themselves with the [`Verifier`] taken from the
@@ -34,14 +34,14 @@
 use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use octohook::{RejectionLog, VerifiedDelivery, Verifier};
+use octohook::{Answer, RejectionLog, VerifiedDelivery, Verifier};
 use serde::de::DeserializeOwned;
 
+use crate::Rejection;
 use crate::verify_body::VerifyBody;
-use crate::{Rejection, rejection_response};
 
-/// The extractors' rejection: the core's [`Rejection`], answered by axum with
-/// [`rejection_response`].
+/// The extractors' rejection: the core's [`Rejection`], answered by axum as its
+/// [`Answer`].
 ///
 /// ```
 /// use axum::response::IntoResponse;
@@ -76,7 +76,7 @@ impl From<octohook::Error> for WebhookRejection {
 
 impl IntoResponse for WebhookRejection {
     fn into_response(self) -> Response {
-        rejection_response(&self.0).into_response()
+        Answer::from(&self.0).into_response()
     }
 }
 
@@ -84,9 +84,9 @@ impl IntoResponse for WebhookRejection {
 ///
 /// Rejects with 500 when the route has no layer (a server misconfiguration).
 #[derive(Clone, Debug)]
-pub struct Webhook(pub VerifiedDelivery);
+pub struct Verified(pub VerifiedDelivery);
 
-impl<S: Send + Sync> FromRequestParts<S> for Webhook {
+impl<S: Send + Sync> FromRequestParts<S> for Verified {
     type Rejection = WebhookRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
@@ -110,7 +110,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for WebhookPayload
     type Rejection = WebhookRejection;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let Webhook(delivery) = Webhook::from_request_parts(parts, state).await?;
+        let Verified(delivery) = Verified::from_request_parts(parts, state).await?;
         Ok(Self(delivery.parse_owned()?))
     }
 }
@@ -178,7 +178,7 @@ impl<S: Send + Sync> FromRequestParts<S> for TypedEvent {
     type Rejection = WebhookRejection;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let Webhook(delivery) = Webhook::from_request_parts(parts, state).await?;
+        let Verified(delivery) = Verified::from_request_parts(parts, state).await?;
         let event = delivery
             .event()
             .map_err(|error| WebhookRejection(Rejection::Invalid(error.into())))?;
@@ -196,26 +196,24 @@ impl<S: Send + Sync> FromRequestParts<S> for TypedEvent {
 /// use octohook::events::PushEvent;
 /// use octohook::{Dispatcher, Verifier, WebhookSecret};
 /// use octohook_tower::VerifyWebhookLayer;
-/// use octohook_tower::extract::{Webhook, dispatch};
+/// use octohook_tower::extract::{Verified, dispatch};
 ///
 /// let dispatcher = Dispatcher::new().on::<PushEvent, _, _, _>(|push| async move {
 ///     println!("pushed {}", push.after);
 /// });
 /// let app: Router = Router::new()
-///     .route("/", post(move |Webhook(delivery): Webhook| async move { dispatch(&dispatcher, delivery).await }))
+///     .route("/", post(move |Verified(delivery): Verified| async move { dispatch(&dispatcher, delivery).await }))
 ///     .layer(VerifyWebhookLayer::new(Verifier::new(WebhookSecret::new("s3cret").unwrap())));
 /// ```
 #[cfg(feature = "events")]
 pub async fn dispatch(dispatcher: &octohook::Dispatcher, delivery: VerifiedDelivery) -> Response {
-    use axum::http::StatusCode;
-
     let guid = delivery.guid().clone();
-    match dispatcher.dispatch(delivery).await {
-        Ok(_) => StatusCode::OK.into_response(),
+    let answer = match dispatcher.dispatch(delivery).await {
+        Ok(_) => Answer::ok(),
         Err(error) => {
             error.log(&guid);
-            let answer = error.answer();
-            (answer.status(), answer.body().to_owned()).into_response()
+            error.answer()
         }
-    }
+    };
+    answer.into_response()
 }

@@ -9,15 +9,15 @@ use http::request::Parts;
 use http::{HeaderMap, Request, Response};
 use http_body::Body;
 use http_body_util::Full;
-use octohook::{ClientBytes, PendingDelivery, RejectionLog};
+use octohook::{Answer, PendingDelivery, RejectionLog};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
 use crate::verify_body::VerifyBody;
-use crate::{Rejection, RequestBody, ResponseBody, rejection_response};
+use crate::{Rejection, RequestBody, ResponseBody};
 
 pin_project! {
-    /// The response future of [`VerifyWebhook`](crate::VerifyWebhook).
+    /// The response future of [`VerifyWebhookService`](crate::VerifyWebhookService).
     #[must_use = "futures do nothing unless polled"]
     pub struct ResponseFuture<S, B>
     where
@@ -66,17 +66,10 @@ where
         read_timeout: Option<Duration>,
         rejection_log: RejectionLog,
     ) -> Self {
-        let headers = pending.headers();
-        // The event is not signed yet: cut to a few dozen bytes.
-        let span = tracing::info_span!(
-            "delivery",
-            delivery = %headers.guid(),
-            event = %ClientBytes::new(headers.event().as_str().as_bytes()),
-            hook_id = headers.hook_id().map(|id| id.get()),
-        );
+        let span = pending.span();
         Self {
             state: State::Verifying {
-                verify: VerifyBody::new(pending, body).with_deadline(read_timeout),
+                verify: VerifyBody::new(pending, body).with_read_timeout(read_timeout),
                 parts: Some(parts),
                 service: Some(service),
                 rejection_log,
@@ -142,7 +135,7 @@ where
                             let body = Full::new(delivery.raw_body().clone());
                             parts.extensions.insert(delivery);
                             let request =
-                                Request::from_parts(parts, RequestBody::Verified { body });
+                                Request::from_parts(parts, RequestBody::Buffered { body });
                             let future = service.call(request);
                             this.state.set(State::Calling { future });
                         }
@@ -156,12 +149,14 @@ where
                 }
                 StateProj::Calling { future } => {
                     let response = ready!(future.poll(cx))?;
-                    return Poll::Ready(Ok(response.map(|body| ResponseBody::Inner { body })));
+                    return Poll::Ready(
+                        Ok(response.map(|body| ResponseBody::Passthrough { body })),
+                    );
                 }
                 StateProj::Rejected { rejection } => {
                     let rejection = rejection.take().expect("polled after completion");
-                    let response = rejection_response(&rejection);
-                    return Poll::Ready(Ok(response.map(|body| ResponseBody::Rejection { body })));
+                    let response = Answer::from(&rejection).into_response();
+                    return Poll::Ready(Ok(response.map(|body| ResponseBody::Buffered { body })));
                 }
             }
         }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use octohook::{RejectionLog, Verifier};
 use tower_layer::Layer;
 
-use crate::VerifyWebhook;
+use crate::VerifyWebhookService;
 
 /// Verifies GitHub webhook deliveries before the inner service sees them.
 ///
@@ -145,17 +145,17 @@ impl VerifyWebhookLayer {
     pub fn rejection_log(&self) -> &RejectionLog {
         &self.rejection_log
     }
+
+    /// The verifier (its secrets, SHA-1 opt-in and body limit).
+    pub fn verifier(&self) -> &Verifier {
+        &self.verifier
+    }
 }
 
 impl<S> Layer<S> for VerifyWebhookLayer {
-    type Service = VerifyWebhook<S>;
+    type Service = VerifyWebhookService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        let service = VerifyWebhook::new(inner, self.verifier.clone())
-            .with_rejection_log(self.rejection_log.clone());
-        match self.read_timeout {
-            Some(timeout) => service.with_read_timeout(timeout),
-            None => service,
-        }
+        VerifyWebhookService::new(inner, self.clone())
     }
 }

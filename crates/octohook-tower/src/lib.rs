@@ -4,18 +4,20 @@
 //! service): it rejects bad deliveries with a short `text/plain` response (400, 401,
 //! 413 or 415, and 408 for a body slower than the
 //! [read timeout](VerifyWebhookLayer::with_read_timeout)), translated from the
-//! core's [`Rejection`] by [`rejection_response`], and hands the inner
-//! service the [`VerifiedDelivery`](octohook::VerifiedDelivery) as a request
-//! extension. With the `axum` feature, [`extract`] has extractors for the delivery
-//! and its payload.
+//! core's [`Rejection`] through an [`Answer`](octohook::Answer), and hands the
+//! inner service the [`VerifiedDelivery`](octohook::VerifiedDelivery) as a
+//! request extension. With the `axum` feature, [`extract`] has extractors for the
+//! delivery and its payload. [`ReceiveService`] hands verified deliveries to any
+//! [`ReceiveDelivery`](octohook::ReceiveDelivery) (a durable inbox, your own
+//! code) and answers as it says.
 //!
 //! ```
 //! use axum::{Router, routing::post};
 //! use octohook::{Verifier, WebhookSecret};
 //! use octohook_tower::VerifyWebhookLayer;
-//! use octohook_tower::extract::Webhook;
+//! use octohook_tower::extract::Verified;
 //!
-//! async fn handle(Webhook(delivery): Webhook) -> String {
+//! async fn handle(Verified(delivery): Verified) -> String {
 //!     format!("{} {}", delivery.event_kind(), delivery.guid())
 //! }
 //!
@@ -35,24 +37,22 @@ mod body;
 pub mod extract;
 mod future;
 mod layer;
+mod receive_service;
 mod rejection;
 #[cfg(feature = "server")]
 pub mod server;
-mod service;
-#[cfg(feature = "inbox")]
-mod store_delivery;
 mod verify_body;
+mod verify_webhook_service;
 
-pub use body::{RequestBody, ResponseBody};
+pub use body::{LayerBody, RequestBody, ResponseBody};
 pub use future::ResponseFuture;
 pub use layer::VerifyWebhookLayer;
-pub use rejection::{Rejection, rejection_response};
-pub use service::VerifyWebhook;
-#[cfg(feature = "inbox")]
-pub use store_delivery::StoreDelivery;
+pub use receive_service::ReceiveService;
+pub use rejection::Rejection;
 pub use verify_body::VerifyBody;
+pub use verify_webhook_service::VerifyWebhookService;
 
 /// The README's examples, compiled as doctests so they stay true.
-#[cfg(all(doctest, feature = "axum", feature = "inbox", feature = "server"))]
+#[cfg(all(doctest, feature = "axum", feature = "server"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

@@ -10,7 +10,7 @@ use octohook::{RejectionLog, Verifier, WebhookSecret};
 use octohook_test_battery::{AdversarialOptions, CapturedLogs, SECRET, TestDelivery};
 use octohook_tower::VerifyWebhookLayer;
 use octohook_tower::extract::{
-    StandaloneWebhook, StandaloneWebhookPayload, Webhook, WebhookPayload, WebhookRejection,
+    StandaloneWebhook, StandaloneWebhookPayload, Verified, WebhookPayload, WebhookRejection,
 };
 
 fn verifier() -> Verifier {
@@ -52,7 +52,7 @@ async fn serve_with_head_timeout(app: Router, timeout: Duration) -> SocketAddr {
 
 /// What a handler that keeps the payload without deserialising it does: one
 /// check (400 for a payload that is not a JSON object), then the answer.
-async fn echo(Webhook(delivery): Webhook) -> Result<String, WebhookRejection> {
+async fn echo(Verified(delivery): Verified) -> Result<String, WebhookRejection> {
     delivery.check_payload()?;
     Ok(format!(
         "{} {} {}",
@@ -266,7 +266,7 @@ async fn configured_limit_applies_to_announced_and_streamed_bodies() {
 async fn rotated_secrets_both_verify() {
     let old = WebhookSecret::new("the old secret").unwrap();
     let verifier = verifier().with_secret(old);
-    async fn which(Webhook(delivery): Webhook) -> String {
+    async fn which(Verified(delivery): Verified) -> String {
         delivery.secret_index().0.to_string()
     }
     let app = Router::new()
@@ -298,16 +298,15 @@ async fn typed_event_and_dispatch_answer_by_outcome() {
         .on_action(IssuesAction::Opened, |_issues| async move {
             Err::<(), _>("the tracker is down: internal detail")
         });
-    let app =
-        Router::new()
-            .route("/typed", post(kind))
-            .route(
-                "/dispatch",
-                post(move |Webhook(delivery): Webhook| async move {
-                    dispatch(&dispatcher, delivery).await
-                }),
-            )
-            .layer(VerifyWebhookLayer::new(verifier()));
+    let app = Router::new()
+        .route("/typed", post(kind))
+        .route(
+            "/dispatch",
+            post(move |Verified(delivery): Verified| async move {
+                dispatch(&dispatcher, delivery).await
+            }),
+        )
+        .layer(VerifyWebhookLayer::new(verifier()));
     let address = serve(app).await;
     let client = http_client();
     let typed = format!("http://{address}/typed");
@@ -367,4 +366,35 @@ fn http_client() -> reqwest::Client {
     octohook_test_battery::http_client_builder()
         .build()
         .expect("an HTTP client")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receive_service_answers_what_its_receiver_answers_after_it() {
+    use axum::routing::post_service;
+    use http::StatusCode;
+    use octohook::Answer;
+    use octohook_test_battery::RecordingReceiver;
+    use octohook_tower::ReceiveService;
+
+    let busy =
+        Answer::new(StatusCode::SERVICE_UNAVAILABLE, "the store is down\n").with_retry_after(7);
+    let mut failures = Vec::new();
+    for answer in [Answer::ok(), busy] {
+        let receiver = RecordingReceiver::answering(answer);
+        let app = Router::new()
+            .route("/", post_service(ReceiveService::new(receiver.clone())))
+            .layer(VerifyWebhookLayer::new(verifier()));
+        let address = serve(app).await;
+        failures
+            .extend(octohook_test_battery::check_receiving_route(address, "/", &receiver).await);
+    }
+    // Without the layer, nothing was verified: 500, and the receiver never runs.
+    let receiver = RecordingReceiver::answering(Answer::ok());
+    let app = Router::new().route("/", post_service(ReceiveService::new(receiver.clone())));
+    let address = serve(app).await;
+    failures.extend(
+        octohook_test_battery::check_unverified_route(&format!("http://{address}/"), &receiver)
+            .await,
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -140,6 +140,64 @@ impl<S: Future<Output = ()>> BodyVerification<S> {
         Rejection::BodyRead
     }
 
+    /// Reads the body to its end through `poll_chunk`, the framework's way of
+    /// polling for the next chunk: starts the clock, feeds every chunk, and
+    /// decides the outcome. An adapter's body future is this call and nothing
+    /// else, so no adapter drives the read its own way.
+    ///
+    /// `poll_chunk` answers like a stream: a chunk, a read error (whatever it
+    /// is, the delivery is [`Rejection::BodyRead`]), or the end of the body.
+    ///
+    /// ```
+    /// use std::collections::VecDeque;
+    /// use std::future::Ready;
+    /// use std::pin::pin;
+    /// use std::task::{Context, Poll, Waker};
+    /// use bytes::Bytes;
+    /// use http::HeaderMap;
+    /// use octohook::{BodyVerification, Verifier, WebhookSecret, sign};
+    ///
+    /// let secret = WebhookSecret::new("s3cret").unwrap();
+    /// let body = br#"{"zen":"Approachable is better than simple."}"#;
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert("x-github-event", "ping".parse().unwrap());
+    /// headers.insert("x-github-delivery", "d1".parse().unwrap());
+    /// headers.insert("content-type", "application/json".parse().unwrap());
+    /// headers.insert("x-hub-signature-256", sign(&secret, body).parse().unwrap());
+    /// let pending = Verifier::new(secret).begin(&headers).unwrap();
+    ///
+    /// // A body in two chunks, both already there.
+    /// let mut chunks: VecDeque<Result<Bytes, ()>> =
+    ///     [Ok(Bytes::from_static(&body[..9])), Ok(Bytes::from_static(&body[9..]))].into();
+    /// let mut read = pin!(BodyVerification::<Ready<()>>::new(pending));
+    /// let mut cx = Context::from_waker(Waker::noop());
+    /// let verified = read.as_mut().poll_read(&mut cx, |_| std::future::ready(()), |_| {
+    ///     Poll::Ready(chunks.pop_front())
+    /// });
+    /// let Poll::Ready(Ok(delivery)) = verified else { panic!("verified at once") };
+    /// assert_eq!(delivery.guid().to_string(), "d1");
+    /// ```
+    pub fn poll_read<E>(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        sleep: impl FnOnce(Duration) -> S,
+        mut poll_chunk: impl FnMut(&mut Context<'_>) -> Poll<Option<Result<Bytes, E>>>,
+    ) -> Poll<Result<VerifiedDelivery, Rejection>> {
+        self.as_mut().start(sleep);
+        loop {
+            let outcome = match poll_chunk(cx) {
+                Poll::Pending => return self.as_mut().poll_stalled(cx).map(Err),
+                Poll::Ready(None) => self.as_mut().end(),
+                Poll::Ready(Some(Err(_))) => Err(self.as_mut().read_failed()),
+                Poll::Ready(Some(Ok(chunk))) => match self.as_mut().chunk(chunk) {
+                    Ok(()) => continue,
+                    Err(rejection) => Err(rejection),
+                },
+            };
+            return Poll::Ready(outcome);
+        }
+    }
+
     /// The body made the reader wait: ready with [`Rejection::BodyTimeout`] once
     /// the read timeout has passed, never ready without one.
     pub fn poll_stalled(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Rejection> {

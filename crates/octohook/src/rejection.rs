@@ -55,9 +55,6 @@ pub enum Rejection {
 }
 
 impl Rejection {
-    /// The `Content-Type` of the answer.
-    pub const CONTENT_TYPE: &'static str = "text/plain; charset=utf-8";
-
     /// The HTTP status of the answer: [`Error::status`] for an invalid delivery,
     /// 400 for an unreadable body, 408 for a body slower than the read timeout, 500
     /// when verification is not configured.

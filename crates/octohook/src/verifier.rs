@@ -480,6 +480,20 @@ impl PendingDelivery {
         &self.headers
     }
 
+    /// The `tracing` span of this delivery (its GUID, event and hook id), for an
+    /// adapter to enter while the body is read and the handler runs, so that
+    /// their logs carry it. The event is not signed yet: it is cut to a few
+    /// dozen bytes and escaped.
+    pub fn span(&self) -> tracing::Span {
+        let headers = &self.headers;
+        tracing::info_span!(
+            "delivery",
+            delivery = %headers.guid(),
+            event = %crate::ClientBytes::new(headers.event().as_str().as_bytes()),
+            hook_id = headers.hook_id().map(|id| id.get()),
+        )
+    }
+
     /// How many body bytes have been fed so far.
     pub fn received(&self) -> u64 {
         self.received

@@ -19,7 +19,8 @@ use std::time::Duration;
 
 use actix_web::{App, HttpServer, web};
 use example_support::{InboxEnv, print_deliveries};
-use octohook_actix::{VerifyWebhook, WebhookConfig, store_delivery};
+use octohook::Verifier;
+use octohook_actix::{VerifyConfig, VerifyWebhook, receive};
 use octohook_inbox::{Inbox, SqliteStore};
 
 #[actix_web::main]
@@ -28,14 +29,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let inbox = Inbox::new(SqliteStore::open(env.db).await?);
     let processing = print_deliveries(&inbox);
 
-    let config = WebhookConfig::new()
-        .secret(env.secret)
-        .read_timeout(env.read_timeout);
+    let config = VerifyConfig::new(Verifier::new(env.secret)).with_read_timeout(env.read_timeout);
     let server = HttpServer::new(move || {
         App::new().service(
             web::resource("/")
                 .wrap(VerifyWebhook::new(config.clone()))
-                .route(store_delivery(inbox.clone())),
+                .route(receive(inbox.clone())),
         )
     })
     .client_request_timeout(env.read_timeout)

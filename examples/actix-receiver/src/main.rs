@@ -19,7 +19,7 @@
 //! anyway): actix-web answers 408 to a request head not received in time
 //! (`client_request_timeout`) and closes connections idle that long
 //! (`keep_alive`); the middleware answers 408 to a body not received in time
-//! (`WebhookConfig::read_timeout`).
+//! (`VerifyConfig::with_read_timeout`).
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -27,19 +27,19 @@ use std::time::{Duration, SystemTime};
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 use example_support::ReceiverEnv;
-use octohook::{DeliveryRecord, Verifier};
-use octohook_actix::extract::Webhook;
-use octohook_actix::{VerifyWebhook, WebhookConfig, rejection_response};
+use octohook::{Answer, DeliveryRecord, Rejection, Verifier};
+use octohook_actix::extract::Verified;
+use octohook_actix::{VerifyConfig, VerifyWebhook, answer_response};
 
 /// How long a client has to send a request head, then its body; and how long an
 /// idle connection stays open.
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-async fn accept(Webhook(delivery): Webhook) -> HttpResponse {
+async fn accept(Verified(delivery): Verified) -> HttpResponse {
     // The line embeds the payload as it is: this one pass checks that it is a
     // JSON object (400 if not), since nothing here deserialises it.
     if let Err(error) = delivery.check_payload() {
-        return rejection_response(&error.into());
+        return answer_response(Answer::from(&Rejection::from(error)));
     }
     let mut out = std::io::stdout().lock();
     let written = DeliveryRecord::new(&delivery, SystemTime::now())
@@ -55,7 +55,7 @@ async fn accept(Webhook(delivery): Webhook) -> HttpResponse {
 #[actix_web::main]
 async fn main() -> ExitCode {
     let ReceiverEnv { secret, bind } = ReceiverEnv::init();
-    let config = WebhookConfig::from(Verifier::new(secret)).read_timeout(READ_TIMEOUT);
+    let config = VerifyConfig::new(Verifier::new(secret)).with_read_timeout(READ_TIMEOUT);
     let server = HttpServer::new(move || {
         App::new().service(
             web::resource("/")

@@ -22,7 +22,7 @@ use example_support::{InboxEnv, print_deliveries};
 use octohook::Verifier;
 use octohook_inbox::{Inbox, SqliteStore};
 use octohook_tower::server::{ServerConfig, serve, shutdown_signal};
-use octohook_tower::{StoreDelivery, VerifyWebhookLayer};
+use octohook_tower::{ReceiveService, VerifyWebhookLayer};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -34,7 +34,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let verify =
         VerifyWebhookLayer::new(Verifier::new(env.secret)).with_read_timeout(config.read_timeout());
     let app = Router::new()
-        .route("/", post_service(StoreDelivery::new(inbox)))
+        .route("/", post_service(ReceiveService::new(inbox)))
         .layer(verify);
     let listener = tokio::net::TcpListener::bind(env.bind).await?;
     eprintln!("listening on http://{}/", listener.local_addr()?);

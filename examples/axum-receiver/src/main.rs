@@ -30,13 +30,13 @@ use axum::routing::post;
 use example_support::ReceiverEnv;
 use octohook::{DeliveryRecord, Verifier};
 use octohook_tower::VerifyWebhookLayer;
-use octohook_tower::extract::{Webhook, WebhookRejection};
+use octohook_tower::extract::{Verified, WebhookRejection};
 use octohook_tower::server::{ServerConfig, serve, shutdown_signal};
 
 /// How long a client has to send a delivery's body.
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-async fn accept(Webhook(delivery): Webhook) -> Result<StatusCode, WebhookRejection> {
+async fn accept(Verified(delivery): Verified) -> Result<StatusCode, WebhookRejection> {
     // The line embeds the payload as it is: this one pass checks that it is a
     // JSON object (400 if not), since nothing here deserialises it.
     delivery.check_payload()?;
