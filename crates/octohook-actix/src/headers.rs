@@ -57,22 +57,6 @@ pub(crate) fn delivery_headers(headers: &ActixHeaderMap) -> Result<HeaderMap, Er
     Ok(converted)
 }
 
-/// Every request header as an `http` 1.x map, for the inbox to keep what it
-/// replays (names or values the other version refuses are skipped).
-#[cfg(feature = "inbox")]
-pub(crate) fn request_headers(headers: &ActixHeaderMap) -> HeaderMap {
-    let mut converted = HeaderMap::with_capacity(headers.len());
-    for (name, value) in headers {
-        if let (Ok(name), Ok(value)) = (
-            http::HeaderName::from_bytes(name.as_str().as_bytes()),
-            HeaderValue::from_bytes(value.as_bytes()),
-        ) {
-            converted.append(name, value);
-        }
-    }
-    converted
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

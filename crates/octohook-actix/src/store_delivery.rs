@@ -3,11 +3,10 @@
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{ContentType, RETRY_AFTER};
-use actix_web::{HttpRequest, HttpResponse, Route, web};
+use actix_web::{HttpResponse, Route, web};
 use octohook_inbox::Inbox;
 
 use crate::extract::Webhook;
-use crate::headers::request_headers;
 
 /// A `POST` route that stores each verified delivery once per (hook, GUID) in
 /// `inbox` and answers as its [`Receipt`](octohook_inbox::Receipt) says: 200 once
@@ -34,24 +33,22 @@ use crate::headers::request_headers;
 /// );
 /// ```
 pub fn store_delivery(inbox: Inbox) -> Route {
-    web::post().to(move |request: HttpRequest, Webhook(delivery): Webhook| {
+    web::post().to(move |Webhook(delivery): Webhook| {
         let inbox = inbox.clone();
         async move {
-            let receipt = inbox
-                .receive(delivery, &request_headers(request.headers()))
-                .await;
-            let status = StatusCode::from_u16(receipt.status().as_u16())
+            let answer = inbox.receive(delivery).await.answer();
+            let status = StatusCode::from_u16(answer.status().as_u16())
                 .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             let mut response = HttpResponse::build(status);
-            if let Some(seconds) = receipt.retry_after_secs() {
+            if let Some(seconds) = answer.retry_after_secs() {
                 response.insert_header((RETRY_AFTER, seconds));
             }
-            if receipt.body().is_empty() {
+            if answer.body().is_empty() {
                 response.finish()
             } else {
                 response
                     .content_type(ContentType::plaintext())
-                    .body(receipt.body())
+                    .body(answer.body().to_owned())
             }
         }
     })

@@ -24,8 +24,9 @@
 //!     embedded and applied at connect time. See [PostgreSQL](#postgresql).
 //! - [`Inbox`]: the hand-off from a receiver: [`Inbox::receive`] a verified
 //!   delivery and answer with its [`Receipt`]: 200 once committed (new or
-//!   duplicate), 503 when nothing was (`octohook-tower`'s `StoreDelivery` and
-//!   `octohook-actix`'s `store_delivery` do it for you). [`Inbox::process`]
+//!   duplicate), 503 when nothing was. An `Inbox` is an
+//!   [`octohook::ReceiveDelivery`], so the framework adapters' receiving routes
+//!   do it for you. [`Inbox::process`]
 //!   starts workers ([`Processing`]) that run a [`Handler`] on each stored
 //!   delivery and [drain](Processing::drain) gracefully.
 //! - [`handlers`]: a typed `Dispatcher` ([`handlers::Dispatch`]), JSON lines,
@@ -41,6 +42,7 @@
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), octohook_inbox::StoreError> {
+//! use octohook::EventKind;
 //! use octohook_inbox::{
 //!     DeliveryKey, DeliveryStatus, AttemptError, Inbox, NewDelivery, Outcome, StoredDelivery,
 //!     WorkerConfig,
@@ -49,8 +51,8 @@
 //! let inbox = Inbox::in_memory();
 //! let key = DeliveryKey::new(None, "a1".parse().unwrap());
 //! // The receiver (usually through `Inbox::accept` with a verified delivery):
-//! assert!(!inbox.insert(NewDelivery::new(key.clone(), "ping", "{}")).await?.is_duplicate());
-//! assert!(inbox.insert(NewDelivery::new(key.clone(), "ping", "{}")).await?.is_duplicate());
+//! assert!(!inbox.insert(NewDelivery::new(key.clone(), EventKind::Ping, "{}")).await?.is_duplicate());
+//! assert!(inbox.insert(NewDelivery::new(key.clone(), EventKind::Ping, "{}")).await?.is_duplicate());
 //!
 //! // A worker, usually spawned with `Worker::run`:
 //! let worker = inbox.worker(WorkerConfig::new("worker-0"));
@@ -109,10 +111,11 @@ mod postgres;
 mod processing;
 mod receipt;
 mod record;
+#[cfg(test)]
+mod signed_delivery;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod store;
-mod stored_headers;
 mod worker;
 
 pub use attempt::Attempt;
@@ -136,7 +139,6 @@ pub use store::{
     Claim, Claimed, DeliveryStore, Inserted, ListPages, ListQuery, PurgeQuery, StatusCounts,
     StoreFuture,
 };
-pub use stored_headers::MAX_STORED_HEADER_BYTES;
 pub use worker::{AttemptError, Backoff, Handler, Outcome, Processed, Worker, WorkerConfig};
 
 /// The README's examples, compiled as doctests so they stay true.

@@ -8,7 +8,7 @@
 //! | [`HANDLER_ATTEMPTS_TOTAL`] | counter | `outcome`: `done`, `retry`, `failed` or `lost` |
 //! | [`HANDLER_DURATION_SECONDS`] | histogram | (none): the time a handler ran, per attempt |
 //! | [`INBOX_DELIVERIES`] | gauge | `status`: `pending`, `processing`, `done`, `failed`; set by [`record_counts`] |
-//! | [`DROPPED_HEADERS_TOTAL`] | counter | (none): `X-GitHub-*`/`X-Hub-*` headers not stored with a delivery (not GitHub's, repeated, or past [`MAX_STORED_HEADER_BYTES`](crate::MAX_STORED_HEADER_BYTES)) |
+//! | [`DROPPED_HEADERS_TOTAL`] | counter | (none): `X-GitHub-*`/`X-Hub-*` headers not stored with a delivery (not GitHub's, repeated, or past [`RawHeaders::MAX_BYTES`](octohook::RawHeaders::MAX_BYTES)) |
 //! | [`DROPPED_HEADER_BYTES_TOTAL`] | counter | (none): their bytes, names and values |
 //!
 //! The gauge is a count of rows, so it is read from the store when it is
@@ -19,10 +19,9 @@
 
 use std::time::Duration;
 
-use octohook::EventKind;
 use octohook::metrics::{Outcome as Received, record_delivery};
+use octohook::{DroppedHeaders, EventKind};
 
-use crate::stored_headers::DroppedHeaders;
 use crate::worker::Outcome;
 use crate::{DeliveryStatus, Receipt, StatusCounts};
 

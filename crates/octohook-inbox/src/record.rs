@@ -7,10 +7,7 @@ use std::str::FromStr;
 use std::time::SystemTime;
 
 use bytes::Bytes;
-use http::HeaderMap;
-use octohook::{ContentType, DeliveryGuid, HookId, VerifiedDelivery};
-
-use crate::stored_headers;
+use octohook::{ContentType, DeliveryGuid, EventKind, HookId, RawHeaders, VerifiedDelivery};
 
 /// The deduplication key of a delivery: the hook it was sent to and its GUID.
 ///
@@ -201,26 +198,24 @@ impl FromStr for DeliveryStatus {
 
 /// A delivery to store: everything a handler, `--exec` or `--forward` needs later.
 ///
-/// Build it from a verified delivery with [`from_verified`](Self::from_verified),
-/// adding the request's headers with
-/// [`with_request_headers`](Self::with_request_headers) so that a forwarder can
-/// replay them.
+/// Build it from a verified delivery with [`from_verified`](Self::from_verified):
+/// the headers it keeps are the ones the delivery was verified with
+/// ([`VerifiedDelivery::raw_headers`]), so that a forwarder can replay them and a
+/// worker can verify the stored delivery again.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct NewDelivery {
     /// The deduplication key.
     pub key: DeliveryKey,
-    /// The event name (`X-GitHub-Event`).
-    pub event: String,
+    /// The event (`X-GitHub-Event`).
+    pub event: EventKind,
     /// The payload's `action`, when it has one.
     pub action: Option<String>,
-    /// The body's media type: `application/json` or
-    /// `application/x-www-form-urlencoded`.
-    pub content_type: String,
-    /// The delivery headers to replay when forwarding, lowercase names in the
-    /// order received. Only GitHub's own headers are kept (see
-    /// [`with_request_headers`](Self::with_request_headers)).
-    pub headers: Vec<(String, String)>,
+    /// How the body is encoded.
+    pub content_type: ContentType,
+    /// GitHub's headers of the request, as received and bounded (see
+    /// [`RawHeaders`]); the signature header among them.
+    pub headers: RawHeaders,
     /// The body exactly as received (what the signature covers).
     pub body: Bytes,
     /// When the receiver got it.
@@ -230,114 +225,53 @@ pub struct NewDelivery {
 impl NewDelivery {
     /// A JSON delivery of `event` with `body`, received now, with no action and
     /// no headers; set the other fields directly.
-    pub fn new(key: DeliveryKey, event: impl Into<String>, body: impl Into<Bytes>) -> Self {
+    pub fn new(key: DeliveryKey, event: EventKind, body: impl Into<Bytes>) -> Self {
         Self {
             key,
-            event: event.into(),
+            event,
             action: None,
-            content_type: ContentType::Json.as_str().to_owned(),
-            headers: Vec::new(),
+            content_type: ContentType::Json,
+            headers: RawHeaders::default(),
             body: body.into(),
             received_at: SystemTime::now(),
         }
     }
 
-    /// What to store of a verified delivery, received now. The headers are
-    /// rebuilt from the parsed delivery headers (without the signature); call
-    /// [`with_request_headers`](Self::with_request_headers) to keep the request's
-    /// own.
+    /// What to store of a verified delivery, received now: its key, event,
+    /// action, encoding, body, and the headers it was verified with (the
+    /// signature included, so that it can be verified again).
+    ///
+    /// ```
+    /// # use bytes::Bytes;
+    /// # use http::HeaderMap;
+    /// use octohook::{sign, Verifier, WebhookSecret};
+    /// use octohook_inbox::NewDelivery;
+    ///
+    /// let secret = WebhookSecret::new("s3cret").unwrap();
+    /// let body = Bytes::from_static(br#"{"action":"opened"}"#);
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert("x-github-event", "issues".parse().unwrap());
+    /// headers.insert("x-github-delivery", "a1".parse().unwrap());
+    /// headers.insert("content-type", "application/json".parse().unwrap());
+    /// headers.insert("cookie", "session=1".parse().unwrap());
+    /// headers.insert("x-hub-signature-256", sign(&secret, &body).parse().unwrap());
+    /// let delivery = Verifier::new(secret).verify(&headers, body).unwrap();
+    ///
+    /// let new = NewDelivery::from_verified(&delivery);
+    /// assert_eq!(new.action.as_deref(), Some("opened"));
+    /// assert!(new.headers.get("x-hub-signature-256").is_some());
+    /// assert_eq!(new.headers.get("cookie"), None);
+    /// ```
     pub fn from_verified(delivery: &VerifiedDelivery) -> Self {
-        let parsed = delivery.headers();
-        let mut headers = vec![
-            (
-                "content-type".to_owned(),
-                parsed.content_type().as_str().to_owned(),
-            ),
-            (
-                "x-github-event".to_owned(),
-                delivery.event_kind().as_str().to_owned(),
-            ),
-            (
-                "x-github-delivery".to_owned(),
-                delivery.guid().as_str().to_owned(),
-            ),
-        ];
-        if let Some(id) = delivery.hook_id() {
-            headers.push(("x-github-hook-id".to_owned(), id.to_string()));
-        }
-        if let Some(target) = delivery.target() {
-            headers.push((
-                "x-github-hook-installation-target-type".to_owned(),
-                target.kind.as_str().to_owned(),
-            ));
-            headers.push((
-                "x-github-hook-installation-target-id".to_owned(),
-                target.id.to_string(),
-            ));
-        }
-        if let Some(agent) = parsed.user_agent() {
-            headers.push(("user-agent".to_owned(), agent.to_owned()));
-        }
-        if let Some(server) = parsed.enterprise() {
-            if let Some(version) = &server.version {
-                headers.push(("x-github-enterprise-version".to_owned(), version.clone()));
-            }
-            if let Some(host) = &server.host {
-                headers.push(("x-github-enterprise-host".to_owned(), host.clone()));
-            }
-        }
         Self {
             key: DeliveryKey::of(delivery),
-            event: delivery.event_kind().as_str().to_owned(),
+            event: delivery.event_kind().clone(),
             action: delivery.action().map(str::to_owned),
-            content_type: parsed.content_type().as_str().to_owned(),
-            headers,
+            content_type: delivery.headers().content_type(),
+            headers: delivery.raw_headers().clone(),
             body: delivery.raw_body().clone(),
             received_at: SystemTime::now(),
         }
-    }
-
-    /// Keeps the request's own delivery headers, to replay them when forwarding:
-    /// those GitHub sends ([`octohook::header::DELIVERY_HEADERS`]: `Content-Type`,
-    /// `User-Agent`, the `X-GitHub-*` headers GitHub documents, and the signatures
-    /// `X-Hub-Signature-256` and `X-Hub-Signature`, so that the receiving service
-    /// can verify the body again), the first value of each, at most
-    /// [`MAX_STORED_HEADER_BYTES`](crate::MAX_STORED_HEADER_BYTES) in all.
-    /// Nothing else is stored: no cookies, no `Authorization`, no proxy headers,
-    /// no other `X-GitHub-*` header. Values that are not visible ASCII are
-    /// skipped (GitHub sends none).
-    ///
-    /// ```
-    /// use http::HeaderMap;
-    /// use octohook_inbox::{DeliveryKey, NewDelivery};
-    ///
-    /// let mut headers = HeaderMap::new();
-    /// headers.insert("x-github-event", "push".parse().unwrap());
-    /// headers.insert("x-github-padding-1", "a".repeat(5000).parse().unwrap());
-    /// let key = DeliveryKey::new(None, "a1".parse().unwrap());
-    /// let new = NewDelivery::new(key, "push", "{}").with_request_headers(&headers);
-    /// assert_eq!(new.headers, [("x-github-event".to_owned(), "push".to_owned())]);
-    /// ```
-    pub fn with_request_headers(mut self, headers: &HeaderMap) -> Self {
-        self.headers = stored_headers::keep(
-            headers
-                .iter()
-                .map(|(name, value)| (name.as_str(), value.to_str().ok())),
-        );
-        self
-    }
-
-    /// The delivery with only the headers a store keeps (see
-    /// [`with_request_headers`](Self::with_request_headers)), whoever filled
-    /// [`headers`](Self::headers): what every store calls before it stores one.
-    pub(crate) fn with_stored_headers(mut self) -> Self {
-        let headers = std::mem::take(&mut self.headers);
-        self.headers = stored_headers::keep(
-            headers
-                .iter()
-                .map(|(name, value)| (name.as_str(), Some(value.as_str()))),
-        );
-        self
     }
 
     /// Sets when the delivery was received.
@@ -448,15 +382,15 @@ pub struct StoredDelivery {
     pub id: StoredDeliveryId,
     /// The deduplication key.
     pub key: DeliveryKey,
-    /// The event name (`X-GitHub-Event`).
-    pub event: String,
+    /// The event (`X-GitHub-Event`).
+    pub event: EventKind,
     /// The payload's `action`, when it has one.
     pub action: Option<String>,
-    /// The body's media type.
-    pub content_type: String,
-    /// The delivery headers kept for forwarding (see
-    /// [`NewDelivery::with_request_headers`]).
-    pub headers: Vec<(String, String)>,
+    /// How the body is encoded.
+    pub content_type: ContentType,
+    /// The headers the delivery was received with (see
+    /// [`NewDelivery::headers`]): what a forward replays.
+    pub headers: RawHeaders,
     /// The body exactly as received.
     pub body: Bytes,
     /// When the receiver got it.
@@ -478,53 +412,7 @@ pub struct StoredDelivery {
 impl StoredDelivery {
     /// The JSON payload: the body itself, or a form body's `payload` field.
     pub fn payload(&self) -> Result<Cow<'_, [u8]>, octohook::Error> {
-        ContentType::from_header(self.content_type.as_bytes())?.payload_json(&self.body)
-    }
-
-    /// The stored headers as a [`HeaderMap`], to forward them, or to verify the
-    /// stored delivery again into an [`octohook::VerifiedDelivery`] (for the typed
-    /// dispatcher) when it was accepted with its signature header
-    /// ([`NewDelivery::with_request_headers`]). Invalid names or values (which
-    /// only a hand-edited store holds) are skipped.
-    ///
-    /// ```
-    /// use octohook::{sign, Verifier, WebhookSecret};
-    /// use octohook_inbox::{DeliveryKey, NewDelivery};
-    ///
-    /// let secret = WebhookSecret::new("s3cret").unwrap();
-    /// let body = br#"{"zen":"Practicality beats purity."}"#;
-    /// let mut new = NewDelivery::new(DeliveryKey::new(None, "a1".parse().unwrap()), "ping", &body[..]);
-    /// new.headers = vec![
-    ///     ("content-type".into(), "application/json".into()),
-    ///     ("x-github-event".into(), "ping".into()),
-    ///     ("x-github-delivery".into(), "a1".into()),
-    ///     ("x-hub-signature-256".into(), sign(&secret, body)),
-    /// ];
-    /// # let stored = {
-    /// #     use octohook_inbox::DeliveryStore;
-    /// #     let store = octohook_inbox::MemoryStore::new();
-    /// #     let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-    /// #     rt.block_on(async {
-    /// #         let key = new.key.clone();
-    /// #         store.insert(new).await.unwrap();
-    /// #         store.get(&key).await.unwrap().unwrap()
-    /// #     })
-    /// # };
-    /// // `stored` is the `StoredDelivery` a worker was handed.
-    /// let verified = Verifier::new(secret).verify(&stored.header_map(), stored.body.clone()).unwrap();
-    /// assert_eq!(verified.guid().as_str(), "a1");
-    /// ```
-    pub fn header_map(&self) -> HeaderMap {
-        let mut map = HeaderMap::with_capacity(self.headers.len());
-        for (name, value) in &self.headers {
-            if let (Ok(name), Ok(value)) = (
-                http::HeaderName::from_bytes(name.as_bytes()),
-                http::HeaderValue::from_str(value),
-            ) {
-                map.append(name, value);
-            }
-        }
-        map
+        self.content_type.payload_json(&self.body)
     }
 
     /// Which attempt at processing this is, counted from 1 (the number of times
@@ -547,7 +435,7 @@ impl StoredDelivery {
     /// that no receiver stored (written by hand, or by an older schema without
     /// the headers).
     pub fn verified(&self) -> Result<VerifiedDelivery, octohook::Error> {
-        let mut headers = self.header_map();
+        let mut headers = self.headers.to_header_map();
         // Rows stored without the request's headers still carry the essentials.
         let essentials = [
             ("content-type", self.content_type.as_str()),
@@ -568,31 +456,42 @@ impl StoredDelivery {
         // it is parsed again only by the handler that reads it.
         VerifiedDelivery::restore_checked(&headers, self.body.clone(), self.action.as_deref())
     }
-
-    /// The first stored header named `name` (lowercase).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(candidate, _)| candidate.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value.as_str())
-    }
 }
 
-/// Serializes stored headers as a JSON array of `[name, value]` pairs.
+/// Serializes stored headers as a JSON array of `[name, value]` pairs (the
+/// SQL stores' `headers` column).
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub(crate) fn headers_to_json(headers: &[(String, String)]) -> String {
-    serde_json::to_string(headers).unwrap_or_else(|_| "[]".to_owned())
+pub(crate) fn headers_to_json(headers: &RawHeaders) -> String {
+    serde_json::to_string(&headers.iter().collect::<Vec<_>>()).unwrap_or_else(|_| "[]".to_owned())
 }
 
-/// The inverse of [`headers_to_json`].
+/// The inverse of [`headers_to_json`], by [`RawHeaders`]' rules.
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) fn headers_from_json(
     id: StoredDeliveryId,
     json: &str,
-) -> Result<Vec<(String, String)>, crate::StoreError> {
-    serde_json::from_str(json).map_err(|error| crate::StoreError::Corrupt {
+) -> Result<RawHeaders, crate::StoreError> {
+    let pairs: Vec<(String, String)> =
+        serde_json::from_str(json).map_err(|error| crate::StoreError::Corrupt {
+            id,
+            reason: format!("headers are not a JSON list of pairs: {error}"),
+        })?;
+    Ok(RawHeaders::from_pairs(
+        pairs
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str())),
+    ))
+}
+
+/// Reads a stored content type back.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn content_type_from_db(
+    id: StoredDeliveryId,
+    content_type: &str,
+) -> Result<ContentType, crate::StoreError> {
+    ContentType::from_header(content_type.as_bytes()).map_err(|_| crate::StoreError::Corrupt {
         id,
-        reason: format!("headers are not a JSON list of pairs: {error}"),
+        reason: format!("{content_type:?} is not a webhook content type"),
     })
 }
 
@@ -668,9 +567,9 @@ impl RowParts {
                 DeliveryKey::hook_id_from_db(self.hook_id),
                 guid_from_db(id, &self.guid)?,
             ),
-            event: self.event,
+            event: EventKind::from_name(&self.event),
             action: self.action,
-            content_type: self.content_type,
+            content_type: content_type_from_db(id, &self.content_type)?,
             headers: headers_from_json(id, &self.headers)?,
             body: Bytes::from(self.body),
             received_at: self.received_at,
@@ -747,23 +646,5 @@ mod tests {
         }
         let message = "1:secret stuff".parse::<DeliveryKey>().unwrap_err();
         assert!(!message.to_string().contains("secret"));
-    }
-
-    #[test]
-    fn only_delivery_headers_are_kept() {
-        let mut headers = HeaderMap::new();
-        headers.insert("x-github-event", "push".parse().unwrap());
-        headers.insert("x-hub-signature-256", "sha256=00".parse().unwrap());
-        headers.insert("authorization", "Bearer secret".parse().unwrap());
-        headers.insert("cookie", "a=b".parse().unwrap());
-        headers.insert("content-type", "application/json".parse().unwrap());
-        let key = DeliveryKey::new(None, "g".parse().unwrap());
-        let delivery = NewDelivery::new(key, "push", "{}").with_request_headers(&headers);
-        let mut names: Vec<&str> = delivery.headers.iter().map(|(n, _)| n.as_str()).collect();
-        names.sort_unstable();
-        assert_eq!(
-            names,
-            ["content-type", "x-github-event", "x-hub-signature-256"]
-        );
     }
 }

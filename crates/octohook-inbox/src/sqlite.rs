@@ -161,6 +161,7 @@ impl SqliteOptions {
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), octohook_inbox::StoreError> {
+/// use octohook::EventKind;
 /// use octohook_inbox::{DeliveryKey, DeliveryStore, NewDelivery, SqliteStore};
 ///
 /// let dir = tempfile::tempdir().unwrap();
@@ -168,7 +169,7 @@ impl SqliteOptions {
 /// let key = DeliveryKey::new(None, "a1".parse().unwrap());
 /// {
 ///     let store = SqliteStore::open(&path).await?;
-///     store.insert(NewDelivery::new(key.clone(), "ping", "{}")).await?;
+///     store.insert(NewDelivery::new(key.clone(), EventKind::Ping, "{}")).await?;
 /// }
 /// let reopened = SqliteStore::open(&path).await?;
 /// assert!(reopened.get(&key).await?.is_some());
@@ -645,7 +646,6 @@ fn read_row(row: &Row<'_>) -> rusqlite::Result<RowParts> {
 
 impl DeliveryStore for SqliteStore {
     fn insert(&self, delivery: NewDelivery) -> StoreFuture<'_, Inserted> {
-        let delivery = delivery.with_stored_headers();
         let inserted = self.call(move |connection| {
             let (hook_id, has_hook_id) = (delivery.key.db_hook_id(), delivery.key.has_hook_id());
             let guid = delivery.key.guid.as_str();
@@ -665,9 +665,9 @@ impl DeliveryStore for SqliteStore {
                             params![
                                 hook_id,
                                 guid,
-                                delivery.event,
+                                delivery.event.as_str(),
                                 delivery.action,
-                                delivery.content_type,
+                                delivery.content_type.as_str(),
                                 headers_to_json(&delivery.headers),
                                 // Kept apart, below.
                                 &[] as &[u8],

@@ -167,6 +167,7 @@ impl ListQuery {
 /// seen twice.
 ///
 /// ```
+/// use octohook::EventKind;
 /// use octohook_inbox::{DeliveryKey, DeliveryStore, ListPages, ListQuery, MemoryStore, NewDelivery};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
@@ -174,7 +175,7 @@ impl ListQuery {
 /// let store = MemoryStore::new();
 /// for guid in ["a1", "a2", "a3"] {
 ///     let key = DeliveryKey::new(None, guid.parse().unwrap());
-///     store.insert(NewDelivery::new(key, "ping", "{}")).await?;
+///     store.insert(NewDelivery::new(key, EventKind::Ping, "{}")).await?;
 /// }
 /// let mut pages = ListPages::new(&store, ListQuery::default().limit(2));
 /// let mut guids = Vec::new();

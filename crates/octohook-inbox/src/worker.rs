@@ -327,12 +327,13 @@ pub struct Processed {
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), octohook_inbox::StoreError> {
+/// use octohook::EventKind;
 /// use octohook_inbox::{
 ///     DeliveryKey, AttemptError, Inbox, NewDelivery, Outcome, StoredDelivery, WorkerConfig,
 /// };
 ///
 /// let inbox = Inbox::in_memory();
-/// inbox.insert(NewDelivery::new(DeliveryKey::new(None, "a1".parse().unwrap()), "ping", "{}")).await?;
+/// inbox.insert(NewDelivery::new(DeliveryKey::new(None, "a1".parse().unwrap()), EventKind::Ping, "{}")).await?;
 ///
 /// let worker = inbox.worker(WorkerConfig::new("worker-0"));
 /// let handler = |delivery: StoredDelivery| async move {
@@ -571,6 +572,7 @@ mod tests {
 
     use super::*;
     use crate::{Inbox, NewDelivery};
+    use octohook::EventKind;
 
     #[test]
     fn jittered_delays_stay_within_half_and_all_of_the_ceiling_and_spread() {
@@ -624,7 +626,7 @@ mod tests {
             "72d3162e-cc78-11e3".parse().unwrap(),
         );
         inbox
-            .insert(NewDelivery::new(key, "issues", "{}"))
+            .insert(NewDelivery::new(key, EventKind::Issues, "{}"))
             .await
             .unwrap();
         let handler = |_: StoredDelivery| async {
@@ -657,7 +659,7 @@ mod tests {
         let inbox = Inbox::in_memory();
         let key = DeliveryKey::new(None, "a1".parse().unwrap());
         inbox
-            .insert(NewDelivery::new(key, "ping", "{}"))
+            .insert(NewDelivery::new(key, EventKind::Ping, "{}"))
             .await
             .unwrap();
         let finished = Arc::new(AtomicBool::new(false));

@@ -7,7 +7,6 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use http::{Request, Response};
 use http_body_util::Full;
 use octohook::VerifiedDelivery;
@@ -68,22 +67,7 @@ impl<B> Service<Request<B>> for StoreDelivery {
             let Some(delivery) = parts.extensions.remove::<VerifiedDelivery>() else {
                 return Ok(rejection_response(&Rejection::NotConfigured));
             };
-            let receipt = inbox.receive(delivery, &parts.headers).await;
-            let mut response =
-                Response::new(Full::new(Bytes::from_static(receipt.body().as_bytes())));
-            *response.status_mut() = receipt.status();
-            if let Some(seconds) = receipt.retry_after_secs() {
-                response
-                    .headers_mut()
-                    .insert(RETRY_AFTER, HeaderValue::from(seconds));
-            }
-            if !receipt.body().is_empty() {
-                response.headers_mut().insert(
-                    CONTENT_TYPE,
-                    HeaderValue::from_static(Rejection::CONTENT_TYPE),
-                );
-            }
-            Ok(response)
+            Ok(inbox.receive(delivery).await.answer().into_response())
         })
     }
 }

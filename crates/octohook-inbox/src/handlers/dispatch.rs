@@ -34,8 +34,9 @@ use crate::{AttemptError, Handler, StoredDelivery};
 /// });
 /// let inbox = Inbox::in_memory();
 /// let processing = inbox.process(Dispatch::new(dispatcher), 1, WorkerConfig::new("w"));
+/// # use octohook::EventKind;
 /// # use octohook_inbox::{DeliveryKey, NewDelivery};
-/// # let mut new = NewDelivery::new(DeliveryKey::new(None, "a1".parse().unwrap()), "issues",
+/// # let mut new = NewDelivery::new(DeliveryKey::new(None, "a1".parse().unwrap()), EventKind::Issues,
 /// #     r#"{"action":"opened","issue":{"id":1,"number":7},"repository":{},"sender":{}}"#);
 /// # new.action = Some("opened".into());
 /// // A receiver accepts a verified delivery of `issues.opened` into the inbox:

@@ -631,7 +631,6 @@ fn read_delivery(row: &Row) -> Result<StoredDelivery, StoreError> {
 
 impl DeliveryStore for PostgresStore {
     fn insert(&self, delivery: NewDelivery) -> StoreFuture<'_, Inserted> {
-        let delivery = delivery.with_stored_headers();
         Box::pin(async move {
             let (hook_id, has_hook_id) = (delivery.key.db_hook_id(), delivery.key.has_hook_id());
             let guid = delivery.key.guid.as_str();
@@ -666,9 +665,9 @@ impl DeliveryStore for PostgresStore {
                         &[
                             &hook_id,
                             &guid,
-                            &delivery.event,
+                            &delivery.event.as_str(),
                             &delivery.action,
-                            &delivery.content_type,
+                            &delivery.content_type.as_str(),
                             &headers,
                             &body,
                             &delivery.received_at,
