@@ -7,7 +7,12 @@ use std::str::FromStr;
 use std::time::SystemTime;
 
 use bytes::Bytes;
-use octohook::{ContentType, DeliveryGuid, EventKind, HookId, RawHeaders, VerifiedDelivery};
+use http::header::CONTENT_TYPE;
+use octohook::header::{X_GITHUB_DELIVERY, X_GITHUB_EVENT, X_GITHUB_HOOK_ID};
+use octohook::{
+    ContentType, DeliveryGuid, DeliveryRecord, EventKind, HookId, RawHeaders, RecordParts,
+    VerifiedDelivery, Verifier,
+};
 
 /// The deduplication key of a delivery: the hook it was sent to and its GUID.
 ///
@@ -428,33 +433,80 @@ impl StoredDelivery {
         &self.key
     }
 
-    /// The stored delivery as the [`VerifiedDelivery`] it was accepted as, for
-    /// the typed [`Dispatcher`](octohook::Dispatcher) and
-    /// [`DeliveryRecord`](octohook::DeliveryRecord), without verifying its
-    /// signature again (see [`VerifiedDelivery::restore`]). Fails only on a row
-    /// that no receiver stored (written by hand, or by an older schema without
-    /// the headers).
-    pub fn verified(&self) -> Result<VerifiedDelivery, octohook::Error> {
+    /// Verifies the stored delivery again, as it was received: a fresh MAC
+    /// check of the stored body against `verifier`'s secrets, with the stored
+    /// headers (the signature header among them). The way a stored delivery
+    /// reaches the typed [`Dispatcher`](octohook::Dispatcher): a row changed in
+    /// the store, or signed with a secret that has since been rotated out, fails
+    /// here ([`octohook::Error::SignatureMismatch`] and the other 401 errors),
+    /// and so does a row stored without its signature header.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # use bytes::Bytes;
+    /// # use http::HeaderMap;
+    /// use octohook::{sign, Error, Verifier, WebhookSecret};
+    /// use octohook_inbox::{DeliveryKey, Inbox};
+    ///
+    /// let secret = WebhookSecret::new("s3cret").unwrap();
+    /// let body = Bytes::from_static(br#"{"zen":"Practicality beats purity."}"#);
+    /// # let mut headers = HeaderMap::new();
+    /// # headers.insert("x-github-event", "ping".parse().unwrap());
+    /// # headers.insert("x-github-delivery", "a1".parse().unwrap());
+    /// # headers.insert("content-type", "application/json".parse().unwrap());
+    /// # headers.insert("x-hub-signature-256", sign(&secret, &body).parse().unwrap());
+    /// let verifier = Verifier::new(secret);
+    /// let inbox = Inbox::in_memory();
+    /// inbox.receive(verifier.verify(&headers, body).unwrap()).await.answer();
+    ///
+    /// // A worker is handed the `StoredDelivery`:
+    /// let key = DeliveryKey::new(None, "a1".parse().unwrap());
+    /// let stored = inbox.store().get(&key).await.unwrap().unwrap();
+    /// assert_eq!(stored.verify(&verifier).unwrap().guid().as_str(), "a1");
+    ///
+    /// // Once its secret is rotated out, it no longer verifies.
+    /// let rotated = Verifier::new(WebhookSecret::new("n3w").unwrap());
+    /// assert!(matches!(stored.verify(&rotated), Err(Error::SignatureMismatch)));
+    /// # }
+    /// ```
+    pub fn verify(&self, verifier: &Verifier) -> Result<VerifiedDelivery, octohook::Error> {
         let mut headers = self.headers.to_header_map();
-        // Rows stored without the request's headers still carry the essentials.
+        // Rows stored by older versions may lack some of the delivery headers;
+        // the store's typed columns hold them. (GitHub signs only the body.)
         let essentials = [
-            ("content-type", self.content_type.as_str()),
-            ("x-github-event", self.event.as_str()),
-            ("x-github-delivery", self.key.guid.as_str()),
+            (CONTENT_TYPE, self.content_type.as_str()),
+            (X_GITHUB_EVENT, self.event.as_str()),
+            (X_GITHUB_DELIVERY, self.key.guid.as_str()),
         ];
         for (name, value) in essentials {
-            if !headers.contains_key(name)
+            if !headers.contains_key(&name)
                 && let Ok(value) = http::HeaderValue::from_str(value)
             {
                 headers.insert(name, value);
             }
         }
-        if let (Some(id), false) = (self.key.hook_id, headers.contains_key("x-github-hook-id")) {
-            headers.insert("x-github-hook-id", http::HeaderValue::from(id.get()));
+        if let (Some(id), false) = (self.key.hook_id, headers.contains_key(X_GITHUB_HOOK_ID)) {
+            headers.insert(X_GITHUB_HOOK_ID, http::HeaderValue::from(id.get()));
         }
-        // The payload was checked when it was received, and its action kept:
-        // it is parsed again only by the handler that reads it.
-        VerifiedDelivery::restore_checked(&headers, self.body.clone(), self.action.as_deref())
+        verifier.verify(&headers, self.body.clone())
+    }
+
+    /// The stored delivery's line, as `octohook serve --out` writes it (see
+    /// [`DeliveryRecord`]), made of what the store kept: no second signature
+    /// check, the payload written as it was checked when received. Fails only
+    /// when a form body's `payload` field cannot be decoded (a row no receiver
+    /// stored).
+    pub fn record(&self) -> Result<DeliveryRecord<'_>, octohook::Error> {
+        let parts = RecordParts {
+            event: &self.event,
+            guid: &self.key.guid,
+            hook_id: self.key.hook_id,
+            action: self.action.as_deref(),
+            payload: self.payload()?,
+            headers: &self.headers,
+        };
+        Ok(DeliveryRecord::from_parts(parts, self.received_at))
     }
 }
 
