@@ -44,7 +44,7 @@
 //! # async fn main() -> Result<(), octohook_inbox::StoreError> {
 //! use octohook::EventKind;
 //! use octohook_inbox::{
-//!     DeliveryKey, DeliveryStatus, AttemptError, Inbox, NewDelivery, Outcome, StoredDelivery,
+//!     DeliveryKey, DeliveryStatus, AttemptError, Inbox, NewDelivery, AttemptOutcome, StoredDelivery,
 //!     WorkerConfig,
 //! };
 //!
@@ -60,7 +60,7 @@
 //!     assert_eq!(delivery.payload().unwrap().as_ref(), b"{}");
 //!     Ok::<(), AttemptError>(())
 //! };
-//! assert_eq!(worker.run_once(&handler).await?.unwrap().outcome, Outcome::Done);
+//! assert_eq!(worker.run_once(&handler).await?.unwrap().outcome, AttemptOutcome::Done);
 //! assert_eq!(inbox.store().get(&key).await?.unwrap().status, DeliveryStatus::Done);
 //! # Ok(())
 //! # }
@@ -100,36 +100,40 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod attempt;
+mod delivery_key;
+mod delivery_status;
 mod error;
 pub mod handlers;
 mod inbox;
 mod memory;
 #[cfg(feature = "metrics")]
 pub mod metrics;
+mod new_delivery;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod processing;
 mod receipt;
-mod record;
 #[cfg(test)]
 mod signed_delivery;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod sql_row;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod store;
+mod stored_delivery;
 mod worker;
 
 pub use attempt::Attempt;
+pub use delivery_key::{BadDeliveryKey, DeliveryKey};
+pub use delivery_status::{DeliveryStatus, UnknownStatus};
 pub use error::{StoreError, TlsError};
 pub use inbox::Inbox;
 pub use memory::{DEFAULT_MAX_FINISHED, DEFAULT_SIZE_LIMIT, DEFAULT_TTL, MemoryStore};
+pub use new_delivery::NewDelivery;
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresOptions, PostgresStore, SslMode, UnknownSslMode};
 pub use processing::{Drained, Processing};
 pub use receipt::Receipt;
-pub use record::{
-    BadDeliveryKey, DeliveryKey, DeliveryStatus, Lease, NewDelivery, StoredDelivery,
-    StoredDeliveryId, UnknownStatus,
-};
 /// The rustls version [`PostgresOptions::tls_config`] takes a configuration of.
 #[cfg(feature = "postgres")]
 pub use rustls;
@@ -139,7 +143,8 @@ pub use store::{
     Claim, Claimed, DeliveryStore, Inserted, ListPages, ListQuery, PurgeQuery, StatusCounts,
     StoreFuture,
 };
-pub use worker::{AttemptError, Backoff, Handler, Outcome, Processed, Worker, WorkerConfig};
+pub use stored_delivery::{Lease, StoredDelivery, StoredDeliveryId};
+pub use worker::{AttemptError, AttemptOutcome, Backoff, Handler, Processed, Worker, WorkerConfig};
 
 /// The README's examples, compiled as doctests so they stay true.
 #[cfg(all(doctest, feature = "sqlite"))]

@@ -11,7 +11,7 @@ use rusqlite::blob::ZeroBlob;
 use rusqlite::{Connection, ErrorCode, MAIN_DB, OpenFlags, OptionalExtension, Row, params};
 use tokio::sync::{Notify, oneshot};
 
-use crate::record::{RowParts, headers_to_json};
+use crate::sql_row::{RowParts, headers_to_json};
 use crate::store::StoreFuture;
 use crate::{
     Claim, Claimed, DeliveryKey, DeliveryStatus, DeliveryStore, Inserted, ListQuery, NewDelivery,
@@ -951,7 +951,7 @@ impl DeliveryStore for SqliteStore {
             for row in rows {
                 let (status, count) = row.map_err(classify)?;
                 let status =
-                    crate::record::status_from_db(crate::StoredDeliveryId::new(0), &status)?;
+                    crate::sql_row::status_from_db(crate::StoredDeliveryId::new(0), &status)?;
                 counts.add(status, u64::try_from(count).unwrap_or(0));
             }
             Ok(counts)

@@ -131,11 +131,11 @@ mod tests {
 
     use super::*;
     use crate::signed_delivery::{signed, verifier};
-    use crate::{DeliveryKey, DeliveryStatus, Inbox, NewDelivery, Outcome, WorkerConfig};
+    use crate::{AttemptOutcome, DeliveryKey, DeliveryStatus, Inbox, NewDelivery, WorkerConfig};
 
     /// Runs one attempt of `dispatch` on the inbox's only delivery, and returns
     /// its outcome and the error it left.
-    async fn attempt(inbox: &Inbox, dispatch: &Dispatch) -> (Outcome, Option<String>) {
+    async fn attempt(inbox: &Inbox, dispatch: &Dispatch) -> (AttemptOutcome, Option<String>) {
         let processed = inbox
             .worker(WorkerConfig::new("w").max_attempts(5))
             .run_once(dispatch)
@@ -152,7 +152,10 @@ mod tests {
         let delivery = signed("ping", "ok-1", br#"{"zen":"Non-blocking is better."}"#);
         assert!(inbox.receive(delivery).await.is_committed());
         let dispatch = Dispatch::new(Dispatcher::new(), verifier());
-        assert_eq!(attempt(&inbox, &dispatch).await, (Outcome::Done, None));
+        assert_eq!(
+            attempt(&inbox, &dispatch).await,
+            (AttemptOutcome::Done, None)
+        );
     }
 
     #[tokio::test]
@@ -180,7 +183,7 @@ mod tests {
             attempt(&edited, &Dispatch::new(Dispatcher::new(), verifier())).await;
 
         for (outcome, error) in [(outcome, error), (edited_outcome, edited_error)] {
-            assert_eq!(outcome, Outcome::Failed { attempts: 1 });
+            assert_eq!(outcome, AttemptOutcome::Failed { attempts: 1 });
             let error = error.expect("the error is kept");
             assert!(error.contains("signature no longer verifies"), "{error}");
             assert!(!error.contains(&signature[7..]), "{error}");
@@ -199,7 +202,7 @@ mod tests {
             .await
             .unwrap();
         let (outcome, error) = attempt(&inbox, &Dispatch::new(Dispatcher::new(), verifier())).await;
-        assert_eq!(outcome, Outcome::Failed { attempts: 1 });
+        assert_eq!(outcome, AttemptOutcome::Failed { attempts: 1 });
         assert!(error.unwrap().contains("no longer verifies"));
     }
 }

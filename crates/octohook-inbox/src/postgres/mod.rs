@@ -28,7 +28,7 @@ pub use tls::{SslMode, UnknownSslMode};
 use listen::Listener;
 use tls::{MakeRustls, Roots};
 
-use crate::record::{RowParts, headers_to_json};
+use crate::sql_row::{RowParts, headers_to_json};
 use crate::store::StoreFuture;
 use crate::{
     Claim, Claimed, DeliveryKey, DeliveryStatus, DeliveryStore, Inserted, ListQuery, NewDelivery,
@@ -908,7 +908,7 @@ impl DeliveryStore for PostgresStore {
                 let status: String = row.try_get(0).map_err(classify)?;
                 let count: i64 = row.try_get(1).map_err(classify)?;
                 let status =
-                    crate::record::status_from_db(crate::StoredDeliveryId::new(0), &status)?;
+                    crate::sql_row::status_from_db(crate::StoredDeliveryId::new(0), &status)?;
                 counts.add(status, u64::try_from(count).unwrap_or(0));
             }
             Ok(counts)

@@ -8,8 +8,8 @@ use std::time::{Duration, SystemTime};
 use octohook::header::DELIVERY_HEADERS;
 use octohook::{ContentType, EventKind, RawHeaders};
 use octohook_inbox::{
-    AttemptError, Backoff, DeliveryStatus, Inbox, Inserted, ListPages, ListQuery, NewDelivery,
-    Outcome, PurgeQuery, StoreError, StoredDelivery, StoredDeliveryId, WorkerConfig,
+    AttemptError, AttemptOutcome, Backoff, DeliveryStatus, Inbox, Inserted, ListPages, ListQuery,
+    NewDelivery, PurgeQuery, StoreError, StoredDelivery, StoredDeliveryId, WorkerConfig,
 };
 
 use crate::{Backend, delivery, key};
@@ -226,7 +226,7 @@ pub(crate) async fn concurrent_workers_never_share_a_delivery(backend: Backend) 
             };
             let mut done = 0;
             while let Some(processed) = worker.run_once(&handler).await.unwrap() {
-                assert_eq!(processed.outcome, Outcome::Done);
+                assert_eq!(processed.outcome, AttemptOutcome::Done);
                 done += 1;
             }
             done
@@ -267,7 +267,7 @@ pub(crate) async fn failed_attempts_are_retried_with_backoff(backend: Backend) {
     let first = worker.run_once(&handler).await.unwrap().unwrap();
     assert_eq!(
         first.outcome,
-        Outcome::Retrying {
+        AttemptOutcome::Retrying {
             attempt: 1,
             delay: Duration::from_millis(300)
         }
@@ -283,7 +283,7 @@ pub(crate) async fn failed_attempts_are_retried_with_backoff(backend: Backend) {
     let second = worker.run_once(&handler).await.unwrap().unwrap();
     assert_eq!(
         second.outcome,
-        Outcome::Retrying {
+        AttemptOutcome::Retrying {
             attempt: 2,
             delay: Duration::from_millis(600)
         }
@@ -295,7 +295,7 @@ pub(crate) async fn failed_attempts_are_retried_with_backoff(backend: Backend) {
     );
     tokio::time::sleep(Duration::from_millis(400)).await;
     let third = worker.run_once(&handler).await.unwrap().unwrap();
-    assert_eq!(third.outcome, Outcome::Done);
+    assert_eq!(third.outcome, AttemptOutcome::Done);
     let stored = inbox.store().get(&first.key).await.unwrap().unwrap();
     assert_eq!(stored.status, DeliveryStatus::Done);
     assert_eq!(stored.attempts, 3);
@@ -316,10 +316,10 @@ pub(crate) async fn deliveries_fail_after_max_attempts_and_can_be_requeued(backe
     let first = worker.run_once(&failing).await.unwrap().unwrap();
     assert!(matches!(
         first.outcome,
-        Outcome::Retrying { attempt: 1, .. }
+        AttemptOutcome::Retrying { attempt: 1, .. }
     ));
     let second = worker.run_once(&failing).await.unwrap().unwrap();
-    assert_eq!(second.outcome, Outcome::Failed { attempts: 2 });
+    assert_eq!(second.outcome, AttemptOutcome::Failed { attempts: 2 });
     assert!(worker.run_once(&failing).await.unwrap().is_none());
     let stored = inbox.store().get(&first.key).await.unwrap().unwrap();
     assert_eq!(stored.status, DeliveryStatus::Failed);
@@ -331,7 +331,7 @@ pub(crate) async fn deliveries_fail_after_max_attempts_and_can_be_requeued(backe
     inbox.insert(delivery(Some(1), "hopeless")).await.unwrap();
     let permanent = |_: StoredDelivery| async { Err(AttemptError::permanent("bad payload")) };
     let hopeless = worker.run_once(&permanent).await.unwrap().unwrap();
-    assert_eq!(hopeless.outcome, Outcome::Failed { attempts: 1 });
+    assert_eq!(hopeless.outcome, AttemptOutcome::Failed { attempts: 1 });
 
     // `octohook inbox retry`.
     assert!(inbox.store().requeue(&first.key).await.unwrap());
@@ -341,7 +341,10 @@ pub(crate) async fn deliveries_fail_after_max_attempts_and_can_be_requeued(backe
         (DeliveryStatus::Pending, 0)
     );
     let again = worker.run_once(&ok).await.unwrap().unwrap();
-    assert_eq!((again.key, again.outcome), (first.key, Outcome::Done));
+    assert_eq!(
+        (again.key, again.outcome),
+        (first.key, AttemptOutcome::Done)
+    );
     assert!(
         !inbox
             .store()
@@ -424,7 +427,7 @@ pub(crate) async fn workers_give_up_on_deliveries_that_keep_killing_them(backend
         panic!("a delivery past its attempts must not run again");
     };
     let processed = worker.run_once(&must_not_run).await.unwrap().unwrap();
-    assert_eq!(processed.outcome, Outcome::Failed { attempts: 2 });
+    assert_eq!(processed.outcome, AttemptOutcome::Failed { attempts: 2 });
     let stored = inbox.store().get(&processed.key).await.unwrap().unwrap();
     assert_eq!(stored.status, DeliveryStatus::Failed);
     assert!(
@@ -441,7 +444,7 @@ pub(crate) async fn a_panicking_handler_counts_as_a_failed_attempt(backend: Back
     let processed = worker.run_once(&panicking).await.unwrap().unwrap();
     assert!(matches!(
         processed.outcome,
-        Outcome::Retrying { attempt: 1, .. }
+        AttemptOutcome::Retrying { attempt: 1, .. }
     ));
     let stored = inbox.store().get(&processed.key).await.unwrap().unwrap();
     assert_eq!(stored.last_error.as_deref(), Some("the handler panicked"));
