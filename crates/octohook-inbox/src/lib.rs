@@ -113,6 +113,8 @@ mod new_delivery;
 mod postgres;
 mod processing;
 mod receipt;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod schema_version;
 #[cfg(test)]
 mod signed_delivery;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]

@@ -504,18 +504,23 @@ mod tests {
         )
     }
 
+    /// Marks the claimed delivery done, as a worker's completion does.
+    fn finish(store: &MemoryStore, claim: &Claim) {
+        store
+            .with_claim(claim, |delivery, _| {
+                delivery.status = DeliveryStatus::Done;
+                delivery.lease = None;
+            })
+            .unwrap();
+    }
+
     #[test]
     fn finished_deliveries_are_forgotten_beyond_the_cap() {
         let store = MemoryStore::with_limits(DEFAULT_TTL, 2);
         for guid in ["a", "b", "c"] {
             store.insert_now(new(guid)).unwrap();
             let claimed = store.claim_now("w", Duration::from_secs(5)).unwrap();
-            store
-                .with_claim(&claimed.claim, |delivery, _| {
-                    delivery.status = DeliveryStatus::Done;
-                    delivery.lease = None;
-                })
-                .unwrap();
+            finish(&store, &claimed.claim);
         }
         let state = store.lock();
         assert_eq!(state.rows.len(), 2);
@@ -531,12 +536,7 @@ mod tests {
         store.insert_now(new("waiting").received_at(old)).unwrap();
         let claimed = store.claim_now("w", Duration::from_secs(5)).unwrap();
         assert_eq!(claimed.delivery.key.guid.as_str(), "done");
-        store
-            .with_claim(&claimed.claim, |delivery, _| {
-                delivery.status = DeliveryStatus::Done;
-                delivery.lease = None;
-            })
-            .unwrap();
+        finish(&store, &claimed.claim);
         // The completion itself swept the expired row.
         let state = store.lock();
         assert_eq!(state.rows.len(), 1);
@@ -551,12 +551,7 @@ mod tests {
         let store = MemoryStore::new().with_size_limit(2 * body("a"));
         store.insert_now(new("a")).unwrap();
         let claimed = store.claim_now("w", Duration::from_secs(5)).unwrap();
-        store
-            .with_claim(&claimed.claim, |delivery, _| {
-                delivery.status = DeliveryStatus::Done;
-                delivery.lease = None;
-            })
-            .unwrap();
+        finish(&store, &claimed.claim);
         store.insert_now(new("b")).unwrap();
         // Full: the finished "a" makes room for "c".
         store.insert_now(new("c")).unwrap();

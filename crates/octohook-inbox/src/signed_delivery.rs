@@ -18,14 +18,25 @@ pub(crate) fn verifier() -> Verifier {
 /// A JSON delivery of `event` with GUID `guid` and `body`, signed with
 /// [`secret`] and verified.
 pub(crate) fn signed(event: &str, guid: &str, body: &'static [u8]) -> VerifiedDelivery {
+    let headers = [
+        ("x-github-event", event),
+        ("x-github-delivery", guid),
+        ("content-type", "application/json"),
+    ];
+    signed_with(&headers, body)
+}
+
+/// A delivery with `headers` and `body`, signed with [`secret`] and verified.
+pub(crate) fn signed_with(
+    headers: &[(&'static str, &str)],
+    body: &'static [u8],
+) -> VerifiedDelivery {
     let body = Bytes::from_static(body);
-    let mut headers = HeaderMap::new();
-    headers.insert("x-github-event", event.parse().expect("event name"));
-    headers.insert("x-github-delivery", guid.parse().expect("GUID"));
-    headers.insert("content-type", "application/json".parse().expect("ASCII"));
-    headers.insert(
-        "x-hub-signature-256",
-        sign(&secret(), &body).parse().expect("ASCII"),
-    );
-    verifier().verify(&headers, body).expect("signed")
+    let mut map = HeaderMap::new();
+    for &(name, value) in headers {
+        map.insert(name, value.parse().expect("a header value"));
+    }
+    let signature = sign(&secret(), &body).parse().expect("ASCII");
+    map.insert("x-hub-signature-256", signature);
+    verifier().verify(&map, body).expect("signed")
 }

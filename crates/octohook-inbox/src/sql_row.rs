@@ -6,7 +6,10 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use octohook::{ContentType, DeliveryGuid, EventKind, RawHeaders};
 
-use crate::{DeliveryKey, DeliveryStatus, Lease, StoredDelivery, StoredDeliveryId, UnknownStatus};
+use crate::{
+    DeliveryKey, DeliveryStatus, Lease, StatusCounts, StoreError, StoredDelivery, StoredDeliveryId,
+    UnknownStatus,
+};
 
 /// Serializes stored headers as a JSON array of `[name, value]` pairs (the
 /// SQL stores' `headers` column).
@@ -18,52 +21,53 @@ pub(crate) fn headers_to_json(headers: &RawHeaders) -> String {
 pub(crate) fn headers_from_json(
     id: StoredDeliveryId,
     json: &str,
-) -> Result<RawHeaders, crate::StoreError> {
-    let pairs: Vec<(String, String)> =
-        serde_json::from_str(json).map_err(|error| crate::StoreError::Corrupt {
-            id,
-            reason: format!("headers are not a JSON list of pairs: {error}"),
-        })?;
-    Ok(RawHeaders::from_pairs(
-        pairs
-            .iter()
-            .map(|(name, value)| (name.as_str(), value.as_str())),
-    ))
+) -> Result<RawHeaders, StoreError> {
+    let pairs: Vec<(String, String)> = serde_json::from_str(json)
+        .map_err(|error| corrupt(id, format!("headers are not a JSON list of pairs: {error}")))?;
+    let pairs = pairs
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()));
+    Ok(RawHeaders::from_pairs(pairs))
+}
+
+/// Why a row cannot be read back: what no store wrote.
+fn corrupt(id: StoredDeliveryId, reason: String) -> StoreError {
+    StoreError::Corrupt { id, reason }
 }
 
 /// Reads a stored content type back.
-pub(crate) fn content_type_from_db(
-    id: StoredDeliveryId,
-    content_type: &str,
-) -> Result<ContentType, crate::StoreError> {
-    ContentType::from_header(content_type.as_bytes()).map_err(|_| crate::StoreError::Corrupt {
-        id,
-        reason: format!("{content_type:?} is not a webhook content type"),
-    })
+fn content_type_from_db(id: StoredDeliveryId, text: &str) -> Result<ContentType, StoreError> {
+    ContentType::from_header(text.as_bytes())
+        .map_err(|_| corrupt(id, format!("{text:?} is not a webhook content type")))
 }
 
 /// Reads a stored GUID back.
-pub(crate) fn guid_from_db(
-    id: StoredDeliveryId,
-    guid: &str,
-) -> Result<DeliveryGuid, crate::StoreError> {
-    guid.parse().map_err(|_| crate::StoreError::Corrupt {
-        id,
-        reason: format!("{guid:?} is not a delivery GUID"),
-    })
+fn guid_from_db(id: StoredDeliveryId, text: &str) -> Result<DeliveryGuid, StoreError> {
+    text.parse()
+        .map_err(|_| corrupt(id, format!("{text:?} is not a delivery GUID")))
 }
 
 /// Reads a stored status back.
-pub(crate) fn status_from_db(
-    id: StoredDeliveryId,
-    status: &str,
-) -> Result<DeliveryStatus, crate::StoreError> {
-    status
-        .parse()
-        .map_err(|error: UnknownStatus| crate::StoreError::Corrupt {
-            id,
-            reason: error.to_string(),
-        })
+fn status_from_db(id: StoredDeliveryId, text: &str) -> Result<DeliveryStatus, StoreError> {
+    text.parse()
+        .map_err(|error: UnknownStatus| corrupt(id, error.to_string()))
+}
+
+/// How many deliveries are in each status, one `(status, count)` row each.
+pub(crate) const COUNT_BY_STATUS: &str =
+    "SELECT status, COUNT(*) FROM octohook_deliveries GROUP BY status";
+
+/// The counts of the rows [`COUNT_BY_STATUS`] read.
+pub(crate) fn counts_from_rows(
+    rows: impl IntoIterator<Item = Result<(String, i64), StoreError>>,
+) -> Result<StatusCounts, StoreError> {
+    let mut counts = StatusCounts::default();
+    for row in rows {
+        let (status, count) = row?;
+        let status = status_from_db(StoredDeliveryId::new(0), &status)?;
+        counts.add(status, u64::try_from(count).unwrap_or(0));
+    }
+    Ok(counts)
 }
 
 /// A stored row as the SQL stores read it, before it is checked.
@@ -90,7 +94,7 @@ pub(crate) struct RowParts {
 
 impl RowParts {
     /// The delivery, and the sequence number of its latest claim.
-    pub(crate) fn into_delivery(self) -> Result<(StoredDelivery, i64), crate::StoreError> {
+    pub(crate) fn into_delivery(self) -> Result<(StoredDelivery, i64), StoreError> {
         let id = self.id;
         let status = status_from_db(id, &self.status)?;
         let (next_attempt_at, lease) = match status {

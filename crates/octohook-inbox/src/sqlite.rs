@@ -11,7 +11,8 @@ use rusqlite::blob::ZeroBlob;
 use rusqlite::{Connection, ErrorCode, MAIN_DB, OpenFlags, OptionalExtension, Row, params};
 use tokio::sync::{Notify, oneshot};
 
-use crate::sql_row::{RowParts, headers_to_json};
+use crate::schema_version;
+use crate::sql_row::{self, RowParts, headers_to_json};
 use crate::store::StoreFuture;
 use crate::{
     Claim, Claimed, DeliveryKey, DeliveryStatus, DeliveryStore, Inserted, ListQuery, NewDelivery,
@@ -434,27 +435,17 @@ fn check_schema(connection: &Connection) -> Result<(), StoreError> {
         ));
     }
     let found: i64 = connection
-        .query_row(
-            "SELECT COALESCE(MAX(version), 0) FROM octohook_schema",
-            [],
-            |row| row.get(0),
-        )
+        .query_row(schema_version::SELECT_VERSION, [], |row| row.get(0))
         .map_err(classify)?;
-    let supported = MIGRATIONS.last().map_or(0, |(version, _)| *version);
-    if found > supported {
-        return Err(StoreError::SchemaTooNew { found, supported });
-    }
-    if found < supported {
-        return Err(StoreError::NotAnInbox(format!(
-            "schema version {found}, older than {supported}: open it read-write once to migrate it"
-        )));
-    }
-    Ok(())
+    schema_version::exactly(
+        found,
+        schema_version::latest(MIGRATIONS),
+        "open the file read-write once to migrate them",
+    )
 }
 
 /// Applies the migrations the database has not seen, in one transaction.
 fn migrate(connection: &Connection) -> Result<(), StoreError> {
-    let supported = MIGRATIONS.last().map_or(0, |(version, _)| *version);
     connection
         .execute_batch(
             "BEGIN IMMEDIATE; \
@@ -463,15 +454,9 @@ fn migrate(connection: &Connection) -> Result<(), StoreError> {
         .map_err(classify)?;
     let result = (|| {
         let found: i64 = connection
-            .query_row(
-                "SELECT COALESCE(MAX(version), 0) FROM octohook_schema",
-                [],
-                |row| row.get(0),
-            )
+            .query_row(schema_version::SELECT_VERSION, [], |row| row.get(0))
             .map_err(classify)?;
-        if found > supported {
-            return Err(StoreError::SchemaTooNew { found, supported });
-        }
+        schema_version::not_newer(found, schema_version::latest(MIGRATIONS))?;
         for (version, sql) in MIGRATIONS.iter().filter(|(version, _)| *version > found) {
             connection.execute_batch(sql).map_err(classify)?;
             connection
@@ -940,21 +925,12 @@ impl DeliveryStore for SqliteStore {
     fn counts(&self) -> StoreFuture<'_, StatusCounts> {
         self.read(|connection| {
             let mut statement = connection
-                .prepare_cached("SELECT status, COUNT(*) FROM octohook_deliveries GROUP BY status")
+                .prepare_cached(sql_row::COUNT_BY_STATUS)
                 .map_err(classify)?;
             let rows = statement
-                .query_map([], |row| {
-                    Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
-                })
+                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
                 .map_err(classify)?;
-            let mut counts = StatusCounts::default();
-            for row in rows {
-                let (status, count) = row.map_err(classify)?;
-                let status =
-                    crate::sql_row::status_from_db(crate::StoredDeliveryId::new(0), &status)?;
-                counts.add(status, u64::try_from(count).unwrap_or(0));
-            }
-            Ok(counts)
+            sql_row::counts_from_rows(rows.map(|row| row.map_err(classify)))
         })
     }
 

@@ -295,25 +295,24 @@ impl StatusCounts {
         }
     }
 
-    /// Adds `count` to `status`.
-    pub(crate) fn add(&mut self, status: DeliveryStatus, count: u64) {
-        let slot = match status {
+    /// The count of `status`, to change it.
+    fn slot(&mut self, status: DeliveryStatus) -> &mut u64 {
+        match status {
             DeliveryStatus::Pending => &mut self.pending,
             DeliveryStatus::Processing => &mut self.processing,
             DeliveryStatus::Done => &mut self.done,
             DeliveryStatus::Failed => &mut self.failed,
-        };
-        *slot += count;
+        }
+    }
+
+    /// Adds `count` to `status`.
+    pub(crate) fn add(&mut self, status: DeliveryStatus, count: u64) {
+        *self.slot(status) += count;
     }
 
     /// Takes `count` from `status`.
     pub(crate) fn subtract(&mut self, status: DeliveryStatus, count: u64) {
-        let slot = match status {
-            DeliveryStatus::Pending => &mut self.pending,
-            DeliveryStatus::Processing => &mut self.processing,
-            DeliveryStatus::Done => &mut self.done,
-            DeliveryStatus::Failed => &mut self.failed,
-        };
+        let slot = self.slot(status);
         *slot = slot.saturating_sub(count);
     }
 

@@ -455,6 +455,21 @@ mod tests {
         crate::signed_delivery::signed("issues", guid, body)
     }
 
+    /// The `delivery` of each line of `text`.
+    fn guids(text: &str) -> Vec<String> {
+        let guid = |line| {
+            let record: serde_json::Value = serde_json::from_str(line).unwrap();
+            record["delivery"].as_str().unwrap().to_owned()
+        };
+        text.lines().map(guid).collect()
+    }
+
+    /// Writes the line of an `issues.created` delivery `guid`.
+    async fn created(lines: &JsonLines, guid: &str) -> io::Result<()> {
+        let delivery = delivery(guid, br#"{"action":"created"}"#);
+        lines.write(&delivery, SystemTime::UNIX_EPOCH).await
+    }
+
     /// Records what is written, and on which thread; fails while `broken`.
     #[derive(Clone, Default)]
     struct Recorder {
@@ -517,13 +532,7 @@ mod tests {
             .unwrap();
 
         let text = String::from_utf8(out.bytes.lock().unwrap().clone()).unwrap();
-        let guids: Vec<String> = text
-            .lines()
-            .map(|line| {
-                let record: serde_json::Value = serde_json::from_str(line).unwrap();
-                record["delivery"].as_str().unwrap().to_owned()
-            })
-            .collect();
+        let guids = guids(&text);
         assert_eq!(guids, ["a1", "a4"], "the failed line is not written late");
     }
 
@@ -720,13 +729,7 @@ mod tests {
         file.file.cuts_fail = false;
         append(&mut file, "last", br#"{"n":2}"#).unwrap();
         let text = String::from_utf8(file.file.bytes.clone()).unwrap();
-        let guids: Vec<String> = text
-            .lines()
-            .map(|line| {
-                let record: serde_json::Value = serde_json::from_str(line).unwrap();
-                record["delivery"].as_str().unwrap().to_owned()
-            })
-            .collect();
+        let guids = guids(&text);
         assert_eq!(guids, ["first", "last"]);
         assert!(text.ends_with("}\n"));
     }
@@ -736,30 +739,23 @@ mod tests {
     /// decoded payload.
     #[tokio::test]
     async fn a_stored_delivery_writes_the_line_its_verified_delivery_writes() {
-        let secret = octohook::WebhookSecret::new("s3cret").unwrap();
         let json: &[u8] = br#"{"action":"opened","n":1.10}"#;
         let form: &[u8] = b"payload=%7B%22action%22%3A%22closed%22%7D";
         for (content_type, body) in [
             ("application/json", json),
             ("application/x-www-form-urlencoded", form),
         ] {
-            let mut headers = http::HeaderMap::new();
-            headers.insert("x-github-event", "issues".parse().unwrap());
-            headers.insert("x-github-delivery", "same-line".parse().unwrap());
-            headers.insert("x-github-hook-id", "42".parse().unwrap());
-            headers.insert(
-                "x-github-hook-installation-target-type",
-                "repository".parse().unwrap(),
+            let delivery = crate::signed_delivery::signed_with(
+                &[
+                    ("x-github-event", "issues"),
+                    ("x-github-delivery", "same-line"),
+                    ("x-github-hook-id", "42"),
+                    ("x-github-hook-installation-target-type", "repository"),
+                    ("x-github-hook-installation-target-id", "7"),
+                    ("content-type", content_type),
+                ],
+                body,
             );
-            headers.insert("x-github-hook-installation-target-id", "7".parse().unwrap());
-            headers.insert("content-type", content_type.parse().unwrap());
-            headers.insert(
-                "x-hub-signature-256",
-                octohook::sign(&secret, body).parse().unwrap(),
-            );
-            let delivery = octohook::Verifier::new(secret.clone())
-                .verify(&headers, bytes::Bytes::from_static(body))
-                .unwrap();
             let received_at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(1_234);
 
             let inbox = crate::Inbox::in_memory();
@@ -808,13 +804,7 @@ mod tests {
         let lines = JsonLines::append_to("/dev/null").unwrap();
         assert!(matches!(lines.output, Output::Direct(_)));
         for n in 0..3 {
-            lines
-                .write(
-                    &delivery(&format!("n{n}"), br#"{"action":"created"}"#),
-                    SystemTime::UNIX_EPOCH,
-                )
-                .await
-                .unwrap();
+            created(&lines, &format!("n{n}")).await.unwrap();
         }
     }
 
@@ -845,13 +835,7 @@ mod tests {
         let path = dir.path().join("lines");
         let lines = JsonLines::append_to(&path).unwrap();
         for n in 0..3 {
-            lines
-                .write(
-                    &delivery(&format!("f{n}"), br#"{"action":"created"}"#),
-                    SystemTime::UNIX_EPOCH,
-                )
-                .await
-                .unwrap();
+            created(&lines, &format!("f{n}")).await.unwrap();
             // On disk (in the kernel) before `write` returns.
             let text = std::fs::read_to_string(&path).unwrap();
             assert_eq!(text.lines().count(), n + 1);
