@@ -18,7 +18,7 @@
 use std::time::Duration;
 
 use actix_web::{App, HttpServer, web};
-use octohook::{Dispatcher, WebhookSecret};
+use octohook::{Dispatcher, Verifier, WebhookSecret};
 use octohook_actix::{VerifyWebhook, WebhookConfig, store_delivery};
 use octohook_inbox::handlers::{Dispatch, JsonLines};
 use octohook_inbox::{Attempt, Inbox, SqliteStore, WorkerConfig};
@@ -56,7 +56,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     });
     // After a crash, a delivery being handled is taken up again once its lease expires.
     let workers = WorkerConfig::for_this_process().lease(Duration::from_secs(10));
-    let processing = inbox.process(Dispatch::new(dispatcher), 2, workers);
+    // Each stored delivery is verified again before the dispatcher sees it.
+    let processing = inbox.process(
+        Dispatch::new(dispatcher, Verifier::new(secret.clone())),
+        2,
+        workers,
+    );
 
     let config = WebhookConfig::new()
         .secret(secret)

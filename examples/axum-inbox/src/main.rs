@@ -57,11 +57,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     });
     // After a crash, a delivery being handled is taken up again once its lease expires.
     let workers = WorkerConfig::for_this_process().lease(Duration::from_secs(10));
-    let processing = inbox.process(Dispatch::new(dispatcher), 2, workers);
+    // Each stored delivery is verified again before the dispatcher sees it.
+    let verifier = Verifier::new(secret);
+    let processing = inbox.process(Dispatch::new(dispatcher, verifier.clone()), 2, workers);
 
     let config = ServerConfig::default().with_read_timeout(read_timeout);
-    let verify =
-        VerifyWebhookLayer::new(Verifier::new(secret)).with_read_timeout(config.read_timeout());
+    let verify = VerifyWebhookLayer::new(verifier).with_read_timeout(config.read_timeout());
     let app = Router::new()
         .route("/", post_service(StoreDelivery::new(inbox)))
         .layer(verify);
