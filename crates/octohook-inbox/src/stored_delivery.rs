@@ -123,7 +123,7 @@ pub struct StoredDelivery {
     /// How the body is encoded.
     pub content_type: ContentType,
     /// The headers the delivery was received with (see
-    /// [`NewDelivery::headers`]): what a forward replays.
+    /// [`NewDelivery::headers`](crate::NewDelivery::headers)): what a forward replays.
     pub headers: RawHeaders,
     /// The body exactly as received.
     pub body: Bytes,
