@@ -9,7 +9,7 @@ use std::hint::black_box;
 use bytes::Bytes;
 use criterion::{Criterion, Throughput};
 use http::HeaderMap;
-use octohook::{DeliveryRecord, VerifiedDelivery};
+use octohook::{DeliveryRecord, VerifiedDelivery, Verifier, WebhookSecret, sign};
 
 /// A JSON object of about `len` bytes whose string holds `unit` repeated.
 fn delivery(len: usize, unit: &str) -> VerifiedDelivery {
@@ -18,11 +18,18 @@ fn delivery(len: usize, unit: &str) -> VerifiedDelivery {
         body.push_str(unit);
     }
     body.push_str(r#""}"#);
+    let secret = WebhookSecret::new("bench").unwrap();
     let mut headers = HeaderMap::new();
     headers.insert("x-github-event", "issues".parse().unwrap());
     headers.insert("x-github-delivery", "a1".parse().unwrap());
     headers.insert("content-type", "application/json".parse().unwrap());
-    let delivery = VerifiedDelivery::restore(&headers, Bytes::from(body)).unwrap();
+    headers.insert(
+        "x-hub-signature-256",
+        sign(&secret, body.as_bytes()).parse().unwrap(),
+    );
+    let delivery = Verifier::new(secret)
+        .verify(&headers, Bytes::from(body))
+        .unwrap();
     delivery.check_payload().unwrap();
     delivery
 }

@@ -717,27 +717,11 @@ async fn the_receive_route_answers_what_its_receiver_answers_after_it() {
 async fn over_an_inbox_deliveries_are_stored_once_and_a_full_store_answers_503() {
     use std::sync::Arc;
 
-    use octohook::{Answer, ReceiveDelivery, receive_fn};
     use octohook_actix::receive;
     use octohook_inbox::{DeliveryStore, Inbox, MemoryStore};
 
-    // TODO(merge): Inbox implements ReceiveDelivery; pass the inbox itself.
-    fn receiver(inbox: Inbox) -> impl ReceiveDelivery + Clone {
-        receive_fn(move |delivery| {
-            let inbox = inbox.clone();
-            async move {
-                let headers = delivery.raw_headers().to_header_map();
-                let receipt = inbox.receive(delivery, &headers).await;
-                let answer = Answer::new(receipt.status(), receipt.body());
-                match receipt.retry_after_secs() {
-                    Some(seconds) => answer.with_retry_after(seconds),
-                    None => answer,
-                }
-            }
-        })
-    }
     let serve_store = |store: Arc<MemoryStore>| {
-        let inbox = receiver(Inbox::from_shared(store));
+        let inbox = Inbox::from_shared(store);
         serve(move |config| {
             config.service(
                 web::resource("/")

@@ -316,7 +316,7 @@ fn details(delivery: &StoredDelivery) -> Value {
         Err(_) => Value::String(String::from_utf8_lossy(&delivery.body).into_owned()),
     };
     if let Value::Object(map) = &mut value {
-        map.insert("content_type".into(), delivery.content_type.clone().into());
+        map.insert("content_type".into(), delivery.content_type.as_str().into());
         map.insert(
             "headers".into(),
             Value::Array(
@@ -335,7 +335,7 @@ fn details(delivery: &StoredDelivery) -> Value {
 fn event_action(delivery: &StoredDelivery) -> String {
     match &delivery.action {
         Some(action) => format!("{}.{action}", delivery.event),
-        None => delivery.event.clone(),
+        None => delivery.event.to_string(),
     }
 }
 
@@ -451,7 +451,7 @@ fn write_details(out: &mut impl Write, delivery: &StoredDelivery) -> std::io::Re
         writeln!(out, "last error:  {}", line(error))?;
     }
     writeln!(out, "headers:")?;
-    for (name, value) in &delivery.headers {
+    for (name, value) in delivery.headers.iter() {
         // Signatures identify the body only; they are no secret, but noise here.
         if name.starts_with("x-hub-signature") {
             continue;

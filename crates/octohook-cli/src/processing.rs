@@ -157,11 +157,7 @@ impl ProcessingArgs {
         let workers = if self.has_handler() { self.workers } else { 1 };
         let config = WorkerConfig::for_this_process()
             .max_attempts(self.max_attempts)
-            .backoff(Backoff::new(
-                self.retry_backoff,
-                2,
-                Duration::from_secs(600),
-            ))
+            .backoff(Backoff::exponential(self.retry_backoff))
             .lease(self.lease);
         inbox.process(handler, workers as usize, config)
     }

@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{post, post_service};
 use clap::Args;
-use octohook::metrics::Outcome;
+use octohook::metrics::DeliveryOutcome;
 use octohook::{
     BodyBudget, ClientBytes, DEFAULT_BODY_BUDGET, DEFAULT_BODY_LIMIT, LogRateLimit, RejectionLog,
 };
@@ -323,7 +323,7 @@ async fn write_line(State(receiver): State<LineReceiver>, Webhook(delivery): Web
     );
     match receiver.lines.write(&delivery, SystemTime::now()).await {
         Ok(()) => {
-            octohook::metrics::record_delivery(delivery.event_kind(), Outcome::Accepted);
+            octohook::metrics::record_delivery(delivery.event_kind(), DeliveryOutcome::Accepted);
             StatusCode::OK.into_response()
         }
         Err(error) => {

@@ -1263,7 +1263,7 @@ async fn inbox_list_and_show_run_no_ddl_on_postgresql() {
     let key = octohook_inbox::DeliveryKey::new(None, "a1".parse().unwrap());
     octohook_inbox::DeliveryStore::insert(
         &store,
-        octohook_inbox::NewDelivery::new(key, "ping", "{}"),
+        octohook_inbox::NewDelivery::new(key, octohook::EventKind::Ping, "{}"),
     )
     .await
     .unwrap();

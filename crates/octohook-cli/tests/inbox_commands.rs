@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use octohook::DeliveryGuid;
+use octohook::{DeliveryGuid, EventKind};
 use octohook_inbox::{DeliveryKey, DeliveryStore, NewDelivery, SqliteStore};
 use unicode_width::UnicodeWidthStr;
 
@@ -133,7 +133,7 @@ async fn list_and_show_leave_an_inbox_byte_identical() {
     {
         let store = SqliteStore::open(&db).await.unwrap();
         store
-            .insert(NewDelivery::new(key(1), "ping", r#"{"zen":"z"}"#))
+            .insert(NewDelivery::new(key(1), EventKind::Ping, r#"{"zen":"z"}"#))
             .await
             .unwrap();
     }
@@ -178,7 +178,7 @@ async fn tables_truncate_long_fields_and_align_wide_characters() {
         .into_iter()
         .enumerate()
         {
-            let mut delivery = NewDelivery::new(key(n as u32), "issues", "{}");
+            let mut delivery = NewDelivery::new(key(n as u32), EventKind::Issues, "{}");
             delivery.action = Some(action.to_owned());
             store.insert(delivery).await.unwrap();
         }
@@ -231,7 +231,7 @@ async fn purge_needs_yes_when_standard_input_is_not_a_terminal() {
     {
         let store = SqliteStore::open(&db).await.unwrap();
         store
-            .insert(NewDelivery::new(key(1), "ping", "{}"))
+            .insert(NewDelivery::new(key(1), EventKind::Ping, "{}"))
             .await
             .unwrap();
         let claimed = store
@@ -292,7 +292,7 @@ async fn purge_on_a_terminal_asks_and_a_no_exits_8() {
     {
         let store = SqliteStore::open(&db).await.unwrap();
         store
-            .insert(NewDelivery::new(key(1), "ping", "{}"))
+            .insert(NewDelivery::new(key(1), EventKind::Ping, "{}"))
             .await
             .unwrap();
         let claimed = store
@@ -336,7 +336,7 @@ async fn show_and_retry_find_deliveries_by_row_id_and_by_key() {
         for delivery_key in [key(1), hooked.clone(), key(3)] {
             let body = format!(r#"{{"n":"{delivery_key}"}}"#);
             store
-                .insert(NewDelivery::new(delivery_key, "ping", body))
+                .insert(NewDelivery::new(delivery_key, EventKind::Ping, body))
                 .await
                 .unwrap();
         }

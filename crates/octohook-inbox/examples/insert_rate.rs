@@ -15,6 +15,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use octohook::EventKind;
 use octohook_inbox::{
     DeliveryKey, DeliveryStore, MemoryStore, NewDelivery, PostgresOptions, PostgresStore,
     SqliteOptions, SqliteStore, Synchronous,
@@ -87,7 +88,7 @@ async fn measure(
                 for n in (task..count).step_by(concurrency) {
                     let guid = format!("0b989ba4-242f-11e5-81e1-{n:012}");
                     let key = DeliveryKey::new(Some(42.into()), guid.parse().unwrap());
-                    let delivery = NewDelivery::new(key, "push", body.clone());
+                    let delivery = NewDelivery::new(key, EventKind::Push, body.clone());
                     let sent = Instant::now();
                     store.insert(delivery).await?;
                     latencies.push(sent.elapsed());

@@ -24,10 +24,11 @@ tokio::task_local! {
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), octohook_inbox::StoreError> {
+/// use octohook::EventKind;
 /// use octohook_inbox::{Attempt, AttemptError, DeliveryKey, Inbox, NewDelivery, StoredDelivery, WorkerConfig};
 ///
 /// let inbox = Inbox::in_memory();
-/// inbox.insert(NewDelivery::new(DeliveryKey::new(None, "a1".parse().unwrap()), "ping", "{}")).await?;
+/// inbox.insert(NewDelivery::new(DeliveryKey::new(None, "a1".parse().unwrap()), EventKind::Ping, "{}")).await?;
 /// let handler = |_: StoredDelivery| async {
 ///     let attempt = Attempt::current().expect("inside a worker");
 ///     assert_eq!((attempt.number(), attempt.idempotency_key().to_string()), (1, "-:a1".to_owned()));

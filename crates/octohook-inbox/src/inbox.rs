@@ -2,8 +2,7 @@
 
 use std::sync::Arc;
 
-use http::HeaderMap;
-use octohook::VerifiedDelivery;
+use octohook::{ReceiveDelivery, ReceiveFuture, VerifiedDelivery};
 use tokio::sync::Notify;
 
 use crate::{
@@ -50,10 +49,10 @@ use crate::{
 ///     Ok(_) => StatusCode::ACCEPTED,
 ///     Err(_) => StatusCode::SERVICE_UNAVAILABLE,
 /// };
-/// let first = inbox.accept(&delivery, &headers).await;
+/// let first = inbox.accept(&delivery).await;
 /// assert!(matches!(first, Ok(ref inserted) if !inserted.is_duplicate()));
 /// assert_eq!(answer(first), StatusCode::ACCEPTED);
-/// let redelivery = inbox.accept(&delivery, &headers).await;
+/// let redelivery = inbox.accept(&delivery).await;
 /// assert!(matches!(redelivery, Ok(ref inserted) if inserted.is_duplicate()));
 /// # }
 /// ```
@@ -97,27 +96,22 @@ impl Inbox {
         &self.store
     }
 
-    /// Stores a verified delivery once per (hook, GUID), with the request's
-    /// delivery headers (see [`NewDelivery::with_request_headers`]), and returns
-    /// once it is committed.
+    /// Stores a verified delivery once per (hook, GUID), with the headers it
+    /// was verified with (see [`NewDelivery::from_verified`]), and returns once
+    /// it is committed.
     ///
     /// The payload is stored as it is: [`receive`](Self::receive) first
     /// [checks](VerifiedDelivery::check_payload) that it is a JSON object, and a
     /// caller of `accept` should too (unless its verifier checks payloads, see
     /// [`PayloadCheck`](octohook::PayloadCheck)).
-    pub async fn accept(
-        &self,
-        delivery: &VerifiedDelivery,
-        request_headers: &HeaderMap,
-    ) -> Result<Inserted, StoreError> {
-        self.insert(NewDelivery::from_verified(delivery).with_request_headers(request_headers))
-            .await
+    pub async fn accept(&self, delivery: &VerifiedDelivery) -> Result<Inserted, StoreError> {
+        self.insert(new_delivery(delivery)).await
     }
 
     /// [`accept`](Self::accept), with the answer it calls for and a log line:
     /// what a receiver's request handler does with a verified delivery. The
-    /// framework adapters (`octohook-tower`'s `StoreDelivery` service,
-    /// `octohook-actix`'s `store_delivery` handler) answer with it.
+    /// framework adapters answer with it, through this inbox's
+    /// [`ReceiveDelivery`] implementation.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -135,10 +129,10 @@ impl Inbox {
     /// # headers.insert("x-hub-signature-256", sign(&secret, &body).parse().unwrap());
     /// # let delivery = Verifier::new(secret).verify(&headers, body).unwrap();
     /// let inbox = Inbox::in_memory();
-    /// let receipt = inbox.receive(delivery.clone(), &headers).await;
+    /// let receipt = inbox.receive(delivery.clone()).await;
     /// assert!(matches!(receipt, Receipt::Stored { .. }));
-    /// assert_eq!(receipt.status(), 200);
-    /// let again = inbox.receive(delivery, &headers).await;
+    /// assert_eq!(receipt.answer().status(), 200);
+    /// let again = inbox.receive(delivery).await;
     /// assert!(matches!(again, Receipt::Duplicate { .. }));
     /// # }
     /// ```
@@ -146,18 +140,13 @@ impl Inbox {
     /// It takes the delivery by value: once the store has it, its body is
     /// dropped, so a worker reading it back does not overlap with the request's
     /// copy (one 25 MiB delivery then costs about one copy of its body, not two).
-    pub async fn receive(
-        &self,
-        delivery: VerifiedDelivery,
-        request_headers: &HeaderMap,
-    ) -> Receipt {
+    pub async fn receive(&self, delivery: VerifiedDelivery) -> Receipt {
         let hook_id = delivery.hook_id().map(|id| id.get());
         let event = delivery.event_kind().clone();
         let guid = delivery.guid().clone();
         let receipt = match delivery.check_payload() {
             Ok(()) => {
-                let new =
-                    NewDelivery::from_verified(&delivery).with_request_headers(request_headers);
+                let new = new_delivery(&delivery);
                 drop(delivery);
                 self.receipt(new, &event, &guid, hook_id).await
             }
@@ -277,6 +266,55 @@ impl Inbox {
     }
 }
 
+/// The stored form of `delivery`, counting (in a debug line and the metrics)
+/// the headers of GitHub's namespace its [`RawHeaders`](octohook::RawHeaders)
+/// left out: a stream of them is someone replaying a captured delivery with
+/// padding headers.
+fn new_delivery(delivery: &VerifiedDelivery) -> NewDelivery {
+    let headers = delivery.raw_headers();
+    let dropped = headers.dropped();
+    if dropped.headers > 0 {
+        tracing::debug!(
+            dropped_headers = dropped.headers,
+            dropped_bytes = dropped.bytes,
+            kept_headers = headers.len(),
+            "did not store headers that GitHub does not send, repeats, or those past the cap"
+        );
+        #[cfg(feature = "metrics")]
+        crate::metrics::record_dropped_headers(dropped);
+    }
+    NewDelivery::from_verified(delivery)
+}
+
+/// Receives deliveries for the framework adapters' routes
+/// (`octohook_tower::ReceiveService`, `octohook_actix::receive`): the
+/// [`Receipt`] of [`Inbox::receive`], as its [`answer`](Receipt::answer).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// # use bytes::Bytes;
+/// # use http::HeaderMap;
+/// use octohook::{sign, ReceiveDelivery, Verifier, WebhookSecret};
+/// use octohook_inbox::Inbox;
+/// # let secret = WebhookSecret::new("s3cret").unwrap();
+/// # let body = Bytes::from_static(br#"{"zen":"Design for failure."}"#);
+/// # let mut headers = HeaderMap::new();
+/// # headers.insert("x-github-event", "ping".parse().unwrap());
+/// # headers.insert("x-github-delivery", "d1".parse().unwrap());
+/// # headers.insert("content-type", "application/json".parse().unwrap());
+/// # headers.insert("x-hub-signature-256", sign(&secret, &body).parse().unwrap());
+/// # let delivery = Verifier::new(secret).verify(&headers, body).unwrap();
+/// let receiver: Box<dyn ReceiveDelivery> = Box::new(Inbox::in_memory());
+/// assert_eq!(receiver.receive(delivery).await.status(), 200);
+/// # }
+/// ```
+impl ReceiveDelivery for Inbox {
+    fn receive(&self, delivery: VerifiedDelivery) -> ReceiveFuture<'_> {
+        Box::pin(async move { Inbox::receive(self, delivery).await.answer() })
+    }
+}
+
 /// The rate limit of the process's "refused a payload" lines.
 fn refusals() -> &'static octohook::LogRateLimit {
     static LIMIT: std::sync::OnceLock<octohook::LogRateLimit> = std::sync::OnceLock::new();
@@ -299,19 +337,10 @@ fn refusal_reason(error: &octohook::Error) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use bytes::Bytes;
-    use http::HeaderMap;
-    use octohook::VerifiedDelivery;
-
     use super::*;
 
-    fn delivery(guid: &str, body: &'static [u8]) -> (VerifiedDelivery, HeaderMap) {
-        let mut headers = HeaderMap::new();
-        headers.insert("x-github-event", "issues".parse().unwrap());
-        headers.insert("x-github-delivery", guid.parse().unwrap());
-        headers.insert("content-type", "application/json".parse().unwrap());
-        let delivery = VerifiedDelivery::restore(&headers, Bytes::from_static(body)).unwrap();
-        (delivery, headers)
+    fn delivery(guid: &str, body: &'static [u8]) -> VerifiedDelivery {
+        crate::signed_delivery::signed("issues", guid, body)
     }
 
     #[tokio::test]
@@ -322,23 +351,24 @@ mod tests {
             ("bad-2", b"{\"action\":"),
             ("bad-3", b"{\"a\":\"\xff\"}"),
         ] {
-            let (delivery, headers) = delivery(guid, body);
-            let receipt = inbox.receive(delivery, &headers).await;
+            let receipt = inbox.receive(delivery(guid, body)).await;
             assert!(
                 matches!(receipt, Receipt::Refused(_)),
                 "{guid}: {receipt:?}"
             );
-            assert_eq!(receipt.status(), 400);
+            let answer = receipt.answer();
+            assert_eq!(answer.status(), 400);
             assert!(!receipt.is_committed());
-            assert_eq!(receipt.body(), "the payload is not a JSON object\n");
+            assert_eq!(answer.body(), "the payload is not a JSON object\n");
         }
         assert_eq!(inbox.counts().await.unwrap().total(), 0);
 
         // The check reads the action that is stored, and a worker gets it back
         // without parsing the payload again.
-        let (delivery, headers) = delivery("good", br#"{"action":"opened","n":1}"#);
         assert!(matches!(
-            inbox.receive(delivery, &headers).await,
+            inbox
+                .receive(delivery("good", br#"{"action":"opened","n":1}"#))
+                .await,
             Receipt::Stored { .. }
         ));
         assert_eq!(inbox.counts().await.unwrap().total(), 1);

@@ -24,8 +24,9 @@
 //!     embedded and applied at connect time. See [PostgreSQL](#postgresql).
 //! - [`Inbox`]: the hand-off from a receiver: [`Inbox::receive`] a verified
 //!   delivery and answer with its [`Receipt`]: 200 once committed (new or
-//!   duplicate), 503 when nothing was (`octohook-tower`'s `StoreDelivery` and
-//!   `octohook-actix`'s `store_delivery` do it for you). [`Inbox::process`]
+//!   duplicate), 503 when nothing was. An `Inbox` is an
+//!   [`octohook::ReceiveDelivery`], so the framework adapters' receiving routes
+//!   do it for you. [`Inbox::process`]
 //!   starts workers ([`Processing`]) that run a [`Handler`] on each stored
 //!   delivery and [drain](Processing::drain) gracefully.
 //! - [`handlers`]: a typed `Dispatcher` ([`handlers::Dispatch`]), JSON lines,
@@ -41,16 +42,17 @@
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), octohook_inbox::StoreError> {
+//! use octohook::EventKind;
 //! use octohook_inbox::{
-//!     DeliveryKey, DeliveryStatus, AttemptError, Inbox, NewDelivery, Outcome, StoredDelivery,
+//!     DeliveryKey, DeliveryStatus, AttemptError, Inbox, NewDelivery, AttemptOutcome, StoredDelivery,
 //!     WorkerConfig,
 //! };
 //!
 //! let inbox = Inbox::in_memory();
 //! let key = DeliveryKey::new(None, "a1".parse().unwrap());
 //! // The receiver (usually through `Inbox::accept` with a verified delivery):
-//! assert!(!inbox.insert(NewDelivery::new(key.clone(), "ping", "{}")).await?.is_duplicate());
-//! assert!(inbox.insert(NewDelivery::new(key.clone(), "ping", "{}")).await?.is_duplicate());
+//! assert!(!inbox.insert(NewDelivery::new(key.clone(), EventKind::Ping, "{}")).await?.is_duplicate());
+//! assert!(inbox.insert(NewDelivery::new(key.clone(), EventKind::Ping, "{}")).await?.is_duplicate());
 //!
 //! // A worker, usually spawned with `Worker::run`:
 //! let worker = inbox.worker(WorkerConfig::new("worker-0"));
@@ -58,7 +60,7 @@
 //!     assert_eq!(delivery.payload().unwrap().as_ref(), b"{}");
 //!     Ok::<(), AttemptError>(())
 //! };
-//! assert_eq!(worker.run_once(&handler).await?.unwrap().outcome, Outcome::Done);
+//! assert_eq!(worker.run_once(&handler).await?.unwrap().outcome, AttemptOutcome::Done);
 //! assert_eq!(inbox.store().get(&key).await?.unwrap().status, DeliveryStatus::Done);
 //! # Ok(())
 //! # }
@@ -98,35 +100,42 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod attempt;
+mod delivery_key;
+mod delivery_status;
 mod error;
 pub mod handlers;
 mod inbox;
 mod memory;
 #[cfg(feature = "metrics")]
 pub mod metrics;
+mod new_delivery;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod processing;
 mod receipt;
-mod record;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod schema_version;
+#[cfg(test)]
+mod signed_delivery;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod sql_row;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod store;
-mod stored_headers;
+mod stored_delivery;
 mod worker;
 
 pub use attempt::Attempt;
+pub use delivery_key::{BadDeliveryKey, DeliveryKey};
+pub use delivery_status::{DeliveryStatus, UnknownStatus};
 pub use error::{StoreError, TlsError};
 pub use inbox::Inbox;
 pub use memory::{DEFAULT_MAX_FINISHED, DEFAULT_SIZE_LIMIT, DEFAULT_TTL, MemoryStore};
+pub use new_delivery::NewDelivery;
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresOptions, PostgresStore, SslMode, UnknownSslMode};
 pub use processing::{Drained, Processing};
 pub use receipt::Receipt;
-pub use record::{
-    BadDeliveryKey, DeliveryKey, DeliveryStatus, Lease, NewDelivery, StoredDelivery,
-    StoredDeliveryId, UnknownStatus,
-};
 /// The rustls version [`PostgresOptions::tls_config`] takes a configuration of.
 #[cfg(feature = "postgres")]
 pub use rustls;
@@ -136,8 +145,8 @@ pub use store::{
     Claim, Claimed, DeliveryStore, Inserted, ListPages, ListQuery, PurgeQuery, StatusCounts,
     StoreFuture,
 };
-pub use stored_headers::MAX_STORED_HEADER_BYTES;
-pub use worker::{AttemptError, Backoff, Handler, Outcome, Processed, Worker, WorkerConfig};
+pub use stored_delivery::{Lease, StoredDelivery, StoredDeliveryId};
+pub use worker::{AttemptError, AttemptOutcome, Backoff, Handler, Processed, Worker, WorkerConfig};
 
 /// The README's examples, compiled as doctests so they stay true.
 #[cfg(all(doctest, feature = "sqlite"))]

@@ -55,12 +55,13 @@ const COPIED_BODY_MAX: usize = 1024 * 1024;
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), octohook_inbox::StoreError> {
 /// use std::time::Duration;
+/// use octohook::EventKind;
 /// use octohook_inbox::{DeliveryKey, DeliveryStatus, DeliveryStore, MemoryStore, NewDelivery};
 ///
 /// let store = MemoryStore::new();
 /// let key = DeliveryKey::new(None, "72d3162e-cc78-11e3-81ab-4c9367dc0958".parse().unwrap());
-/// let first = store.insert(NewDelivery::new(key.clone(), "ping", r#"{"zen":"Keep it logically awesome."}"#)).await?;
-/// let again = store.insert(NewDelivery::new(key.clone(), "ping", "{}")).await?;
+/// let first = store.insert(NewDelivery::new(key.clone(), EventKind::Ping, r#"{"zen":"Keep it logically awesome."}"#)).await?;
+/// let again = store.insert(NewDelivery::new(key.clone(), EventKind::Ping, "{}")).await?;
 /// assert!(!first.is_duplicate() && again.is_duplicate());
 ///
 /// let claimed = store.claim("worker-1", Duration::from_secs(30)).await?.unwrap();
@@ -136,12 +137,13 @@ impl MemoryStore {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
+    /// use octohook::EventKind;
     /// use octohook_inbox::{DeliveryKey, DeliveryStore, MemoryStore, NewDelivery, StoreError};
     ///
     /// let store = MemoryStore::new().with_size_limit(1024);
     /// let key = |guid: &str| DeliveryKey::new(None, guid.parse().unwrap());
-    /// store.insert(NewDelivery::new(key("a"), "push", vec![b' '; 1000])).await.unwrap();
-    /// let refused = store.insert(NewDelivery::new(key("b"), "push", vec![b' '; 1000])).await;
+    /// store.insert(NewDelivery::new(key("a"), EventKind::Push, vec![b' '; 1000])).await.unwrap();
+    /// let refused = store.insert(NewDelivery::new(key("b"), EventKind::Push, vec![b' '; 1000])).await;
     /// assert!(matches!(refused, Err(StoreError::Full(_))));
     /// # }
     /// ```
@@ -164,7 +166,7 @@ impl MemoryStore {
     }
 
     fn insert_now(&self, new: NewDelivery) -> Result<Inserted, StoreError> {
-        let mut new = new.with_stored_headers();
+        let mut new = new;
         if new.body.len() <= COPIED_BODY_MAX {
             new.body = Bytes::copy_from_slice(&new.body);
         }
@@ -344,12 +346,8 @@ impl State {
 
 /// What a delivery counts against the size limit: its body and its stored
 /// headers. (The rest of a row is small and bounded: a GUID, an event name.)
-fn held_bytes(body: &[u8], headers: &[(String, String)]) -> u64 {
-    let headers: usize = headers
-        .iter()
-        .map(|(name, value)| name.len() + value.len())
-        .sum();
-    (body.len() + headers) as u64
+fn held_bytes(body: &[u8], headers: &octohook::RawHeaders) -> u64 {
+    (body.len() + headers.byte_len()) as u64
 }
 
 fn ready<'a, T: Send + 'a>(value: Result<T, StoreError>) -> StoreFuture<'a, T> {
@@ -496,9 +494,24 @@ impl DeliveryStore for MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use octohook::EventKind;
 
     fn new(guid: &str) -> NewDelivery {
-        NewDelivery::new(DeliveryKey::new(None, guid.parse().unwrap()), "ping", "{}")
+        NewDelivery::new(
+            DeliveryKey::new(None, guid.parse().unwrap()),
+            EventKind::Ping,
+            "{}",
+        )
+    }
+
+    /// Marks the claimed delivery done, as a worker's completion does.
+    fn finish(store: &MemoryStore, claim: &Claim) {
+        store
+            .with_claim(claim, |delivery, _| {
+                delivery.status = DeliveryStatus::Done;
+                delivery.lease = None;
+            })
+            .unwrap();
     }
 
     #[test]
@@ -507,12 +520,7 @@ mod tests {
         for guid in ["a", "b", "c"] {
             store.insert_now(new(guid)).unwrap();
             let claimed = store.claim_now("w", Duration::from_secs(5)).unwrap();
-            store
-                .with_claim(&claimed.claim, |delivery, _| {
-                    delivery.status = DeliveryStatus::Done;
-                    delivery.lease = None;
-                })
-                .unwrap();
+            finish(&store, &claimed.claim);
         }
         let state = store.lock();
         assert_eq!(state.rows.len(), 2);
@@ -528,12 +536,7 @@ mod tests {
         store.insert_now(new("waiting").received_at(old)).unwrap();
         let claimed = store.claim_now("w", Duration::from_secs(5)).unwrap();
         assert_eq!(claimed.delivery.key.guid.as_str(), "done");
-        store
-            .with_claim(&claimed.claim, |delivery, _| {
-                delivery.status = DeliveryStatus::Done;
-                delivery.lease = None;
-            })
-            .unwrap();
+        finish(&store, &claimed.claim);
         // The completion itself swept the expired row.
         let state = store.lock();
         assert_eq!(state.rows.len(), 1);
@@ -548,12 +551,7 @@ mod tests {
         let store = MemoryStore::new().with_size_limit(2 * body("a"));
         store.insert_now(new("a")).unwrap();
         let claimed = store.claim_now("w", Duration::from_secs(5)).unwrap();
-        store
-            .with_claim(&claimed.claim, |delivery, _| {
-                delivery.status = DeliveryStatus::Done;
-                delivery.lease = None;
-            })
-            .unwrap();
+        finish(&store, &claimed.claim);
         store.insert_now(new("b")).unwrap();
         // Full: the finished "a" makes room for "c".
         store.insert_now(new("c")).unwrap();

@@ -8,7 +8,7 @@
 //! | [`HANDLER_ATTEMPTS_TOTAL`] | counter | `outcome`: `done`, `retry`, `failed` or `lost` |
 //! | [`HANDLER_DURATION_SECONDS`] | histogram | (none): the time a handler ran, per attempt |
 //! | [`INBOX_DELIVERIES`] | gauge | `status`: `pending`, `processing`, `done`, `failed`; set by [`record_counts`] |
-//! | [`DROPPED_HEADERS_TOTAL`] | counter | (none): `X-GitHub-*`/`X-Hub-*` headers not stored with a delivery (not GitHub's, repeated, or past [`MAX_STORED_HEADER_BYTES`](crate::MAX_STORED_HEADER_BYTES)) |
+//! | [`DROPPED_HEADERS_TOTAL`] | counter | (none): `X-GitHub-*`/`X-Hub-*` headers not stored with a delivery (not GitHub's, repeated, or past [`RawHeaders::MAX_BYTES`](octohook::RawHeaders::MAX_BYTES)) |
 //! | [`DROPPED_HEADER_BYTES_TOTAL`] | counter | (none): their bytes, names and values |
 //!
 //! The gauge is a count of rows, so it is read from the store when it is
@@ -19,11 +19,10 @@
 
 use std::time::Duration;
 
-use octohook::EventKind;
-use octohook::metrics::{Outcome as Received, record_delivery};
+use octohook::metrics::{DeliveryOutcome, record_delivery};
+use octohook::{DroppedHeaders, EventKind};
 
-use crate::stored_headers::DroppedHeaders;
-use crate::worker::Outcome;
+use crate::worker::AttemptOutcome;
 use crate::{DeliveryStatus, Receipt, StatusCounts};
 
 /// `octohook_handler_attempts_total{outcome}`: handler attempts, by what became
@@ -53,14 +52,14 @@ pub fn record_counts(counts: &StatusCounts) {
 /// a refused payload in `octohook_rejections_total` too, as `bad_payload`).
 pub(crate) fn record_receipt(event: &EventKind, receipt: &Receipt) {
     let outcome = match receipt {
-        Receipt::Stored { .. } => Received::Accepted,
-        Receipt::Duplicate { .. } => Received::Duplicate,
+        Receipt::Stored { .. } => DeliveryOutcome::Accepted,
+        Receipt::Duplicate { .. } => DeliveryOutcome::Duplicate,
         Receipt::Refused(_) => {
             ::metrics::counter!(octohook::metrics::REJECTIONS_TOTAL, "reason" => "bad_payload")
                 .increment(1);
-            Received::Rejected
+            DeliveryOutcome::Rejected
         }
-        Receipt::Unavailable(_) => Received::Unavailable,
+        Receipt::Unavailable(_) => DeliveryOutcome::Unavailable,
     };
     record_delivery(event, outcome);
 }
@@ -73,12 +72,12 @@ pub(crate) fn record_dropped_headers(dropped: DroppedHeaders) {
 
 /// Counts one handler attempt that ran for `elapsed` (none when the worker gave
 /// up without running it) and ended in `outcome`.
-pub(crate) fn record_attempt(outcome: &Outcome, elapsed: Option<Duration>) {
+pub(crate) fn record_attempt(outcome: &AttemptOutcome, elapsed: Option<Duration>) {
     let label = match outcome {
-        Outcome::Done => "done",
-        Outcome::Retrying { .. } => "retry",
-        Outcome::Failed { .. } => "failed",
-        Outcome::Lost => "lost",
+        AttemptOutcome::Done => "done",
+        AttemptOutcome::Retrying { .. } => "retry",
+        AttemptOutcome::Failed { .. } => "failed",
+        AttemptOutcome::Lost => "lost",
     };
     ::metrics::counter!(HANDLER_ATTEMPTS_TOTAL, "outcome" => label).increment(1);
     if let Some(elapsed) = elapsed {

@@ -22,6 +22,7 @@ use crate::{Handler, Inbox, WorkerConfig};
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), octohook_inbox::StoreError> {
 /// use std::time::Duration;
+/// use octohook::EventKind;
 /// use octohook_inbox::{AttemptError, DeliveryKey, Inbox, NewDelivery, StoredDelivery, WorkerConfig};
 ///
 /// let inbox = Inbox::in_memory();
@@ -34,7 +35,7 @@ use crate::{Handler, Inbox, WorkerConfig};
 ///     }
 /// };
 /// let processing = inbox.process(handler, 2, WorkerConfig::new("example"));
-/// inbox.insert(NewDelivery::new(DeliveryKey::new(None, "a1".parse().unwrap()), "ping", "{}")).await?;
+/// inbox.insert(NewDelivery::new(DeliveryKey::new(None, "a1".parse().unwrap()), EventKind::Ping, "{}")).await?;
 /// assert_eq!(seen.recv().await.unwrap(), "-:a1");
 /// assert!(processing.drain(Duration::from_secs(5)).await.is_finished());
 /// # Ok(())

@@ -11,7 +11,8 @@ use rusqlite::blob::ZeroBlob;
 use rusqlite::{Connection, ErrorCode, MAIN_DB, OpenFlags, OptionalExtension, Row, params};
 use tokio::sync::{Notify, oneshot};
 
-use crate::record::{RowParts, headers_to_json};
+use crate::schema_version;
+use crate::sql_row::{self, RowParts, headers_to_json};
 use crate::store::StoreFuture;
 use crate::{
     Claim, Claimed, DeliveryKey, DeliveryStatus, DeliveryStore, Inserted, ListQuery, NewDelivery,
@@ -161,6 +162,7 @@ impl SqliteOptions {
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), octohook_inbox::StoreError> {
+/// use octohook::EventKind;
 /// use octohook_inbox::{DeliveryKey, DeliveryStore, NewDelivery, SqliteStore};
 ///
 /// let dir = tempfile::tempdir().unwrap();
@@ -168,7 +170,7 @@ impl SqliteOptions {
 /// let key = DeliveryKey::new(None, "a1".parse().unwrap());
 /// {
 ///     let store = SqliteStore::open(&path).await?;
-///     store.insert(NewDelivery::new(key.clone(), "ping", "{}")).await?;
+///     store.insert(NewDelivery::new(key.clone(), EventKind::Ping, "{}")).await?;
 /// }
 /// let reopened = SqliteStore::open(&path).await?;
 /// assert!(reopened.get(&key).await?.is_some());
@@ -433,27 +435,17 @@ fn check_schema(connection: &Connection) -> Result<(), StoreError> {
         ));
     }
     let found: i64 = connection
-        .query_row(
-            "SELECT COALESCE(MAX(version), 0) FROM octohook_schema",
-            [],
-            |row| row.get(0),
-        )
+        .query_row(schema_version::SELECT_VERSION, [], |row| row.get(0))
         .map_err(classify)?;
-    let supported = MIGRATIONS.last().map_or(0, |(version, _)| *version);
-    if found > supported {
-        return Err(StoreError::SchemaTooNew { found, supported });
-    }
-    if found < supported {
-        return Err(StoreError::NotAnInbox(format!(
-            "schema version {found}, older than {supported}: open it read-write once to migrate it"
-        )));
-    }
-    Ok(())
+    schema_version::exactly(
+        found,
+        schema_version::latest(MIGRATIONS),
+        "open the file read-write once to migrate them",
+    )
 }
 
 /// Applies the migrations the database has not seen, in one transaction.
 fn migrate(connection: &Connection) -> Result<(), StoreError> {
-    let supported = MIGRATIONS.last().map_or(0, |(version, _)| *version);
     connection
         .execute_batch(
             "BEGIN IMMEDIATE; \
@@ -462,15 +454,9 @@ fn migrate(connection: &Connection) -> Result<(), StoreError> {
         .map_err(classify)?;
     let result = (|| {
         let found: i64 = connection
-            .query_row(
-                "SELECT COALESCE(MAX(version), 0) FROM octohook_schema",
-                [],
-                |row| row.get(0),
-            )
+            .query_row(schema_version::SELECT_VERSION, [], |row| row.get(0))
             .map_err(classify)?;
-        if found > supported {
-            return Err(StoreError::SchemaTooNew { found, supported });
-        }
+        schema_version::not_newer(found, schema_version::latest(MIGRATIONS))?;
         for (version, sql) in MIGRATIONS.iter().filter(|(version, _)| *version > found) {
             connection.execute_batch(sql).map_err(classify)?;
             connection
@@ -645,7 +631,6 @@ fn read_row(row: &Row<'_>) -> rusqlite::Result<RowParts> {
 
 impl DeliveryStore for SqliteStore {
     fn insert(&self, delivery: NewDelivery) -> StoreFuture<'_, Inserted> {
-        let delivery = delivery.with_stored_headers();
         let inserted = self.call(move |connection| {
             let (hook_id, has_hook_id) = (delivery.key.db_hook_id(), delivery.key.has_hook_id());
             let guid = delivery.key.guid.as_str();
@@ -665,9 +650,9 @@ impl DeliveryStore for SqliteStore {
                             params![
                                 hook_id,
                                 guid,
-                                delivery.event,
+                                delivery.event.as_str(),
                                 delivery.action,
-                                delivery.content_type,
+                                delivery.content_type.as_str(),
                                 headers_to_json(&delivery.headers),
                                 // Kept apart, below.
                                 &[] as &[u8],
@@ -940,21 +925,12 @@ impl DeliveryStore for SqliteStore {
     fn counts(&self) -> StoreFuture<'_, StatusCounts> {
         self.read(|connection| {
             let mut statement = connection
-                .prepare_cached("SELECT status, COUNT(*) FROM octohook_deliveries GROUP BY status")
+                .prepare_cached(sql_row::COUNT_BY_STATUS)
                 .map_err(classify)?;
             let rows = statement
-                .query_map([], |row| {
-                    Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
-                })
+                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
                 .map_err(classify)?;
-            let mut counts = StatusCounts::default();
-            for row in rows {
-                let (status, count) = row.map_err(classify)?;
-                let status =
-                    crate::record::status_from_db(crate::StoredDeliveryId::new(0), &status)?;
-                counts.add(status, u64::try_from(count).unwrap_or(0));
-            }
-            Ok(counts)
+            sql_row::counts_from_rows(rows.map(|row| row.map_err(classify)))
         })
     }
 

@@ -167,6 +167,7 @@ impl ListQuery {
 /// seen twice.
 ///
 /// ```
+/// use octohook::EventKind;
 /// use octohook_inbox::{DeliveryKey, DeliveryStore, ListPages, ListQuery, MemoryStore, NewDelivery};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
@@ -174,7 +175,7 @@ impl ListQuery {
 /// let store = MemoryStore::new();
 /// for guid in ["a1", "a2", "a3"] {
 ///     let key = DeliveryKey::new(None, guid.parse().unwrap());
-///     store.insert(NewDelivery::new(key, "ping", "{}")).await?;
+///     store.insert(NewDelivery::new(key, EventKind::Ping, "{}")).await?;
 /// }
 /// let mut pages = ListPages::new(&store, ListQuery::default().limit(2));
 /// let mut guids = Vec::new();
@@ -294,25 +295,24 @@ impl StatusCounts {
         }
     }
 
-    /// Adds `count` to `status`.
-    pub(crate) fn add(&mut self, status: DeliveryStatus, count: u64) {
-        let slot = match status {
+    /// The count of `status`, to change it.
+    fn slot(&mut self, status: DeliveryStatus) -> &mut u64 {
+        match status {
             DeliveryStatus::Pending => &mut self.pending,
             DeliveryStatus::Processing => &mut self.processing,
             DeliveryStatus::Done => &mut self.done,
             DeliveryStatus::Failed => &mut self.failed,
-        };
-        *slot += count;
+        }
+    }
+
+    /// Adds `count` to `status`.
+    pub(crate) fn add(&mut self, status: DeliveryStatus, count: u64) {
+        *self.slot(status) += count;
     }
 
     /// Takes `count` from `status`.
     pub(crate) fn subtract(&mut self, status: DeliveryStatus, count: u64) {
-        let slot = match status {
-            DeliveryStatus::Pending => &mut self.pending,
-            DeliveryStatus::Processing => &mut self.processing,
-            DeliveryStatus::Done => &mut self.done,
-            DeliveryStatus::Failed => &mut self.failed,
-        };
+        let slot = self.slot(status);
         *slot = slot.saturating_sub(count);
     }
 

@@ -46,9 +46,9 @@ pub struct Backoff {
 }
 
 impl Default for Backoff {
-    /// 5 s, doubling, at most 10 minutes, with jitter.
+    /// 5 s, doubling, at most 10 minutes, with jitter: `exponential(5 s)`.
     fn default() -> Self {
-        Self::new(Duration::from_secs(5), 2, Duration::from_secs(600))
+        Self::exponential(Duration::from_secs(5))
     }
 }
 
@@ -62,6 +62,29 @@ impl Backoff {
             max,
             jitter: true,
         }
+    }
+
+    /// The longest delay of an [`exponential`](Self::exponential) backoff: 10
+    /// minutes.
+    pub const EXPONENTIAL_MAX: Duration = Duration::from_secs(600);
+
+    /// The usual policy, `octohook serve`'s: a jittered backoff starting at
+    /// `initial` and doubling per failed attempt, capped at
+    /// [`EXPONENTIAL_MAX`](Self::EXPONENTIAL_MAX) (10 minutes, so that a
+    /// dependency down for an hour is retried a few times an hour, not once a
+    /// day).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use octohook_inbox::Backoff;
+    ///
+    /// let backoff = Backoff::exponential(Duration::from_secs(30));
+    /// let ceilings: Vec<u64> = (1..=7).map(|attempt| backoff.delay(attempt).as_secs()).collect();
+    /// assert_eq!(ceilings, [30, 60, 120, 240, 480, 600, 600]);
+    /// assert_eq!(Backoff::default(), Backoff::exponential(Duration::from_secs(5)));
+    /// ```
+    pub fn exponential(initial: Duration) -> Self {
+        Self::new(initial, 2, Self::EXPONENTIAL_MAX)
     }
 
     /// The same backoff with exact delays (tests, or a single receiver whose
@@ -283,7 +306,7 @@ impl<H: Handler> Handler for Arc<H> {
 /// What became of a delivery a worker claimed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Outcome {
+pub enum AttemptOutcome {
     /// The handler succeeded; the delivery is `done`.
     Done,
     /// The handler failed; the delivery is `pending` again, due after `delay`.
@@ -312,7 +335,7 @@ pub struct Processed {
     /// The delivery's key.
     pub key: DeliveryKey,
     /// What became of it.
-    pub outcome: Outcome,
+    pub outcome: AttemptOutcome,
 }
 
 /// Claims deliveries from a store one at a time and runs a [`Handler`] on each.
@@ -327,12 +350,13 @@ pub struct Processed {
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), octohook_inbox::StoreError> {
+/// use octohook::EventKind;
 /// use octohook_inbox::{
-///     DeliveryKey, AttemptError, Inbox, NewDelivery, Outcome, StoredDelivery, WorkerConfig,
+///     DeliveryKey, AttemptError, Inbox, NewDelivery, AttemptOutcome, StoredDelivery, WorkerConfig,
 /// };
 ///
 /// let inbox = Inbox::in_memory();
-/// inbox.insert(NewDelivery::new(DeliveryKey::new(None, "a1".parse().unwrap()), "ping", "{}")).await?;
+/// inbox.insert(NewDelivery::new(DeliveryKey::new(None, "a1".parse().unwrap()), EventKind::Ping, "{}")).await?;
 ///
 /// let worker = inbox.worker(WorkerConfig::new("worker-0"));
 /// let handler = |delivery: StoredDelivery| async move {
@@ -340,7 +364,7 @@ pub struct Processed {
 ///     Ok::<(), AttemptError>(())
 /// };
 /// let processed = worker.run_once(&handler).await?.unwrap();
-/// assert_eq!(processed.outcome, Outcome::Done);
+/// assert_eq!(processed.outcome, AttemptOutcome::Done);
 /// assert!(worker.run_once(&handler).await?.is_none());
 /// # Ok(())
 /// # }
@@ -425,14 +449,16 @@ impl Worker {
         let _ = elapsed;
         let _entered = span.enter();
         match &outcome {
-            Outcome::Done => tracing::debug!(id = id.get(), %key, attempts, "processed delivery"),
-            Outcome::Retrying { delay, .. } => {
+            AttemptOutcome::Done => {
+                tracing::debug!(id = id.get(), %key, attempts, "processed delivery")
+            }
+            AttemptOutcome::Retrying { delay, .. } => {
                 tracing::warn!(id = id.get(), %key, attempts, retry_in = ?delay, "delivery failed; will retry");
             }
-            Outcome::Failed { .. } => {
+            AttemptOutcome::Failed { .. } => {
                 tracing::error!(id = id.get(), %key, attempts, "delivery failed for good");
             }
-            Outcome::Lost => {
+            AttemptOutcome::Lost => {
                 tracing::warn!(id = id.get(), %key, "lost the claim on a delivery while handling it");
             }
         }
@@ -490,24 +516,28 @@ impl Worker {
         claim: &Claim,
         result: Result<(), AttemptError>,
         attempt: u32,
-    ) -> Result<Outcome, StoreError> {
+    ) -> Result<AttemptOutcome, StoreError> {
         let recorded = match result {
-            Ok(()) => self.store.complete(claim).await.map(|()| Outcome::Done),
+            Ok(()) => self
+                .store
+                .complete(claim)
+                .await
+                .map(|()| AttemptOutcome::Done),
             Err(error) if error.is_permanent() || attempt >= self.config.max_attempts => self
                 .store
                 .fail(claim, error.message())
                 .await
-                .map(|()| Outcome::Failed { attempts: attempt }),
+                .map(|()| AttemptOutcome::Failed { attempts: attempt }),
             Err(error) => {
                 let delay = self.config.backoff.delay_for(&claim.key, attempt);
                 self.store
                     .retry_later(claim, error.message(), delay)
                     .await
-                    .map(|()| Outcome::Retrying { attempt, delay })
+                    .map(|()| AttemptOutcome::Retrying { attempt, delay })
             }
         };
         match recorded {
-            Err(StoreError::ClaimLost { .. }) => Ok(Outcome::Lost),
+            Err(StoreError::ClaimLost { .. }) => Ok(AttemptOutcome::Lost),
             other => other,
         }
     }
@@ -571,10 +601,11 @@ mod tests {
 
     use super::*;
     use crate::{Inbox, NewDelivery};
+    use octohook::EventKind;
 
     #[test]
     fn jittered_delays_stay_within_half_and_all_of_the_ceiling_and_spread() {
-        let backoff = Backoff::new(Duration::from_secs(4), 2, Duration::from_secs(600));
+        let backoff = Backoff::exponential(Duration::from_secs(4));
         let delays: Vec<Duration> = (0..200)
             .map(|n| {
                 let key = DeliveryKey::new(None, format!("guid-{n}").parse().unwrap());
@@ -624,7 +655,7 @@ mod tests {
             "72d3162e-cc78-11e3".parse().unwrap(),
         );
         inbox
-            .insert(NewDelivery::new(key, "issues", "{}"))
+            .insert(NewDelivery::new(key, EventKind::Issues, "{}"))
             .await
             .unwrap();
         let handler = |_: StoredDelivery| async {
@@ -635,7 +666,7 @@ mod tests {
         };
         let worker = inbox.worker(WorkerConfig::new("w"));
         let processed = worker.run_once(&handler).await.unwrap().unwrap();
-        assert_eq!(processed.outcome, Outcome::Done);
+        assert_eq!(processed.outcome, AttemptOutcome::Done);
         let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
         let line = text
             .lines()
@@ -657,7 +688,7 @@ mod tests {
         let inbox = Inbox::in_memory();
         let key = DeliveryKey::new(None, "a1".parse().unwrap());
         inbox
-            .insert(NewDelivery::new(key, "ping", "{}"))
+            .insert(NewDelivery::new(key, EventKind::Ping, "{}"))
             .await
             .unwrap();
         let finished = Arc::new(AtomicBool::new(false));

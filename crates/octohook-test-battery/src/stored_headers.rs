@@ -1,13 +1,12 @@
 //! What a receiver with an inbox stores of a delivery's headers: GitHub's own,
-//! each once, within `octohook_inbox::MAX_STORED_HEADER_BYTES`, however many
+//! each once, within `octohook::RawHeaders::MAX_BYTES`, however many
 //! padding headers a replayed delivery carries.
 
 use std::net::SocketAddr;
 
+use octohook::RawHeaders;
 use octohook::header::DELIVERY_HEADERS;
-use octohook_inbox::{
-    DeliveryStore, ListQuery, MAX_STORED_HEADER_BYTES, SqliteOptions, SqliteStore,
-};
+use octohook_inbox::{DeliveryStore, ListQuery, SqliteOptions, SqliteStore};
 
 use crate::{ReceiverProcess, TempDb, TestDelivery};
 
@@ -42,7 +41,7 @@ pub async fn check_receiver_stored_headers(receiver: &ReceiverProcess, db: &Temp
 ///
 /// An accepted delivery must be stored with only names from
 /// [`DELIVERY_HEADERS`], each once (the first value), at most
-/// [`MAX_STORED_HEADER_BYTES`] of them, GitHub's own all kept. A refused one
+/// [`RawHeaders::MAX_BYTES`] of them, GitHub's own all kept. A refused one
 /// (4xx) must not be stored at all.
 pub async fn check_stored_headers(
     address: SocketAddr,
@@ -87,7 +86,12 @@ pub async fn check_stored_headers(
             failures.push(format!("{case}: {} rows stored, not 1", stored.len()));
             continue;
         };
-        if let Err(why) = check_row(&row.headers, &delivery) {
+        let headers: Vec<(String, String)> = row
+            .headers
+            .iter()
+            .map(|(name, value)| (name.to_owned(), value.to_owned()))
+            .collect();
+        if let Err(why) = check_row(&headers, &delivery) {
             failures.push(format!("{case}: {why}"));
         }
     }
@@ -100,9 +104,10 @@ fn check_row(stored: &[(String, String)], sent: &TestDelivery) -> Result<(), Str
         .iter()
         .map(|(name, value)| name.len() + value.len())
         .sum();
-    if bytes > MAX_STORED_HEADER_BYTES {
+    if bytes > RawHeaders::MAX_BYTES {
         return Err(format!(
-            "{bytes} header bytes stored, over the cap of {MAX_STORED_HEADER_BYTES}"
+            "{bytes} header bytes stored, over the cap of {}",
+            RawHeaders::MAX_BYTES
         ));
     }
     for (index, (name, _)) in stored.iter().enumerate() {

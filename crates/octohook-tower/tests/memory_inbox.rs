@@ -8,34 +8,17 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::post_service;
-use octohook::{Answer, ReceiveDelivery, Verifier, WebhookSecret, receive_fn};
+use octohook::{Verifier, WebhookSecret};
 use octohook_inbox::{DeliveryStore, Inbox, MemoryStore};
 use octohook_test_battery::{SECRET, TestDelivery};
 use octohook_tower::{ReceiveService, VerifyWebhookLayer};
-
-/// `inbox` as a receiver, answering as its receipt says.
-// TODO(merge): Inbox implements ReceiveDelivery; pass the inbox itself.
-fn receiver(inbox: Inbox) -> impl ReceiveDelivery {
-    receive_fn(move |delivery| {
-        let inbox = inbox.clone();
-        async move {
-            let headers = delivery.raw_headers().to_header_map();
-            let receipt = inbox.receive(delivery, &headers).await;
-            let answer = Answer::new(receipt.status(), receipt.body());
-            match receipt.retry_after_secs() {
-                Some(seconds) => answer.with_retry_after(seconds),
-                None => answer,
-            }
-        }
-    })
-}
 
 /// Serves `ReceiveService` over `store` (no workers: every delivery stays
 /// pending).
 async fn serve(store: Arc<MemoryStore>) -> SocketAddr {
     let inbox = Inbox::from_shared(store);
     let app = Router::new()
-        .route("/", post_service(ReceiveService::new(receiver(inbox))))
+        .route("/", post_service(ReceiveService::new(inbox)))
         .layer(VerifyWebhookLayer::new(Verifier::new(
             WebhookSecret::new(SECRET).unwrap(),
         )));

@@ -4,12 +4,12 @@
 //!
 //! | name | kind | labels |
 //! |---|---|---|
-//! | [`DELIVERIES_TOTAL`] | counter | `event`, `outcome` ([`Outcome`]) |
+//! | [`DELIVERIES_TOTAL`] | counter | `event`, `outcome` ([`DeliveryOutcome`]) |
 //! | [`REJECTIONS_TOTAL`] | counter | `reason` ([`Rejection::reason`]) |
 //!
 //! The adapters (`octohook-tower`, `octohook-actix`) record rejections, and the
 //! inbox records what it stores; a service that answers deliveries itself calls
-//! [`record_delivery`] with [`Outcome::Accepted`].
+//! [`record_delivery`] with [`DeliveryOutcome::Accepted`].
 //!
 //! Labels are bounded whatever a client sends: `event` is the name of an event
 //! this version knows, or `unknown`; a rejected request's `X-GitHub-Event` is not
@@ -25,7 +25,7 @@ pub const REJECTIONS_TOTAL: &str = "octohook_rejections_total";
 /// What became of a delivery, the `outcome` label of [`DELIVERIES_TOTAL`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum Outcome {
+pub enum DeliveryOutcome {
     /// Verified and taken: stored in an inbox, or answered 2xx by a handler.
     Accepted,
     /// Verified, and already stored for this (hook, GUID): answered 2xx, not
@@ -37,7 +37,7 @@ pub enum Outcome {
     Unavailable,
 }
 
-impl Outcome {
+impl DeliveryOutcome {
     /// The label value: `accepted`, `duplicate`, `rejected` or `unavailable`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -71,7 +71,7 @@ pub fn event_label(kind: &EventKind) -> &'static str {
 }
 
 /// Counts one delivery of `event` with `outcome` in [`DELIVERIES_TOTAL`].
-pub fn record_delivery(event: &EventKind, outcome: Outcome) {
+pub fn record_delivery(event: &EventKind, outcome: DeliveryOutcome) {
     ::metrics::counter!(
         DELIVERIES_TOTAL,
         "event" => event_label(event),
@@ -81,7 +81,7 @@ pub fn record_delivery(event: &EventKind, outcome: Outcome) {
 }
 
 /// Counts one rejected request: in [`REJECTIONS_TOTAL`] by reason, and in
-/// [`DELIVERIES_TOTAL`] with [`Outcome::Rejected`] under `event_header`, the
+/// [`DELIVERIES_TOTAL`] with [`DeliveryOutcome::Rejected`] under `event_header`, the
 /// request's `X-GitHub-Event` value (`unknown` unless this version knows it).
 pub fn record_rejection(rejection: &Rejection, event_header: Option<&[u8]>) {
     ::metrics::counter!(REJECTIONS_TOTAL, "reason" => rejection.reason()).increment(1);
@@ -92,7 +92,7 @@ pub fn record_rejection(rejection: &Rejection, event_header: Option<&[u8]>) {
     ::metrics::counter!(
         DELIVERIES_TOTAL,
         "event" => event,
-        "outcome" => Outcome::Rejected.as_str(),
+        "outcome" => DeliveryOutcome::Rejected.as_str(),
     )
     .increment(1);
 }

@@ -15,9 +15,15 @@ use crate::{
 
 /// A delivery whose signature matched one of the configured secrets.
 ///
-/// Only verification ([`Verifier::verify`](crate::Verifier::verify) or
-/// [`PendingDelivery::finish`](crate::PendingDelivery::finish)) constructs it, so a
-/// payload cannot be read before it is verified.
+/// Only verification constructs it: [`Verifier::verify`](crate::Verifier::verify)
+/// and [`PendingDelivery::finish`](crate::PendingDelivery::finish), each after a
+/// constant-time MAC check of the body against a configured secret. No other
+/// function makes one, so a payload cannot be read before it is verified, and
+/// holding a `VerifiedDelivery` proves the check. A delivery kept in storage (a
+/// durable inbox, a queue) comes back the same way: its stored body and headers,
+/// signature included, are verified again (`octohook_inbox::StoredDelivery::verify`),
+/// so a row changed in the store, or signed with a secret since rotated out,
+/// never reaches a handler as verified.
 ///
 /// # What it guarantees about the payload
 ///
@@ -87,85 +93,6 @@ impl VerifiedDelivery {
             delivery.check_payload()?;
         }
         Ok(delivery)
-    }
-
-    /// Rebuilds a delivery that was verified earlier and kept in the caller's own
-    /// storage (a durable inbox, a queue), without its signature being checked
-    /// again: `headers` are the request's delivery headers as stored, `raw_body`
-    /// its body as received.
-    ///
-    /// A form's `payload` field is decoded as [`Verifier::verify`](crate::Verifier::verify)
-    /// does; the JSON is not parsed until it is read (see the [type's
-    /// guarantees](Self#what-it-guarantees-about-the-payload)). Which secret
-    /// matched is not stored: [`secret_index`](Self::secret_index) reports 0, and
-    /// [`algorithm`](Self::algorithm) the strongest signature header stored.
-    ///
-    /// **Only for bytes that passed verification before**: this is how a stored
-    /// delivery reaches the typed [`Dispatcher`](crate::Dispatcher). Never call
-    /// it on a request.
-    ///
-    /// ```
-    /// # use bytes::Bytes;
-    /// # use http::HeaderMap;
-    /// use octohook::VerifiedDelivery;
-    /// # let mut headers = HeaderMap::new();
-    /// # headers.insert("x-github-event", "issues".parse().unwrap());
-    /// # headers.insert("x-github-delivery", "a1".parse().unwrap());
-    /// # headers.insert("content-type", "application/json".parse().unwrap());
-    /// // `headers` and `body` as a receiver stored them after verifying them.
-    /// let body = Bytes::from_static(br#"{"action":"opened"}"#);
-    /// let delivery = VerifiedDelivery::restore(&headers, body).unwrap();
-    /// assert_eq!(delivery.action(), Some("opened"));
-    /// ```
-    pub fn restore(headers: &http::HeaderMap, raw_body: Bytes) -> Result<Self, Error> {
-        Self::restore_unchecked(headers, raw_body)
-    }
-
-    /// [`restore`](Self::restore)s a delivery whose payload was
-    /// [checked](Self::check_payload) before it was stored, with the `action` read
-    /// then: its payload is not parsed again until a handler reads it.
-    ///
-    /// ```
-    /// # use bytes::Bytes;
-    /// # use http::HeaderMap;
-    /// use octohook::VerifiedDelivery;
-    /// # let mut headers = HeaderMap::new();
-    /// # headers.insert("x-github-event", "issues".parse().unwrap());
-    /// # headers.insert("x-github-delivery", "a1".parse().unwrap());
-    /// # headers.insert("content-type", "application/json".parse().unwrap());
-    /// let body = Bytes::from_static(br#"{"action":"opened"}"#);
-    /// let delivery = VerifiedDelivery::restore_checked(&headers, body, Some("opened")).unwrap();
-    /// assert_eq!(delivery.action(), Some("opened"));
-    /// assert!(delivery.check_payload().is_ok());
-    /// ```
-    pub fn restore_checked(
-        headers: &http::HeaderMap,
-        raw_body: Bytes,
-        action: Option<&str>,
-    ) -> Result<Self, Error> {
-        let delivery = Self::restore_unchecked(headers, raw_body)?;
-        let _ = delivery.envelope.set(Envelope {
-            action: action.map(Into::into),
-        });
-        Ok(delivery)
-    }
-
-    fn restore_unchecked(headers: &http::HeaderMap, raw_body: Bytes) -> Result<Self, Error> {
-        let algorithm = if headers.contains_key(crate::header::X_HUB_SIGNATURE_256)
-            || !headers.contains_key(crate::header::X_HUB_SIGNATURE)
-        {
-            SignatureAlgorithm::Sha256
-        } else {
-            SignatureAlgorithm::LegacySha1
-        };
-        Self::decode(
-            DeliveryHeaders::from_headers(headers)?,
-            RawHeaders::keep(headers),
-            raw_body,
-            SecretIndex(0),
-            algorithm,
-            None,
-        )
     }
 
     /// The delivery headers.

@@ -26,10 +26,11 @@ use octohook_inbox::{Inbox, SqliteStore};
 #[actix_web::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let env = InboxEnv::init();
+    let verifier = Verifier::new(env.secret);
     let inbox = Inbox::new(SqliteStore::open(env.db).await?);
-    let processing = print_deliveries(&inbox);
+    let processing = print_deliveries(&inbox, verifier.clone());
 
-    let config = VerifyConfig::new(Verifier::new(env.secret)).with_read_timeout(env.read_timeout);
+    let config = VerifyConfig::new(verifier).with_read_timeout(env.read_timeout);
     let server = HttpServer::new(move || {
         App::new().service(
             web::resource("/")

@@ -27,12 +27,13 @@ use octohook_tower::{ReceiveService, VerifyWebhookLayer};
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let env = InboxEnv::init();
+    let verifier = Verifier::new(env.secret);
     let inbox = Inbox::new(SqliteStore::open(env.db).await?);
-    let processing = print_deliveries(&inbox);
+    let processing = print_deliveries(&inbox, verifier.clone());
 
     let config = ServerConfig::default().with_read_timeout(env.read_timeout);
     let verify =
-        VerifyWebhookLayer::new(Verifier::new(env.secret)).with_read_timeout(config.read_timeout());
+        VerifyWebhookLayer::new(verifier).with_read_timeout(config.read_timeout());
     let app = Router::new()
         .route("/", post_service(ReceiveService::new(inbox)))
         .layer(verify);

@@ -1,17 +1,22 @@
 //! [`Dispatch`]: stored deliveries through a typed [`Dispatcher`].
 
+use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 
-use octohook::{DispatchError, Dispatcher};
+use octohook::{DispatchError, Dispatcher, Error, Verifier};
 
 use crate::{AttemptError, Handler, StoredDelivery};
 
-/// Runs a typed [`Dispatcher`] on each stored delivery, without verifying it a
-/// second time ([`StoredDelivery::verified`]).
+/// Runs a typed [`Dispatcher`] on each stored delivery, once it is verified again
+/// ([`StoredDelivery::verify`]): a typed handler only ever sees a delivery whose
+/// MAC was checked.
 ///
-/// A payload that does not fit its event's type fails the delivery at once (no
-/// retry can change it); a failing handler fails the attempt, which is retried.
+/// A stored delivery whose signature no longer verifies (its secret was rotated
+/// out of the [`Verifier`], or the row was changed) fails at once, as does a
+/// payload that does not fit its event's type (no retry can change either); a
+/// failing handler fails the attempt, which is retried. Keep a rotated-out secret
+/// in the verifier until the deliveries signed with it are processed.
 /// The dispatcher's handlers find the attempt number and idempotency key with
 /// [`Attempt::current`](crate::Attempt::current).
 ///
@@ -19,8 +24,8 @@ use crate::{AttemptError, Handler, StoredDelivery};
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), octohook_inbox::StoreError> {
 /// use std::time::Duration;
-/// use octohook::Dispatcher;
 /// use octohook::events::IssuesAction;
+/// use octohook::{Dispatcher, Verifier, WebhookSecret};
 /// use octohook_inbox::handlers::Dispatch;
 /// use octohook_inbox::{Attempt, Inbox, WorkerConfig};
 ///
@@ -32,36 +37,52 @@ use crate::{AttemptError, Handler, StoredDelivery};
 ///         opened.send((issues.issue.number, attempt.idempotency_key().to_string())).unwrap();
 ///     }
 /// });
+/// let verifier = Verifier::new(WebhookSecret::new("s3cret").unwrap());
 /// let inbox = Inbox::in_memory();
-/// let processing = inbox.process(Dispatch::new(dispatcher), 1, WorkerConfig::new("w"));
-/// # use octohook_inbox::{DeliveryKey, NewDelivery};
-/// # let mut new = NewDelivery::new(DeliveryKey::new(None, "a1".parse().unwrap()), "issues",
-/// #     r#"{"action":"opened","issue":{"id":1,"number":7},"repository":{},"sender":{}}"#);
-/// # new.action = Some("opened".into());
-/// // A receiver accepts a verified delivery of `issues.opened` into the inbox:
-/// inbox.insert(new).await?;
+/// let processing = inbox.process(
+///     Dispatch::new(dispatcher, verifier.clone()),
+///     1,
+///     WorkerConfig::new("w"),
+/// );
+/// # let body = bytes::Bytes::from_static(
+/// #     br#"{"action":"opened","issue":{"id":1,"number":7},"repository":{},"sender":{}}"#);
+/// # let mut headers = http::HeaderMap::new();
+/// # headers.insert("x-github-event", "issues".parse().unwrap());
+/// # headers.insert("x-github-delivery", "a1".parse().unwrap());
+/// # headers.insert("content-type", "application/json".parse().unwrap());
+/// # let secret = WebhookSecret::new("s3cret").unwrap();
+/// # headers.insert("x-hub-signature-256", octohook::sign(&secret, &body).parse().unwrap());
+/// // A receiver stores a verified delivery of `issues.opened`:
+/// inbox.receive(verifier.verify(&headers, body).unwrap()).await.answer();
 /// assert_eq!(seen.recv().await.unwrap(), (7, "-:a1".to_owned()));
 /// processing.drain(Duration::from_secs(5)).await;
 /// # Ok(())
 /// # }
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Dispatch {
     dispatcher: Arc<Dispatcher>,
+    verifier: Arc<Verifier>,
 }
 
 impl Dispatch {
-    /// Runs `dispatcher` on each delivery.
-    pub fn new(dispatcher: Dispatcher) -> Self {
+    /// Runs `dispatcher` on each delivery that `verifier` verifies again (the
+    /// receiver's verifier, or one that still holds every secret the stored
+    /// deliveries were signed with).
+    pub fn new(dispatcher: Dispatcher, verifier: Verifier) -> Self {
         Self {
             dispatcher: Arc::new(dispatcher),
+            verifier: Arc::new(verifier),
         }
     }
 }
 
-impl From<Dispatcher> for Dispatch {
-    fn from(dispatcher: Dispatcher) -> Self {
-        Self::new(dispatcher)
+impl fmt::Debug for Dispatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The verifier holds the secrets: never printed.
+        f.debug_struct("Dispatch")
+            .field("dispatcher", &self.dispatcher)
+            .finish_non_exhaustive()
     }
 }
 
@@ -71,15 +92,116 @@ impl Handler for Dispatch {
         delivery: StoredDelivery,
     ) -> impl Future<Output = Result<(), AttemptError>> + Send + 'static {
         let dispatcher = Arc::clone(&self.dispatcher);
+        let verifier = Arc::clone(&self.verifier);
         async move {
-            let verified = delivery.verified().map_err(|error| {
-                AttemptError::permanent(format!("the stored delivery cannot be read: {error}"))
-            })?;
+            let verified = delivery.verify(&verifier).map_err(unverifiable)?;
             match dispatcher.dispatch(verified).await {
                 Ok(_) => Ok(()),
                 Err(error @ DispatchError::Parse { .. }) => Err(AttemptError::permanent(error)),
                 Err(error) => Err(AttemptError::retry(error)),
             }
         }
+    }
+}
+
+/// Why a stored delivery cannot be dispatched: said in words of its own for a
+/// signature that no longer verifies (the error names only the header, never
+/// its value), since no retry will change it.
+fn unverifiable(error: Error) -> AttemptError {
+    let signature = matches!(
+        error,
+        Error::SignatureMismatch
+            | Error::MissingSignature
+            | Error::Sha1NotEnabled
+            | Error::MalformedSignature { .. }
+    );
+    AttemptError::permanent(if signature {
+        format!(
+            "the stored delivery's signature no longer verifies ({error}): its secret was \
+             rotated out of the verifier, or the stored row was changed"
+        )
+    } else {
+        format!("the stored delivery cannot be verified again: {error}")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use octohook::{RawHeaders, WebhookSecret};
+
+    use super::*;
+    use crate::signed_delivery::{signed, verifier};
+    use crate::{AttemptOutcome, DeliveryKey, DeliveryStatus, Inbox, NewDelivery, WorkerConfig};
+
+    /// Runs one attempt of `dispatch` on the inbox's only delivery, and returns
+    /// its outcome and the error it left.
+    async fn attempt(inbox: &Inbox, dispatch: &Dispatch) -> (AttemptOutcome, Option<String>) {
+        let processed = inbox
+            .worker(WorkerConfig::new("w").max_attempts(5))
+            .run_once(dispatch)
+            .await
+            .unwrap()
+            .expect("a delivery to process");
+        let stored = inbox.store().get(&processed.key).await.unwrap().unwrap();
+        (processed.outcome, stored.last_error)
+    }
+
+    #[tokio::test]
+    async fn a_stored_delivery_is_dispatched_once_verified_again() {
+        let inbox = Inbox::in_memory();
+        let delivery = signed("ping", "ok-1", br#"{"zen":"Non-blocking is better."}"#);
+        assert!(inbox.receive(delivery).await.is_committed());
+        let dispatch = Dispatch::new(Dispatcher::new(), verifier());
+        assert_eq!(
+            attempt(&inbox, &dispatch).await,
+            (AttemptOutcome::Done, None)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_rotated_out_secret_or_a_changed_row_fails_at_once_and_says_why() {
+        let body: &[u8] = br#"{"zen":"Favor focus over features."}"#;
+        let delivery = signed("ping", "rotated", body);
+        let signature = delivery
+            .raw_headers()
+            .get("x-hub-signature-256")
+            .unwrap()
+            .to_owned();
+
+        // The secret was rotated out of the verifier.
+        let inbox = Inbox::in_memory();
+        assert!(inbox.receive(delivery.clone()).await.is_committed());
+        let rotated = Verifier::new(WebhookSecret::new("another secret").unwrap());
+        let (outcome, error) = attempt(&inbox, &Dispatch::new(Dispatcher::new(), rotated)).await;
+
+        // The row's body was changed behind the receiver's back.
+        let edited = Inbox::in_memory();
+        let mut new = NewDelivery::from_verified(&delivery);
+        new.body = bytes::Bytes::from_static(br#"{"zen":"Forged."}"#);
+        edited.insert(new).await.unwrap();
+        let (edited_outcome, edited_error) =
+            attempt(&edited, &Dispatch::new(Dispatcher::new(), verifier())).await;
+
+        for (outcome, error) in [(outcome, error), (edited_outcome, edited_error)] {
+            assert_eq!(outcome, AttemptOutcome::Failed { attempts: 1 });
+            let error = error.expect("the error is kept");
+            assert!(error.contains("signature no longer verifies"), "{error}");
+            assert!(!error.contains(&signature[7..]), "{error}");
+        }
+        let key = DeliveryKey::new(None, "rotated".parse().unwrap());
+        let stored = edited.store().get(&key).await.unwrap().unwrap();
+        assert_eq!(stored.status, DeliveryStatus::Failed);
+    }
+
+    #[tokio::test]
+    async fn a_row_stored_without_its_signature_is_never_dispatched() {
+        // As a row of an older version, kept without the request's headers.
+        let mut unsigned = NewDelivery::from_verified(&signed("ping", "unsigned", b"{}"));
+        unsigned.headers = RawHeaders::default();
+        let inbox = Inbox::in_memory();
+        inbox.insert(unsigned).await.unwrap();
+        let (outcome, error) = attempt(&inbox, &Dispatch::new(Dispatcher::new(), verifier())).await;
+        assert_eq!(outcome, AttemptOutcome::Failed { attempts: 1 });
+        assert!(error.unwrap().contains("no longer verifies"));
     }
 }

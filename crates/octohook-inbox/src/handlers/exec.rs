@@ -99,7 +99,7 @@ impl ExecConfig {
             command.env_remove(name);
         }
         command
-            .env("OCTOHOOK_EVENT", &delivery.event)
+            .env("OCTOHOOK_EVENT", delivery.event.as_str())
             .env("OCTOHOOK_ACTION", delivery.action.as_deref().unwrap_or(""))
             .env("OCTOHOOK_DELIVERY", delivery.key.guid.as_str())
             .env(

@@ -55,7 +55,7 @@ impl Handler for Forward {
         let request = self
             .client
             .post(self.url.clone())
-            .headers(delivery.header_map())
+            .headers(delivery.headers.to_header_map())
             .body(delivery.body.clone());
         async move {
             let response = request.send().await.map_err(|error| {

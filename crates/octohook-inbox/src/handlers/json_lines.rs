@@ -58,11 +58,14 @@ use crate::{AttemptError, Handler, StoredDelivery};
 /// use octohook::VerifiedDelivery;
 /// use octohook_inbox::handlers::JsonLines;
 ///
+/// # let secret = octohook::WebhookSecret::new("s3cret").unwrap();
+/// # let body = bytes::Bytes::from_static(b"{\"zen\":\"Keep it logically awesome.\"}");
 /// # let mut headers = http::HeaderMap::new();
 /// # headers.insert("x-github-event", "ping".parse().unwrap());
 /// # headers.insert("x-github-delivery", "a1".parse().unwrap());
 /// # headers.insert("content-type", "application/json".parse().unwrap());
-/// # let delivery = VerifiedDelivery::restore(&headers, bytes::Bytes::from_static(b"{\"zen\":\"Keep it logically awesome.\"}")).unwrap();
+/// # headers.insert("x-hub-signature-256", octohook::sign(&secret, &body).parse().unwrap());
+/// # let delivery = octohook::Verifier::new(secret).verify(&headers, body).unwrap();
 /// #[derive(Clone, Default)]
 /// struct Buffer(Arc<Mutex<Vec<u8>>>);
 /// impl std::io::Write for Buffer {
@@ -102,9 +105,32 @@ struct AppendedFile<F> {
 
 /// A line to write, and who waits for it to reach the operating system.
 struct Line {
-    delivery: VerifiedDelivery,
-    received_at: SystemTime,
+    source: LineSource,
     written: oneshot::Sender<io::Result<()>>,
+}
+
+/// What a line is written from: a delivery just verified (a receiver without an
+/// inbox), or one a store kept (a worker).
+enum LineSource {
+    Verified(VerifiedDelivery, SystemTime),
+    Stored(StoredDelivery),
+}
+
+impl LineSource {
+    /// The line's record; only a stored form body that does not decode fails
+    /// (which [`JsonLines::write_stored`] rules out before queueing it).
+    fn record(&self) -> io::Result<DeliveryRecord<'_>> {
+        match self {
+            Self::Verified(delivery, received_at) => {
+                Ok(DeliveryRecord::new(delivery, *received_at))
+            }
+            Self::Stored(delivery) => delivery.record().map_err(invalid_data),
+        }
+    }
+}
+
+fn invalid_data(error: octohook::Error) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, error)
 }
 
 /// Lines gathered before a batch's buffer is handed to the output: larger
@@ -171,26 +197,46 @@ impl JsonLines {
         received_at: SystemTime,
     ) -> io::Result<()> {
         // Checked here, so that one bad payload never fails a whole batch.
-        delivery
-            .check_payload()
-            .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error))?;
+        delivery.check_payload().map_err(invalid_data)?;
         match &self.output {
-            Output::Direct(file) => file
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .append(&DeliveryRecord::new(delivery, received_at)),
+            Output::Direct(file) => append(file, &DeliveryRecord::new(delivery, received_at)),
+            // The clone shares the body's bytes.
             Output::Thread(queue) => {
-                let (written, done) = oneshot::channel();
-                let line = Line {
-                    delivery: delivery.clone(), // Shares the body's bytes.
-                    received_at,
-                    written,
-                };
-                queue.send(line).map_err(|_| stopped())?;
-                done.await.map_err(|_| stopped())?
+                queued(queue, LineSource::Verified(delivery.clone(), received_at)).await
             }
         }
     }
+
+    /// Writes the line of a stored delivery (see [`StoredDelivery::record`]):
+    /// what the store kept, without verifying it again. A form body whose
+    /// `payload` does not decode fails with [`io::ErrorKind::InvalidData`], and
+    /// nothing is written.
+    pub async fn write_stored(&self, delivery: StoredDelivery) -> io::Result<()> {
+        let record = delivery.record().map_err(invalid_data)?;
+        match &self.output {
+            Output::Direct(file) => append(file, &record),
+            Output::Thread(queue) => {
+                drop(record);
+                queued(queue, LineSource::Stored(delivery)).await
+            }
+        }
+    }
+}
+
+/// Appends `record` to a file written on the calling task.
+fn append(file: &Mutex<AppendedFile<File>>, record: &DeliveryRecord<'_>) -> io::Result<()> {
+    file.lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .append(record)
+}
+
+/// Hands a line to the lines thread, and waits until it is written.
+async fn queued(queue: &mpsc::Sender<Line>, source: LineSource) -> io::Result<()> {
+    let (written, done) = oneshot::channel();
+    queue
+        .send(Line { source, written })
+        .map_err(|_| stopped())?;
+    done.await.map_err(|_| stopped())?
 }
 
 /// What [`AppendedFile`] needs of a file besides writing: where it ends, and
@@ -352,7 +398,10 @@ fn write_batches(out: impl Write, lines: &mpsc::Receiver<Line>) {
             if result.is_err() {
                 break;
             }
-            result = DeliveryRecord::new(&line.delivery, line.received_at).write_line(&mut out);
+            result = line
+                .source
+                .record()
+                .and_then(|record| record.write_line(&mut out));
         }
         let result = result.and_then(|()| out.flush());
         if result.is_err() {
@@ -382,13 +431,16 @@ impl Handler for JsonLines {
     ) -> impl Future<Output = Result<(), AttemptError>> + Send + 'static {
         let lines = self.clone();
         async move {
-            let verified = delivery.verified().map_err(|error| {
-                AttemptError::permanent(format!("the stored delivery cannot be read: {error}"))
-            })?;
             lines
-                .write(&verified, delivery.received_at)
+                .write_stored(delivery)
                 .await
-                .map_err(|error| AttemptError::retry(format!("cannot write the line: {error}")))
+                .map_err(|error| match error.kind() {
+                    // No retry decodes the row's payload.
+                    io::ErrorKind::InvalidData => AttemptError::permanent(format!(
+                        "the stored delivery cannot be read: {error}"
+                    )),
+                    _ => AttemptError::retry(format!("cannot write the line: {error}")),
+                })
         }
     }
 }
@@ -397,16 +449,25 @@ impl Handler for JsonLines {
 mod tests {
     use std::sync::{Arc, Mutex};
 
-    use bytes::Bytes;
-
     use super::*;
 
     fn delivery(guid: &str, body: &'static [u8]) -> VerifiedDelivery {
-        let mut headers = http::HeaderMap::new();
-        headers.insert("x-github-event", "issues".parse().unwrap());
-        headers.insert("x-github-delivery", guid.parse().unwrap());
-        headers.insert("content-type", "application/json".parse().unwrap());
-        VerifiedDelivery::restore(&headers, Bytes::from_static(body)).unwrap()
+        crate::signed_delivery::signed("issues", guid, body)
+    }
+
+    /// The `delivery` of each line of `text`.
+    fn guids(text: &str) -> Vec<String> {
+        let guid = |line| {
+            let record: serde_json::Value = serde_json::from_str(line).unwrap();
+            record["delivery"].as_str().unwrap().to_owned()
+        };
+        text.lines().map(guid).collect()
+    }
+
+    /// Writes the line of an `issues.created` delivery `guid`.
+    async fn created(lines: &JsonLines, guid: &str) -> io::Result<()> {
+        let delivery = delivery(guid, br#"{"action":"created"}"#);
+        lines.write(&delivery, SystemTime::UNIX_EPOCH).await
     }
 
     /// Records what is written, and on which thread; fails while `broken`.
@@ -471,13 +532,7 @@ mod tests {
             .unwrap();
 
         let text = String::from_utf8(out.bytes.lock().unwrap().clone()).unwrap();
-        let guids: Vec<String> = text
-            .lines()
-            .map(|line| {
-                let record: serde_json::Value = serde_json::from_str(line).unwrap();
-                record["delivery"].as_str().unwrap().to_owned()
-            })
-            .collect();
+        let guids = guids(&text);
         assert_eq!(guids, ["a1", "a4"], "the failed line is not written late");
     }
 
@@ -674,15 +729,74 @@ mod tests {
         file.file.cuts_fail = false;
         append(&mut file, "last", br#"{"n":2}"#).unwrap();
         let text = String::from_utf8(file.file.bytes.clone()).unwrap();
-        let guids: Vec<String> = text
-            .lines()
-            .map(|line| {
-                let record: serde_json::Value = serde_json::from_str(line).unwrap();
-                record["delivery"].as_str().unwrap().to_owned()
-            })
-            .collect();
+        let guids = guids(&text);
         assert_eq!(guids, ["first", "last"]);
         assert!(text.ends_with("}\n"));
+    }
+
+    /// A worker's line of a stored delivery is the receiver's line of the
+    /// delivery it stored, byte for byte: hook id, target, action, a form body's
+    /// decoded payload.
+    #[tokio::test]
+    async fn a_stored_delivery_writes_the_line_its_verified_delivery_writes() {
+        let json: &[u8] = br#"{"action":"opened","n":1.10}"#;
+        let form: &[u8] = b"payload=%7B%22action%22%3A%22closed%22%7D";
+        for (content_type, body) in [
+            ("application/json", json),
+            ("application/x-www-form-urlencoded", form),
+        ] {
+            let delivery = crate::signed_delivery::signed_with(
+                &[
+                    ("x-github-event", "issues"),
+                    ("x-github-delivery", "same-line"),
+                    ("x-github-hook-id", "42"),
+                    ("x-github-hook-installation-target-type", "repository"),
+                    ("x-github-hook-installation-target-id", "7"),
+                    ("content-type", content_type),
+                ],
+                body,
+            );
+            let received_at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(1_234);
+
+            let inbox = crate::Inbox::in_memory();
+            assert!(inbox.receive(delivery.clone()).await.is_committed());
+            let key = crate::DeliveryKey::of(&delivery);
+            let stored = inbox.store().get(&key).await.unwrap().unwrap();
+            let stored = crate::StoredDelivery {
+                received_at,
+                ..stored
+            };
+
+            let mut verified_line = Vec::new();
+            DeliveryRecord::new(&delivery, received_at)
+                .write_line(&mut verified_line)
+                .unwrap();
+            let mut stored_line = Vec::new();
+            stored
+                .record()
+                .unwrap()
+                .write_line(&mut stored_line)
+                .unwrap();
+            assert_eq!(
+                String::from_utf8(stored_line).unwrap(),
+                String::from_utf8(verified_line.clone()).unwrap()
+            );
+            assert!(
+                String::from_utf8(verified_line)
+                    .unwrap()
+                    .contains(r#""hook_id":42,"event":"issues","#)
+            );
+
+            // And through the handler, on the lines thread.
+            let recorder = Recorder::default();
+            let lines = JsonLines::new(recorder.clone());
+            lines.write_stored(stored).await.unwrap();
+            let mut expected = Vec::new();
+            DeliveryRecord::new(&delivery, received_at)
+                .write_line(&mut expected)
+                .unwrap();
+            assert_eq!(*recorder.bytes.lock().unwrap(), expected);
+        }
     }
 
     #[tokio::test]
@@ -690,13 +804,7 @@ mod tests {
         let lines = JsonLines::append_to("/dev/null").unwrap();
         assert!(matches!(lines.output, Output::Direct(_)));
         for n in 0..3 {
-            lines
-                .write(
-                    &delivery(&format!("n{n}"), br#"{"action":"created"}"#),
-                    SystemTime::UNIX_EPOCH,
-                )
-                .await
-                .unwrap();
+            created(&lines, &format!("n{n}")).await.unwrap();
         }
     }
 
@@ -727,13 +835,7 @@ mod tests {
         let path = dir.path().join("lines");
         let lines = JsonLines::append_to(&path).unwrap();
         for n in 0..3 {
-            lines
-                .write(
-                    &delivery(&format!("f{n}"), br#"{"action":"created"}"#),
-                    SystemTime::UNIX_EPOCH,
-                )
-                .await
-                .unwrap();
+            created(&lines, &format!("f{n}")).await.unwrap();
             // On disk (in the kernel) before `write` returns.
             let text = std::fs::read_to_string(&path).unwrap();
             assert_eq!(text.lines().count(), n + 1);

@@ -181,16 +181,26 @@ mod tests {
     }
 
     #[test]
-    fn url_parameters_are_taken_and_the_rest_kept() {
-        let (rest, ssl) = split_ok(
-            "postgres://u:p%3Fw@db.example.com:5433/inbox?application_name=a&sslmode=verify-full&sslrootcert=%2Fetc%2Fca.pem&connect_timeout=3",
-        );
-        assert_eq!(
-            rest,
-            "postgres://u:p%3Fw@db.example.com:5433/inbox?application_name=a&connect_timeout=3"
-        );
-        assert_eq!(ssl.mode, Some(SslMode::VerifyFull));
-        assert_eq!(ssl.root_cert, Some(PathBuf::from("/etc/ca.pem")));
+    fn ssl_parameters_are_taken_and_the_rest_kept_in_urls_and_key_value_strings() {
+        for (string, kept, mode, root_cert) in [
+            (
+                "postgres://u:p%3Fw@db.example.com:5433/inbox?application_name=a&sslmode=verify-full&sslrootcert=%2Fetc%2Fca.pem&connect_timeout=3",
+                "postgres://u:p%3Fw@db.example.com:5433/inbox?application_name=a&connect_timeout=3",
+                SslMode::VerifyFull,
+                "/etc/ca.pem",
+            ),
+            (
+                "host=db.example.com hostaddr=127.0.0.1 password='it\\'s x' sslmode = verify-ca sslrootcert='/a b/ca.pem' dbname=test",
+                "host=db.example.com hostaddr=127.0.0.1 password='it\\'s x' dbname=test",
+                SslMode::VerifyCa,
+                "/a b/ca.pem",
+            ),
+        ] {
+            let (rest, ssl) = split_ok(string);
+            assert_eq!(rest, kept);
+            assert_eq!(ssl.mode, Some(mode));
+            assert_eq!(ssl.root_cert, Some(PathBuf::from(root_cert)));
+        }
 
         let (rest, ssl) = split_ok("postgresql://h/db?sslmode=require");
         assert_eq!(
@@ -202,19 +212,6 @@ mod tests {
             (rest.as_str(), ssl),
             ("postgres://u:a?b@h/db", SslParams::default())
         );
-    }
-
-    #[test]
-    fn key_value_parameters_are_taken_and_the_rest_kept() {
-        let (rest, ssl) = split_ok(
-            "host=db.example.com hostaddr=127.0.0.1 password='it\\'s x' sslmode = verify-ca sslrootcert='/a b/ca.pem' dbname=test",
-        );
-        assert_eq!(
-            rest,
-            "host=db.example.com hostaddr=127.0.0.1 password='it\\'s x' dbname=test"
-        );
-        assert_eq!(ssl.mode, Some(SslMode::VerifyCa));
-        assert_eq!(ssl.root_cert, Some(PathBuf::from("/a b/ca.pem")));
     }
 
     #[test]

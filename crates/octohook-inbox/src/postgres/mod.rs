@@ -28,7 +28,8 @@ pub use tls::{SslMode, UnknownSslMode};
 use listen::Listener;
 use tls::{MakeRustls, Roots};
 
-use crate::record::{RowParts, headers_to_json};
+use crate::schema_version;
+use crate::sql_row::{self, RowParts, headers_to_json};
 use crate::store::StoreFuture;
 use crate::{
     Claim, Claimed, DeliveryKey, DeliveryStatus, DeliveryStore, Inserted, ListQuery, NewDelivery,
@@ -362,23 +363,15 @@ impl PostgresStore {
                 ));
             }
             let found: i32 = client
-                .query_one("SELECT COALESCE(MAX(version), 0) FROM octohook_schema", &[])
+                .query_one(schema_version::SELECT_VERSION, &[])
                 .await
                 .and_then(|row| row.try_get(0))
                 .map_err(classify)?;
-            let supported = MIGRATIONS.last().map_or(0, |(version, _)| *version);
-            if found > supported {
-                return Err(StoreError::SchemaTooNew {
-                    found: i64::from(found),
-                    supported: i64::from(supported),
-                });
-            }
-            if found < supported {
-                return Err(StoreError::NotAnInbox(format!(
-                    "the tables are at schema version {found}, older than {supported}: connect read-write once to migrate them"
-                )));
-            }
-            Ok(())
+            schema_version::exactly(
+                found.into(),
+                schema_version::latest(MIGRATIONS),
+                "connect read-write once to migrate them",
+            )
         })
         .await
     }
@@ -409,17 +402,11 @@ impl PostgresStore {
                     .await
                     .map_err(classify)?;
                 let found: i32 = transaction
-                    .query_one("SELECT COALESCE(MAX(version), 0) FROM octohook_schema", &[])
+                    .query_one(schema_version::SELECT_VERSION, &[])
                     .await
                     .and_then(|row| row.try_get(0))
                     .map_err(classify)?;
-                let supported = MIGRATIONS.last().map_or(0, |(version, _)| *version);
-                if found > supported {
-                    return Err(StoreError::SchemaTooNew {
-                        found: i64::from(found),
-                        supported: i64::from(supported),
-                    });
-                }
+                schema_version::not_newer(found.into(), schema_version::latest(MIGRATIONS))?;
                 for (version, sql) in MIGRATIONS.iter().filter(|(version, _)| *version > found) {
                     transaction.batch_execute(sql).await.map_err(classify)?;
                     transaction
@@ -631,7 +618,6 @@ fn read_delivery(row: &Row) -> Result<StoredDelivery, StoreError> {
 
 impl DeliveryStore for PostgresStore {
     fn insert(&self, delivery: NewDelivery) -> StoreFuture<'_, Inserted> {
-        let delivery = delivery.with_stored_headers();
         Box::pin(async move {
             let (hook_id, has_hook_id) = (delivery.key.db_hook_id(), delivery.key.has_hook_id());
             let guid = delivery.key.guid.as_str();
@@ -666,9 +652,9 @@ impl DeliveryStore for PostgresStore {
                         &[
                             &hook_id,
                             &guid,
-                            &delivery.event,
+                            &delivery.event.as_str(),
                             &delivery.action,
-                            &delivery.content_type,
+                            &delivery.content_type.as_str(),
                             &headers,
                             &body,
                             &delivery.received_at,
@@ -894,25 +880,18 @@ impl DeliveryStore for PostgresStore {
                         .await
                         .map_err(classify)?;
                     let rows = transaction
-                        .query(
-                            "SELECT status, COUNT(*) FROM octohook_deliveries GROUP BY status",
-                            &[],
-                        )
+                        .query(sql_row::COUNT_BY_STATUS, &[])
                         .await
                         .map_err(classify)?;
                     transaction.commit().await.map_err(classify)?;
                     Ok(rows)
                 })
                 .await?;
-            let mut counts = StatusCounts::default();
-            for row in &rows {
-                let status: String = row.try_get(0).map_err(classify)?;
-                let count: i64 = row.try_get(1).map_err(classify)?;
-                let status =
-                    crate::record::status_from_db(crate::StoredDeliveryId::new(0), &status)?;
-                counts.add(status, u64::try_from(count).unwrap_or(0));
-            }
-            Ok(counts)
+            let status_and_count = |row: &Row| Ok((row.try_get(0)?, row.try_get(1)?));
+            sql_row::counts_from_rows(
+                rows.iter()
+                    .map(|row| status_and_count(row).map_err(classify)),
+            )
         })
     }
 

@@ -6,10 +6,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use octohook::header::DELIVERY_HEADERS;
+use octohook::{ContentType, EventKind, RawHeaders};
 use octohook_inbox::{
-    AttemptError, Backoff, DeliveryStatus, Inbox, Inserted, ListPages, ListQuery,
-    MAX_STORED_HEADER_BYTES, NewDelivery, Outcome, PurgeQuery, StoreError, StoredDelivery,
-    StoredDeliveryId, WorkerConfig,
+    AttemptError, AttemptOutcome, Backoff, DeliveryStatus, Inbox, Inserted, ListPages, ListQuery,
+    NewDelivery, PurgeQuery, StoreError, StoredDelivery, StoredDeliveryId, WorkerConfig,
 };
 
 use crate::{Backend, delivery, key};
@@ -34,10 +34,10 @@ pub(crate) async fn insert_is_if_absent(backend: Backend) {
     let received_at = SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_123);
     let mut new = delivery(Some(42), "g-1").received_at(received_at);
     new.action = Some("opened".to_owned());
-    new.headers = vec![
-        ("x-github-event".to_owned(), "issues".to_owned()),
-        ("x-hub-signature-256".to_owned(), "sha256=ab".to_owned()),
-    ];
+    new.headers = RawHeaders::from_pairs([
+        ("x-github-event", "issues"),
+        ("x-hub-signature-256", "sha256=ab"),
+    ]);
     let first = store.insert(new.clone()).await.unwrap();
     assert!(matches!(first, Inserted::New { .. }));
     let mut changed = new.clone();
@@ -63,11 +63,11 @@ pub(crate) async fn insert_is_if_absent(backend: Backend) {
     let stored = store.get(&key(Some(42), "g-1")).await.unwrap().unwrap();
     assert_eq!(stored.id, first.id());
     assert_eq!(stored.key, key(Some(42), "g-1"));
-    assert_eq!(stored.event, "issues");
+    assert_eq!(stored.event, EventKind::Issues);
     assert_eq!(stored.action.as_deref(), Some("opened"));
-    assert_eq!(stored.content_type, "application/json");
+    assert_eq!(stored.content_type, ContentType::Json);
     assert_eq!(stored.headers, new.headers);
-    assert_eq!(stored.header("X-Hub-Signature-256"), Some("sha256=ab"));
+    assert_eq!(stored.headers.get("X-Hub-Signature-256"), Some("sha256=ab"));
     assert_eq!(stored.body, new.body);
     assert_eq!(stored.received_at, received_at);
     assert_eq!(stored.status, DeliveryStatus::Pending);
@@ -226,7 +226,7 @@ pub(crate) async fn concurrent_workers_never_share_a_delivery(backend: Backend) 
             };
             let mut done = 0;
             while let Some(processed) = worker.run_once(&handler).await.unwrap() {
-                assert_eq!(processed.outcome, Outcome::Done);
+                assert_eq!(processed.outcome, AttemptOutcome::Done);
                 done += 1;
             }
             done
@@ -267,7 +267,7 @@ pub(crate) async fn failed_attempts_are_retried_with_backoff(backend: Backend) {
     let first = worker.run_once(&handler).await.unwrap().unwrap();
     assert_eq!(
         first.outcome,
-        Outcome::Retrying {
+        AttemptOutcome::Retrying {
             attempt: 1,
             delay: Duration::from_millis(300)
         }
@@ -283,7 +283,7 @@ pub(crate) async fn failed_attempts_are_retried_with_backoff(backend: Backend) {
     let second = worker.run_once(&handler).await.unwrap().unwrap();
     assert_eq!(
         second.outcome,
-        Outcome::Retrying {
+        AttemptOutcome::Retrying {
             attempt: 2,
             delay: Duration::from_millis(600)
         }
@@ -295,7 +295,7 @@ pub(crate) async fn failed_attempts_are_retried_with_backoff(backend: Backend) {
     );
     tokio::time::sleep(Duration::from_millis(400)).await;
     let third = worker.run_once(&handler).await.unwrap().unwrap();
-    assert_eq!(third.outcome, Outcome::Done);
+    assert_eq!(third.outcome, AttemptOutcome::Done);
     let stored = inbox.store().get(&first.key).await.unwrap().unwrap();
     assert_eq!(stored.status, DeliveryStatus::Done);
     assert_eq!(stored.attempts, 3);
@@ -316,10 +316,10 @@ pub(crate) async fn deliveries_fail_after_max_attempts_and_can_be_requeued(backe
     let first = worker.run_once(&failing).await.unwrap().unwrap();
     assert!(matches!(
         first.outcome,
-        Outcome::Retrying { attempt: 1, .. }
+        AttemptOutcome::Retrying { attempt: 1, .. }
     ));
     let second = worker.run_once(&failing).await.unwrap().unwrap();
-    assert_eq!(second.outcome, Outcome::Failed { attempts: 2 });
+    assert_eq!(second.outcome, AttemptOutcome::Failed { attempts: 2 });
     assert!(worker.run_once(&failing).await.unwrap().is_none());
     let stored = inbox.store().get(&first.key).await.unwrap().unwrap();
     assert_eq!(stored.status, DeliveryStatus::Failed);
@@ -331,7 +331,7 @@ pub(crate) async fn deliveries_fail_after_max_attempts_and_can_be_requeued(backe
     inbox.insert(delivery(Some(1), "hopeless")).await.unwrap();
     let permanent = |_: StoredDelivery| async { Err(AttemptError::permanent("bad payload")) };
     let hopeless = worker.run_once(&permanent).await.unwrap().unwrap();
-    assert_eq!(hopeless.outcome, Outcome::Failed { attempts: 1 });
+    assert_eq!(hopeless.outcome, AttemptOutcome::Failed { attempts: 1 });
 
     // `octohook inbox retry`.
     assert!(inbox.store().requeue(&first.key).await.unwrap());
@@ -341,7 +341,10 @@ pub(crate) async fn deliveries_fail_after_max_attempts_and_can_be_requeued(backe
         (DeliveryStatus::Pending, 0)
     );
     let again = worker.run_once(&ok).await.unwrap().unwrap();
-    assert_eq!((again.key, again.outcome), (first.key, Outcome::Done));
+    assert_eq!(
+        (again.key, again.outcome),
+        (first.key, AttemptOutcome::Done)
+    );
     assert!(
         !inbox
             .store()
@@ -424,7 +427,7 @@ pub(crate) async fn workers_give_up_on_deliveries_that_keep_killing_them(backend
         panic!("a delivery past its attempts must not run again");
     };
     let processed = worker.run_once(&must_not_run).await.unwrap().unwrap();
-    assert_eq!(processed.outcome, Outcome::Failed { attempts: 2 });
+    assert_eq!(processed.outcome, AttemptOutcome::Failed { attempts: 2 });
     let stored = inbox.store().get(&processed.key).await.unwrap().unwrap();
     assert_eq!(stored.status, DeliveryStatus::Failed);
     assert!(
@@ -441,7 +444,7 @@ pub(crate) async fn a_panicking_handler_counts_as_a_failed_attempt(backend: Back
     let processed = worker.run_once(&panicking).await.unwrap().unwrap();
     assert!(matches!(
         processed.outcome,
-        Outcome::Retrying { attempt: 1, .. }
+        AttemptOutcome::Retrying { attempt: 1, .. }
     ));
     let stored = inbox.store().get(&processed.key).await.unwrap().unwrap();
     assert_eq!(stored.last_error.as_deref(), Some("the handler panicked"));
@@ -622,55 +625,54 @@ pub(crate) async fn running_workers_are_woken_and_stop_on_shutdown(backend: Back
         .unwrap();
 }
 
-/// A store keeps only GitHub's delivery headers, the first of each name, at
-/// most `MAX_STORED_HEADER_BYTES` in all, whoever filled the delivery's
-/// headers: 90 padding headers of 5 KB are not stored.
+/// A store keeps a delivery's headers as [`RawHeaders`] kept them, and reads
+/// them back alike: only GitHub's delivery headers, the first of each name, at
+/// most `RawHeaders::MAX_BYTES` in all (90 padding headers of 5 KB are not
+/// stored), in the order received.
 pub(crate) async fn only_githubs_headers_are_stored_within_the_cap(backend: Backend) {
     let store = backend.open().await;
-    let githubs = vec![
-        ("content-type".to_owned(), "application/json".to_owned()),
-        (
-            "user-agent".to_owned(),
-            "GitHub-Hookshot/044aadd".to_owned(),
-        ),
-        ("x-github-event".to_owned(), "issues".to_owned()),
-        ("x-github-delivery".to_owned(), "h-1".to_owned()),
-        ("x-github-hook-id".to_owned(), "42".to_owned()),
-        (
-            "x-hub-signature-256".to_owned(),
-            format!("sha256={}", "ab".repeat(32)),
-        ),
+    let signature = format!("sha256={}", "ab".repeat(32));
+    let githubs = [
+        ("content-type", "application/json"),
+        ("user-agent", "GitHub-Hookshot/044aadd"),
+        ("x-github-event", "issues"),
+        ("x-github-delivery", "h-1"),
+        ("x-github-hook-id", "42"),
+        ("x-hub-signature-256", signature.as_str()),
     ];
+    let padding: Vec<(String, String)> = (0..90)
+        .map(|n| (format!("x-github-padding-{n}"), "p".repeat(5_000)))
+        .collect();
+    let long_host = "h".repeat(RawHeaders::MAX_BYTES);
+    let received = githubs
+        .iter()
+        .copied()
+        .chain(
+            padding
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_str())),
+        )
+        .chain([
+            ("x-github-event", "push"),
+            ("X-GitHub-Enterprise-Host", long_host.as_str()),
+        ]);
     let mut new = delivery(Some(42), "h-1");
-    new.headers = githubs.clone();
-    for n in 0..90 {
-        new.headers
-            .push((format!("x-github-padding-{n}"), "p".repeat(5_000)));
-    }
-    new.headers
-        .push(("x-github-event".to_owned(), "push".to_owned()));
-    new.headers.push((
-        "X-GitHub-Enterprise-Host".to_owned(),
-        "h".repeat(MAX_STORED_HEADER_BYTES),
-    ));
+    new.headers = RawHeaders::from_pairs(received);
+    assert_eq!(new.headers.dropped().headers, 92);
     store.insert(new).await.unwrap();
 
     let claimed = store.claim("w", LONG).await.unwrap().unwrap().delivery;
     let got = store.get(&key(Some(42), "h-1")).await.unwrap().unwrap();
     let listed = store.list(&ListQuery::default()).await.unwrap();
     for stored in [&claimed, &got, &listed[0]] {
-        assert_eq!(stored.headers, githubs);
-        let bytes: usize = stored
-            .headers
-            .iter()
-            .map(|(name, value)| name.len() + value.len())
-            .sum();
-        assert!(bytes <= MAX_STORED_HEADER_BYTES, "{bytes} bytes stored");
-        assert!(stored.headers.iter().all(|(name, _)| {
-            DELIVERY_HEADERS
+        assert_eq!(stored.headers.iter().collect::<Vec<_>>(), githubs);
+        assert!(stored.headers.byte_len() <= RawHeaders::MAX_BYTES);
+        assert!(
+            stored
+                .headers
                 .iter()
-                .any(|allowed| allowed == name.as_str())
-        }));
+                .all(|(name, _)| { DELIVERY_HEADERS.iter().any(|allowed| allowed == name) })
+        );
     }
 }
 

@@ -15,6 +15,7 @@ mod wire;
 
 use std::sync::Arc;
 
+use octohook::EventKind;
 use octohook_inbox::{DeliveryKey, DeliveryStore, MemoryStore, NewDelivery};
 
 /// One store under test; [`open`](Backend::open) gives another handle to the same
@@ -64,7 +65,7 @@ pub(crate) fn key(hook: Option<u64>, guid: &str) -> DeliveryKey {
 pub(crate) fn delivery(hook: Option<u64>, guid: &str) -> NewDelivery {
     NewDelivery::new(
         key(hook, guid),
-        "issues",
+        EventKind::Issues,
         format!(r#"{{"action":"opened","guid":"{guid}"}}"#),
     )
 }

@@ -1,5 +1,6 @@
 //! One JSON line per accepted delivery: the output format of `octohook serve`.
 
+use std::borrow::Cow;
 use std::io::{self, IoSlice, Write};
 use std::sync::LazyLock;
 use std::time::SystemTime;
@@ -9,7 +10,10 @@ use base64::write::EncoderWriter;
 use memchr::memmem;
 use serde::Serialize;
 
-use crate::{InstallationTarget, VerifiedDelivery};
+use crate::header::{X_GITHUB_HOOK_INSTALLATION_TARGET_ID, X_GITHUB_HOOK_INSTALLATION_TARGET_TYPE};
+use crate::{
+    DeliveryGuid, EventKind, HookId, InstallationTarget, RawHeaders, TargetType, VerifiedDelivery,
+};
 
 /// A verified delivery as one JSON line, the format `octohook serve --out` writes:
 ///
@@ -20,6 +24,11 @@ use crate::{InstallationTarget, VerifiedDelivery};
 /// ```
 ///
 /// `hook_id`, `action` and `target` are `null` when the delivery has none.
+///
+/// A record is made of a [`VerifiedDelivery`] ([`new`](Self::new)), as a
+/// receiver writes it before answering, or of the parts a store kept of one
+/// ([`from_parts`](Self::from_parts)), as a worker writes it later: the same
+/// line either way.
 ///
 /// The payload is written byte for byte as received, never re-encoded: key order,
 /// escapes such as `\/`, number spellings such as `1.10` or integers beyond 64
@@ -64,8 +73,37 @@ use crate::{InstallationTarget, VerifiedDelivery};
 /// ```
 #[derive(Debug)]
 pub struct DeliveryRecord<'a> {
-    delivery: &'a VerifiedDelivery,
+    /// The delivery whose payload is checked, and its action read, when the
+    /// line is written; `None` for a record made of stored parts.
+    verified: Option<&'a VerifiedDelivery>,
+    guid: &'a DeliveryGuid,
+    hook_id: Option<HookId>,
+    event: &'a EventKind,
+    /// The stored action (a verified delivery's is read after the check).
+    action: Option<&'a str>,
+    target: Option<Cow<'a, InstallationTarget>>,
+    payload: Cow<'a, [u8]>,
     received_at: SystemTime,
+}
+
+/// What a store kept of a delivery, to make its [`DeliveryRecord`] without
+/// a [`VerifiedDelivery`] (see [`DeliveryRecord::from_parts`]).
+#[derive(Clone, Debug)]
+pub struct RecordParts<'a> {
+    /// The event (`X-GitHub-Event`).
+    pub event: &'a EventKind,
+    /// The delivery's GUID (`X-GitHub-Delivery`).
+    pub guid: &'a DeliveryGuid,
+    /// The hook's id (`X-GitHub-Hook-ID`), when sent.
+    pub hook_id: Option<HookId>,
+    /// The payload's `action`, as read when the delivery was received.
+    pub action: Option<&'a str>,
+    /// The JSON payload (a form body's `payload` field already decoded), as
+    /// [checked](VerifiedDelivery::check_payload) when it was received.
+    pub payload: Cow<'a, [u8]>,
+    /// The headers the delivery was received with: the installation target is
+    /// read from them.
+    pub headers: &'a RawHeaders,
 }
 
 #[derive(Serialize)]
@@ -82,34 +120,89 @@ impl<'a> DeliveryRecord<'a> {
     /// The record of `delivery`, received at `received_at`.
     pub fn new(delivery: &'a VerifiedDelivery, received_at: SystemTime) -> Self {
         Self {
-            delivery,
+            verified: Some(delivery),
+            guid: delivery.guid(),
+            hook_id: delivery.hook_id(),
+            event: delivery.event_kind(),
+            action: None,
+            target: delivery.target().map(Cow::Borrowed),
+            payload: Cow::Borrowed(delivery.payload()),
+            received_at,
+        }
+    }
+
+    /// The record of a delivery received at `received_at` and kept by a store,
+    /// made of the parts it kept: a worker writes it without verifying the
+    /// delivery again.
+    ///
+    /// The payload is written as it is: it must be one a receiver
+    /// [checked](VerifiedDelivery::check_payload) before storing it (what
+    /// `octohook_inbox::Inbox::receive` stores), or the line may not be JSON.
+    ///
+    /// ```
+    /// use std::borrow::Cow;
+    /// use octohook::{DeliveryRecord, EventKind, RawHeaders, RecordParts};
+    ///
+    /// let headers = RawHeaders::from_pairs([
+    ///     ("x-github-hook-installation-target-type", "repository"),
+    ///     ("x-github-hook-installation-target-id", "7"),
+    /// ]);
+    /// let parts = RecordParts {
+    ///     event: &EventKind::Issues,
+    ///     guid: &"a1".parse().unwrap(),
+    ///     hook_id: None,
+    ///     action: Some("opened"),
+    ///     payload: Cow::Borrowed(br#"{"action":"opened"}"#),
+    ///     headers: &headers,
+    /// };
+    /// let mut line = Vec::new();
+    /// DeliveryRecord::from_parts(parts, std::time::UNIX_EPOCH).write_line(&mut line).unwrap();
+    /// assert!(String::from_utf8(line).unwrap().contains(
+    ///     r#""action":"opened","target":{"type":"repository","id":7},"payload":{"#
+    /// ));
+    /// ```
+    pub fn from_parts(parts: RecordParts<'a>, received_at: SystemTime) -> Self {
+        Self {
+            verified: None,
+            guid: parts.guid,
+            hook_id: parts.hook_id,
+            event: parts.event,
+            action: parts.action,
+            target: target_of(parts.headers).map(Cow::Owned),
+            payload: parts.payload,
             received_at,
         }
     }
 
     /// Writes the record and a newline.
     ///
-    /// The payload is first [checked](VerifiedDelivery::check_payload) (once per
-    /// delivery): one that is not a JSON object fails with
-    /// [`io::ErrorKind::InvalidData`], its [`crate::Error`] inside, and nothing is
-    /// written. A receiver answers that with 400.
+    /// A verified delivery's payload is first
+    /// [checked](VerifiedDelivery::check_payload) (once per delivery): one that
+    /// is not a JSON object fails with [`io::ErrorKind::InvalidData`], its
+    /// [`crate::Error`] inside, and nothing is written. A receiver answers that
+    /// with 400.
     pub fn write_line(&self, mut out: impl Write) -> io::Result<()> {
-        let delivery = self.delivery;
-        delivery
-            .check_payload()
-            .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error))?;
+        let action = match self.verified {
+            Some(delivery) => {
+                delivery
+                    .check_payload()
+                    .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error))?;
+                delivery.action()
+            }
+            None => self.action,
+        };
         let head = Head {
             received_at: humantime::format_rfc3339_millis(self.received_at).to_string(),
-            delivery: delivery.guid().as_str(),
-            hook_id: delivery.hook_id().map(|id| id.get()),
-            event: delivery.event_kind().as_str(),
-            action: delivery.action(),
-            target: delivery.target(),
+            delivery: self.guid.as_str(),
+            hook_id: self.hook_id.map(HookId::get),
+            event: self.event.as_str(),
+            action,
+            target: self.target.as_deref(),
         };
         let mut head = serde_json::to_vec(&head)?;
         // Replace the head's closing brace with the payload field.
         head.pop();
-        let payload = delivery.payload();
+        let payload: &[u8] = &self.payload;
         if embeddable(payload) {
             head.extend_from_slice(b",\"payload\":");
             // The payload is written from the body itself, never copied into the
@@ -131,6 +224,17 @@ impl<'a> DeliveryRecord<'a> {
             encoder.finish()?.write_all(b"\"}\n")
         }
     }
+}
+
+/// The installation target among stored headers, as verification read it
+/// (both headers, the id decimal), or none.
+fn target_of(headers: &RawHeaders) -> Option<InstallationTarget> {
+    let kind = headers.get(X_GITHUB_HOOK_INSTALLATION_TARGET_TYPE.as_str())?;
+    let id = headers.get(X_GITHUB_HOOK_INSTALLATION_TARGET_ID.as_str())?;
+    Some(InstallationTarget {
+        kind: TargetType::from_name(kind),
+        id: crate::ids::parse_decimal(id.as_bytes())?,
+    })
 }
 
 /// Whether a payload can stand in a line as it is: without CR or LF (which, in a
@@ -219,11 +323,18 @@ mod tests {
     }
 
     fn delivery(body: &'static [u8]) -> VerifiedDelivery {
+        let secret = crate::WebhookSecret::new("s3cret").unwrap();
         let mut headers = http::HeaderMap::new();
         headers.insert("x-github-event", "issues".parse().unwrap());
         headers.insert("x-github-delivery", "a1".parse().unwrap());
         headers.insert("content-type", "application/json".parse().unwrap());
-        VerifiedDelivery::restore(&headers, bytes::Bytes::from_static(body)).unwrap()
+        headers.insert(
+            "x-hub-signature-256",
+            crate::sign(&secret, body).parse().unwrap(),
+        );
+        crate::Verifier::new(secret)
+            .verify(&headers, bytes::Bytes::from_static(body))
+            .unwrap()
     }
 
     fn line(body: &'static [u8]) -> serde_json::Map<String, serde_json::Value> {
