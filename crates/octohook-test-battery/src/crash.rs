@@ -101,6 +101,7 @@ pub struct CrashReport {
     pub written_twice: usize,
 }
 
+#[cfg(feature = "inbox")]
 /// Posts `unique` deliveries (and a duplicate of every fourth) over 8
 /// connections that retry each until it is answered 2xx, kills the receiver
 /// with SIGKILL `kills` times while they run (restarting it at once on the same
@@ -258,6 +259,7 @@ pub async fn check_crash_safety(
     report
 }
 
+#[cfg(feature = "inbox")]
 /// [`check_crash_safety`] for a receiver binary that takes its inbox from
 /// `OCTOHOOK_DB` and prints its lines on standard output (the inbox examples):
 /// 300 deliveries, four SIGKILLs.
@@ -276,6 +278,7 @@ pub async fn check_program_crash_safety(program: &'static str) -> CrashReport {
     check_crash_safety(&subject, 300, 4).await
 }
 
+#[cfg(feature = "inbox")]
 /// The GUIDs of every row of the SQLite inbox at `path`.
 async fn stored_guids(path: &Path) -> Vec<String> {
     use octohook_inbox::{DeliveryStore, ListQuery, SqliteOptions, SqliteStore};

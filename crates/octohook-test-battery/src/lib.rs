@@ -22,15 +22,16 @@ mod raw;
 mod readme_deliveries;
 mod receiving_route;
 mod small_disk;
+#[cfg(feature = "inbox")]
 mod stored_headers;
 
 use std::net::SocketAddr;
 
 pub use adversarial::{AdversarialOptions, GRACE, run_adversarial, run_downgrade};
 pub use corpus::{GithubExample, github_examples};
-pub use crash::{
-    CrashReport, CrashSubject, Lines, TempDb, check_crash_safety, check_program_crash_safety,
-};
+pub use crash::{CrashReport, CrashSubject, Lines, TempDb};
+#[cfg(feature = "inbox")]
+pub use crash::{check_crash_safety, check_program_crash_safety};
 pub use delivery::TestDelivery;
 pub use leaks::{CapturedLogs, find_leaks, sent_signatures};
 pub use log_bounds::{HOSTILE_GUID_LEN, MAX_LOG_LINE, check_log_bounds};
@@ -45,6 +46,7 @@ pub use receiving_route::{
     Received, RecordingReceiver, check_receiving_route, check_unverified_route,
 };
 pub use small_disk::SmallDisk;
+#[cfg(feature = "inbox")]
 pub use stored_headers::{
     check_inbox_receiver_stored_headers, check_receiver_stored_headers, check_stored_headers,
 };
