@@ -28,16 +28,12 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-#[cfg(feature = "admin")]
-pub mod admin;
 mod body;
 #[cfg(feature = "axum")]
 pub mod extract;
 mod future;
 mod layer;
 mod rejection;
-#[cfg(feature = "server")]
-pub mod server;
 mod service;
 #[cfg(feature = "inbox")]
 mod store_delivery;
@@ -53,6 +49,6 @@ pub use store_delivery::StoreDelivery;
 pub use verify_body::VerifyBody;
 
 /// The README's examples, compiled as doctests so they stay true.
-#[cfg(all(doctest, feature = "axum", feature = "inbox", feature = "server"))]
+#[cfg(all(doctest, feature = "axum", feature = "inbox"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

@@ -21,7 +21,7 @@ use axum::{Router, routing::post_service};
 use octohook::{Dispatcher, Verifier, WebhookSecret};
 use octohook_inbox::handlers::{Dispatch, JsonLines};
 use octohook_inbox::{Attempt, Inbox, SqliteStore, WorkerConfig};
-use octohook_tower::server::{ServerConfig, serve, shutdown_signal};
+use octohook_server::{ServerConfig, serve, shutdown_signal};
 use octohook_tower::{StoreDelivery, VerifyWebhookLayer};
 
 #[tokio::main]

@@ -1,6 +1,6 @@
 //! The admin endpoints of a receiver, for its operators and their tools:
-//! `GET /healthz` and `GET /metrics` in Prometheus' text format (feature
-//! `admin`). `octohook serve --admin-bind` serves this router on a second
+//! `GET /healthz` and `GET /metrics` in Prometheus' text format.
+//! `octohook serve --admin-bind` serves this router on a second
 //! listener; a service that embeds the library can do the same, or merge the
 //! router into one of its own.
 //!
@@ -26,7 +26,7 @@
 //!
 //! ```no_run
 //! use octohook_inbox::Inbox;
-//! use octohook_tower::admin::{self, Admin};
+//! use octohook_server::admin::{self, Admin};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let prometheus = admin::install_prometheus_recorder()?;

@@ -1,0 +1,366 @@
+//! [`ProcessingConfig`]: how a receiver processes the deliveries it stores: the
+//! handler chain (the line, `--exec`, `--forward`) and the workers that run it.
+
+#[cfg(feature = "exec")]
+use std::ffi::OsString;
+use std::time::Duration;
+
+use octohook_inbox::handlers::{Chain, JsonLines};
+use octohook_inbox::{Backoff, Inbox, Processing, WorkerConfig};
+
+/// The variable `octohook serve` reads the `--forward` URL from (it may carry
+/// credentials).
+pub const FORWARD_ENV: &str = "OCTOHOOK_FORWARD";
+
+/// The prefix of octohook's own variables, none of which an `--exec` command
+/// inherits.
+#[cfg(feature = "exec")]
+const OWN_VARIABLES: &str = "OCTOHOOK_";
+
+/// The longest delay between two attempts: the retry backoff doubles up to it.
+pub const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(600);
+
+/// How a receiver with an inbox processes its deliveries: each is written as a
+/// JSON line, then handed to the `exec` command, then `forward`ed, each step
+/// only once the one before succeeded, by workers that retry failures with a
+/// jittered backoff (doubling from [`retry_backoff`](Self::retry_backoff) up to
+/// [`MAX_RETRY_BACKOFF`]) and mark a delivery `failed` after its last attempt.
+///
+/// With the `clap` feature it derives `clap::Args`: the "Processing" flags of
+/// `octohook serve`.
+///
+/// ```
+/// use std::time::Duration;
+/// use octohook_server::ProcessingConfig;
+///
+/// let config = ProcessingConfig::default()
+///     .with_workers(4)
+///     .with_max_attempts(8)
+///     .with_retry_backoff(Duration::from_secs(1));
+/// assert_eq!(config.shutdown_timeout(), Duration::from_secs(30));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+#[cfg_attr(feature = "clap", command(next_help_heading = "Processing"))]
+pub struct ProcessingConfig {
+    // The field comments are the flags' help.
+    /// Run CMD (through `sh -c`) once per delivery, with the JSON payload on
+    /// standard input and OCTOHOOK_EVENT, OCTOHOOK_ACTION, OCTOHOOK_DELIVERY,
+    /// OCTOHOOK_HOOK_ID, OCTOHOOK_IDEMPOTENCY_KEY (HOOK:GUID) and OCTOHOOK_ATTEMPT
+    /// set. Exit status 0 marks the delivery done; anything else is retried. CMD
+    /// gets `serve`'s environment without the secret's variable and without any
+    /// other OCTOHOOK_* variable (octohook's configuration, which may hold
+    /// credentials). The secret's variable, OCTOHOOK_DATABASE_URL and
+    /// OCTOHOOK_FORWARD are not in `serve`'s own environment either (on Unix); a
+    /// process of the same user that may ptrace `serve` can still read them from
+    /// its memory.
+    #[cfg(feature = "exec")]
+    #[cfg_attr(feature = "clap", arg(long, env = "OCTOHOOK_EXEC", value_name = "CMD"))]
+    exec: Option<String>,
+    /// Post each delivery to URL with its original headers and body. 2xx marks it
+    /// done; 408, 429, 5xx and connection errors are retried; other answers fail
+    /// it at once. A user name and password in URL are sent as Basic
+    /// authentication and never printed; prefer the variable to the flag, which
+    /// every user can read in the process list.
+    #[cfg(feature = "forward")]
+    #[cfg_attr(feature = "clap", arg(long, env = FORWARD_ENV, hide_env_values = true, value_name = "URL"))]
+    forward: Option<url::Url>,
+    /// Deliveries processed at once (with neither --exec nor --forward, one
+    /// worker only marks deliveries done).
+    #[cfg_attr(feature = "clap", arg(long, env = "OCTOHOOK_WORKERS", value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=256)))]
+    workers: u32,
+    /// Attempts per delivery before it is marked failed (the dead-letter state;
+    /// `octohook inbox retry` requeues it).
+    #[cfg_attr(feature = "clap", arg(long, env = "OCTOHOOK_MAX_ATTEMPTS", value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..)))]
+    max_attempts: u32,
+    /// Delay after the first failed attempt; it doubles after each further one,
+    /// up to 10 minutes, and each actual delay is drawn between half of that and
+    /// all of it (jitter).
+    #[cfg_attr(feature = "clap", arg(long, env = "OCTOHOOK_RETRY_BACKOFF", value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration))]
+    retry_backoff: Duration,
+    /// How long --exec may run before it is killed (and the attempt failed).
+    #[cfg(feature = "exec")]
+    #[cfg_attr(feature = "clap", arg(long, env = "OCTOHOOK_EXEC_TIMEOUT", value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration))]
+    exec_timeout: Duration,
+    /// How long a --forward request may take.
+    #[cfg(feature = "forward")]
+    #[cfg_attr(feature = "clap", arg(long, env = "OCTOHOOK_FORWARD_TIMEOUT", value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration))]
+    forward_timeout: Duration,
+    /// How long a worker's claim lasts unless renewed: after a crash, the
+    /// deliveries it was handling are taken up again once this has passed.
+    #[cfg_attr(feature = "clap", arg(long, env = "OCTOHOOK_LEASE", value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration))]
+    lease: Duration,
+    /// On shutdown, how long to wait for running handlers before killing them
+    /// (their deliveries are processed again after the next start).
+    #[cfg_attr(feature = "clap", arg(long, env = "OCTOHOOK_SHUTDOWN_TIMEOUT", value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration))]
+    shutdown_timeout: Duration,
+    /// Variables the command does not inherit, besides octohook's own.
+    #[cfg(feature = "exec")]
+    #[cfg_attr(feature = "clap", arg(skip))]
+    exec_hidden: Vec<OsString>,
+}
+
+impl Default for ProcessingConfig {
+    /// `octohook serve`'s defaults: no command, no forward, 2 workers, 5
+    /// attempts, a 5 s first backoff, 60 s for a command, 30 s for a forward, a
+    /// 60 s lease and 30 s to drain.
+    fn default() -> Self {
+        Self {
+            #[cfg(feature = "exec")]
+            exec: None,
+            #[cfg(feature = "forward")]
+            forward: None,
+            workers: 2,
+            max_attempts: 5,
+            retry_backoff: Duration::from_secs(5),
+            #[cfg(feature = "exec")]
+            exec_timeout: Duration::from_secs(60),
+            #[cfg(feature = "forward")]
+            forward_timeout: Duration::from_secs(30),
+            lease: Duration::from_secs(60),
+            shutdown_timeout: Duration::from_secs(30),
+            #[cfg(feature = "exec")]
+            exec_hidden: Vec::new(),
+        }
+    }
+}
+
+/// Why processing could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessingError {
+    /// A command or a forward was asked for without an inbox to run it from.
+    #[error("--exec and --forward need an inbox: drop --no-inbox")]
+    NoInbox,
+    /// The forward's HTTP client could not be built.
+    #[cfg(feature = "forward")]
+    #[error("--forward: {0}")]
+    Client(octohook_inbox::handlers::ForwardError),
+    /// The forward URL taken from the environment is not a URL (its text is not
+    /// repeated: it may hold credentials).
+    #[cfg(feature = "forward")]
+    #[error("{FORWARD_ENV} is not a URL: {0}")]
+    ForwardUrl(url::ParseError),
+}
+
+impl ProcessingConfig {
+    /// Runs `command` (through `sh -c`) for each delivery, with its payload on
+    /// standard input (feature `exec`).
+    #[cfg(feature = "exec")]
+    pub fn with_exec(mut self, command: impl Into<String>) -> Self {
+        self.exec = Some(command.into());
+        self
+    }
+
+    /// Also keeps the variable `name` from the command (octohook's own
+    /// `OCTOHOOK_*` variables are always kept from it): the secret's variable,
+    /// say.
+    #[cfg(feature = "exec")]
+    pub fn hide_from_exec(mut self, name: impl Into<OsString>) -> Self {
+        self.exec_hidden.push(name.into());
+        self
+    }
+
+    /// How long the command may run before it is killed (60 s by default).
+    #[cfg(feature = "exec")]
+    pub fn with_exec_timeout(mut self, timeout: Duration) -> Self {
+        self.exec_timeout = timeout;
+        self
+    }
+
+    /// Posts each delivery on to `url`, with its original headers and body
+    /// (feature `forward`).
+    #[cfg(feature = "forward")]
+    pub fn with_forward(mut self, url: url::Url) -> Self {
+        self.forward = Some(url);
+        self
+    }
+
+    /// How long a forward request may take (30 s by default).
+    #[cfg(feature = "forward")]
+    pub fn with_forward_timeout(mut self, timeout: Duration) -> Self {
+        self.forward_timeout = timeout;
+        self
+    }
+
+    /// The forward URL, when there is one (its credentials too: show it
+    /// without them).
+    #[cfg(feature = "forward")]
+    pub fn forward_url(&self) -> Option<&url::Url> {
+        self.forward.as_ref()
+    }
+
+    /// Uses `url`, the value [`FORWARD_ENV`] had before the process took it out
+    /// of its environment, as clap would have: unless a forward is set already.
+    #[cfg(feature = "forward")]
+    pub fn use_forward_from_env(&mut self, url: &str) -> Result<(), ProcessingError> {
+        if self.forward.is_none() {
+            self.forward = Some(url.parse().map_err(ProcessingError::ForwardUrl)?);
+        }
+        Ok(())
+    }
+
+    /// Deliveries processed at once (2 by default; at least 1). Without a
+    /// command or a forward one worker runs, to write the lines in order.
+    pub fn with_workers(mut self, workers: u32) -> Self {
+        self.workers = workers.max(1);
+        self
+    }
+
+    /// Attempts per delivery before it is marked failed (5 by default; at
+    /// least 1).
+    pub fn with_max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts.max(1);
+        self
+    }
+
+    /// The delay after the first failed attempt (5 s by default).
+    pub fn with_retry_backoff(mut self, delay: Duration) -> Self {
+        self.retry_backoff = delay;
+        self
+    }
+
+    /// How long a worker's claim lasts unless renewed (60 s by default).
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
+    /// How long to wait for running handlers at shutdown (30 s by default).
+    pub fn with_shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// How long to wait for running handlers at shutdown.
+    pub fn shutdown_timeout(&self) -> Duration {
+        self.shutdown_timeout
+    }
+
+    /// Whether deliveries are handed to a command or a forward (and so need an
+    /// inbox).
+    pub fn has_handler(&self) -> bool {
+        #[cfg(feature = "exec")]
+        if self.exec.is_some() {
+            return true;
+        }
+        #[cfg(feature = "forward")]
+        if self.forward.is_some() {
+            return true;
+        }
+        false
+    }
+
+    /// The handler each worker runs: `lines`, then the command, then the
+    /// forward.
+    pub(crate) fn handler(&self, lines: JsonLines) -> Result<Chain, ProcessingError> {
+        #[cfg_attr(not(any(feature = "exec", feature = "forward")), allow(unused_mut))]
+        let mut chain = Chain::new().then(lines);
+        #[cfg(feature = "exec")]
+        if let Some(command) = &self.exec {
+            chain = chain.then(self.exec_handler(command));
+        }
+        #[cfg(feature = "forward")]
+        if let Some(url) = &self.forward {
+            chain = chain.then(
+                octohook_inbox::handlers::Forward::new(url.clone(), self.forward_timeout)
+                    .map_err(ProcessingError::Client)?,
+            );
+        }
+        Ok(chain)
+    }
+
+    #[cfg(feature = "exec")]
+    fn exec_handler(&self, command: &str) -> octohook_inbox::handlers::Exec {
+        let mut exec = octohook_inbox::handlers::Exec::shell(command)
+            .timeout(self.exec_timeout)
+            // Gone from this process's environment already where the caller
+            // took them out; they may hold the database's password, the
+            // forward's credentials.
+            .env_remove(crate::DATABASE_URL_ENV)
+            .env_remove(FORWARD_ENV);
+        for name in &self.exec_hidden {
+            exec = exec.env_remove(name);
+        }
+        // Any other configuration of octohook's is none of the command's
+        // business; Exec sets the delivery's own variables after removing.
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with(OWN_VARIABLES) {
+                exec = exec.env_remove(name);
+            }
+        }
+        exec
+    }
+
+    /// Starts the workers over `inbox`.
+    pub(crate) fn start(&self, inbox: &Inbox, handler: Chain) -> Processing {
+        // Lines alone are written by one worker, in the order received.
+        let workers = if self.has_handler() { self.workers } else { 1 };
+        let config = WorkerConfig::for_this_process()
+            .max_attempts(self.max_attempts)
+            .backoff(Backoff::new(self.retry_backoff, 2, MAX_RETRY_BACKOFF))
+            .lease(self.lease);
+        inbox.process(handler, workers as usize, config)
+    }
+}
+
+#[cfg(all(test, feature = "clap"))]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Serve {
+        #[command(flatten)]
+        processing: ProcessingConfig,
+    }
+
+    #[test]
+    fn the_flags_default_to_the_default_config() {
+        let variables = [
+            "OCTOHOOK_EXEC",
+            FORWARD_ENV,
+            "OCTOHOOK_WORKERS",
+            "OCTOHOOK_MAX_ATTEMPTS",
+            "OCTOHOOK_RETRY_BACKOFF",
+            "OCTOHOOK_EXEC_TIMEOUT",
+            "OCTOHOOK_FORWARD_TIMEOUT",
+            "OCTOHOOK_LEASE",
+            "OCTOHOOK_SHUTDOWN_TIMEOUT",
+        ];
+        // clap reads the variables: the defaults only show without them.
+        if variables
+            .iter()
+            .any(|name| std::env::var_os(name).is_some())
+        {
+            return;
+        }
+        let parsed = Serve::try_parse_from(["serve"]).unwrap().processing;
+        assert_eq!(parsed, ProcessingConfig::default());
+        let parsed = Serve::try_parse_from(["serve", "--workers", "7", "--lease", "2m"])
+            .unwrap()
+            .processing;
+        assert_eq!(
+            parsed,
+            ProcessingConfig::default()
+                .with_workers(7)
+                .with_lease(Duration::from_secs(120))
+        );
+        assert!(Serve::try_parse_from(["serve", "--workers", "0"]).is_err());
+    }
+
+    #[test]
+    fn a_forward_url_from_the_environment_applies_only_without_the_flag() {
+        let mut config = ProcessingConfig::default();
+        config.use_forward_from_env("http://env@h/").unwrap();
+        assert_eq!(config.forward_url().unwrap().as_str(), "http://env@h/");
+        let mut flagged =
+            ProcessingConfig::default().with_forward("http://flag@h/".parse().unwrap());
+        flagged.use_forward_from_env("http://env@h/").unwrap();
+        assert_eq!(flagged.forward_url().unwrap().as_str(), "http://flag@h/");
+        let error = ProcessingConfig::default()
+            .use_forward_from_env("not a url :pass@")
+            .unwrap_err();
+        assert!(!error.to_string().contains("pass@"), "{error}");
+    }
+}
