@@ -27,13 +27,14 @@
 //! ```no_run
 //! use octohook_inbox::Inbox;
 //! use octohook_server::admin::{self, Admin};
+//! use octohook_server::{ServerConfig, serve, shutdown_signal};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let prometheus = admin::install_prometheus_recorder()?;
 //! let inbox = Inbox::in_memory();
 //! let router = Admin::new(prometheus).with_inbox(inbox).router();
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:9090").await?;
-//! axum::serve(listener, router).await?;
+//! serve(listener, router, &ServerConfig::default(), shutdown_signal()).await;
 //! # Ok(()) }
 //! ```
 

@@ -61,6 +61,7 @@ pub use store_args::{StoreArgs, StoreArgsError};
 pub use store_config::{DATABASE_URL_ENV, DEFAULT_DB, StoreConfig, StoreOpenError};
 
 /// The README's examples, compiled as doctests so they stay true.
-#[cfg(all(doctest, feature = "sqlite"))]
+// `clap` turns on every store and handler the examples use.
+#[cfg(all(doctest, feature = "clap"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
