@@ -23,7 +23,7 @@ pub const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(600);
 /// How a receiver with an inbox processes its deliveries: each is written as a
 /// JSON line, then handed to the `exec` command, then `forward`ed, each step
 /// only once the one before succeeded, by workers that retry failures with a
-/// jittered backoff (doubling from [`retry_backoff`](Self::retry_backoff) up to
+/// jittered backoff (doubling from [`with_retry_backoff`](Self::with_retry_backoff) up to
 /// [`MAX_RETRY_BACKOFF`]) and mark a delivery `failed` after its last attempt.
 ///
 /// With the `clap` feature it derives `clap::Args`: the "Processing" flags of
