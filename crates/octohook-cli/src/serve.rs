@@ -9,7 +9,8 @@ use clap::Args;
 use octohook::{BodyBudget, DEFAULT_BODY_BUDGET, DEFAULT_BODY_LIMIT, LogRateLimit, RejectionLog};
 use octohook_inbox::handlers::JsonLines;
 use octohook_server::{
-    ByteSize, DATABASE_URL_ENV, FORWARD_ENV, ProcessingConfig, Receiver, ServerConfig, StoreArgs,
+    ByteSize, DATABASE_URL_ENV, FORWARD_ENV, ProcessingConfig, Receiver, ReceiverConfig,
+    ServerConfig, StoreArgs,
 };
 
 use crate::logging::LogFormat;
@@ -141,26 +142,25 @@ pub(crate) async fn run(
         None => JsonLines::stdout(),
     };
     let store = args.store.config();
-    let forward = args
-        .processing
-        .forward_url()
-        .map(|url| RedactedUrl(url).to_string());
-    let processing = args
-        .processing
-        .hide_from_exec(&args.secret_env)
-        .hide_from_exec(env_scrub::MARKER);
-    let mut receiver = Receiver::builder(verifier)
-        .path(&args.path)
-        .store(store.clone())
-        .processing(processing)
-        .lines(lines)
-        .server(args.server)
-        .rejection_log(RejectionLog::per_second(args.rejection_log_rate))
-        .secret_sources(sources);
-    if let Some(address) = args.admin_bind {
-        receiver = receiver.admin(address);
-    }
-    let receiver = receiver.start().await?;
+    let forward = args.processing.forward.as_ref();
+    let forward = forward.map(|url| RedactedUrl(url).to_string());
+    let mut processing = args.processing;
+    let hidden = [args.secret_env.as_str(), env_scrub::MARKER];
+    processing
+        .exec_hidden_variables
+        .extend(hidden.map(Into::into));
+    let config = ReceiverConfig {
+        path: args.path.clone(),
+        store: store.clone(),
+        processing,
+        lines: Some(lines),
+        server: args.server,
+        rejection_log: Some(RejectionLog::per_second(args.rejection_log_rate)),
+        secret_sources: sources,
+        admin: args.admin_bind,
+        prometheus: None,
+    };
+    let receiver = Receiver::start(verifier, config).await?;
     tracing::info!(
         store = %store.describe(),
         workers = receiver.workers(),

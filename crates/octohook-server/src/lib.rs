@@ -1,8 +1,8 @@
 //! The receiving pipeline of `octohook serve`, as a library: a hardened HTTP
-//! server, admin endpoints, and a builder that verifies, stores, processes and
-//! drains GitHub webhook deliveries.
+//! server, admin endpoints, and the pipeline that verifies, stores, processes
+//! and drains GitHub webhook deliveries.
 //!
-//! - [`Receiver::builder`] composes the pipeline: the verifying layer of
+//! - [`Receiver::start`] composes the pipeline from a [`ReceiverConfig`]: the verifying layer of
 //!   `octohook-tower`, a delivery store ([`StoreConfig`]) or, without one, the
 //!   [`LineWriter`], the inbox's workers ([`ProcessingConfig`]), the admin
 //!   endpoints, and the server; it serves until shutdown and drains the
@@ -17,21 +17,23 @@
 //!
 //! ```no_run
 //! use octohook::{Verifier, WebhookSecret};
-//! use octohook_server::{Receiver, StoreConfig, shutdown_signal};
+//! use octohook_server::{Receiver, ReceiverConfig, StoreConfig, shutdown_signal};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let secret = WebhookSecret::new(std::env::var("GITHUB_WEBHOOK_SECRET")?)?;
-//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
-//! Receiver::builder(Verifier::new(secret))
-//!     .store(StoreConfig::Sqlite {
+//! let config = ReceiverConfig {
+//!     store: StoreConfig::Sqlite {
 //!         path: "./octohook-inbox.db".into(),
 //!         size_limit: None,
 //!         create: true,
 //!         read_only: false,
-//!     })
-//!     .admin("127.0.0.1:9090".parse()?)
-//!     .run(listener, shutdown_signal())
-//!     .await?;
+//!     },
+//!     admin: Some("127.0.0.1:9090".parse()?),
+//!     ..ReceiverConfig::default()
+//! };
+//! let receiver = Receiver::start(Verifier::new(secret), config).await?;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//! receiver.serve(listener, shutdown_signal()).await;
 //! # Ok(()) }
 //! ```
 #![forbid(unsafe_code)]
@@ -54,7 +56,7 @@ mod store_config;
 pub use byte_size::{ByteSize, ByteSizeError};
 pub use line_writer::LineWriter;
 pub use processing_config::{FORWARD_ENV, MAX_RETRY_BACKOFF, ProcessingConfig, ProcessingError};
-pub use receiver::{Receiver, ReceiverBuilder, ReceiverError};
+pub use receiver::{Receiver, ReceiverConfig, ReceiverError};
 pub use server::{ServerConfig, raise_open_file_limit, serve, shutdown_signal};
 #[cfg(feature = "clap")]
 pub use store_args::{StoreArgs, StoreArgsError};

@@ -23,21 +23,23 @@ pub const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(600);
 /// How a receiver with an inbox processes its deliveries: each is written as a
 /// JSON line, then handed to the `exec` command, then `forward`ed, each step
 /// only once the one before succeeded, by workers that retry failures with a
-/// jittered backoff (doubling from [`with_retry_backoff`](Self::with_retry_backoff) up to
-/// [`MAX_RETRY_BACKOFF`]) and mark a delivery `failed` after its last attempt.
+/// jittered backoff (doubling from `retry_backoff` up to [`MAX_RETRY_BACKOFF`])
+/// and mark a delivery `failed` after its last attempt.
 ///
-/// With the `clap` feature it derives `clap::Args`: the "Processing" flags of
-/// `octohook serve`.
+/// Its fields are the "Processing" flags of `octohook serve`, and their
+/// comments the flags' help; with the `clap` feature it derives `clap::Args`.
 ///
 /// ```
 /// use std::time::Duration;
 /// use octohook_server::ProcessingConfig;
 ///
-/// let config = ProcessingConfig::default()
-///     .with_workers(4)
-///     .with_max_attempts(8)
-///     .with_retry_backoff(Duration::from_secs(1));
-/// assert_eq!(config.shutdown_timeout(), Duration::from_secs(30));
+/// let config = ProcessingConfig {
+///     workers: 4,
+///     max_attempts: 8,
+///     retry_backoff: Duration::from_secs(1),
+///     ..ProcessingConfig::default()
+/// };
+/// assert_eq!(config.shutdown_timeout, Duration::from_secs(30));
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "clap", derive(clap::Args))]
@@ -56,7 +58,7 @@ pub struct ProcessingConfig {
     /// its memory.
     #[cfg(feature = "exec")]
     #[cfg_attr(feature = "clap", arg(long, env = "OCTOHOOK_EXEC", value_name = "CMD"))]
-    exec: Option<String>,
+    pub exec: Option<String>,
     /// Post each delivery to URL with its original headers and body. 2xx marks it
     /// done; 408, 429, 5xx and connection errors are retried; other answers fail
     /// it at once. A user name and password in URL are sent as Basic
@@ -64,40 +66,41 @@ pub struct ProcessingConfig {
     /// every user can read in the process list.
     #[cfg(feature = "forward")]
     #[cfg_attr(feature = "clap", arg(long, env = FORWARD_ENV, hide_env_values = true, value_name = "URL"))]
-    forward: Option<url::Url>,
+    pub forward: Option<url::Url>,
     /// Deliveries processed at once (with neither --exec nor --forward, one
     /// worker only marks deliveries done).
     #[cfg_attr(feature = "clap", arg(long, env = "OCTOHOOK_WORKERS", value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=256)))]
-    workers: u32,
+    pub workers: u32,
     /// Attempts per delivery before it is marked failed (the dead-letter state;
     /// `octohook inbox retry` requeues it).
     #[cfg_attr(feature = "clap", arg(long, env = "OCTOHOOK_MAX_ATTEMPTS", value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..)))]
-    max_attempts: u32,
+    pub max_attempts: u32,
     /// Delay after the first failed attempt; it doubles after each further one,
     /// up to 10 minutes, and each actual delay is drawn between half of that and
     /// all of it (jitter).
     #[cfg_attr(feature = "clap", arg(long, env = "OCTOHOOK_RETRY_BACKOFF", value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration))]
-    retry_backoff: Duration,
+    pub retry_backoff: Duration,
     /// How long --exec may run before it is killed (and the attempt failed).
     #[cfg(feature = "exec")]
     #[cfg_attr(feature = "clap", arg(long, env = "OCTOHOOK_EXEC_TIMEOUT", value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration))]
-    exec_timeout: Duration,
+    pub exec_timeout: Duration,
     /// How long a --forward request may take.
     #[cfg(feature = "forward")]
     #[cfg_attr(feature = "clap", arg(long, env = "OCTOHOOK_FORWARD_TIMEOUT", value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration))]
-    forward_timeout: Duration,
+    pub forward_timeout: Duration,
     /// How long a worker's claim lasts unless renewed: after a crash, the
     /// deliveries it was handling are taken up again once this has passed.
     #[cfg_attr(feature = "clap", arg(long, env = "OCTOHOOK_LEASE", value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration))]
-    lease: Duration,
+    pub lease: Duration,
     /// On shutdown, how long to wait for running handlers before killing them
     /// (their deliveries are processed again after the next start).
     #[cfg_attr(feature = "clap", arg(long, env = "OCTOHOOK_SHUTDOWN_TIMEOUT", value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration))]
-    shutdown_timeout: Duration,
-    /// Variables the command does not inherit, besides octohook's own.
+    pub shutdown_timeout: Duration,
+    /// Variables the command does not inherit, besides octohook's own
+    /// `OCTOHOOK_*` ones: the secret's variable, say (not a flag).
     #[cfg(feature = "exec")]
     #[cfg_attr(feature = "clap", arg(skip))]
-    exec_hidden: Vec<OsString>,
+    pub exec_hidden_variables: Vec<OsString>,
 }
 
 impl Default for ProcessingConfig {
@@ -120,7 +123,7 @@ impl Default for ProcessingConfig {
             lease: Duration::from_secs(60),
             shutdown_timeout: Duration::from_secs(30),
             #[cfg(feature = "exec")]
-            exec_hidden: Vec::new(),
+            exec_hidden_variables: Vec::new(),
         }
     }
 }
@@ -143,52 +146,6 @@ pub enum ProcessingError {
 }
 
 impl ProcessingConfig {
-    /// Runs `command` (through `sh -c`) for each delivery, with its payload on
-    /// standard input (feature `exec`).
-    #[cfg(feature = "exec")]
-    pub fn with_exec(mut self, command: impl Into<String>) -> Self {
-        self.exec = Some(command.into());
-        self
-    }
-
-    /// Also keeps the variable `name` from the command (octohook's own
-    /// `OCTOHOOK_*` variables are always kept from it): the secret's variable,
-    /// say.
-    #[cfg(feature = "exec")]
-    pub fn hide_from_exec(mut self, name: impl Into<OsString>) -> Self {
-        self.exec_hidden.push(name.into());
-        self
-    }
-
-    /// How long the command may run before it is killed (60 s by default).
-    #[cfg(feature = "exec")]
-    pub fn with_exec_timeout(mut self, timeout: Duration) -> Self {
-        self.exec_timeout = timeout;
-        self
-    }
-
-    /// Posts each delivery on to `url`, with its original headers and body
-    /// (feature `forward`).
-    #[cfg(feature = "forward")]
-    pub fn with_forward(mut self, url: url::Url) -> Self {
-        self.forward = Some(url);
-        self
-    }
-
-    /// How long a forward request may take (30 s by default).
-    #[cfg(feature = "forward")]
-    pub fn with_forward_timeout(mut self, timeout: Duration) -> Self {
-        self.forward_timeout = timeout;
-        self
-    }
-
-    /// The forward URL, when there is one (its credentials too: show it
-    /// without them).
-    #[cfg(feature = "forward")]
-    pub fn forward_url(&self) -> Option<&url::Url> {
-        self.forward.as_ref()
-    }
-
     /// Uses `url`, the value [`FORWARD_ENV`] had before the process took it out
     /// of its environment, as clap would have: unless a forward is set already.
     #[cfg(feature = "forward")]
@@ -197,43 +154,6 @@ impl ProcessingConfig {
             self.forward = Some(url.parse().map_err(ProcessingError::ForwardUrl)?);
         }
         Ok(())
-    }
-
-    /// Deliveries processed at once (2 by default; at least 1). Without a
-    /// command or a forward one worker runs, to write the lines in order.
-    pub fn with_workers(mut self, workers: u32) -> Self {
-        self.workers = workers.max(1);
-        self
-    }
-
-    /// Attempts per delivery before it is marked failed (5 by default; at
-    /// least 1).
-    pub fn with_max_attempts(mut self, attempts: u32) -> Self {
-        self.max_attempts = attempts.max(1);
-        self
-    }
-
-    /// The delay after the first failed attempt (5 s by default).
-    pub fn with_retry_backoff(mut self, delay: Duration) -> Self {
-        self.retry_backoff = delay;
-        self
-    }
-
-    /// How long a worker's claim lasts unless renewed (60 s by default).
-    pub fn with_lease(mut self, lease: Duration) -> Self {
-        self.lease = lease;
-        self
-    }
-
-    /// How long to wait for running handlers at shutdown (30 s by default).
-    pub fn with_shutdown_timeout(mut self, timeout: Duration) -> Self {
-        self.shutdown_timeout = timeout;
-        self
-    }
-
-    /// How long to wait for running handlers at shutdown.
-    pub fn shutdown_timeout(&self) -> Duration {
-        self.shutdown_timeout
     }
 
     /// Whether deliveries are handed to a command or a forward (and so need an
@@ -278,7 +198,7 @@ impl ProcessingConfig {
             // forward's credentials.
             .env_remove(crate::DATABASE_URL_ENV)
             .env_remove(FORWARD_ENV);
-        for name in &self.exec_hidden {
+        for name in &self.exec_hidden_variables {
             exec = exec.env_remove(name);
         }
         // Any other configuration of octohook's is none of the command's
@@ -340,12 +260,12 @@ mod tests {
         let parsed = Serve::try_parse_from(["serve", "--workers", "7", "--lease", "2m"])
             .unwrap()
             .processing;
-        assert_eq!(
-            parsed,
-            ProcessingConfig::default()
-                .with_workers(7)
-                .with_lease(Duration::from_secs(120))
-        );
+        let expected = ProcessingConfig {
+            workers: 7,
+            lease: Duration::from_secs(120),
+            ..ProcessingConfig::default()
+        };
+        assert_eq!(parsed, expected);
         assert!(Serve::try_parse_from(["serve", "--workers", "0"]).is_err());
     }
 
@@ -353,11 +273,13 @@ mod tests {
     fn a_forward_url_from_the_environment_applies_only_without_the_flag() {
         let mut config = ProcessingConfig::default();
         config.use_forward_from_env("http://env@h/").unwrap();
-        assert_eq!(config.forward_url().unwrap().as_str(), "http://env@h/");
-        let mut flagged =
-            ProcessingConfig::default().with_forward("http://flag@h/".parse().unwrap());
+        assert_eq!(config.forward.unwrap().as_str(), "http://env@h/");
+        let mut flagged = ProcessingConfig {
+            forward: Some("http://flag@h/".parse().unwrap()),
+            ..ProcessingConfig::default()
+        };
         flagged.use_forward_from_env("http://env@h/").unwrap();
-        assert_eq!(flagged.forward_url().unwrap().as_str(), "http://flag@h/");
+        assert_eq!(flagged.forward.unwrap().as_str(), "http://flag@h/");
         let error = ProcessingConfig::default()
             .use_forward_from_env("not a url :pass@")
             .unwrap_err();

@@ -1,10 +1,10 @@
 //! [`Receiver`]: the whole receiving pipeline of `octohook serve`, built from
 //! its configuration: verify, store (or write), process, serve, drain.
 
-use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -33,8 +33,8 @@ const ADMIN_MAX_CONNECTIONS: usize = 64;
 /// admin endpoints (if asked for) answer. [`serve`](Self::serve) then serves
 /// deliveries until shutdown, and drains the workers.
 ///
-/// Build one with [`Receiver::builder`]: a [`Verifier`], then what to keep the
-/// deliveries in ([`StoreConfig`]), how to process them
+/// [`Receiver::start`] takes a [`Verifier`] and a [`ReceiverConfig`]: what to
+/// keep the deliveries in ([`StoreConfig`]), how to process them
 /// ([`ProcessingConfig`]), where their lines go, the server's limits
 /// ([`ServerConfig`]) and an admin address. This is what `octohook serve`
 /// runs; its flags map to these settings one to one.
@@ -51,17 +51,18 @@ const ADMIN_MAX_CONNECTIONS: usize = 64;
 /// use std::time::Duration;
 /// use octohook::{Verifier, WebhookSecret};
 /// use octohook_inbox::handlers::JsonLines;
-/// use octohook_server::{ProcessingConfig, Receiver, ServerConfig, StoreConfig};
+/// use octohook_server::{ProcessingConfig, Receiver, ReceiverConfig, ServerConfig, StoreConfig};
 ///
 /// let verifier = Verifier::new(WebhookSecret::new("s3cret").unwrap());
-/// let receiver = Receiver::builder(verifier)
-///     .path("/hooks")
-///     .store(StoreConfig::Memory { size_limit: None })
-///     .processing(ProcessingConfig::default().with_workers(4))
-///     .lines(JsonLines::append_to(std::env::temp_dir().join("octohook-doc.jsonl"))?)
-///     .server(ServerConfig::default().with_read_timeout(Duration::from_secs(5)))
-///     .start()
-///     .await?;
+/// let config = ReceiverConfig {
+///     path: "/hooks".to_owned(),
+///     store: StoreConfig::Memory { size_limit: None },
+///     processing: ProcessingConfig { max_attempts: 8, ..ProcessingConfig::default() },
+///     lines: Some(JsonLines::append_to(std::env::temp_dir().join("octohook-doc.jsonl"))?),
+///     server: ServerConfig::default().with_read_timeout(Duration::from_secs(5)),
+///     ..ReceiverConfig::default()
+/// };
+/// let receiver = Receiver::start(verifier, config).await?;
 /// assert_eq!(receiver.workers(), 1); // lines alone: one worker, in order
 ///
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -70,26 +71,46 @@ const ADMIN_MAX_CONNECTIONS: usize = 64;
 /// # Ok(())
 /// # }
 /// ```
+#[derive(Debug)]
 pub struct Receiver {
     app: Router,
     server: ServerConfig,
     processing: Option<Processing>,
-    processing_config: ProcessingConfig,
+    shutdown_timeout: Duration,
     admin: Option<(SocketAddr, JoinHandle<()>)>,
 }
 
-/// The settings of a [`Receiver`], from [`Receiver::builder`].
-pub struct ReceiverBuilder {
-    verifier: Verifier,
-    path: String,
-    store: StoreConfig,
-    processing: ProcessingConfig,
-    lines: Option<JsonLines>,
-    server: ServerConfig,
-    rejection_log: Option<RejectionLog>,
-    secret_sources: Vec<String>,
-    admin: Option<SocketAddr>,
-    prometheus: Option<PrometheusHandle>,
+/// The settings of a [`Receiver`]; [`Default`] gives path `/`, an inbox in
+/// memory, [`ProcessingConfig::default`], lines on standard output,
+/// [`ServerConfig::default`], and no admin endpoints.
+#[derive(Debug)]
+pub struct ReceiverConfig {
+    /// The path deliveries are posted to; it must start with `/`.
+    pub path: String,
+    /// Where deliveries are kept.
+    pub store: StoreConfig,
+    /// How stored deliveries are processed.
+    pub processing: ProcessingConfig,
+    /// Where each delivery's JSON line goes (standard output when `None`):
+    /// written by the workers from the inbox, or, without one, before the
+    /// delivery is answered.
+    pub lines: Option<JsonLines>,
+    /// The server's timeouts and connection cap; the read timeout bounds the
+    /// request bodies too.
+    pub server: ServerConfig,
+    /// How rejected requests are logged (the layer's default when `None`).
+    pub rejection_log: Option<RejectionLog>,
+    /// The names of the verifier's secrets, in its order, for the log line of
+    /// each delivery accepted without an inbox (see
+    /// [`LineWriter::with_secret_sources`]).
+    pub secret_sources: Vec<String>,
+    /// Also serve `GET /healthz` and `GET /metrics` (see [`admin`]) on this
+    /// address, on a listener of their own.
+    pub admin: Option<SocketAddr>,
+    /// The Prometheus handle `/metrics` renders, for a process that installed
+    /// its recorder itself; when `None`, [`Receiver::start`] installs one (with
+    /// `admin` only).
+    pub prometheus: Option<PrometheusHandle>,
 }
 
 /// Why a [`Receiver`] could not start.
@@ -105,8 +126,7 @@ pub enum ReceiverError {
     #[error(transparent)]
     Processing(#[from] ProcessingError),
     /// The Prometheus recorder could not be installed (another `metrics`
-    /// recorder is, say: pass its handle to
-    /// [`prometheus`](ReceiverBuilder::prometheus)).
+    /// recorder is, say: give its handle in [`ReceiverConfig::prometheus`]).
     #[error("cannot install the Prometheus recorder: {0}")]
     Recorder(#[from] metrics_exporter_prometheus::BuildError),
     /// The admin address could not be listened on.
@@ -119,13 +139,9 @@ pub enum ReceiverError {
     },
 }
 
-impl Receiver {
-    /// A receiver verifying with `verifier`, with the defaults: path `/`, an
-    /// inbox in memory, [`ProcessingConfig::default`], lines on standard
-    /// output, [`ServerConfig::default`], no admin endpoints.
-    pub fn builder(verifier: Verifier) -> ReceiverBuilder {
-        ReceiverBuilder {
-            verifier,
+impl Default for ReceiverConfig {
+    fn default() -> Self {
+        Self {
             path: "/".to_owned(),
             store: StoreConfig::Memory { size_limit: None },
             processing: ProcessingConfig::default(),
@@ -136,6 +152,68 @@ impl Receiver {
             admin: None,
             prometheus: None,
         }
+    }
+}
+
+impl Receiver {
+    /// Opens the store, starts the workers and the admin endpoints: a
+    /// receiver verifying with `verifier`, ready to [`serve`](Self::serve).
+    pub async fn start(verifier: Verifier, config: ReceiverConfig) -> Result<Self, ReceiverError> {
+        if !config.path.starts_with('/') {
+            return Err(ReceiverError::Path);
+        }
+        if config.processing.has_handler() && config.store == StoreConfig::None {
+            return Err(ProcessingError::NoInbox.into());
+        }
+        let store = config.store.open().await?;
+        // Before anything records a metric.
+        let prometheus = match (config.admin, config.prometheus) {
+            (Some(_), Some(handle)) => Some(handle),
+            (Some(_), None) => Some(admin::install_prometheus_recorder()?),
+            (None, _) => None,
+        };
+        let mut layer =
+            VerifyWebhookLayer::new(verifier).with_read_timeout(config.server.read_timeout());
+        if let Some(log) = config.rejection_log {
+            layer = layer.with_rejection_log(log);
+        }
+        let lines = config.lines.unwrap_or_else(JsonLines::stdout);
+        let inbox = store.map(Inbox::from_shared);
+        // With an inbox, a delivery is answered once committed and its line
+        // written by a worker; without one, the line is written before the
+        // answer.
+        let (receiver, processing): (Arc<dyn ReceiveDelivery>, _) = match &inbox {
+            Some(inbox) => {
+                let handler = config.processing.handler(lines)?;
+                let processing = config.processing.start(inbox, handler);
+                (Arc::new(InboxReceiver(inbox.clone())), Some(processing))
+            }
+            None => {
+                let writer = LineWriter::new(lines).with_secret_sources(config.secret_sources);
+                (Arc::new(writer), None)
+            }
+        };
+        let app = Router::new()
+            .route(&config.path, post(receive))
+            .route_layer(layer)
+            .with_state(receiver);
+        let admin = match (config.admin, prometheus) {
+            (Some(address), Some(prometheus)) => {
+                let mut admin = Admin::new(prometheus);
+                if let Some(inbox) = inbox {
+                    admin = admin.with_inbox(inbox);
+                }
+                Some(serve_admin(address, admin, &config.server).await?)
+            }
+            _ => None,
+        };
+        Ok(Self {
+            app,
+            server: config.server,
+            processing,
+            shutdown_timeout: config.processing.shutdown_timeout,
+            admin,
+        })
     }
 
     /// How many workers process the inbox (0 without one).
@@ -150,8 +228,8 @@ impl Receiver {
 
     /// Serves deliveries on `listener` until `shutdown` resolves (see
     /// [`serve`](crate::serve)); then lets the workers finish their handlers
-    /// within the [shutdown timeout](ProcessingConfig::shutdown_timeout), and
-    /// stops the admin endpoints.
+    /// within the processing's `shutdown_timeout`, and stops the admin
+    /// endpoints.
     pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()>) {
         tracing::info!(
             open_files = crate::server::open_file_limit(),
@@ -161,150 +239,12 @@ impl Receiver {
         );
         crate::serve(listener, self.app, &self.server, shutdown).await;
         if let Some(processing) = self.processing {
-            processing
-                .drain(self.processing_config.shutdown_timeout())
-                .await;
+            processing.drain(self.shutdown_timeout).await;
         }
         if let Some((_, admin)) = self.admin {
             admin.abort();
         }
         tracing::info!("stopped");
-    }
-}
-
-impl ReceiverBuilder {
-    /// The path deliveries are posted to (`/` by default); it must start with
-    /// `/`.
-    pub fn path(mut self, path: impl Into<String>) -> Self {
-        self.path = path.into();
-        self
-    }
-
-    /// Where deliveries are kept (an inbox in memory by default).
-    pub fn store(mut self, store: StoreConfig) -> Self {
-        self.store = store;
-        self
-    }
-
-    /// How stored deliveries are processed.
-    pub fn processing(mut self, processing: ProcessingConfig) -> Self {
-        self.processing = processing;
-        self
-    }
-
-    /// Where each delivery's JSON line goes (standard output by default):
-    /// written by the workers from the inbox, or, without one, before the
-    /// delivery is answered.
-    pub fn lines(mut self, lines: JsonLines) -> Self {
-        self.lines = Some(lines);
-        self
-    }
-
-    /// The server's timeouts and connection cap; the read timeout bounds the
-    /// request bodies too.
-    pub fn server(mut self, server: ServerConfig) -> Self {
-        self.server = server;
-        self
-    }
-
-    /// How rejected requests are logged (the layer's default otherwise).
-    pub fn rejection_log(mut self, log: RejectionLog) -> Self {
-        self.rejection_log = Some(log);
-        self
-    }
-
-    /// Names the verifier's secrets, in its order, for the log line of each
-    /// delivery accepted without an inbox (see
-    /// [`LineWriter::with_secret_sources`]).
-    pub fn secret_sources(mut self, sources: impl IntoIterator<Item = String>) -> Self {
-        self.secret_sources = sources.into_iter().collect();
-        self
-    }
-
-    /// Also serves `GET /healthz` and `GET /metrics` on `address` (see
-    /// [`admin`](crate::admin)), on a listener of their own. Unless
-    /// [`prometheus`](Self::prometheus) gives a handle, [`start`](Self::start)
-    /// installs the Prometheus recorder.
-    pub fn admin(mut self, address: SocketAddr) -> Self {
-        self.admin = Some(address);
-        self
-    }
-
-    /// The Prometheus handle `/metrics` renders, for a process that installed
-    /// its recorder itself.
-    pub fn prometheus(mut self, handle: PrometheusHandle) -> Self {
-        self.prometheus = Some(handle);
-        self
-    }
-
-    /// Opens the store, starts the workers and the admin endpoints.
-    pub async fn start(self) -> Result<Receiver, ReceiverError> {
-        if !self.path.starts_with('/') {
-            return Err(ReceiverError::Path);
-        }
-        if self.processing.has_handler() && self.store == StoreConfig::None {
-            return Err(ProcessingError::NoInbox.into());
-        }
-        let store = self.store.open().await?;
-        // Before anything records a metric.
-        let prometheus = match (self.admin, self.prometheus) {
-            (Some(_), Some(handle)) => Some(handle),
-            (Some(_), None) => Some(admin::install_prometheus_recorder()?),
-            (None, _) => None,
-        };
-        let mut layer =
-            VerifyWebhookLayer::new(self.verifier).with_read_timeout(self.server.read_timeout());
-        if let Some(log) = self.rejection_log {
-            layer = layer.with_rejection_log(log);
-        }
-        let lines = self.lines.unwrap_or_else(JsonLines::stdout);
-        let inbox = store.map(Inbox::from_shared);
-        // With an inbox, a delivery is answered once committed and its line
-        // written by a worker; without one, the line is written before the
-        // answer.
-        let (receiver, processing): (Arc<dyn ReceiveDelivery>, _) = match &inbox {
-            Some(inbox) => {
-                let handler = self.processing.handler(lines)?;
-                let processing = self.processing.start(inbox, handler);
-                (Arc::new(InboxReceiver(inbox.clone())), Some(processing))
-            }
-            None => {
-                let writer = LineWriter::new(lines).with_secret_sources(self.secret_sources);
-                (Arc::new(writer), None)
-            }
-        };
-        let app = Router::new()
-            .route(&self.path, post(receive))
-            .route_layer(layer)
-            .with_state(receiver);
-        let admin = match (self.admin, prometheus) {
-            (Some(address), Some(prometheus)) => {
-                let mut admin = Admin::new(prometheus);
-                if let Some(inbox) = inbox {
-                    admin = admin.with_inbox(inbox);
-                }
-                Some(serve_admin(address, admin, &self.server).await?)
-            }
-            _ => None,
-        };
-        Ok(Receiver {
-            app,
-            server: self.server,
-            processing,
-            processing_config: self.processing,
-            admin,
-        })
-    }
-
-    /// [`start`](Self::start)s the receiver and [`serve`](Receiver::serve)s it
-    /// on `listener` until `shutdown` resolves.
-    pub async fn run(
-        self,
-        listener: TcpListener,
-        shutdown: impl Future<Output = ()>,
-    ) -> Result<(), ReceiverError> {
-        self.start().await?.serve(listener, shutdown).await;
-        Ok(())
     }
 }
 
@@ -341,27 +281,4 @@ async fn serve_admin(
         crate::serve(listener, admin.router(), &config, std::future::pending()).await;
     });
     Ok((address, task))
-}
-
-impl fmt::Debug for Receiver {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Receiver")
-            .field("server", &self.server)
-            .field("workers", &self.workers())
-            .field("admin", &self.admin_address())
-            .finish_non_exhaustive()
-    }
-}
-
-impl fmt::Debug for ReceiverBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ReceiverBuilder")
-            .field("verifier", &self.verifier)
-            .field("path", &self.path)
-            .field("store", &self.store)
-            .field("processing", &self.processing)
-            .field("server", &self.server)
-            .field("admin", &self.admin)
-            .finish_non_exhaustive()
-    }
 }

@@ -18,7 +18,7 @@ pub const DEFAULT_DB: &str = "./octohook-inbox.db";
 
 /// A delivery store to open: none, in memory, a SQLite file or a PostgreSQL
 /// database. [`open`](Self::open) opens it; [`describe`](Self::describe) names
-/// it for logs without its URL (its `Debug` hides the URL too).
+/// it for logs without its URL (as its `Debug` does).
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -164,35 +164,10 @@ impl StoreConfig {
 
 impl fmt::Debug for StoreConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::None => f.write_str("None"),
-            Self::Memory { size_limit } => f
-                .debug_struct("Memory")
-                .field("size_limit", size_limit)
-                .finish(),
-            #[cfg(feature = "sqlite")]
-            Self::Sqlite {
-                path,
-                size_limit,
-                create,
-                read_only,
-            } => f
-                .debug_struct("Sqlite")
-                .field("path", path)
-                .field("size_limit", size_limit)
-                .field("create", create)
-                .field("read_only", read_only)
-                .finish(),
-            // The URL may hold a password.
-            #[cfg(feature = "postgres")]
-            Self::Postgres {
-                schema, read_only, ..
-            } => f
-                .debug_struct("Postgres")
-                .field("schema", schema)
-                .field("read_only", read_only)
-                .finish_non_exhaustive(),
-        }
+        // What `describe` says: never the URL, which may hold a password.
+        f.debug_tuple("StoreConfig")
+            .field(&self.describe())
+            .finish()
     }
 }
 

@@ -1,4 +1,4 @@
-//! The `Receiver` builder over real sockets on 127.0.0.1: what it answers,
+//! The `Receiver` over real sockets on 127.0.0.1: what it answers,
 //! stores and writes, with and without an inbox, its admin endpoints, and its
 //! shutdown.
 
@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use octohook::{Verifier, WebhookSecret};
 use octohook_inbox::handlers::JsonLines;
 use octohook_server::{
-    ProcessingConfig, Receiver, ReceiverBuilder, ReceiverError, ServerConfig, StoreConfig,
+    ProcessingConfig, Receiver, ReceiverConfig, ReceiverError, ServerConfig, StoreConfig,
 };
 use octohook_test_battery::{SECRET, TestDelivery};
 use tokio::sync::oneshot;
@@ -18,10 +18,17 @@ use tokio::task::JoinHandle;
 /// How long a test waits for something that should happen at once.
 const PATIENCE: Duration = Duration::from_secs(10);
 
-fn builder(lines: &Path) -> ReceiverBuilder {
-    Receiver::builder(Verifier::new(WebhookSecret::new(SECRET).unwrap()))
-        .lines(JsonLines::append_to(lines).unwrap())
-        .server(ServerConfig::default().with_read_timeout(Duration::from_secs(2)))
+fn verifier() -> Verifier {
+    Verifier::new(WebhookSecret::new(SECRET).unwrap())
+}
+
+/// The configuration of these tests: lines to `lines`, a 2 s read timeout.
+fn config(lines: &Path) -> ReceiverConfig {
+    ReceiverConfig {
+        lines: Some(JsonLines::append_to(lines).unwrap()),
+        server: ServerConfig::default().with_read_timeout(Duration::from_secs(2)),
+        ..ReceiverConfig::default()
+    }
 }
 
 /// A started receiver, served on a free port until `stop` is sent.
@@ -33,8 +40,10 @@ struct Running {
 }
 
 impl Running {
-    async fn start(builder: ReceiverBuilder) -> Self {
-        let receiver = builder.start().await.expect("the receiver starts");
+    async fn start(config: ReceiverConfig) -> Self {
+        let receiver = Receiver::start(verifier(), config)
+            .await
+            .expect("the receiver starts");
         let admin = receiver.admin_address();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
@@ -84,6 +93,17 @@ async fn wait_for_lines(path: &Path, count: usize) -> Vec<String> {
     }
 }
 
+/// A SQLite store at `path`, created.
+#[cfg(feature = "sqlite")]
+fn sqlite(path: &Path) -> StoreConfig {
+    StoreConfig::Sqlite {
+        path: path.to_owned(),
+        size_limit: None,
+        create: true,
+        read_only: false,
+    }
+}
+
 fn temp_file(dir: &tempfile::TempDir, name: &str) -> PathBuf {
     dir.path().join(name)
 }
@@ -94,12 +114,11 @@ async fn a_signed_delivery_is_stored_answered_200_and_written_by_a_worker() {
     let dir = tempfile::tempdir().unwrap();
     let out = temp_file(&dir, "out.jsonl");
     let db = temp_file(&dir, "inbox.db");
-    let running = Running::start(builder(&out).path("/hooks").store(StoreConfig::Sqlite {
-        path: db.clone(),
-        size_limit: None,
-        create: true,
-        read_only: false,
-    }))
+    let running = Running::start(ReceiverConfig {
+        path: "/hooks".to_owned(),
+        store: sqlite(&db),
+        ..config(&out)
+    })
     .await;
     let client = octohook_test_battery::http_client();
     let delivery = TestDelivery::json("issues", br#"{"action":"opened"}"#.to_vec());
@@ -137,7 +156,11 @@ async fn a_signed_delivery_is_stored_answered_200_and_written_by_a_worker() {
 async fn without_an_inbox_the_line_is_written_before_the_answer() {
     let dir = tempfile::tempdir().unwrap();
     let out = temp_file(&dir, "out.jsonl");
-    let running = Running::start(builder(&out).store(StoreConfig::None)).await;
+    let running = Running::start(ReceiverConfig {
+        store: StoreConfig::None,
+        ..config(&out)
+    })
+    .await;
     let client = octohook_test_battery::http_client();
     let delivery = TestDelivery::json("push", br#"{"ref":"refs/heads/main"}"#.to_vec());
     let (status, _) = delivery.send(&client, &running.url("/")).await.unwrap();
@@ -162,7 +185,11 @@ async fn the_receiver_battery_passes_with_and_without_an_inbox() {
     let dir = tempfile::tempdir().unwrap();
     for store in [StoreConfig::Memory { size_limit: None }, StoreConfig::None] {
         let out = temp_file(&dir, "out.jsonl");
-        let running = Running::start(builder(&out).store(store.clone())).await;
+        let running = Running::start(ReceiverConfig {
+            store: store.clone(),
+            ..config(&out)
+        })
+        .await;
         let failures = octohook_test_battery::run(running.address, "/").await;
         assert!(
             failures.is_empty(),
@@ -180,12 +207,10 @@ async fn the_inbox_keeps_only_githubs_headers() {
     let dir = tempfile::tempdir().unwrap();
     let out = temp_file(&dir, "out.jsonl");
     let db = temp_file(&dir, "inbox.db");
-    let running = Running::start(builder(&out).store(StoreConfig::Sqlite {
-        path: db.clone(),
-        size_limit: None,
-        create: true,
-        read_only: false,
-    }))
+    let running = Running::start(ReceiverConfig {
+        store: sqlite(&db),
+        ..config(&out)
+    })
     .await;
     let store = octohook_inbox::SqliteStore::open(&db).await.unwrap();
     let failures = octohook_test_battery::check_stored_headers(running.address, "/", &store).await;
@@ -201,11 +226,11 @@ async fn the_admin_endpoints_answer_on_their_own_listener() {
     let prometheus = metrics_exporter_prometheus::PrometheusBuilder::new()
         .build_recorder()
         .handle();
-    let running = Running::start(
-        builder(&out)
-            .admin("127.0.0.1:0".parse().unwrap())
-            .prometheus(prometheus),
-    )
+    let running = Running::start(ReceiverConfig {
+        admin: Some("127.0.0.1:0".parse().unwrap()),
+        prometheus: Some(prometheus),
+        ..config(&out)
+    })
     .await;
     let admin = running.admin.expect("an admin address");
     assert_ne!(admin, running.address);
@@ -258,10 +283,16 @@ async fn shutdown_lets_a_running_handler_finish() {
         started.display(),
         finished.display()
     );
-    let processing = ProcessingConfig::default()
-        .with_exec(command)
-        .with_shutdown_timeout(PATIENCE);
-    let running = Running::start(builder(&out).processing(processing)).await;
+    let processing = ProcessingConfig {
+        exec: Some(command),
+        shutdown_timeout: PATIENCE,
+        ..ProcessingConfig::default()
+    };
+    let running = Running::start(ReceiverConfig {
+        processing,
+        ..config(&out)
+    })
+    .await;
     let client = octohook_test_battery::http_client();
     let delivery = TestDelivery::json("ping", br#"{"zen":"Keep it logically awesome."}"#.to_vec());
     let (status, _) = delivery.send(&client, &running.url("/")).await.unwrap();
@@ -282,14 +313,23 @@ async fn shutdown_lets_a_running_handler_finish() {
 async fn a_bad_configuration_is_refused_before_anything_starts() {
     let dir = tempfile::tempdir().unwrap();
     let out = temp_file(&dir, "out.jsonl");
-    let error = builder(&out).path("hooks").start().await.unwrap_err();
+    let bad_path = ReceiverConfig {
+        path: "hooks".to_owned(),
+        ..config(&out)
+    };
+    let error = Receiver::start(verifier(), bad_path).await.unwrap_err();
     assert!(matches!(error, ReceiverError::Path), "{error}");
     #[cfg(feature = "exec")]
     {
-        let error = builder(&out)
-            .store(StoreConfig::None)
-            .processing(ProcessingConfig::default().with_exec("true"))
-            .start()
+        let exec_without_inbox = ReceiverConfig {
+            store: StoreConfig::None,
+            processing: ProcessingConfig {
+                exec: Some("true".to_owned()),
+                ..ProcessingConfig::default()
+            },
+            ..config(&out)
+        };
+        let error = Receiver::start(verifier(), exec_without_inbox)
             .await
             .unwrap_err();
         assert_eq!(
@@ -300,16 +340,16 @@ async fn a_bad_configuration_is_refused_before_anything_starts() {
     #[cfg(feature = "sqlite")]
     {
         let missing = temp_file(&dir, "missing.db");
-        let error = builder(&out)
-            .store(StoreConfig::Sqlite {
+        let missing_file = ReceiverConfig {
+            store: StoreConfig::Sqlite {
                 path: missing.clone(),
                 size_limit: None,
                 create: false,
                 read_only: true,
-            })
-            .start()
-            .await
-            .unwrap_err();
+            },
+            ..config(&out)
+        };
+        let error = Receiver::start(verifier(), missing_file).await.unwrap_err();
         assert!(matches!(error, ReceiverError::Store(_)), "{error}");
         assert!(!missing.exists());
     }
