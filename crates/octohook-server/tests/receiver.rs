@@ -8,9 +8,7 @@ use std::time::{Duration, Instant};
 
 use octohook::{Verifier, WebhookSecret};
 use octohook_inbox::handlers::JsonLines;
-use octohook_server::{
-    ProcessingConfig, Receiver, ReceiverConfig, ReceiverError, ServerConfig, StoreConfig,
-};
+use octohook_server::{Receiver, ReceiverConfig, ReceiverError, StoreConfig};
 use octohook_test_battery::{SECRET, TestDelivery};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -22,11 +20,10 @@ fn verifier() -> Verifier {
     Verifier::new(WebhookSecret::new(SECRET).unwrap())
 }
 
-/// The configuration of these tests: lines to `lines`, a 2 s read timeout.
+/// The configuration of these tests: lines to `lines`.
 fn config(lines: &Path) -> ReceiverConfig {
     ReceiverConfig {
         lines: Some(JsonLines::append_to(lines).unwrap()),
-        server: ServerConfig::default().with_read_timeout(Duration::from_secs(2)),
         ..ReceiverConfig::default()
     }
 }
@@ -283,10 +280,10 @@ async fn shutdown_lets_a_running_handler_finish() {
         started.display(),
         finished.display()
     );
-    let processing = ProcessingConfig {
+    let processing = octohook_server::ProcessingConfig {
         exec: Some(command),
         shutdown_timeout: PATIENCE,
-        ..ProcessingConfig::default()
+        ..octohook_server::ProcessingConfig::default()
     };
     let running = Running::start(ReceiverConfig {
         processing,
@@ -323,9 +320,9 @@ async fn a_bad_configuration_is_refused_before_anything_starts() {
     {
         let exec_without_inbox = ReceiverConfig {
             store: StoreConfig::None,
-            processing: ProcessingConfig {
+            processing: octohook_server::ProcessingConfig {
                 exec: Some("true".to_owned()),
-                ..ProcessingConfig::default()
+                ..octohook_server::ProcessingConfig::default()
             },
             ..config(&out)
         };
