@@ -3,6 +3,7 @@
 
 #[cfg(feature = "exec")]
 use std::ffi::OsString;
+use std::fmt;
 use std::time::Duration;
 
 use octohook_inbox::handlers::{Chain, JsonLines};
@@ -41,7 +42,7 @@ pub const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(600);
 /// };
 /// assert_eq!(config.shutdown_timeout, Duration::from_secs(30));
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "clap", derive(clap::Args))]
 #[cfg_attr(feature = "clap", command(next_help_heading = "Processing"))]
 pub struct ProcessingConfig {
@@ -125,6 +126,21 @@ impl Default for ProcessingConfig {
             #[cfg(feature = "exec")]
             exec_hidden_variables: Vec::new(),
         }
+    }
+}
+
+impl fmt::Debug for ProcessingConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut debug = f.debug_struct("ProcessingConfig");
+        #[cfg(feature = "exec")]
+        debug.field("exec", &self.exec);
+        // The URL may hold credentials: only whether there is one.
+        #[cfg(feature = "forward")]
+        debug.field("forward", &self.forward.as_ref().map(|_| "…"));
+        debug
+            .field("workers", &self.workers)
+            .field("max_attempts", &self.max_attempts)
+            .finish_non_exhaustive()
     }
 }
 
@@ -284,5 +300,15 @@ mod tests {
             .use_forward_from_env("not a url :pass@")
             .unwrap_err();
         assert!(!error.to_string().contains("pass@"), "{error}");
+    }
+
+    #[test]
+    fn the_forward_url_is_not_debugged() {
+        let config = ProcessingConfig {
+            forward: Some("http://user:hunter2@h/".parse().unwrap()),
+            ..ProcessingConfig::default()
+        };
+        let debugged = format!("{config:?}");
+        assert!(!debugged.contains("hunter2"), "{debugged}");
     }
 }
