@@ -11,11 +11,12 @@ use octohook_inbox::{
     BadDeliveryKey, DeliveryKey, DeliveryStatus, DeliveryStore, ListPages, ListQuery, PurgeQuery,
     StoreError, StoredDelivery, StoredDeliveryId,
 };
+use octohook_server::StoreOpenError;
 use serde_json::{Value, json};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use crate::exit_status::{Failed, Status};
-use crate::inbox_store::{InboxStoreArgs, OpenError};
+use crate::inbox_store::InboxStoreArgs;
 use crate::json_output;
 use crate::terminal_text::{self, Layout};
 
@@ -89,7 +90,7 @@ enum InboxCommand {
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum InboxError {
     #[error(transparent)]
-    Open(#[from] OpenError),
+    Open(#[from] StoreOpenError),
     #[error("the inbox store failed: {0}")]
     Store(#[from] StoreError),
     #[error("no delivery {0} in the inbox")]
@@ -126,7 +127,7 @@ pub(crate) async fn run(args: InboxArgs) -> Result<(), InboxError> {
         args.command,
         InboxCommand::List { .. } | InboxCommand::Show { .. }
     );
-    let choice = args.store.choice(read_only);
+    let choice = args.store.config(read_only);
     if let InboxCommand::Purge {
         older_than,
         status,

@@ -5,7 +5,6 @@
 //! definition to the repository's generators (`cargo run -p xtask -- man`).
 #![forbid(unsafe_code)]
 
-mod byte_size;
 mod completions_command;
 mod deliveries_command;
 mod env_scrub;
@@ -18,7 +17,6 @@ mod inbox_command;
 mod inbox_store;
 mod json_output;
 mod logging;
-mod processing;
 mod redacted_url;
 mod redeliver_command;
 mod secrets;

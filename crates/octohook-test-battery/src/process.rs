@@ -283,7 +283,7 @@ pub async fn check_inbox_receiver(program: &str, options: &crate::AdversarialOpt
 }
 
 /// Starts `program` (with `env`) under `ulimit -n 128`, so that a server on
-/// `octohook_tower::server::serve` caps its connections at 64, then opens 200
+/// `octohook_server::serve` caps its connections at 64, then opens 200
 /// idle connections: a delivery must still be answered 200 within 5 s (GitHub
 /// waits 10 s), and the server must have closed at least the 136 idle
 /// connections beyond its cap.

@@ -30,8 +30,6 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-#[cfg(feature = "admin")]
-pub mod admin;
 mod body;
 #[cfg(feature = "axum")]
 pub mod extract;
@@ -39,8 +37,6 @@ mod future;
 mod layer;
 mod receive_service;
 mod rejection;
-#[cfg(feature = "server")]
-pub mod server;
 mod verify_body;
 mod verify_webhook_service;
 
@@ -53,6 +49,6 @@ pub use verify_body::VerifyBody;
 pub use verify_webhook_service::VerifyWebhookService;
 
 /// The README's examples, compiled as doctests so they stay true.
-#[cfg(all(doctest, feature = "axum", feature = "server"))]
+#[cfg(all(doctest, feature = "axum"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

@@ -21,7 +21,7 @@ use axum::{Router, routing::post_service};
 use example_support::{InboxEnv, print_deliveries};
 use octohook::Verifier;
 use octohook_inbox::{Inbox, SqliteStore};
-use octohook_tower::server::{ServerConfig, serve, shutdown_signal};
+use octohook_server::{ServerConfig, serve, shutdown_signal};
 use octohook_tower::{ReceiveService, VerifyWebhookLayer};
 
 #[tokio::main]
@@ -32,8 +32,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let processing = print_deliveries(&inbox, verifier.clone());
 
     let config = ServerConfig::default().with_read_timeout(env.read_timeout);
-    let verify =
-        VerifyWebhookLayer::new(verifier).with_read_timeout(config.read_timeout());
+    let verify = VerifyWebhookLayer::new(verifier).with_read_timeout(config.read_timeout());
     let app = Router::new()
         .route("/", post_service(ReceiveService::new(inbox)))
         .layer(verify);

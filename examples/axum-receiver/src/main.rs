@@ -15,7 +15,7 @@
 //! - `RUST_LOG` (optional): log filter for standard error, `warn` by default, so
 //!   rejected deliveries are logged.
 //!
-//! It runs on `octohook_tower::server::serve`, the hardened server of `octohook
+//! It runs on `octohook_server::serve`, the hardened server of `octohook
 //! serve`: 10 seconds to send a request head, then the body (408 after that),
 //! idle connections closed after 10 seconds, and a graceful shutdown on Ctrl-C
 //! or SIGTERM. (`axum::serve` has no timeout for the request head.)
@@ -29,9 +29,9 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use example_support::ReceiverEnv;
 use octohook::{DeliveryRecord, Verifier};
+use octohook_server::{ServerConfig, serve, shutdown_signal};
 use octohook_tower::VerifyWebhookLayer;
 use octohook_tower::extract::{Verified, WebhookRejection};
-use octohook_tower::server::{ServerConfig, serve, shutdown_signal};
 
 /// How long a client has to send a delivery's body.
 const READ_TIMEOUT: Duration = Duration::from_secs(10);

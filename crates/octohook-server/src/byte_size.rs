@@ -1,4 +1,5 @@
-//! Byte counts on the command line: `26214400`, `25MiB`, `25 MiB`, `512KiB`, `1GB`.
+//! Byte counts in configuration and on the command line: `26214400`, `25MiB`,
+//! `25 MiB`, `512KiB`, `1GB`.
 //!
 //! `KB`, `MB`, `GB` and `TB` are powers of 1000; `KiB`, `MiB`, `GiB` and `TiB`
 //! powers of 1024; `B` (or no unit) is bytes. Units are case-insensitive; a value is
@@ -7,19 +8,35 @@
 use std::fmt;
 use std::str::FromStr;
 
-/// A number of bytes, shown in the largest unit that divides it (`25MiB`).
+/// A number of bytes, parsed from `26214400`, `25MiB`, `25 MiB` or `1GB`, and
+/// shown in the largest unit that divides it (`25MiB`).
+///
+/// `KB`, `MB`, `GB` and `TB` are powers of 1000; `KiB`, `MiB`, `GiB` and `TiB`
+/// powers of 1024; units are case-insensitive, and a value is a whole number.
+///
+/// ```
+/// use octohook_server::ByteSize;
+///
+/// let size: ByteSize = "25MiB".parse().unwrap();
+/// assert_eq!(size.bytes(), 25 * 1024 * 1024);
+/// assert_eq!(ByteSize::new(2_000_000).to_string(), "2MB");
+/// assert!("1.5MiB".parse::<ByteSize>().is_err());
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) struct ByteSize(u64);
+pub struct ByteSize(u64);
 
 /// Why a size did not parse.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum ByteSizeError {
+pub enum ByteSizeError {
+    /// No whole number leads the text.
     #[error("a size is a whole number of bytes with an optional unit, such as 25MiB or 1GB")]
     NoNumber,
+    /// The unit is not one of those listed in the message.
     #[error(
         "unknown unit {0:?}: use B, KB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB (of 1024)"
     )]
     UnknownUnit(String),
+    /// The number of bytes does not fit in a `u64`.
     #[error("the size does not fit in 64 bits")]
     TooLarge,
 }
@@ -39,12 +56,12 @@ const UNITS: [(&str, u64); 9] = [
 
 impl ByteSize {
     /// `bytes` bytes.
-    pub(crate) const fn new(bytes: u64) -> Self {
+    pub const fn new(bytes: u64) -> Self {
         Self(bytes)
     }
 
     /// The number of bytes.
-    pub(crate) const fn bytes(self) -> u64 {
+    pub const fn bytes(self) -> u64 {
         self.0
     }
 }

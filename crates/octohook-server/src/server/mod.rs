@@ -1,5 +1,5 @@
-//! A hardened HTTP server for a webhook receiver (feature `server`): what
-//! `octohook serve` runs on, for any axum router or tower service.
+//! A hardened HTTP server for a webhook receiver: what `octohook serve` runs
+//! on, for any axum router or tower service.
 //!
 //! `axum::serve` sets no timer on its connections, so it has no timeout on the
 //! request head: a client that connects and sends nothing, or trickles its head a
@@ -10,7 +10,7 @@
 //! - gives an HTTP/1 request head `T` from when the server starts waiting for it
 //!   (hyper's `header_read_timeout`), which also closes a keep-alive connection
 //!   left idle for `T`;
-//! - leaves the body to [`VerifyWebhookLayer::with_read_timeout`](crate::VerifyWebhookLayer::with_read_timeout),
+//! - leaves the body to [`VerifyWebhookLayer::with_read_timeout`](octohook_tower::VerifyWebhookLayer::with_read_timeout),
 //!   which the caller sets to `T` too;
 //! - closes a connection that has had no request in progress for `T`, over
 //!   HTTP/2 too (where answering PINGs would otherwise keep it open for ever);
@@ -37,7 +37,7 @@
 //! use axum::{Router, routing::post};
 //! use octohook::{Verifier, WebhookSecret};
 //! use octohook_tower::VerifyWebhookLayer;
-//! use octohook_tower::server::{ServerConfig, serve, shutdown_signal};
+//! use octohook_server::{ServerConfig, serve, shutdown_signal};
 //!
 //! let config = ServerConfig::default();
 //! let verifier = Verifier::new(WebhookSecret::new("s3cret").unwrap());
@@ -69,6 +69,7 @@ use tokio::task::JoinSet;
 use tower_service::Service;
 
 use connections::{Connections, Counted, Registered};
+pub(crate) use open_files::open_file_limit;
 pub use open_files::raise_open_file_limit;
 
 mod connections;
@@ -89,15 +90,33 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 ///
 /// ```
 /// use std::time::Duration;
-/// use octohook_tower::server::ServerConfig;
+/// use octohook_server::ServerConfig;
 ///
 /// let config = ServerConfig::default().with_read_timeout(Duration::from_secs(5));
 /// assert_eq!(config.read_timeout(), Duration::from_secs(5));
 /// ```
+///
+/// With the `clap` feature it derives `clap::Args`: `--read-timeout`, `--http2`
+/// and `--max-connections`, as `octohook serve` reads them (with their
+/// `OCTOHOOK_*` variables).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct ServerConfig {
+    // The field comments are the flags' help.
+    /// Time a client has to send a request head, and then its whole body (408); a
+    /// connection with no request in progress for this long is closed, over
+    /// HTTP/2 too. GitHub itself gives up after 10 s.
+    #[cfg_attr(feature = "clap", arg(long, env = "OCTOHOOK_READ_TIMEOUT", value_name = "DURATION", default_value = "10s", value_parser = crate::flags::read_timeout))]
     read_timeout: Duration,
+    /// Also serve cleartext HTTP/2 with prior knowledge (GitHub delivers over
+    /// HTTP/1.1 only).
+    #[cfg_attr(feature = "clap", arg(long, env = "OCTOHOOK_HTTP2"))]
     http2: bool,
+    /// Most connections open at once (the default: the open-file limit, raised
+    /// to its hard limit at start, minus 64). At the cap the connection idle the
+    /// longest is closed; a new one is refused only when all have a request in
+    /// progress.
+    #[cfg_attr(feature = "clap", arg(long, env = "OCTOHOOK_MAX_CONNECTIONS", value_name = "N", value_parser = crate::flags::max_connections()))]
     max_connections: Option<usize>,
 }
 
@@ -117,7 +136,7 @@ impl ServerConfig {
     /// The time a client has to show its protocol, to send a request head, and
     /// the time after which an idle connection is closed (at least 1 ms). Give
     /// the layer the same with
-    /// [`with_read_timeout`](crate::VerifyWebhookLayer::with_read_timeout).
+    /// [`with_read_timeout`](octohook_tower::VerifyWebhookLayer::with_read_timeout).
     pub fn with_read_timeout(mut self, timeout: Duration) -> Self {
         self.read_timeout = timeout.max(Duration::from_millis(1));
         self

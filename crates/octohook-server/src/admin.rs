@@ -1,6 +1,6 @@
 //! The admin endpoints of a receiver, for its operators and their tools:
-//! `GET /healthz` and `GET /metrics` in Prometheus' text format (feature
-//! `admin`). `octohook serve --admin-bind` serves this router on a second
+//! `GET /healthz` and `GET /metrics` in Prometheus' text format.
+//! `octohook serve --admin-bind` serves this router on a second
 //! listener; a service that embeds the library can do the same, or merge the
 //! router into one of its own.
 //!
@@ -26,14 +26,15 @@
 //!
 //! ```no_run
 //! use octohook_inbox::Inbox;
-//! use octohook_tower::admin::{self, Admin};
+//! use octohook_server::admin::{self, Admin};
+//! use octohook_server::{ServerConfig, serve, shutdown_signal};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let prometheus = admin::install_prometheus_recorder()?;
 //! let inbox = Inbox::in_memory();
 //! let router = Admin::new(prometheus).with_inbox(inbox).router();
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:9090").await?;
-//! axum::serve(listener, router).await?;
+//! serve(listener, router, &ServerConfig::default(), shutdown_signal()).await;
 //! # Ok(()) }
 //! ```
 

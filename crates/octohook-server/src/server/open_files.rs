@@ -26,7 +26,7 @@ pub fn raise_open_file_limit() -> Option<u64> {
 }
 
 /// The soft limit on open file descriptors, where it can be read.
-pub(super) fn open_file_limit() -> Option<u64> {
+pub(crate) fn open_file_limit() -> Option<u64> {
     #[cfg(unix)]
     {
         rlimit::Resource::NOFILE.get().ok().map(|(soft, _)| soft)
