@@ -206,26 +206,23 @@ impl Verifier {
                 limit: self.body_limit,
             });
         }
-        let (secret, algorithm) = match expected {
-            Expected::Sha256(expected) => (
-                first_match(
-                    self.secrets
-                        .iter()
-                        .map(|s| s.sha256.clone().chain_update(&body)),
-                    expected.as_bytes(),
-                )?,
-                SignatureAlgorithm::Sha256,
-            ),
-            Expected::Sha1(expected) => (
-                first_match(
-                    self.secrets
-                        .iter()
-                        .map(|s| s.sha1.clone().chain_update(&body)),
-                    expected.as_bytes(),
-                )?,
-                SignatureAlgorithm::LegacySha1,
-            ),
-        };
+        // Each secret's keyed MAC over the whole body, in the configured order.
+        fn over<'a, M: Mac + Clone + 'a>(
+            keys: impl Iterator<Item = &'a M> + 'a,
+            body: &'a [u8],
+        ) -> impl Iterator<Item = M> + 'a {
+            keys.map(move |key| key.clone().chain_update(body))
+        }
+        let keys = self.secrets.iter();
+        let algorithm = expected.algorithm();
+        let secret = match expected {
+            Expected::Sha256(sent) => {
+                first_match(over(keys.map(|s| &s.sha256), &body), sent.as_bytes())
+            }
+            Expected::Sha1(sent) => {
+                first_match(over(keys.map(|s| &s.sha1), &body), sent.as_bytes())
+            }
+        }?;
         VerifiedDelivery::decode(
             delivery,
             RawHeaders::keep(headers),
@@ -408,6 +405,15 @@ fn first_match<M: Mac>(
 enum Expected {
     Sha256(Signature256),
     Sha1(Signature1),
+}
+
+impl Expected {
+    fn algorithm(self) -> SignatureAlgorithm {
+        match self {
+            Self::Sha256(_) => SignatureAlgorithm::Sha256,
+            Self::Sha1(_) => SignatureAlgorithm::LegacySha1,
+        }
+    }
 }
 
 /// The signature a delivery claims, and one running MAC per configured secret.

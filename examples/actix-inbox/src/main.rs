@@ -19,18 +19,16 @@ use std::time::Duration;
 
 use actix_web::{App, HttpServer, web};
 use example_support::{InboxEnv, print_deliveries};
-use octohook::Verifier;
 use octohook_actix::{VerifyConfig, VerifyWebhook, receive};
 use octohook_inbox::{Inbox, SqliteStore};
 
 #[actix_web::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let env = InboxEnv::init();
-    let verifier = Verifier::new(env.secret);
     let inbox = Inbox::new(SqliteStore::open(env.db).await?);
-    let processing = print_deliveries(&inbox, verifier.clone());
+    let processing = print_deliveries(&inbox, env.verifier.clone());
 
-    let config = VerifyConfig::new(verifier).with_read_timeout(env.read_timeout);
+    let config = VerifyConfig::new(env.verifier).with_read_timeout(env.read_timeout);
     let server = HttpServer::new(move || {
         App::new().service(
             web::resource("/")

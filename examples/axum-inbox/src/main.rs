@@ -19,7 +19,6 @@ use std::time::Duration;
 
 use axum::{Router, routing::post_service};
 use example_support::{InboxEnv, print_deliveries};
-use octohook::Verifier;
 use octohook_inbox::{Inbox, SqliteStore};
 use octohook_server::{ServerConfig, serve, shutdown_signal};
 use octohook_tower::{ReceiveService, VerifyWebhookLayer};
@@ -27,12 +26,11 @@ use octohook_tower::{ReceiveService, VerifyWebhookLayer};
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let env = InboxEnv::init();
-    let verifier = Verifier::new(env.secret);
     let inbox = Inbox::new(SqliteStore::open(env.db).await?);
-    let processing = print_deliveries(&inbox, verifier.clone());
+    let processing = print_deliveries(&inbox, env.verifier.clone());
 
     let config = ServerConfig::default().with_read_timeout(env.read_timeout);
-    let verify = VerifyWebhookLayer::new(verifier).with_read_timeout(config.read_timeout());
+    let verify = VerifyWebhookLayer::new(env.verifier).with_read_timeout(config.read_timeout());
     let app = Router::new()
         .route("/", post_service(ReceiveService::new(inbox)))
         .layer(verify);

@@ -46,8 +46,9 @@ impl ReceiverEnv {
 #[cfg(feature = "inbox")]
 #[derive(Debug)]
 pub struct InboxEnv {
-    /// The hook's secret.
-    pub secret: WebhookSecret,
+    /// The verifier of the hook's secret: for the requests, and again for each
+    /// stored delivery before it is dispatched.
+    pub verifier: octohook::Verifier,
     /// The address to listen on.
     pub bind: SocketAddr,
     /// The SQLite file of the inbox.
@@ -67,7 +68,7 @@ impl InboxEnv {
             .ok()
             .and_then(|secs| secs.parse().ok());
         Self {
-            secret,
+            verifier: octohook::Verifier::new(secret),
             bind,
             db,
             read_timeout: std::time::Duration::from_secs(read_timeout.unwrap_or(10)),
