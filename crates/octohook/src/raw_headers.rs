@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use http::{HeaderMap, HeaderName, HeaderValue};
+use http::{HeaderMap, HeaderValue};
 
 use crate::header::DELIVERY_HEADERS;
 
@@ -35,7 +35,16 @@ use crate::header::DELIVERY_HEADERS;
 /// ```
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct RawHeaders {
-    entries: Vec<(HeaderName, HeaderValue)>,
+    /// The kept values, one after another: one allocation per delivery, and
+    /// no reference into the request's read buffer (which holds whatever
+    /// padding the client sent).
+    values: String,
+    /// What is kept, in the order kept: the name's index in
+    /// [`DELIVERY_HEADERS`] and where its value ends in `values`. Each name is
+    /// kept once, so there are never more entries than names.
+    entries: [(u8, u16); DELIVERY_HEADERS.len()],
+    len: u8,
+    /// Names' and values' bytes kept, at most [`MAX_BYTES`](Self::MAX_BYTES).
     bytes: usize,
     dropped: DroppedHeaders,
 }
@@ -61,11 +70,13 @@ impl RawHeaders {
 
     /// Keeps the delivery headers of a request (see the [type's rules](Self)).
     pub fn keep(headers: &HeaderMap) -> Self {
-        Self::from_pairs(
-            headers
-                .iter()
-                .map(|(name, value)| (name.as_str(), value.as_bytes())),
-        )
+        let mut kept = Self::default();
+        for (name, value) in headers {
+            // `http` stores names in lower case: one comparison each.
+            let allowed = DELIVERY_HEADERS.iter().position(|allowed| allowed == name);
+            kept.offer(name.as_str(), allowed, value.as_bytes());
+        }
+        kept
     }
 
     /// Keeps the delivery headers among `pairs` (names compared without case),
@@ -77,38 +88,60 @@ impl RawHeaders {
     ) -> Self {
         let mut kept = Self::default();
         for (name, value) in pairs {
-            let value = value.as_ref();
-            let size = name.len() + value.len();
             let allowed = DELIVERY_HEADERS
                 .iter()
-                .find(|allowed| allowed.as_str().eq_ignore_ascii_case(name));
-            let keepable = allowed.filter(|allowed| {
-                kept.get(allowed.as_str()).is_none()
-                    && kept.bytes + size <= Self::MAX_BYTES
-                    && value
-                        .iter()
-                        .all(|&byte| byte == b' ' || byte.is_ascii_graphic())
-            });
-            match keepable.map(|name| (name, HeaderValue::from_bytes(value))) {
-                Some((name, Ok(value))) => {
-                    kept.bytes += size;
-                    kept.entries.push((name.clone(), value));
-                }
-                _ if allowed.is_some() || is_githubs_namespace(name) => {
-                    kept.dropped.headers += 1;
-                    kept.dropped.bytes += size as u64;
-                }
-                _ => {}
-            }
+                .position(|allowed| allowed.as_str().eq_ignore_ascii_case(name));
+            kept.offer(name, allowed, value.as_ref());
         }
         kept
     }
 
+    /// Keeps one received header, whose name is `allowed` (its index in
+    /// [`DELIVERY_HEADERS`]) or not, or counts it as dropped.
+    fn offer(&mut self, name: &str, allowed: Option<usize>, value: &[u8]) {
+        let size = name.len() + value.len();
+        let keepable = allowed.filter(|&index| {
+            !self.entries().any(|(kept, _)| usize::from(kept) == index)
+                && self.bytes + size <= Self::MAX_BYTES
+                && value
+                    .iter()
+                    .all(|&byte| byte == b' ' || byte.is_ascii_graphic())
+        });
+        match keepable {
+            Some(index) => {
+                // Visible ASCII and spaces: valid UTF-8, one byte a character.
+                self.values
+                    .extend(value.iter().map(|&byte| char::from(byte)));
+                self.entries[usize::from(self.len)] = (index as u8, self.values.len() as u16);
+                self.len += 1;
+                self.bytes += size;
+            }
+            None if allowed.is_some() || is_githubs_namespace(name) => {
+                self.dropped.headers += 1;
+                self.dropped.bytes += size as u64;
+            }
+            None => {}
+        }
+    }
+
+    /// The kept entries: the name's index, and the value's range in `values`.
+    fn entries(&self) -> impl ExactSizeIterator<Item = (u8, std::ops::Range<usize>)> + '_ {
+        let ends = &self.entries[..usize::from(self.len)];
+        (0..ends.len()).map(move |at| {
+            let start = at
+                .checked_sub(1)
+                .map_or(0, |before| usize::from(ends[before].1));
+            (ends[at].0, start..usize::from(ends[at].1))
+        })
+    }
+
     /// The kept headers, lowercase names, in the order received.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &str)> + '_ {
-        self.entries.iter().map(|(name, value)| {
-            // Kept values are visible ASCII and spaces only.
-            (name.as_str(), value.to_str().unwrap_or_default())
+        self.entries().map(|(index, range)| {
+            (
+                DELIVERY_HEADERS[usize::from(index)].as_str(),
+                &self.values[range],
+            )
         })
     }
 
@@ -122,17 +155,23 @@ impl RawHeaders {
     /// The kept headers as a map, for replaying them (a forward, a fresh
     /// signature check of a stored delivery).
     pub fn to_header_map(&self) -> HeaderMap {
-        self.entries.iter().cloned().collect()
+        let mut map = HeaderMap::with_capacity(usize::from(self.len));
+        for (index, range) in self.entries() {
+            if let Ok(value) = HeaderValue::from_str(&self.values[range]) {
+                map.append(DELIVERY_HEADERS[usize::from(index)].clone(), value);
+            }
+        }
+        map
     }
 
     /// How many headers are kept.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        usize::from(self.len)
     }
 
     /// Whether no header is kept.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len == 0
     }
 
     /// The bytes of the kept names and values, at most [`MAX_BYTES`](Self::MAX_BYTES).
