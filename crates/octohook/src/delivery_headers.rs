@@ -206,6 +206,10 @@ pub(crate) struct HeaderScan<'a> {
     first: [Option<&'a HeaderValue>; Slot::COUNT],
     /// Bit `slot` is set when that header was sent more than once.
     repeated: u16,
+    /// Headers of GitHub's namespace that no slot keeps: repeats, and names
+    /// GitHub does not send (what [`RawHeaders`](crate::RawHeaders) counts as
+    /// dropped).
+    dropped: crate::DroppedHeaders,
 }
 
 /// A header that [`HeaderScan`] looks for.
@@ -229,7 +233,7 @@ impl Slot {
     const COUNT: usize = 12;
 
     /// The slot for a (lower-case, as `http` stores it) header name.
-    fn of(name: &str) -> Option<Self> {
+    pub(crate) fn of(name: &str) -> Option<Self> {
         Some(match name {
             "x-github-event" => Self::Event,
             "x-github-delivery" => Self::Delivery,
@@ -253,17 +257,35 @@ impl<'a> HeaderScan<'a> {
         let mut scan = Self {
             first: [None; Slot::COUNT],
             repeated: 0,
+            dropped: crate::DroppedHeaders::default(),
         };
         for (name, value) in headers {
-            let Some(slot) = Slot::of(name.as_str()) else {
-                continue;
-            };
-            match &mut scan.first[slot as usize] {
-                Some(_) => scan.repeated |= 1 << slot as u16,
-                first => *first = Some(value),
+            let slot = Slot::of(name.as_str());
+            match slot.map(|slot| (slot, &mut scan.first[slot as usize])) {
+                Some((_, first @ None)) => *first = Some(value),
+                Some((slot, Some(_))) => {
+                    scan.repeated |= 1 << slot as u16;
+                    if slot != Slot::ContentLength {
+                        scan.dropped.count(name.as_str(), value.as_bytes());
+                    }
+                }
+                None if crate::raw_headers::is_githubs_namespace(name.as_str()) => {
+                    scan.dropped.count(name.as_str(), value.as_bytes());
+                }
+                None => {}
             }
         }
         scan
+    }
+
+    /// The first value of `slot`'s header, if sent.
+    pub(crate) fn first(&self, slot: Slot) -> Option<&'a HeaderValue> {
+        self.first[slot as usize]
+    }
+
+    /// What [`RawHeaders`](crate::RawHeaders) will not keep of GitHub's namespace.
+    pub(crate) fn dropped(&self) -> crate::DroppedHeaders {
+        self.dropped
     }
 }
 

@@ -4,6 +4,7 @@ use std::fmt;
 
 use http::{HeaderMap, HeaderValue};
 
+use crate::delivery_headers::{HeaderScan, Slot};
 use crate::header::DELIVERY_HEADERS;
 
 /// The request's GitHub delivery headers, as received: what a store keeps with
@@ -35,17 +36,12 @@ use crate::header::DELIVERY_HEADERS;
 /// ```
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct RawHeaders {
-    /// The kept values, one after another: one allocation per delivery, and
-    /// no reference into the request's read buffer (which holds whatever
-    /// padding the client sent).
-    values: String,
-    /// What is kept, in the order kept: the name's index in
-    /// [`DELIVERY_HEADERS`] and where its value ends in `values`. Each name is
-    /// kept once, so there are never more entries than names.
-    entries: [(u8, u16); DELIVERY_HEADERS.len()],
-    len: u8,
-    /// Names' and values' bytes kept, at most [`MAX_BYTES`](Self::MAX_BYTES).
-    bytes: usize,
+    /// The kept headers, one after another, each as the name's index in
+    /// [`DELIVERY_HEADERS`], the value's length (two bytes, big-endian) and the
+    /// value: one allocation per delivery, a small value to move, and no
+    /// reference into the request's read buffer (which holds whatever padding
+    /// the client sent).
+    block: Vec<u8>,
     dropped: DroppedHeaders,
 }
 
@@ -70,77 +66,91 @@ impl RawHeaders {
 
     /// Keeps the delivery headers of a request (see the [type's rules](Self)).
     pub fn keep(headers: &HeaderMap) -> Self {
-        let mut kept = Self::default();
-        for (name, value) in headers {
-            // `http` stores names in lower case: one comparison each.
-            let allowed = DELIVERY_HEADERS.iter().position(|allowed| allowed == name);
-            kept.offer(name.as_str(), allowed, value.as_bytes());
-        }
-        kept
+        Self::from_scan(&HeaderScan::new(headers))
+    }
+
+    /// Keeps the delivery headers a verifier's scan of the request found: no
+    /// second pass over the request's headers.
+    pub(crate) fn from_scan(scan: &HeaderScan<'_>) -> Self {
+        let first = SLOTS.map(|slot| scan.first(slot).map(HeaderValue::as_bytes));
+        Self::from_firsts(first, scan.dropped())
     }
 
     /// Keeps the delivery headers among `pairs` (names compared without case),
     /// by the same rules as [`keep`](Self::keep): how a store rebuilds what it
-    /// kept, and how an adapter whose framework has its own header types (actix-web)
-    /// hands them over without building a map first.
+    /// kept, and how an adapter whose framework has its own header types
+    /// (actix-web) hands them over without building a map first.
     pub fn from_pairs<'a, V: AsRef<[u8]> + ?Sized + 'a>(
         pairs: impl IntoIterator<Item = (&'a str, &'a V)>,
     ) -> Self {
-        let mut kept = Self::default();
+        let mut first: [Option<&[u8]>; DELIVERY_HEADERS.len()] = [None; DELIVERY_HEADERS.len()];
+        let mut dropped = DroppedHeaders::default();
         for (name, value) in pairs {
+            let value = value.as_ref();
             let allowed = DELIVERY_HEADERS
                 .iter()
                 .position(|allowed| allowed.as_str().eq_ignore_ascii_case(name));
-            kept.offer(name, allowed, value.as_ref());
+            match allowed.map(|index| &mut first[index]) {
+                Some(slot @ None) => *slot = Some(value),
+                Some(Some(_)) => dropped.count(name, value),
+                None if is_githubs_namespace(name) => dropped.count(name, value),
+                None => {}
+            }
         }
-        kept
+        Self::from_firsts(first, dropped)
     }
 
-    /// Keeps one received header, whose name is `allowed` (its index in
-    /// [`DELIVERY_HEADERS`]) or not, or counts it as dropped.
-    fn offer(&mut self, name: &str, allowed: Option<usize>, value: &[u8]) {
-        let size = name.len() + value.len();
-        let keepable = allowed.filter(|&index| {
-            !self.entries().any(|(kept, _)| usize::from(kept) == index)
-                && self.bytes + size <= Self::MAX_BYTES
-                && value
-                    .iter()
-                    .all(|&byte| byte == b' ' || byte.is_ascii_graphic())
-        });
-        match keepable {
-            Some(index) => {
-                // Visible ASCII and spaces: valid UTF-8, one byte a character.
-                self.values
-                    .extend(value.iter().map(|&byte| char::from(byte)));
-                self.entries[usize::from(self.len)] = (index as u8, self.values.len() as u16);
-                self.len += 1;
-                self.bytes += size;
+    /// Keeps the first value of each delivery header, in the order of
+    /// [`DELIVERY_HEADERS`], within the cap; `dropped` is what was left out
+    /// already (repeats, names GitHub does not send).
+    fn from_firsts(
+        first: [Option<&[u8]>; DELIVERY_HEADERS.len()],
+        mut dropped: DroppedHeaders,
+    ) -> Self {
+        let mut kept = [None; DELIVERY_HEADERS.len()];
+        let (mut bytes, mut block_len) = (0, 0);
+        for (index, value) in first.into_iter().enumerate() {
+            let Some(value) = value else { continue };
+            let name = DELIVERY_HEADERS[index].as_str();
+            let size = name.len() + value.len();
+            if bytes + size <= Self::MAX_BYTES && is_visible_ascii(value) {
+                bytes += size;
+                block_len += 3 + value.len();
+                kept[index] = Some(value);
+            } else {
+                dropped.count(name, value);
             }
-            None if allowed.is_some() || is_githubs_namespace(name) => {
-                self.dropped.headers += 1;
-                self.dropped.bytes += size as u64;
-            }
-            None => {}
         }
+        let mut block = Vec::with_capacity(block_len);
+        for (index, value) in kept.into_iter().enumerate() {
+            let Some(value) = value else { continue };
+            // Within MAX_BYTES: the length fits in two bytes.
+            let [high, low] = (value.len() as u16).to_be_bytes();
+            block.extend_from_slice(&[index as u8, high, low]);
+            block.extend_from_slice(value);
+        }
+        Self { block, dropped }
     }
 
-    /// The kept entries: the name's index, and the value's range in `values`.
-    fn entries(&self) -> impl ExactSizeIterator<Item = (u8, std::ops::Range<usize>)> + '_ {
-        let ends = &self.entries[..usize::from(self.len)];
-        (0..ends.len()).map(move |at| {
-            let start = at
-                .checked_sub(1)
-                .map_or(0, |before| usize::from(ends[before].1));
-            (ends[at].0, start..usize::from(ends[at].1))
+    /// The kept entries: the name's index, and the value.
+    fn entries(&self) -> impl Iterator<Item = (usize, &[u8])> + '_ {
+        let mut rest = self.block.as_slice();
+        std::iter::from_fn(move || {
+            let (&[index, high, low], after) = rest.split_first_chunk::<3>()?;
+            let (value, after) =
+                after.split_at_checked(usize::from(u16::from_be_bytes([high, low])))?;
+            rest = after;
+            Some((usize::from(index), value))
         })
     }
 
-    /// The kept headers, lowercase names, in the order received.
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &str)> + '_ {
-        self.entries().map(|(index, range)| {
+    /// The kept headers, lowercase names, in the order of [`DELIVERY_HEADERS`].
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.entries().map(|(index, value)| {
             (
-                DELIVERY_HEADERS[usize::from(index)].as_str(),
-                &self.values[range],
+                DELIVERY_HEADERS[index].as_str(),
+                // Kept values are visible ASCII and spaces: always UTF-8.
+                std::str::from_utf8(value).unwrap_or_default(),
             )
         })
     }
@@ -155,10 +165,10 @@ impl RawHeaders {
     /// The kept headers as a map, for replaying them (a forward, a fresh
     /// signature check of a stored delivery).
     pub fn to_header_map(&self) -> HeaderMap {
-        let mut map = HeaderMap::with_capacity(usize::from(self.len));
-        for (index, range) in self.entries() {
-            if let Ok(value) = HeaderValue::from_str(&self.values[range]) {
-                map.append(DELIVERY_HEADERS[usize::from(index)].clone(), value);
+        let mut map = HeaderMap::with_capacity(self.len());
+        for (index, value) in self.entries() {
+            if let Ok(value) = HeaderValue::from_bytes(value) {
+                map.append(DELIVERY_HEADERS[index].clone(), value);
             }
         }
         map
@@ -166,17 +176,19 @@ impl RawHeaders {
 
     /// How many headers are kept.
     pub fn len(&self) -> usize {
-        usize::from(self.len)
+        self.entries().count()
     }
 
     /// Whether no header is kept.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.block.is_empty()
     }
 
     /// The bytes of the kept names and values, at most [`MAX_BYTES`](Self::MAX_BYTES).
     pub fn byte_len(&self) -> usize {
-        self.bytes
+        self.iter()
+            .map(|(name, value)| name.len() + value.len())
+            .sum()
     }
 
     /// What was left out of GitHub's namespace.
@@ -194,14 +206,44 @@ impl fmt::Debug for RawHeaders {
                 "names",
                 &self.iter().map(|(name, _)| name).collect::<Vec<_>>(),
             )
-            .field("bytes", &self.bytes)
+            .field("bytes", &self.byte_len())
             .field("dropped", &self.dropped)
             .finish()
     }
 }
 
+/// Whether `value` is visible ASCII and spaces only. No early exit, so that
+/// the check compiles to a few vector instructions per 32 bytes.
+fn is_visible_ascii(value: &[u8]) -> bool {
+    value
+        .iter()
+        .fold(true, |all, byte| all & (b' '..=b'~').contains(byte))
+}
+
+/// Which [`Slot`] of a scan holds each of [`DELIVERY_HEADERS`], in its order.
+const SLOTS: [Slot; DELIVERY_HEADERS.len()] = [
+    Slot::ContentType,
+    Slot::UserAgent,
+    Slot::Event,
+    Slot::Delivery,
+    Slot::HookId,
+    Slot::TargetType,
+    Slot::TargetId,
+    Slot::Signature1,
+    Slot::Signature256,
+    Slot::EnterpriseVersion,
+    Slot::EnterpriseHost,
+];
+
+impl DroppedHeaders {
+    pub(crate) fn count(&mut self, name: &str, value: &[u8]) {
+        self.headers += 1;
+        self.bytes += (name.len() + value.len()) as u64;
+    }
+}
+
 /// Whether `name` looks like one of GitHub's (`X-GitHub-*`, `X-Hub-*`).
-fn is_githubs_namespace(name: &str) -> bool {
+pub(crate) fn is_githubs_namespace(name: &str) -> bool {
     let starts = |prefix: &str| {
         name.get(..prefix.len())
             .is_some_and(|start| start.eq_ignore_ascii_case(prefix))
@@ -275,6 +317,31 @@ mod tests {
         let again = RawHeaders::keep(&kept.to_header_map());
         assert_eq!(again, kept);
         assert!(!format!("{kept:?}").contains("application/json"));
+    }
+
+    #[test]
+    fn each_slot_holds_its_delivery_header() {
+        for (name, slot) in DELIVERY_HEADERS.iter().zip(SLOTS) {
+            assert_eq!(Slot::of(name.as_str()), Some(slot), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_request_map_is_kept_as_pairs_are() {
+        let mut headers = HeaderMap::new();
+        headers.append("x-github-event", HeaderValue::from_static("push"));
+        headers.append("x-github-event", HeaderValue::from_static("ping"));
+        headers.append("x-github-padding-1", HeaderValue::from_static("aaaa"));
+        headers.append("cookie", HeaderValue::from_static("a=b"));
+        headers.append("content-length", HeaderValue::from_static("2"));
+        headers.append("content-length", HeaderValue::from_static("2"));
+        headers.append("x-hub-signature-256", HeaderValue::from_static("sha256=00"));
+        let pairs: Vec<(&str, &[u8])> = headers
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_bytes()))
+            .collect();
+        assert_eq!(RawHeaders::keep(&headers), RawHeaders::from_pairs(pairs));
+        assert_eq!(RawHeaders::keep(&headers).dropped().headers, 2);
     }
 
     #[test]

@@ -200,7 +200,7 @@ impl Verifier {
     pub fn verify(&self, headers: &HeaderMap, body: Bytes) -> Result<VerifiedDelivery, Error> {
         // The same checks, in the same order, as `begin`, `update` and `finish`,
         // without the streaming state: the whole body is hashed in one call.
-        let (expected, delivery, _) = self.check_headers(headers)?;
+        let (expected, delivery, raw_headers, _) = self.check_headers(headers)?;
         if body.len() as u64 > self.body_limit {
             return Err(Error::BodyTooLarge {
                 limit: self.body_limit,
@@ -225,7 +225,7 @@ impl Verifier {
         }?;
         VerifiedDelivery::decode(
             delivery,
-            RawHeaders::keep(headers),
+            raw_headers,
             body,
             secret,
             algorithm,
@@ -275,7 +275,7 @@ impl Verifier {
     fn check_headers(
         &self,
         headers: &HeaderMap,
-    ) -> Result<(Expected, DeliveryHeaders, Option<u64>), Error> {
+    ) -> Result<(Expected, DeliveryHeaders, RawHeaders, Option<u64>), Error> {
         let headers = HeaderScan::new(headers);
         let expected = self.expected_signature(&headers)?;
         let delivery = DeliveryHeaders::from_scan(&headers)?;
@@ -285,11 +285,16 @@ impl Verifier {
                 limit: self.body_limit,
             });
         }
-        Ok((expected, delivery, announced))
+        Ok((
+            expected,
+            delivery,
+            RawHeaders::from_scan(&headers),
+            announced,
+        ))
     }
 
     fn begin_unbudgeted(&self, headers: &HeaderMap) -> Result<PendingDelivery, Error> {
-        let (expected, delivery, announced) = self.check_headers(headers)?;
+        let (expected, delivery, raw_headers, announced) = self.check_headers(headers)?;
         let running = match expected {
             Expected::Sha256(expected) => Running::Sha256 {
                 expected,
@@ -302,7 +307,7 @@ impl Verifier {
         };
         Ok(PendingDelivery {
             headers: delivery,
-            raw_headers: RawHeaders::keep(headers),
+            raw_headers,
             running,
             body: BodyBuffer::new(announced.unwrap_or(0).min(self.body_limit)),
             received: 0,
