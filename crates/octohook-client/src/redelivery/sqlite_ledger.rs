@@ -18,8 +18,9 @@ use super::ledger::{
 };
 use crate::models::DeliveryId;
 
-/// The schema migrations, applied in order at open; each runs once, and
-/// `PRAGMA user_version` records the last one applied.
+/// The schema migrations, applied in order at open; each runs once, and a row
+/// of `octohook_redelivery_schema` records it, as the inbox's `octohook_schema`
+/// does (a table of its own: a ledger may share a file with an inbox).
 const MIGRATIONS: &[(i64, &str)] = &[(
     1,
     include_str!("../migrations/sqlite/0001_redelivery_ledger.sql"),
@@ -134,9 +135,24 @@ fn migrate(connection: &mut Connection) -> Result<(), LedgerError> {
     let transaction = connection
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(failed("cannot start the migration"))?;
-    let found: i64 = transaction
-        .query_row("PRAGMA user_version", [], |row| row.get(0))
+    transaction
+        .execute_batch(
+            "CREATE TABLE IF NOT EXISTS octohook_redelivery_schema (version INTEGER NOT NULL);",
+        )
+        .map_err(failed("cannot create the schema table"))?;
+    let mut found: i64 = transaction
+        .query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM octohook_redelivery_schema",
+            [],
+            |row| row.get(0),
+        )
         .map_err(failed("cannot read the schema version"))?;
+    if found == 0 {
+        // Ledgers made before the table kept their version in `user_version`.
+        found = transaction
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .map_err(failed("cannot read the schema version"))?;
+    }
     if found > supported {
         return Err(LedgerError::new(format!(
             "the database has schema version {found}, newer than this program's {supported}"
@@ -146,14 +162,31 @@ fn migrate(connection: &mut Connection) -> Result<(), LedgerError> {
         transaction
             .execute_batch(sql)
             .map_err(failed("cannot migrate the schema"))?;
-        transaction
-            .pragma_update(None, "user_version", version)
-            .map_err(failed("cannot record the schema version"))?;
         tracing::info!(version, "migrated the SQLite redelivery ledger");
+    }
+    if found < supported || !has_version_row(&transaction)? {
+        transaction
+            .execute(
+                "INSERT INTO octohook_redelivery_schema (version) VALUES (?1)",
+                [supported.max(found)],
+            )
+            .map_err(failed("cannot record the schema version"))?;
     }
     transaction
         .commit()
         .map_err(failed("cannot commit the migration"))
+}
+
+/// Whether the schema table has its row (a ledger from before the table has
+/// none until it is opened once).
+fn has_version_row(connection: &Connection) -> Result<bool, LedgerError> {
+    connection
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM octohook_redelivery_schema)",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(failed("cannot read the schema version"))
 }
 
 /// The ledger's one mapping of a SQLite error: a [`LedgerError`] saying what it
@@ -457,18 +490,52 @@ mod tests {
         let path = dir.path().join("state.db");
         drop(SqliteLedger::open(&path).await.unwrap());
         let connection = Connection::open(&path).unwrap();
-        let version: i64 = connection
-            .query_row("PRAGMA user_version", [], |row| row.get(0))
-            .unwrap();
-        assert_eq!(version, MIGRATIONS.last().unwrap().0);
+        let version = |connection: &Connection| -> i64 {
+            connection
+                .query_row(
+                    "SELECT MAX(version) FROM octohook_redelivery_schema",
+                    [],
+                    |row| row.get(0),
+                )
+                .unwrap()
+        };
+        assert_eq!(version(&connection), MIGRATIONS.last().unwrap().0);
         let mode: String = connection
             .query_row("PRAGMA journal_mode", [], |row| row.get(0))
             .unwrap();
         assert_eq!(mode, "wal");
-        connection.pragma_update(None, "user_version", 99).unwrap();
+        connection
+            .execute(
+                "INSERT INTO octohook_redelivery_schema (version) VALUES (99)",
+                [],
+            )
+            .unwrap();
         drop(connection);
         let error = SqliteLedger::open(&path).await.unwrap_err();
         assert!(error.to_string().contains("schema version 99"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_ledger_from_before_the_schema_table_opens_at_its_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        // What the ledger's first version made: the tables, and the version in
+        // `user_version`.
+        let connection = Connection::open(&path).unwrap();
+        connection.execute_batch(MIGRATIONS[0].1).unwrap();
+        connection.pragma_update(None, "user_version", 1).unwrap();
+        drop(connection);
+        let ledger = SqliteLedger::open(&path).await.unwrap();
+        drop(ledger);
+        let connection = Connection::open(&path).unwrap();
+        let versions: Vec<i64> = connection
+            .prepare("SELECT version FROM octohook_redelivery_schema")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(versions, [1]);
     }
 
     #[tokio::test]
