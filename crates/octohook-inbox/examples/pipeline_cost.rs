@@ -53,8 +53,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let url = std::env::var("OCTOHOOK_TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
-    let Ok((admin, connection)) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await
-    else {
+    let Ok((admin, connection)) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await else {
         println!("postgres: skipped (no server at {url})");
         return Ok(());
     };
@@ -128,7 +127,9 @@ async fn measure(
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let processed = started.elapsed();
-    let cpu = cpu_time().zip(cpu_before).map(|(after, before)| after - before);
+    let cpu = cpu_time()
+        .zip(cpu_before)
+        .map(|(after, before)| after - before);
     processing.drain(Duration::from_secs(5)).await;
     println!(
         "{name:<14} received {:>7.0}/s, processed {:>7.0}/s, CPU {} per delivery",
@@ -170,7 +171,10 @@ fn replace_database(url: &str, database: &str) -> String {
 }
 
 /// The transactions committed in `database` so far.
-async fn commits(client: &tokio_postgres::Client, database: &str) -> Result<i64, tokio_postgres::Error> {
+async fn commits(
+    client: &tokio_postgres::Client,
+    database: &str,
+) -> Result<i64, tokio_postgres::Error> {
     // Backends publish their counters when idle, within a second.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let row = client

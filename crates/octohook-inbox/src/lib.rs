@@ -142,8 +142,8 @@ pub use rustls;
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 pub use store::{
-    Claim, Claimed, DeliveryStore, Inserted, ListPages, ListQuery, PurgeQuery, StatusCounts,
-    StoreFuture,
+    Claim, Claimed, Completion, DeliveryStore, Finish, Inserted, ListPages, ListQuery, PurgeQuery,
+    StatusCounts, StoreFuture,
 };
 pub use stored_delivery::{Lease, StoredDelivery, StoredDeliveryId};
 pub use worker::{AttemptError, AttemptOutcome, Backoff, Handler, Processed, Worker, WorkerConfig};
