@@ -105,6 +105,7 @@ mod delivery_status;
 mod error;
 pub mod handlers;
 mod inbox;
+mod insert_queue;
 mod memory;
 #[cfg(feature = "metrics")]
 pub mod metrics;
@@ -130,6 +131,7 @@ pub use delivery_key::{BadDeliveryKey, DeliveryKey};
 pub use delivery_status::{DeliveryStatus, UnknownStatus};
 pub use error::{StoreError, TlsError};
 pub use inbox::Inbox;
+pub use insert_queue::InsertBatching;
 pub use memory::{DEFAULT_MAX_FINISHED, DEFAULT_SIZE_LIMIT, DEFAULT_TTL, MemoryStore};
 pub use new_delivery::NewDelivery;
 #[cfg(feature = "postgres")]

@@ -380,7 +380,8 @@ impl DeliveryStore for MemoryStore {
                 }
             }
         }
-        if inserted.iter().any(|done| !done.is_duplicate()) {
+        // One wake-up per new delivery: as many idle workers as there is work for.
+        for _ in inserted.iter().filter(|done| !done.is_duplicate()) {
             self.wakeup.notify_one();
         }
         ready(match failed {

@@ -792,8 +792,14 @@ impl DeliveryStore for SqliteStore {
                 .map(|delivery| insert_one(connection, delivery))
                 .collect::<Result<Vec<_>, _>>()
         });
-        self.signal_after(inserted, |inserted| {
-            inserted.iter().any(|inserted| !inserted.is_duplicate())
+        Box::pin(async move {
+            let inserted = inserted.await?;
+            // One wake-up per new delivery: as many idle workers as there is
+            // work for.
+            for _ in inserted.iter().filter(|inserted| !inserted.is_duplicate()) {
+                self.wakeup.notify_one();
+            }
+            Ok(inserted)
         })
     }
 
