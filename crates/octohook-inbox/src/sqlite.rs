@@ -26,6 +26,9 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("migrations/sqlite/0003_bodies_apart.sql")),
 ];
 
+/// The most deliveries one purge transaction removes.
+const PURGE_CHUNK: usize = 1000;
+
 /// The most operations committed in one transaction.
 const MAX_BATCH: usize = 256;
 
@@ -362,9 +365,13 @@ fn open_connection(path: &Path, options: &SqliteOptions) -> Result<Connection, S
             path.display()
         )));
     }
+    // Savepoint and statement journals (the originals of the pages a job
+    // changes, to undo it alone) in memory: spilled to a temporary file, a
+    // batch's journal cost more write calls than its commit. Every job is
+    // bounded (a batch by its size, a purge by PURGE_CHUNK rows), so is this.
     connection
         .execute_batch(&format!(
-            "PRAGMA synchronous = {};",
+            "PRAGMA synchronous = {}; PRAGMA temp_store = MEMORY;",
             options.synchronous.pragma()
         ))
         .map_err(classify)?;
@@ -971,22 +978,43 @@ impl DeliveryStore for SqliteStore {
         })
     }
 
+    /// In transactions of at most [`PURGE_CHUNK`] deliveries each, so that a
+    /// large purge neither holds the write lock (and the receivers' inserts)
+    /// for long nor keeps a large journal in memory. A purge is not atomic:
+    /// interrupted, it has removed some of the deliveries.
     fn purge(&self, query: &PurgeQuery) -> StoreFuture<'_, u64> {
         let query = query.clone();
-        self.call(move |connection| {
+        Box::pin(async move {
             let Some(cutoff) = SystemTime::now().checked_sub(query.older_than) else {
                 return Ok(0);
             };
-            let mut statement = connection
-                .prepare_cached(
-                    "DELETE FROM octohook_deliveries WHERE status = ?1 AND received_at < ?2",
-                )
-                .map_err(classify)?;
+            let cutoff = unix_millis(cutoff);
             let mut removed = 0;
-            for status in &query.statuses {
-                removed += statement
-                    .execute(params![status.as_str(), unix_millis(cutoff)])
-                    .map_err(classify)? as u64;
+            for status in query.statuses {
+                loop {
+                    let chunk = self
+                        .call(move |connection| {
+                            connection
+                                .prepare_cached(
+                                    "DELETE FROM octohook_deliveries WHERE id IN ( \
+                                       SELECT id FROM octohook_deliveries \
+                                       WHERE status = ?1 AND received_at < ?2 LIMIT ?3)",
+                                )
+                                .and_then(|mut statement| {
+                                    statement.execute(params![
+                                        status.as_str(),
+                                        cutoff,
+                                        PURGE_CHUNK as i64
+                                    ])
+                                })
+                                .map_err(classify)
+                        })
+                        .await?;
+                    removed += chunk as u64;
+                    if chunk < PURGE_CHUNK {
+                        break;
+                    }
+                }
             }
             Ok(removed)
         })

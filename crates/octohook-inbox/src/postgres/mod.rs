@@ -556,6 +556,16 @@ impl PostgresStore {
                 index
             });
         }
+        // In key order: two batches sharing keys then take their row locks in
+        // the same order, and wait for each other rather than deadlock.
+        sent.sort_by(|&a, &b| {
+            let (a, b) = (&deliveries[a].key, &deliveries[b].key);
+            (a.db_hook_id(), a.has_hook_id(), a.guid.as_str()).cmp(&(
+                b.db_hook_id(),
+                b.has_hook_id(),
+                b.guid.as_str(),
+            ))
+        });
         let hook_ids: Vec<i64> = sent
             .iter()
             .map(|&i| deliveries[i].key.db_hook_id())
