@@ -69,7 +69,7 @@ pub struct Inbox {
     /// Wakes this inbox's workers when the store gives no wakeups of its own.
     wakeup: Option<Arc<Notify>>,
     /// Where concurrent inserts meet to be stored together.
-    inserts: Arc<InsertQueue>,
+    pub(crate) inserts: Arc<InsertQueue>,
 }
 
 impl Default for Inbox {

@@ -230,3 +230,154 @@ fn closed() -> StoreError {
         "the inbox's insert queue stopped (the runtime is shutting down)".into(),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use octohook::EventKind;
+    use tokio::sync::Notify;
+
+    use super::*;
+    use crate::store::StoreFuture;
+    use crate::{
+        Claim, Claimed, DeliveryKey, Inbox, ListQuery, MemoryStore, PurgeQuery, StatusCounts,
+        StoredDelivery, StoredDeliveryId,
+    };
+
+    /// A memory store whose batches wait at a gate, recording their sizes.
+    #[derive(Debug)]
+    struct Gated {
+        inner: MemoryStore,
+        open: Semaphore,
+        sizes: Mutex<Vec<usize>>,
+        arrived: Notify,
+        waiting: AtomicUsize,
+    }
+
+    impl Default for Gated {
+        fn default() -> Self {
+            Self {
+                inner: MemoryStore::new(),
+                open: Semaphore::new(0),
+                sizes: Mutex::default(),
+                arrived: Notify::new(),
+                waiting: AtomicUsize::new(0),
+            }
+        }
+    }
+
+    impl DeliveryStore for Gated {
+        fn insert(&self, delivery: NewDelivery) -> StoreFuture<'_, Inserted> {
+            Box::pin(async move { Ok(self.insert_batch(vec![delivery]).await?.remove(0)) })
+        }
+        fn insert_batch(&self, deliveries: Vec<NewDelivery>) -> StoreFuture<'_, Vec<Inserted>> {
+            Box::pin(async move {
+                self.sizes.lock().unwrap().push(deliveries.len());
+                self.waiting.fetch_add(1, Ordering::SeqCst);
+                self.arrived.notify_one();
+                self.open.acquire().await.unwrap().forget();
+                self.waiting.fetch_sub(1, Ordering::SeqCst);
+                self.inner.insert_batch(deliveries).await
+            })
+        }
+        fn claim(&self, worker: &str, lease: Duration) -> StoreFuture<'_, Option<Claimed>> {
+            self.inner.claim(worker, lease)
+        }
+        fn renew(&self, claim: &Claim, lease: Duration) -> StoreFuture<'_, Claim> {
+            self.inner.renew(claim, lease)
+        }
+        fn complete(&self, claim: &Claim) -> StoreFuture<'_, ()> {
+            self.inner.complete(claim)
+        }
+        fn retry_later(&self, claim: &Claim, error: &str, delay: Duration) -> StoreFuture<'_, ()> {
+            self.inner.retry_later(claim, error, delay)
+        }
+        fn fail(&self, claim: &Claim, error: &str) -> StoreFuture<'_, ()> {
+            self.inner.fail(claim, error)
+        }
+        fn requeue(&self, key: &DeliveryKey) -> StoreFuture<'_, bool> {
+            self.inner.requeue(key)
+        }
+        fn get(&self, key: &DeliveryKey) -> StoreFuture<'_, Option<StoredDelivery>> {
+            self.inner.get(key)
+        }
+        fn get_by_id(&self, id: StoredDeliveryId) -> StoreFuture<'_, Option<StoredDelivery>> {
+            self.inner.get_by_id(id)
+        }
+        fn list(&self, query: &ListQuery) -> StoreFuture<'_, Vec<StoredDelivery>> {
+            self.inner.list(query)
+        }
+        fn purge(&self, query: &PurgeQuery) -> StoreFuture<'_, u64> {
+            self.inner.purge(query)
+        }
+        fn counts(&self) -> StoreFuture<'_, StatusCounts> {
+            self.inner.counts()
+        }
+    }
+
+    fn new(n: usize) -> NewDelivery {
+        let key = DeliveryKey::new(None, format!("g-{n}").parse().unwrap());
+        NewDelivery::new(key, EventKind::Ping, "{}")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_queue_holds_at_most_its_bound_and_batches_at_most_theirs() {
+        let store = Arc::new(Gated::default());
+        let inbox = Inbox::from_shared(store.clone()).insert_batching(
+            InsertBatching::default()
+                .max_batch(4)
+                .max_queued(10)
+                .in_flight(2),
+        );
+        let callers: Vec<_> = (0..40)
+            .map(|n| {
+                let inbox = inbox.clone();
+                tokio::spawn(async move { inbox.insert(new(n)).await })
+            })
+            .collect();
+        // Both flushers wait at the gate with a batch each; the rest queue up
+        // to the bound, and the others wait for room.
+        while store.waiting.load(Ordering::SeqCst) < 2 {
+            store.arrived.notified().await;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(inbox.queued_inserts(), 10, "the queue is full");
+        let in_flight: usize = store.sizes.lock().unwrap().iter().sum();
+        assert_eq!(
+            store.sizes.lock().unwrap().len(),
+            2,
+            "two batches in flight"
+        );
+        let waiting = inbox.inserts.lock().waiting.len();
+        assert_eq!(
+            waiting + in_flight,
+            10,
+            "held: {waiting} queued, {in_flight} in flight"
+        );
+        // Let everything through, one batch at a time.
+        store.open.add_permits(100);
+        for caller in callers {
+            assert!(!caller.await.unwrap().unwrap().is_duplicate());
+        }
+        let sizes = store.sizes.lock().unwrap().clone();
+        assert_eq!(sizes.iter().sum::<usize>(), 40);
+        assert!(
+            sizes.iter().all(|&size| (1..=4).contains(&size)),
+            "{sizes:?}"
+        );
+        assert_eq!(inbox.queued_inserts(), 0);
+        assert_eq!(inbox.counts().await.unwrap().pending, 40);
+    }
+
+    #[tokio::test]
+    async fn a_lone_caller_is_stored_at_once_in_a_batch_of_one() {
+        let store = Arc::new(Gated::default());
+        store.open.add_permits(10);
+        let inbox = Inbox::from_shared(store.clone());
+        inbox.insert(new(1)).await.unwrap();
+        inbox.insert(new(2)).await.unwrap();
+        assert_eq!(*store.sizes.lock().unwrap(), [1, 1]);
+    }
+}
