@@ -153,6 +153,18 @@ impl SqliteOptions {
 /// so one failing does not undo the others), and each caller is answered only
 /// after that commit: one disk sync serves many concurrent deliveries.
 ///
+/// A batch ([`insert_batch`](DeliveryStore::insert_batch),
+/// [`claim_batch`](DeliveryStore::claim_batch),
+/// [`finish_batch`](DeliveryStore::finish_batch)) is one job of that thread,
+/// in one savepoint; a claim batch is one `UPDATE ... RETURNING`. The write-ahead
+/// log receives each page changed by a transaction once, at its commit,
+/// however many operations changed it: deliveries inserted, claimed and
+/// finished in the same transaction share the pages of their rows and indexes,
+/// so the writes per delivery fall as batches grow, down to the body's own
+/// pages. Savepoint journals are kept in memory (`temp_store = MEMORY`); each
+/// is bounded by its job (a batch, or a [`purge`](DeliveryStore::purge)
+/// chunk).
+///
 /// Several processes may open the same file (a receiver and `octohook inbox`, or
 /// several receivers): writes take SQLite's write lock (`BEGIN IMMEDIATE`), so
 /// deduplication and claims stay exact, and a writer waits up to the

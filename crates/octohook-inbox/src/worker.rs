@@ -1,5 +1,6 @@
 //! [`Worker`]: claims stored deliveries one at a time and runs a handler on each,
-//! with retries, backoff and a dead-letter state.
+//! with retries, backoff and a dead-letter state; and the batched pool that
+//! [`Processing`](crate::Processing) runs on the same steps.
 
 use std::collections::hash_map::RandomState;
 use std::fmt;

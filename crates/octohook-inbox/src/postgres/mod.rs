@@ -48,6 +48,10 @@ const MIGRATIONS: &[(i32, &str)] = &[
         include_str!("../migrations/postgres/0002_no_hook_id.sql"),
     ),
     (3, include_str!("../migrations/postgres/0003_notify.sql")),
+    (
+        4,
+        include_str!("../migrations/postgres/0004_notify_per_statement.sql"),
+    ),
 ];
 
 /// Serializes concurrent migrations (several receivers starting at once):
@@ -212,8 +216,9 @@ impl PostgresOptions {
 ///
 /// # Waking workers: `LISTEN`/`NOTIFY`
 ///
-/// A trigger (migration 3) sends `NOTIFY octohook_deliveries` (with the schema
-/// as the payload) when a delivery is inserted or requeued; PostgreSQL sends it
+/// Triggers (migrations 3 and 4) send `NOTIFY octohook_deliveries` (with the
+/// schema as the payload) when a statement inserts deliveries (once per
+/// statement, however many rows it stores) or a delivery is requeued; PostgreSQL sends it
 /// on commit, and never for a transaction rolled back. From its first
 /// [`claim`](DeliveryStore::claim), the store keeps one more connection that
 /// `LISTEN`s, and hands each notification for its schema to
