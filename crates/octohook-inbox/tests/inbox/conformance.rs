@@ -1120,7 +1120,7 @@ pub(crate) async fn a_pool_processes_each_delivery_once(backend: Backend) {
                     *count
                 };
                 // Every fifth fails its first attempt.
-                if attempt == 1 && guid.ends_with('0') || attempt == 1 && guid.ends_with('5') {
+                if attempt == 1 && (guid.ends_with('0') || guid.ends_with('5')) {
                     return Err(AttemptError::retry("first attempt fails"));
                 }
                 Ok(())
@@ -1155,7 +1155,7 @@ pub(crate) async fn a_pool_processes_each_delivery_once(backend: Backend) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(processing.drain(Duration::from_secs(5)).await.is_finished());
-    let runs = runs.lock().unwrap();
+    let runs = runs.lock().unwrap().clone();
     assert_eq!(runs.len(), DELIVERIES);
     for (guid, count) in runs.iter() {
         let expected = if guid.ends_with('0') || guid.ends_with('5') {
