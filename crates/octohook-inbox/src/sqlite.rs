@@ -990,7 +990,7 @@ impl DeliveryStore for SqliteStore {
         })
     }
 
-    /// In transactions of at most [`PURGE_CHUNK`] deliveries each, so that a
+    /// In transactions of at most 1000 deliveries each, so that a
     /// large purge neither holds the write lock (and the receivers' inserts)
     /// for long nor keeps a large journal in memory. A purge is not atomic:
     /// interrupted, it has removed some of the deliveries.
