@@ -402,14 +402,19 @@ struct Load {
     queue: Mutex<Vec<TestDelivery>>,
     answered: AtomicUsize,
     retried: AtomicUsize,
+    /// Requests sent and not answered yet.
+    in_flight: AtomicUsize,
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_sigkill_mid_load_loses_nothing_and_stores_nothing_twice() {
-    const UNIQUE: usize = 250;
-    const DUPLICATE_EVERY: usize = 4; // 62 duplicates: ~20% of the posts.
-    const CONNECTIONS: usize = 8;
+async fn sigkills_mid_load_lose_nothing_and_store_nothing_twice() {
+    const UNIQUE: usize = 400;
+    const DUPLICATE_EVERY: usize = 4; // 100 duplicates: 20% of the posts.
+    // Enough at once that the inbox stores them in batches of several: the
+    // kills land while a batch is being committed.
+    const CONNECTIONS: usize = 32;
     const WORKERS: usize = 2;
+    const KILLS: usize = 4;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("inbox.db");
     let db_arg = db.to_str().unwrap().to_owned();
@@ -456,6 +461,7 @@ async fn a_sigkill_mid_load_loses_nothing_and_stores_nothing_twice() {
         queue: Mutex::new(posts),
         answered: AtomicUsize::new(0),
         retried: AtomicUsize::new(0),
+        in_flight: AtomicUsize::new(0),
     });
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..CONNECTIONS {
@@ -472,7 +478,10 @@ async fn a_sigkill_mid_load_loses_nothing_and_stores_nothing_twice() {
                 };
                 loop {
                     let url = load.url.read().unwrap().clone();
-                    match delivery.send(&client, &url).await {
+                    load.in_flight.fetch_add(1, Ordering::SeqCst);
+                    let sent = delivery.send(&client, &url).await;
+                    load.in_flight.fetch_sub(1, Ordering::SeqCst);
+                    match sent {
                         Ok((200, _)) => break,
                         Ok((status, body)) => {
                             assert_eq!(status, 503, "unexpected answer: {body}");
@@ -488,23 +497,35 @@ async fn a_sigkill_mid_load_loses_nothing_and_stores_nothing_twice() {
         });
     }
 
-    // Kill the receiver once 40% of the posts are answered, and restart it on the
-    // same file at once (on a new port the load follows).
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while load.answered.load(Ordering::SeqCst) < total * 2 / 5 {
-        assert!(Instant::now() < deadline, "the load is stuck");
-        tokio::time::sleep(Duration::from_millis(2)).await;
+    // Kill the receiver (SIGKILL) when 20%, 35%, 50% and 65% of the posts are
+    // answered, and restart it on the same file at once each time (on a new
+    // port the load follows).
+    let mut kills = Vec::new();
+    let mut started_before_kill = BTreeSet::new();
+    for kill in 0..KILLS {
+        let threshold = total * (20 + 15 * kill) / 100;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while load.answered.load(Ordering::SeqCst) < threshold {
+            assert!(Instant::now() < deadline, "the load is stuck");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        let in_flight = load.in_flight.load(Ordering::SeqCst);
+        serve.child.kill().unwrap();
+        serve.child.wait().unwrap();
+        kills.push((load.answered.load(Ordering::SeqCst), in_flight));
+        started_before_kill.extend(
+            std::fs::read_to_string(&started)
+                .unwrap_or_default()
+                .lines()
+                .map(str::to_owned),
+        );
+        serve = Serve::start(&args);
+        *load.url.write().unwrap() = serve.url();
     }
-    serve.child.kill().unwrap();
-    serve.child.wait().unwrap();
-    let killed_at = load.answered.load(Ordering::SeqCst);
-    let started_before_kill: BTreeSet<String> = std::fs::read_to_string(&started)
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_owned)
-        .collect();
-    let serve = Serve::start(&args);
-    *load.url.write().unwrap() = serve.url();
+    assert!(
+        kills.iter().any(|&(_, in_flight)| in_flight > 1),
+        "no kill landed while several deliveries were being stored: {kills:?}"
+    );
 
     let mut answered = BTreeSet::new();
     while let Some(keys) = tasks.join_next().await {
@@ -546,7 +567,7 @@ async fn a_sigkill_mid_load_loses_nothing_and_stores_nothing_twice() {
         .filter(|&(_, &count)| count > 1)
         .map(|(key, _)| key)
         .collect();
-    assert!(twice.len() <= WORKERS, "processed twice: {twice:?}");
+    assert!(twice.len() <= KILLS * WORKERS, "processed twice: {twice:?}");
     for key in &twice {
         assert!(
             started_before_kill.contains(**key),
@@ -554,9 +575,9 @@ async fn a_sigkill_mid_load_loses_nothing_and_stores_nothing_twice() {
         );
     }
     let total_runs: usize = runs.values().sum();
-    assert!(total_runs <= UNIQUE + WORKERS, "{total_runs} runs");
+    assert!(total_runs <= UNIQUE + KILLS * WORKERS, "{total_runs} runs");
     eprintln!(
-        "crash test: {total} posts ({UNIQUE} unique), SIGKILL after {killed_at} answers, \
+        "crash test: {total} posts ({UNIQUE} unique), SIGKILL at (answers, requests in flight) {kills:?}, \
          {} retried requests, {} handlers started before the kill, {} processed twice, \
          {total_runs} --exec runs",
         load.retried.load(Ordering::Relaxed),

@@ -5,9 +5,10 @@ use std::sync::Arc;
 use octohook::{ReceiveDelivery, ReceiveFuture, VerifiedDelivery};
 use tokio::sync::Notify;
 
+use crate::insert_queue::InsertQueue;
 use crate::{
-    DeliveryStore, Handler, Inserted, MemoryStore, NewDelivery, Processing, Receipt, StatusCounts,
-    StoreError, Worker, WorkerConfig,
+    DeliveryStore, Handler, InsertBatching, Inserted, MemoryStore, NewDelivery, Processing,
+    Receipt, StatusCounts, StoreError, Worker, WorkerConfig,
 };
 
 /// A [`DeliveryStore`] shared by a receiver, which accepts verified deliveries
@@ -20,6 +21,12 @@ use crate::{
 /// | `Ok(Inserted::New { .. })` | 2xx: the delivery is committed |
 /// | `Ok(Inserted::Duplicate { .. })` | 2xx: already stored, not stored again |
 /// | `Err(_)` | 503: not committed; GitHub records a failure and the delivery can be redelivered |
+///
+/// Concurrent callers' deliveries are stored together: each is queued, and a
+/// task stores whatever is queued with one
+/// [`insert_batch`](DeliveryStore::insert_batch) (one transaction and one disk
+/// flush, or one round trip), then answers each caller with its own result.
+/// A lone caller is not held back; see [`InsertBatching`] for the bounds.
 ///
 /// Accepting a new delivery wakes one idle worker at once: through the store's
 /// [`wakeups`](DeliveryStore::wakeups) (for PostgreSQL, a `NOTIFY` that wakes
@@ -61,6 +68,8 @@ pub struct Inbox {
     store: Arc<dyn DeliveryStore>,
     /// Wakes this inbox's workers when the store gives no wakeups of its own.
     wakeup: Option<Arc<Notify>>,
+    /// Where concurrent inserts meet to be stored together.
+    pub(crate) inserts: Arc<InsertQueue>,
 }
 
 impl Default for Inbox {
@@ -82,7 +91,37 @@ impl Inbox {
             Some(_) => None,
             None => Some(Arc::new(Notify::new())),
         };
-        Self { store, wakeup }
+        Self {
+            store,
+            wakeup,
+            inserts: Arc::new(InsertQueue::new(InsertBatching::default())),
+        }
+    }
+
+    /// The same inbox, batching concurrent inserts within `batching`'s bounds
+    /// (instead of [`InsertBatching::default`]). Set it before cloning the
+    /// inbox: clones share one queue.
+    ///
+    /// ```
+    /// use octohook_inbox::{Inbox, InsertBatching};
+    ///
+    /// let inbox = Inbox::in_memory().insert_batching(InsertBatching::default().max_batch(1));
+    /// assert_eq!(inbox.batching().max_batch, 1);
+    /// ```
+    pub fn insert_batching(mut self, batching: InsertBatching) -> Self {
+        self.inserts = Arc::new(InsertQueue::new(batching));
+        self
+    }
+
+    /// How concurrent inserts are batched.
+    pub fn batching(&self) -> InsertBatching {
+        self.inserts.limits()
+    }
+
+    /// How many deliveries are queued to be stored, or being stored, now (at
+    /// most [`InsertBatching::max_queued`]).
+    pub fn queued_inserts(&self) -> usize {
+        self.inserts.queued()
     }
 
     /// An inbox over a new [`MemoryStore`]: deduplication and hand-off without
@@ -233,9 +272,11 @@ impl Inbox {
         self.store.health().await
     }
 
-    /// Stores `delivery` once per key, and returns once it is committed.
+    /// Stores `delivery` once per key, and returns once it is committed: in
+    /// one batch with the deliveries of concurrent callers (see
+    /// [`InsertBatching`]).
     pub async fn insert(&self, delivery: NewDelivery) -> Result<Inserted, StoreError> {
-        let inserted = self.store.insert(delivery).await?;
+        let inserted = self.inserts.insert(&self.store, delivery).await?;
         if let Some(wakeup) = &self.wakeup
             && !inserted.is_duplicate()
         {
@@ -244,9 +285,10 @@ impl Inbox {
         Ok(inserted)
     }
 
-    /// Starts `workers` workers (at least one) that run `handler` on this
-    /// inbox's deliveries, each configured as `config` and named
-    /// `{config.name()}/N`. Call it inside a tokio runtime.
+    /// Starts a pool of `workers` workers (at least one) that run `handler` on
+    /// this inbox's deliveries, configured as `config`: up to `workers`
+    /// deliveries at once, claimed and finished in batches (see
+    /// [`Processing`]). Call it inside a tokio runtime.
     pub fn process<H: Handler>(
         &self,
         handler: H,

@@ -9,7 +9,10 @@
 //! - [`DeliveryStore`]: insert-if-absent keyed by (`hook_id`, `guid`) (a missing
 //!   hook id is a key of its own, distinct from hook id 0), claims with leases,
 //!   done / retry / failed with attempt counts and the last error, list, requeue
-//!   and purge by age; rows are named by [`StoredDeliveryId`]. Three
+//!   and purge by age; rows are named by [`StoredDeliveryId`]. The same in
+//!   batches ([`DeliveryStore::insert_batch`], [`DeliveryStore::claim_batch`],
+//!   [`DeliveryStore::finish_batch`] with [`Finish`]): one transaction, and
+//!   one disk flush or round trip, for many deliveries. Three
 //!   implementations:
 //!   - [`MemoryStore`]: in the process, forgetting finished deliveries after a
 //!     time-to-live; no durability (the library default).
@@ -24,11 +27,13 @@
 //!     embedded and applied at connect time. See [PostgreSQL](#postgresql).
 //! - [`Inbox`]: the hand-off from a receiver: [`Inbox::receive`] a verified
 //!   delivery and answer with its [`Receipt`]: 200 once committed (new or
-//!   duplicate), 503 when nothing was. An `Inbox` is an
+//!   duplicate), 503 when nothing was. Concurrent callers' deliveries are
+//!   stored in one batch ([`InsertBatching`]). An `Inbox` is an
 //!   [`octohook::ReceiveDelivery`], so the framework adapters' receiving routes
 //!   do it for you. [`Inbox::process`]
-//!   starts workers ([`Processing`]) that run a [`Handler`] on each stored
-//!   delivery and [drain](Processing::drain) gracefully.
+//!   starts a pool of workers ([`Processing`]) that run a [`Handler`] on each
+//!   stored delivery, claim and finish in batches, and
+//!   [drain](Processing::drain) gracefully.
 //! - [`handlers`]: a typed `Dispatcher` ([`handlers::Dispatch`]), JSON lines,
 //!   a command, a forward, and [`handlers::Chain`] to run several; every handler
 //!   finds its [`Attempt`] (number, idempotency key).
@@ -105,6 +110,7 @@ mod delivery_status;
 mod error;
 pub mod handlers;
 mod inbox;
+mod insert_queue;
 mod memory;
 #[cfg(feature = "metrics")]
 pub mod metrics;
@@ -130,6 +136,7 @@ pub use delivery_key::{BadDeliveryKey, DeliveryKey};
 pub use delivery_status::{DeliveryStatus, UnknownStatus};
 pub use error::{StoreError, TlsError};
 pub use inbox::Inbox;
+pub use insert_queue::InsertBatching;
 pub use memory::{DEFAULT_MAX_FINISHED, DEFAULT_SIZE_LIMIT, DEFAULT_TTL, MemoryStore};
 pub use new_delivery::NewDelivery;
 #[cfg(feature = "postgres")]
@@ -142,8 +149,8 @@ pub use rustls;
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 pub use store::{
-    Claim, Claimed, DeliveryStore, Inserted, ListPages, ListQuery, PurgeQuery, StatusCounts,
-    StoreFuture,
+    Claim, Claimed, Completion, DeliveryStore, Finish, Inserted, ListPages, ListQuery, PurgeQuery,
+    StatusCounts, StoreFuture,
 };
 pub use stored_delivery::{Lease, StoredDelivery, StoredDeliveryId};
 pub use worker::{AttemptError, AttemptOutcome, Backoff, Handler, Processed, Worker, WorkerConfig};

@@ -9,8 +9,9 @@ use tokio::sync::Notify;
 
 use crate::store::StoreFuture;
 use crate::{
-    Claim, Claimed, DeliveryKey, DeliveryStatus, DeliveryStore, Inserted, Lease, ListQuery,
-    NewDelivery, PurgeQuery, StatusCounts, StoreError, StoredDelivery, StoredDeliveryId,
+    Claim, Claimed, Completion, DeliveryKey, DeliveryStatus, DeliveryStore, Finish, Inserted,
+    Lease, ListQuery, NewDelivery, PurgeQuery, StatusCounts, StoreError, StoredDelivery,
+    StoredDeliveryId,
 };
 
 /// How long finished deliveries are remembered by default: GitHub offers
@@ -365,6 +366,64 @@ impl DeliveryStore for MemoryStore {
 
     fn claim(&self, worker: &str, lease: Duration) -> StoreFuture<'_, Option<Claimed>> {
         ready(Ok(self.claim_now(worker, lease)))
+    }
+
+    fn insert_batch(&self, deliveries: Vec<NewDelivery>) -> StoreFuture<'_, Vec<Inserted>> {
+        let mut inserted = Vec::with_capacity(deliveries.len());
+        let mut failed = None;
+        for delivery in deliveries {
+            match self.insert_now(delivery) {
+                Ok(done) => inserted.push(done),
+                Err(error) => {
+                    failed = Some(error);
+                    break;
+                }
+            }
+        }
+        // One wake-up per new delivery: as many idle workers as there is work for.
+        for _ in inserted.iter().filter(|done| !done.is_duplicate()) {
+            self.wakeup.notify_one();
+        }
+        ready(match failed {
+            Some(error) => Err(error),
+            None => Ok(inserted),
+        })
+    }
+
+    fn claim_batch(
+        &self,
+        worker: &str,
+        lease: Duration,
+        limit: usize,
+    ) -> StoreFuture<'_, Vec<Claimed>> {
+        let claimed = std::iter::from_fn(|| self.claim_now(worker, lease))
+            .take(limit)
+            .collect();
+        ready(Ok(claimed))
+    }
+
+    fn finish_batch(&self, finishes: Vec<Finish>) -> StoreFuture<'_, Vec<Result<(), StoreError>>> {
+        let results = finishes
+            .into_iter()
+            .map(|finish| {
+                self.with_claim(&finish.claim, |delivery, now| {
+                    delivery.lease = None;
+                    match finish.outcome {
+                        Completion::Done => delivery.status = DeliveryStatus::Done,
+                        Completion::RetryLater { error, delay } => {
+                            delivery.status = DeliveryStatus::Pending;
+                            delivery.next_attempt_at = Some(now + delay);
+                            delivery.last_error = Some(error);
+                        }
+                        Completion::Failed { error } => {
+                            delivery.status = DeliveryStatus::Failed;
+                            delivery.last_error = Some(error);
+                        }
+                    }
+                })
+            })
+            .collect();
+        ready(Ok(results))
     }
 
     fn renew(&self, claim: &Claim, lease: Duration) -> StoreFuture<'_, Claim> {

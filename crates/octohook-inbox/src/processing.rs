@@ -1,6 +1,7 @@
 //! [`Processing`]: a pool of workers over one inbox, and its graceful drain.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -11,9 +12,14 @@ use crate::{Handler, Inbox, WorkerConfig};
 /// Workers processing an [`Inbox`]'s deliveries with one [`Handler`], started by
 /// [`Inbox::process`]: the receiving side's counterpart of a web server.
 ///
-/// Each worker claims one delivery at a time with a lease, runs the handler,
-/// retries failures after a jittered [`Backoff`](crate::Backoff), and marks a
-/// delivery `failed` (the dead-letter state) after the last attempt. Stop them
+/// Up to `workers` deliveries are handled at once, each with a lease; a failure
+/// is retried after a jittered [`Backoff`](crate::Backoff), and a delivery is
+/// marked `failed` (the dead-letter state) after the last attempt. The pool
+/// talks to the store in batches: it claims as many deliveries as it has free
+/// workers in one [`claim_batch`](crate::DeliveryStore::claim_batch), and the
+/// outcomes of handlers that end together are recorded with one
+/// [`finish_batch`](crate::DeliveryStore::finish_batch). Claims are made
+/// under the configuration's [name](WorkerConfig::name). Stop them
 /// with [`drain`](Self::drain): no new claims, running handlers finish. Dropping
 /// `Processing` aborts the handlers at once instead; their deliveries are taken
 /// up again once their leases expire.
@@ -44,7 +50,12 @@ use crate::{Handler, Inbox, WorkerConfig};
 #[derive(Debug)]
 pub struct Processing {
     stop: watch::Sender<bool>,
-    workers: JoinSet<()>,
+    /// The pool's task (one: it claims, and runs each handler as a task of
+    /// its own).
+    pool: JoinSet<()>,
+    workers: usize,
+    /// Handlers running now.
+    running: Arc<AtomicUsize>,
 }
 
 /// How a [`Processing::drain`] ended.
@@ -75,30 +86,30 @@ impl Processing {
         config: &WorkerConfig,
     ) -> Self {
         let handler = Arc::new(handler);
-        let (stop, stopping) = watch::channel(false);
-        let mut tasks = JoinSet::new();
-        for n in 0..workers.max(1) {
-            let config = config.clone().named(format!("{}/{n}", config.name()));
-            let worker = inbox.worker(config);
-            let handler = Arc::clone(&handler);
-            let mut stopping = stopping.clone();
-            tasks.spawn(async move {
-                let stop = async move {
-                    // An error means `Processing` is gone: stop too.
-                    let _ = stopping.wait_for(|stop| *stop).await;
-                };
-                worker.run(&handler, stop).await;
-            });
-        }
+        let (stop, mut stopping) = watch::channel(false);
+        let workers = workers.max(1);
+        let running = Arc::new(AtomicUsize::new(0));
+        let worker = inbox.worker(config.clone());
+        let mut pool = JoinSet::new();
+        let counted = Arc::clone(&running);
+        pool.spawn(async move {
+            let stop = async move {
+                // An error means `Processing` is gone: stop too.
+                let _ = stopping.wait_for(|stop| *stop).await;
+            };
+            worker.run_pool(handler, workers, stop, counted).await;
+        });
         Self {
             stop,
-            workers: tasks,
+            pool,
+            workers,
+            running,
         }
     }
 
-    /// How many workers run.
+    /// How many deliveries may be handled at once (the number of workers).
     pub fn workers(&self) -> usize {
-        self.workers.len()
+        self.workers
     }
 
     /// Stops the workers: none claims another delivery, and each running
@@ -107,18 +118,19 @@ impl Processing {
     pub async fn drain(mut self, grace: Duration) -> Drained {
         let _ = self.stop.send(true);
         let finished = tokio::time::timeout(grace, async {
-            while self.workers.join_next().await.is_some() {}
+            while self.pool.join_next().await.is_some() {}
         })
         .await;
         if finished.is_ok() {
             return Drained::Finished;
         }
-        let workers = self.workers.len();
+        let workers = self.running.load(Ordering::SeqCst);
         tracing::warn!(
             workers,
             "handlers still running after {grace:?}: stopping them; their deliveries will be processed again"
         );
-        self.workers.shutdown().await;
+        // Aborting the pool drops its handlers' tasks, which aborts them.
+        self.pool.shutdown().await;
         Drained::Aborted { workers }
     }
 }

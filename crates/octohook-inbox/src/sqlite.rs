@@ -15,8 +15,8 @@ use crate::schema_version;
 use crate::sql_row::{self, RowParts, headers_to_json};
 use crate::store::StoreFuture;
 use crate::{
-    Claim, Claimed, DeliveryKey, DeliveryStatus, DeliveryStore, Inserted, ListQuery, NewDelivery,
-    PurgeQuery, StatusCounts, StoreError, StoredDelivery, StoredDeliveryId,
+    Claim, Claimed, Completion, DeliveryKey, DeliveryStatus, DeliveryStore, Finish, Inserted,
+    ListQuery, NewDelivery, PurgeQuery, StatusCounts, StoreError, StoredDelivery, StoredDeliveryId,
 };
 
 /// The schema migrations, applied in order at open; each runs once.
@@ -25,6 +25,9 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("migrations/sqlite/0002_no_hook_id.sql")),
     (3, include_str!("migrations/sqlite/0003_bodies_apart.sql")),
 ];
+
+/// The most deliveries one purge transaction removes.
+const PURGE_CHUNK: usize = 1000;
 
 /// The most operations committed in one transaction.
 const MAX_BATCH: usize = 256;
@@ -149,6 +152,18 @@ impl SqliteOptions {
 /// way are committed together in the next transaction (each in its own savepoint,
 /// so one failing does not undo the others), and each caller is answered only
 /// after that commit: one disk sync serves many concurrent deliveries.
+///
+/// A batch ([`insert_batch`](DeliveryStore::insert_batch),
+/// [`claim_batch`](DeliveryStore::claim_batch),
+/// [`finish_batch`](DeliveryStore::finish_batch)) is one job of that thread,
+/// in one savepoint; a claim batch is one `UPDATE ... RETURNING`. The write-ahead
+/// log receives each page changed by a transaction once, at its commit,
+/// however many operations changed it: deliveries inserted, claimed and
+/// finished in the same transaction share the pages of their rows and indexes,
+/// so the writes per delivery fall as batches grow, down to the body's own
+/// pages. Savepoint journals are kept in memory (`temp_store = MEMORY`); each
+/// is bounded by its job (a batch, or a [`purge`](DeliveryStore::purge)
+/// chunk).
 ///
 /// Several processes may open the same file (a receiver and `octohook inbox`, or
 /// several receivers): writes take SQLite's write lock (`BEGIN IMMEDIATE`), so
@@ -321,33 +336,9 @@ impl SqliteStore {
         })
     }
 
-    /// Applies `set` (an SQL assignment list, which must use `?4` for `text` and
-    /// `?5` for the due time `due_in` from now) to the row `claim` still holds;
-    /// fails with [`StoreError::ClaimLost`] when it no longer does.
-    fn update_claimed(
-        &self,
-        claim: &Claim,
-        set: &'static str,
-        text: Option<String>,
-        due_in: Option<Duration>,
-    ) -> StoreFuture<'_, ()> {
-        let (id, seq) = (claim.id, claim.seq);
-        self.call(move |connection| {
-            let now = unix_millis(SystemTime::now());
-            let due = due_in.map(|delay| unix_millis(SystemTime::now() + delay));
-            let sql = format!(
-                "UPDATE octohook_deliveries SET {set}, updated_at = ?3 \
-                 WHERE id = ?1 AND claim_seq = ?2 AND status = 'processing'"
-            );
-            let changed = connection
-                .prepare_cached(&sql)
-                .and_then(|mut statement| statement.execute(params![id, seq, now, text, due]))
-                .map_err(classify)?;
-            if changed == 0 {
-                return Err(StoreError::ClaimLost { id });
-            }
-            Ok(())
-        })
+    /// Records how one claim ended.
+    fn finish(&self, finish: Finish) -> StoreFuture<'_, ()> {
+        self.call(move |connection| finish_one(connection, &finish, unix_millis(SystemTime::now())))
     }
 }
 
@@ -386,9 +377,13 @@ fn open_connection(path: &Path, options: &SqliteOptions) -> Result<Connection, S
             path.display()
         )));
     }
+    // Savepoint and statement journals (the originals of the pages a job
+    // changes, to undo it alone) in memory: spilled to a temporary file, a
+    // batch's journal cost more write calls than its commit. Every job is
+    // bounded (a batch by its size, a purge by PURGE_CHUNK rows), so is this.
     connection
         .execute_batch(&format!(
-            "PRAGMA synchronous = {};",
+            "PRAGMA synchronous = {}; PRAGMA temp_store = MEMORY;",
             options.synchronous.pragma()
         ))
         .map_err(classify)?;
@@ -608,6 +603,173 @@ fn read_body(connection: &Connection, id: StoredDeliveryId) -> rusqlite::Result<
     Ok(body)
 }
 
+/// Claims up to `limit` claimable deliveries for `worker`, due first, in one
+/// statement; their bodies are read on their own (see [`CLAIM_COLUMNS`]).
+fn claim_some(
+    connection: &Connection,
+    worker: &str,
+    lease: Duration,
+    limit: usize,
+) -> Result<Vec<Claimed>, StoreError> {
+    let now = SystemTime::now();
+    let until = unix_millis(now + lease);
+    let sql = format!(
+        "UPDATE octohook_deliveries SET status = 'processing', \
+         attempts = attempts + 1, claim_seq = claim_seq + 1, lease_owner = ?1, \
+         due_at = ?2, updated_at = ?3 \
+         WHERE id IN (SELECT id FROM octohook_deliveries \
+           WHERE status IN ('pending', 'processing') AND due_at <= ?3 \
+           ORDER BY due_at, id LIMIT ?4) \
+         RETURNING {CLAIM_COLUMNS}"
+    );
+    let mut rows = Vec::new();
+    {
+        let mut statement = connection.prepare_cached(&sql).map_err(classify)?;
+        let found = statement
+            .query_map(
+                params![
+                    worker,
+                    until,
+                    unix_millis(now),
+                    i64::try_from(limit).unwrap_or(i64::MAX)
+                ],
+                read_row,
+            )
+            .map_err(classify)?;
+        for parts in found {
+            rows.push(parts.map_err(classify)?);
+        }
+    }
+    rows.sort_by_key(|parts| parts.id);
+    let mut claimed = Vec::with_capacity(rows.len());
+    for mut parts in rows {
+        parts.body = read_body(connection, parts.id).map_err(classify)?;
+        let (delivery, seq) = parts.into_delivery()?;
+        let claim = Claim {
+            id: delivery.id,
+            seq,
+            key: delivery.key.clone(),
+            worker: worker.to_owned(),
+            lease_until: from_unix_millis(until),
+        };
+        claimed.push(Claimed { delivery, claim });
+    }
+    Ok(claimed)
+}
+
+/// Records `finish` on the row its claim still holds (the body row is not
+/// touched); [`StoreError::ClaimLost`] when the claim is no longer held.
+fn finish_one(connection: &Connection, finish: &Finish, now: i64) -> Result<(), StoreError> {
+    let (id, seq) = (finish.claim.id, finish.claim.seq);
+    let changed = match &finish.outcome {
+        Completion::Done => connection
+            .prepare_cached(
+                "UPDATE octohook_deliveries SET status = 'done', lease_owner = NULL, \
+                 due_at = NULL, updated_at = ?3 \
+                 WHERE id = ?1 AND claim_seq = ?2 AND status = 'processing'",
+            )
+            .and_then(|mut statement| statement.execute(params![id, seq, now])),
+        Completion::RetryLater { error, delay } => {
+            let due = now.saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX));
+            connection
+                .prepare_cached(
+                    "UPDATE octohook_deliveries SET status = 'pending', lease_owner = NULL, \
+                     last_error = ?4, due_at = ?5, updated_at = ?3 \
+                     WHERE id = ?1 AND claim_seq = ?2 AND status = 'processing'",
+                )
+                .and_then(|mut statement| statement.execute(params![id, seq, now, error, due]))
+        }
+        Completion::Failed { error } => connection
+            .prepare_cached(
+                "UPDATE octohook_deliveries SET status = 'failed', lease_owner = NULL, \
+                 last_error = ?4, due_at = NULL, updated_at = ?3 \
+                 WHERE id = ?1 AND claim_seq = ?2 AND status = 'processing'",
+            )
+            .and_then(|mut statement| statement.execute(params![id, seq, now, error])),
+    }
+    .map_err(classify)?;
+    if changed == 0 {
+        return Err(StoreError::ClaimLost { id });
+    }
+    Ok(())
+}
+
+/// Inserts `delivery` unless its key is stored (earlier in the same
+/// transaction included).
+fn insert_one(connection: &Connection, delivery: &NewDelivery) -> Result<Inserted, StoreError> {
+    let (hook_id, has_hook_id) = (delivery.key.db_hook_id(), delivery.key.has_hook_id());
+    let guid = delivery.key.guid.as_str();
+    let now = unix_millis(SystemTime::now());
+    let body_len = delivery.body.len() as u64;
+    let inserted: Option<StoredDeliveryId> = connection
+        .prepare_cached(
+            "INSERT INTO octohook_deliveries (hook_id, has_hook_id, guid, event, \
+             action, content_type, headers, body, received_at, status, due_at, \
+             updated_at) \
+             VALUES (?1, ?10, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9, ?9) \
+             ON CONFLICT (hook_id, has_hook_id, guid) DO NOTHING RETURNING id",
+        )
+        .and_then(|mut statement| {
+            statement
+                .query_row(
+                    params![
+                        hook_id,
+                        guid,
+                        delivery.event.as_str(),
+                        delivery.action,
+                        delivery.content_type.as_str(),
+                        headers_to_json(&delivery.headers),
+                        // Kept apart, below.
+                        &[] as &[u8],
+                        unix_millis(delivery.received_at),
+                        now,
+                        has_hook_id,
+                    ],
+                    |row| row.get(0),
+                )
+                .optional()
+        })
+        .map_err(classify)?;
+    if let Some(id) = inserted {
+        // Within the insert's savepoint: all is committed, or nothing.
+        let mut body_row = connection
+            .prepare_cached("INSERT INTO octohook_delivery_bodies (id, body) VALUES (?1, ?2)")
+            .map_err(classify)?;
+        if body_len <= BOUND_BODY_MAX {
+            // Bound as a parameter, a small body is copied twice more (by
+            // the binding and into the record SQLite builds): cheaper
+            // than opening a blob handle, which compiles a statement.
+            body_row
+                .execute(params![id, &delivery.body[..]])
+                .map_err(classify)?;
+        } else {
+            // A zero-filled blob, its row's last column, is written in
+            // place: a large body is never copied whole.
+            body_row
+                .execute(params![id, ZeroBlob(body_len)])
+                .map_err(classify)?;
+            connection
+                .blob_open(MAIN_DB, "octohook_delivery_bodies", "body", id.get(), false)
+                .and_then(|mut blob| {
+                    blob.write_all(&delivery.body)
+                        .map_err(|error| rusqlite::Error::ToSqlConversionFailure(error.into()))
+                })
+                .map_err(classify)?;
+        }
+        return Ok(Inserted::New { id });
+    }
+    connection
+        .prepare_cached(
+            "SELECT id FROM octohook_deliveries \
+             WHERE hook_id = ?1 AND has_hook_id = ?3 AND guid = ?2",
+        )
+        .and_then(|mut statement| {
+            statement.query_row(params![hook_id, guid, has_hook_id], |row| row.get(0))
+        })
+        .map(|id| Inserted::Duplicate { id })
+        .map_err(classify)
+}
+
 fn read_row(row: &Row<'_>) -> rusqlite::Result<RowParts> {
     Ok(RowParts {
         id: row.get(0)?,
@@ -631,124 +793,63 @@ fn read_row(row: &Row<'_>) -> rusqlite::Result<RowParts> {
 
 impl DeliveryStore for SqliteStore {
     fn insert(&self, delivery: NewDelivery) -> StoreFuture<'_, Inserted> {
-        let inserted = self.call(move |connection| {
-            let (hook_id, has_hook_id) = (delivery.key.db_hook_id(), delivery.key.has_hook_id());
-            let guid = delivery.key.guid.as_str();
-            let now = unix_millis(SystemTime::now());
-            let body_len = delivery.body.len() as u64;
-            let inserted: Option<StoredDeliveryId> = connection
-                .prepare_cached(
-                    "INSERT INTO octohook_deliveries (hook_id, has_hook_id, guid, event, \
-                     action, content_type, headers, body, received_at, status, due_at, \
-                     updated_at) \
-                     VALUES (?1, ?10, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9, ?9) \
-                     ON CONFLICT (hook_id, has_hook_id, guid) DO NOTHING RETURNING id",
-                )
-                .and_then(|mut statement| {
-                    statement
-                        .query_row(
-                            params![
-                                hook_id,
-                                guid,
-                                delivery.event.as_str(),
-                                delivery.action,
-                                delivery.content_type.as_str(),
-                                headers_to_json(&delivery.headers),
-                                // Kept apart, below.
-                                &[] as &[u8],
-                                unix_millis(delivery.received_at),
-                                now,
-                                has_hook_id,
-                            ],
-                            |row| row.get(0),
-                        )
-                        .optional()
-                })
-                .map_err(classify)?;
-            if let Some(id) = inserted {
-                // Within the insert's savepoint: all is committed, or nothing.
-                let mut body_row = connection
-                    .prepare_cached(
-                        "INSERT INTO octohook_delivery_bodies (id, body) VALUES (?1, ?2)",
-                    )
-                    .map_err(classify)?;
-                if body_len <= BOUND_BODY_MAX {
-                    // Bound as a parameter, a small body is copied twice more (by
-                    // the binding and into the record SQLite builds): cheaper
-                    // than opening a blob handle, which compiles a statement.
-                    body_row
-                        .execute(params![id, &delivery.body[..]])
-                        .map_err(classify)?;
-                } else {
-                    // A zero-filled blob, its row's last column, is written in
-                    // place: a large body is never copied whole.
-                    body_row
-                        .execute(params![id, ZeroBlob(body_len)])
-                        .map_err(classify)?;
-                    connection
-                        .blob_open(MAIN_DB, "octohook_delivery_bodies", "body", id.get(), false)
-                        .and_then(|mut blob| {
-                            blob.write_all(&delivery.body).map_err(|error| {
-                                rusqlite::Error::ToSqlConversionFailure(error.into())
-                            })
-                        })
-                        .map_err(classify)?;
-                }
-                return Ok(Inserted::New { id });
-            }
-            connection
-                .prepare_cached(
-                    "SELECT id FROM octohook_deliveries \
-                     WHERE hook_id = ?1 AND has_hook_id = ?3 AND guid = ?2",
-                )
-                .and_then(|mut statement| {
-                    statement.query_row(params![hook_id, guid, has_hook_id], |row| row.get(0))
-                })
-                .map(|id| Inserted::Duplicate { id })
-                .map_err(classify)
-        });
+        let inserted = self.call(move |connection| insert_one(connection, &delivery));
         // Signalled once the transaction committed: a woken worker finds the row.
         self.signal_after(inserted, |inserted| !inserted.is_duplicate())
     }
 
     fn claim(&self, worker: &str, lease: Duration) -> StoreFuture<'_, Option<Claimed>> {
         let worker = worker.to_owned();
+        self.call(move |connection| Ok(claim_some(connection, &worker, lease, 1)?.pop()))
+    }
+
+    fn insert_batch(&self, deliveries: Vec<NewDelivery>) -> StoreFuture<'_, Vec<Inserted>> {
+        // One job, so one savepoint: the batch is committed whole or not at all.
+        let inserted = self.call(move |connection| {
+            deliveries
+                .iter()
+                .map(|delivery| insert_one(connection, delivery))
+                .collect::<Result<Vec<_>, _>>()
+        });
+        Box::pin(async move {
+            let inserted = inserted.await?;
+            // One wake-up per new delivery: as many idle workers as there is
+            // work for.
+            for _ in inserted.iter().filter(|inserted| !inserted.is_duplicate()) {
+                self.wakeup.notify_one();
+            }
+            Ok(inserted)
+        })
+    }
+
+    fn claim_batch(
+        &self,
+        worker: &str,
+        lease: Duration,
+        limit: usize,
+    ) -> StoreFuture<'_, Vec<Claimed>> {
+        let worker = worker.to_owned();
+        if limit == 0 {
+            return Box::pin(std::future::ready(Ok(Vec::new())));
+        }
+        self.call(move |connection| claim_some(connection, &worker, lease, limit))
+    }
+
+    fn finish_batch(&self, finishes: Vec<Finish>) -> StoreFuture<'_, Vec<Result<(), StoreError>>> {
         self.call(move |connection| {
-            let now = SystemTime::now();
-            let until = now + lease;
-            let sql = format!(
-                "UPDATE octohook_deliveries SET status = 'processing', \
-                 attempts = attempts + 1, claim_seq = claim_seq + 1, lease_owner = ?1, \
-                 due_at = ?2, updated_at = ?3 \
-                 WHERE id = (SELECT id FROM octohook_deliveries \
-                   WHERE status IN ('pending', 'processing') AND due_at <= ?3 \
-                   ORDER BY due_at, id LIMIT 1) \
-                 RETURNING {CLAIM_COLUMNS}"
-            );
-            let parts = connection
-                .prepare_cached(&sql)
-                .and_then(|mut statement| {
-                    statement
-                        .query_row(
-                            params![worker, unix_millis(until), unix_millis(now)],
-                            read_row,
-                        )
-                        .optional()
-                })
-                .map_err(classify)?;
-            let Some(mut parts) = parts else {
-                return Ok(None);
-            };
-            parts.body = read_body(connection, parts.id).map_err(classify)?;
-            let (delivery, seq) = parts.into_delivery()?;
-            let claim = Claim {
-                id: delivery.id,
-                seq,
-                key: delivery.key.clone(),
-                worker,
-                lease_until: from_unix_millis(unix_millis(until)),
-            };
-            Ok(Some(Claimed { delivery, claim }))
+            let now = unix_millis(SystemTime::now());
+            let mut results = Vec::with_capacity(finishes.len());
+            for finish in &finishes {
+                match finish_one(connection, finish, now) {
+                    Err(StoreError::ClaimLost { id }) => {
+                        results.push(Err(StoreError::ClaimLost { id }));
+                    }
+                    // Anything else (I/O, a full disk) undoes the whole batch.
+                    Err(error) => return Err(error),
+                    Ok(()) => results.push(Ok(())),
+                }
+            }
+            Ok(results)
         })
     }
 
@@ -782,31 +883,26 @@ impl DeliveryStore for SqliteStore {
     }
 
     fn complete(&self, claim: &Claim) -> StoreFuture<'_, ()> {
-        self.update_claimed(
-            claim,
-            "status = 'done', lease_owner = NULL, \
-             last_error = COALESCE(?4, last_error), due_at = ?5",
-            None,
-            None,
-        )
+        self.finish(Finish::new(claim.clone(), Completion::Done))
     }
 
     fn retry_later(&self, claim: &Claim, error: &str, delay: Duration) -> StoreFuture<'_, ()> {
-        self.update_claimed(
-            claim,
-            "status = 'pending', lease_owner = NULL, last_error = ?4, due_at = ?5",
-            Some(error.to_owned()),
-            Some(delay),
-        )
+        self.finish(Finish::new(
+            claim.clone(),
+            Completion::RetryLater {
+                error: error.to_owned(),
+                delay,
+            },
+        ))
     }
 
     fn fail(&self, claim: &Claim, error: &str) -> StoreFuture<'_, ()> {
-        self.update_claimed(
-            claim,
-            "status = 'failed', lease_owner = NULL, last_error = ?4, due_at = ?5",
-            Some(error.to_owned()),
-            None,
-        )
+        self.finish(Finish::new(
+            claim.clone(),
+            Completion::Failed {
+                error: error.to_owned(),
+            },
+        ))
     }
 
     fn requeue(&self, key: &DeliveryKey) -> StoreFuture<'_, bool> {
@@ -894,22 +990,43 @@ impl DeliveryStore for SqliteStore {
         })
     }
 
+    /// In transactions of at most 1000 deliveries each, so that a
+    /// large purge neither holds the write lock (and the receivers' inserts)
+    /// for long nor keeps a large journal in memory. A purge is not atomic:
+    /// interrupted, it has removed some of the deliveries.
     fn purge(&self, query: &PurgeQuery) -> StoreFuture<'_, u64> {
         let query = query.clone();
-        self.call(move |connection| {
+        Box::pin(async move {
             let Some(cutoff) = SystemTime::now().checked_sub(query.older_than) else {
                 return Ok(0);
             };
-            let mut statement = connection
-                .prepare_cached(
-                    "DELETE FROM octohook_deliveries WHERE status = ?1 AND received_at < ?2",
-                )
-                .map_err(classify)?;
+            let cutoff = unix_millis(cutoff);
             let mut removed = 0;
-            for status in &query.statuses {
-                removed += statement
-                    .execute(params![status.as_str(), unix_millis(cutoff)])
-                    .map_err(classify)? as u64;
+            for status in query.statuses {
+                loop {
+                    let chunk = self
+                        .call(move |connection| {
+                            connection
+                                .prepare_cached(
+                                    "DELETE FROM octohook_deliveries WHERE id IN ( \
+                                       SELECT id FROM octohook_deliveries \
+                                       WHERE status = ?1 AND received_at < ?2 LIMIT ?3)",
+                                )
+                                .and_then(|mut statement| {
+                                    statement.execute(params![
+                                        status.as_str(),
+                                        cutoff,
+                                        PURGE_CHUNK as i64
+                                    ])
+                                })
+                                .map_err(classify)
+                        })
+                        .await?;
+                    removed += chunk as u64;
+                    if chunk < PURGE_CHUNK {
+                        break;
+                    }
+                }
             }
             Ok(removed)
         })

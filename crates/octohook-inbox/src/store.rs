@@ -92,6 +92,72 @@ pub struct Claimed {
     pub claim: Claim,
 }
 
+/// How a worker finished a claimed delivery: what [`DeliveryStore::finish_batch`]
+/// records (and what [`complete`](DeliveryStore::complete),
+/// [`retry_later`](DeliveryStore::retry_later) and [`fail`](DeliveryStore::fail)
+/// record one at a time).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Completion {
+    /// Processed: the delivery becomes `done`.
+    Done,
+    /// The attempt failed: the delivery becomes `pending` again, due after
+    /// `delay`, with `error` recorded.
+    RetryLater {
+        /// What went wrong (the delivery's `last_error`).
+        error: String,
+        /// How long until the next attempt.
+        delay: Duration,
+    },
+    /// Given up on: the delivery becomes `failed` (dead-lettered), with `error`
+    /// recorded.
+    Failed {
+        /// What went wrong (the delivery's `last_error`).
+        error: String,
+    },
+}
+
+/// One item of [`DeliveryStore::finish_batch`]: a claim and how it ended.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), octohook_inbox::StoreError> {
+/// use std::time::Duration;
+/// use octohook::EventKind;
+/// use octohook_inbox::{Completion, DeliveryKey, DeliveryStore, Finish, MemoryStore, NewDelivery};
+///
+/// let store = MemoryStore::new();
+/// for guid in ["a1", "a2"] {
+///     let key = DeliveryKey::new(None, guid.parse().unwrap());
+///     store.insert(NewDelivery::new(key, EventKind::Ping, "{}")).await?;
+/// }
+/// let claimed = store.claim_batch("w", Duration::from_secs(30), 10).await?;
+/// assert_eq!(claimed.len(), 2);
+/// let finishes = vec![
+///     Finish::new(claimed[0].claim.clone(), Completion::Done),
+///     Finish::new(claimed[1].claim.clone(), Completion::Failed { error: "no".into() }),
+/// ];
+/// let results = store.finish_batch(finishes).await?;
+/// assert!(results.iter().all(Result::is_ok));
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finish {
+    /// The claim, as [`claim`](DeliveryStore::claim) or
+    /// [`claim_batch`](DeliveryStore::claim_batch) returned it (or
+    /// [`renew`](DeliveryStore::renew) since).
+    pub claim: Claim,
+    /// How the attempt ended.
+    pub outcome: Completion,
+}
+
+impl Finish {
+    /// `claim`, finished with `outcome`.
+    pub fn new(claim: Claim, outcome: Completion) -> Self {
+        Self { claim, outcome }
+    }
+}
+
 /// Which deliveries [`DeliveryStore::list`] returns, newest first.
 ///
 /// ```
@@ -342,6 +408,17 @@ impl StatusCounts {
 ///   still the latest one; otherwise they return [`StoreError::ClaimLost`] and
 ///   change nothing.
 ///
+/// # Batches
+///
+/// [`insert_batch`](Self::insert_batch), [`claim_batch`](Self::claim_batch) and
+/// [`finish_batch`](Self::finish_batch) do many operations in one call, which
+/// the stores turn into one transaction and as few statements as they can
+/// (one disk flush for SQLite, one round trip for PostgreSQL). Their defaults
+/// loop over the single operations, so a store of your own works unchanged; the
+/// guarantees above hold item by item. [`Inbox`](crate::Inbox) coalesces
+/// concurrent inserts into `insert_batch`, and
+/// [`Processing`](crate::Processing) claims and finishes in batches.
+///
 /// Times that the store compares (due times, leases, purge ages) are taken from
 /// one clock: the process's for the in-memory and SQLite stores, the database
 /// server's for PostgreSQL (so that machines with skewed clocks agree).
@@ -354,6 +431,81 @@ pub trait DeliveryStore: fmt::Debug + Send + Sync + 'static {
     /// first (oldest first among equals). Its status becomes `processing` and its
     /// `attempts` grows by one. `None` when nothing is claimable now.
     fn claim(&self, worker: &str, lease: Duration) -> StoreFuture<'_, Option<Claimed>>;
+
+    /// Stores each delivery as [`insert`](Self::insert) does, in one transaction
+    /// (committed before it returns), and says what became of each, in the order
+    /// given. A key given twice is stored once: the first is
+    /// [`New`](Inserted::New), the later ones [`Duplicate`](Inserted::Duplicate)
+    /// with the same id.
+    ///
+    /// An error means the batch was not committed as a whole: answer none of
+    /// its deliveries as stored. (The SQL stores commit all or nothing; the
+    /// in-memory store and the default, which inserts them one at a time, may
+    /// have kept those before the failing one, which a redelivery then finds
+    /// as duplicates.)
+    fn insert_batch(&self, deliveries: Vec<NewDelivery>) -> StoreFuture<'_, Vec<Inserted>> {
+        Box::pin(async move {
+            let mut inserted = Vec::with_capacity(deliveries.len());
+            for delivery in deliveries {
+                inserted.push(self.insert(delivery).await?);
+            }
+            Ok(inserted)
+        })
+    }
+
+    /// Claims up to `limit` claimable deliveries for `worker` for `lease`, as
+    /// [`claim`](Self::claim) does, the ones due first (oldest first among
+    /// equals): fewer when fewer are claimable, none when `limit` is 0. Each
+    /// gets a claim of its own.
+    ///
+    /// The default claims them one at a time.
+    fn claim_batch(
+        &self,
+        worker: &str,
+        lease: Duration,
+        limit: usize,
+    ) -> StoreFuture<'_, Vec<Claimed>> {
+        let worker = worker.to_owned();
+        Box::pin(async move {
+            let mut claimed = Vec::new();
+            while claimed.len() < limit {
+                match self.claim(&worker, lease).await? {
+                    Some(next) => claimed.push(next),
+                    None => break,
+                }
+            }
+            Ok(claimed)
+        })
+    }
+
+    /// Records how each claim ended ([`Completion`]), as
+    /// [`complete`](Self::complete), [`retry_later`](Self::retry_later) and
+    /// [`fail`](Self::fail) do: one result per item, in the order given. A
+    /// claim no longer held fails alone with [`StoreError::ClaimLost`], and the
+    /// others are recorded. The outer error means none was recorded.
+    ///
+    /// The default finishes them one at a time: there an item after the first
+    /// may also fail with another error, alone.
+    fn finish_batch(&self, finishes: Vec<Finish>) -> StoreFuture<'_, Vec<Result<(), StoreError>>> {
+        Box::pin(async move {
+            let mut results = Vec::with_capacity(finishes.len());
+            for finish in finishes {
+                let result = match &finish.outcome {
+                    Completion::Done => self.complete(&finish.claim).await,
+                    Completion::RetryLater { error, delay } => {
+                        self.retry_later(&finish.claim, error, *delay).await
+                    }
+                    Completion::Failed { error } => self.fail(&finish.claim, error).await,
+                };
+                match result {
+                    Err(error @ StoreError::ClaimLost { .. }) => results.push(Err(error)),
+                    Err(error) if results.is_empty() => return Err(error),
+                    other => results.push(other),
+                }
+            }
+            Ok(results)
+        })
+    }
 
     /// Extends a held claim's lease to `lease` from now; returns the renewed claim.
     fn renew(&self, claim: &Claim, lease: Duration) -> StoreFuture<'_, Claim>;

@@ -1,19 +1,22 @@
 //! [`Worker`]: claims stored deliveries one at a time and runs a handler on each,
-//! with retries, backoff and a dead-letter state.
+//! with retries, backoff and a dead-letter state; and the batched pool that
+//! [`Processing`](crate::Processing) runs on the same steps.
 
 use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::future::Future;
 use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
+use tokio::task::JoinSet;
 use tracing::Instrument;
 
 use crate::{
-    Attempt, Claim, Claimed, DeliveryKey, DeliveryStore, StoreError, StoredDelivery,
-    StoredDeliveryId,
+    Attempt, Claim, Claimed, Completion, DeliveryKey, DeliveryStore, Finish, StoreError,
+    StoredDelivery, StoredDeliveryId,
 };
 
 /// Exponential backoff between attempts: `initial`, then multiplied by `factor`
@@ -157,8 +160,8 @@ impl WorkerConfig {
     }
 
     /// A configuration named after this process, `HOST/PID` (`HOSTNAME`, or
-    /// `octohook` when unset): [`Inbox::process`](crate::Inbox::process) adds
-    /// `/N` for each worker.
+    /// `octohook` when unset): the lease owner of the deliveries
+    /// [`Inbox::process`](crate::Inbox::process) claims.
     pub fn for_this_process() -> Self {
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "octohook".to_owned());
         Self::new(format!("{host}/{}", std::process::id()))
@@ -404,13 +407,25 @@ impl Worker {
     /// Claims the next due delivery, runs `handler` on it and records the
     /// outcome. `None` when no delivery is due.
     pub async fn run_once<H: Handler>(&self, handler: &H) -> Result<Option<Processed>, StoreError> {
-        let Some(Claimed { delivery, claim }) = self
+        let Some(claimed) = self
             .store
             .claim(&self.config.name, self.config.lease)
             .await?
         else {
             return Ok(None);
         };
+        self.process_claimed(handler, claimed, None).await.map(Some)
+    }
+
+    /// Runs `handler` on a claimed delivery and records the outcome: through
+    /// `finishes` (batched with other workers') when given, else on its own.
+    pub(crate) async fn process_claimed<H: Handler>(
+        &self,
+        handler: &H,
+        claimed: Claimed,
+        finishes: Option<&FinishQueue>,
+    ) -> Result<Processed, StoreError> {
+        let Claimed { delivery, claim } = claimed;
         let (id, key, attempts) = (delivery.id, delivery.key.clone(), delivery.attempts);
         let span = tracing::info_span!(
             "delivery",
@@ -432,8 +447,13 @@ impl Worker {
                     .map(|last| format!(" (earlier error: {last})"))
                     .unwrap_or_default()
             );
-            self.finish(&claim, Err(AttemptError::permanent(error)), attempts - 1)
-                .await?
+            self.finish(
+                claim,
+                Err(AttemptError::permanent(error)),
+                attempts - 1,
+                finishes,
+            )
+            .await?
         } else {
             let started = Instant::now();
             let (result, claim) = self
@@ -441,7 +461,7 @@ impl Worker {
                 .instrument(span.clone())
                 .await;
             elapsed = Some(started.elapsed());
-            self.finish(&claim, result, attempts).await?
+            self.finish(claim, result, attempts, finishes).await?
         };
         #[cfg(feature = "metrics")]
         crate::metrics::record_attempt(&outcome, elapsed);
@@ -462,7 +482,7 @@ impl Worker {
                 tracing::warn!(id = id.get(), %key, "lost the claim on a delivery while handling it");
             }
         }
-        Ok(Some(Processed { id, key, outcome }))
+        Ok(Processed { id, key, outcome })
     }
 
     /// Runs the handler as its own task, renewing the lease meanwhile; returns
@@ -513,33 +533,125 @@ impl Worker {
     /// Records the result of attempt number `attempt`.
     async fn finish(
         &self,
-        claim: &Claim,
+        claim: Claim,
         result: Result<(), AttemptError>,
         attempt: u32,
+        finishes: Option<&FinishQueue>,
     ) -> Result<AttemptOutcome, StoreError> {
-        let recorded = match result {
-            Ok(()) => self
-                .store
-                .complete(claim)
-                .await
-                .map(|()| AttemptOutcome::Done),
-            Err(error) if error.is_permanent() || attempt >= self.config.max_attempts => self
-                .store
-                .fail(claim, error.message())
-                .await
-                .map(|()| AttemptOutcome::Failed { attempts: attempt }),
+        let (completion, outcome) = match result {
+            Ok(()) => (Completion::Done, AttemptOutcome::Done),
+            Err(error) if error.is_permanent() || attempt >= self.config.max_attempts => (
+                Completion::Failed {
+                    error: error.message,
+                },
+                AttemptOutcome::Failed { attempts: attempt },
+            ),
             Err(error) => {
                 let delay = self.config.backoff.delay_for(&claim.key, attempt);
-                self.store
-                    .retry_later(claim, error.message(), delay)
-                    .await
-                    .map(|()| AttemptOutcome::Retrying { attempt, delay })
+                (
+                    Completion::RetryLater {
+                        error: error.message,
+                        delay,
+                    },
+                    AttemptOutcome::Retrying { attempt, delay },
+                )
             }
         };
+        let recorded = match finishes {
+            Some(queue) => queue.finish(Finish::new(claim, completion)).await,
+            None => match &completion {
+                Completion::Done => self.store.complete(&claim).await,
+                Completion::RetryLater { error, delay } => {
+                    self.store.retry_later(&claim, error, *delay).await
+                }
+                Completion::Failed { error } => self.store.fail(&claim, error).await,
+            },
+        };
         match recorded {
+            Ok(()) => Ok(outcome),
             Err(StoreError::ClaimLost { .. }) => Ok(AttemptOutcome::Lost),
-            other => other,
+            Err(error) => Err(error),
         }
+    }
+
+    /// The pool of [`Processing`](crate::Processing): up to `slots`
+    /// deliveries handled at once, claimed in batches (as many as there are
+    /// free slots) and finished in batches (through one [`FinishQueue`]),
+    /// until `shutdown` resolves; then no more claims, and the running
+    /// handlers finish. `running` counts the handlers running.
+    pub(crate) async fn run_pool<H: Handler>(
+        &self,
+        handler: Arc<H>,
+        slots: usize,
+        shutdown: impl Future<Output = ()>,
+        running: Arc<AtomicUsize>,
+    ) {
+        tokio::pin!(shutdown);
+        let free = Arc::new(Semaphore::new(slots));
+        let finishes = Arc::new(FinishQueue::start(Arc::clone(&self.store), slots));
+        let store_wakeup = self.store.wakeups();
+        let mut handling = JoinSet::new();
+        loop {
+            while handling.try_join_next().is_some() {}
+            let first = tokio::select! {
+                biased;
+                () = &mut shutdown => break,
+                permit = Arc::clone(&free).acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    Err(_) => break,
+                },
+            };
+            let mut permits = vec![first];
+            while let Ok(permit) = Arc::clone(&free).try_acquire_owned() {
+                permits.push(permit);
+            }
+            let wanted = permits.len();
+            let idle = match self
+                .store
+                .claim_batch(&self.config.name, self.config.lease, wanted)
+                .await
+            {
+                Ok(claimed) => {
+                    let short = claimed.len() < wanted;
+                    for (claimed, permit) in claimed.into_iter().zip(permits.drain(..)) {
+                        let worker = self.clone();
+                        let handler = Arc::clone(&handler);
+                        let finishes = Arc::clone(&finishes);
+                        let running = Running::start(&running);
+                        handling.spawn(async move {
+                            let _slot = permit;
+                            let _running = running;
+                            if let Err(error) = worker
+                                .process_claimed(&*handler, claimed, Some(&finishes))
+                                .await
+                            {
+                                tracing::error!(worker = %worker.config.name, %error, "cannot record a delivery's outcome");
+                            }
+                        });
+                    }
+                    // Fewer than asked for: nothing else is due now.
+                    short
+                }
+                Err(error) => {
+                    tracing::error!(worker = %self.config.name, %error, "cannot claim deliveries");
+                    true
+                }
+            };
+            drop(permits);
+            if idle {
+                let wakeup = notified(self.wakeup.as_deref());
+                let store_wakeup = notified(store_wakeup.as_deref());
+                tokio::select! {
+                    () = &mut shutdown => break,
+                    () = wakeup => {}
+                    () = store_wakeup => {}
+                    () = tokio::time::sleep(self.config.poll_interval) => {}
+                }
+            }
+        }
+        // No more claims; the running handlers finish (their time bounded by
+        // `Processing::drain`, which aborts this future and them with it).
+        while handling.join_next().await.is_some() {}
     }
 
     /// Processes deliveries until `shutdown` resolves: runs
@@ -586,6 +698,75 @@ async fn notified(notify: Option<&Notify>) {
     }
 }
 
+/// One handler running in a pool, counted until dropped.
+struct Running(Arc<AtomicUsize>);
+
+impl Running {
+    fn start(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        Self(Arc::clone(count))
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Coalesces the finishes of a pool's handlers into
+/// [`finish_batch`](DeliveryStore::finish_batch) calls: one batch is recorded
+/// at a time, holding whatever was queued meanwhile (at most one finish per
+/// handler slot, since each handler waits for its own).
+#[derive(Debug)]
+pub(crate) struct FinishQueue {
+    queue: mpsc::UnboundedSender<(Finish, oneshot::Sender<Result<(), StoreError>>)>,
+}
+
+impl FinishQueue {
+    /// Starts the task that records batches of at most `max_batch`; it ends
+    /// when the queue is dropped.
+    pub(crate) fn start(store: Arc<dyn DeliveryStore>, max_batch: usize) -> Self {
+        let (queue, mut queued) =
+            mpsc::unbounded_channel::<(Finish, oneshot::Sender<Result<(), StoreError>>)>();
+        tokio::spawn(async move {
+            let mut batch = Vec::new();
+            while queued.recv_many(&mut batch, max_batch.max(1)).await > 0 {
+                let (finishes, answers): (Vec<Finish>, Vec<_>) = batch.drain(..).unzip();
+                let count = finishes.len();
+                match store.finish_batch(finishes).await {
+                    Ok(results) if results.len() == count => {
+                        for (result, answer) in results.into_iter().zip(answers) {
+                            let _ = answer.send(result);
+                        }
+                    }
+                    Ok(_) => {
+                        for answer in answers {
+                            let _ = answer.send(Err(StoreError::Unavailable(
+                                "the store answered a batch of finishes with the wrong number of results".to_owned(),
+                            )));
+                        }
+                    }
+                    Err(error) => {
+                        for answer in answers {
+                            let _ = answer.send(Err(error.clone()));
+                        }
+                    }
+                }
+            }
+        });
+        Self { queue }
+    }
+
+    /// Records `finish` in the next batch; returns its own result.
+    pub(crate) async fn finish(&self, finish: Finish) -> Result<(), StoreError> {
+        let (answer, answered) = oneshot::channel();
+        let stopped = || StoreError::Unavailable("the pool's finishing task stopped".to_owned());
+        self.queue.send((finish, answer)).map_err(|_| stopped())?;
+        answered.await.map_err(|_| stopped())?
+    }
+}
+
 /// Aborts a spawned task when dropped.
 struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
 
@@ -597,7 +778,7 @@ impl<T> Drop for AbortOnDrop<T> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::atomic::AtomicBool;
 
     use super::*;
     use crate::{Inbox, NewDelivery};

@@ -10,6 +10,7 @@ mod conninfo;
 mod listen;
 mod tls;
 
+use std::collections::{HashMap, HashSet};
 use std::error::Error as _;
 use std::fmt;
 use std::future::Future;
@@ -32,8 +33,8 @@ use crate::schema_version;
 use crate::sql_row::{self, RowParts, headers_to_json};
 use crate::store::StoreFuture;
 use crate::{
-    Claim, Claimed, DeliveryKey, DeliveryStatus, DeliveryStore, Inserted, ListQuery, NewDelivery,
-    PurgeQuery, StatusCounts, StoreError, StoredDelivery, StoredDeliveryId,
+    Claim, Claimed, Completion, DeliveryKey, DeliveryStatus, DeliveryStore, Finish, Inserted,
+    ListQuery, NewDelivery, PurgeQuery, StatusCounts, StoreError, StoredDelivery, StoredDeliveryId,
 };
 
 /// The schema migrations, applied in order at connect time; each runs once.
@@ -47,6 +48,10 @@ const MIGRATIONS: &[(i32, &str)] = &[
         include_str!("../migrations/postgres/0002_no_hook_id.sql"),
     ),
     (3, include_str!("../migrations/postgres/0003_notify.sql")),
+    (
+        4,
+        include_str!("../migrations/postgres/0004_notify_per_statement.sql"),
+    ),
 ];
 
 /// Serializes concurrent migrations (several receivers starting at once):
@@ -211,8 +216,9 @@ impl PostgresOptions {
 ///
 /// # Waking workers: `LISTEN`/`NOTIFY`
 ///
-/// A trigger (migration 3) sends `NOTIFY octohook_deliveries` (with the schema
-/// as the payload) when a delivery is inserted or requeued; PostgreSQL sends it
+/// Triggers (migrations 3 and 4) send `NOTIFY octohook_deliveries` (with the
+/// schema as the payload) when a statement inserts deliveries (once per
+/// statement, however many rows it stores) or a delivery is requeued; PostgreSQL sends it
 /// on commit, and never for a transaction rolled back. From its first
 /// [`claim`](DeliveryStore::claim), the store keeps one more connection that
 /// `LISTEN`s, and hands each notification for its schema to
@@ -500,25 +506,250 @@ impl PostgresStore {
         .await
     }
 
-    /// Applies `set` (whose parameters start at `$3`, bound to `extra`) to the
-    /// row `claim` still holds.
-    async fn update_claimed(
+    /// Claims up to `limit` due deliveries for `worker`, in one statement.
+    async fn claim_some(
         &self,
-        claim: &Claim,
-        set: &str,
-        extra: &[&(dyn ToSql + Sync)],
-    ) -> Result<(), StoreError> {
+        worker: &str,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<Claimed>, StoreError> {
+        // A worker is about: from now on, relay the database's wake-ups.
+        self.listen();
         let sql = format!(
-            "UPDATE octohook_deliveries SET {set}, updated_at = clock_timestamp() \
-             WHERE id = $1 AND claim_seq = $2 AND status = 'processing'"
+            "WITH next AS ( \
+               SELECT id FROM octohook_deliveries \
+               WHERE status IN ('pending', 'processing') AND due_at <= clock_timestamp() \
+               ORDER BY due_at, id LIMIT $3 \
+               FOR UPDATE SKIP LOCKED) \
+             UPDATE octohook_deliveries AS d SET status = 'processing', \
+               attempts = d.attempts + 1, claim_seq = d.claim_seq + 1, lease_owner = $1, \
+               due_at = clock_timestamp() + $2::float8 * interval '1 millisecond', \
+               updated_at = clock_timestamp() \
+             FROM next WHERE d.id = next.id \
+             RETURNING {COLUMNS}"
         );
-        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&claim.id, &claim.seq];
-        params.extend_from_slice(extra);
-        let changed = self.execute(&sql, &params).await?;
-        if changed == 0 {
-            return Err(StoreError::ClaimLost { id: claim.id });
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self.query(&sql, &[&worker, &millis(lease), &limit]).await?;
+        let mut claimed = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let (delivery, seq) = read_row(row)?.into_delivery()?;
+            let lease_until = delivery
+                .lease
+                .as_ref()
+                .map_or_else(SystemTime::now, |lease| lease.until);
+            let claim = Claim {
+                id: delivery.id,
+                seq,
+                key: delivery.key.clone(),
+                worker: worker.to_owned(),
+                lease_until,
+            };
+            claimed.push(Claimed { delivery, claim });
         }
-        Ok(())
+        claimed.sort_by_key(|claimed| claimed.claim.id);
+        Ok(claimed)
+    }
+
+    /// [`DeliveryStore::insert_batch`]: one statement in the usual case.
+    async fn insert_many(&self, deliveries: Vec<NewDelivery>) -> Result<Vec<Inserted>, StoreError> {
+        // The first of each key is sent; the later ones are its duplicates.
+        let mut first_of: HashMap<&DeliveryKey, usize> = HashMap::new();
+        let mut sent = Vec::new();
+        for (index, delivery) in deliveries.iter().enumerate() {
+            first_of.entry(&delivery.key).or_insert_with(|| {
+                sent.push(index);
+                index
+            });
+        }
+        // In key order: two batches sharing keys then take their row locks in
+        // the same order, and wait for each other rather than deadlock.
+        sent.sort_by(|&a, &b| {
+            let (a, b) = (&deliveries[a].key, &deliveries[b].key);
+            (a.db_hook_id(), a.has_hook_id(), a.guid.as_str()).cmp(&(
+                b.db_hook_id(),
+                b.has_hook_id(),
+                b.guid.as_str(),
+            ))
+        });
+        let hook_ids: Vec<i64> = sent
+            .iter()
+            .map(|&i| deliveries[i].key.db_hook_id())
+            .collect();
+        let has_hook_ids: Vec<bool> = sent
+            .iter()
+            .map(|&i| deliveries[i].key.has_hook_id())
+            .collect();
+        let guids: Vec<&str> = sent
+            .iter()
+            .map(|&i| deliveries[i].key.guid.as_str())
+            .collect();
+        let events: Vec<&str> = sent.iter().map(|&i| deliveries[i].event.as_str()).collect();
+        let actions: Vec<Option<&str>> = sent
+            .iter()
+            .map(|&i| deliveries[i].action.as_deref())
+            .collect();
+        let content_types: Vec<&str> = sent
+            .iter()
+            .map(|&i| deliveries[i].content_type.as_str())
+            .collect();
+        let headers: Vec<String> = sent
+            .iter()
+            .map(|&i| headers_to_json(&deliveries[i].headers))
+            .collect();
+        let bodies: Vec<&[u8]> = sent.iter().map(|&i| &deliveries[i].body[..]).collect();
+        let received: Vec<SystemTime> = sent.iter().map(|&i| deliveries[i].received_at).collect();
+        // As the single insert: the second SELECT reads the statement's
+        // snapshot, so it finds the keys stored before it, never the rows this
+        // statement inserts. A key committed concurrently after the snapshot
+        // escapes both, and is looked up below.
+        let rows = self
+            .query(
+                "WITH inserted AS ( \
+                   INSERT INTO octohook_deliveries (hook_id, has_hook_id, guid, event, \
+                     action, content_type, headers, body, received_at, status, due_at, \
+                     updated_at) \
+                   SELECT hook_id, has_hook_id, guid, event, action, content_type, headers, \
+                     body, received_at, 'pending', clock_timestamp(), clock_timestamp() \
+                   FROM unnest($1::bigint[], $2::bool[], $3::text[], $4::text[], $5::text[], \
+                     $6::text[], $7::text[], $8::bytea[], $9::timestamptz[]) \
+                     AS new (hook_id, has_hook_id, guid, event, action, content_type, \
+                       headers, body, received_at) \
+                   ON CONFLICT (hook_id, has_hook_id, guid) DO NOTHING \
+                   RETURNING id, hook_id, has_hook_id, guid) \
+                 SELECT id, TRUE, hook_id, has_hook_id, guid FROM inserted \
+                 UNION ALL \
+                 SELECT d.id, FALSE, d.hook_id, d.has_hook_id, d.guid \
+                 FROM octohook_deliveries AS d \
+                 JOIN unnest($1::bigint[], $2::bool[], $3::text[]) \
+                   AS k (hook_id, has_hook_id, guid) \
+                   ON d.hook_id = k.hook_id AND d.has_hook_id = k.has_hook_id \
+                   AND d.guid = k.guid",
+                &[
+                    &hook_ids,
+                    &has_hook_ids,
+                    &guids,
+                    &events,
+                    &actions,
+                    &content_types,
+                    &headers,
+                    &bodies,
+                    &received,
+                ],
+            )
+            .await?;
+        let mut found: HashMap<(i64, bool, String), Inserted> = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            let read = (|| {
+                let id: StoredDeliveryId = row.try_get(0)?;
+                let new: bool = row.try_get(1)?;
+                let key = (row.try_get(2)?, row.try_get(3)?, row.try_get(4)?);
+                Ok::<_, tokio_postgres::Error>((key, id, new))
+            })();
+            let (key, id, new) = read.map_err(classify)?;
+            found.insert(
+                key,
+                if new {
+                    Inserted::New { id }
+                } else {
+                    Inserted::Duplicate { id }
+                },
+            );
+        }
+        let mut inserted: Vec<Option<Inserted>> = vec![None; deliveries.len()];
+        for &index in &sent {
+            let key = &deliveries[index].key;
+            let lookup = (
+                key.db_hook_id(),
+                key.has_hook_id(),
+                key.guid.as_str().to_owned(),
+            );
+            inserted[index] = match found.get(&lookup) {
+                Some(&done) => Some(done),
+                // Stored (or purged) concurrently: the single insert sorts it out.
+                None => Some(self.insert(deliveries[index].clone()).await?),
+            };
+        }
+        deliveries
+            .iter()
+            .enumerate()
+            .map(|(index, delivery)| {
+                let first = first_of[&delivery.key];
+                match inserted[first] {
+                    Some(done) if first == index => Ok(done),
+                    Some(done) => Ok(Inserted::Duplicate { id: done.id() }),
+                    None => Err(StoreError::Unavailable(
+                        "a delivery of the batch went unanswered".to_owned(),
+                    )),
+                }
+            })
+            .collect()
+    }
+
+    /// [`DeliveryStore::finish_batch`]: one statement.
+    async fn finish_many(
+        &self,
+        finishes: &[Finish],
+    ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+        if finishes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<StoredDeliveryId> = finishes.iter().map(|finish| finish.claim.id).collect();
+        let seqs: Vec<i64> = finishes.iter().map(|finish| finish.claim.seq).collect();
+        let mut statuses = Vec::with_capacity(finishes.len());
+        let mut errors: Vec<Option<&str>> = Vec::with_capacity(finishes.len());
+        let mut delays = Vec::with_capacity(finishes.len());
+        for finish in finishes {
+            let (status, error, delay) = match &finish.outcome {
+                Completion::Done => ("done", None, 0.0),
+                Completion::RetryLater { error, delay } => {
+                    ("pending", Some(error.as_str()), millis(*delay))
+                }
+                Completion::Failed { error } => ("failed", Some(error.as_str()), 0.0),
+            };
+            statuses.push(status);
+            errors.push(error);
+            delays.push(delay);
+        }
+        let rows = self
+            .query(
+                "UPDATE octohook_deliveries AS d SET status = f.status, lease_owner = NULL, \
+                   last_error = COALESCE(f.error, d.last_error), \
+                   due_at = CASE WHEN f.status = 'pending' \
+                     THEN clock_timestamp() + f.delay * interval '1 millisecond' END, \
+                   updated_at = clock_timestamp() \
+                 FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], \
+                   $5::float8[]) AS f (id, seq, status, error, delay) \
+                 WHERE d.id = f.id AND d.claim_seq = f.seq AND d.status = 'processing' \
+                 RETURNING d.id",
+                &[&ids, &seqs, &statuses, &errors, &delays],
+            )
+            .await?;
+        let mut changed = HashSet::with_capacity(rows.len());
+        for row in &rows {
+            changed.insert(row.try_get::<_, StoredDeliveryId>(0).map_err(classify)?);
+        }
+        Ok(ids
+            .iter()
+            .map(|&id| {
+                if changed.contains(&id) {
+                    Ok(())
+                } else {
+                    Err(StoreError::ClaimLost { id })
+                }
+            })
+            .collect())
+    }
+
+    /// Records one claim's end.
+    fn finish_one(&self, finish: Finish) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            self.finish_many(std::slice::from_ref(&finish))
+                .await?
+                .pop()
+                .unwrap_or(Err(StoreError::ClaimLost {
+                    id: finish.claim.id,
+                }))
+        })
     }
 }
 
@@ -684,40 +915,37 @@ impl DeliveryStore for PostgresStore {
 
     fn claim(&self, worker: &str, lease: Duration) -> StoreFuture<'_, Option<Claimed>> {
         let worker = worker.to_owned();
+        Box::pin(async move { Ok(self.claim_some(&worker, lease, 1).await?.pop()) })
+    }
+
+    /// One statement, so one round trip and one commit, for the whole batch:
+    /// a multi-row `INSERT ... ON CONFLICT DO NOTHING RETURNING` from arrays
+    /// (`unnest`), and, in the same statement, the ids of the keys already
+    /// stored. A key given twice is sent once.
+    fn insert_batch(&self, deliveries: Vec<NewDelivery>) -> StoreFuture<'_, Vec<Inserted>> {
+        Box::pin(async move { self.insert_many(deliveries).await })
+    }
+
+    /// `FOR UPDATE SKIP LOCKED LIMIT n` in one statement.
+    fn claim_batch(
+        &self,
+        worker: &str,
+        lease: Duration,
+        limit: usize,
+    ) -> StoreFuture<'_, Vec<Claimed>> {
+        let worker = worker.to_owned();
         Box::pin(async move {
-            // A worker is about: from now on, relay the database's wake-ups.
-            self.listen();
-            let sql = format!(
-                "WITH next AS ( \
-                   SELECT id FROM octohook_deliveries \
-                   WHERE status IN ('pending', 'processing') AND due_at <= clock_timestamp() \
-                   ORDER BY due_at, id LIMIT 1 \
-                   FOR UPDATE SKIP LOCKED) \
-                 UPDATE octohook_deliveries AS d SET status = 'processing', \
-                   attempts = d.attempts + 1, claim_seq = d.claim_seq + 1, lease_owner = $1, \
-                   due_at = clock_timestamp() + $2::float8 * interval '1 millisecond', \
-                   updated_at = clock_timestamp() \
-                 FROM next WHERE d.id = next.id \
-                 RETURNING {COLUMNS}"
-            );
-            let rows = self.query(&sql, &[&worker, &millis(lease)]).await?;
-            let Some(row) = rows.first() else {
-                return Ok(None);
-            };
-            let (delivery, seq) = read_row(row)?.into_delivery()?;
-            let lease_until = delivery
-                .lease
-                .as_ref()
-                .map_or_else(SystemTime::now, |lease| lease.until);
-            let claim = Claim {
-                id: delivery.id,
-                seq,
-                key: delivery.key.clone(),
-                worker,
-                lease_until,
-            };
-            Ok(Some(Claimed { delivery, claim }))
+            if limit == 0 {
+                return Ok(Vec::new());
+            }
+            self.claim_some(&worker, lease, limit).await
         })
+    }
+
+    /// One `UPDATE ... FROM unnest(...)` for the whole batch; the claims it did
+    /// not change are the lost ones.
+    fn finish_batch(&self, finishes: Vec<Finish>) -> StoreFuture<'_, Vec<Result<(), StoreError>>> {
+        Box::pin(async move { self.finish_many(&finishes).await })
     }
 
     fn renew(&self, claim: &Claim, lease: Duration) -> StoreFuture<'_, Claim> {
@@ -745,40 +973,26 @@ impl DeliveryStore for PostgresStore {
     }
 
     fn complete(&self, claim: &Claim) -> StoreFuture<'_, ()> {
-        let claim = claim.clone();
-        Box::pin(async move {
-            self.update_claimed(
-                &claim,
-                "status = 'done', lease_owner = NULL, due_at = NULL",
-                &[],
-            )
-            .await
-        })
+        self.finish_one(Finish::new(claim.clone(), Completion::Done))
     }
 
     fn retry_later(&self, claim: &Claim, error: &str, delay: Duration) -> StoreFuture<'_, ()> {
-        let (claim, error) = (claim.clone(), error.to_owned());
-        Box::pin(async move {
-            self.update_claimed(
-                &claim,
-                "status = 'pending', lease_owner = NULL, last_error = $3, \
-                 due_at = clock_timestamp() + $4::float8 * interval '1 millisecond'",
-                &[&error, &millis(delay)],
-            )
-            .await
-        })
+        self.finish_one(Finish::new(
+            claim.clone(),
+            Completion::RetryLater {
+                error: error.to_owned(),
+                delay,
+            },
+        ))
     }
 
     fn fail(&self, claim: &Claim, error: &str) -> StoreFuture<'_, ()> {
-        let (claim, error) = (claim.clone(), error.to_owned());
-        Box::pin(async move {
-            self.update_claimed(
-                &claim,
-                "status = 'failed', lease_owner = NULL, last_error = $3, due_at = NULL",
-                &[&error],
-            )
-            .await
-        })
+        self.finish_one(Finish::new(
+            claim.clone(),
+            Completion::Failed {
+                error: error.to_owned(),
+            },
+        ))
     }
 
     fn requeue(&self, key: &DeliveryKey) -> StoreFuture<'_, bool> {

@@ -8,8 +8,9 @@ use std::time::{Duration, SystemTime};
 use octohook::header::DELIVERY_HEADERS;
 use octohook::{ContentType, EventKind, RawHeaders};
 use octohook_inbox::{
-    AttemptError, AttemptOutcome, Backoff, DeliveryStatus, Inbox, Inserted, ListPages, ListQuery,
-    NewDelivery, PurgeQuery, StoreError, StoredDelivery, StoredDeliveryId, WorkerConfig,
+    AttemptError, AttemptOutcome, Backoff, Completion, DeliveryStatus, Finish, Inbox, Inserted,
+    ListPages, ListQuery, NewDelivery, PurgeQuery, StoreError, StoredDelivery, StoredDeliveryId,
+    WorkerConfig,
 };
 
 use crate::{Backend, delivery, key};
@@ -835,6 +836,350 @@ pub(crate) async fn pages_walk_every_match_once_newest_first(backend: Backend) {
     assert_eq!(none.next_page().await.unwrap(), None);
 }
 
+/// A batch claims what is claimable, up to its limit, oldest first; a limit
+/// beyond what is there gives a short batch, and an empty one when nothing is.
+pub(crate) async fn batches_claim_up_to_their_limit(backend: Backend) {
+    let store = backend.open().await;
+    let first: Vec<NewDelivery> = (0..3)
+        .map(|n| delivery(Some(1), &format!("p-{n}")))
+        .collect();
+    let inserted = store.insert_batch(first).await.unwrap();
+    assert!(inserted.iter().all(|inserted| !inserted.is_duplicate()));
+    assert!(store.claim_batch("w", LONG, 0).await.unwrap().is_empty());
+    let claimed = store.claim_batch("w", LONG, 10).await.unwrap();
+    let mut ids: Vec<StoredDeliveryId> = claimed.iter().map(|c| c.claim.id()).collect();
+    ids.sort();
+    let mut expected: Vec<StoredDeliveryId> = inserted.iter().map(|i| i.id()).collect();
+    expected.sort();
+    assert_eq!(
+        ids, expected,
+        "a short batch holds every claimable delivery"
+    );
+    for claimed in &claimed {
+        assert_eq!(claimed.delivery.status, DeliveryStatus::Processing);
+        assert_eq!(claimed.delivery.attempts, 1);
+        assert_eq!(claimed.claim.worker(), "w");
+        assert_eq!(claimed.delivery.id, claimed.claim.id());
+        assert_eq!(
+            claimed.delivery.body,
+            format!(
+                r#"{{"action":"opened","guid":"{}"}}"#,
+                claimed.delivery.key.guid
+            )
+        );
+    }
+    assert!(store.claim_batch("w", LONG, 10).await.unwrap().is_empty());
+
+    let later: Vec<NewDelivery> = (3..8)
+        .map(|n| delivery(Some(1), &format!("p-{n}")))
+        .collect();
+    let later = store.insert_batch(later).await.unwrap();
+    let two = store.claim_batch("w", LONG, 2).await.unwrap();
+    assert_eq!(
+        two.iter().map(|c| c.claim.id()).collect::<Vec<_>>(),
+        [later[0].id(), later[1].id()],
+        "oldest first"
+    );
+    let counts = store.counts().await.unwrap();
+    assert_eq!((counts.processing, counts.pending), (5, 3));
+    // The whole lot, finished in one batch, each as asked.
+    let finishes = claimed
+        .iter()
+        .chain(&two)
+        .enumerate()
+        .map(|(n, claimed)| {
+            let outcome = match n % 3 {
+                0 => Completion::Done,
+                1 => Completion::RetryLater {
+                    error: "later".into(),
+                    delay: LONG,
+                },
+                _ => Completion::Failed {
+                    error: "broken".into(),
+                },
+            };
+            Finish::new(claimed.claim.clone(), outcome)
+        })
+        .collect::<Vec<_>>();
+    let results = store.finish_batch(finishes.clone()).await.unwrap();
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    for finish in &finishes {
+        let stored = store.get(finish.claim.key()).await.unwrap().unwrap();
+        let (status, error) = match &finish.outcome {
+            Completion::Done => (DeliveryStatus::Done, None),
+            Completion::RetryLater { .. } => (DeliveryStatus::Pending, Some("later")),
+            Completion::Failed { .. } => (DeliveryStatus::Failed, Some("broken")),
+        };
+        assert_eq!(stored.status, status);
+        assert_eq!(stored.last_error.as_deref(), error);
+        assert_eq!(stored.lease, None);
+    }
+    // Finishing them again: every claim is spent.
+    let again = store.finish_batch(finishes).await.unwrap();
+    assert!(
+        again
+            .iter()
+            .all(|result| matches!(result, Err(StoreError::ClaimLost { .. }))),
+        "{again:?}"
+    );
+}
+
+/// A key twice in one batch is stored once: the first is new, the later one a
+/// duplicate naming the same row, as is a key stored before the batch.
+pub(crate) async fn duplicates_inside_one_batch_are_stored_once(backend: Backend) {
+    let store = backend.open().await;
+    let earlier = store.insert(delivery(Some(9), "d-0")).await.unwrap();
+    let batch = vec![
+        delivery(Some(9), "d-1"),
+        delivery(Some(9), "d-2"),
+        delivery(Some(9), "d-1"),
+        delivery(Some(9), "d-0"),
+        delivery(None, "d-1"),
+    ];
+    let inserted = store.insert_batch(batch).await.unwrap();
+    assert_eq!(inserted.len(), 5);
+    assert!(matches!(inserted[0], Inserted::New { .. }));
+    assert!(matches!(inserted[1], Inserted::New { .. }));
+    assert_eq!(
+        inserted[2],
+        Inserted::Duplicate {
+            id: inserted[0].id()
+        }
+    );
+    assert_eq!(inserted[3], Inserted::Duplicate { id: earlier.id() });
+    assert!(
+        matches!(inserted[4], Inserted::New { .. }),
+        "no hook id: its own key"
+    );
+    assert_ne!(inserted[0].id(), inserted[1].id());
+    assert_eq!(store.counts().await.unwrap().total(), 4);
+    assert_eq!(
+        store.get(&key(Some(9), "d-1")).await.unwrap().unwrap().id,
+        inserted[0].id()
+    );
+    assert!(store.insert_batch(Vec::new()).await.unwrap().is_empty());
+}
+
+/// Two handles (two receivers on one database) store overlapping batches at
+/// the same time, in opposite orders: each key is stored once, and both
+/// handles name the same row for it.
+pub(crate) async fn racing_batches_store_each_key_once(backend: Backend) {
+    let handles = [backend.open().await, backend.open().await];
+    const KEYS: usize = 40;
+    let mut tasks = Vec::new();
+    for (n, store) in handles.iter().enumerate() {
+        for round in 0..3 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut keys: Vec<usize> = (0..KEYS).collect();
+                if (n + round) % 2 == 1 {
+                    keys.reverse();
+                }
+                let batch = keys
+                    .iter()
+                    .map(|k| delivery(Some(4), &format!("race-{k}")))
+                    .collect();
+                let inserted = store.insert_batch(batch).await.unwrap();
+                keys.into_iter().zip(inserted).collect::<Vec<_>>()
+            }));
+        }
+    }
+    let mut new = HashMap::<usize, usize>::new();
+    let mut ids = HashMap::<usize, HashSet<StoredDeliveryId>>::new();
+    for task in tasks {
+        for (key, inserted) in task.await.unwrap() {
+            *new.entry(key).or_default() += usize::from(!inserted.is_duplicate());
+            ids.entry(key).or_default().insert(inserted.id());
+        }
+    }
+    for key in 0..KEYS {
+        assert_eq!(
+            new.get(&key),
+            Some(&1),
+            "race-{key} stored {:?} times",
+            new.get(&key)
+        );
+        assert_eq!(ids[&key].len(), 1, "race-{key} named by several rows");
+    }
+    assert_eq!(handles[1].counts().await.unwrap().total(), KEYS as u64);
+}
+
+/// A lease that expires in the middle of a batch, its delivery claimed by
+/// another worker: finishing the batch loses that one item only.
+pub(crate) async fn a_lease_expiring_mid_batch_loses_only_its_item(backend: Backend) {
+    let store = backend.open().await;
+    let other = backend.open().await;
+    let batch = (0..3)
+        .map(|n| delivery(Some(6), &format!("e-{n}")))
+        .collect();
+    store.insert_batch(batch).await.unwrap();
+    let short = Duration::from_millis(400);
+    let claimed = store.claim_batch("w", short, 3).await.unwrap();
+    assert_eq!(claimed.len(), 3);
+    // The first and last are renewed; the middle one's lease runs out, and
+    // another worker takes it over.
+    let first = store.renew(&claimed[0].claim, LONG).await.unwrap();
+    let last = store.renew(&claimed[2].claim, LONG).await.unwrap();
+    tokio::time::sleep(short + Duration::from_millis(200)).await;
+    let taken = other
+        .claim("thief", LONG)
+        .await
+        .unwrap()
+        .expect("the expired lease's delivery is claimable");
+    assert_eq!(taken.claim.id(), claimed[1].claim.id());
+    assert_eq!(taken.delivery.attempts, 2);
+    let results = store
+        .finish_batch(vec![
+            Finish::new(first, Completion::Done),
+            Finish::new(claimed[1].claim.clone(), Completion::Done),
+            Finish::new(last, Completion::Failed { error: "no".into() }),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(results.len(), 3);
+    assert_eq!(results[0], Ok(()));
+    assert_eq!(
+        results[1],
+        Err(StoreError::ClaimLost {
+            id: claimed[1].claim.id()
+        })
+    );
+    assert_eq!(results[2], Ok(()));
+    assert_eq!(
+        store
+            .get(claimed[0].claim.key())
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        DeliveryStatus::Done
+    );
+    let stolen = store.get(claimed[1].claim.key()).await.unwrap().unwrap();
+    assert_eq!(stolen.status, DeliveryStatus::Processing);
+    assert_eq!(
+        stolen.lease.map(|lease| lease.owner),
+        Some("thief".to_owned())
+    );
+    assert_eq!(
+        store
+            .get(claimed[2].claim.key())
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        DeliveryStatus::Failed
+    );
+    // The thief's claim is intact.
+    other.complete(&taken.claim).await.unwrap();
+}
+
+/// Concurrent callers of one inbox are stored in shared batches, and each
+/// gets its own answer: one new per key, the duplicates naming its row.
+pub(crate) async fn an_inboxs_concurrent_inserts_each_get_their_answer(backend: Backend) {
+    let inbox = Inbox::from_shared(backend.open().await);
+    let mut tasks = Vec::new();
+    for n in 0..80 {
+        let inbox = inbox.clone();
+        tasks.push(tokio::spawn(async move {
+            let guid = format!("q-{}", n % 20);
+            (
+                n % 20,
+                inbox.insert(delivery(Some(8), &guid)).await.unwrap(),
+            )
+        }));
+    }
+    let mut new = HashMap::<usize, usize>::new();
+    let mut ids = HashMap::<usize, HashSet<StoredDeliveryId>>::new();
+    for task in tasks {
+        let (key, inserted) = task.await.unwrap();
+        *new.entry(key).or_default() += usize::from(!inserted.is_duplicate());
+        ids.entry(key).or_default().insert(inserted.id());
+    }
+    assert!(new.values().all(|&count| count == 1), "{new:?}");
+    assert!(ids.values().all(|ids| ids.len() == 1));
+    assert_eq!(inbox.counts().await.unwrap().total(), 20);
+    assert_eq!(inbox.queued_inserts(), 0);
+}
+
+/// A pool of workers processes many deliveries, claimed and finished in
+/// batches, each once, retrying failures as a lone worker does.
+pub(crate) async fn a_pool_processes_each_delivery_once(backend: Backend) {
+    let inbox = Inbox::from_shared(backend.open().await);
+    const DELIVERIES: usize = 60;
+    let runs = Arc::new(Mutex::new(HashMap::<String, u32>::new()));
+    let handler = {
+        let runs = runs.clone();
+        move |delivery: StoredDelivery| {
+            let runs = runs.clone();
+            async move {
+                let guid = delivery.key.guid.to_string();
+                let attempt = {
+                    let mut runs = runs.lock().unwrap();
+                    let count = runs.entry(guid.clone()).or_default();
+                    *count += 1;
+                    *count
+                };
+                // Every fifth fails its first attempt.
+                if attempt == 1 && (guid.ends_with('0') || guid.ends_with('5')) {
+                    return Err(AttemptError::retry("first attempt fails"));
+                }
+                Ok(())
+            }
+        }
+    };
+    let config = worker_config("pool").backoff(
+        Backoff::new(Duration::from_millis(50), 2, Duration::from_millis(100)).without_jitter(),
+    );
+    let processing = inbox.process(handler, 4, config);
+    assert_eq!(processing.workers(), 4);
+    let mut tasks = Vec::new();
+    for n in 0..DELIVERIES {
+        let inbox = inbox.clone();
+        tasks.push(tokio::spawn(async move {
+            inbox
+                .insert(delivery(Some(2), &format!("pool-{n}")))
+                .await
+                .unwrap()
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while inbox.counts().await.unwrap().done < DELIVERIES as u64 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            inbox.counts().await
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(processing.drain(Duration::from_secs(5)).await.is_finished());
+    let runs = runs.lock().unwrap().clone();
+    assert_eq!(runs.len(), DELIVERIES);
+    for (guid, count) in runs.iter() {
+        let expected = if guid.ends_with('0') || guid.ends_with('5') {
+            2
+        } else {
+            1
+        };
+        assert_eq!(*count, expected, "{guid}");
+    }
+    let done = inbox
+        .store()
+        .list(
+            &ListQuery::default()
+                .status(DeliveryStatus::Done)
+                .limit(1000),
+        )
+        .await
+        .unwrap();
+    assert_eq!(done.len(), DELIVERIES);
+    assert!(done.iter().all(|d| d.lease.is_none()));
+    let retried = done.iter().filter(|d| d.attempts == 2).count();
+    assert_eq!(retried, DELIVERIES / 5);
+}
+
 macro_rules! conformance {
     ($($backend:ident => $make:expr;)*) => {$(
         mod $backend {
@@ -858,6 +1203,12 @@ macro_rules! conformance {
                 counts_follow_every_change,
                 get_by_id_finds_the_listed_delivery,
                 pages_walk_every_match_once_newest_first,
+                batches_claim_up_to_their_limit,
+                duplicates_inside_one_batch_are_stored_once,
+                racing_batches_store_each_key_once,
+                a_lease_expiring_mid_batch_loses_only_its_item,
+                an_inboxs_concurrent_inserts_each_get_their_answer,
+                a_pool_processes_each_delivery_once,
             );
         }
     )*};

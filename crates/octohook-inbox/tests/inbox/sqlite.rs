@@ -377,7 +377,9 @@ fn a_killed_writer_loses_no_acknowledged_delivery() {
 }
 
 /// The writer: 8 tasks insert deliveries, each sent twice, and print the GUID
-/// of each one stored, until the process is killed.
+/// of each one stored, until the process is killed. Half of them insert one at
+/// a time, the other half in batches of four (two deliveries, each twice), so
+/// that the kill may land in a batch's commit.
 fn write_until_killed(path: &Path) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -390,6 +392,20 @@ fn write_until_killed(path: &Path) {
         for task in 0..8 {
             let store = store.clone();
             tasks.push(tokio::spawn(async move {
+                if task % 2 == 1 {
+                    for n in 0u64.. {
+                        let guids = [
+                            format!("t{task}-{}", 2 * n),
+                            format!("t{task}-{}", 2 * n + 1),
+                        ];
+                        let batch = [&guids[0], &guids[0], &guids[1], &guids[1]]
+                            .map(|guid| delivery(Some(3), guid))
+                            .to_vec();
+                        if store.insert_batch(batch).await.is_ok() {
+                            println!("stored {}\nstored {}", guids[0], guids[1]);
+                        }
+                    }
+                }
                 for n in 0u64.. {
                     let guid = format!("t{task}-{}", n / 2);
                     if store.insert(delivery(Some(3), &guid)).await.is_ok() {

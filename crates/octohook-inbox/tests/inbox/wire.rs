@@ -237,3 +237,86 @@ async fn a_duplicate_committed_meanwhile_is_found_without_resending_the_body() {
         "{bytes} bytes: the body was sent again"
     );
 }
+
+/// The batched protocol's promise on PostgreSQL: a batch of inserts (new and
+/// duplicate), a batch of claims and a batch of finishes are one round trip
+/// each, however many deliveries they hold.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_batch_is_one_round_trip() {
+    use octohook_inbox::{Completion, Finish};
+    use std::time::Duration;
+
+    let schema = PgSchema::new().await;
+    let config: tokio_postgres::Config = schema.url.parse().unwrap();
+    let host = match config.get_hosts().first() {
+        Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
+        _ => "127.0.0.1".to_owned(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let relay = Relay::start(format!("{host}:{port}")).await;
+    let url = format!(
+        "postgres://{user}@127.0.0.1:{relay}/{db}?sslmode=disable",
+        user = config.get_user().unwrap_or("postgres"),
+        relay = relay.port,
+        db = config.get_dbname().unwrap_or("test"),
+    );
+    let store = PostgresStore::connect_with(
+        &url,
+        PostgresOptions::default()
+            .schema(schema.schema.clone())
+            .pool_size(1),
+    )
+    .await
+    .unwrap();
+    let batch = |from: usize, to: usize| {
+        (from..to)
+            .map(|n| delivery(Some(5), &format!("batch-{n}")))
+            .collect::<Vec<_>>()
+    };
+    // The first batches also prepare their statements on the connection.
+    store.insert_batch(batch(0, 2)).await.unwrap();
+    let warm = store
+        .claim_batch("w", Duration::from_secs(60), 2)
+        .await
+        .unwrap();
+    store
+        .finish_batch(
+            warm.into_iter()
+                .map(|claimed| Finish::new(claimed.claim, Completion::Done))
+                .collect(),
+        )
+        .await
+        .unwrap();
+    // The first claim also started the listening connection: let it settle.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    relay.take();
+
+    // 50 new and 2 duplicates.
+    let inserted = store.insert_batch(batch(0, 52)).await.unwrap();
+    let (round_trips, _) = relay.take();
+    assert_eq!(inserted.iter().filter(|i| i.is_duplicate()).count(), 2);
+    assert_eq!(round_trips, 1, "insert_batch");
+
+    let claimed = store
+        .claim_batch("w", Duration::from_secs(60), 100)
+        .await
+        .unwrap();
+    let (round_trips, _) = relay.take();
+    assert_eq!(claimed.len(), 50);
+    assert_eq!(round_trips, 1, "claim_batch");
+
+    let results = store
+        .finish_batch(
+            claimed
+                .into_iter()
+                .map(|claimed| Finish::new(claimed.claim, Completion::Done))
+                .collect(),
+        )
+        .await
+        .unwrap();
+    let (round_trips, _) = relay.take();
+    assert_eq!(results.len(), 50);
+    assert!(results.iter().all(Result::is_ok));
+    assert_eq!(round_trips, 1, "finish_batch");
+    eprintln!("50 deliveries: 1 round trip each to insert, claim and finish them");
+}

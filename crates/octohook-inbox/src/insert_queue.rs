@@ -1,0 +1,383 @@
+//! [`InsertQueue`]: coalesces an [`Inbox`](crate::Inbox)'s concurrent inserts
+//! into [`DeliveryStore::insert_batch`] calls, so that deliveries arriving
+//! together share one transaction and one disk flush (or one round trip).
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
+
+use crate::{DeliveryStore, Inserted, NewDelivery, StoreError};
+
+/// How an [`Inbox`](crate::Inbox) batches the inserts of concurrent callers
+/// (see [`Inbox::insert_batching`](crate::Inbox::insert_batching)).
+///
+/// Each caller queues its delivery; a flushing task takes whatever is queued
+/// (at most [`max_batch`](Self::max_batch)) and stores it with one
+/// [`insert_batch`](DeliveryStore::insert_batch), and each caller gets its own
+/// answer. Nothing waits for a batch to fill: a lone caller's delivery is
+/// stored at once, in a batch of one; deliveries arriving while a batch is
+/// being committed form the next one.
+///
+/// ```
+/// use octohook_inbox::InsertBatching;
+///
+/// let batching = InsertBatching::default().max_batch(64).max_queued(512).in_flight(1);
+/// assert_eq!(batching.max_queued, 512);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct InsertBatching {
+    /// The most deliveries in one [`insert_batch`](DeliveryStore::insert_batch)
+    /// call (128 by default).
+    pub max_batch: usize,
+    /// The most deliveries queued or being stored at once (1024 by default):
+    /// a caller beyond it waits for room before its delivery is queued. The
+    /// queue only holds deliveries whose callers wait for them, so it adds no
+    /// memory of its own beyond this many entries.
+    pub max_queued: usize,
+    /// The most batches being stored at once (2 by default): one being
+    /// committed while the next is written, for stores that can overlap them.
+    pub in_flight: usize,
+}
+
+impl Default for InsertBatching {
+    fn default() -> Self {
+        Self {
+            max_batch: 128,
+            max_queued: 1024,
+            in_flight: 2,
+        }
+    }
+}
+
+impl InsertBatching {
+    /// At most `deliveries` (at least 1) per batch.
+    pub fn max_batch(mut self, deliveries: usize) -> Self {
+        self.max_batch = deliveries.max(1);
+        self
+    }
+
+    /// At most `deliveries` (at least 1) queued or being stored.
+    pub fn max_queued(mut self, deliveries: usize) -> Self {
+        self.max_queued = deliveries.max(1);
+        self
+    }
+
+    /// At most `batches` (at least 1) being stored at once.
+    pub fn in_flight(mut self, batches: usize) -> Self {
+        self.in_flight = batches.max(1);
+        self
+    }
+}
+
+/// The queue of one inbox: shared by its clones.
+#[derive(Debug)]
+pub(crate) struct InsertQueue {
+    limits: InsertBatching,
+    /// One permit per delivery queued or being stored.
+    room: Arc<Semaphore>,
+    state: Mutex<QueueState>,
+}
+
+#[derive(Debug, Default)]
+struct QueueState {
+    waiting: VecDeque<Waiting>,
+    /// Flushing tasks running.
+    flushers: usize,
+}
+
+#[derive(Debug)]
+struct Waiting {
+    delivery: NewDelivery,
+    answer: oneshot::Sender<Result<Inserted, StoreError>>,
+    /// Released once the caller is answered.
+    _room: OwnedSemaphorePermit,
+}
+
+impl InsertQueue {
+    pub(crate) fn new(limits: InsertBatching) -> Self {
+        Self {
+            limits,
+            room: Arc::new(Semaphore::new(limits.max_queued)),
+            state: Mutex::new(QueueState::default()),
+        }
+    }
+
+    pub(crate) fn limits(&self) -> InsertBatching {
+        self.limits
+    }
+
+    /// Deliveries queued or being stored now.
+    pub(crate) fn queued(&self) -> usize {
+        self.limits
+            .max_queued
+            .saturating_sub(self.room.available_permits())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, QueueState> {
+        // Nothing panics while the lock is held.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Stores `delivery` in the next batch and returns its own result.
+    pub(crate) async fn insert(
+        self: &Arc<Self>,
+        store: &Arc<dyn DeliveryStore>,
+        delivery: NewDelivery,
+    ) -> Result<Inserted, StoreError> {
+        // Outside a tokio runtime no task can flush: insert alone.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return store.insert(delivery).await;
+        };
+        let room = Arc::clone(&self.room)
+            .acquire_owned()
+            .await
+            .map_err(|_| closed())?;
+        let (answer, answered) = oneshot::channel();
+        let start_flusher = {
+            let mut state = self.lock();
+            state.waiting.push_back(Waiting {
+                delivery,
+                answer,
+                _room: room,
+            });
+            let start = state.flushers < self.limits.in_flight;
+            if start {
+                state.flushers += 1;
+            }
+            start
+        };
+        if start_flusher {
+            // A task of its own, not this caller's future: a caller that goes
+            // away (its client hung up) must not strand the others' batch.
+            runtime.spawn(Arc::clone(self).flush(Arc::clone(store)));
+        }
+        answered.await.map_err(|_| closed())?
+    }
+
+    /// Stores batches until the queue is empty.
+    async fn flush(self: Arc<Self>, store: Arc<dyn DeliveryStore>) {
+        // Should this task be dropped mid-batch (the runtime shutting down),
+        // the callers' answers are dropped too and they fail; the count of
+        // flushers must still come down.
+        let _leaving = Leaving(&self);
+        loop {
+            let batch: Vec<Waiting> = {
+                let mut state = self.lock();
+                let take = state.waiting.len().min(self.limits.max_batch);
+                if take == 0 {
+                    return;
+                }
+                state.waiting.drain(..take).collect()
+            };
+            let (deliveries, answers): (Vec<NewDelivery>, Vec<_>) = batch
+                .into_iter()
+                .map(|waiting| (waiting.delivery, (waiting.answer, waiting._room)))
+                .unzip();
+            for (result, (answer, _room)) in store_batch(&*store, deliveries)
+                .await
+                .into_iter()
+                .zip(answers)
+            {
+                let _ = answer.send(result);
+            }
+        }
+    }
+}
+
+/// Takes a flusher off the count when it ends, however it ends.
+struct Leaving<'a>(&'a InsertQueue);
+
+impl Drop for Leaving<'_> {
+    fn drop(&mut self) {
+        self.0.lock().flushers -= 1;
+    }
+}
+
+/// One result per delivery, in order. A batch refused as a whole for lack of
+/// room may hold deliveries that fit on their own: those are then tried one by
+/// one, so that each caller learns about its own delivery.
+async fn store_batch(
+    store: &dyn DeliveryStore,
+    deliveries: Vec<NewDelivery>,
+) -> Vec<Result<Inserted, StoreError>> {
+    let count = deliveries.len();
+    let retry_alone = (count > 1).then(|| deliveries.clone());
+    match store.insert_batch(deliveries).await {
+        Ok(inserted) if inserted.len() == count => inserted.into_iter().map(Ok).collect(),
+        Ok(_) => vec![
+            Err(StoreError::Unavailable(
+                "the store answered a batch of inserts with the wrong number of results".to_owned()
+            ));
+            count
+        ],
+        Err(StoreError::Full(_)) if retry_alone.is_some() => {
+            let mut results = Vec::with_capacity(count);
+            for delivery in retry_alone.into_iter().flatten() {
+                results.push(store.insert(delivery).await);
+            }
+            results
+        }
+        Err(error) => vec![Err(error); count],
+    }
+}
+
+fn closed() -> StoreError {
+    StoreError::Unavailable(
+        "the inbox's insert queue stopped (the runtime is shutting down)".into(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use octohook::EventKind;
+    use tokio::sync::Notify;
+
+    use super::*;
+    use crate::store::StoreFuture;
+    use crate::{
+        Claim, Claimed, DeliveryKey, Inbox, ListQuery, MemoryStore, PurgeQuery, StatusCounts,
+        StoredDelivery, StoredDeliveryId,
+    };
+
+    /// A memory store whose batches wait at a gate, recording their sizes.
+    #[derive(Debug)]
+    struct Gated {
+        inner: MemoryStore,
+        open: Semaphore,
+        sizes: Mutex<Vec<usize>>,
+        arrived: Notify,
+        waiting: AtomicUsize,
+    }
+
+    impl Default for Gated {
+        fn default() -> Self {
+            Self {
+                inner: MemoryStore::new(),
+                open: Semaphore::new(0),
+                sizes: Mutex::default(),
+                arrived: Notify::new(),
+                waiting: AtomicUsize::new(0),
+            }
+        }
+    }
+
+    impl DeliveryStore for Gated {
+        fn insert(&self, delivery: NewDelivery) -> StoreFuture<'_, Inserted> {
+            Box::pin(async move { Ok(self.insert_batch(vec![delivery]).await?.remove(0)) })
+        }
+        fn insert_batch(&self, deliveries: Vec<NewDelivery>) -> StoreFuture<'_, Vec<Inserted>> {
+            Box::pin(async move {
+                self.sizes.lock().unwrap().push(deliveries.len());
+                self.waiting.fetch_add(1, Ordering::SeqCst);
+                self.arrived.notify_one();
+                self.open.acquire().await.unwrap().forget();
+                self.waiting.fetch_sub(1, Ordering::SeqCst);
+                self.inner.insert_batch(deliveries).await
+            })
+        }
+        fn claim(&self, worker: &str, lease: Duration) -> StoreFuture<'_, Option<Claimed>> {
+            self.inner.claim(worker, lease)
+        }
+        fn renew(&self, claim: &Claim, lease: Duration) -> StoreFuture<'_, Claim> {
+            self.inner.renew(claim, lease)
+        }
+        fn complete(&self, claim: &Claim) -> StoreFuture<'_, ()> {
+            self.inner.complete(claim)
+        }
+        fn retry_later(&self, claim: &Claim, error: &str, delay: Duration) -> StoreFuture<'_, ()> {
+            self.inner.retry_later(claim, error, delay)
+        }
+        fn fail(&self, claim: &Claim, error: &str) -> StoreFuture<'_, ()> {
+            self.inner.fail(claim, error)
+        }
+        fn requeue(&self, key: &DeliveryKey) -> StoreFuture<'_, bool> {
+            self.inner.requeue(key)
+        }
+        fn get(&self, key: &DeliveryKey) -> StoreFuture<'_, Option<StoredDelivery>> {
+            self.inner.get(key)
+        }
+        fn get_by_id(&self, id: StoredDeliveryId) -> StoreFuture<'_, Option<StoredDelivery>> {
+            self.inner.get_by_id(id)
+        }
+        fn list(&self, query: &ListQuery) -> StoreFuture<'_, Vec<StoredDelivery>> {
+            self.inner.list(query)
+        }
+        fn purge(&self, query: &PurgeQuery) -> StoreFuture<'_, u64> {
+            self.inner.purge(query)
+        }
+        fn counts(&self) -> StoreFuture<'_, StatusCounts> {
+            self.inner.counts()
+        }
+    }
+
+    fn new(n: usize) -> NewDelivery {
+        let key = DeliveryKey::new(None, format!("g-{n}").parse().unwrap());
+        NewDelivery::new(key, EventKind::Ping, "{}")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_queue_holds_at_most_its_bound_and_batches_at_most_theirs() {
+        let store = Arc::new(Gated::default());
+        let inbox = Inbox::from_shared(store.clone()).insert_batching(
+            InsertBatching::default()
+                .max_batch(4)
+                .max_queued(10)
+                .in_flight(2),
+        );
+        let callers: Vec<_> = (0..40)
+            .map(|n| {
+                let inbox = inbox.clone();
+                tokio::spawn(async move { inbox.insert(new(n)).await })
+            })
+            .collect();
+        // Both flushers wait at the gate with a batch each; the rest queue up
+        // to the bound, and the others wait for room.
+        while store.waiting.load(Ordering::SeqCst) < 2 {
+            store.arrived.notified().await;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(inbox.queued_inserts(), 10, "the queue is full");
+        let in_flight: usize = store.sizes.lock().unwrap().iter().sum();
+        assert_eq!(
+            store.sizes.lock().unwrap().len(),
+            2,
+            "two batches in flight"
+        );
+        let waiting = inbox.inserts.lock().waiting.len();
+        assert_eq!(
+            waiting + in_flight,
+            10,
+            "held: {waiting} queued, {in_flight} in flight"
+        );
+        // Let everything through, one batch at a time.
+        store.open.add_permits(100);
+        for caller in callers {
+            assert!(!caller.await.unwrap().unwrap().is_duplicate());
+        }
+        let sizes = store.sizes.lock().unwrap().clone();
+        assert_eq!(sizes.iter().sum::<usize>(), 40);
+        assert!(
+            sizes.iter().all(|&size| (1..=4).contains(&size)),
+            "{sizes:?}"
+        );
+        assert_eq!(inbox.queued_inserts(), 0);
+        assert_eq!(inbox.counts().await.unwrap().pending, 40);
+    }
+
+    #[tokio::test]
+    async fn a_lone_caller_is_stored_at_once_in_a_batch_of_one() {
+        let store = Arc::new(Gated::default());
+        store.open.add_permits(10);
+        let inbox = Inbox::from_shared(store.clone());
+        inbox.insert(new(1)).await.unwrap();
+        inbox.insert(new(2)).await.unwrap();
+        assert_eq!(*store.sizes.lock().unwrap(), [1, 1]);
+    }
+}
