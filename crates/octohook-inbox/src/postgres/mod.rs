@@ -47,6 +47,10 @@ const MIGRATIONS: &[(i32, &str)] = &[
         include_str!("../migrations/postgres/0002_no_hook_id.sql"),
     ),
     (3, include_str!("../migrations/postgres/0003_notify.sql")),
+    (
+        6,
+        include_str!("../migrations/postgres/0006_trace_parent.sql"),
+    ),
 ];
 
 /// Serializes concurrent migrations (several receivers starting at once):
@@ -55,7 +59,7 @@ const MIGRATION_LOCK: i64 = 0x6f63_746f_686f_6f6b;
 
 const COLUMNS: &str = "d.id, CASE WHEN d.has_hook_id THEN d.hook_id END, d.guid, d.event, d.action, d.content_type, d.headers, \
      d.body, d.received_at, d.status, d.attempts, d.claim_seq, d.due_at, d.lease_owner, \
-     d.last_error, d.updated_at";
+     d.last_error, d.updated_at, d.trace_parent";
 
 /// How [`PostgresStore::connect_with`] connects.
 ///
@@ -593,6 +597,7 @@ fn read_row(row: &Row) -> Result<RowParts, StoreError> {
             lease_owner: row.try_get(13)?,
             last_error: row.try_get(14)?,
             updated_at: row.try_get(15)?,
+            trace_parent: row.try_get(16)?,
         })
     })();
     parts.map_err(classify)
@@ -623,6 +628,7 @@ impl DeliveryStore for PostgresStore {
             let guid = delivery.key.guid.as_str();
             let headers = headers_to_json(&delivery.headers);
             let body: &[u8] = &delivery.body;
+            let trace_parent = delivery.trace_parent.map(|parent| parent.to_string());
             // One statement, so one round trip (the connection prepares it once,
             // then every insert is Bind/Execute/Sync, sent together): the new
             // row's id, or the id of the row already under that key. The second
@@ -640,9 +646,9 @@ impl DeliveryStore for PostgresStore {
                         "WITH inserted AS ( \
                            INSERT INTO octohook_deliveries (hook_id, has_hook_id, guid, event, \
                              action, content_type, headers, body, received_at, status, due_at, \
-                             updated_at) \
+                             updated_at, trace_parent) \
                            VALUES ($1, $9, $2, $3, $4, $5, $6, $7, $8, 'pending', \
-                             clock_timestamp(), clock_timestamp()) \
+                             clock_timestamp(), clock_timestamp(), $10) \
                            ON CONFLICT (hook_id, has_hook_id, guid) DO NOTHING \
                            RETURNING id) \
                          SELECT id, TRUE FROM inserted \
@@ -659,6 +665,7 @@ impl DeliveryStore for PostgresStore {
                             &body,
                             &delivery.received_at,
                             &has_hook_id,
+                            &trace_parent,
                         ],
                     )
                     .await?;
