@@ -4,12 +4,16 @@
 //! OpenTelemetry SDK with an exporter that keeps them in memory.
 #![cfg(feature = "otel")]
 
+#[cfg(feature = "postgres")]
+#[path = "inbox/pg.rs"]
+mod pg;
+
 use std::sync::{Arc, Mutex};
 
 use octohook::{EventKind, VerifiedDelivery};
 use octohook_inbox::{
-    AttemptError, AttemptOutcome, DeliveryKey, DeliveryStore, Inbox, NewDelivery, StoredDelivery,
-    TraceParent, WorkerConfig,
+    AttemptError, AttemptOutcome, DeliveryKey, Inbox, NewDelivery, StoredDelivery, TraceParent,
+    WorkerConfig,
 };
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::error::OTelSdkResult;
@@ -135,6 +139,16 @@ async fn a_delivery_is_one_trace_across_two_sqlite_handles() {
     let path = dir.path().join("inbox.db");
     let open = || async { Inbox::new(octohook_inbox::SqliteStore::open(&path).await.unwrap()) };
     one_trace_across(open().await, open().await, "sqlite-1").await;
+}
+
+/// Two connection pools to one PostgreSQL schema: two receivers' machines.
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "current_thread")]
+async fn a_delivery_is_one_trace_across_two_postgres_pools() {
+    let schema = pg::PgSchema::new().await;
+    let receiving = Inbox::new(schema.open().await);
+    let processing = Inbox::new(schema.open().await);
+    one_trace_across(receiving, processing, "postgres-1").await;
 }
 
 #[tokio::test(flavor = "current_thread")]

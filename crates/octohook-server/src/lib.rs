@@ -69,7 +69,7 @@ pub use store_config::{DATABASE_URL_ENV, DEFAULT_DB, StoreConfig, StoreOpenError
 pub use telemetry::{Telemetry, TelemetryBuilder, TelemetryError};
 
 /// The README's examples, compiled as doctests so they stay true.
-// `clap` turns on every store and handler the examples use.
-#[cfg(all(doctest, feature = "clap"))]
+// `clap` turns on every store and handler the examples use; `otel`, Telemetry.
+#[cfg(all(doctest, feature = "clap", feature = "otel"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

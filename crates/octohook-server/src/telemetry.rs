@@ -448,7 +448,7 @@ fn redacted(url: &Url) -> Url {
 mod tests {
     use super::*;
 
-    fn vars(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+    fn vars<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
         move |name| {
             pairs
                 .iter()
@@ -467,19 +467,16 @@ mod tests {
         );
         let empty = [(env::ENDPOINT, " ")];
         assert_eq!(TelemetryBuilder::from_vars(vars(&empty)).unwrap(), None);
-        for off in [
-            &[
-                (env::ENDPOINT, "http://127.0.0.1:4318"),
-                (env::SDK_DISABLED, "true"),
-            ][..],
-            &[
-                (env::ENDPOINT, "http://127.0.0.1:4318"),
-                (env::TRACES_EXPORTER, "none"),
-            ][..],
-        ] {
-            let off: &'static [(&str, &str)] = Box::leak(off.to_vec().into_boxed_slice());
-            assert_eq!(TelemetryBuilder::from_vars(vars(off)).unwrap(), None);
-        }
+        let disabled = [
+            (env::ENDPOINT, "http://127.0.0.1:4318"),
+            (env::SDK_DISABLED, "true"),
+        ];
+        assert_eq!(TelemetryBuilder::from_vars(vars(&disabled)).unwrap(), None);
+        let none = [
+            (env::ENDPOINT, "http://127.0.0.1:4318"),
+            (env::TRACES_EXPORTER, "none"),
+        ];
+        assert_eq!(TelemetryBuilder::from_vars(vars(&none)).unwrap(), None);
     }
 
     #[test]
@@ -500,7 +497,7 @@ mod tests {
 
     #[test]
     fn bad_settings_are_refused_without_quoting_the_url() {
-        let cases: [&'static [(&str, &str)]; 5] = [
+        let cases: [&[(&str, &str)]; 5] = [
             &[(env::ENDPOINT, "ftp://user:hunter2@a/")],
             &[(env::ENDPOINT, "not a url hunter2")],
             &[(env::ENDPOINT, "http://a:4318"), (env::PROTOCOL, "grpc")],
