@@ -70,7 +70,7 @@ pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The standard variables `octohook serve` reads (see
 /// [`TelemetryBuilder::from_env`]).
-pub mod env {
+pub mod variables {
     /// The collector's base URL; traces go to `{URL}/v1/traces`.
     pub const ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
     /// The traces URL itself, used as it is; wins over [`ENDPOINT`].
@@ -235,7 +235,7 @@ impl TelemetryBuilder {
     /// The configuration the standard variables give, read from the
     /// process's environment: `None` when they configure no exporter (no
     /// endpoint, `OTEL_SDK_DISABLED=true` or `OTEL_TRACES_EXPORTER=none`).
-    /// See [`env`] for the variables.
+    /// See [`variables`].
     pub fn from_env() -> Result<Option<Self>, TelemetryError> {
         Self::from_vars(|name| std::env::var(name).ok())
     }
@@ -257,26 +257,30 @@ impl TelemetryBuilder {
     /// ```
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Option<Self>, TelemetryError> {
         let set = |name: &str| var(name).filter(|value| !value.trim().is_empty());
-        if set(env::SDK_DISABLED).is_some_and(|value| value.trim().eq_ignore_ascii_case("true")) {
+        if set(variables::SDK_DISABLED)
+            .is_some_and(|value| value.trim().eq_ignore_ascii_case("true"))
+        {
             return Ok(None);
         }
-        match set(env::TRACES_EXPORTER).as_deref().map(str::trim) {
+        match set(variables::TRACES_EXPORTER).as_deref().map(str::trim) {
             None | Some("otlp") => {}
             Some("none") => return Ok(None),
             Some(_) => {
                 return Err(TelemetryError::Variable {
-                    variable: env::TRACES_EXPORTER,
+                    variable: variables::TRACES_EXPORTER,
                     reason: "only otlp and none are supported",
                 });
             }
         }
         let mut builder = Self::default();
-        builder = match (set(env::TRACES_ENDPOINT), set(env::ENDPOINT)) {
-            (Some(url), _) => builder.set_endpoint(url.trim(), env::TRACES_ENDPOINT, false)?,
-            (None, Some(base)) => builder.set_endpoint(base.trim(), env::ENDPOINT, true)?,
+        builder = match (set(variables::TRACES_ENDPOINT), set(variables::ENDPOINT)) {
+            (Some(url), _) => {
+                builder.set_endpoint(url.trim(), variables::TRACES_ENDPOINT, false)?
+            }
+            (None, Some(base)) => builder.set_endpoint(base.trim(), variables::ENDPOINT, true)?,
             (None, None) => return Ok(None),
         };
-        for variable in [env::TRACES_PROTOCOL, env::PROTOCOL] {
+        for variable in [variables::TRACES_PROTOCOL, variables::PROTOCOL] {
             if let Some(protocol) = set(variable) {
                 if protocol.trim() != "http/protobuf" {
                     return Err(TelemetryError::Protocol { variable, protocol });
@@ -284,13 +288,13 @@ impl TelemetryBuilder {
                 break;
             }
         }
-        if let Some(name) = set(env::SERVICE_NAME) {
+        if let Some(name) = set(variables::SERVICE_NAME) {
             builder = builder.service_name(name);
         }
-        if let Some(size) = set(env::MAX_QUEUE_SIZE) {
+        if let Some(size) = set(variables::MAX_QUEUE_SIZE) {
             let size = size.trim().parse::<usize>().ok().filter(|size| *size > 0);
             let size = size.ok_or(TelemetryError::Variable {
-                variable: env::MAX_QUEUE_SIZE,
+                variable: variables::MAX_QUEUE_SIZE,
                 reason: "a number of spans, at least 1",
             })?;
             builder = builder.max_queue_size(size);
@@ -460,21 +464,24 @@ mod tests {
     #[test]
     fn nothing_configured_is_no_exporter() {
         assert_eq!(TelemetryBuilder::from_vars(|_| None).unwrap(), None);
-        let only_a_name = [(env::SERVICE_NAME, "hooks"), (env::MAX_QUEUE_SIZE, "10")];
+        let only_a_name = [
+            (variables::SERVICE_NAME, "hooks"),
+            (variables::MAX_QUEUE_SIZE, "10"),
+        ];
         assert_eq!(
             TelemetryBuilder::from_vars(vars(&only_a_name)).unwrap(),
             None
         );
-        let empty = [(env::ENDPOINT, " ")];
+        let empty = [(variables::ENDPOINT, " ")];
         assert_eq!(TelemetryBuilder::from_vars(vars(&empty)).unwrap(), None);
         let disabled = [
-            (env::ENDPOINT, "http://127.0.0.1:4318"),
-            (env::SDK_DISABLED, "true"),
+            (variables::ENDPOINT, "http://127.0.0.1:4318"),
+            (variables::SDK_DISABLED, "true"),
         ];
         assert_eq!(TelemetryBuilder::from_vars(vars(&disabled)).unwrap(), None);
         let none = [
-            (env::ENDPOINT, "http://127.0.0.1:4318"),
-            (env::TRACES_EXPORTER, "none"),
+            (variables::ENDPOINT, "http://127.0.0.1:4318"),
+            (variables::TRACES_EXPORTER, "none"),
         ];
         assert_eq!(TelemetryBuilder::from_vars(vars(&none)).unwrap(), None);
     }
@@ -482,12 +489,12 @@ mod tests {
     #[test]
     fn the_traces_endpoint_wins_and_is_used_as_it_is() {
         let both = [
-            (env::ENDPOINT, "http://a:4318/otel/"),
-            (env::TRACES_ENDPOINT, "https://b/custom"),
+            (variables::ENDPOINT, "http://a:4318/otel/"),
+            (variables::TRACES_ENDPOINT, "https://b/custom"),
         ];
         let builder = TelemetryBuilder::from_vars(vars(&both)).unwrap().unwrap();
         assert_eq!(builder.traces_url().unwrap().as_str(), "https://b/custom");
-        let base = [(env::ENDPOINT, "http://a:4318/otel/")];
+        let base = [(variables::ENDPOINT, "http://a:4318/otel/")];
         let builder = TelemetryBuilder::from_vars(vars(&base)).unwrap().unwrap();
         assert_eq!(
             builder.traces_url().unwrap().as_str(),
@@ -498,13 +505,19 @@ mod tests {
     #[test]
     fn bad_settings_are_refused_without_quoting_the_url() {
         let cases: [&[(&str, &str)]; 5] = [
-            &[(env::ENDPOINT, "ftp://user:hunter2@a/")],
-            &[(env::ENDPOINT, "not a url hunter2")],
-            &[(env::ENDPOINT, "http://a:4318"), (env::PROTOCOL, "grpc")],
-            &[(env::ENDPOINT, "http://a:4318"), (env::MAX_QUEUE_SIZE, "0")],
+            &[(variables::ENDPOINT, "ftp://user:hunter2@a/")],
+            &[(variables::ENDPOINT, "not a url hunter2")],
             &[
-                (env::ENDPOINT, "http://a:4318"),
-                (env::TRACES_EXPORTER, "zipkin"),
+                (variables::ENDPOINT, "http://a:4318"),
+                (variables::PROTOCOL, "grpc"),
+            ],
+            &[
+                (variables::ENDPOINT, "http://a:4318"),
+                (variables::MAX_QUEUE_SIZE, "0"),
+            ],
+            &[
+                (variables::ENDPOINT, "http://a:4318"),
+                (variables::TRACES_EXPORTER, "zipkin"),
             ],
         ];
         for case in cases {
@@ -513,17 +526,17 @@ mod tests {
             assert!(!text.contains("hunter2"), "{text}");
         }
         let protocol = [
-            (env::ENDPOINT, "http://a:4318"),
-            (env::TRACES_PROTOCOL, "grpc"),
+            (variables::ENDPOINT, "http://a:4318"),
+            (variables::TRACES_PROTOCOL, "grpc"),
         ];
         assert!(matches!(
             TelemetryBuilder::from_vars(vars(&protocol)),
             Err(TelemetryError::Protocol { .. })
         ));
         let fine = [
-            (env::ENDPOINT, "http://a:4318"),
-            (env::PROTOCOL, "http/protobuf"),
-            (env::MAX_QUEUE_SIZE, "64"),
+            (variables::ENDPOINT, "http://a:4318"),
+            (variables::PROTOCOL, "http/protobuf"),
+            (variables::MAX_QUEUE_SIZE, "64"),
         ];
         let builder = TelemetryBuilder::from_vars(vars(&fine)).unwrap().unwrap();
         assert_eq!(builder.max_queue_size, 64);
