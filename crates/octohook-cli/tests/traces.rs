@@ -285,6 +285,10 @@ async fn a_collector_that_never_answers_delays_no_answer() {
         slowest = slowest.max(sent.elapsed());
     }
     let total = started.elapsed();
+    eprintln!(
+        "{DELIVERIES} deliveries against a collector that never answers: \
+         slowest answer {slowest:?}, all in {total:?}"
+    );
     served.processed(DELIVERIES);
     assert!(
         silent.accepted() >= 1,
@@ -304,6 +308,7 @@ async fn a_collector_that_never_answers_delays_no_answer() {
     // A graceful shutdown waits a bounded time for the collector.
     let (status, stopping) = served.terminate();
     assert!(status.success());
+    eprintln!("stopped in {stopping:?} (the flush waits 5 s at most)");
     assert!(
         stopping < Duration::from_secs(15),
         "stopping took {stopping:?}"
