@@ -225,6 +225,27 @@ where
     .await
 }
 
+/// Records what became of an attempt on its span: an `outcome` attribute
+/// (`done`, `retry`, `failed` or `lost`, as the metrics name them) and, when
+/// the handler failed, an error status. Not the error's text: a handler's
+/// error may quote anything it read.
+#[cfg(feature = "otel")]
+pub(crate) fn record_outcome(span: &tracing::Span, outcome: &crate::AttemptOutcome) {
+    use crate::AttemptOutcome;
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+    let (label, failed) = match outcome {
+        AttemptOutcome::Done => ("done", false),
+        AttemptOutcome::Retrying { .. } => ("retry", true),
+        AttemptOutcome::Failed { .. } => ("failed", true),
+        AttemptOutcome::Lost => ("lost", false),
+    };
+    span.set_attribute("outcome", label);
+    if failed {
+        span.set_status(opentelemetry::trace::Status::error("the handler failed"));
+    }
+}
+
 #[cfg(feature = "otel")]
 mod otel {
     use opentelemetry::trace::{

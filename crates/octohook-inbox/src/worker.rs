@@ -451,6 +451,8 @@ impl Worker {
         };
         #[cfg(feature = "metrics")]
         crate::metrics::record_attempt(&outcome, elapsed);
+        #[cfg(feature = "otel")]
+        crate::trace_context::record_outcome(&span, &outcome);
         #[cfg(not(feature = "metrics"))]
         let _ = elapsed;
         let _entered = span.enter();

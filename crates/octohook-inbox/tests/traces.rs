@@ -151,6 +151,65 @@ async fn a_delivery_is_one_trace_across_two_postgres_pools() {
     one_trace_across(receiving, processing, "postgres-1").await;
 }
 
+/// Each attempt is a span of its own in the delivery's trace, numbered, with
+/// its outcome; a failed one has an error status.
+#[tokio::test(flavor = "current_thread")]
+async fn every_attempt_joins_the_trace_with_its_outcome() {
+    use opentelemetry::trace::Status;
+
+    let kept = Kept::default();
+    let (subscriber, provider) = traced(&kept);
+    let _default = tracing::subscriber::set_default(subscriber);
+    let inbox = Inbox::in_memory();
+    let receipt = inbox
+        .receive(signed("retried-1"))
+        .instrument(tracing::info_span!("receive"))
+        .await;
+    assert!(receipt.is_committed());
+    let fails_once = |delivery: StoredDelivery| async move {
+        if delivery.attempt() == 1 {
+            Err(AttemptError::retry("not yet"))
+        } else {
+            Ok(())
+        }
+    };
+    let no_wait =
+        octohook_inbox::Backoff::new(std::time::Duration::ZERO, 1, std::time::Duration::ZERO);
+    let worker = inbox.worker(WorkerConfig::new("w").backoff(no_wait));
+    let first = worker.run_once(&fails_once).await.unwrap().unwrap();
+    assert!(matches!(first.outcome, AttemptOutcome::Retrying { .. }));
+    let second = worker.run_once(&fails_once).await.unwrap().unwrap();
+    assert_eq!(second.outcome, AttemptOutcome::Done);
+    provider.force_flush().unwrap();
+
+    let [store] = &kept.named("store")[..] else {
+        panic!("one store span")
+    };
+    let attempts = kept.named("attempt");
+    assert_eq!(attempts.len(), 2);
+    let attribute = |span: &SpanData, key: &str| {
+        span.attributes
+            .iter()
+            .find(|pair| pair.key.as_str() == key)
+            .map(|pair| pair.value.to_string())
+    };
+    for (attempt, (number, outcome)) in attempts.iter().zip([("1", "retry"), ("2", "done")]) {
+        assert_eq!(attempt.parent_span_id, store.span_context.span_id());
+        assert_eq!(
+            attempt.span_context.trace_id(),
+            store.span_context.trace_id()
+        );
+        assert_eq!(attribute(attempt, "attempt").as_deref(), Some(number));
+        assert_eq!(attribute(attempt, "outcome").as_deref(), Some(outcome));
+    }
+    assert!(
+        matches!(attempts[0].status, Status::Error { .. }),
+        "{:?}",
+        attempts[0].status
+    );
+    assert_eq!(attempts[1].status, Status::Unset);
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn without_an_opentelemetry_layer_nothing_is_traced_and_all_works() {
     let inbox = Inbox::in_memory();
