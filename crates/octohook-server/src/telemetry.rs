@@ -7,7 +7,7 @@
 //! | --- | --- | --- |
 //! | `receive` | the route, once the delivery is verified | none: the root (or the service's own request span) |
 //! | `store` | the inbox's insert | `receive` |
-//! | `attempt` | each handler attempt, on any worker, any machine | `store`, through the `trace_parent` kept with the delivery |
+//! | `attempt` | each handler attempt, on any worker, any machine: its number, its `outcome` (`done`, `retry`, `failed`, `lost`), an error status when the handler failed | `store`, through the `trace_parent` kept with the delivery |
 //!
 //! The brokers' `publish` span (inside `attempt`) and a consumer's `consume`
 //! span join the same trace, through the `traceparent` message header.
