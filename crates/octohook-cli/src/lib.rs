@@ -97,7 +97,25 @@ pub fn run() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    logging::init(cli.log_format);
+    // Traces are `serve`'s alone; a bad setting stops it before it starts.
+    let telemetry = match &cli.command {
+        Command::Serve(_) => match octohook_server::Telemetry::from_env() {
+            Ok(telemetry) => telemetry,
+            Err(error) => {
+                logging::report_failure(cli.log_format, &error);
+                return ExitCode::FAILURE;
+            }
+        },
+        _ => None,
+    };
+    logging::init(cli.log_format, telemetry.as_ref());
+    if let Some(telemetry) = &telemetry {
+        tracing::info!(
+            endpoint = %telemetry.traces_url(),
+            max_queue = telemetry.max_queue_size(),
+            "exporting traces over OTLP"
+        );
+    }
     let log_format = cli.log_format;
     let result = match cli.command {
         Command::Events(args) => events_command::events(args),
@@ -109,6 +127,13 @@ pub fn run() -> ExitCode {
             Err(error) => Err(format!("cannot start the runtime: {error}").into()),
         },
     };
+    // After the runtime stopped (the workers drained): exports the spans still
+    // queued, waiting a few seconds at most for the collector.
+    if let Some(telemetry) = telemetry
+        && let Err(error) = telemetry.shutdown()
+    {
+        tracing::warn!(%error, "traces were lost at shutdown");
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

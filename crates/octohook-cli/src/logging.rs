@@ -3,13 +3,22 @@
 //! `OCTOHOOK_LOG` filters them (`info` by default, e.g. `octohook=debug`). In
 //! JSON, everything a command writes on standard error is a JSON line, the
 //! error it exits with too.
+//!
+//! `octohook serve` also exports its spans over OTLP when the standard
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` (or `..._TRACES_ENDPOINT`) variable says where
+//! (see [`octohook_server::telemetry`]); the `receive` and `store` spans,
+//! made for traces, stay out of the log lines.
 
 use std::fmt::Display;
 use std::io::{IsTerminal, Write};
 use std::time::SystemTime;
 
 use clap::ValueEnum;
-use tracing_subscriber::EnvFilter;
+use octohook_server::Telemetry;
+use tracing_subscriber::filter::{FilterExt, filter_fn};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 /// How log lines are written.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
@@ -23,20 +32,41 @@ pub(crate) enum LogFormat {
     Json,
 }
 
-/// Installs the process's subscriber: `format`, filtered by `OCTOHOOK_LOG`.
-pub(crate) fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_env("OCTOHOOK_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+/// Installs the process's subscriber: log lines in `format`, filtered by
+/// `OCTOHOOK_LOG`, and, with `telemetry`, its layer exporting the pipeline's
+/// spans (whatever the log filter).
+pub(crate) fn init(format: LogFormat, telemetry: Option<&Telemetry>) {
+    let filter = EnvFilter::try_from_env("OCTOHOOK_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info"))
+        .and(filter_fn(|metadata| !is_trace_only_span(metadata)));
+    let registry = tracing_subscriber::registry().with(telemetry.map(Telemetry::layer));
+    let lines = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     match format {
-        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
-        LogFormat::Json => builder
-            .json()
-            .with_current_span(false)
-            .with_span_list(true)
+        LogFormat::Text => registry
+            .with(
+                lines
+                    .with_ansi(std::io::stderr().is_terminal())
+                    .with_filter(filter),
+            )
+            .init(),
+        LogFormat::Json => registry
+            .with(
+                lines
+                    .json()
+                    .with_current_span(false)
+                    .with_span_list(true)
+                    .with_filter(filter),
+            )
             .init(),
     }
+}
+
+/// The spans made for traces alone: they would repeat the `delivery` span's
+/// fields on every line.
+fn is_trace_only_span(metadata: &tracing::Metadata<'_>) -> bool {
+    metadata.is_span()
+        && metadata.target().starts_with("octohook")
+        && matches!(metadata.name(), "receive" | "store")
 }
 
 /// Writes the error a command exits with on standard error: `octohook: ERROR`

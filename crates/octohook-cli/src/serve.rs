@@ -145,7 +145,13 @@ pub(crate) async fn run(
     let forward = args.processing.forward.as_ref();
     let forward = forward.map(|url| RedactedUrl(url).to_string());
     let mut processing = args.processing;
-    let hidden = [args.secret_env.as_str(), env_scrub::MARKER];
+    // The collector's headers may carry its token.
+    let hidden = [
+        args.secret_env.as_str(),
+        env_scrub::MARKER,
+        "OTEL_EXPORTER_OTLP_HEADERS",
+        "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+    ];
     processing
         .exec_hidden_variables
         .extend(hidden.map(Into::into));

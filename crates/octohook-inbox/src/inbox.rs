@@ -143,8 +143,11 @@ impl Inbox {
     /// [checks](VerifiedDelivery::check_payload) that it is a JSON object, and a
     /// caller of `accept` should too (unless its verifier checks payloads, see
     /// [`PayloadCheck`](octohook::PayloadCheck)).
+    ///
+    /// With the `otel` feature, the insert runs in a `store` span, whose
+    /// context the delivery keeps (see [`trace_context`](crate::trace_context)).
     pub async fn accept(&self, delivery: &VerifiedDelivery) -> Result<Inserted, StoreError> {
-        self.insert(new_delivery(delivery)).await
+        self.insert_traced(new_delivery(delivery)).await
     }
 
     /// [`accept`](Self::accept), with the answer it calls for and a log line:
@@ -218,7 +221,7 @@ impl Inbox {
         hook_id: Option<u64>,
     ) -> Receipt {
         let action = new.action.clone();
-        match self.insert(new).await {
+        match self.insert_traced(new).await {
             Ok(Inserted::New { id }) => {
                 tracing::info!(
                     %event,
@@ -270,6 +273,16 @@ impl Inbox {
     /// ```
     pub async fn health(&self) -> Result<(), StoreError> {
         self.store.health().await
+    }
+
+    /// [`insert`](Self::insert), in the `store` span whose context the
+    /// delivery keeps (with the `otel` feature).
+    async fn insert_traced(&self, delivery: NewDelivery) -> Result<Inserted, StoreError> {
+        #[cfg(feature = "otel")]
+        return crate::trace_context::store_in_span(delivery, |delivery| self.insert(delivery))
+            .await;
+        #[cfg(not(feature = "otel"))]
+        self.insert(delivery).await
     }
 
     /// Stores `delivery` once per key, and returns once it is committed: in

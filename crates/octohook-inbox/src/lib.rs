@@ -129,6 +129,7 @@ mod sql_row;
 mod sqlite;
 mod store;
 mod stored_delivery;
+pub mod trace_context;
 mod worker;
 
 pub use attempt::Attempt;
@@ -153,6 +154,7 @@ pub use store::{
     StatusCounts, StoreFuture,
 };
 pub use stored_delivery::{Lease, StoredDelivery, StoredDeliveryId};
+pub use trace_context::{BadTraceParent, TraceParent};
 pub use worker::{AttemptError, AttemptOutcome, Backoff, Handler, Processed, Worker, WorkerConfig};
 
 /// The README's examples, compiled as doctests so they stay true.

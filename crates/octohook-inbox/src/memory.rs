@@ -205,6 +205,7 @@ impl MemoryStore {
             next_attempt_at: Some(now),
             lease: None,
             updated_at: now,
+            trace_parent: new.trace_parent,
         };
         state.ids.insert(delivery.key.clone(), id);
         state.bytes += size;

@@ -5,7 +5,7 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use octohook::{ContentType, EventKind, RawHeaders, VerifiedDelivery};
 
-use crate::DeliveryKey;
+use crate::{DeliveryKey, TraceParent};
 
 /// A delivery to store: everything a handler, `--exec` or `--forward` needs later.
 ///
@@ -31,6 +31,11 @@ pub struct NewDelivery {
     pub body: Bytes,
     /// When the receiver got it.
     pub received_at: SystemTime,
+    /// The trace the delivery belongs to: the context of the span that stored
+    /// it, which each attempt's span is then a child of (see
+    /// [`trace_context`](crate::trace_context)). [`Inbox`](crate::Inbox) sets
+    /// it with the `otel` feature; `None` otherwise.
+    pub trace_parent: Option<TraceParent>,
 }
 
 impl NewDelivery {
@@ -45,6 +50,7 @@ impl NewDelivery {
             headers: RawHeaders::default(),
             body: body.into(),
             received_at: SystemTime::now(),
+            trace_parent: None,
         }
     }
 
@@ -82,6 +88,7 @@ impl NewDelivery {
             headers: delivery.raw_headers().clone(),
             body: delivery.raw_body().clone(),
             received_at: SystemTime::now(),
+            trace_parent: None,
         }
     }
 

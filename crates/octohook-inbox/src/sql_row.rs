@@ -90,6 +90,8 @@ pub(crate) struct RowParts {
     pub(crate) lease_owner: Option<String>,
     pub(crate) last_error: Option<String>,
     pub(crate) updated_at: SystemTime,
+    /// The `trace_parent` column (schema version 6), `NULL` when none.
+    pub(crate) trace_parent: Option<String>,
 }
 
 impl RowParts {
@@ -126,6 +128,9 @@ impl RowParts {
             next_attempt_at,
             lease,
             updated_at: self.updated_at,
+            // Only a link between spans: a value no store wrote is dropped,
+            // not worth failing the delivery for.
+            trace_parent: self.trace_parent.and_then(|text| text.parse().ok()),
         };
         Ok((delivery, self.claim_seq))
     }

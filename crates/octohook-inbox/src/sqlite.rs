@@ -24,6 +24,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/sqlite/0001_deliveries.sql")),
     (2, include_str!("migrations/sqlite/0002_no_hook_id.sql")),
     (3, include_str!("migrations/sqlite/0003_bodies_apart.sql")),
+    (6, include_str!("migrations/sqlite/0006_trace_parent.sql")),
 ];
 
 /// The most deliveries one purge transaction removes.
@@ -34,12 +35,12 @@ const MAX_BATCH: usize = 256;
 
 const COLUMNS: &str = "id, CASE WHEN has_hook_id THEN hook_id END, guid, event, action, content_type, headers, \
      (SELECT body FROM octohook_delivery_bodies WHERE octohook_delivery_bodies.id = octohook_deliveries.id), \
-     received_at, status, attempts, claim_seq, due_at, lease_owner, last_error, updated_at";
+     received_at, status, attempts, claim_seq, due_at, lease_owner, last_error, updated_at, trace_parent";
 
 /// [`COLUMNS`] without the body, which a claim reads on its own (see
 /// [`read_body`]): `RETURNING` would first copy it into a temporary table.
 const CLAIM_COLUMNS: &str = "id, CASE WHEN has_hook_id THEN hook_id END, guid, event, action, content_type, headers, NULL, \
-     received_at, status, attempts, claim_seq, due_at, lease_owner, last_error, updated_at";
+     received_at, status, attempts, claim_seq, due_at, lease_owner, last_error, updated_at, trace_parent";
 
 /// How hard SQLite syncs to disk on commit (`PRAGMA synchronous`, in WAL mode).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -705,8 +706,8 @@ fn insert_one(connection: &Connection, delivery: &NewDelivery) -> Result<Inserte
         .prepare_cached(
             "INSERT INTO octohook_deliveries (hook_id, has_hook_id, guid, event, \
              action, content_type, headers, body, received_at, status, due_at, \
-             updated_at) \
-             VALUES (?1, ?10, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9, ?9) \
+             updated_at, trace_parent) \
+             VALUES (?1, ?10, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9, ?9, ?11) \
              ON CONFLICT (hook_id, has_hook_id, guid) DO NOTHING RETURNING id",
         )
         .and_then(|mut statement| {
@@ -724,6 +725,7 @@ fn insert_one(connection: &Connection, delivery: &NewDelivery) -> Result<Inserte
                         unix_millis(delivery.received_at),
                         now,
                         has_hook_id,
+                        delivery.trace_parent.map(|parent| parent.to_string()),
                     ],
                     |row| row.get(0),
                 )
@@ -788,6 +790,7 @@ fn read_row(row: &Row<'_>) -> rusqlite::Result<RowParts> {
         lease_owner: row.get(13)?,
         last_error: row.get(14)?,
         updated_at: from_unix_millis(row.get(15)?),
+        trace_parent: row.get(16)?,
     })
 }
 

@@ -13,7 +13,7 @@ use octohook::{
     ContentType, DeliveryRecord, EventKind, RawHeaders, RecordParts, VerifiedDelivery, Verifier,
 };
 
-use crate::{DeliveryKey, DeliveryStatus};
+use crate::{DeliveryKey, DeliveryStatus, TraceParent};
 
 /// A stored delivery's row id: increasing in insertion order within one store.
 ///
@@ -141,6 +141,10 @@ pub struct StoredDelivery {
     pub lease: Option<Lease>,
     /// When the record last changed.
     pub updated_at: SystemTime,
+    /// The trace the delivery belongs to (see
+    /// [`NewDelivery::trace_parent`](crate::NewDelivery::trace_parent)): each
+    /// attempt's span is a child of it.
+    pub trace_parent: Option<TraceParent>,
 }
 
 impl StoredDelivery {

@@ -427,13 +427,19 @@ impl Worker {
     ) -> Result<Processed, StoreError> {
         let Claimed { delivery, claim } = claimed;
         let (id, key, attempts) = (delivery.id, delivery.key.clone(), delivery.attempts);
+        // One span per attempt; with the `otel` feature, a child of the span
+        // that stored the delivery, so that it joins the receiver's trace.
         let span = tracing::info_span!(
-            "delivery",
+            "attempt",
             delivery = %key.guid,
             event = %delivery.event,
             hook_id = key.hook_id.map(|id| id.get()),
             attempt = attempts,
         );
+        #[cfg(feature = "otel")]
+        if let Some(parent) = &delivery.trace_parent {
+            parent.set_as_parent_of(&span);
+        }
         let mut elapsed = None;
         let outcome = if attempts > self.config.max_attempts {
             // Earlier claims ended without a result: their workers died (maybe
@@ -465,6 +471,8 @@ impl Worker {
         };
         #[cfg(feature = "metrics")]
         crate::metrics::record_attempt(&outcome, elapsed);
+        #[cfg(feature = "otel")]
+        crate::trace_context::record_outcome(&span, &outcome);
         #[cfg(not(feature = "metrics"))]
         let _ = elapsed;
         let _entered = span.enter();
@@ -854,7 +862,7 @@ mod tests {
             .find(|line| line.ends_with("handler ran"))
             .unwrap_or_else(|| panic!("no handler line in:\n{text}"));
         for field in [
-            "delivery{",
+            "attempt{",
             "delivery=72d3162e-cc78-11e3",
             "event=issues",
             "hook_id=7",

@@ -11,6 +11,9 @@
 //!   on heads, bodies and idle connections, a connection cap below the
 //!   open-file limit, graceful shutdown; for any axum router or tower service.
 //! - [`admin`] is the `/healthz` and `/metrics` router.
+//! - With the `otel` feature, [`telemetry`] exports the pipeline's
+//!   OpenTelemetry spans (`receive`, `store`, `attempt`: one trace per
+//!   delivery) over OTLP.
 //!
 //! With the `clap` feature, the configuration derives `clap::Args` with
 //! `octohook serve`'s flags, so that a service can offer the same ones.
@@ -51,6 +54,8 @@ mod server;
 #[cfg(feature = "clap")]
 mod store_args;
 mod store_config;
+#[cfg(feature = "otel")]
+pub mod telemetry;
 
 pub use byte_size::{ByteSize, ByteSizeError};
 pub use line_writer::LineWriter;
@@ -60,9 +65,11 @@ pub use server::{ServerConfig, raise_open_file_limit, serve, shutdown_signal};
 #[cfg(feature = "clap")]
 pub use store_args::{StoreArgs, StoreArgsError};
 pub use store_config::{DATABASE_URL_ENV, DEFAULT_DB, StoreConfig, StoreOpenError};
+#[cfg(feature = "otel")]
+pub use telemetry::{Telemetry, TelemetryBuilder, TelemetryError};
 
 /// The README's examples, compiled as doctests so they stay true.
-// `clap` turns on every store and handler the examples use.
-#[cfg(all(doctest, feature = "clap"))]
+// `clap` turns on every store and handler the examples use; `otel`, Telemetry.
+#[cfg(all(doctest, feature = "clap", feature = "otel"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

@@ -253,10 +253,31 @@ async fn receive(State(receiver): State<Arc<dyn ReceiveDelivery>>, request: Requ
     // The body was read (and verified) by the layer; only the parts remain.
     let (mut parts, _) = request.into_parts();
     let answer = match parts.extensions.remove::<VerifiedDelivery>() {
+        #[cfg(feature = "otel")]
+        Some(delivery) => {
+            use tracing::Instrument;
+            // Verified deliveries only: a refused request makes no span.
+            let span = receive_span(&delivery);
+            receiver.receive(delivery).instrument(span).await
+        }
+        #[cfg(not(feature = "otel"))]
         Some(delivery) => receiver.receive(delivery).await,
         None => Answer::from(&Rejection::NotConfigured),
     };
     answer.into_response::<Body>()
+}
+
+/// The root span of a verified delivery's trace (see [`telemetry`](crate::telemetry)):
+/// its GUID, event and hook id, as the log's `delivery` span has them.
+#[cfg(feature = "otel")]
+fn receive_span(delivery: &VerifiedDelivery) -> tracing::Span {
+    tracing::info_span!(
+        "receive",
+        otel.kind = "server",
+        delivery = %delivery.guid(),
+        event = %delivery.event_kind(),
+        hook_id = delivery.hook_id().map(|id| id.get()),
+    )
 }
 
 /// Starts the admin endpoints on the hardened server, as a task that runs

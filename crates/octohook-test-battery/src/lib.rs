@@ -17,6 +17,8 @@ mod delivery;
 mod form_bodies;
 mod leaks;
 mod log_bounds;
+#[cfg(feature = "otlp")]
+pub mod otlp;
 mod process;
 mod raw;
 mod readme_deliveries;

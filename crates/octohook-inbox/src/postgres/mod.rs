@@ -52,6 +52,10 @@ const MIGRATIONS: &[(i32, &str)] = &[
         4,
         include_str!("../migrations/postgres/0004_notify_per_statement.sql"),
     ),
+    (
+        6,
+        include_str!("../migrations/postgres/0006_trace_parent.sql"),
+    ),
 ];
 
 /// Serializes concurrent migrations (several receivers starting at once):
@@ -60,7 +64,7 @@ const MIGRATION_LOCK: i64 = 0x6f63_746f_686f_6f6b;
 
 const COLUMNS: &str = "d.id, CASE WHEN d.has_hook_id THEN d.hook_id END, d.guid, d.event, d.action, d.content_type, d.headers, \
      d.body, d.received_at, d.status, d.attempts, d.claim_seq, d.due_at, d.lease_owner, \
-     d.last_error, d.updated_at";
+     d.last_error, d.updated_at, d.trace_parent";
 
 /// How [`PostgresStore::connect_with`] connects.
 ///
@@ -598,6 +602,10 @@ impl PostgresStore {
             .collect();
         let bodies: Vec<&[u8]> = sent.iter().map(|&i| &deliveries[i].body[..]).collect();
         let received: Vec<SystemTime> = sent.iter().map(|&i| deliveries[i].received_at).collect();
+        let trace_parents: Vec<Option<String>> = sent
+            .iter()
+            .map(|&i| deliveries[i].trace_parent.map(|parent| parent.to_string()))
+            .collect();
         // As the single insert: the second SELECT reads the statement's
         // snapshot, so it finds the keys stored before it, never the rows this
         // statement inserts. A key committed concurrently after the snapshot
@@ -607,13 +615,14 @@ impl PostgresStore {
                 "WITH inserted AS ( \
                    INSERT INTO octohook_deliveries (hook_id, has_hook_id, guid, event, \
                      action, content_type, headers, body, received_at, status, due_at, \
-                     updated_at) \
+                     updated_at, trace_parent) \
                    SELECT hook_id, has_hook_id, guid, event, action, content_type, headers, \
-                     body, received_at, 'pending', clock_timestamp(), clock_timestamp() \
+                     body, received_at, 'pending', clock_timestamp(), clock_timestamp(), \
+                     trace_parent \
                    FROM unnest($1::bigint[], $2::bool[], $3::text[], $4::text[], $5::text[], \
-                     $6::text[], $7::text[], $8::bytea[], $9::timestamptz[]) \
+                     $6::text[], $7::text[], $8::bytea[], $9::timestamptz[], $10::text[]) \
                      AS new (hook_id, has_hook_id, guid, event, action, content_type, \
-                       headers, body, received_at) \
+                       headers, body, received_at, trace_parent) \
                    ON CONFLICT (hook_id, has_hook_id, guid) DO NOTHING \
                    RETURNING id, hook_id, has_hook_id, guid) \
                  SELECT id, TRUE, hook_id, has_hook_id, guid FROM inserted \
@@ -634,6 +643,7 @@ impl PostgresStore {
                     &headers,
                     &bodies,
                     &received,
+                    &trace_parents,
                 ],
             )
             .await?;
@@ -824,6 +834,7 @@ fn read_row(row: &Row) -> Result<RowParts, StoreError> {
             lease_owner: row.try_get(13)?,
             last_error: row.try_get(14)?,
             updated_at: row.try_get(15)?,
+            trace_parent: row.try_get(16)?,
         })
     })();
     parts.map_err(classify)
@@ -854,6 +865,7 @@ impl DeliveryStore for PostgresStore {
             let guid = delivery.key.guid.as_str();
             let headers = headers_to_json(&delivery.headers);
             let body: &[u8] = &delivery.body;
+            let trace_parent = delivery.trace_parent.map(|parent| parent.to_string());
             // One statement, so one round trip (the connection prepares it once,
             // then every insert is Bind/Execute/Sync, sent together): the new
             // row's id, or the id of the row already under that key. The second
@@ -871,9 +883,9 @@ impl DeliveryStore for PostgresStore {
                         "WITH inserted AS ( \
                            INSERT INTO octohook_deliveries (hook_id, has_hook_id, guid, event, \
                              action, content_type, headers, body, received_at, status, due_at, \
-                             updated_at) \
+                             updated_at, trace_parent) \
                            VALUES ($1, $9, $2, $3, $4, $5, $6, $7, $8, 'pending', \
-                             clock_timestamp(), clock_timestamp()) \
+                             clock_timestamp(), clock_timestamp(), $10) \
                            ON CONFLICT (hook_id, has_hook_id, guid) DO NOTHING \
                            RETURNING id) \
                          SELECT id, TRUE FROM inserted \
@@ -890,6 +902,7 @@ impl DeliveryStore for PostgresStore {
                             &body,
                             &delivery.received_at,
                             &has_hook_id,
+                            &trace_parent,
                         ],
                     )
                     .await?;

@@ -10,6 +10,7 @@ mod postgres;
 mod sqlite;
 #[cfg(feature = "postgres")]
 mod tls;
+mod trace_parent;
 #[cfg(feature = "postgres")]
 mod wire;
 
