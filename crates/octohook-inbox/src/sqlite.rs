@@ -24,6 +24,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/sqlite/0001_deliveries.sql")),
     (2, include_str!("migrations/sqlite/0002_no_hook_id.sql")),
     (3, include_str!("migrations/sqlite/0003_bodies_apart.sql")),
+    (5, include_str!("migrations/sqlite/0005_pulled.sql")),
 ];
 
 /// The most operations committed in one transaction.
@@ -31,12 +32,12 @@ const MAX_BATCH: usize = 256;
 
 const COLUMNS: &str = "id, CASE WHEN has_hook_id THEN hook_id END, guid, event, action, content_type, headers, \
      (SELECT body FROM octohook_delivery_bodies WHERE octohook_delivery_bodies.id = octohook_deliveries.id), \
-     received_at, status, attempts, claim_seq, due_at, lease_owner, last_error, updated_at";
+     received_at, status, attempts, claim_seq, due_at, lease_owner, last_error, updated_at, origin";
 
 /// [`COLUMNS`] without the body, which a claim reads on its own (see
 /// [`read_body`]): `RETURNING` would first copy it into a temporary table.
 const CLAIM_COLUMNS: &str = "id, CASE WHEN has_hook_id THEN hook_id END, guid, event, action, content_type, headers, NULL, \
-     received_at, status, attempts, claim_seq, due_at, lease_owner, last_error, updated_at";
+     received_at, status, attempts, claim_seq, due_at, lease_owner, last_error, updated_at, origin";
 
 /// How hard SQLite syncs to disk on commit (`PRAGMA synchronous`, in WAL mode).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -626,6 +627,7 @@ fn read_row(row: &Row<'_>) -> rusqlite::Result<RowParts> {
         lease_owner: row.get(13)?,
         last_error: row.get(14)?,
         updated_at: from_unix_millis(row.get(15)?),
+        origin: row.get(16)?,
     })
 }
 
@@ -640,8 +642,8 @@ impl DeliveryStore for SqliteStore {
                 .prepare_cached(
                     "INSERT INTO octohook_deliveries (hook_id, has_hook_id, guid, event, \
                      action, content_type, headers, body, received_at, status, due_at, \
-                     updated_at) \
-                     VALUES (?1, ?10, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9, ?9) \
+                     updated_at, origin) \
+                     VALUES (?1, ?10, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9, ?9, ?11) \
                      ON CONFLICT (hook_id, has_hook_id, guid) DO NOTHING RETURNING id",
                 )
                 .and_then(|mut statement| {
@@ -659,6 +661,7 @@ impl DeliveryStore for SqliteStore {
                                 unix_millis(delivery.received_at),
                                 now,
                                 has_hook_id,
+                                delivery.origin.as_str(),
                             ],
                             |row| row.get(0),
                         )
@@ -936,6 +939,33 @@ impl DeliveryStore for SqliteStore {
 
     fn wakeups(&self) -> Option<Arc<Notify>> {
         Some(Arc::clone(&self.wakeup))
+    }
+
+    fn load_pull_cursor(&self, scope: &str) -> StoreFuture<'_, Option<String>> {
+        let scope = scope.to_owned();
+        self.call(move |connection| {
+            connection
+                .prepare_cached("SELECT cursor FROM octohook_pull_cursors WHERE scope = ?1")
+                .and_then(|mut statement| statement.query_row([scope], |row| row.get(0)).optional())
+                .map_err(classify)
+        })
+    }
+
+    fn save_pull_cursor(&self, scope: &str, cursor: &str) -> StoreFuture<'_, ()> {
+        let (scope, cursor) = (scope.to_owned(), cursor.to_owned());
+        self.call(move |connection| {
+            connection
+                .prepare_cached(
+                    "INSERT INTO octohook_pull_cursors (scope, cursor, updated_at) \
+                     VALUES (?1, ?2, ?3) \
+                     ON CONFLICT (scope) DO UPDATE SET cursor = ?2, updated_at = ?3",
+                )
+                .and_then(|mut statement| {
+                    statement.execute(params![scope, cursor, unix_millis(SystemTime::now())])
+                })
+                .map(|_| ())
+                .map_err(classify)
+        })
     }
 }
 

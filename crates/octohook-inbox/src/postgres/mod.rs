@@ -47,6 +47,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
         include_str!("../migrations/postgres/0002_no_hook_id.sql"),
     ),
     (3, include_str!("../migrations/postgres/0003_notify.sql")),
+    (5, include_str!("../migrations/postgres/0005_pulled.sql")),
 ];
 
 /// Serializes concurrent migrations (several receivers starting at once):
@@ -55,7 +56,7 @@ const MIGRATION_LOCK: i64 = 0x6f63_746f_686f_6f6b;
 
 const COLUMNS: &str = "d.id, CASE WHEN d.has_hook_id THEN d.hook_id END, d.guid, d.event, d.action, d.content_type, d.headers, \
      d.body, d.received_at, d.status, d.attempts, d.claim_seq, d.due_at, d.lease_owner, \
-     d.last_error, d.updated_at";
+     d.last_error, d.updated_at, d.origin";
 
 /// How [`PostgresStore::connect_with`] connects.
 ///
@@ -593,6 +594,7 @@ fn read_row(row: &Row) -> Result<RowParts, StoreError> {
             lease_owner: row.try_get(13)?,
             last_error: row.try_get(14)?,
             updated_at: row.try_get(15)?,
+            origin: row.try_get(16)?,
         })
     })();
     parts.map_err(classify)
@@ -640,9 +642,9 @@ impl DeliveryStore for PostgresStore {
                         "WITH inserted AS ( \
                            INSERT INTO octohook_deliveries (hook_id, has_hook_id, guid, event, \
                              action, content_type, headers, body, received_at, status, due_at, \
-                             updated_at) \
+                             updated_at, origin) \
                            VALUES ($1, $9, $2, $3, $4, $5, $6, $7, $8, 'pending', \
-                             clock_timestamp(), clock_timestamp()) \
+                             clock_timestamp(), clock_timestamp(), $10) \
                            ON CONFLICT (hook_id, has_hook_id, guid) DO NOTHING \
                            RETURNING id) \
                          SELECT id, TRUE FROM inserted \
@@ -659,6 +661,7 @@ impl DeliveryStore for PostgresStore {
                             &body,
                             &delivery.received_at,
                             &has_hook_id,
+                            &delivery.origin.as_str(),
                         ],
                     )
                     .await?;
@@ -897,6 +900,35 @@ impl DeliveryStore for PostgresStore {
 
     fn wakeups(&self) -> Option<Arc<Notify>> {
         Some(Arc::clone(&self.wakeup))
+    }
+
+    fn load_pull_cursor(&self, scope: &str) -> StoreFuture<'_, Option<String>> {
+        let scope = scope.to_owned();
+        Box::pin(async move {
+            let rows = self
+                .query(
+                    "SELECT cursor FROM octohook_pull_cursors WHERE scope = $1",
+                    &[&scope],
+                )
+                .await?;
+            rows.first()
+                .map(|row| row.try_get(0).map_err(classify))
+                .transpose()
+        })
+    }
+
+    fn save_pull_cursor(&self, scope: &str, cursor: &str) -> StoreFuture<'_, ()> {
+        let (scope, cursor) = (scope.to_owned(), cursor.to_owned());
+        Box::pin(async move {
+            self.execute(
+                "INSERT INTO octohook_pull_cursors (scope, cursor, updated_at) \
+                 VALUES ($1, $2, clock_timestamp()) \
+                 ON CONFLICT (scope) DO UPDATE SET cursor = $2, updated_at = clock_timestamp()",
+                &[&scope, &cursor],
+            )
+            .await
+            .map(|_| ())
+        })
     }
 
     /// One round trip on a pooled connection: the server answers, is not a

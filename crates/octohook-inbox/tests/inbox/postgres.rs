@@ -99,7 +99,7 @@ async fn a_schema_from_a_newer_version_is_refused() {
         error,
         StoreError::SchemaTooNew {
             found: 99,
-            supported: 3
+            supported: 5
         }
     );
 }
