@@ -72,6 +72,15 @@ fn seed(
     hook: &str,
     count: usize,
 ) -> BTreeMap<String, (String, serde_json::Value)> {
+    // First, so that ids grow with time, as GitHub's do.
+    fake.add_event(
+        hook,
+        &guid(1_000_000),
+        DAY * 4,
+        "issues",
+        issues_payload(0, "opened"),
+        Outcome::Ok,
+    );
     let mut expected = BTreeMap::new();
     for n in 0..count {
         let age = MINUTE * 10 + (DAY * 2).mul_f64((count - n) as f64 / count as f64);
@@ -101,14 +110,6 @@ fn seed(
         }
         expected.insert(guid(n), (event.to_owned(), payload));
     }
-    fake.add_event(
-        hook,
-        &guid(1_000_000),
-        DAY * 4,
-        "issues",
-        issues_payload(0, "opened"),
-        Outcome::Ok,
-    );
     expected
 }
 

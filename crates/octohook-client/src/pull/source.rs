@@ -287,6 +287,7 @@ impl PullSource {
             ..DeliveryQuery::default()
         };
         let mut by_guid: HashMap<DeliveryGuid, DeliverySummary> = HashMap::new();
+        let mut seen_cursors = std::collections::HashSet::new();
         loop {
             let page = self.page(&deliveries, &query).await?;
             report.pages_listed += 1;
@@ -314,9 +315,9 @@ impl PullSource {
                 break;
             }
             match page.next {
-                // A server naming the page it just served as the next would
-                // otherwise loop forever.
-                Some(next) if query.cursor.as_ref() != Some(&next) => query.cursor = Some(next),
+                // A server naming a page it served before as the next would
+                // otherwise keep the run listing forever.
+                Some(next) if seen_cursors.insert(next.clone()) => query.cursor = Some(next),
                 _ => break,
             }
         }
