@@ -70,10 +70,10 @@ impl Delivery {
     /// The hook id a delivery of `hook` carries in `X-GitHub-Hook-ID`
     /// (an App hook's is 4242).
     fn hook_id(hook: &str) -> u64 {
-        match hook.rsplit('/').next().and_then(|id| id.parse().ok()) {
-            Some(id) => id,
-            None => 4242,
-        }
+        hook.rsplit('/')
+            .next()
+            .and_then(|id| id.parse().ok())
+            .unwrap_or(4242)
     }
 
     /// The detail `GET …/deliveries/{id}` answers: the summary, the request as
