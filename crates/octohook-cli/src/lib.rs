@@ -17,6 +17,7 @@ mod inbox_command;
 mod inbox_store;
 mod json_output;
 mod logging;
+mod pull_command;
 mod redacted_url;
 mod redeliver_command;
 mod secrets;
@@ -73,6 +74,9 @@ enum Command {
     Deliveries(deliveries_command::DeliveriesArgs),
     /// Redeliver a hook's failed deliveries once per event, with crash-safe state.
     Redeliver(redeliver_command::RedeliverArgs),
+    /// Receive a hook's deliveries without a public endpoint: pull them from
+    /// GitHub's API into the inbox, and process them as `serve` does.
+    Pull(Box<pull_command::PullArgs>),
     /// Print every supported `event.action` pair (or the built-in examples), one per
     /// line.
     Events(events_command::EventsArgs),
@@ -156,6 +160,7 @@ async fn run_async(
         Command::Hooks(args) => Ok(hooks_command::run(args).await?),
         Command::Deliveries(args) => Ok(deliveries_command::run(args).await?),
         Command::Redeliver(args) => Ok(redeliver_command::run(args).await?),
+        Command::Pull(args) => pull_command::run(*args).await,
         Command::Sign(args) => sign::run(args),
         Command::Events(_) | Command::Parse(_) | Command::Completions(_) => {
             Err("this command runs without the async runtime".into())

@@ -62,6 +62,8 @@ mod hooks;
 mod installation;
 pub mod models;
 mod page;
+#[cfg(feature = "pull")]
+pub mod pull;
 #[cfg(feature = "redelivery")]
 pub mod redelivery;
 mod retry;

@@ -10,6 +10,16 @@ use crate::error::{ClientError, RateLimitKind};
 /// The wait after a secondary rate limit that came without `Retry-After`.
 const SECONDARY_LIMIT_WAIT: Duration = Duration::from_secs(60);
 
+/// How long a rate limit asks to wait from now, for a caller that waits it out
+/// itself (the redelivery runner, the pull source): `Retry-After`, or until
+/// the reset time; a minute when GitHub gave no time.
+#[cfg(any(feature = "redelivery", feature = "pull"))]
+pub(crate) fn rate_limit_wait(limit: &crate::error::RateLimit) -> Duration {
+    limit
+        .wait_from(SystemTime::now())
+        .unwrap_or(SECONDARY_LIMIT_WAIT)
+}
+
 /// How the client retries, part of [`ClientOptions`](crate::ClientOptions).
 ///
 /// What is retried:

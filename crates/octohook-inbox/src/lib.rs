@@ -106,6 +106,7 @@
 
 mod attempt;
 mod delivery_key;
+mod delivery_origin;
 mod delivery_status;
 mod error;
 pub mod handlers;
@@ -134,6 +135,7 @@ mod worker;
 
 pub use attempt::Attempt;
 pub use delivery_key::{BadDeliveryKey, DeliveryKey};
+pub use delivery_origin::{DeliveryOrigin, UnknownOrigin};
 pub use delivery_status::{DeliveryStatus, UnknownStatus};
 pub use error::{StoreError, TlsError};
 pub use inbox::Inbox;

@@ -96,6 +96,8 @@ struct State {
     due: BTreeSet<(SystemTime, StoredDeliveryId)>,
     /// (received at, id) of every finished row, for expiry.
     finished: BTreeSet<(SystemTime, StoredDeliveryId)>,
+    /// The pull sources' cursors, by scope.
+    pull_cursors: HashMap<String, String>,
 }
 
 #[derive(Debug)]
@@ -199,6 +201,7 @@ impl MemoryStore {
             headers: new.headers,
             body: new.body,
             received_at: new.received_at,
+            origin: new.origin,
             status: DeliveryStatus::Pending,
             attempts: 0,
             last_error: None,
@@ -548,6 +551,17 @@ impl DeliveryStore for MemoryStore {
 
     fn wakeups(&self) -> Option<Arc<Notify>> {
         Some(Arc::clone(&self.wakeup))
+    }
+
+    fn load_pull_cursor(&self, scope: &str) -> StoreFuture<'_, Option<String>> {
+        ready(Ok(self.lock().pull_cursors.get(scope).cloned()))
+    }
+
+    fn save_pull_cursor(&self, scope: &str, cursor: &str) -> StoreFuture<'_, ()> {
+        self.lock()
+            .pull_cursors
+            .insert(scope.to_owned(), cursor.to_owned());
+        ready(Ok(()))
     }
 }
 

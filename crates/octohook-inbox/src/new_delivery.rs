@@ -3,9 +3,9 @@
 use std::time::SystemTime;
 
 use bytes::Bytes;
-use octohook::{ContentType, EventKind, RawHeaders, VerifiedDelivery};
+use octohook::{ContentType, EventKind, PulledDelivery, RawHeaders, VerifiedDelivery};
 
-use crate::{DeliveryKey, TraceParent};
+use crate::{DeliveryKey, DeliveryOrigin, TraceParent};
 
 /// A delivery to store: everything a handler, `--exec` or `--forward` needs later.
 ///
@@ -36,6 +36,8 @@ pub struct NewDelivery {
     /// [`trace_context`](crate::trace_context)). [`Inbox`](crate::Inbox) sets
     /// it with the `otel` feature; `None` otherwise.
     pub trace_parent: Option<TraceParent>,
+    /// Whether GitHub pushed it (signed) or it was pulled from GitHub's API.
+    pub origin: DeliveryOrigin,
 }
 
 impl NewDelivery {
@@ -51,6 +53,7 @@ impl NewDelivery {
             body: body.into(),
             received_at: SystemTime::now(),
             trace_parent: None,
+            origin: DeliveryOrigin::Pushed,
         }
     }
 
@@ -88,6 +91,38 @@ impl NewDelivery {
             headers: delivery.raw_headers().clone(),
             body: delivery.raw_body().clone(),
             received_at: SystemTime::now(),
+            trace_parent: None,
+            origin: DeliveryOrigin::Pushed,
+        }
+    }
+
+    /// What to store of a delivery pulled from GitHub's API, received now: its
+    /// key, event, action, the recorded headers (without a signature, see
+    /// [`PulledDelivery`]) and the re-serialised payload as a JSON body, with
+    /// [`DeliveryOrigin::Pulled`]. Its key is the one a pushed copy of the same
+    /// delivery has, so whichever is stored first is the one kept.
+    ///
+    /// ```
+    /// use octohook::PulledDelivery;
+    /// use octohook_inbox::{DeliveryOrigin, NewDelivery};
+    ///
+    /// let headers = [("X-GitHub-Event", "issues"), ("X-GitHub-Delivery", "a1"), ("X-GitHub-Hook-ID", "9")];
+    /// let pulled = PulledDelivery::from_github_api(headers, &serde_json::json!({"action": "opened"})).unwrap();
+    /// let new = NewDelivery::from_pulled(&pulled);
+    /// assert_eq!(new.origin, DeliveryOrigin::Pulled);
+    /// assert_eq!(new.key.to_string(), "9:a1");
+    /// assert_eq!(new.body.as_ref(), br#"{"action":"opened"}"#);
+    /// ```
+    pub fn from_pulled(delivery: &PulledDelivery) -> Self {
+        Self {
+            key: DeliveryKey::new(delivery.hook_id(), delivery.guid().clone()),
+            event: delivery.event_kind().clone(),
+            action: delivery.action().map(str::to_owned),
+            content_type: ContentType::Json,
+            headers: delivery.raw_headers().clone(),
+            body: delivery.payload().clone(),
+            received_at: SystemTime::now(),
+            origin: DeliveryOrigin::Pulled,
             trace_parent: None,
         }
     }

@@ -92,6 +92,8 @@ pub(crate) struct RowParts {
     pub(crate) updated_at: SystemTime,
     /// The `trace_parent` column (schema version 6), `NULL` when none.
     pub(crate) trace_parent: Option<String>,
+    /// `pushed` or `pulled`.
+    pub(crate) origin: String,
 }
 
 impl RowParts {
@@ -122,6 +124,10 @@ impl RowParts {
             headers: headers_from_json(id, &self.headers)?,
             body: Bytes::from(self.body),
             received_at: self.received_at,
+            origin: self
+                .origin
+                .parse()
+                .map_err(|error: crate::UnknownOrigin| corrupt(id, error.to_string()))?,
             status,
             attempts: u32::try_from(self.attempts.max(0)).unwrap_or(u32::MAX),
             last_error: self.last_error,

@@ -24,6 +24,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/sqlite/0001_deliveries.sql")),
     (2, include_str!("migrations/sqlite/0002_no_hook_id.sql")),
     (3, include_str!("migrations/sqlite/0003_bodies_apart.sql")),
+    (5, include_str!("migrations/sqlite/0005_pulled.sql")),
     (6, include_str!("migrations/sqlite/0006_trace_parent.sql")),
 ];
 
@@ -35,12 +36,12 @@ const MAX_BATCH: usize = 256;
 
 const COLUMNS: &str = "id, CASE WHEN has_hook_id THEN hook_id END, guid, event, action, content_type, headers, \
      (SELECT body FROM octohook_delivery_bodies WHERE octohook_delivery_bodies.id = octohook_deliveries.id), \
-     received_at, status, attempts, claim_seq, due_at, lease_owner, last_error, updated_at, trace_parent";
+     received_at, status, attempts, claim_seq, due_at, lease_owner, last_error, updated_at, trace_parent, origin";
 
 /// [`COLUMNS`] without the body, which a claim reads on its own (see
 /// [`read_body`]): `RETURNING` would first copy it into a temporary table.
 const CLAIM_COLUMNS: &str = "id, CASE WHEN has_hook_id THEN hook_id END, guid, event, action, content_type, headers, NULL, \
-     received_at, status, attempts, claim_seq, due_at, lease_owner, last_error, updated_at, trace_parent";
+     received_at, status, attempts, claim_seq, due_at, lease_owner, last_error, updated_at, trace_parent, origin";
 
 /// How hard SQLite syncs to disk on commit (`PRAGMA synchronous`, in WAL mode).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -706,8 +707,8 @@ fn insert_one(connection: &Connection, delivery: &NewDelivery) -> Result<Inserte
         .prepare_cached(
             "INSERT INTO octohook_deliveries (hook_id, has_hook_id, guid, event, \
              action, content_type, headers, body, received_at, status, due_at, \
-             updated_at, trace_parent) \
-             VALUES (?1, ?10, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9, ?9, ?11) \
+             updated_at, trace_parent, origin) \
+             VALUES (?1, ?10, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9, ?9, ?11, ?12) \
              ON CONFLICT (hook_id, has_hook_id, guid) DO NOTHING RETURNING id",
         )
         .and_then(|mut statement| {
@@ -726,6 +727,7 @@ fn insert_one(connection: &Connection, delivery: &NewDelivery) -> Result<Inserte
                         now,
                         has_hook_id,
                         delivery.trace_parent.map(|parent| parent.to_string()),
+                        delivery.origin.as_str(),
                     ],
                     |row| row.get(0),
                 )
@@ -791,6 +793,7 @@ fn read_row(row: &Row<'_>) -> rusqlite::Result<RowParts> {
         last_error: row.get(14)?,
         updated_at: from_unix_millis(row.get(15)?),
         trace_parent: row.get(16)?,
+        origin: row.get(17)?,
     })
 }
 
@@ -1056,6 +1059,33 @@ impl DeliveryStore for SqliteStore {
 
     fn wakeups(&self) -> Option<Arc<Notify>> {
         Some(Arc::clone(&self.wakeup))
+    }
+
+    fn load_pull_cursor(&self, scope: &str) -> StoreFuture<'_, Option<String>> {
+        let scope = scope.to_owned();
+        self.call(move |connection| {
+            connection
+                .prepare_cached("SELECT cursor FROM octohook_pull_cursors WHERE scope = ?1")
+                .and_then(|mut statement| statement.query_row([scope], |row| row.get(0)).optional())
+                .map_err(classify)
+        })
+    }
+
+    fn save_pull_cursor(&self, scope: &str, cursor: &str) -> StoreFuture<'_, ()> {
+        let (scope, cursor) = (scope.to_owned(), cursor.to_owned());
+        self.call(move |connection| {
+            connection
+                .prepare_cached(
+                    "INSERT INTO octohook_pull_cursors (scope, cursor, updated_at) \
+                     VALUES (?1, ?2, ?3) \
+                     ON CONFLICT (scope) DO UPDATE SET cursor = ?2, updated_at = ?3",
+                )
+                .and_then(|mut statement| {
+                    statement.execute(params![scope, cursor, unix_millis(SystemTime::now())])
+                })
+                .map(|_| ())
+                .map_err(classify)
+        })
     }
 }
 

@@ -576,4 +576,29 @@ pub trait DeliveryStore: fmt::Debug + Send + Sync + 'static {
     fn wakeups(&self) -> Option<Arc<Notify>> {
         None
     }
+
+    /// The cursor a pull source last saved under `scope` (one per pulled hook,
+    /// such as `repo:octo/hello#42`), or `None` before the first save: where
+    /// `octohook pull` takes up GitHub's list of the hook's deliveries after a
+    /// restart. Kept in the store, beside the deliveries it covers.
+    ///
+    /// The default fails with [`StoreError::Config`]: a store of your own
+    /// cannot back a pull source until it implements both cursor methods.
+    fn load_pull_cursor(&self, scope: &str) -> StoreFuture<'_, Option<String>> {
+        let _ = scope;
+        Box::pin(async { Err(no_pull_cursors()) })
+    }
+
+    /// Saves `cursor` under `scope`, replacing the one before; returns once it
+    /// is committed. A pull source saves a cursor only after every delivery
+    /// it covers is stored.
+    fn save_pull_cursor(&self, scope: &str, cursor: &str) -> StoreFuture<'_, ()> {
+        let _ = (scope, cursor);
+        Box::pin(async { Err(no_pull_cursors()) })
+    }
+}
+
+/// What a store without pull cursors answers.
+fn no_pull_cursors() -> StoreError {
+    StoreError::Config("this delivery store keeps no pull cursors".to_owned())
 }

@@ -10,10 +10,11 @@ use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use octohook::header::{X_GITHUB_DELIVERY, X_GITHUB_EVENT, X_GITHUB_HOOK_ID};
 use octohook::{
-    ContentType, DeliveryRecord, EventKind, RawHeaders, RecordParts, VerifiedDelivery, Verifier,
+    AuthenticDelivery, ContentType, DeliveryRecord, EventKind, PulledDelivery, RawHeaders,
+    RecordParts, VerifiedDelivery, Verifier,
 };
 
-use crate::{DeliveryKey, DeliveryStatus, TraceParent};
+use crate::{DeliveryKey, DeliveryOrigin, DeliveryStatus, TraceParent};
 
 /// A stored delivery's row id: increasing in insertion order within one store.
 ///
@@ -129,6 +130,8 @@ pub struct StoredDelivery {
     pub body: Bytes,
     /// When the receiver got it.
     pub received_at: SystemTime,
+    /// Whether GitHub pushed it (signed) or it was pulled from GitHub's API.
+    pub origin: DeliveryOrigin,
     /// Where it stands.
     pub status: DeliveryStatus,
     /// How many times a worker claimed it since it was stored (or requeued).
@@ -204,6 +207,37 @@ impl StoredDelivery {
     /// # }
     /// ```
     pub fn verify(&self, verifier: &Verifier) -> Result<VerifiedDelivery, octohook::Error> {
+        verifier.verify(&self.header_map(), self.body.clone())
+    }
+
+    /// The stored delivery as a handler may trust it: a pushed one
+    /// [verified again](Self::verify), a pulled one rebuilt as the
+    /// [`PulledDelivery`] it was stored from (no signature covers it: the store
+    /// is trusted to have kept what GitHub's API returned).
+    ///
+    /// Fails as [`verify`](Self::verify) does for a pushed delivery, and with
+    /// [`octohook::Error::InvalidPayload`] for a pulled one whose body is not a
+    /// JSON object.
+    pub fn authentic(&self, verifier: &Verifier) -> Result<AuthenticDelivery, octohook::Error> {
+        match self.origin {
+            DeliveryOrigin::Pushed => self.verify(verifier).map(AuthenticDelivery::from),
+            DeliveryOrigin::Pulled => self.pulled().map(AuthenticDelivery::from),
+        }
+    }
+
+    /// A pulled delivery rebuilt from its row (see [`authentic`](Self::authentic)).
+    pub fn pulled(&self) -> Result<PulledDelivery, octohook::Error> {
+        let payload: serde_json::Value =
+            serde_json::from_slice(&self.payload()?).map_err(octohook::Error::InvalidPayload)?;
+        let headers = self.header_map();
+        let pairs = headers
+            .iter()
+            .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)));
+        PulledDelivery::from_github_api(pairs, &payload)
+    }
+
+    /// The stored headers, completed with the typed columns' essentials.
+    fn header_map(&self) -> http::HeaderMap {
         let mut headers = self.headers.to_header_map();
         // Rows stored by older versions may lack some of the delivery headers;
         // the store's typed columns hold them. (GitHub signs only the body.)
@@ -222,7 +256,7 @@ impl StoredDelivery {
         if let (Some(id), false) = (self.key.hook_id, headers.contains_key(X_GITHUB_HOOK_ID)) {
             headers.insert(X_GITHUB_HOOK_ID, http::HeaderValue::from(id.get()));
         }
-        verifier.verify(&headers, self.body.clone())
+        headers
     }
 
     /// The stored delivery's line, as `octohook serve --out` writes it (see
@@ -238,6 +272,7 @@ impl StoredDelivery {
             action: self.action.as_deref(),
             payload: self.payload()?,
             headers: &self.headers,
+            authenticity: self.origin.authenticity(),
         };
         Ok(DeliveryRecord::from_parts(parts, self.received_at))
     }

@@ -186,7 +186,7 @@ impl ProcessingConfig {
 
     /// The handler each worker runs: `lines`, then the command, then the
     /// forward.
-    pub(crate) fn handler(&self, lines: JsonLines) -> Result<Chain, ProcessingError> {
+    pub fn handler(&self, lines: JsonLines) -> Result<Chain, ProcessingError> {
         #[cfg_attr(not(any(feature = "exec", feature = "forward")), allow(unused_mut))]
         let mut chain = Chain::new().then(lines);
         #[cfg(feature = "exec")]
@@ -226,7 +226,7 @@ impl ProcessingConfig {
     }
 
     /// Starts the workers over `inbox`.
-    pub(crate) fn start(&self, inbox: &Inbox, handler: Chain) -> Processing {
+    pub fn start(&self, inbox: &Inbox, handler: Chain) -> Processing {
         // Lines alone are written by one worker, in the order received.
         let workers = if self.has_handler() { self.workers } else { 1 };
         let config = WorkerConfig::for_this_process()

@@ -12,18 +12,24 @@ use serde::Serialize;
 
 use crate::header::{X_GITHUB_HOOK_INSTALLATION_TARGET_ID, X_GITHUB_HOOK_INSTALLATION_TARGET_TYPE};
 use crate::{
-    DeliveryGuid, EventKind, HookId, InstallationTarget, RawHeaders, TargetType, VerifiedDelivery,
+    AuthenticDelivery, Authenticity, DeliveryGuid, EventKind, HookId, InstallationTarget,
+    PulledDelivery, RawHeaders, TargetType, VerifiedDelivery,
 };
 
-/// A verified delivery as one JSON line, the format `octohook serve --out` writes:
+/// An authentic delivery as one JSON line, the format `octohook serve --out`
+/// and `octohook pull --out` write:
 ///
 /// ```text
 /// {"received_at":"2026-11-22T00:06:39.123Z","delivery":"72d3…","hook_id":42,
 ///  "event":"issues","action":"opened","target":{"type":"repository","id":1},
-///  "payload":{…}}
+///  "origin":"pushed","payload":{…}}
 /// ```
 ///
 /// `hook_id`, `action` and `target` are `null` when the delivery has none.
+/// `origin` says how the delivery came in (see [`Authenticity::origin`]):
+/// `pushed` (GitHub sent it and its signature was verified) or `pulled` (read
+/// back from GitHub's API by `octohook pull`; its payload is re-serialised, see
+/// [`PulledDelivery`]).
 ///
 /// A record is made of a [`VerifiedDelivery`] ([`new`](Self::new)), as a
 /// receiver writes it before answering, or of the parts a store kept of one
@@ -66,7 +72,8 @@ use crate::{
 ///     String::from_utf8(line).unwrap(),
 ///     concat!(
 ///         r#"{"received_at":"1970-01-01T00:00:00.000Z","delivery":"a1","hook_id":null,"#,
-///         r#""event":"issues","action":"opened","target":null,"payload":{"action":"opened"}}"#,
+///         r#""event":"issues","action":"opened","target":null,"origin":"pushed","#,
+///         r#""payload":{"action":"opened"}}"#,
 ///         "\n",
 ///     ),
 /// );
@@ -82,6 +89,7 @@ pub struct DeliveryRecord<'a> {
     /// The stored action (a verified delivery's is read after the check).
     action: Option<&'a str>,
     target: Option<Cow<'a, InstallationTarget>>,
+    authenticity: Authenticity,
     payload: Cow<'a, [u8]>,
     received_at: SystemTime,
 }
@@ -104,6 +112,9 @@ pub struct RecordParts<'a> {
     /// The headers the delivery was received with: the installation target is
     /// read from them.
     pub headers: &'a RawHeaders,
+    /// How the delivery was authenticated when it was received: the line's
+    /// `origin`.
+    pub authenticity: Authenticity,
 }
 
 #[derive(Serialize)]
@@ -114,6 +125,7 @@ struct Head<'a> {
     event: &'a str,
     action: Option<&'a str>,
     target: Option<&'a InstallationTarget>,
+    origin: &'static str,
 }
 
 impl<'a> DeliveryRecord<'a> {
@@ -126,8 +138,35 @@ impl<'a> DeliveryRecord<'a> {
             event: delivery.event_kind(),
             action: None,
             target: delivery.target().map(Cow::Borrowed),
+            authenticity: Authenticity::Signature,
             payload: Cow::Borrowed(delivery.payload()),
             received_at,
+        }
+    }
+
+    /// The record of a delivery pulled from GitHub's API, received (pulled)
+    /// at `received_at`: its `origin` is `pulled`, its payload the
+    /// re-serialised one.
+    pub fn pulled(delivery: &'a PulledDelivery, received_at: SystemTime) -> Self {
+        Self {
+            verified: None,
+            guid: delivery.guid(),
+            hook_id: delivery.hook_id(),
+            event: delivery.event_kind(),
+            action: delivery.action(),
+            target: delivery.target().map(Cow::Borrowed),
+            authenticity: Authenticity::GitHubApi,
+            payload: Cow::Borrowed(delivery.payload()),
+            received_at,
+        }
+    }
+
+    /// The record of either kind of delivery ([`new`](Self::new) or
+    /// [`pulled`](Self::pulled)).
+    pub fn of(delivery: &'a AuthenticDelivery, received_at: SystemTime) -> Self {
+        match delivery {
+            AuthenticDelivery::Signed(delivery) => Self::new(delivery, received_at),
+            AuthenticDelivery::Pulled(delivery) => Self::pulled(delivery, received_at),
         }
     }
 
@@ -141,7 +180,7 @@ impl<'a> DeliveryRecord<'a> {
     ///
     /// ```
     /// use std::borrow::Cow;
-    /// use octohook::{DeliveryRecord, EventKind, RawHeaders, RecordParts};
+    /// use octohook::{Authenticity, DeliveryRecord, EventKind, RawHeaders, RecordParts};
     ///
     /// let headers = RawHeaders::from_pairs([
     ///     ("x-github-hook-installation-target-type", "repository"),
@@ -154,11 +193,12 @@ impl<'a> DeliveryRecord<'a> {
     ///     action: Some("opened"),
     ///     payload: Cow::Borrowed(br#"{"action":"opened"}"#),
     ///     headers: &headers,
+    ///     authenticity: Authenticity::GitHubApi,
     /// };
     /// let mut line = Vec::new();
     /// DeliveryRecord::from_parts(parts, std::time::UNIX_EPOCH).write_line(&mut line).unwrap();
     /// assert!(String::from_utf8(line).unwrap().contains(
-    ///     r#""action":"opened","target":{"type":"repository","id":7},"payload":{"#
+    ///     r#""action":"opened","target":{"type":"repository","id":7},"origin":"pulled","payload":{"#
     /// ));
     /// ```
     pub fn from_parts(parts: RecordParts<'a>, received_at: SystemTime) -> Self {
@@ -169,6 +209,7 @@ impl<'a> DeliveryRecord<'a> {
             event: parts.event,
             action: parts.action,
             target: target_of(parts.headers).map(Cow::Owned),
+            authenticity: parts.authenticity,
             payload: parts.payload,
             received_at,
         }
@@ -198,6 +239,7 @@ impl<'a> DeliveryRecord<'a> {
             event: self.event.as_str(),
             action,
             target: self.target.as_deref(),
+            origin: self.authenticity.origin(),
         };
         let mut head = serde_json::to_vec(&head)?;
         // Replace the head's closing brace with the payload field.

@@ -10,13 +10,13 @@ use std::sync::Arc;
 use http::StatusCode;
 
 use crate::events::{Event, EventAction, EventError, Payload, WebhookEvent};
-use crate::{ClientBytes, DeliveryGuid, EventKind, LogRateLimit, VerifiedDelivery};
+use crate::{AuthenticDelivery, ClientBytes, DeliveryGuid, EventKind, LogRateLimit};
 
 /// What a handler may fail with.
 pub type HandlerError = Box<dyn StdError + Send + Sync>;
 
 type HandlerFuture = Pin<Box<dyn Future<Output = Result<(), HandlerError>> + Send>>;
-type Handler = Arc<dyn Fn(&Arc<VerifiedDelivery>, &Event) -> Option<HandlerFuture> + Send + Sync>;
+type Handler = Arc<dyn Fn(&Arc<AuthenticDelivery>, &Event) -> Option<HandlerFuture> + Send + Sync>;
 type Matcher = Arc<dyn Fn(&Event) -> bool + Send + Sync>;
 type ErrorHook = Arc<dyn Fn(&DispatchError) + Send + Sync>;
 
@@ -256,7 +256,16 @@ impl Dispatcher {
     }
 
     /// Parses the delivery's payload and runs the matching handlers.
-    pub async fn dispatch(&self, delivery: VerifiedDelivery) -> Result<Dispatched, DispatchError> {
+    ///
+    /// Takes a [`VerifiedDelivery`](crate::VerifiedDelivery) (pushed, its
+    /// signature checked), a [`PulledDelivery`](crate::PulledDelivery) (read
+    /// from GitHub's API) or an [`AuthenticDelivery`] holding either; handlers
+    /// tell them apart with [`AuthenticDelivery::authenticity`].
+    pub async fn dispatch(
+        &self,
+        delivery: impl Into<AuthenticDelivery>,
+    ) -> Result<Dispatched, DispatchError> {
+        let delivery = delivery.into();
         let event = match delivery.event() {
             Ok(event) => event,
             Err(source) => {
@@ -353,23 +362,25 @@ impl<E: Into<HandlerError> + Send> HandlerOutcome for Result<(), E> {
     }
 }
 
-/// What a handler receives: the payload (it dereferences to it) and the verified
-/// delivery it came in (headers, GUID, raw body).
+/// What a handler receives: the payload (it dereferences to it) and the
+/// delivery it came in (headers, GUID, how it was authenticated).
 pub struct Delivered<T> {
-    delivery: Arc<VerifiedDelivery>,
+    delivery: Arc<AuthenticDelivery>,
     value: T,
 }
 
 impl<T> Delivered<T> {
-    fn new(delivery: &Arc<VerifiedDelivery>, value: T) -> Self {
+    fn new(delivery: &Arc<AuthenticDelivery>, value: T) -> Self {
         Self {
             delivery: Arc::clone(delivery),
             value,
         }
     }
 
-    /// The verified delivery: headers, GUID, hook id, raw body.
-    pub fn delivery(&self) -> &VerifiedDelivery {
+    /// The delivery: headers, GUID, hook id, and whether it was pushed and
+    /// verified by its signature or pulled from GitHub's API
+    /// ([`AuthenticDelivery::authenticity`]).
+    pub fn delivery(&self) -> &AuthenticDelivery {
         &self.delivery
     }
 

@@ -45,6 +45,7 @@
 pub mod string_enum;
 
 mod answer;
+mod authentic_delivery;
 mod body_budget;
 mod body_verification;
 mod client_bytes;
@@ -66,6 +67,7 @@ mod log_rate_limit;
 pub mod metrics;
 mod nesting;
 mod payload_check;
+mod pulled_delivery;
 mod raw_headers;
 mod receive;
 mod rejection;
@@ -76,6 +78,7 @@ mod verified_delivery;
 mod verifier;
 
 pub use answer::Answer;
+pub use authentic_delivery::{AuthenticDelivery, Authenticity};
 pub use body_budget::{BodyBudget, DEFAULT_BODY_BUDGET};
 pub use body_verification::BodyVerification;
 pub use client_bytes::ClientBytes;
@@ -94,6 +97,7 @@ pub use ids::{DeliveryGuid, HookId, InvalidDeliveryGuid, InvalidHookId};
 pub use log_rate_limit::LogRateLimit;
 pub use nesting::DEFAULT_MAX_JSON_DEPTH;
 pub use payload_check::PayloadCheck;
+pub use pulled_delivery::PulledDelivery;
 pub use raw_headers::{DroppedHeaders, RawHeaders};
 pub use receive::{ReceiveDelivery, ReceiveFn, ReceiveFuture, receive_fn};
 pub use rejection::Rejection;

@@ -8,7 +8,7 @@
 //! one JSON line per processed delivery, as `octohook serve --out` does:
 //!
 //! ```text
-//! {"received_at":"…","delivery":"…","hook_id":42,"event":"issues","action":"opened","target":{…},"payload":{…}}
+//! {"received_at":"…","delivery":"…","hook_id":42,"event":"issues","action":"opened","target":{…},"origin":"pushed","payload":{…}}
 //! ```
 //!
 //! It reads `GITHUB_WEBHOOK_SECRET`, `OCTOHOOK_BIND` (default `127.0.0.1:3000`),

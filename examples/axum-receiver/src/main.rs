@@ -5,7 +5,7 @@
 //! standard output, exactly as `octohook serve --out` writes them:
 //!
 //! ```text
-//! {"received_at":"…","delivery":"…","hook_id":42,"event":"issues","action":"opened","target":{…},"payload":{…}}
+//! {"received_at":"…","delivery":"…","hook_id":42,"event":"issues","action":"opened","target":{…},"origin":"pushed","payload":{…}}
 //! ```
 //!
 //! It reads:

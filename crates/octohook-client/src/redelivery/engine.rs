@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration as StdDuration, SystemTime};
+use std::time::Duration as StdDuration;
 
 use octohook::DeliveryGuid;
 use time::{Duration, OffsetDateTime};
@@ -642,12 +642,7 @@ fn outcome_unknown(error: &ClientError) -> bool {
     }
 }
 
-/// How long a rate limit asks to wait; a minute when GitHub gave no time.
-fn rate_limit_wait(limit: &crate::error::RateLimit) -> StdDuration {
-    limit
-        .wait_from(SystemTime::now())
-        .unwrap_or(StdDuration::from_secs(60))
-}
+use crate::retry::rate_limit_wait;
 
 /// `time` less `duration`, saturating at the Unix epoch.
 fn before(time: OffsetDateTime, duration: StdDuration) -> OffsetDateTime {

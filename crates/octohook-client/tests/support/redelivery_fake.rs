@@ -8,6 +8,11 @@
 //! primary rate limits, delays longer than the client's timeout), and the Nth
 //! POST can be stalled, acted on or not, so that a test can kill the client
 //! while the request is in flight.
+//!
+//! For pull mode, `GET …/deliveries/{id}` answers each delivery's detail with
+//! its `request` (GitHub's headers and the payload), as GitHub records it;
+//! [`RedeliveryFake::add_event`] seeds deliveries with an event and payload of
+//! their own, and [`Kind::Get`] faults apply to those reads.
 #![allow(dead_code, unreachable_pub)]
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -57,9 +62,49 @@ struct Delivery {
     redelivery: bool,
     outcome: Outcome,
     visible_at: Instant,
+    event: String,
+    payload: serde_json::Value,
 }
 
 impl Delivery {
+    /// The hook id a delivery of `hook` carries in `X-GitHub-Hook-ID`
+    /// (an App hook's is 4242).
+    fn hook_id(hook: &str) -> u64 {
+        hook.rsplit('/')
+            .next()
+            .and_then(|id| id.parse().ok())
+            .unwrap_or(4242)
+    }
+
+    /// The detail `GET …/deliveries/{id}` answers: the summary, the request as
+    /// sent (headers and payload) and the response.
+    fn detail(&self, hook: &str) -> serde_json::Value {
+        let mut detail = self.json();
+        let (target_type, target_id) = match hook.split('/').next() {
+            Some("repos") => ("repository", 42),
+            Some("orgs") => ("organization", 43),
+            _ => ("integration", 44),
+        };
+        detail["url"] = json!("https://receiver.example/webhook");
+        detail["request"] = json!({
+            "headers": {
+                "Accept": "*/*",
+                "Content-Type": "application/json",
+                "User-Agent": "GitHub-Hookshot/044aadd",
+                "X-GitHub-Delivery": self.guid,
+                "X-GitHub-Event": self.event,
+                "X-GitHub-Hook-ID": Self::hook_id(hook).to_string(),
+                "X-GitHub-Hook-Installation-Target-ID": target_id.to_string(),
+                "X-GitHub-Hook-Installation-Target-Type": target_type,
+                "X-Hub-Signature": "sha1=0000000000000000000000000000000000000000",
+                "X-Hub-Signature-256": "sha256=0000000000000000000000000000000000000000000000000000000000000000",
+            },
+            "payload": self.payload,
+        });
+        detail["response"] = json!({"headers": {"Content-Type": "text/plain"}, "payload": "ok"});
+        detail
+    }
+
     fn json(&self) -> serde_json::Value {
         let (status, status_code) = self.outcome.status();
         json!({
@@ -70,8 +115,8 @@ impl Delivery {
             "duration": 0.5,
             "status": status,
             "status_code": status_code,
-            "event": "push",
-            "action": null,
+            "event": self.event,
+            "action": self.payload.get("action"),
             "installation_id": null,
             "repository_id": 42,
             "throttled_at": null,
@@ -86,6 +131,8 @@ pub enum Kind {
     List,
     /// `POST …/deliveries/{id}/attempts`.
     Redeliver,
+    /// `GET …/deliveries/{id}`.
+    Get,
 }
 
 /// What to do instead of (or before) answering.
@@ -129,6 +176,7 @@ struct Inner {
     posts: Vec<Post>,
     list_requests: u64,
     post_requests: u64,
+    get_requests: u64,
     faults: Vec<(Kind, u64, Fault)>,
     stall: Option<Stall>,
     stalled: u64,
@@ -208,6 +256,8 @@ impl RedeliveryFake {
                 redelivery,
                 outcome,
                 visible_at,
+                event: "push".to_owned(),
+                payload: json!({"ref": "refs/heads/main", "repository": {}, "sender": {}}),
             });
         }
         let list = inner.hooks.entry(hook.to_owned()).or_default();
@@ -272,6 +322,44 @@ impl RedeliveryFake {
         expected
     }
 
+    /// Adds one delivery of `event` with `payload` to `hook`, delivered `age`
+    /// ago (whole seconds), with `outcome`; returns its id.
+    pub fn add_event(
+        &self,
+        hook: &str,
+        guid: &str,
+        age: Duration,
+        event: &str,
+        payload: serde_json::Value,
+        outcome: Outcome,
+    ) -> u64 {
+        let delivered_at = (OffsetDateTime::now_utc() - age)
+            .replace_nanosecond(0)
+            .unwrap();
+        let mut inner = self.lock();
+        inner.next_id += 1;
+        let delivery = Delivery {
+            id: inner.next_id,
+            guid: guid.to_owned(),
+            delivered_at,
+            redelivery: false,
+            outcome,
+            visible_at: Instant::now(),
+            event: event.to_owned(),
+            payload,
+        };
+        let id = delivery.id;
+        let list = inner.hooks.entry(hook.to_owned()).or_default();
+        list.push(delivery);
+        list.sort_by(|a, b| b.delivered_at.cmp(&a.delivered_at).then(b.id.cmp(&a.id)));
+        id
+    }
+
+    /// How many `GET …/deliveries/{id}` requests the fake answered or refused.
+    pub fn get_requests(&self) -> u64 {
+        self.lock().get_requests
+    }
+
     /// What the next redeliveries of `guid` end in; `OK` once the script runs out.
     pub fn script(&self, guid: &str, outcomes: &[Outcome]) {
         self.lock()
@@ -333,6 +421,7 @@ impl RedeliveryFake {
         let mut inner = self.lock();
         inner.list_requests = 0;
         inner.post_requests = 0;
+        inner.get_requests = 0;
         inner.posts.clear();
     }
 }
@@ -392,6 +481,10 @@ async fn handle(
         (&Method::GET, ["deliveries"]) => list(&fake, &hook, &path, uri.query()).await,
         (&Method::POST, ["deliveries", id, "attempts"]) => match id.parse::<u64>() {
             Ok(id) => redeliver(&fake, &hook, id).await,
+            Err(_) => error(404, "Not Found"),
+        },
+        (&Method::GET, ["deliveries", id]) => match id.parse::<u64>() {
+            Ok(id) => detail(&fake, &hook, id).await,
             Err(_) => error(404, "Not Found"),
         },
         _ => error(404, "Not Found"),
@@ -513,6 +606,33 @@ async fn list(fake: &RedeliveryFake, hook: &str, path: &str, query: Option<&str>
     response
 }
 
+/// One delivery's detail, with its request.
+async fn detail(fake: &RedeliveryFake, hook: &str, id: u64) -> Response {
+    let (fault, found) = {
+        let mut inner = fake.lock();
+        inner.get_requests += 1;
+        let fault = take_fault(&mut inner, Kind::Get);
+        let found = inner
+            .hooks
+            .get(hook)
+            .and_then(|list| list.iter().find(|d| d.id == id))
+            .map(|d| d.detail(hook));
+        (fault, found)
+    };
+    if let Some(fault) = &fault {
+        if let Some(response) = fault_response(fault) {
+            return response;
+        }
+        if let Fault::Delay(delay) | Fault::ActThenDelay(delay) = fault {
+            tokio::time::sleep(*delay).await;
+        }
+    }
+    match found {
+        Some(detail) => axum::Json(detail).into_response(),
+        None => error(404, "Not Found"),
+    }
+}
+
 /// Acts on a redelivery: records the POST as accepted and lists a new attempt.
 fn act(inner: &mut Inner, hook: &str, id: u64, guid: &str) {
     let outcome = inner
@@ -528,6 +648,8 @@ fn act(inner: &mut Inner, hook: &str, id: u64, guid: &str) {
         redelivery: true,
         outcome,
         visible_at: Instant::now() + inner.visible_after,
+        event: "push".to_owned(),
+        payload: json!({"ref": "refs/heads/main", "repository": {}, "sender": {}}),
     };
     inner.hooks.get_mut(hook).unwrap().insert(0, delivery);
     inner.posts.push(Post {

@@ -6,11 +6,19 @@ use std::sync::Arc;
 
 use octohook::{DispatchError, Dispatcher, Error, Verifier};
 
-use crate::{AttemptError, Handler, StoredDelivery};
+use crate::{AttemptError, DeliveryOrigin, Handler, StoredDelivery};
 
 /// Runs a typed [`Dispatcher`] on each stored delivery, once it is verified again
 /// ([`StoredDelivery::verify`]): a typed handler only ever sees a delivery whose
 /// MAC was checked.
+///
+/// A delivery pulled from GitHub's API ([`DeliveryOrigin::Pulled`], stored by
+/// `octohook pull`) has no signature to check: the store is trusted to have kept
+/// what the authenticated API call returned. So it is dispatched only by a
+/// `Dispatch` made [`accepting_pulled`](Self::accepting_pulled), as an
+/// [`octohook::PulledDelivery`]; otherwise it fails at once, and a receiver that
+/// never pulls keeps trusting nothing but signatures, whatever is written into
+/// its store.
 ///
 /// A stored delivery whose signature no longer verifies (its secret was rotated
 /// out of the [`Verifier`], or the row was changed) fails at once, as does a
@@ -63,6 +71,7 @@ use crate::{AttemptError, Handler, StoredDelivery};
 pub struct Dispatch {
     dispatcher: Arc<Dispatcher>,
     verifier: Arc<Verifier>,
+    accept_pulled: bool,
 }
 
 impl Dispatch {
@@ -73,7 +82,17 @@ impl Dispatch {
         Self {
             dispatcher: Arc::new(dispatcher),
             verifier: Arc::new(verifier),
+            accept_pulled: false,
         }
+    }
+
+    /// Also dispatches the deliveries pulled from GitHub's API
+    /// ([`DeliveryOrigin::Pulled`]), as [`octohook::PulledDelivery`]s: for an
+    /// inbox that `octohook pull` (or `serve --pull`) fills. Handlers tell them
+    /// apart with [`octohook::AuthenticDelivery::authenticity`].
+    pub fn accepting_pulled(mut self) -> Self {
+        self.accept_pulled = true;
+        self
     }
 }
 
@@ -82,6 +101,7 @@ impl fmt::Debug for Dispatch {
         // The verifier holds the secrets: never printed.
         f.debug_struct("Dispatch")
             .field("dispatcher", &self.dispatcher)
+            .field("accept_pulled", &self.accept_pulled)
             .finish_non_exhaustive()
     }
 }
@@ -93,9 +113,26 @@ impl Handler for Dispatch {
     ) -> impl Future<Output = Result<(), AttemptError>> + Send + 'static {
         let dispatcher = Arc::clone(&self.dispatcher);
         let verifier = Arc::clone(&self.verifier);
+        let accept_pulled = self.accept_pulled;
         async move {
-            let verified = delivery.verify(&verifier).map_err(unverifiable)?;
-            match dispatcher.dispatch(verified).await {
+            let authentic: octohook::AuthenticDelivery = match delivery.origin {
+                DeliveryOrigin::Pushed => delivery.verify(&verifier).map_err(unverifiable)?.into(),
+                DeliveryOrigin::Pulled if accept_pulled => delivery
+                    .pulled()
+                    .map_err(|error| {
+                        AttemptError::permanent(format!(
+                            "the stored pulled delivery cannot be read: {error}"
+                        ))
+                    })?
+                    .into(),
+                DeliveryOrigin::Pulled => {
+                    return Err(AttemptError::permanent(
+                        "the stored delivery was pulled from GitHub's API, and this receiver \
+                         does not accept pulled deliveries (no signature covers them)",
+                    ));
+                }
+            };
+            match dispatcher.dispatch(authentic).await {
                 Ok(_) => Ok(()),
                 Err(error @ DispatchError::Parse { .. }) => Err(AttemptError::permanent(error)),
                 Err(error) => Err(AttemptError::retry(error)),
@@ -191,6 +228,48 @@ mod tests {
         let key = DeliveryKey::new(None, "rotated".parse().unwrap());
         let stored = edited.store().get(&key).await.unwrap().unwrap();
         assert_eq!(stored.status, DeliveryStatus::Failed);
+    }
+
+    #[tokio::test]
+    async fn a_pulled_delivery_is_dispatched_only_when_pulled_ones_are_accepted() {
+        let headers = [
+            ("X-GitHub-Event", "ping"),
+            ("X-GitHub-Delivery", "pulled-1"),
+        ];
+        let payload = serde_json::json!({"zen": "Approachable is better than simple."});
+        let pulled = octohook::PulledDelivery::from_github_api(headers, &payload).unwrap();
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let dispatcher = {
+            let seen = Arc::clone(&seen);
+            Dispatcher::new().on_any(move |event| {
+                let seen = Arc::clone(&seen);
+                let authenticity = event.delivery().authenticity();
+                async move { seen.lock().unwrap().push(authenticity) }
+            })
+        };
+
+        let strict = Inbox::in_memory();
+        strict
+            .insert(NewDelivery::from_pulled(&pulled))
+            .await
+            .unwrap();
+        let (outcome, error) =
+            attempt(&strict, &Dispatch::new(dispatcher.clone(), verifier())).await;
+        assert_eq!(outcome, AttemptOutcome::Failed { attempts: 1 });
+        assert!(error.unwrap().contains("does not accept pulled"));
+        assert!(seen.lock().unwrap().is_empty());
+
+        let pulling = Inbox::in_memory();
+        pulling
+            .insert(NewDelivery::from_pulled(&pulled))
+            .await
+            .unwrap();
+        let dispatch = Dispatch::new(dispatcher, verifier()).accepting_pulled();
+        assert_eq!(
+            attempt(&pulling, &dispatch).await,
+            (AttemptOutcome::Done, None)
+        );
+        assert_eq!(*seen.lock().unwrap(), [octohook::Authenticity::GitHubApi]);
     }
 
     #[tokio::test]

@@ -8,14 +8,14 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::SystemTime;
 
-use octohook::{DeliveryRecord, VerifiedDelivery};
+use octohook::{AuthenticDelivery, DeliveryRecord};
 use tokio::sync::oneshot;
 
 use crate::{AttemptError, Handler, StoredDelivery};
 
 /// Writes each delivery as one [`DeliveryRecord`] line (`received_at`,
-/// `delivery`, `hook_id`, `event`, `action`, `target` and the payload byte for
-/// byte) to standard output or a file.
+/// `delivery`, `hook_id`, `event`, `action`, `target`, `origin` (`pushed` or
+/// `pulled`) and the payload byte for byte) to standard output or a file.
 ///
 /// As a worker's [`Handler`], it writes each stored delivery before the
 /// delivery is marked done: at least once, so a delivery whose worker was killed
@@ -109,10 +109,10 @@ struct Line {
     written: oneshot::Sender<io::Result<()>>,
 }
 
-/// What a line is written from: a delivery just verified (a receiver without an
-/// inbox), or one a store kept (a worker).
+/// What a line is written from: a delivery just verified or pulled (a receiver
+/// without an inbox), or one a store kept (a worker).
 enum LineSource {
-    Verified(VerifiedDelivery, SystemTime),
+    Verified(AuthenticDelivery, SystemTime),
     Stored(StoredDelivery),
 }
 
@@ -121,9 +121,7 @@ impl LineSource {
     /// (which [`JsonLines::write_stored`] rules out before queueing it).
     fn record(&self) -> io::Result<DeliveryRecord<'_>> {
         match self {
-            Self::Verified(delivery, received_at) => {
-                Ok(DeliveryRecord::new(delivery, *received_at))
-            }
+            Self::Verified(delivery, received_at) => Ok(DeliveryRecord::of(delivery, *received_at)),
             Self::Stored(delivery) => delivery.record().map_err(invalid_data),
         }
     }
@@ -186,23 +184,26 @@ impl JsonLines {
         }
     }
 
-    /// Writes the line of `delivery`, received at `received_at`, and flushes it.
+    /// Writes the line of `delivery` (a [`VerifiedDelivery`](octohook::VerifiedDelivery),
+    /// a [`PulledDelivery`](octohook::PulledDelivery), or a reference to one),
+    /// received at `received_at`, and flushes it.
     ///
     /// A payload that is not a JSON object fails with
     /// [`io::ErrorKind::InvalidData`] (see [`DeliveryRecord::write_line`]), and
     /// nothing is written.
     pub async fn write(
         &self,
-        delivery: &VerifiedDelivery,
+        delivery: impl Into<AuthenticDelivery>,
         received_at: SystemTime,
     ) -> io::Result<()> {
+        let delivery = delivery.into();
         // Checked here, so that one bad payload never fails a whole batch.
         delivery.check_payload().map_err(invalid_data)?;
         match &self.output {
-            Output::Direct(file) => append(file, &DeliveryRecord::new(delivery, received_at)),
+            Output::Direct(file) => append(file, &DeliveryRecord::of(&delivery, received_at)),
             // The clone shares the body's bytes.
             Output::Thread(queue) => {
-                queued(queue, LineSource::Verified(delivery.clone(), received_at)).await
+                queued(queue, LineSource::Verified(delivery, received_at)).await
             }
         }
     }
@@ -451,7 +452,7 @@ mod tests {
 
     use super::*;
 
-    fn delivery(guid: &str, body: &'static [u8]) -> VerifiedDelivery {
+    fn delivery(guid: &str, body: &'static [u8]) -> octohook::VerifiedDelivery {
         crate::signed_delivery::signed("issues", guid, body)
     }
 

@@ -52,6 +52,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
         4,
         include_str!("../migrations/postgres/0004_notify_per_statement.sql"),
     ),
+    (5, include_str!("../migrations/postgres/0005_pulled.sql")),
     (
         6,
         include_str!("../migrations/postgres/0006_trace_parent.sql"),
@@ -64,7 +65,7 @@ const MIGRATION_LOCK: i64 = 0x6f63_746f_686f_6f6b;
 
 const COLUMNS: &str = "d.id, CASE WHEN d.has_hook_id THEN d.hook_id END, d.guid, d.event, d.action, d.content_type, d.headers, \
      d.body, d.received_at, d.status, d.attempts, d.claim_seq, d.due_at, d.lease_owner, \
-     d.last_error, d.updated_at, d.trace_parent";
+     d.last_error, d.updated_at, d.trace_parent, d.origin";
 
 /// How [`PostgresStore::connect_with`] connects.
 ///
@@ -606,6 +607,7 @@ impl PostgresStore {
             .iter()
             .map(|&i| deliveries[i].trace_parent.map(|parent| parent.to_string()))
             .collect();
+        let origins: Vec<&str> = sent.iter().map(|&i| deliveries[i].origin.as_str()).collect();
         // As the single insert: the second SELECT reads the statement's
         // snapshot, so it finds the keys stored before it, never the rows this
         // statement inserts. A key committed concurrently after the snapshot
@@ -615,14 +617,15 @@ impl PostgresStore {
                 "WITH inserted AS ( \
                    INSERT INTO octohook_deliveries (hook_id, has_hook_id, guid, event, \
                      action, content_type, headers, body, received_at, status, due_at, \
-                     updated_at, trace_parent) \
+                     updated_at, trace_parent, origin) \
                    SELECT hook_id, has_hook_id, guid, event, action, content_type, headers, \
                      body, received_at, 'pending', clock_timestamp(), clock_timestamp(), \
-                     trace_parent \
+                     trace_parent, origin \
                    FROM unnest($1::bigint[], $2::bool[], $3::text[], $4::text[], $5::text[], \
-                     $6::text[], $7::text[], $8::bytea[], $9::timestamptz[], $10::text[]) \
+                     $6::text[], $7::text[], $8::bytea[], $9::timestamptz[], $10::text[], \
+                     $11::text[]) \
                      AS new (hook_id, has_hook_id, guid, event, action, content_type, \
-                       headers, body, received_at, trace_parent) \
+                       headers, body, received_at, trace_parent, origin) \
                    ON CONFLICT (hook_id, has_hook_id, guid) DO NOTHING \
                    RETURNING id, hook_id, has_hook_id, guid) \
                  SELECT id, TRUE, hook_id, has_hook_id, guid FROM inserted \
@@ -644,6 +647,7 @@ impl PostgresStore {
                     &bodies,
                     &received,
                     &trace_parents,
+                    &origins,
                 ],
             )
             .await?;
@@ -835,6 +839,7 @@ fn read_row(row: &Row) -> Result<RowParts, StoreError> {
             last_error: row.try_get(14)?,
             updated_at: row.try_get(15)?,
             trace_parent: row.try_get(16)?,
+            origin: row.try_get(17)?,
         })
     })();
     parts.map_err(classify)
@@ -883,9 +888,9 @@ impl DeliveryStore for PostgresStore {
                         "WITH inserted AS ( \
                            INSERT INTO octohook_deliveries (hook_id, has_hook_id, guid, event, \
                              action, content_type, headers, body, received_at, status, due_at, \
-                             updated_at, trace_parent) \
+                             updated_at, trace_parent, origin) \
                            VALUES ($1, $9, $2, $3, $4, $5, $6, $7, $8, 'pending', \
-                             clock_timestamp(), clock_timestamp(), $10) \
+                             clock_timestamp(), clock_timestamp(), $10, $11) \
                            ON CONFLICT (hook_id, has_hook_id, guid) DO NOTHING \
                            RETURNING id) \
                          SELECT id, TRUE FROM inserted \
@@ -903,6 +908,7 @@ impl DeliveryStore for PostgresStore {
                             &delivery.received_at,
                             &has_hook_id,
                             &trace_parent,
+                            &delivery.origin.as_str(),
                         ],
                     )
                     .await?;
@@ -1124,6 +1130,35 @@ impl DeliveryStore for PostgresStore {
 
     fn wakeups(&self) -> Option<Arc<Notify>> {
         Some(Arc::clone(&self.wakeup))
+    }
+
+    fn load_pull_cursor(&self, scope: &str) -> StoreFuture<'_, Option<String>> {
+        let scope = scope.to_owned();
+        Box::pin(async move {
+            let rows = self
+                .query(
+                    "SELECT cursor FROM octohook_pull_cursors WHERE scope = $1",
+                    &[&scope],
+                )
+                .await?;
+            rows.first()
+                .map(|row| row.try_get(0).map_err(classify))
+                .transpose()
+        })
+    }
+
+    fn save_pull_cursor(&self, scope: &str, cursor: &str) -> StoreFuture<'_, ()> {
+        let (scope, cursor) = (scope.to_owned(), cursor.to_owned());
+        Box::pin(async move {
+            self.execute(
+                "INSERT INTO octohook_pull_cursors (scope, cursor, updated_at) \
+                 VALUES ($1, $2, clock_timestamp()) \
+                 ON CONFLICT (scope) DO UPDATE SET cursor = $2, updated_at = clock_timestamp()",
+                &[&scope, &cursor],
+            )
+            .await
+            .map(|_| ())
+        })
     }
 
     /// One round trip on a pooled connection: the server answers, is not a

@@ -6,6 +6,7 @@ mod conformance;
 mod pg;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod pull_state;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 #[cfg(feature = "postgres")]
