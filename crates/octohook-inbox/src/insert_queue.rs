@@ -385,7 +385,10 @@ mod tests {
     fn debug_shows_no_queued_payload() {
         let inbox = Inbox::in_memory();
         let shown = format!("{inbox:?}");
-        assert!(shown.contains("InsertQueue") && shown.contains("queued: 0"), "{shown}");
+        assert!(
+            shown.contains("InsertQueue") && shown.contains("queued: 0"),
+            "{shown}"
+        );
     }
 
     #[tokio::test]
