@@ -72,12 +72,22 @@ impl InsertBatching {
 }
 
 /// The queue of one inbox: shared by its clones.
-#[derive(Debug)]
 pub(crate) struct InsertQueue {
     limits: InsertBatching,
     /// One permit per delivery queued or being stored.
     room: Arc<Semaphore>,
     state: Mutex<QueueState>,
+}
+
+/// Limits and a count only: the queued deliveries (their payloads) are not
+/// for logs.
+impl std::fmt::Debug for InsertQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InsertQueue")
+            .field("limits", &self.limits)
+            .field("queued", &self.queued())
+            .finish()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -369,6 +379,16 @@ mod tests {
         );
         assert_eq!(inbox.queued_inserts(), 0);
         assert_eq!(inbox.counts().await.unwrap().pending, 40);
+    }
+
+    #[test]
+    fn debug_shows_no_queued_payload() {
+        let inbox = Inbox::in_memory();
+        let shown = format!("{inbox:?}");
+        assert!(
+            shown.contains("InsertQueue") && shown.contains("queued: 0"),
+            "{shown}"
+        );
     }
 
     #[tokio::test]

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
@@ -419,11 +419,13 @@ impl Worker {
 
     /// Runs `handler` on a claimed delivery and records the outcome: through
     /// `finishes` (batched with other workers') when given, else on its own.
+    /// The pool's slot given with `finishes` is freed once the handler has
+    /// ended, while its outcome is being recorded.
     pub(crate) async fn process_claimed<H: Handler>(
         &self,
         handler: &H,
         claimed: Claimed,
-        finishes: Option<&FinishQueue>,
+        finishes: Option<(&FinishQueue, OwnedSemaphorePermit)>,
     ) -> Result<Processed, StoreError> {
         let Claimed { delivery, claim } = claimed;
         let (id, key, attempts) = (delivery.id, delivery.key.clone(), delivery.attempts);
@@ -544,7 +546,7 @@ impl Worker {
         claim: Claim,
         result: Result<(), AttemptError>,
         attempt: u32,
-        finishes: Option<&FinishQueue>,
+        finishes: Option<(&FinishQueue, OwnedSemaphorePermit)>,
     ) -> Result<AttemptOutcome, StoreError> {
         let (completion, outcome) = match result {
             Ok(()) => (Completion::Done, AttemptOutcome::Done),
@@ -566,7 +568,7 @@ impl Worker {
             }
         };
         let recorded = match finishes {
-            Some(queue) => queue.finish(Finish::new(claim, completion)).await,
+            Some((queue, slot)) => queue.finish(Finish::new(claim, completion), slot).await,
             None => match &completion {
                 Completion::Done => self.store.complete(&claim).await,
                 Completion::RetryLater { error, delay } => {
@@ -627,10 +629,9 @@ impl Worker {
                         let finishes = Arc::clone(&finishes);
                         let running = Running::start(&running);
                         handling.spawn(async move {
-                            let _slot = permit;
                             let _running = running;
                             if let Err(error) = worker
-                                .process_claimed(&*handler, claimed, Some(&finishes))
+                                .process_claimed(&*handler, claimed, Some((&finishes, permit)))
                                 .await
                             {
                                 tracing::error!(worker = %worker.config.name, %error, "cannot record a delivery's outcome");
@@ -724,11 +725,17 @@ impl Drop for Running {
 
 /// Coalesces the finishes of a pool's handlers into
 /// [`finish_batch`](DeliveryStore::finish_batch) calls: one batch is recorded
-/// at a time, holding whatever was queued meanwhile (at most one finish per
-/// handler slot, since each handler waits for its own).
+/// at a time, holding whatever was queued meanwhile.
+///
+/// A handler's slot is freed as soon as its outcome is queued, so that the
+/// pool's next claim goes to the store together with this finish (on SQLite,
+/// in the same commit) instead of after it. At most `max_batch` finishes wait
+/// to be recorded (one per slot): past it, a handler keeps its slot until
+/// there is room.
 #[derive(Debug)]
 pub(crate) struct FinishQueue {
     queue: mpsc::UnboundedSender<(Finish, oneshot::Sender<Result<(), StoreError>>)>,
+    room: Arc<Semaphore>,
 }
 
 impl FinishQueue {
@@ -763,14 +770,24 @@ impl FinishQueue {
                 }
             }
         });
-        Self { queue }
+        Self {
+            queue,
+            room: Arc::new(Semaphore::new(max_batch.max(1))),
+        }
     }
 
-    /// Records `finish` in the next batch; returns its own result.
-    pub(crate) async fn finish(&self, finish: Finish) -> Result<(), StoreError> {
-        let (answer, answered) = oneshot::channel();
+    /// Records `finish` in the next batch, freeing `slot` once it is queued;
+    /// returns its own result.
+    pub(crate) async fn finish(
+        &self,
+        finish: Finish,
+        slot: OwnedSemaphorePermit,
+    ) -> Result<(), StoreError> {
         let stopped = || StoreError::Unavailable("the pool's finishing task stopped".to_owned());
+        let _room = self.room.acquire().await.map_err(|_| stopped())?;
+        let (answer, answered) = oneshot::channel();
         self.queue.send((finish, answer)).map_err(|_| stopped())?;
+        drop(slot);
         answered.await.map_err(|_| stopped())?
     }
 }
