@@ -149,7 +149,7 @@ impl ReceivedMessage {
 ///
 /// let secret = WebhookSecret::new("s3cret").unwrap();
 /// let dispatcher = Dispatcher::new().on_any(|delivery| async move {
-///     println!("{} {}", delivery.kind(), delivery.guid());
+///     println!("{} {}", delivery.kind(), delivery.delivery().guid());
 /// });
 /// let consumer = Consumer::new(Verifier::new(secret.clone()), dispatcher);
 /// let body = br#"{"zen":"z"}"#;

@@ -34,7 +34,7 @@ pub const AMQP_DEFAULT_PORT: u16 = 5672;
 ///
 /// let target: PublishTarget =
 ///     "amqp://app:hunter2@rabbit:5672/%2f?exchange=github&routing_key={event}.{action}".parse().unwrap();
-/// assert_eq!(target.to_string(), "amqp://app:***@rabbit:5672/%2f?exchange=github&routing_key={event}.{action}");
+/// assert_eq!(target.to_string(), "amqp://app:***@rabbit:5672/%2F?exchange=github&routing_key={event}.{action}");
 /// assert!(!format!("{target:?}").contains("hunter2"));
 /// ```
 #[derive(Clone, PartialEq, Eq)]
