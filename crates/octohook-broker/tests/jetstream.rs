@@ -359,7 +359,7 @@ async fn the_consumer_dispatches_every_message_once_and_refuses_them_all_with_a_
         });
     let (dispatched, refused) = consume_all(&stream, Consumer::new(verifier, dispatcher), 12).await;
     assert_eq!((dispatched, refused), (12, 0));
-    let seen = seen.lock().unwrap();
+    let seen = seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 12);
     assert!(seen.values().all(|&count| count == 1), "{seen:?}");
 
