@@ -1,4 +1,5 @@
 //! The publish handlers' metrics, through the `metrics` facade.
+#![cfg_attr(not(any(feature = "nats", feature = "amqp")), allow(dead_code))]
 
 use std::time::{Duration, SystemTime};
 
