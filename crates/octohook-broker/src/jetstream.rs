@@ -255,6 +255,48 @@ pub(crate) fn covers(filter: &str, subject: &str) -> bool {
     }
 }
 
+/// What [`settle`] did with a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Settled {
+    /// Verified and dispatched: acknowledged.
+    Acked,
+    /// A handler failed (or the payload did not parse): NAKed, to come back
+    /// after the delay, until the consumer's `max_deliver`.
+    Nacked,
+    /// Not authentic (no signature, a wrong secret, a changed body):
+    /// terminated, never redelivered.
+    Terminated,
+}
+
+/// A pull consumer's step for one message: verifies it and dispatches it with
+/// `consumer`, then acknowledges it, NAKs it with `nak_delay` (a handler
+/// failed: worth a redelivery), or terminates it (it does not verify). With a
+/// consumer made with `AckPolicy::Explicit` and a `max_deliver`, that is the
+/// whole protocol (see the `example-jetstream-consumer` example).
+pub async fn settle(
+    consumer: &crate::Consumer,
+    message: &jetstream::Message,
+    nak_delay: Duration,
+) -> Result<Settled, BrokerError> {
+    let (kind, settled) = match consumer.consume(&received(message)).await {
+        Ok(_) => (jetstream::AckKind::Ack, Settled::Acked),
+        Err(error @ crate::ConsumeError::Refused(_)) => {
+            tracing::warn!(%error, "message refused");
+            (jetstream::AckKind::Term, Settled::Terminated)
+        }
+        Err(error) => {
+            tracing::warn!(%error, "message to be redelivered");
+            (jetstream::AckKind::Nak(Some(nak_delay)), Settled::Nacked)
+        }
+    };
+    message
+        .ack_with(kind)
+        .await
+        .map_err(|error| BrokerError::Publish(format!("cannot settle the message: {error}")))?;
+    Ok(settled)
+}
+
 /// A JetStream message as the consumer reads it: its headers (every value of
 /// each, `Nats-Msg-Id` among them) and its body.
 pub fn received(message: &async_nats::Message) -> ReceivedMessage {

@@ -12,9 +12,10 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use http::HeaderMap;
 use octohook::{Dispatcher, Verifier, WebhookSecret, sign};
+use octohook_broker::jetstream::Settled;
 use octohook_broker::{
-    BrokerError, BrokerMessage, ConsumeError, Consumer, JetStreamPublisher, NameRules,
-    NameTemplate, PublishTarget, RetrySchedule,
+    BrokerError, BrokerMessage, Consumer, JetStreamPublisher, NameRules, NameTemplate,
+    PublishTarget, RetrySchedule,
 };
 use octohook_inbox::{Backoff, Inbox, WorkerConfig};
 
@@ -294,23 +295,15 @@ async fn consume_all(stream: &TestStream, consumer: Consumer, expected: usize) -
             .unwrap();
         while let Some(message) = batch.next().await {
             let message = message.unwrap();
-            let received = octohook_broker::jetstream::received(&message);
-            match consumer.consume(&received).await {
-                Ok(_) => {
-                    dispatched += 1;
-                    message.ack().await.unwrap();
-                }
-                Err(error) if error.is_permanent() => {
-                    assert!(matches!(error, ConsumeError::Refused(_)), "{error}");
-                    refused += 1;
-                    message.ack_with(jetstream::AckKind::Term).await.unwrap();
-                }
-                Err(_) => {
-                    message
-                        .ack_with(jetstream::AckKind::Nak(Some(Duration::from_millis(100))))
-                        .await
-                        .unwrap();
-                }
+            let settled =
+                octohook_broker::jetstream::settle(&consumer, &message, Duration::from_millis(100))
+                    .await
+                    .unwrap();
+            match settled {
+                Settled::Acked => dispatched += 1,
+                Settled::Terminated => refused += 1,
+                Settled::Nacked => {}
+                _ => unreachable!(),
             }
         }
     }
