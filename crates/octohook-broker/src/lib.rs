@@ -66,3 +66,8 @@ pub use publish_url::{
 };
 pub use publisher::Publisher;
 pub use retry_schedule::RetrySchedule;
+
+/// The README's examples, compiled as doctests so they stay true.
+#[cfg(all(doctest, feature = "nats"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
