@@ -83,7 +83,7 @@ pub struct ProcessingConfig {
     #[cfg(any(feature = "nats", feature = "amqp"))]
     #[cfg_attr(feature = "clap", arg(long, env = PUBLISH_ENV, hide_env_values = true, value_name = "URL", value_delimiter = ' ', value_parser = crate::flags::PublishTargetParser))]
     pub publish: Vec<octohook_broker::PublishTarget>,
-    /// Deliveries processed at once (with neither --exec nor --forward, one
+    /// Deliveries processed at once (with none of --exec, --forward and --publish, one
     /// worker only marks deliveries done).
     #[cfg_attr(feature = "clap", arg(long, env = "OCTOHOOK_WORKERS", value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=256)))]
     pub workers: u32,
