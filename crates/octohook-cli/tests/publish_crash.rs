@@ -29,11 +29,20 @@ struct Serve {
 
 impl Serve {
     fn start(args: &[&str]) -> Self {
-        let mut child = Command::new(BIN)
+        Self::start_with_env(args, &[])
+    }
+
+    fn start_with_env(args: &[&str], envs: &[(&str, &str)]) -> Self {
+        let mut command = Command::new(BIN);
+        command
+            .env_remove("OCTOHOOK_DATABASE_URL")
+            .env_remove("OCTOHOOK_PUBLISH");
+        for (name, value) in envs {
+            command.env(name, value);
+        }
+        let mut child = command
             .args(["serve", "--bind", "127.0.0.1:0"])
             .args(args)
-            .env_remove("OCTOHOOK_DATABASE_URL")
-            .env_remove("OCTOHOOK_PUBLISH")
             .env("GITHUB_WEBHOOK_SECRET", SECRET)
             .env("OCTOHOOK_LOG", "info")
             .stdin(Stdio::null())
@@ -499,6 +508,50 @@ async fn a_missing_stream_stops_serve_at_start_naming_the_subject() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("routing_key"), "{stderr}");
     assert!(!stderr.contains("hunter2"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_publish_url_from_the_environment_is_used_never_printed_nor_inherited() {
+    let stream = TestStream::new(NATS).await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inbox.db");
+    let (own, parent) = (dir.path().join("own"), dir.path().join("parent"));
+    let exec = format!(
+        "tr '\\0' '\\n' < /proc/$PPID/environ > '{}'; env > '{}'; cat > /dev/null",
+        parent.display(),
+        own.display()
+    );
+    let publish = format!(
+        "nats://watcher:pw-of-the-publish@{NATS}/{}.{{event}}.{{action}}",
+        stream.prefix
+    );
+    let serve = Serve::start_with_env(
+        &[
+            "--db",
+            db.to_str().unwrap(),
+            "--out",
+            "/dev/null",
+            "--exec",
+            &exec,
+        ],
+        &[("OCTOHOOK_PUBLISH", &publish)],
+    );
+    let delivery = TestDelivery::json("issues", br#"{"action":"opened"}"#.to_vec());
+    let client = octohook_test_battery::http_client_builder()
+        .build()
+        .unwrap();
+    assert_eq!(delivery.send(&client, &serve.url()).await.unwrap().0, 200);
+    assert_eq!(stream.wait_for(1).await, 1, "{}", serve.log());
+    for file in [&own, &parent] {
+        let environ = std::fs::read_to_string(file).unwrap();
+        assert!(!environ.is_empty());
+        assert!(!environ.contains("OCTOHOOK_PUBLISH"), "{environ}");
+        assert!(!environ.contains("pw-of-the-publish"), "{environ}");
+    }
+    let log = serve.log();
+    assert!(log.contains("watcher:***@"), "{log}");
+    assert!(!log.contains("pw-of-the-publish"), "{log}");
+    stream.delete().await;
 }
 
 #[cfg(test)]
