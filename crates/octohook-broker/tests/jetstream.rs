@@ -256,17 +256,53 @@ async fn an_unreachable_server_is_a_start_up_error() {
     assert!(!error.to_string().contains("hunter2"), "{error}");
 }
 
+/// Log lines, captured.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 #[tokio::test]
-async fn a_duplicate_window_shorter_than_the_retries_is_still_accepted() {
-    // The warning is logged; the publisher still starts.
-    let stream = TestStream::new(Duration::from_secs(1)).await;
+async fn a_duplicate_window_shorter_than_the_retries_is_warned_about() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    // A current-thread runtime: the subscriber sees everything the test runs.
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let short = TestStream::new(Duration::from_secs(1)).await;
     let schedule = RetrySchedule::new(Backoff::exponential(Duration::from_secs(5)), 5);
-    assert!(schedule.longest() > Duration::from_secs(1));
-    let publisher = JetStreamPublisher::connect(&target(&stream.prefix), schedule)
+    assert_eq!(schedule.longest(), Duration::from_secs(75));
+    let publisher = JetStreamPublisher::connect(&target(&short.prefix), schedule)
         .await
         .unwrap();
     assert_eq!(publisher.duplicate_window(), Duration::from_secs(1));
-    stream.delete().await;
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(log.contains("WARN"), "{log}");
+    assert!(log.contains("duplicate_window=1s"), "{log}");
+    assert!(log.contains("retries_span=1m 15s"), "{log}");
+    short.delete().await;
+
+    // A window as long as the retries: no warning.
+    captured.0.lock().unwrap().clear();
+    let long = TestStream::new(Duration::from_secs(75)).await;
+    JetStreamPublisher::connect(&target(&long.prefix), schedule)
+        .await
+        .unwrap();
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(!log.contains("WARN"), "{log}");
+    long.delete().await;
 }
 
 /// The example consumer's loop: a durable pull consumer with explicit acks,
