@@ -74,7 +74,9 @@ pub(crate) async fn run(args: PullArgs) -> Result<(), Box<dyn std::error::Error>
             .map_err(|error| format!("cannot open {}: {error}", path.display()))?,
         None => JsonLines::stdout(),
     };
-    let handler = args.processing.handler(lines)?;
+    // The same chain as `serve`'s: the line, --exec, --forward, then --publish.
+    let publishers = args.processing.publishers().await?;
+    let handler = args.processing.handler(lines, publishers)?;
     let processing = args.processing.start(&inbox, handler);
     let options = PullOptions {
         since: args.since,

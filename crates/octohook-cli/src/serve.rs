@@ -9,8 +9,8 @@ use clap::Args;
 use octohook::{BodyBudget, DEFAULT_BODY_BUDGET, DEFAULT_BODY_LIMIT, LogRateLimit, RejectionLog};
 use octohook_inbox::handlers::JsonLines;
 use octohook_server::{
-    ByteSize, DATABASE_URL_ENV, FORWARD_ENV, ProcessingConfig, Receiver, ReceiverConfig,
-    ServerConfig, StoreArgs,
+    ByteSize, DATABASE_URL_ENV, FORWARD_ENV, PUBLISH_ENV, ProcessingConfig, Receiver,
+    ReceiverConfig, ServerConfig, StoreArgs,
 };
 
 use crate::logging::LogFormat;
@@ -30,7 +30,7 @@ pub(crate) struct ServeArgs {
     /// Environment variable holding the secret (tried first), used exactly as
     /// set (a trailing newline is warned about, not dropped). On Unix it is
     /// handed to the restarted `serve` outside the environment, together with
-    /// OCTOHOOK_DATABASE_URL and OCTOHOOK_FORWARD: 64 KiB at most for all of them
+    /// OCTOHOOK_DATABASE_URL, OCTOHOOK_FORWARD and OCTOHOOK_PUBLISH: 64 KiB at most for all of them
     /// with their names; a longer secret goes in --secret-file.
     #[arg(
         long,
@@ -93,7 +93,7 @@ pub(crate) struct ServeArgs {
 
 impl ServeArgs {
     /// Takes the secret variables (`--secret-env`'s, and `OCTOHOOK_DATABASE_URL`
-    /// and `OCTOHOOK_FORWARD`, whose URLs may carry credentials) out of the
+    /// `OCTOHOOK_FORWARD` and `OCTOHOOK_PUBLISH`, whose URLs may carry credentials) out of the
     /// process's environment before any child exists: on Unix, the process
     /// re-executes itself without them and gets their values on standard input
     /// (see [`env_scrub`]). In the re-executed process, reads those values back.
@@ -108,12 +108,17 @@ impl ServeArgs {
                 self.processing
                     .use_forward_from_env(&url.to_string_lossy())?;
             }
+            if let Some(urls) = env_scrub::var_os(PUBLISH_ENV) {
+                self.processing
+                    .use_publish_from_env(&urls.to_string_lossy())?;
+            }
             return Ok(());
         }
         Ok(env_scrub::reexec_without(&[
             &self.secret_env,
             DATABASE_URL_ENV,
             FORWARD_ENV,
+            PUBLISH_ENV,
         ])?)
     }
 }
@@ -144,6 +149,13 @@ pub(crate) async fn run(
     let store = args.store.config();
     let forward = args.processing.forward.as_ref();
     let forward = forward.map(|url| RedactedUrl(url).to_string());
+    // Displayed with the passwords starred.
+    let publish: Vec<String> = args
+        .processing
+        .publish
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     let mut processing = args.processing;
     // The collector's headers may carry its token.
     let hidden = [
@@ -171,6 +183,7 @@ pub(crate) async fn run(
         store = %store.describe(),
         workers = receiver.workers(),
         forward = forward.as_deref().unwrap_or("-"),
+        publish = %if publish.is_empty() { "-".to_owned() } else { publish.join(" ") },
         "inbox"
     );
     // The friendly lines, for people; in JSON, only the log lines.

@@ -59,6 +59,10 @@ pub mod telemetry;
 
 pub use byte_size::{ByteSize, ByteSizeError};
 pub use line_writer::LineWriter;
+#[cfg(any(feature = "nats", feature = "amqp"))]
+pub use octohook_broker;
+#[cfg(any(feature = "nats", feature = "amqp"))]
+pub use processing_config::PUBLISH_ENV;
 pub use processing_config::{FORWARD_ENV, ProcessingConfig, ProcessingError};
 pub use receiver::{Receiver, ReceiverConfig, ReceiverError};
 pub use server::{ServerConfig, raise_open_file_limit, serve, shutdown_signal};

@@ -13,6 +13,11 @@ use octohook_inbox::{Backoff, Inbox, Processing, WorkerConfig};
 /// credentials).
 pub const FORWARD_ENV: &str = "OCTOHOOK_FORWARD";
 
+/// The variable `octohook serve` reads the `--publish` URLs from, separated by
+/// spaces (they may carry credentials).
+#[cfg(any(feature = "nats", feature = "amqp"))]
+pub const PUBLISH_ENV: &str = "OCTOHOOK_PUBLISH";
+
 /// The prefix of octohook's own variables, none of which an `--exec` command
 /// inherits.
 #[cfg(feature = "exec")]
@@ -66,7 +71,19 @@ pub struct ProcessingConfig {
     #[cfg(feature = "forward")]
     #[cfg_attr(feature = "clap", arg(long, env = FORWARD_ENV, hide_env_values = true, value_name = "URL"))]
     pub forward: Option<url::Url>,
-    /// Deliveries processed at once (with neither --exec nor --forward, one
+    /// Publish each delivery to a broker, after the line, --exec and --forward,
+    /// and count it done once the broker confirmed it (repeatable; in the
+    /// variable, separated by spaces). nats://HOST:PORT/SUBJECT publishes to
+    /// the JetStream stream covering SUBJECT (checked at start) with
+    /// Nats-Msg-Id = HOOK:GUID: once into the stream within its duplicate
+    /// window. amqp://USER:PASS@HOST:PORT/VHOST?exchange=NAME&routing_key=KEY
+    /// publishes persistent messages with confirms, message_id = HOOK:GUID: at
+    /// least once. SUBJECT and KEY may hold {event} and {action}. Passwords are
+    /// never printed; prefer the variable to the flag.
+    #[cfg(any(feature = "nats", feature = "amqp"))]
+    #[cfg_attr(feature = "clap", arg(long, env = PUBLISH_ENV, hide_env_values = true, value_name = "URL", value_delimiter = ' ', value_parser = crate::flags::PublishTargetParser))]
+    pub publish: Vec<octohook_broker::PublishTarget>,
+    /// Deliveries processed at once (with none of --exec, --forward and --publish, one
     /// worker only marks deliveries done).
     #[cfg_attr(feature = "clap", arg(long, env = "OCTOHOOK_WORKERS", value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=256)))]
     pub workers: u32,
@@ -112,6 +129,8 @@ impl Default for ProcessingConfig {
             exec: None,
             #[cfg(feature = "forward")]
             forward: None,
+            #[cfg(any(feature = "nats", feature = "amqp"))]
+            publish: Vec::new(),
             workers: 2,
             max_attempts: 5,
             retry_backoff: Duration::from_secs(5),
@@ -135,6 +154,9 @@ impl fmt::Debug for ProcessingConfig {
         // The URL may hold credentials: only whether there is one.
         #[cfg(feature = "forward")]
         debug.field("forward", &self.forward.as_ref().map(|_| "…"));
+        // Their Debug stars the passwords.
+        #[cfg(any(feature = "nats", feature = "amqp"))]
+        debug.field("publish", &self.publish);
         debug
             .field("workers", &self.workers)
             .field("max_attempts", &self.max_attempts)
@@ -145,9 +167,26 @@ impl fmt::Debug for ProcessingConfig {
 /// Why processing could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum ProcessingError {
-    /// A command or a forward was asked for without an inbox to run it from.
-    #[error("--exec and --forward need an inbox: drop --no-inbox")]
+    /// A command, a forward or a publish was asked for without an inbox to run
+    /// it from.
+    #[error("--exec, --forward and --publish need an inbox: drop --no-inbox")]
     NoInbox,
+    /// A `--publish` URL taken from the environment is not one (its text is
+    /// not repeated: it may hold credentials).
+    #[cfg(any(feature = "nats", feature = "amqp"))]
+    #[error("{PUBLISH_ENV}: {0}")]
+    PublishUrl(octohook_broker::PublishUrlError),
+    /// A `--publish` broker could not be reached, or failed its start-up
+    /// check (no stream covers the subject, no such exchange).
+    #[cfg(any(feature = "nats", feature = "amqp"))]
+    #[error("--publish {target}: {source}")]
+    Publish {
+        /// The target, password starred.
+        target: String,
+        /// What went wrong.
+        #[source]
+        source: octohook_broker::BrokerError,
+    },
     /// The forward's HTTP client could not be built.
     #[cfg(feature = "forward")]
     #[error("--forward: {0}")]
@@ -170,9 +209,50 @@ impl ProcessingConfig {
         Ok(())
     }
 
-    /// Whether deliveries are handed to a command or a forward (and so need an
-    /// inbox).
+    /// Uses `urls`, the value [`PUBLISH_ENV`] had before the process took it
+    /// out of its environment, as clap would have: unless `--publish` is given.
+    #[cfg(any(feature = "nats", feature = "amqp"))]
+    pub fn use_publish_from_env(&mut self, urls: &str) -> Result<(), ProcessingError> {
+        if self.publish.is_empty() {
+            self.publish = urls
+                .split(' ')
+                .filter(|url| !url.is_empty())
+                .map(octohook_broker::PublishTarget::parse)
+                .collect::<Result<_, _>>()
+                .map_err(ProcessingError::PublishUrl)?;
+        }
+        Ok(())
+    }
+
+    /// Connects to each `--publish` broker and makes its start-up checks.
+    #[cfg(any(feature = "nats", feature = "amqp"))]
+    pub async fn publishers(
+        &self,
+    ) -> Result<Vec<octohook_broker::Publisher>, ProcessingError> {
+        let schedule = octohook_broker::RetrySchedule::new(
+            Backoff::exponential(self.retry_backoff),
+            self.max_attempts,
+        );
+        let mut publishers = Vec::with_capacity(self.publish.len());
+        for target in &self.publish {
+            let publisher = octohook_broker::Publisher::connect(target, schedule)
+                .await
+                .map_err(|source| ProcessingError::Publish {
+                    target: target.to_string(),
+                    source,
+                })?;
+            publishers.push(publisher);
+        }
+        Ok(publishers)
+    }
+
+    /// Whether deliveries are handed to a command, a forward or a broker (and
+    /// so need an inbox).
     pub fn has_handler(&self) -> bool {
+        #[cfg(any(feature = "nats", feature = "amqp"))]
+        if !self.publish.is_empty() {
+            return true;
+        }
         #[cfg(feature = "exec")]
         if self.exec.is_some() {
             return true;
@@ -185,9 +265,21 @@ impl ProcessingConfig {
     }
 
     /// The handler each worker runs: `lines`, then the command, then the
-    /// forward.
-    pub fn handler(&self, lines: JsonLines) -> Result<Chain, ProcessingError> {
-        #[cfg_attr(not(any(feature = "exec", feature = "forward")), allow(unused_mut))]
+    /// forward, then the publishers (connected by [`publishers`](Self::publishers)).
+    pub fn handler(
+        &self,
+        lines: JsonLines,
+        #[cfg(any(feature = "nats", feature = "amqp"))] publishers: Vec<octohook_broker::Publisher>,
+    ) -> Result<Chain, ProcessingError> {
+        #[cfg_attr(
+            not(any(
+                feature = "exec",
+                feature = "forward",
+                feature = "nats",
+                feature = "amqp"
+            )),
+            allow(unused_mut)
+        )]
         let mut chain = Chain::new().then(lines);
         #[cfg(feature = "exec")]
         if let Some(command) = &self.exec {
@@ -199,6 +291,10 @@ impl ProcessingConfig {
                 octohook_inbox::handlers::Forward::new(url.clone(), self.forward_timeout)
                     .map_err(ProcessingError::Client)?,
             );
+        }
+        #[cfg(any(feature = "nats", feature = "amqp"))]
+        for publisher in publishers {
+            chain = chain.then(publisher);
         }
         Ok(chain)
     }
@@ -212,6 +308,10 @@ impl ProcessingConfig {
             // forward's credentials.
             .env_remove(crate::DATABASE_URL_ENV)
             .env_remove(FORWARD_ENV);
+        #[cfg(any(feature = "nats", feature = "amqp"))]
+        {
+            exec = exec.env_remove(PUBLISH_ENV);
+        }
         for name in &self.exec_hidden_variables {
             exec = exec.env_remove(name);
         }
@@ -261,6 +361,7 @@ mod tests {
             "OCTOHOOK_FORWARD_TIMEOUT",
             "OCTOHOOK_LEASE",
             "OCTOHOOK_SHUTDOWN_TIMEOUT",
+            PUBLISH_ENV,
         ];
         // clap reads the variables: the defaults only show without them.
         if variables
@@ -298,6 +399,40 @@ mod tests {
             .use_forward_from_env("not a url :pass@")
             .unwrap_err();
         assert!(!error.to_string().contains("pass@"), "{error}");
+    }
+
+    #[test]
+    fn publish_urls_from_flags_and_the_environment() {
+        let parsed = Serve::try_parse_from([
+            "serve",
+            "--publish",
+            "nats://127.0.0.1:4222/github.{event}",
+            "--publish",
+            "amqp://u:hunter2@h/%2f?exchange=x&routing_key={event}",
+        ]);
+        if std::env::var_os(PUBLISH_ENV).is_some() {
+            return;
+        }
+        let config = parsed.unwrap().processing;
+        assert_eq!(config.publish.len(), 2);
+        assert!(config.has_handler());
+        assert!(!format!("{config:?}").contains("hunter2"));
+
+        let error = Serve::try_parse_from(["serve", "--publish", "amqp://u:hunter2@h/?exchange=x"])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("routing_key"), "{error}");
+        assert!(!error.contains("hunter2"), "{error}");
+
+        let mut config = ProcessingConfig::default();
+        config
+            .use_publish_from_env("nats://h/a.{event}  amqp://u:p@h/?exchange=x&routing_key=k")
+            .unwrap();
+        assert_eq!(config.publish.len(), 2);
+        let error = ProcessingConfig::default()
+            .use_publish_from_env("amqp://u:hunter2@h/")
+            .unwrap_err();
+        assert!(!error.to_string().contains("hunter2"), "{error}");
     }
 
     #[test]

@@ -183,6 +183,12 @@ impl Receiver {
         // answer.
         let (receiver, processing): (Arc<dyn ReceiveDelivery>, _) = match &inbox {
             Some(inbox) => {
+                // Brokers are checked before the first delivery is answered.
+                #[cfg(any(feature = "nats", feature = "amqp"))]
+                let handler = config
+                    .processing
+                    .handler(lines, config.processing.publishers().await?)?;
+                #[cfg(not(any(feature = "nats", feature = "amqp")))]
                 let handler = config.processing.handler(lines)?;
                 let processing = config.processing.start(inbox, handler);
                 (Arc::new(inbox.clone()), Some(processing))

@@ -331,7 +331,7 @@ async fn a_bad_configuration_is_refused_before_anything_starts() {
             .unwrap_err();
         assert_eq!(
             error.to_string(),
-            "--exec and --forward need an inbox: drop --no-inbox"
+            "--exec, --forward and --publish need an inbox: drop --no-inbox"
         );
     }
     #[cfg(feature = "sqlite")]
