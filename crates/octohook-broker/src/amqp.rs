@@ -146,7 +146,8 @@ impl AmqpPublisher {
     ) -> Result<(), BrokerError> {
         let channel = self.channel().await?;
         let mut headers = FieldTable::default();
-        for (name, value) in message.headers() {
+        // Called within the `publish` span.
+        for (name, value) in message.headers_within(&tracing::Span::current()).iter() {
             headers.insert(
                 name.as_str().into(),
                 AMQPValue::LongString(value.as_str().into()),

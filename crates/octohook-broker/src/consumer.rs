@@ -4,6 +4,7 @@
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use octohook::{DispatchError, Dispatched, Dispatcher, VerifiedDelivery, Verifier};
+use tracing::Instrument;
 
 use crate::message::{ACTION_HEADER, IDEMPOTENCY_KEY_HEADER, RECEIVED_AT_HEADER};
 
@@ -183,11 +184,32 @@ impl Consumer {
     }
 
     /// Verifies `message` and dispatches it.
+    ///
+    /// It runs in a `consume` span; with the `otel` feature, the span's parent
+    /// is the message's `traceparent` (the receiver's publish), so that it joins
+    /// the delivery's trace. The span names the delivery only once it is
+    /// verified.
     pub async fn consume(&self, message: &ReceivedMessage) -> Result<Dispatched, ConsumeError> {
-        let delivery = message.verify(&self.verifier)?;
-        self.dispatcher
-            .dispatch(delivery)
-            .await
-            .map_err(ConsumeError::Dispatch)
+        let span = tracing::info_span!(
+            "consume",
+            delivery = tracing::field::Empty,
+            event = tracing::field::Empty,
+        );
+        #[cfg(feature = "otel")]
+        if let Some(parent) = octohook_inbox::TraceParent::extract(|name| message.header(name)) {
+            parent.set_as_parent_of(&span);
+        }
+        async {
+            let delivery = message.verify(&self.verifier)?;
+            let current = tracing::Span::current();
+            current.record("delivery", tracing::field::display(delivery.guid()));
+            current.record("event", tracing::field::display(delivery.event_kind()));
+            self.dispatcher
+                .dispatch(delivery)
+                .await
+                .map_err(ConsumeError::Dispatch)
+        }
+        .instrument(span)
+        .await
     }
 }

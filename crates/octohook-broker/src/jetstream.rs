@@ -159,18 +159,18 @@ impl JetStreamPublisher {
     /// Publishes `message` and waits for the stream's acknowledgement.
     pub async fn publish(&self, message: &BrokerMessage) -> Result<Published, BrokerError> {
         let subject = message.name(&self.inner.subject);
-        let mut publish = Publish::build()
-            .payload(message.body().clone())
-            .message_id(message.idempotency_key());
-        for (name, value) in message.headers() {
-            publish = publish.header(name.as_str(), value.as_str());
-        }
         let span = tracing::info_span!(
             "publish",
             broker = "nats",
             subject = %subject,
             idempotency_key = %message.idempotency_key(),
         );
+        let mut publish = Publish::build()
+            .payload(message.body().clone())
+            .message_id(message.idempotency_key());
+        for (name, value) in message.headers_within(&span).iter() {
+            publish = publish.header(name.as_str(), value.as_str());
+        }
         let started = Instant::now();
         let result = async {
             let ack = self

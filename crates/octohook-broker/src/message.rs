@@ -82,6 +82,10 @@ pub struct BrokerMessage {
     body: Bytes,
 }
 
+/// The W3C trace-context header.
+#[cfg(feature = "otel")]
+const TRACEPARENT: &str = "traceparent";
+
 impl BrokerMessage {
     /// The message for a stored delivery.
     pub fn from_stored(delivery: &StoredDelivery) -> Self {
@@ -115,6 +119,12 @@ impl BrokerMessage {
             RECEIVED_AT_HEADER.to_owned(),
             humantime::format_rfc3339_millis(delivery.received_at).to_string(),
         ));
+        // The trace the delivery belongs to (its `store` span), as W3C
+        // `traceparent`; with the `otel` feature the publish replaces it with
+        // its own span (see `headers_within`).
+        if let Some(parent) = &delivery.trace_parent {
+            parent.inject(|name, value| headers.push((name.to_owned(), value)));
+        }
         Self {
             key: delivery.key.clone(),
             idempotency_key,
@@ -163,6 +173,29 @@ impl BrokerMessage {
             .iter()
             .find(|(kept, _)| kept.eq_ignore_ascii_case(name))
             .map(|(_, value)| value.as_str())
+    }
+
+    /// The headers to send from within `span`, in order. With the `otel`
+    /// feature, when `span` is traced, its `traceparent` replaces the stored
+    /// delivery's, so that a consumer's span is a child of the publish;
+    /// otherwise the headers as they are.
+    pub(crate) fn headers_within(
+        &self,
+        span: &tracing::Span,
+    ) -> std::borrow::Cow<'_, [(String, String)]> {
+        #[cfg(feature = "otel")]
+        if let Some(parent) = octohook_inbox::TraceParent::of(span) {
+            let mut headers: Vec<(String, String)> = self
+                .headers
+                .iter()
+                .filter(|(name, _)| !name.eq_ignore_ascii_case(TRACEPARENT))
+                .cloned()
+                .collect();
+            parent.inject(|name, value| headers.push((name.to_owned(), value)));
+            return std::borrow::Cow::Owned(headers);
+        }
+        let _ = span;
+        std::borrow::Cow::Borrowed(&self.headers)
     }
 
     /// Adds a header (after the others).

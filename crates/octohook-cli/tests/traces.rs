@@ -1,5 +1,6 @@
 //! `octohook serve`'s traces, through the real binary over loopback: one trace
-//! per delivery (`receive` → `store` → `attempt`) at a test OTLP collector;
+//! per delivery (`receive` → `store` → `attempt`, then `publish` and a
+//! consumer's `consume` over NATS JetStream) at a test OTLP collector;
 //! no exporter at all when nothing configures one; a collector that never
 //! answers delays no answer; and the spans still queued are exported at a
 //! graceful shutdown.
@@ -343,4 +344,139 @@ async fn a_graceful_shutdown_exports_the_queued_spans() {
         names.sort_unstable();
         assert_eq!(names, ["attempt", "receive", "store"]);
     }
+}
+
+/// A name no other run uses, for the test's own JetStream stream.
+fn unique_suffix() -> String {
+    use std::hash::{BuildHasher, RandomState};
+    format!("{:016x}", RandomState::new().hash_one(Instant::now()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_published_delivery_and_its_consumer_join_the_receivers_trace() {
+    use async_nats::jetstream::{self, consumer::AckPolicy, stream};
+    use futures_util::StreamExt;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    const DELIVERIES: usize = 3;
+    let collector = OtlpCollector::start();
+    // A stream of the test's own on the machine's NATS server.
+    let nats = async_nats::connect("127.0.0.1:4222")
+        .await
+        .expect("NATS with JetStream on 127.0.0.1:4222");
+    let context = jetstream::new(nats);
+    let id = unique_suffix();
+    let (name, prefix) = (format!("OCTOTRACE_{id}"), format!("octotrace-{id}"));
+    let js_stream = context
+        .create_stream(stream::Config {
+            name: name.clone(),
+            subjects: vec![format!("{prefix}.>")],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let publish = format!("nats://127.0.0.1:4222/{prefix}.{{event}}.{{action}}");
+    let served = Served::start(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &collector.endpoint()),
+        ("OTEL_SERVICE_NAME", "receiver"),
+        ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+        ("OCTOHOOK_PUBLISH", &publish),
+    ]);
+    let client = octohook_test_battery::http_client();
+    // GitHub's own examples: the consumer dispatches them as typed events.
+    let deliveries: Vec<TestDelivery> = octohook_test_battery::github_examples()
+        .into_iter()
+        .filter(|example| example.event == "issues")
+        .take(DELIVERIES)
+        .map(|example| TestDelivery::json("issues", example.body))
+        .collect();
+    assert_eq!(deliveries.len(), DELIVERIES);
+    for delivery in &deliveries {
+        delivery
+            .expect_accepted(&client, &served.url())
+            .await
+            .unwrap();
+    }
+    served.processed(DELIVERIES);
+
+    // The consumer, in this process, exports to the same collector.
+    let telemetry = octohook_server::Telemetry::builder()
+        .endpoint(&collector.endpoint())
+        .unwrap()
+        .service_name("consumer")
+        .build()
+        .unwrap();
+    let subscriber = tracing::Dispatch::new(tracing_subscriber::registry().with(telemetry.layer()));
+    let secret = octohook::WebhookSecret::new(SECRET).unwrap();
+    let consumer = octohook_broker::Consumer::new(
+        octohook::Verifier::new(secret),
+        octohook::Dispatcher::new().on_any(|_| async {}),
+    );
+    let pull = js_stream
+        .create_consumer(jetstream::consumer::pull::Config {
+            durable_name: Some(format!("c{id}")),
+            ack_policy: AckPolicy::Explicit,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut consumed = 0;
+    let deadline = Instant::now() + PATIENCE;
+    while consumed < DELIVERIES && Instant::now() < deadline {
+        let mut batch = pull
+            .fetch()
+            .max_messages(DELIVERIES)
+            .expires(Duration::from_millis(500))
+            .messages()
+            .await
+            .unwrap();
+        while let Some(message) = batch.next().await {
+            let message = message.unwrap();
+            let received = octohook_broker::jetstream::received(&message);
+            // The span is made on this thread, under the test's subscriber.
+            let default = tracing::dispatcher::set_default(&subscriber);
+            consumer
+                .consume(&received)
+                .await
+                .expect("verified and dispatched");
+            drop(default);
+            message.ack().await.unwrap();
+            consumed += 1;
+        }
+    }
+    assert_eq!(consumed, DELIVERIES, "{}", served.log());
+    telemetry.shutdown().unwrap();
+
+    let complete = |spans: &[CollectedSpan]| {
+        spans.iter().filter(|span| span.name == "consume").count() >= DELIVERIES
+            && spans.iter().filter(|span| span.name == "publish").count() >= DELIVERIES
+    };
+    let spans = collector
+        .wait_for(PATIENCE, complete)
+        .unwrap_or_else(|spans| panic!("not every span arrived: {spans:#?}\n{}", served.log()));
+    let traces = traces(&spans);
+    assert_eq!(
+        traces.len(),
+        DELIVERIES,
+        "one trace per delivery: {traces:#?}"
+    );
+    for spans in traces.values() {
+        let receive = only(spans, "receive");
+        let store = only(spans, "store");
+        let attempt = only(spans, "attempt");
+        let publish = only(spans, "publish");
+        let consume = only(spans, "consume");
+        assert!(store.is_child_of(receive), "{spans:#?}");
+        assert!(attempt.is_child_of(store), "{spans:#?}");
+        assert!(publish.is_child_of(attempt), "{spans:#?}");
+        assert!(consume.is_child_of(publish), "{spans:#?}");
+        assert_eq!(publish.service_name, "receiver");
+        assert_eq!(consume.service_name, "consumer");
+        assert_eq!(
+            consume.attribute("delivery"),
+            receive.attribute("delivery"),
+            "{spans:#?}"
+        );
+    }
+    let _ = context.delete_stream(&name).await;
 }

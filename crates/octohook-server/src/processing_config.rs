@@ -226,9 +226,7 @@ impl ProcessingConfig {
 
     /// Connects to each `--publish` broker and makes its start-up checks.
     #[cfg(any(feature = "nats", feature = "amqp"))]
-    pub async fn publishers(
-        &self,
-    ) -> Result<Vec<octohook_broker::Publisher>, ProcessingError> {
+    pub async fn publishers(&self) -> Result<Vec<octohook_broker::Publisher>, ProcessingError> {
         let schedule = octohook_broker::RetrySchedule::new(
             Backoff::exponential(self.retry_backoff),
             self.max_attempts,
