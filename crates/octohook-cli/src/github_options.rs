@@ -18,11 +18,32 @@ use crate::secrets::SecretError;
 
 /// The variables a token is read from when --token-env is not given, in order
 /// (`GH_TOKEN` as the gh CLI reads it).
-const TOKEN_VARIABLES: [&str; 2] = ["GITHUB_TOKEN", "GH_TOKEN"];
+pub(crate) const TOKEN_VARIABLES: [&str; 2] = ["GITHUB_TOKEN", "GH_TOKEN"];
 
-/// Where GitHub's API is, how to reach it and how to authenticate to it.
+/// Where GitHub's API is, how to reach it and how to authenticate to it, and
+/// whether to print JSON: the options of the commands that call the API.
 #[derive(Debug, Args)]
 pub(crate) struct GithubOptions {
+    #[command(flatten)]
+    pub(crate) api: ApiOptions,
+    /// Print one JSON document (compact, on one line) instead of text; `redeliver
+    /// --watch` prints one per run, so its output is JSON lines.
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+}
+
+impl std::ops::Deref for GithubOptions {
+    type Target = ApiOptions;
+
+    fn deref(&self) -> &ApiOptions {
+        &self.api
+    }
+}
+
+/// Where GitHub's API is, how to reach it and how to authenticate to it (also
+/// `serve --pull`'s).
+#[derive(Debug, Args)]
+pub(crate) struct ApiOptions {
     /// The API root: GHE.com uses `https://api.SUBDOMAIN.ghe.com`, GitHub Enterprise
     /// Server `https://HOST/api/v3`.
     #[arg(long, env = "GITHUB_API_URL", default_value = GITHUB_API_URL, global = true)]
@@ -62,10 +83,6 @@ pub(crate) struct GithubOptions {
         global = true
     )]
     pub(crate) native_roots: bool,
-    /// Print one JSON document (compact, on one line) instead of text; `redeliver
-    /// --watch` prints one per run, so its output is JSON lines.
-    #[arg(long, global = true)]
-    pub(crate) json: bool,
 }
 
 /// A failure of a `hooks`, `deliveries` or `redeliver` command.
@@ -112,7 +129,7 @@ pub(crate) enum Identity {
     App,
 }
 
-impl GithubOptions {
+impl ApiOptions {
     /// The client options: API root and trust anchors.
     fn client_options(&self) -> Result<ClientOptions, GithubCommandError> {
         let mut options = ClientOptions {
@@ -167,7 +184,9 @@ impl GithubOptions {
                 ))
             })
     }
+}
 
+impl GithubOptions {
     /// Prints `value` as one line of JSON, or as `text` renders it.
     pub(crate) fn print<T: Serialize + ?Sized>(
         &self,
