@@ -70,7 +70,7 @@ pub(crate) async fn run(args: PullArgs) -> Result<(), Box<dyn std::error::Error>
     let handler = args.processing.handler(lines)?;
     let processing = args.processing.start(&inbox, handler);
     let options = PullOptions {
-        since: args.timing.since,
+        since: args.timing.since(),
         ..PullOptions::default()
     };
     let source = PullSource::new(client, hook, inbox.clone(), options);

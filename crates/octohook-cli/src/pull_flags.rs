@@ -6,6 +6,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use clap::Args;
+use octohook_client::pull::PULL_WINDOW;
 use octohook_client::{HookId, HookRef, HookTarget};
 use octohook_server::DEFAULT_PULL_INTERVAL;
 
@@ -15,10 +16,10 @@ use crate::github_options::{ApiOptions, GithubCommandError};
 #[derive(Debug, Args)]
 pub(crate) struct PullTiming {
     /// How far back the first pull goes, e.g. 6h; later runs start at the
-    /// cursor kept in the inbox. Default: GitHub's 3 days (pass 7days on GitHub
-    /// Enterprise Server 3.16 and later).
-    #[arg(long, value_name = "DURATION", default_value = "3days", value_parser = humantime::parse_duration)]
-    pub(crate) since: Duration,
+    /// cursor kept in the inbox [default: 3days, GitHub's window; pass 7days on
+    /// GitHub Enterprise Server 3.16 and later].
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub(crate) since: Option<Duration>,
     /// The pause between polls when following [default: 10s]. Each poll that
     /// finds nothing new costs one API request (360 an hour at 10s, of the
     /// 5,000 a token may make), each new delivery one more.
@@ -27,6 +28,16 @@ pub(crate) struct PullTiming {
 }
 
 impl PullTiming {
+    /// How far back the first pull goes: --since, or GitHub's 3 days.
+    pub(crate) fn since(&self) -> Duration {
+        self.since.unwrap_or(PULL_WINDOW)
+    }
+
+    /// Whether --since or --interval was given.
+    pub(crate) fn is_given(&self) -> bool {
+        self.since.is_some() || self.interval.is_some()
+    }
+
     /// The pause between polls: --interval, or 10 seconds.
     pub(crate) fn interval(&self) -> Duration {
         self.interval.unwrap_or(DEFAULT_PULL_INTERVAL)

@@ -178,6 +178,9 @@ pub(crate) async fn run(
                 .extend(token_variables.into_iter().map(Into::into));
             Some(pull)
         }
+        None if args.pull_timing.is_given() => {
+            return Err("--since and --interval go with --pull".into());
+        }
         None => None,
     };
     let config = ReceiverConfig {
@@ -231,7 +234,7 @@ fn pull_config(
     let hook = target.hook_ref(api).map_err(|e| e.into_boxed())?;
     let client = api.client(identity(&hook)).map_err(|e| e.into_boxed())?;
     let mut pull = PullConfig::new(client, hook);
-    pull.options.since = timing.since;
+    pull.options.since = timing.since();
     pull.interval = timing.interval();
     let token_variables = match &api.token_env {
         Some(name) => vec![name.clone()],
