@@ -51,24 +51,38 @@ pub(crate) struct ApiOptions {
     /// The environment variable holding the token (a personal access token or an
     /// installation token). Default: GITHUB_TOKEN, and GH_TOKEN when GITHUB_TOKEN
     /// is unset or empty.
-    #[arg(long, value_name = "NAME", global = true)]
+    #[arg(long, env = "OCTOHOOK_TOKEN_ENV", value_name = "NAME", global = true)]
     pub(crate) token_env: Option<String>,
     /// Authenticate as this GitHub App (with --private-key) instead of with a
     /// token; with --installation-id, as one of its installations.
-    #[arg(long, value_name = "ID", requires = "app_key", global = true)]
+    #[arg(
+        long,
+        env = "OCTOHOOK_APP_ID",
+        value_name = "ID",
+        requires = "app_key",
+        global = true
+    )]
     pub(crate) app_id: Option<String>,
     /// The GitHub App's private key (PEM).
     #[arg(
         long = "private-key",
         visible_alias = "app-key",
+        env = "OCTOHOOK_PRIVATE_KEY",
         value_name = "PEM_FILE",
         requires = "app_id",
         global = true
     )]
     pub(crate) app_key: Option<PathBuf>,
-    /// Authenticate as this installation of the app (--app-id, --private-key)
-    /// with installation access tokens, minted and refreshed as needed.
-    #[arg(long, value_name = "ID", requires = "app_id", global = true)]
+    /// Authenticate as this installation of the app (with --app-id and
+    /// --private-key) with installation access tokens, minted and refreshed as
+    /// needed.
+    #[arg(
+        long,
+        env = "OCTOHOOK_INSTALLATION_ID",
+        value_name = "ID",
+        requires = "app_id",
+        global = true
+    )]
     pub(crate) installation_id: Option<u64>,
     /// Trust the certificate authorities in this PEM file too (a GitHub
     /// Enterprise Server behind a private CA).

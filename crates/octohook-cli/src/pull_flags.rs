@@ -18,12 +18,12 @@ pub(crate) struct PullTiming {
     /// How far back the first pull goes, e.g. 6h; later runs start at the
     /// cursor kept in the inbox [default: 3days, GitHub's window; pass 7days on
     /// GitHub Enterprise Server 3.16 and later].
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "OCTOHOOK_SINCE", value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub(crate) since: Option<Duration>,
     /// The pause between polls when following [default: 10s]. Each poll that
     /// finds nothing new costs one API request (360 an hour at 10s, of the
     /// 5,000 a token may make), each new delivery one more.
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "OCTOHOOK_INTERVAL", value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub(crate) interval: Option<Duration>,
 }
 

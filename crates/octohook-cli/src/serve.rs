@@ -98,7 +98,12 @@ pub(crate) struct ServeArgs {
     /// --interval; whichever of push and pull comes first stores a delivery,
     /// once. The token comes from GITHUB_TOKEN or GH_TOKEN (or --token-env, or
     /// --app-id); --exec commands do not see it.
-    #[arg(long, value_name = "TARGET", help_heading = "Pull")]
+    #[arg(
+        long,
+        env = "OCTOHOOK_PULL",
+        value_name = "TARGET",
+        help_heading = "Pull"
+    )]
     pull: Option<PullTarget>,
     #[command(flatten, next_help_heading = "Pull")]
     github: ApiOptions,
