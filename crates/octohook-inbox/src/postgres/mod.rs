@@ -607,10 +607,7 @@ impl PostgresStore {
             .iter()
             .map(|&i| deliveries[i].trace_parent.map(|parent| parent.to_string()))
             .collect();
-        let origins: Vec<&str> = sent
-            .iter()
-            .map(|&i| deliveries[i].origin.as_str())
-            .collect();
+        let origins: Vec<&str> = sent.iter().map(|&i| deliveries[i].origin.as_str()).collect();
         // As the single insert: the second SELECT reads the statement's
         // snapshot, so it finds the keys stored before it, never the rows this
         // statement inserts. A key committed concurrently after the snapshot
