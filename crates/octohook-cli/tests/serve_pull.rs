@@ -163,3 +163,48 @@ async fn serve_pull_catches_up_follows_and_stores_pushed_and_pulled_guids_once()
 fn guid_number(guid: &str) -> usize {
     usize::from_str_radix(guid.rsplit('-').next().unwrap(), 16).unwrap()
 }
+
+/// The catch-up figure: `serve --pull` started over 1,000 deliveries recorded
+/// while it was down; prints the seconds until all are written and the API
+/// requests it made.
+/// `cargo test -p octohook-cli --test serve_pull -- --ignored --nocapture`
+#[tokio::test]
+#[ignore = "a measurement"]
+async fn serve_pull_catch_up_of_1000_deliveries() {
+    let fake = RedeliveryFake::start().await;
+    for n in 0..1000 {
+        record(
+            &fake,
+            n,
+            Duration::from_secs(3 * 3600) - MINUTE / 10 * n as u32,
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.jsonl");
+    let program = env!("CARGO_BIN_EXE_octohook");
+    let mut command = Command::new(program);
+    command
+        .args(["serve", "--pull", "repo:o/r:7", "--interval", "10s"])
+        .arg("--db")
+        .arg(dir.path().join("inbox.db"))
+        .arg("--out")
+        .arg(&out)
+        .env("GITHUB_API_URL", fake.url())
+        .env("GITHUB_TOKEN", TOKEN);
+    let start = Instant::now();
+    let receiver = ReceiverProcess::spawn(&mut command, program);
+    let start_wait = Instant::now();
+    while lines(&out).len() < 1000 {
+        assert!(start_wait.elapsed() < Duration::from_secs(120));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let elapsed = start.elapsed();
+    receiver.kill();
+    println!(
+        "serve --pull caught up on 1000 deliveries in {:.2} s: {} list + {} read requests",
+        elapsed.as_secs_f64(),
+        fake.list_requests(),
+        fake.get_requests()
+    );
+    assert_eq!(fake.get_requests(), 1000);
+}
