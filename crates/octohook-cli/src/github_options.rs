@@ -18,11 +18,32 @@ use crate::secrets::SecretError;
 
 /// The variables a token is read from when --token-env is not given, in order
 /// (`GH_TOKEN` as the gh CLI reads it).
-const TOKEN_VARIABLES: [&str; 2] = ["GITHUB_TOKEN", "GH_TOKEN"];
+pub(crate) const TOKEN_VARIABLES: [&str; 2] = ["GITHUB_TOKEN", "GH_TOKEN"];
 
-/// Where GitHub's API is, how to reach it and how to authenticate to it.
+/// Where GitHub's API is, how to reach it and how to authenticate to it, and
+/// whether to print JSON: the options of the commands that call the API.
 #[derive(Debug, Args)]
 pub(crate) struct GithubOptions {
+    #[command(flatten)]
+    pub(crate) api: ApiOptions,
+    /// Print one JSON document (compact, on one line) instead of text; `redeliver
+    /// --watch` prints one per run, so its output is JSON lines.
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+}
+
+impl std::ops::Deref for GithubOptions {
+    type Target = ApiOptions;
+
+    fn deref(&self) -> &ApiOptions {
+        &self.api
+    }
+}
+
+/// Where GitHub's API is, how to reach it and how to authenticate to it (also
+/// `serve --pull`'s).
+#[derive(Debug, Args)]
+pub(crate) struct ApiOptions {
     /// The API root: GHE.com uses `https://api.SUBDOMAIN.ghe.com`, GitHub Enterprise
     /// Server `https://HOST/api/v3`.
     #[arg(long, env = "GITHUB_API_URL", default_value = GITHUB_API_URL, global = true)]
@@ -30,24 +51,38 @@ pub(crate) struct GithubOptions {
     /// The environment variable holding the token (a personal access token or an
     /// installation token). Default: GITHUB_TOKEN, and GH_TOKEN when GITHUB_TOKEN
     /// is unset or empty.
-    #[arg(long, value_name = "NAME", global = true)]
+    #[arg(long, env = "OCTOHOOK_TOKEN_ENV", value_name = "NAME", global = true)]
     pub(crate) token_env: Option<String>,
     /// Authenticate as this GitHub App (with --private-key) instead of with a
     /// token; with --installation-id, as one of its installations.
-    #[arg(long, value_name = "ID", requires = "app_key", global = true)]
+    #[arg(
+        long,
+        env = "OCTOHOOK_APP_ID",
+        value_name = "ID",
+        requires = "app_key",
+        global = true
+    )]
     pub(crate) app_id: Option<String>,
     /// The GitHub App's private key (PEM).
     #[arg(
         long = "private-key",
         visible_alias = "app-key",
+        env = "OCTOHOOK_PRIVATE_KEY",
         value_name = "PEM_FILE",
         requires = "app_id",
         global = true
     )]
     pub(crate) app_key: Option<PathBuf>,
-    /// Authenticate as this installation of the app (--app-id, --private-key)
-    /// with installation access tokens, minted and refreshed as needed.
-    #[arg(long, value_name = "ID", requires = "app_id", global = true)]
+    /// Authenticate as this installation of the app (with --app-id and
+    /// --private-key) with installation access tokens, minted and refreshed as
+    /// needed.
+    #[arg(
+        long,
+        env = "OCTOHOOK_INSTALLATION_ID",
+        value_name = "ID",
+        requires = "app_id",
+        global = true
+    )]
     pub(crate) installation_id: Option<u64>,
     /// Trust the certificate authorities in this PEM file too (a GitHub
     /// Enterprise Server behind a private CA).
@@ -62,10 +97,6 @@ pub(crate) struct GithubOptions {
         global = true
     )]
     pub(crate) native_roots: bool,
-    /// Print one JSON document (compact, on one line) instead of text; `redeliver
-    /// --watch` prints one per run, so its output is JSON lines.
-    #[arg(long, global = true)]
-    pub(crate) json: bool,
 }
 
 /// A failure of a `hooks`, `deliveries` or `redeliver` command.
@@ -112,7 +143,7 @@ pub(crate) enum Identity {
     App,
 }
 
-impl GithubOptions {
+impl ApiOptions {
     /// The client options: API root and trust anchors.
     fn client_options(&self) -> Result<ClientOptions, GithubCommandError> {
         let mut options = ClientOptions {
@@ -167,7 +198,9 @@ impl GithubOptions {
                 ))
             })
     }
+}
 
+impl GithubOptions {
     /// Prints `value` as one line of JSON, or as `text` renders it.
     pub(crate) fn print<T: Serialize + ?Sized>(
         &self,

@@ -18,6 +18,7 @@ mod inbox_store;
 mod json_output;
 mod logging;
 mod pull_command;
+mod pull_flags;
 mod redacted_url;
 mod redeliver_command;
 mod secrets;

@@ -15,6 +15,7 @@ use octohook_server::{ProcessingConfig, StoreArgs};
 
 use crate::deliveries_command::SourceArgs;
 use crate::github_options::GithubOptions;
+use crate::pull_flags::PullTiming;
 
 /// GitHub's primary rate limit for a token, per hour: what the follow-mode log
 /// line measures the polling against.
@@ -27,20 +28,12 @@ pub(crate) struct PullArgs {
     github: GithubOptions,
     #[command(flatten)]
     source: SourceArgs,
-    /// How far back the first run goes, e.g. 6h; later runs start at the
-    /// cursor kept in the inbox. Default: GitHub's 3 days (pass 7days on GitHub
-    /// Enterprise Server 3.16 and later).
-    #[arg(long, value_name = "DURATION", default_value = "3days", value_parser = humantime::parse_duration)]
-    since: Duration,
+    #[command(flatten)]
+    timing: PullTiming,
     /// Pull what GitHub holds now, process it, and exit (without it, keep
     /// polling every --interval until interrupted).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "interval")]
     once: bool,
-    /// The pause between polls when following. Each poll that finds nothing
-    /// new costs one API request (360 an hour at 10s, of the 5,000 a token may
-    /// make), each new delivery one more.
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration, conflicts_with = "once")]
-    interval: Duration,
     /// File to append the JSON lines to (standard output when absent): one per
     /// delivery, written by the workers, with "origin":"pulled".
     #[arg(long, env = "OCTOHOOK_OUT", value_name = "FILE")]
@@ -79,7 +72,7 @@ pub(crate) async fn run(args: PullArgs) -> Result<(), Box<dyn std::error::Error>
     let handler = args.processing.handler(lines, publishers)?;
     let processing = args.processing.start(&inbox, handler);
     let options = PullOptions {
-        since: args.since,
+        since: args.timing.since(),
         ..PullOptions::default()
     };
     let source = PullSource::new(client, hook, inbox.clone(), options);
@@ -97,16 +90,17 @@ pub(crate) async fn run(args: PullArgs) -> Result<(), Box<dyn std::error::Error>
             Err(error) => Err(error),
         }
     } else {
-        let polls_an_hour = 3600 / args.interval.as_secs().max(1);
+        let interval = args.timing.interval();
+        let polls_an_hour = 3600 / interval.as_secs().max(1);
         tracing::info!(
-            interval_secs = args.interval.as_secs_f64(),
+            interval_secs = interval.as_secs_f64(),
             "polling every {:?}: about {polls_an_hour} listing requests an hour when nothing is new \
              ({}% of GitHub's {HOURLY_RATE_LIMIT} an hour for a token), plus one per new delivery",
-            args.interval,
+            interval,
             polls_an_hour * 100 / HOURLY_RATE_LIMIT,
         );
         tokio::select! {
-            () = source.follow(args.interval, |_| {}) => {}
+            () = source.follow(interval, |_| {}) => {}
             () = octohook_server::shutdown_signal() => {}
         }
         Ok(())

@@ -9,11 +9,14 @@ use clap::Args;
 use octohook::{BodyBudget, DEFAULT_BODY_BUDGET, DEFAULT_BODY_LIMIT, LogRateLimit, RejectionLog};
 use octohook_inbox::handlers::JsonLines;
 use octohook_server::{
-    ByteSize, DATABASE_URL_ENV, FORWARD_ENV, PUBLISH_ENV, ProcessingConfig, Receiver,
+    ByteSize, DATABASE_URL_ENV, FORWARD_ENV, PUBLISH_ENV, ProcessingConfig, PullConfig, Receiver,
     ReceiverConfig, ServerConfig, StoreArgs,
 };
 
+use crate::deliveries_command::identity;
+use crate::github_options::ApiOptions;
 use crate::logging::LogFormat;
+use crate::pull_flags::{PullTarget, PullTiming};
 use crate::redacted_url::RedactedUrl;
 use crate::{env_scrub, secrets};
 
@@ -89,6 +92,23 @@ pub(crate) struct ServeArgs {
     store: StoreArgs,
     #[command(flatten)]
     processing: ProcessingConfig,
+    /// Also pull this hook's deliveries from GitHub's API into the inbox:
+    /// repo:OWNER/REPO:HOOK_ID, org:ORG:HOOK_ID or app. A first pull at start
+    /// catches up on what arrived while the receiver was down, then one every
+    /// --interval; whichever of push and pull comes first stores a delivery,
+    /// once. The token comes from GITHUB_TOKEN or GH_TOKEN (or --token-env, or
+    /// --app-id); --exec commands do not see it.
+    #[arg(
+        long,
+        env = "OCTOHOOK_PULL",
+        value_name = "TARGET",
+        help_heading = "Pull"
+    )]
+    pull: Option<PullTarget>,
+    #[command(flatten, next_help_heading = "Pull")]
+    github: ApiOptions,
+    #[command(flatten, next_help_heading = "Pull")]
+    pull_timing: PullTiming,
 }
 
 impl ServeArgs {
@@ -167,6 +187,19 @@ pub(crate) async fn run(
     processing
         .exec_hidden_variables
         .extend(hidden.map(Into::into));
+    let pull = match &args.pull {
+        Some(target) => {
+            let (pull, token_variables) = pull_config(target, &args.github, &args.pull_timing)?;
+            processing
+                .exec_hidden_variables
+                .extend(token_variables.into_iter().map(Into::into));
+            Some(pull)
+        }
+        None if args.pull_timing.is_given() => {
+            return Err("--since and --interval go with --pull".into());
+        }
+        None => None,
+    };
     let config = ReceiverConfig {
         path: args.path.clone(),
         store: store.clone(),
@@ -178,7 +211,10 @@ pub(crate) async fn run(
         admin: args.admin_bind,
         prometheus: None,
     };
-    let receiver = Receiver::start(verifier, config).await?;
+    let mut receiver = Receiver::start(verifier, config).await?;
+    if let Some(pull) = pull {
+        receiver.pull(pull)?;
+    }
     tracing::info!(
         store = %store.describe(),
         workers = receiver.workers(),
@@ -204,4 +240,25 @@ pub(crate) async fn run(
         .serve(listener, octohook_server::shutdown_signal())
         .await;
     Ok(())
+}
+
+/// `--pull`'s hook, client and timing, and the variables its token may be in
+/// (hidden from `--exec`).
+fn pull_config(
+    target: &PullTarget,
+    api: &ApiOptions,
+    timing: &PullTiming,
+) -> Result<(PullConfig, Vec<String>), Box<dyn std::error::Error>> {
+    let hook = target.hook_ref(api).map_err(|e| e.into_boxed())?;
+    let client = api.client(identity(&hook)).map_err(|e| e.into_boxed())?;
+    let mut pull = PullConfig::new(client, hook);
+    pull.options.since = timing.since();
+    pull.interval = timing.interval();
+    let token_variables = match &api.token_env {
+        Some(name) => vec![name.clone()],
+        None => crate::github_options::TOKEN_VARIABLES
+            .map(Into::into)
+            .to_vec(),
+    };
+    Ok((pull, token_variables))
 }

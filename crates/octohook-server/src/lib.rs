@@ -11,6 +11,9 @@
 //!   on heads, bodies and idle connections, a connection cap below the
 //!   open-file limit, graceful shutdown; for any axum router or tower service.
 //! - [`admin`] is the `/healthz` and `/metrics` router.
+//! - With the `pull` feature, [`Receiver::pull`] also reads a hook's
+//!   deliveries from GitHub's API into the same inbox ([`PullConfig`]), so a
+//!   receiver that was down catches up by itself.
 //! - With the `otel` feature, [`telemetry`] exports the pipeline's
 //!   OpenTelemetry spans (`receive`, `store`, `attempt`: one trace per
 //!   delivery) over OTLP.
@@ -49,6 +52,8 @@ mod byte_size;
 mod flags;
 mod line_writer;
 mod processing_config;
+#[cfg(feature = "pull")]
+mod pull_config;
 mod receiver;
 mod server;
 #[cfg(feature = "clap")]
@@ -64,6 +69,8 @@ pub use octohook_broker;
 #[cfg(any(feature = "nats", feature = "amqp"))]
 pub use processing_config::PUBLISH_ENV;
 pub use processing_config::{FORWARD_ENV, ProcessingConfig, ProcessingError};
+#[cfg(feature = "pull")]
+pub use pull_config::{DEFAULT_PULL_INTERVAL, PullConfig, PullStartError};
 pub use receiver::{Receiver, ReceiverConfig, ReceiverError};
 pub use server::{ServerConfig, raise_open_file_limit, serve, shutdown_signal};
 #[cfg(feature = "clap")]

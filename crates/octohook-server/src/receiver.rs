@@ -77,6 +77,11 @@ pub struct Receiver {
     processing: Option<Processing>,
     shutdown_timeout: Duration,
     admin: Option<(SocketAddr, JoinHandle<()>)>,
+    /// The inbox, for [`Receiver::pull`](crate::PullConfig).
+    #[cfg(feature = "pull")]
+    pub(crate) inbox: Option<Inbox>,
+    #[cfg(feature = "pull")]
+    pub(crate) pulls: crate::pull_config::PullTasks,
 }
 
 /// The settings of a [`Receiver`]; [`Default`] gives path `/`, an inbox in
@@ -205,8 +210,8 @@ impl Receiver {
         let admin = match (config.admin, prometheus) {
             (Some(address), Some(prometheus)) => {
                 let mut admin = Admin::new(prometheus);
-                if let Some(inbox) = inbox {
-                    admin = admin.with_inbox(inbox);
+                if let Some(inbox) = &inbox {
+                    admin = admin.with_inbox(inbox.clone());
                 }
                 Some(serve_admin(address, admin, &config.server).await?)
             }
@@ -218,6 +223,10 @@ impl Receiver {
             processing,
             shutdown_timeout: config.processing.shutdown_timeout,
             admin,
+            #[cfg(feature = "pull")]
+            inbox,
+            #[cfg(feature = "pull")]
+            pulls: crate::pull_config::PullTasks::default(),
         })
     }
 
@@ -243,6 +252,8 @@ impl Receiver {
             "connections"
         );
         crate::serve(listener, self.app, &self.server, shutdown).await;
+        #[cfg(feature = "pull")]
+        self.pulls.stop();
         if let Some(processing) = self.processing {
             processing.drain(self.shutdown_timeout).await;
         }

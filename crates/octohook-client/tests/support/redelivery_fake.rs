@@ -473,7 +473,9 @@ async fn handle(
     if !authorized {
         return error(401, "Requires authentication");
     }
-    let path = uri.path().trim_start_matches('/').to_owned();
+    // GitHub Enterprise Server's API root is `https://HOST/api/v3`.
+    let path = uri.path().trim_start_matches('/');
+    let path = path.strip_prefix("api/v3/").unwrap_or(path).to_owned();
     let Some((hook, rest)) = split_hook(&path) else {
         return error(404, "Not Found");
     };
