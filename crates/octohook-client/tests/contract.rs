@@ -574,6 +574,23 @@ async fn pull_source_stores_what_the_descriptions_examples_hold() {
                     ),
                     "{hook}: refused for an unexpected reason: {error}"
                 );
+                // A required header the recorded request lacks is the one named.
+                let recorded = |wanted: &str| {
+                    detail.request.headers.as_ref().is_some_and(|headers| {
+                        headers.iter().any(|(name, value)| {
+                            name.eq_ignore_ascii_case(wanted) && value.is_string()
+                        })
+                    })
+                };
+                if let Some(missing) = ["X-GitHub-Event", "X-GitHub-Delivery"]
+                    .into_iter()
+                    .find(|name| !recorded(name))
+                {
+                    assert!(
+                        matches!(error, octohook::Error::MissingHeader(name) if name == missing),
+                        "{hook}: the example lacks {missing}, but the refusal says: {error}"
+                    );
+                }
                 eprintln!("contract: {hook}: the example delivery is refused: {error}");
                 assert_eq!(report.stored, 0, "{hook}: {report:?}");
                 assert_eq!(report.unavailable, 1, "{hook}: {report:?}");
