@@ -319,35 +319,74 @@ async fn exercise_app(app: &AppHook) {
     exercise_deliveries(&app.deliveries()).await;
 }
 
+/// prism behind the recording proxy: what each test starts.
+struct Mock {
+    /// Kept for its `Drop`, which stops prism.
+    _prism: Prism,
+    ready: Duration,
+    log: Arc<Mutex<Vec<Exchange>>>,
+    /// Client options pointing at the proxy, without retries.
+    options: ClientOptions,
+}
+
+impl Mock {
+    async fn start() -> Self {
+        let mut prism = Prism::start();
+        let ready = prism.wait_ready(Duration::from_secs(60));
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let proxy_addr = listener.local_addr().unwrap();
+        let proxy = Proxy {
+            upstream: format!("http://{}", prism.addr),
+            http: {
+                // reqwest is built without a default crypto provider in this workspace.
+                let _ = rustls::crypto::ring::default_provider().install_default();
+                reqwest::Client::new()
+            },
+            log: Arc::default(),
+        };
+        let log = proxy.log.clone();
+        let app = axum::Router::new().fallback(forward).with_state(proxy);
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+        let options = ClientOptions {
+            base_url: format!("http://{proxy_addr}"),
+            retry: RetryOptions {
+                max_retries: 0,
+                ..RetryOptions::default()
+            },
+            ..ClientOptions::default()
+        };
+        Self {
+            _prism: prism,
+            ready,
+            log,
+            options,
+        }
+    }
+
+    /// Every exchange so far, failing the test if prism rejected a request.
+    fn exchanges(&self) -> Vec<Exchange> {
+        let exchanges = self.log.lock().unwrap().clone();
+        let rejected: Vec<&Exchange> = exchanges
+            .iter()
+            .filter(|e| {
+                e.status == 422 || e.violations.iter().any(|v| v["location"][0] == "request")
+            })
+            .collect();
+        assert!(
+            rejected.is_empty(),
+            "prism rejected requests: {rejected:#?}"
+        );
+        exchanges
+    }
+}
+
 #[tokio::test]
 async fn every_operation_passes_githubs_openapi_description() {
     let started = Instant::now();
-    let mut prism = Prism::start();
-    let ready = prism.wait_ready(Duration::from_secs(60));
-
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let proxy_addr = listener.local_addr().unwrap();
-    let proxy = Proxy {
-        upstream: format!("http://{}", prism.addr),
-        http: {
-            // reqwest is built without a default crypto provider in this workspace.
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            reqwest::Client::new()
-        },
-        log: Arc::default(),
-    };
-    let log = proxy.log.clone();
-    let app = axum::Router::new().fallback(forward).with_state(proxy);
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-
-    let options = ClientOptions {
-        base_url: format!("http://{proxy_addr}"),
-        retry: RetryOptions {
-            max_retries: 0,
-            ..RetryOptions::default()
-        },
-        ..ClientOptions::default()
-    };
+    let mock = Mock::start().await;
+    let options = mock.options.clone();
     // prism does not check credentials; the JWT path is covered by the behaviour
     // tests, which verify its signature.
     let client = Client::new(Token::new("ghp_contract"), options.clone()).unwrap();
@@ -382,15 +421,7 @@ async fn every_operation_passes_githubs_openapi_description() {
         .await
         .expect("list hooks with an installation token");
 
-    let exchanges = log.lock().unwrap().clone();
-    let rejected: Vec<&Exchange> = exchanges
-        .iter()
-        .filter(|e| e.status == 422 || e.violations.iter().any(|v| v["location"][0] == "request"))
-        .collect();
-    assert!(
-        rejected.is_empty(),
-        "prism rejected requests: {rejected:#?}"
-    );
+    let exchanges = mock.exchanges();
     let mints: Vec<&Exchange> = exchanges
         .iter()
         .filter(|e| e.request == "POST /app/installations/1/access_tokens")
@@ -411,9 +442,165 @@ async fn every_operation_passes_githubs_openapi_description() {
         .map(|e| (&e.request, &e.violations))
         .collect();
     eprintln!(
-        "contract: prism ready after {ready:?}; {} requests in {:?}; response-side violations in the description itself: {}",
+        "contract: prism ready after {:?}; {} requests in {:?}; response-side violations in the description itself: {}",
+        mock.ready,
         exchanges.len(),
         started.elapsed(),
         response_violations.len()
+    );
+}
+
+/// The pull source, run once against the description's example responses for
+/// each kind of hook, each into its own in-memory inbox. The listing and the
+/// detail must parse; then the delivery the detail example describes is either
+/// stored as a pulled delivery (origin `Pulled`, the example's event and GUID)
+/// or, when its recorded request is not one a receiver could have accepted,
+/// refused with the typed error that says what is missing, and not stored.
+///
+/// The examples (`@octokit/openapi` 23.0.2): the listing holds two attempts of
+/// one GUID (the second a redelivery); the detail holds a complete request
+/// (`X-GitHub-Event: issues`, `X-GitHub-Delivery`, `X-GitHub-Hook-ID: 42`, a
+/// JSON object payload), so each run stores that one delivery.
+#[cfg(feature = "pull")]
+#[tokio::test]
+async fn pull_source_stores_what_the_descriptions_examples_hold() {
+    use std::collections::BTreeSet;
+
+    use octohook::PulledDelivery;
+    use octohook_client::pull::{PullOptions, PullSource};
+    use octohook_client::{HookId, HookRef};
+    use octohook_inbox::{DeliveryOrigin, Inbox, ListQuery};
+
+    let mock = Mock::start().await;
+    let client = Client::new(Token::new("ghp_contract"), mock.options.clone()).unwrap();
+    // The examples were delivered in 2019: look back as far as there is.
+    let options = PullOptions {
+        since: Duration::MAX,
+        ..PullOptions::default()
+    };
+    let hooks = [
+        HookRef::repository("octocat", "hello-world", HookId::new(42)),
+        HookRef::organization("octo-org", HookId::new(42)),
+        HookRef::App,
+    ];
+    let mut stored_total = 0;
+    for hook in hooks {
+        // What the examples hold, read through the client the source uses.
+        let deliveries = client.hook_deliveries(&hook);
+        let listing = deliveries
+            .page(&DeliveryQuery::default())
+            .await
+            .unwrap_or_else(|e| panic!("{hook}: the listing example does not parse: {e}"));
+        let guids: BTreeSet<_> = listing.items.iter().map(|d| d.guid.clone()).collect();
+        assert!(!guids.is_empty(), "{hook}: the listing example is empty");
+        let oldest = listing
+            .items
+            .iter()
+            .min_by_key(|d| (d.delivered_at, d.id))
+            .unwrap();
+        let detail = deliveries
+            .get(oldest.id)
+            .await
+            .unwrap_or_else(|e| panic!("{hook}: the detail example does not parse: {e}"));
+        assert!(
+            guids.contains(&detail.summary.guid),
+            "{hook}: the detail example's GUID {} is not listed",
+            detail.summary.guid
+        );
+        // What a receiver would make of the recorded request: the same
+        // function the source calls.
+        // What a receiver would make of the recorded request: the function
+        // the source calls (no headers recorded: none to parse; no payload:
+        // `null`, which is not a JSON object).
+        let no_headers = serde_json::Map::new();
+        let expected = PulledDelivery::from_github_api(
+            detail
+                .request
+                .headers
+                .as_ref()
+                .unwrap_or(&no_headers)
+                .iter()
+                .filter_map(|(name, value)| Some((name.as_str(), value.as_str()?))),
+            detail
+                .request
+                .payload
+                .as_ref()
+                .unwrap_or(&serde_json::Value::Null),
+        );
+
+        let inbox = Inbox::in_memory();
+        let source = PullSource::new(client.clone(), hook.clone(), inbox.clone(), options.clone());
+        let report = source
+            .run()
+            .await
+            .unwrap_or_else(|e| panic!("{hook}: the pull failed: {e}"));
+        // One delivery per GUID, each read once; the cursor moves past them.
+        assert_eq!(report.listed, guids.len() as u64, "{hook}: {report:?}");
+        assert_eq!(report.fetched, guids.len() as u64, "{hook}: {report:?}");
+        assert!(report.cursor_saved, "{hook}: {report:?}");
+        let stored = inbox
+            .store()
+            .list(&ListQuery::default())
+            .await
+            .expect("list the inbox");
+        match expected {
+            Ok(pulled) => {
+                assert_eq!(pulled.guid(), &detail.summary.guid, "{hook}");
+                assert_eq!(pulled.event_kind(), &detail.summary.event, "{hook}");
+                // Every attempt read carries the one example GUID: one row.
+                assert_eq!(report.stored, 1, "{hook}: {report:?}");
+                assert_eq!(report.unavailable, 0, "{hook}: {report:?}");
+                assert_eq!(stored.len(), 1, "{hook}: {stored:#?}");
+                let row = &stored[0];
+                assert_eq!(row.origin, DeliveryOrigin::Pulled, "{hook}");
+                assert_eq!(row.key.guid, detail.summary.guid, "{hook}");
+                assert_eq!(row.event, detail.summary.event, "{hook}");
+                assert_eq!(row.key.hook_id, pulled.hook_id(), "{hook}");
+                assert_eq!(row.action, detail.summary.action, "{hook}");
+                let body: serde_json::Value =
+                    serde_json::from_slice(&row.body).expect("the stored body is JSON");
+                assert_eq!(Some(&body), detail.request.payload.as_ref(), "{hook}");
+                stored_total += 1;
+            }
+            Err(error) => {
+                // Refused for a reason a receiver would give, naming it.
+                assert!(
+                    matches!(
+                        error,
+                        octohook::Error::MissingHeader(_)
+                            | octohook::Error::InvalidHeader { .. }
+                            | octohook::Error::MissingContentType
+                            | octohook::Error::InvalidPayload(_)
+                    ),
+                    "{hook}: refused for an unexpected reason: {error}"
+                );
+                // A required header the recorded request lacks is the one named.
+                let recorded = |wanted: &str| {
+                    detail.request.headers.as_ref().is_some_and(|headers| {
+                        headers.iter().any(|(name, value)| {
+                            name.eq_ignore_ascii_case(wanted) && value.is_string()
+                        })
+                    })
+                };
+                if let Some(missing) = ["X-GitHub-Event", "X-GitHub-Delivery"]
+                    .into_iter()
+                    .find(|name| !recorded(name))
+                {
+                    assert!(
+                        matches!(error, octohook::Error::MissingHeader(name) if name == missing),
+                        "{hook}: the example lacks {missing}, but the refusal says: {error}"
+                    );
+                }
+                eprintln!("contract: {hook}: the example delivery is refused: {error}");
+                assert_eq!(report.stored, 0, "{hook}: {report:?}");
+                assert_eq!(report.unavailable, 1, "{hook}: {report:?}");
+                assert!(stored.is_empty(), "{hook}: {stored:#?}");
+            }
+        }
+    }
+    let exchanges = mock.exchanges();
+    eprintln!(
+        "contract: pull source: {} requests for 3 hooks; {stored_total} example deliveries stored",
+        exchanges.len()
     );
 }
