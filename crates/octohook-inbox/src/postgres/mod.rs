@@ -57,6 +57,10 @@ const MIGRATIONS: &[(i32, &str)] = &[
         6,
         include_str!("../migrations/postgres/0006_trace_parent.sql"),
     ),
+    (
+        7,
+        include_str!("../migrations/postgres/0007_lz4_bodies.sql"),
+    ),
 ];
 
 /// Serializes concurrent migrations (several receivers starting at once):
