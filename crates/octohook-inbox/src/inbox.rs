@@ -289,13 +289,15 @@ impl Inbox {
     /// one batch with the deliveries of concurrent callers (see
     /// [`InsertBatching`]).
     pub async fn insert(&self, delivery: NewDelivery) -> Result<Inserted, StoreError> {
-        let inserted = self.inserts.insert(&self.store, delivery).await?;
+        let stored = self.inserts.insert(&self.store, delivery).await?;
+        // A delivery a pool took on as it was stored needs no worker woken.
         if let Some(wakeup) = &self.wakeup
-            && !inserted.is_duplicate()
+            && !stored.inserted.is_duplicate()
+            && !stored.handed_off
         {
             wakeup.notify_one();
         }
-        Ok(inserted)
+        Ok(stored.inserted)
     }
 
     /// Starts a pool of `workers` workers (at least one) that run `handler` on

@@ -4,10 +4,11 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
-use crate::{DeliveryStore, Inserted, NewDelivery, StoreError};
+use crate::{Claimed, DeliveryStore, Inserted, NewDelivery, StoreError};
 
 /// How an [`Inbox`](crate::Inbox) batches the inserts of concurrent callers
 /// (see [`Inbox::insert_batching`](crate::Inbox::insert_batching)).
@@ -95,14 +96,43 @@ struct QueueState {
     waiting: VecDeque<Waiting>,
     /// Flushing tasks running.
     flushers: usize,
+    /// The pool that takes deliveries on as they are stored, if one is attached.
+    hand_off: Option<HandOff>,
 }
 
 #[derive(Debug)]
 struct Waiting {
     delivery: NewDelivery,
-    answer: oneshot::Sender<Result<Inserted, StoreError>>,
+    answer: oneshot::Sender<Result<Stored, StoreError>>,
     /// Released once the caller is answered.
     _room: OwnedSemaphorePermit,
+}
+
+/// What became of a queued delivery: how it was inserted, and whether a pool
+/// took it on as it was stored (then no worker needs waking for it).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Stored {
+    pub(crate) inserted: Inserted,
+    pub(crate) handed_off: bool,
+}
+
+/// A delivery claimed as it was stored, with the pool slot reserved for it.
+pub(crate) type HandedOff = (Claimed, OwnedSemaphorePermit);
+
+/// A [`Processing`](crate::Processing) pool's offer to take deliveries on as
+/// they are stored: while it has free slots, a batch is stored with
+/// [`insert_and_claim_batch`](DeliveryStore::insert_and_claim_batch), claimed
+/// for `worker`, and each delivery claimed goes to the pool with its slot,
+/// from memory. A slot is reserved before the batch is sent and travels with
+/// its delivery, so the pool never holds more than its size.
+#[derive(Clone, Debug)]
+pub(crate) struct HandOff {
+    /// Which pool offered it (to withdraw only its own offer).
+    pub(crate) pool: u64,
+    pub(crate) free: Arc<Semaphore>,
+    pub(crate) deliveries: mpsc::UnboundedSender<HandedOff>,
+    pub(crate) worker: String,
+    pub(crate) lease: Duration,
 }
 
 impl InsertQueue {
@@ -125,6 +155,29 @@ impl InsertQueue {
             .saturating_sub(self.room.available_permits())
     }
 
+    /// Offers `hand_off`'s pool the deliveries stored from now on; `false`
+    /// when another pool already takes them (one pool at a time does).
+    pub(crate) fn attach(&self, hand_off: HandOff) -> bool {
+        let mut state = self.lock();
+        if state.hand_off.is_some() {
+            return false;
+        }
+        state.hand_off = Some(hand_off);
+        true
+    }
+
+    /// Withdraws pool `pool`'s offer, if it is the one attached.
+    pub(crate) fn detach(&self, pool: u64) {
+        let mut state = self.lock();
+        if state
+            .hand_off
+            .as_ref()
+            .is_some_and(|hand_off| hand_off.pool == pool)
+        {
+            state.hand_off = None;
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, QueueState> {
         // Nothing panics while the lock is held.
         self.state
@@ -137,10 +190,14 @@ impl InsertQueue {
         self: &Arc<Self>,
         store: &Arc<dyn DeliveryStore>,
         delivery: NewDelivery,
-    ) -> Result<Inserted, StoreError> {
+    ) -> Result<Stored, StoreError> {
         // Outside a tokio runtime no task can flush: insert alone.
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return store.insert(delivery).await;
+            let inserted = store.insert(delivery).await?;
+            return Ok(Stored {
+                inserted,
+                handed_off: false,
+            });
         };
         let room = Arc::clone(&self.room)
             .acquire_owned()
@@ -175,24 +232,50 @@ impl InsertQueue {
         // flushers must still come down.
         let _leaving = Leaving(&self);
         loop {
-            let batch: Vec<Waiting> = {
+            let (batch, hand_off) = {
                 let mut state = self.lock();
                 let take = state.waiting.len().min(self.limits.max_batch);
                 if take == 0 {
                     return;
                 }
-                state.waiting.drain(..take).collect()
+                let batch: Vec<Waiting> = state.waiting.drain(..take).collect();
+                (batch, state.hand_off.clone())
             };
             let (deliveries, answers): (Vec<NewDelivery>, Vec<_>) = batch
                 .into_iter()
                 .map(|waiting| (waiting.delivery, (waiting.answer, waiting._room)))
                 .unzip();
-            for (result, (answer, _room)) in store_batch(&*store, deliveries)
-                .await
-                .into_iter()
-                .zip(answers)
-            {
-                let _ = answer.send(result);
+            // A slot for each delivery the pool can take on now, reserved
+            // before the batch is stored.
+            let mut slots = Vec::new();
+            if let Some(hand_off) = &hand_off {
+                while slots.len() < deliveries.len() {
+                    match Arc::clone(&hand_off.free).try_acquire_owned() {
+                        Ok(slot) => slots.push(slot),
+                        Err(_) => break,
+                    }
+                }
+            }
+            let claim = hand_off
+                .as_ref()
+                .filter(|_| !slots.is_empty())
+                .map(|hand_off| (hand_off.worker.as_str(), hand_off.lease, slots.len()));
+            let results = store_batch(&*store, deliveries, claim).await;
+            for (result, (answer, _room)) in results.into_iter().zip(answers) {
+                let stored = result.map(|(inserted, claimed)| {
+                    let handed_off = match (claimed, &hand_off) {
+                        (Some(claimed), Some(hand_off)) => match slots.pop() {
+                            Some(slot) => hand_off.deliveries.send((claimed, slot)).is_ok(),
+                            None => false,
+                        },
+                        _ => false,
+                    };
+                    Stored {
+                        inserted,
+                        handed_off,
+                    }
+                });
+                let _ = answer.send(stored);
             }
         }
     }
@@ -210,28 +293,51 @@ impl Drop for Leaving<'_> {
 /// One result per delivery, in order. A batch refused as a whole for lack of
 /// room may hold deliveries that fit on their own: those are then tried one by
 /// one, so that each caller learns about its own delivery.
+///
+/// With `claim` (a worker, its lease, how many), the batch is stored with
+/// [`insert_and_claim_batch`](DeliveryStore::insert_and_claim_batch); the
+/// deliveries tried one by one are not claimed.
 async fn store_batch(
     store: &dyn DeliveryStore,
     deliveries: Vec<NewDelivery>,
-) -> Vec<Result<Inserted, StoreError>> {
+    claim: Option<(&str, Duration, usize)>,
+) -> Vec<Result<(Inserted, Option<Claimed>), StoreError>> {
     let count = deliveries.len();
     let retry_alone = (count > 1).then(|| deliveries.clone());
-    match store.insert_batch(deliveries).await {
-        Ok(inserted) if inserted.len() == count => inserted.into_iter().map(Ok).collect(),
-        Ok(_) => vec![
-            Err(StoreError::Unavailable(
-                "the store answered a batch of inserts with the wrong number of results".to_owned()
-            ));
-            count
-        ],
+    let stored = match claim {
+        Some((worker, lease, limit)) => {
+            store
+                .insert_and_claim_batch(deliveries, worker, lease, limit)
+                .await
+        }
+        None => store.insert_batch(deliveries).await.map(|inserted| {
+            inserted
+                .into_iter()
+                .map(|inserted| (inserted, None))
+                .collect()
+        }),
+    };
+    match stored {
+        Ok(stored) if stored.len() == count => stored.into_iter().map(Ok).collect(),
+        Ok(_) => {
+            let error = StoreError::Unavailable(
+                "the store answered a batch of inserts with the wrong number of results".to_owned(),
+            );
+            (0..count).map(|_| Err(error.clone())).collect()
+        }
         Err(StoreError::Full(_)) if retry_alone.is_some() => {
             let mut results = Vec::with_capacity(count);
             for delivery in retry_alone.into_iter().flatten() {
-                results.push(store.insert(delivery).await);
+                results.push(
+                    store
+                        .insert(delivery)
+                        .await
+                        .map(|inserted| (inserted, None)),
+                );
             }
             results
         }
-        Err(error) => vec![Err(error); count],
+        Err(error) => (0..count).map(|_| Err(error.clone())).collect(),
     }
 }
 

@@ -248,6 +248,35 @@ impl MemoryStore {
         Some(Claimed { delivery, claim })
     }
 
+    /// Claims row `id`, just stored, for `worker` (see
+    /// [`DeliveryStore::insert_and_claim_batch`]).
+    fn claim_stored(&self, id: StoredDeliveryId, worker: &str, lease: Duration) -> Option<Claimed> {
+        let now = SystemTime::now();
+        let until = now + lease;
+        let mut state = self.lock();
+        let delivery = state.update(id, |row| {
+            row.seq = 1;
+            let delivery = &mut row.delivery;
+            delivery.status = DeliveryStatus::Processing;
+            delivery.attempts = 1;
+            delivery.next_attempt_at = None;
+            delivery.lease = Some(Lease {
+                owner: worker.to_owned(),
+                until,
+            });
+            delivery.updated_at = now;
+            delivery.clone()
+        })?;
+        let claim = Claim {
+            id,
+            seq: 1,
+            key: delivery.key.clone(),
+            worker: worker.to_owned(),
+            lease_until: until,
+        };
+        Some(Claimed { delivery, claim })
+    }
+
     /// Applies `change` to the row `claim` still holds.
     fn with_claim<T>(
         &self,
@@ -392,6 +421,33 @@ impl DeliveryStore for MemoryStore {
             Some(error) => Err(error),
             None => Ok(inserted),
         })
+    }
+
+    fn insert_and_claim_batch(
+        &self,
+        deliveries: Vec<NewDelivery>,
+        worker: &str,
+        lease: Duration,
+        limit: usize,
+    ) -> StoreFuture<'_, Vec<(Inserted, Option<Claimed>)>> {
+        let mut results = Vec::with_capacity(deliveries.len());
+        for (index, delivery) in deliveries.into_iter().enumerate() {
+            match self.insert_now(delivery) {
+                Ok(inserted @ Inserted::New { id }) if index < limit => {
+                    results.push((inserted, self.claim_stored(id, worker, lease)));
+                }
+                Ok(inserted) => results.push((inserted, None)),
+                Err(error) => return ready(Err(error)),
+            }
+        }
+        // Wake-ups only for the new deliveries left for a claim.
+        for _ in results
+            .iter()
+            .filter(|(inserted, claimed)| !inserted.is_duplicate() && claimed.is_none())
+        {
+            self.wakeup.notify_one();
+        }
+        ready(Ok(results))
     }
 
     fn claim_batch(

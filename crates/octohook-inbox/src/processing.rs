@@ -1,12 +1,13 @@
 //! [`Processing`]: a pool of workers over one inbox, and its graceful drain.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
+use crate::insert_queue::{HandOff, InsertQueue};
 use crate::{Handler, Inbox, WorkerConfig};
 
 /// Workers processing an [`Inbox`]'s deliveries with one [`Handler`], started by
@@ -19,7 +20,16 @@ use crate::{Handler, Inbox, WorkerConfig};
 /// workers in one [`claim_batch`](crate::DeliveryStore::claim_batch), and the
 /// outcomes of handlers that end together are recorded with one
 /// [`finish_batch`](crate::DeliveryStore::finish_batch). Claims are made
-/// under the configuration's [name](WorkerConfig::name). Stop them
+/// under the configuration's [name](WorkerConfig::name).
+///
+/// While the pool has free workers, the inbox hands it deliveries as it
+/// stores them: a batch of inserts is stored already claimed for the pool
+/// ([`insert_and_claim_batch`](crate::DeliveryStore::insert_and_claim_batch)),
+/// in the same commit, and each of its deliveries goes to a free worker from
+/// memory. A delivery received while every worker is busy is stored `pending`
+/// and claimed later. Either way the promise is the same: the delivery is
+/// durable before it is answered, and held under a lease while it is handled.
+/// One pool per inbox takes deliveries this way (the first started). Stop them
 /// with [`drain`](Self::drain): no new claims, running handlers finish. Dropping
 /// `Processing` aborts the handlers at once instead; their deliveries are taken
 /// up again once their leases expire.
@@ -56,6 +66,10 @@ pub struct Processing {
     workers: usize,
     /// Handlers running now.
     running: Arc<AtomicUsize>,
+    /// The inbox's insert queue, which hands this pool deliveries as they are
+    /// stored while it has free workers (when this pool is the one attached).
+    inserts: Arc<InsertQueue>,
+    id: u64,
 }
 
 /// How a [`Processing::drain`] ended.
@@ -85,11 +99,22 @@ impl Processing {
         workers: usize,
         config: &WorkerConfig,
     ) -> Self {
+        static POOLS: AtomicU64 = AtomicU64::new(0);
         let handler = Arc::new(handler);
         let (stop, mut stopping) = watch::channel(false);
         let workers = workers.max(1);
         let running = Arc::new(AtomicUsize::new(0));
         let worker = inbox.worker(config.clone());
+        let id = POOLS.fetch_add(1, Ordering::Relaxed);
+        let free = Arc::new(Semaphore::new(workers));
+        let (handed, handed_off) = mpsc::unbounded_channel();
+        let attached = inbox.inserts.attach(HandOff {
+            pool: id,
+            free: Arc::clone(&free),
+            deliveries: handed,
+            worker: config.name.clone(),
+            lease: config.lease,
+        });
         let mut pool = JoinSet::new();
         let counted = Arc::clone(&running);
         pool.spawn(async move {
@@ -97,13 +122,24 @@ impl Processing {
                 // An error means `Processing` is gone: stop too.
                 let _ = stopping.wait_for(|stop| *stop).await;
             };
-            worker.run_pool(handler, workers, stop, counted).await;
+            worker
+                .run_pool(
+                    handler,
+                    workers,
+                    free,
+                    attached.then_some(handed_off),
+                    stop,
+                    counted,
+                )
+                .await;
         });
         Self {
             stop,
             pool,
             workers,
             running,
+            inserts: Arc::clone(&inbox.inserts),
+            id,
         }
     }
 
@@ -116,6 +152,7 @@ impl Processing {
     /// handler gets up to `grace` to finish; those still running then are
     /// aborted.
     pub async fn drain(mut self, grace: Duration) -> Drained {
+        self.inserts.detach(self.id);
         let _ = self.stop.send(true);
         let finished = tokio::time::timeout(grace, async {
             while self.pool.join_next().await.is_some() {}
@@ -132,5 +169,12 @@ impl Processing {
         // Aborting the pool drops its handlers' tasks, which aborts them.
         self.pool.shutdown().await;
         Drained::Aborted { workers }
+    }
+}
+
+impl Drop for Processing {
+    fn drop(&mut self) {
+        // Deliveries stored from now on wait for a claim.
+        self.inserts.detach(self.id);
     }
 }

@@ -706,17 +706,30 @@ fn finish_one(connection: &Connection, finish: &Finish, now: i64) -> Result<(), 
 
 /// Inserts `delivery` unless its key is stored (earlier in the same
 /// transaction included).
-fn insert_one(connection: &Connection, delivery: &NewDelivery) -> Result<Inserted, StoreError> {
+///
+/// With `claim` (a worker and the end of its lease, in milliseconds), a new
+/// delivery is stored claimed: `processing`, at its first attempt.
+fn insert_one(
+    connection: &Connection,
+    delivery: &NewDelivery,
+    now: SystemTime,
+    claim: Option<(&str, i64)>,
+) -> Result<Inserted, StoreError> {
     let (hook_id, has_hook_id) = (delivery.key.db_hook_id(), delivery.key.has_hook_id());
     let guid = delivery.key.guid.as_str();
-    let now = unix_millis(SystemTime::now());
+    let now = unix_millis(now);
     let body_len = delivery.body.len() as u64;
+    let (status, attempts, lease_owner, due_at) = match claim {
+        Some((worker, until)) => ("processing", 1, Some(worker), until),
+        None => ("pending", 0, None, now),
+    };
     let inserted: Option<StoredDeliveryId> = connection
         .prepare_cached(
             "INSERT INTO octohook_deliveries (hook_id, has_hook_id, guid, event, \
-             action, content_type, headers, body, received_at, status, due_at, \
-             updated_at, trace_parent, origin) \
-             VALUES (?1, ?10, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9, ?9, ?11, ?12) \
+             action, content_type, headers, body, received_at, status, attempts, \
+             claim_seq, lease_owner, due_at, updated_at, trace_parent, origin) \
+             VALUES (?1, ?10, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?13, ?14, ?14, ?15, ?16, ?9, \
+               ?11, ?12) \
              ON CONFLICT (hook_id, has_hook_id, guid) DO NOTHING RETURNING id",
         )
         .and_then(|mut statement| {
@@ -736,6 +749,10 @@ fn insert_one(connection: &Connection, delivery: &NewDelivery) -> Result<Inserte
                         has_hook_id,
                         delivery.trace_parent.map(|parent| parent.to_string()),
                         delivery.origin.as_str(),
+                        status,
+                        attempts,
+                        lease_owner,
+                        due_at,
                     ],
                     |row| row.get(0),
                 )
@@ -807,7 +824,8 @@ fn read_row(row: &Row<'_>) -> rusqlite::Result<RowParts> {
 
 impl DeliveryStore for SqliteStore {
     fn insert(&self, delivery: NewDelivery) -> StoreFuture<'_, Inserted> {
-        let inserted = self.call(move |connection| insert_one(connection, &delivery));
+        let inserted =
+            self.call(move |connection| insert_one(connection, &delivery, SystemTime::now(), None));
         // Signalled once the transaction committed: a woken worker finds the row.
         self.signal_after(inserted, |inserted| !inserted.is_duplicate())
     }
@@ -820,9 +838,10 @@ impl DeliveryStore for SqliteStore {
     fn insert_batch(&self, deliveries: Vec<NewDelivery>) -> StoreFuture<'_, Vec<Inserted>> {
         // One job, so one savepoint: the batch is committed whole or not at all.
         let inserted = self.call(move |connection| {
+            let now = SystemTime::now();
             deliveries
                 .iter()
-                .map(|delivery| insert_one(connection, delivery))
+                .map(|delivery| insert_one(connection, delivery, now, None))
                 .collect::<Result<Vec<_>, _>>()
         });
         Box::pin(async move {
@@ -833,6 +852,46 @@ impl DeliveryStore for SqliteStore {
                 self.wakeup.notify_one();
             }
             Ok(inserted)
+        })
+    }
+
+    fn insert_and_claim_batch(
+        &self,
+        deliveries: Vec<NewDelivery>,
+        worker: &str,
+        lease: Duration,
+        limit: usize,
+    ) -> StoreFuture<'_, Vec<(Inserted, Option<Claimed>)>> {
+        let worker = worker.to_owned();
+        // One job, so one savepoint: the batch is committed whole or not at all.
+        let stored = self.call(move |connection| {
+            let now = SystemTime::now();
+            // As the row holds it: to the millisecond.
+            let until = from_unix_millis(unix_millis(now + lease));
+            let mut results = Vec::with_capacity(deliveries.len());
+            for (index, delivery) in deliveries.into_iter().enumerate() {
+                let claim = (index < limit).then_some((worker.as_str(), unix_millis(until)));
+                let inserted = insert_one(connection, &delivery, now, claim)?;
+                let claimed = match inserted {
+                    Inserted::New { id } if claim.is_some() => {
+                        Some(Claimed::on_insert(delivery, id, &worker, until, now))
+                    }
+                    _ => None,
+                };
+                results.push((inserted, claimed));
+            }
+            Ok(results)
+        });
+        Box::pin(async move {
+            let results = stored.await?;
+            // Wake-ups only for the new deliveries left for a claim.
+            for _ in results
+                .iter()
+                .filter(|(inserted, claimed)| !inserted.is_duplicate() && claimed.is_none())
+            {
+                self.wakeup.notify_one();
+            }
+            Ok(results)
         })
     }
 

@@ -10,7 +10,7 @@ use octohook::DeliveryGuid;
 use tokio::sync::Notify;
 
 use crate::{
-    DeliveryKey, DeliveryStatus, NewDelivery, StoreError, StoredDelivery, StoredDeliveryId,
+    DeliveryKey, DeliveryStatus, Lease, NewDelivery, StoreError, StoredDelivery, StoredDeliveryId,
 };
 
 /// The future a [`DeliveryStore`] method returns (boxed, so that the trait can be
@@ -90,6 +90,49 @@ pub struct Claimed {
     pub delivery: StoredDelivery,
     /// The claim.
     pub claim: Claim,
+}
+
+impl Claimed {
+    /// The claim a store made of `delivery` as it stored it under `id`
+    /// (see [`DeliveryStore::insert_and_claim_batch`]): its first attempt,
+    /// held by `worker` until `until`, recorded at `now`.
+    pub(crate) fn on_insert(
+        delivery: NewDelivery,
+        id: StoredDeliveryId,
+        worker: &str,
+        until: SystemTime,
+        now: SystemTime,
+    ) -> Self {
+        let claim = Claim {
+            id,
+            seq: 1,
+            key: delivery.key.clone(),
+            worker: worker.to_owned(),
+            lease_until: until,
+        };
+        let delivery = StoredDelivery {
+            id,
+            key: delivery.key,
+            event: delivery.event,
+            action: delivery.action,
+            content_type: delivery.content_type,
+            headers: delivery.headers,
+            body: delivery.body,
+            received_at: delivery.received_at,
+            origin: delivery.origin,
+            status: DeliveryStatus::Processing,
+            attempts: 1,
+            last_error: None,
+            next_attempt_at: None,
+            lease: Some(Lease {
+                owner: worker.to_owned(),
+                until,
+            }),
+            updated_at: now,
+            trace_parent: delivery.trace_parent,
+        };
+        Self { delivery, claim }
+    }
 }
 
 /// How a worker finished a claimed delivery: what [`DeliveryStore::finish_batch`]
@@ -450,6 +493,37 @@ pub trait DeliveryStore: fmt::Debug + Send + Sync + 'static {
                 inserted.push(self.insert(delivery).await?);
             }
             Ok(inserted)
+        })
+    }
+
+    /// Stores each delivery as [`insert_batch`](Self::insert_batch) does and,
+    /// in the same transaction, claims for `worker` for `lease` those of the
+    /// first `limit` deliveries given that are new: each of those is stored
+    /// `processing` at its first attempt, and comes back as [`Claimed`] with
+    /// the [`Inserted`]. One pair per delivery, in the order given.
+    ///
+    /// What a pool that has free workers asks for when deliveries arrive: it
+    /// runs them from memory, without a claim of its own later (a write, and a
+    /// read of each body back). A claim made here is an ordinary claim: should
+    /// the worker die, the lease expires and another worker takes the delivery
+    /// up.
+    ///
+    /// The default stores the batch with [`insert_batch`](Self::insert_batch)
+    /// and claims none (the deliveries are claimed later, the usual way).
+    fn insert_and_claim_batch(
+        &self,
+        deliveries: Vec<NewDelivery>,
+        worker: &str,
+        lease: Duration,
+        limit: usize,
+    ) -> StoreFuture<'_, Vec<(Inserted, Option<Claimed>)>> {
+        let _ = (worker, lease, limit);
+        Box::pin(async move {
+            let inserted = self.insert_batch(deliveries).await?;
+            Ok(inserted
+                .into_iter()
+                .map(|inserted| (inserted, None))
+                .collect())
         })
     }
 

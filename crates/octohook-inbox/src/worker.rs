@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use crate::insert_queue::HandedOff;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::task::JoinSet;
 use tracing::Instrument;
@@ -138,8 +139,8 @@ impl Backoff {
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WorkerConfig {
-    name: String,
-    lease: Duration,
+    pub(crate) name: String,
+    pub(crate) lease: Duration,
     max_attempts: u32,
     backoff: Backoff,
     poll_interval: Duration,
@@ -585,27 +586,68 @@ impl Worker {
     }
 
     /// The pool of [`Processing`](crate::Processing): up to `slots`
-    /// deliveries handled at once, claimed in batches (as many as there are
-    /// free slots) and finished in batches (through one [`FinishQueue`]),
-    /// until `shutdown` resolves; then no more claims, and the running
-    /// handlers finish. `running` counts the handlers running.
+    /// deliveries handled at once (one of `free`'s permits each), claimed in batches (as many
+    /// as there are free slots) and finished in batches (through one
+    /// [`FinishQueue`]), until `shutdown` resolves; then no more claims, and
+    /// the running handlers finish. `handed_off` brings the deliveries the
+    /// inbox claimed for this pool as it stored them, each with its slot.
+    /// `running` counts the handlers running.
     pub(crate) async fn run_pool<H: Handler>(
         &self,
         handler: Arc<H>,
         slots: usize,
+        free: Arc<Semaphore>,
+        mut handed_off: Option<mpsc::UnboundedReceiver<HandedOff>>,
         shutdown: impl Future<Output = ()>,
         running: Arc<AtomicUsize>,
     ) {
         tokio::pin!(shutdown);
-        let free = Arc::new(Semaphore::new(slots));
         let finishes = Arc::new(FinishQueue::start(Arc::clone(&self.store), slots));
         let store_wakeup = self.store.wakeups();
         let mut handling = JoinSet::new();
+        let handle = |handling: &mut JoinSet<()>, claimed: Claimed, slot: OwnedSemaphorePermit| {
+            let worker = self.clone();
+            let handler = Arc::clone(&handler);
+            let finishes = Arc::clone(&finishes);
+            let running = Running::start(&running);
+            handling.spawn(async move {
+                let _running = running;
+                if let Err(error) = worker
+                    .process_claimed(&*handler, claimed, Some((&finishes, slot)))
+                    .await
+                {
+                    tracing::error!(worker = %worker.config.name, %error, "cannot record a delivery's outcome");
+                }
+            });
+        };
+        // Whether to ask the store for deliveries now: at start, after a
+        // wake-up or a poll, and while claims come back full.
+        let mut claim_now = true;
         loop {
             while handling.try_join_next().is_some() {}
+            if !claim_now {
+                let wakeup = notified(self.wakeup.as_deref());
+                let store_wakeup = notified(store_wakeup.as_deref());
+                tokio::select! {
+                    () = &mut shutdown => break,
+                    () = wakeup => {}
+                    () = store_wakeup => {}
+                    () = tokio::time::sleep(self.config.poll_interval) => {}
+                    // Handed off with its slot: nothing to claim for it.
+                    Some((claimed, slot)) = next_handed_off(&mut handed_off) => {
+                        handle(&mut handling, claimed, slot);
+                        continue;
+                    }
+                }
+                claim_now = true;
+            }
             let first = tokio::select! {
                 biased;
                 () = &mut shutdown => break,
+                Some((claimed, slot)) = next_handed_off(&mut handed_off) => {
+                    handle(&mut handling, claimed, slot);
+                    continue;
+                }
                 permit = Arc::clone(&free).acquire_owned() => match permit {
                     Ok(permit) => permit,
                     Err(_) => break,
@@ -616,50 +658,34 @@ impl Worker {
                 permits.push(permit);
             }
             let wanted = permits.len();
-            let idle = match self
+            match self
                 .store
                 .claim_batch(&self.config.name, self.config.lease, wanted)
                 .await
             {
                 Ok(claimed) => {
-                    let short = claimed.len() < wanted;
-                    for (claimed, permit) in claimed.into_iter().zip(permits.drain(..)) {
-                        let worker = self.clone();
-                        let handler = Arc::clone(&handler);
-                        let finishes = Arc::clone(&finishes);
-                        let running = Running::start(&running);
-                        handling.spawn(async move {
-                            let _running = running;
-                            if let Err(error) = worker
-                                .process_claimed(&*handler, claimed, Some((&finishes, permit)))
-                                .await
-                            {
-                                tracing::error!(worker = %worker.config.name, %error, "cannot record a delivery's outcome");
-                            }
-                        });
-                    }
                     // Fewer than asked for: nothing else is due now.
-                    short
+                    claim_now = claimed.len() == wanted;
+                    for (claimed, permit) in claimed.into_iter().zip(permits.drain(..)) {
+                        handle(&mut handling, claimed, permit);
+                    }
                 }
                 Err(error) => {
                     tracing::error!(worker = %self.config.name, %error, "cannot claim deliveries");
-                    true
-                }
-            };
-            drop(permits);
-            if idle {
-                let wakeup = notified(self.wakeup.as_deref());
-                let store_wakeup = notified(store_wakeup.as_deref());
-                tokio::select! {
-                    () = &mut shutdown => break,
-                    () = wakeup => {}
-                    () = store_wakeup => {}
-                    () = tokio::time::sleep(self.config.poll_interval) => {}
+                    claim_now = false;
                 }
             }
         }
-        // No more claims; the running handlers finish (their time bounded by
+        // No more claims. Deliveries already claimed for this pool as they
+        // were stored are handled too, rather than left for their leases to
+        // expire; the running handlers finish (their time bounded by
         // `Processing::drain`, which aborts this future and them with it).
+        if let Some(mut handed_off) = handed_off {
+            handed_off.close();
+            while let Ok((claimed, slot)) = handed_off.try_recv() {
+                handle(&mut handling, claimed, slot);
+            }
+        }
         while handling.join_next().await.is_some() {}
     }
 
@@ -697,6 +723,20 @@ impl Worker {
             }
         }
     }
+}
+
+/// The next delivery handed off to the pool; never once there are no more
+/// (the channel closed, or none was given).
+async fn next_handed_off(
+    handed_off: &mut Option<mpsc::UnboundedReceiver<HandedOff>>,
+) -> Option<HandedOff> {
+    if let Some(receiver) = handed_off {
+        if let Some(next) = receiver.recv().await {
+            return Some(next);
+        }
+        *handed_off = None;
+    }
+    std::future::pending().await
 }
 
 /// Resolves when `notify` is notified; never without one.

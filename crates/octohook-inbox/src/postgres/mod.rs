@@ -61,6 +61,10 @@ const MIGRATIONS: &[(i32, &str)] = &[
         7,
         include_str!("../migrations/postgres/0007_lz4_bodies.sql"),
     ),
+    (
+        8,
+        include_str!("../migrations/postgres/0008_notify_pending_only.sql"),
+    ),
 ];
 
 /// Serializes concurrent migrations (several receivers starting at once):
@@ -565,7 +569,15 @@ impl PostgresStore {
     }
 
     /// [`DeliveryStore::insert_batch`]: one statement in the usual case.
-    async fn insert_many(&self, deliveries: Vec<NewDelivery>) -> Result<Vec<Inserted>, StoreError> {
+    ///
+    /// With `claim` (a worker, its lease, and how many), each of the first
+    /// deliveries that is new is stored claimed by that worker, as
+    /// [`DeliveryStore::insert_and_claim_batch`] says.
+    async fn insert_many(
+        &self,
+        deliveries: Vec<NewDelivery>,
+        claim: Option<(&str, Duration, usize)>,
+    ) -> Result<Vec<(Inserted, Option<Claimed>)>, StoreError> {
         // The first of each key is sent; the later ones are its duplicates.
         let mut first_of: HashMap<&DeliveryKey, usize> = HashMap::new();
         let mut sent = Vec::new();
@@ -620,6 +632,8 @@ impl PostgresStore {
             .iter()
             .map(|&i| deliveries[i].origin.as_str())
             .collect();
+        let (worker, lease, limit) = claim.unwrap_or(("", Duration::ZERO, 0));
+        let claimed: Vec<bool> = sent.iter().map(|&i| i < limit).collect();
         // As the single insert: the second SELECT reads the statement's
         // snapshot, so it finds the keys stored before it, never the rows this
         // statement inserts. A key committed concurrently after the snapshot
@@ -628,21 +642,29 @@ impl PostgresStore {
             .query(
                 "WITH inserted AS ( \
                    INSERT INTO octohook_deliveries (hook_id, has_hook_id, guid, event, \
-                     action, content_type, headers, body, received_at, status, due_at, \
-                     updated_at, trace_parent, origin) \
+                     action, content_type, headers, body, received_at, status, attempts, \
+                     claim_seq, lease_owner, due_at, updated_at, trace_parent, origin) \
                    SELECT hook_id, has_hook_id, guid, event, action, content_type, headers, \
-                     body, received_at, 'pending', clock_timestamp(), clock_timestamp(), \
-                     trace_parent, origin \
+                     body, received_at, \
+                     CASE WHEN claimed THEN 'processing' ELSE 'pending' END, \
+                     CASE WHEN claimed THEN 1 ELSE 0 END, \
+                     CASE WHEN claimed THEN 1 ELSE 0 END, \
+                     CASE WHEN claimed THEN $13 END, \
+                     CASE WHEN claimed \
+                       THEN clock_timestamp() + $14::float8 * interval '1 millisecond' \
+                       ELSE clock_timestamp() END, \
+                     clock_timestamp(), trace_parent, origin \
                    FROM unnest($1::bigint[], $2::bool[], $3::text[], $4::text[], $5::text[], \
                      $6::text[], $7::text[], $8::bytea[], $9::timestamptz[], $10::text[], \
-                     $11::text[]) \
+                     $11::text[], $12::bool[]) \
                      AS new (hook_id, has_hook_id, guid, event, action, content_type, \
-                       headers, body, received_at, trace_parent, origin) \
+                       headers, body, received_at, trace_parent, origin, claimed) \
                    ON CONFLICT (hook_id, has_hook_id, guid) DO NOTHING \
-                   RETURNING id, hook_id, has_hook_id, guid) \
-                 SELECT id, TRUE, hook_id, has_hook_id, guid FROM inserted \
+                   RETURNING id, hook_id, has_hook_id, guid, status, due_at) \
+                 SELECT id, TRUE, hook_id, has_hook_id, guid, \
+                   CASE WHEN status = 'processing' THEN due_at END FROM inserted \
                  UNION ALL \
-                 SELECT d.id, FALSE, d.hook_id, d.has_hook_id, d.guid \
+                 SELECT d.id, FALSE, d.hook_id, d.has_hook_id, d.guid, NULL::timestamptz \
                  FROM octohook_deliveries AS d \
                  JOIN unnest($1::bigint[], $2::bool[], $3::text[]) \
                    AS k (hook_id, has_hook_id, guid) \
@@ -660,28 +682,31 @@ impl PostgresStore {
                     &received,
                     &trace_parents,
                     &origins,
+                    &claimed,
+                    &worker,
+                    &millis(lease),
                 ],
             )
             .await?;
-        let mut found: HashMap<(i64, bool, String), Inserted> = HashMap::with_capacity(rows.len());
+        type Found = (Inserted, Option<SystemTime>);
+        let mut found: HashMap<(i64, bool, String), Found> = HashMap::with_capacity(rows.len());
         for row in &rows {
             let read = (|| {
                 let id: StoredDeliveryId = row.try_get(0)?;
                 let new: bool = row.try_get(1)?;
                 let key = (row.try_get(2)?, row.try_get(3)?, row.try_get(4)?);
-                Ok::<_, tokio_postgres::Error>((key, id, new))
+                let lease_until: Option<SystemTime> = row.try_get(5)?;
+                Ok::<_, tokio_postgres::Error>((key, id, new, lease_until))
             })();
-            let (key, id, new) = read.map_err(classify)?;
-            found.insert(
-                key,
-                if new {
-                    Inserted::New { id }
-                } else {
-                    Inserted::Duplicate { id }
-                },
-            );
+            let (key, id, new, lease_until) = read.map_err(classify)?;
+            let inserted = if new {
+                Inserted::New { id }
+            } else {
+                Inserted::Duplicate { id }
+            };
+            found.insert(key, (inserted, lease_until));
         }
-        let mut inserted: Vec<Option<Inserted>> = vec![None; deliveries.len()];
+        let mut inserted: Vec<Option<Found>> = vec![None; deliveries.len()];
         for &index in &sent {
             let key = &deliveries[index].key;
             let lookup = (
@@ -691,22 +716,35 @@ impl PostgresStore {
             );
             inserted[index] = match found.get(&lookup) {
                 Some(&done) => Some(done),
-                // Stored (or purged) concurrently: the single insert sorts it out.
-                None => Some(self.insert(deliveries[index].clone()).await?),
+                // Stored (or purged) concurrently: the single insert sorts it
+                // out (unclaimed).
+                None => Some((self.insert(deliveries[index].clone()).await?, None)),
             };
         }
-        deliveries
+        let now = SystemTime::now();
+        let firsts: Vec<usize> = deliveries
             .iter()
+            .map(|delivery| first_of[&delivery.key])
+            .collect();
+        drop(first_of);
+        deliveries
+            .into_iter()
+            .zip(firsts)
             .enumerate()
-            .map(|(index, delivery)| {
-                let first = first_of[&delivery.key];
-                match inserted[first] {
-                    Some(done) if first == index => Ok(done),
-                    Some(done) => Ok(Inserted::Duplicate { id: done.id() }),
-                    None => Err(StoreError::Unavailable(
-                        "a delivery of the batch went unanswered".to_owned(),
-                    )),
+            .map(|(index, (delivery, first))| match inserted[first] {
+                Some((done, lease_until)) if first == index => {
+                    let claimed = match (done, lease_until) {
+                        (Inserted::New { id }, Some(until)) => {
+                            Some(Claimed::on_insert(delivery, id, worker, until, now))
+                        }
+                        _ => None,
+                    };
+                    Ok((done, claimed))
                 }
+                Some((done, _)) => Ok((Inserted::Duplicate { id: done.id() }, None)),
+                None => Err(StoreError::Unavailable(
+                    "a delivery of the batch went unanswered".to_owned(),
+                )),
             })
             .collect()
     }
@@ -954,7 +992,30 @@ impl DeliveryStore for PostgresStore {
     /// (`unnest`), and, in the same statement, the ids of the keys already
     /// stored. A key given twice is sent once.
     fn insert_batch(&self, deliveries: Vec<NewDelivery>) -> StoreFuture<'_, Vec<Inserted>> {
-        Box::pin(async move { self.insert_many(deliveries).await })
+        Box::pin(async move {
+            let stored = self.insert_many(deliveries, None).await?;
+            Ok(stored.into_iter().map(|(inserted, _)| inserted).collect())
+        })
+    }
+
+    /// The same statement as [`insert_batch`](Self::insert_batch), the
+    /// claimed rows stored `processing` with the database's clock.
+    fn insert_and_claim_batch(
+        &self,
+        deliveries: Vec<NewDelivery>,
+        worker: &str,
+        lease: Duration,
+        limit: usize,
+    ) -> StoreFuture<'_, Vec<(Inserted, Option<Claimed>)>> {
+        let worker = worker.to_owned();
+        Box::pin(async move {
+            if limit > 0 {
+                // A worker is about: relay the database's wake-ups.
+                self.listen();
+            }
+            self.insert_many(deliveries, Some((&worker, lease, limit)))
+                .await
+        })
     }
 
     /// `FOR UPDATE SKIP LOCKED LIMIT n` in one statement.

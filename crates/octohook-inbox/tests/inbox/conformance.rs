@@ -8,10 +8,11 @@ use std::time::{Duration, SystemTime};
 use octohook::header::DELIVERY_HEADERS;
 use octohook::{ContentType, EventKind, RawHeaders};
 use octohook_inbox::{
-    AttemptError, AttemptOutcome, Backoff, Completion, DeliveryStatus, Finish, Inbox, Inserted,
-    ListPages, ListQuery, NewDelivery, PurgeQuery, StoreError, StoredDelivery, StoredDeliveryId,
-    WorkerConfig,
+    AttemptError, AttemptOutcome, Backoff, Claim, Claimed, Completion, DeliveryKey, DeliveryStatus,
+    DeliveryStore, Finish, Inbox, Inserted, ListPages, ListQuery, NewDelivery, PurgeQuery,
+    StatusCounts, StoreError, StoreFuture, StoredDelivery, StoredDeliveryId, WorkerConfig,
 };
+use tokio::sync::Notify;
 
 use crate::{Backend, delivery, key};
 
@@ -1180,6 +1181,224 @@ pub(crate) async fn a_pool_processes_each_delivery_once(backend: Backend) {
     assert_eq!(retried, DELIVERIES / 5);
 }
 
+/// A batch stored and claimed at once: of the first `limit` deliveries,
+/// those that are new come back claimed (`processing`, first attempt) and
+/// finish as any claim does; the others are stored `pending` and claimed the
+/// usual way; a claim made at insert expires as any other.
+pub(crate) async fn a_batch_claimed_as_it_is_stored(backend: Backend) {
+    let store = backend.open().await;
+    let other = backend.open().await;
+    store.insert(delivery(Some(9), "c-old")).await.unwrap();
+    let batch = vec![
+        delivery(Some(9), "c-old"),
+        delivery(Some(9), "c-1"),
+        delivery(Some(9), "c-1"),
+        delivery(Some(9), "c-2"),
+        delivery(Some(9), "c-3"),
+    ];
+    let short = Duration::from_millis(600);
+    let results = store
+        .insert_and_claim_batch(batch, "early", short, 3)
+        .await
+        .unwrap();
+    let shape: Vec<(bool, bool)> = results
+        .iter()
+        .map(|(inserted, claimed)| (inserted.is_duplicate(), claimed.is_some()))
+        .collect();
+    // Within the first three: a duplicate of a stored key, a new key
+    // (claimed), the same key again (a duplicate). Past them: new, unclaimed.
+    assert_eq!(
+        shape,
+        [
+            (true, false),
+            (false, true),
+            (true, false),
+            (false, false),
+            (false, false)
+        ]
+    );
+    let (inserted, claimed) = &results[1];
+    let claimed = claimed.as_ref().unwrap();
+    assert_eq!(claimed.claim.id(), inserted.id());
+    assert_eq!(results[2].0.id(), inserted.id());
+    assert_eq!(claimed.delivery.status, DeliveryStatus::Processing);
+    assert_eq!(claimed.delivery.attempts, 1);
+    assert_eq!(claimed.delivery.key, key(Some(9), "c-1"));
+    assert_eq!(&claimed.delivery.body[..], &delivery(Some(9), "c-1").body[..]);
+    let stored = other.get(claimed.claim.key()).await.unwrap().unwrap();
+    assert_eq!(stored.status, DeliveryStatus::Processing);
+    assert_eq!(stored.attempts, 1);
+    assert_eq!(stored.lease.map(|lease| lease.owner), Some("early".to_owned()));
+    // The old key and the two unclaimed new ones are claimable; the claimed
+    // one is not.
+    let pending = other.claim_batch("late", LONG, 10).await.unwrap();
+    let mut guids: Vec<String> = pending
+        .iter()
+        .map(|claimed| claimed.delivery.key.guid.to_string())
+        .collect();
+    guids.sort();
+    assert_eq!(guids, ["c-2", "c-3", "c-old"]);
+    // Its lease runs out like any other: another worker takes it over, and
+    // the first claim is lost.
+    tokio::time::sleep(short + Duration::from_millis(300)).await;
+    let taken = other
+        .claim("thief", LONG)
+        .await
+        .unwrap()
+        .expect("the expired lease's delivery is claimable");
+    assert_eq!(taken.claim.id(), claimed.claim.id());
+    assert_eq!(taken.delivery.attempts, 2);
+    assert_eq!(
+        store
+            .finish_batch(vec![Finish::new(claimed.claim.clone(), Completion::Done)])
+            .await
+            .unwrap(),
+        [Err(StoreError::ClaimLost {
+            id: claimed.claim.id()
+        })]
+    );
+    other.complete(&taken.claim).await.unwrap();
+    // A claim made at insert finishes as any other.
+    let results = store
+        .insert_and_claim_batch(vec![delivery(Some(9), "c-4")], "early", LONG, 1)
+        .await
+        .unwrap();
+    let claim = results[0].1.as_ref().unwrap().claim.clone();
+    assert_eq!(
+        store
+            .finish_batch(vec![Finish::new(claim.clone(), Completion::Done)])
+            .await
+            .unwrap(),
+        [Ok(())]
+    );
+    assert_eq!(
+        other.get(claim.key()).await.unwrap().unwrap().status,
+        DeliveryStatus::Done
+    );
+}
+
+/// An inbox with a pool that has free workers hands it each delivery as it
+/// is stored: the pool processes them without claiming them from the store.
+pub(crate) async fn a_pool_with_free_workers_takes_deliveries_as_they_are_stored(
+    backend: Backend,
+) {
+    let store = Arc::new(CountingClaims {
+        inner: backend.open().await,
+        claims: AtomicU32::new(0),
+    });
+    let inbox = Inbox::from_shared(store.clone());
+    let processing = inbox.process(ok, 4, worker_config("pool"));
+    // The pool's first claim, at start, finds nothing.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while store.claims.load(Ordering::SeqCst) == 0 {
+        assert!(std::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let claims_before = store.claims.load(Ordering::SeqCst);
+    const DELIVERIES: usize = 30;
+    for n in 0..DELIVERIES {
+        inbox
+            .insert(delivery(Some(4), &format!("h-{n}")))
+            .await
+            .unwrap();
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while inbox.counts().await.unwrap().done < DELIVERIES as u64 {
+        assert!(std::time::Instant::now() < deadline, "{:?}", inbox.counts().await);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(processing.drain(Duration::from_secs(5)).await.is_finished());
+    // Each insert that found no free worker would wake the pool for a claim
+    // of its own; a few polls (every 20 ms) may claim too.
+    let claims = store.claims.load(Ordering::SeqCst) - claims_before;
+    assert!(
+        claims < (DELIVERIES / 3) as u32,
+        "{claims} claims for {DELIVERIES} deliveries"
+    );
+    let done = inbox
+        .store()
+        .list(&ListQuery::default().status(DeliveryStatus::Done).limit(100))
+        .await
+        .unwrap();
+    assert_eq!(done.len(), DELIVERIES);
+    assert!(done.iter().all(|delivery| delivery.attempts == 1));
+}
+
+/// A store that counts the claims made of it, and passes every call on.
+#[derive(Debug)]
+struct CountingClaims {
+    inner: Arc<dyn DeliveryStore>,
+    claims: AtomicU32,
+}
+
+impl DeliveryStore for CountingClaims {
+    fn insert(&self, delivery: NewDelivery) -> StoreFuture<'_, Inserted> {
+        self.inner.insert(delivery)
+    }
+    fn insert_batch(&self, deliveries: Vec<NewDelivery>) -> StoreFuture<'_, Vec<Inserted>> {
+        self.inner.insert_batch(deliveries)
+    }
+    fn insert_and_claim_batch(
+        &self,
+        deliveries: Vec<NewDelivery>,
+        worker: &str,
+        lease: Duration,
+        limit: usize,
+    ) -> StoreFuture<'_, Vec<(Inserted, Option<Claimed>)>> {
+        self.inner
+            .insert_and_claim_batch(deliveries, worker, lease, limit)
+    }
+    fn claim(&self, worker: &str, lease: Duration) -> StoreFuture<'_, Option<Claimed>> {
+        self.claims.fetch_add(1, Ordering::SeqCst);
+        self.inner.claim(worker, lease)
+    }
+    fn claim_batch(
+        &self,
+        worker: &str,
+        lease: Duration,
+        limit: usize,
+    ) -> StoreFuture<'_, Vec<Claimed>> {
+        self.claims.fetch_add(1, Ordering::SeqCst);
+        self.inner.claim_batch(worker, lease, limit)
+    }
+    fn finish_batch(&self, finishes: Vec<Finish>) -> StoreFuture<'_, Vec<Result<(), StoreError>>> {
+        self.inner.finish_batch(finishes)
+    }
+    fn renew(&self, claim: &Claim, lease: Duration) -> StoreFuture<'_, Claim> {
+        self.inner.renew(claim, lease)
+    }
+    fn complete(&self, claim: &Claim) -> StoreFuture<'_, ()> {
+        self.inner.complete(claim)
+    }
+    fn retry_later(&self, claim: &Claim, error: &str, delay: Duration) -> StoreFuture<'_, ()> {
+        self.inner.retry_later(claim, error, delay)
+    }
+    fn fail(&self, claim: &Claim, error: &str) -> StoreFuture<'_, ()> {
+        self.inner.fail(claim, error)
+    }
+    fn requeue(&self, key: &DeliveryKey) -> StoreFuture<'_, bool> {
+        self.inner.requeue(key)
+    }
+    fn get(&self, key: &DeliveryKey) -> StoreFuture<'_, Option<StoredDelivery>> {
+        self.inner.get(key)
+    }
+    fn get_by_id(&self, id: StoredDeliveryId) -> StoreFuture<'_, Option<StoredDelivery>> {
+        self.inner.get_by_id(id)
+    }
+    fn list(&self, query: &ListQuery) -> StoreFuture<'_, Vec<StoredDelivery>> {
+        self.inner.list(query)
+    }
+    fn purge(&self, query: &PurgeQuery) -> StoreFuture<'_, u64> {
+        self.inner.purge(query)
+    }
+    fn counts(&self) -> StoreFuture<'_, StatusCounts> {
+        self.inner.counts()
+    }
+    fn wakeups(&self) -> Option<Arc<Notify>> {
+        self.inner.wakeups()
+    }
+}
+
 macro_rules! conformance {
     ($($backend:ident => $make:expr;)*) => {$(
         mod $backend {
@@ -1209,6 +1428,8 @@ macro_rules! conformance {
                 a_lease_expiring_mid_batch_loses_only_its_item,
                 an_inboxs_concurrent_inserts_each_get_their_answer,
                 a_pool_processes_each_delivery_once,
+                a_batch_claimed_as_it_is_stored,
+                a_pool_with_free_workers_takes_deliveries_as_they_are_stored,
             );
         }
     )*};

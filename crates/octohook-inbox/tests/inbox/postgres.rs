@@ -5,8 +5,7 @@ use std::time::{Duration, Instant};
 
 use octohook_inbox::{
     AttemptError, Completion, DeliveryStatus, DeliveryStore, Finish, Inbox, PostgresOptions,
-    PostgresStore, StoreError,
-    StoredDelivery, WorkerConfig,
+    PostgresStore, StoreError, StoredDelivery, WorkerConfig,
 };
 
 use crate::pg::PgSchema;
@@ -100,7 +99,7 @@ async fn a_schema_from_a_newer_version_is_refused() {
         error,
         StoreError::SchemaTooNew {
             found: 99,
-            supported: 7
+            supported: 8
         }
     );
 }
