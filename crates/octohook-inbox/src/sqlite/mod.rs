@@ -5,13 +5,15 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use std::io::{Read, Write};
+use std::io::Read;
 
-use rusqlite::blob::ZeroBlob;
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, ErrorCode, MAIN_DB, OpenFlags, OptionalExtension, Row, params};
 use tokio::sync::{Notify, oneshot};
 
+mod body_log;
+
+use self::body_log::{BodyLocation, BodyLog, LogMode};
 use crate::schema_version;
 use crate::sql_row::{self, RowParts, headers_to_json};
 use crate::store::StoreFuture;
@@ -22,11 +24,12 @@ use crate::{
 
 /// The schema migrations, applied in order at open; each runs once.
 const MIGRATIONS: &[(i64, &str)] = &[
-    (1, include_str!("migrations/sqlite/0001_deliveries.sql")),
-    (2, include_str!("migrations/sqlite/0002_no_hook_id.sql")),
-    (3, include_str!("migrations/sqlite/0003_bodies_apart.sql")),
-    (5, include_str!("migrations/sqlite/0005_pulled.sql")),
-    (6, include_str!("migrations/sqlite/0006_trace_parent.sql")),
+    (1, include_str!("../migrations/sqlite/0001_deliveries.sql")),
+    (2, include_str!("../migrations/sqlite/0002_no_hook_id.sql")),
+    (3, include_str!("../migrations/sqlite/0003_bodies_apart.sql")),
+    (5, include_str!("../migrations/sqlite/0005_pulled.sql")),
+    (6, include_str!("../migrations/sqlite/0006_trace_parent.sql")),
+    (7, include_str!("../migrations/sqlite/0007_body_log.sql")),
 ];
 
 /// The most deliveries one purge transaction removes.
@@ -35,14 +38,20 @@ const PURGE_CHUNK: usize = 1000;
 /// The most operations committed in one transaction.
 const MAX_BATCH: usize = 256;
 
+/// A row's columns, as [`read_row`] reads them. The body is in the body log
+/// (the last three columns say where) or, for a row stored before it existed,
+/// in `octohook_delivery_bodies`.
 const COLUMNS: &str = "id, CASE WHEN has_hook_id THEN hook_id END, guid, event, action, content_type, headers, \
-     (SELECT body FROM octohook_delivery_bodies WHERE octohook_delivery_bodies.id = octohook_deliveries.id), \
-     received_at, status, attempts, claim_seq, due_at, lease_owner, last_error, updated_at, trace_parent, origin";
+     CASE WHEN body_segment IS NULL THEN (SELECT body FROM octohook_delivery_bodies \
+       WHERE octohook_delivery_bodies.id = octohook_deliveries.id) END, \
+     received_at, status, attempts, claim_seq, due_at, lease_owner, last_error, updated_at, trace_parent, origin, \
+     body_segment, body_offset, body_length";
 
 /// [`COLUMNS`] without the body, which a claim reads on its own (see
 /// [`read_body`]): `RETURNING` would first copy it into a temporary table.
 const CLAIM_COLUMNS: &str = "id, CASE WHEN has_hook_id THEN hook_id END, guid, event, action, content_type, headers, NULL, \
-     received_at, status, attempts, claim_seq, due_at, lease_owner, last_error, updated_at, trace_parent, origin";
+     received_at, status, attempts, claim_seq, due_at, lease_owner, last_error, updated_at, trace_parent, origin, \
+     body_segment, body_offset, body_length";
 
 /// How hard SQLite syncs to disk on commit (`PRAGMA synchronous`, in WAL mode).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -88,6 +97,7 @@ pub struct SqliteOptions {
     size_limit: Option<u64>,
     read_only: bool,
     create: bool,
+    segment_size: u64,
 }
 
 impl Default for SqliteOptions {
@@ -98,6 +108,7 @@ impl Default for SqliteOptions {
             size_limit: None,
             read_only: false,
             create: true,
+            segment_size: body_log::SEGMENT_SIZE,
         }
     }
 }
@@ -117,8 +128,8 @@ impl SqliteOptions {
         self
     }
 
-    /// Refuses to grow the database file beyond about `bytes` (rounded down to
-    /// whole pages): inserts then fail with [`StoreError::Full`]. No limit by
+    /// Refuses to grow the database file and its body log together beyond
+    /// about `bytes`: inserts then fail with [`StoreError::Full`]. No limit by
     /// default, beyond the disk's.
     pub fn size_limit(mut self, bytes: Option<u64>) -> Self {
         self.size_limit = bytes;
@@ -140,6 +151,15 @@ impl SqliteOptions {
     /// a missing file fails with [`StoreError::Unavailable`].
     pub fn create(mut self, create: bool) -> Self {
         self.create = create;
+        self
+    }
+
+    /// The size past which a body log segment is closed and the next one
+    /// started (64 MiB by default). For tests, which rotate segments with
+    /// small ones.
+    #[doc(hidden)]
+    pub fn body_log_segment_size(mut self, bytes: u64) -> Self {
+        self.segment_size = bytes;
         self
     }
 }
@@ -213,7 +233,17 @@ impl fmt::Debug for SqliteStore {
 /// One operation for the connection thread: it runs the work (given no
 /// connection when the transaction could not begin) and returns the reply to send
 /// once the transaction's fate is known, with the work's own error if it failed.
-type Job = Box<dyn FnOnce(Option<&Connection>) -> (Reply, Option<StoreError>) + Send>;
+type Job = Box<dyn FnOnce(Option<&mut Writer>) -> (Reply, Option<StoreError>) + Send>;
+
+/// What the connection thread owns: the connection, and the body log it
+/// appends to within the connection's transactions.
+#[derive(Debug)]
+struct Writer {
+    connection: Connection,
+    bodies: BodyLog,
+    /// [`SqliteOptions::size_limit`], for the database and the log together.
+    size_limit: Option<u64>,
+}
 
 /// Answers the caller, given the outcome of the commit.
 type Reply = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
@@ -240,10 +270,10 @@ impl SqliteStore {
         let busy_timeout = options.busy_timeout;
         std::thread::Builder::new()
             .name("octohook-inbox-sqlite".to_owned())
-            .spawn(move || match open_connection(&thread_path, &options) {
-                Ok(connection) => {
+            .spawn(move || match open_writer(&thread_path, &options) {
+                Ok(mut writer) => {
                     let _ = opened.send(Ok(()));
-                    serve(&connection, &queue);
+                    serve(&mut writer, &queue);
                 }
                 Err(error) => {
                     let _ = opened.send(Err(error));
@@ -287,10 +317,19 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
+        self.call_writer(move |writer| work(&writer.connection))
+    }
+
+    /// [`call`](Self::call), for work that needs the body log too.
+    fn call_writer<T, F>(&self, work: F) -> StoreFuture<'_, T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Writer) -> Result<T, StoreError> + Send + 'static,
+    {
         let (answer, answered) = oneshot::channel();
-        let job: Job = Box::new(move |connection| {
-            let result = match connection {
-                Some(connection) => in_savepoint(connection, work),
+        let job: Job = Box::new(move |writer| {
+            let result = match writer {
+                Some(writer) => in_savepoint(writer, work),
                 None => Err(thread_stopped()),
             };
             let failure = result.as_ref().err().cloned();
@@ -347,6 +386,26 @@ impl SqliteStore {
 
 fn thread_stopped() -> StoreError {
     StoreError::Unavailable("the SQLite connection thread stopped".to_owned())
+}
+
+/// Opens the connection and the body log, and migrates the schema.
+fn open_writer(path: &Path, options: &SqliteOptions) -> Result<Writer, StoreError> {
+    let connection = open_connection(path, options)?;
+    let mode = match (options.read_only, options.synchronous) {
+        (true, _) => LogMode::ReadOnly,
+        (false, Synchronous::Full) => LogMode::Synced,
+        (false, Synchronous::Normal) => LogMode::Unsynced,
+    };
+    let mut bodies = BodyLog::open(path, mode)?;
+    bodies.set_segment_size(options.segment_size);
+    if !options.read_only {
+        bodies.remove_leftovers(&connection)?;
+    }
+    Ok(Writer {
+        connection,
+        bodies,
+        size_limit: options.size_limit,
+    })
 }
 
 /// Opens the connection, sets it up and migrates the schema.
@@ -486,7 +545,7 @@ const BOUND_BODY_MAX: u64 = 64 * 1024;
 
 /// The connection thread: takes jobs as they come, and commits whatever queued
 /// up meanwhile in one transaction. Ends when the store is dropped.
-fn serve(connection: &Connection, queue: &mpsc::Receiver<Job>) {
+fn serve(writer: &mut Writer, queue: &mpsc::Receiver<Job>) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -495,12 +554,12 @@ fn serve(connection: &Connection, queue: &mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        run_batch(connection, batch);
+        run_batch(writer, batch);
     }
 }
 
-fn run_batch(connection: &Connection, batch: Vec<Job>) {
-    if let Err(error) = connection.execute_batch("BEGIN IMMEDIATE") {
+fn run_batch(writer: &mut Writer, batch: Vec<Job>) {
+    if let Err(error) = writer.connection.execute_batch("BEGIN IMMEDIATE") {
         let error = classify(error);
         for job in batch {
             let (reply, _) = job(None);
@@ -512,24 +571,31 @@ fn run_batch(connection: &Connection, batch: Vec<Job>) {
     let mut jobs = batch.into_iter();
     let mut broken = None;
     for job in jobs.by_ref() {
-        let (reply, failure) = job(Some(connection));
+        let (reply, failure) = job(Some(writer));
         replies.push(reply);
         // Some errors (disk full, I/O) make SQLite roll the whole transaction back:
         // the work done so far in this batch is gone.
-        if connection.is_autocommit() {
+        if writer.connection.is_autocommit() {
             broken = Some(failure.unwrap_or_else(|| {
                 StoreError::Unavailable("SQLite rolled the transaction back".to_owned())
             }));
             break;
         }
     }
+    // The bodies are written and synced before the rows that point at them
+    // commit; if they cannot be, nothing commits (see `body_log`).
     let outcome = match broken {
         Some(error) => Err(error),
-        None => connection.execute_batch("COMMIT").map_err(classify),
+        None => writer
+            .bodies
+            .before_commit(&writer.connection)
+            .and_then(|()| writer.connection.execute_batch("COMMIT").map_err(classify)),
     };
+    let connection = &writer.connection;
     if outcome.is_err() && !connection.is_autocommit() {
         let _ = connection.execute_batch("ROLLBACK");
     }
+    writer.bodies.after_transaction(outcome.is_ok());
     for reply in replies {
         reply(outcome.clone());
     }
@@ -543,22 +609,23 @@ fn run_batch(connection: &Connection, batch: Vec<Job>) {
 /// Runs `work` in a savepoint, undone alone if it fails. The savepoint statements
 /// are prepared once per connection, not parsed again for every job.
 fn in_savepoint<T>(
-    connection: &Connection,
-    work: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    writer: &mut Writer,
+    work: impl FnOnce(&mut Writer) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
-    let run = |sql: &str| {
+    let run = |connection: &Connection, sql: &str| {
         connection
             .prepare_cached(sql)
             .and_then(|mut statement| statement.execute([]))
             .map_err(classify)
     };
-    run("SAVEPOINT job")?;
-    let result = work(connection);
+    run(&writer.connection, "SAVEPOINT job")?;
+    let result = work(writer);
+    let connection = &writer.connection;
     if !connection.is_autocommit() {
         if result.is_err() {
-            run("ROLLBACK TO job")?;
+            run(connection, "ROLLBACK TO job")?;
         }
-        run("RELEASE job")?;
+        run(connection, "RELEASE job")?;
     }
     result
 }
@@ -616,7 +683,7 @@ fn read_body(connection: &Connection, id: StoredDeliveryId) -> rusqlite::Result<
 /// Claims up to `limit` claimable deliveries for `worker`, due first, in one
 /// statement; their bodies are read on their own (see [`CLAIM_COLUMNS`]).
 fn claim_some(
-    connection: &Connection,
+    writer: &mut Writer,
     worker: &str,
     lease: Duration,
     limit: usize,
@@ -632,6 +699,7 @@ fn claim_some(
            ORDER BY due_at, id LIMIT ?4) \
          RETURNING {CLAIM_COLUMNS}"
     );
+    let connection = &writer.connection;
     let mut rows = Vec::new();
     {
         let mut statement = connection.prepare_cached(&sql).map_err(classify)?;
@@ -650,10 +718,20 @@ fn claim_some(
             rows.push(parts.map_err(classify)?);
         }
     }
-    rows.sort_by_key(|parts| parts.id);
+    rows.sort_by_key(|(parts, _)| parts.id);
     let mut claimed = Vec::with_capacity(rows.len());
-    for mut parts in rows {
-        parts.body = read_body(connection, parts.id).map_err(classify)?;
+    for (mut parts, location) in rows {
+        let id = parts.id;
+        parts = match BodyLocation::from_columns(id, location.0, location.1, location.2)? {
+            Some(location) => RowParts {
+                body: writer.bodies.read(id, location)?,
+                ..parts
+            },
+            None => RowParts {
+                body: read_body(&writer.connection, id).map_err(classify)?,
+                ..parts
+            },
+        };
         let (delivery, seq) = parts.into_delivery()?;
         let claim = Claim {
             id: delivery.id,
@@ -705,18 +783,35 @@ fn finish_one(connection: &Connection, finish: &Finish, now: i64) -> Result<(), 
 }
 
 /// Inserts `delivery` unless its key is stored (earlier in the same
-/// transaction included).
-fn insert_one(connection: &Connection, delivery: &NewDelivery) -> Result<Inserted, StoreError> {
+/// transaction included); its body joins the transaction's appends to the
+/// body log.
+fn insert_one(writer: &mut Writer, delivery: &NewDelivery) -> Result<Inserted, StoreError> {
     let (hook_id, has_hook_id) = (delivery.key.db_hook_id(), delivery.key.has_hook_id());
     let guid = delivery.key.guid.as_str();
     let now = unix_millis(SystemTime::now());
-    let body_len = delivery.body.len() as u64;
+    let location = match writer.bodies.next_location(
+        &writer.connection,
+        delivery.body.len() as u64,
+        writer.size_limit,
+    ) {
+        Ok(location) => location,
+        // A full store still knows what it holds.
+        Err(StoreError::Full(why)) => {
+            return match stored_id(&writer.connection, hook_id, has_hook_id, guid)? {
+                Some(id) => Ok(Inserted::Duplicate { id }),
+                None => Err(StoreError::Full(why)),
+            };
+        }
+        Err(error) => return Err(error),
+    };
+    let connection = &writer.connection;
     let inserted: Option<StoredDeliveryId> = connection
         .prepare_cached(
             "INSERT INTO octohook_deliveries (hook_id, has_hook_id, guid, event, \
              action, content_type, headers, body, received_at, status, due_at, \
-             updated_at, trace_parent, origin) \
-             VALUES (?1, ?10, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9, ?9, ?11, ?12) \
+             updated_at, trace_parent, origin, body_segment, body_offset, body_length) \
+             VALUES (?1, ?10, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9, ?9, ?11, ?12, \
+               ?13, ?14, ?15) \
              ON CONFLICT (hook_id, has_hook_id, guid) DO NOTHING RETURNING id",
         )
         .and_then(|mut statement| {
@@ -729,13 +824,16 @@ fn insert_one(connection: &Connection, delivery: &NewDelivery) -> Result<Inserte
                         delivery.action,
                         delivery.content_type.as_str(),
                         headers_to_json(&delivery.headers),
-                        // Kept apart, below.
+                        // In the body log.
                         &[] as &[u8],
                         unix_millis(delivery.received_at),
                         now,
                         has_hook_id,
                         delivery.trace_parent.map(|parent| parent.to_string()),
                         delivery.origin.as_str(),
+                        location.segment,
+                        i64::try_from(location.offset).unwrap_or(i64::MAX),
+                        i64::try_from(location.length).unwrap_or(i64::MAX),
                     ],
                     |row| row.get(0),
                 )
@@ -743,47 +841,45 @@ fn insert_one(connection: &Connection, delivery: &NewDelivery) -> Result<Inserte
         })
         .map_err(classify)?;
     if let Some(id) = inserted {
-        // Within the insert's savepoint: all is committed, or nothing.
-        let mut body_row = connection
-            .prepare_cached("INSERT INTO octohook_delivery_bodies (id, body) VALUES (?1, ?2)")
-            .map_err(classify)?;
-        if body_len <= BOUND_BODY_MAX {
-            // Bound as a parameter, a small body is copied twice more (by
-            // the binding and into the record SQLite builds): cheaper
-            // than opening a blob handle, which compiles a statement.
-            body_row
-                .execute(params![id, &delivery.body[..]])
-                .map_err(classify)?;
-        } else {
-            // A zero-filled blob, its row's last column, is written in
-            // place: a large body is never copied whole.
-            body_row
-                .execute(params![id, ZeroBlob(body_len)])
-                .map_err(classify)?;
-            connection
-                .blob_open(MAIN_DB, "octohook_delivery_bodies", "body", id.get(), false)
-                .and_then(|mut blob| {
-                    blob.write_all(&delivery.body)
-                        .map_err(|error| rusqlite::Error::ToSqlConversionFailure(error.into()))
-                })
-                .map_err(classify)?;
-        }
+        writer.bodies.append(id, &delivery.body);
         return Ok(Inserted::New { id });
     }
+    match stored_id(connection, hook_id, has_hook_id, guid)? {
+        Some(id) => Ok(Inserted::Duplicate { id }),
+        None => Err(StoreError::Unavailable(
+            "a delivery conflicted with a stored one that cannot be found".to_owned(),
+        )),
+    }
+}
+
+/// The id of the delivery stored under a key, if any.
+fn stored_id(
+    connection: &Connection,
+    hook_id: i64,
+    has_hook_id: bool,
+    guid: &str,
+) -> Result<Option<StoredDeliveryId>, StoreError> {
     connection
         .prepare_cached(
             "SELECT id FROM octohook_deliveries \
              WHERE hook_id = ?1 AND has_hook_id = ?3 AND guid = ?2",
         )
         .and_then(|mut statement| {
-            statement.query_row(params![hook_id, guid, has_hook_id], |row| row.get(0))
+            statement
+                .query_row(params![hook_id, guid, has_hook_id], |row| row.get(0))
+                .optional()
         })
-        .map(|id| Inserted::Duplicate { id })
         .map_err(classify)
 }
 
-fn read_row(row: &Row<'_>) -> rusqlite::Result<RowParts> {
-    Ok(RowParts {
+/// A row's body location columns, unchecked (see [`BodyLocation::from_columns`]).
+type LocationColumns = (Option<i64>, Option<i64>, Option<i64>);
+
+/// Reads a row of [`COLUMNS`] or [`CLAIM_COLUMNS`]: its parts (the body in
+/// them when the row predates the body log) and where its body is.
+fn read_row(row: &Row<'_>) -> rusqlite::Result<(RowParts, LocationColumns)> {
+    let location = (row.get(18)?, row.get(19)?, row.get(20)?);
+    let parts = RowParts {
         id: row.get(0)?,
         hook_id: row.get(1)?,
         guid: row.get(2)?,
@@ -802,27 +898,39 @@ fn read_row(row: &Row<'_>) -> rusqlite::Result<RowParts> {
         updated_at: from_unix_millis(row.get(15)?),
         trace_parent: row.get(16)?,
         origin: row.get(17)?,
-    })
+    };
+    Ok((parts, location))
+}
+
+/// A row [`read_row`] read, with its body read from the log when it is there.
+fn with_body(
+    bodies: &mut BodyLog,
+    (mut parts, (segment, offset, length)): (RowParts, LocationColumns),
+) -> Result<RowParts, StoreError> {
+    if let Some(location) = BodyLocation::from_columns(parts.id, segment, offset, length)? {
+        parts.body = bodies.read(parts.id, location)?;
+    }
+    Ok(parts)
 }
 
 impl DeliveryStore for SqliteStore {
     fn insert(&self, delivery: NewDelivery) -> StoreFuture<'_, Inserted> {
-        let inserted = self.call(move |connection| insert_one(connection, &delivery));
+        let inserted = self.call_writer(move |writer| insert_one(writer, &delivery));
         // Signalled once the transaction committed: a woken worker finds the row.
         self.signal_after(inserted, |inserted| !inserted.is_duplicate())
     }
 
     fn claim(&self, worker: &str, lease: Duration) -> StoreFuture<'_, Option<Claimed>> {
         let worker = worker.to_owned();
-        self.call(move |connection| Ok(claim_some(connection, &worker, lease, 1)?.pop()))
+        self.call_writer(move |writer| Ok(claim_some(writer, &worker, lease, 1)?.pop()))
     }
 
     fn insert_batch(&self, deliveries: Vec<NewDelivery>) -> StoreFuture<'_, Vec<Inserted>> {
         // One job, so one savepoint: the batch is committed whole or not at all.
-        let inserted = self.call(move |connection| {
+        let inserted = self.call_writer(move |writer| {
             deliveries
                 .iter()
-                .map(|delivery| insert_one(connection, delivery))
+                .map(|delivery| insert_one(writer, delivery))
                 .collect::<Result<Vec<_>, _>>()
         });
         Box::pin(async move {
@@ -846,7 +954,7 @@ impl DeliveryStore for SqliteStore {
         if limit == 0 {
             return Box::pin(std::future::ready(Ok(Vec::new())));
         }
-        self.call(move |connection| claim_some(connection, &worker, lease, limit))
+        self.call_writer(move |writer| claim_some(writer, &worker, lease, limit))
     }
 
     fn finish_batch(&self, finishes: Vec<Finish>) -> StoreFuture<'_, Vec<Result<(), StoreError>>> {
@@ -943,12 +1051,13 @@ impl DeliveryStore for SqliteStore {
     fn get(&self, key: &DeliveryKey) -> StoreFuture<'_, Option<StoredDelivery>> {
         let (hook_id, has_hook_id) = (key.db_hook_id(), key.has_hook_id());
         let guid = key.guid.as_str().to_owned();
-        self.call(move |connection| {
+        self.call_writer(move |writer| {
             let sql = format!(
                 "SELECT {COLUMNS} FROM octohook_deliveries \
                  WHERE hook_id = ?1 AND has_hook_id = ?3 AND guid = ?2"
             );
-            let parts = connection
+            let row = writer
+                .connection
                 .prepare_cached(&sql)
                 .and_then(|mut statement| {
                     statement
@@ -956,35 +1065,40 @@ impl DeliveryStore for SqliteStore {
                         .optional()
                 })
                 .map_err(classify)?;
-            parts
-                .map(|parts| parts.into_delivery().map(|(delivery, _)| delivery))
-                .transpose()
+            row.map(|row| {
+                let parts = with_body(&mut writer.bodies, row)?;
+                parts.into_delivery().map(|(delivery, _)| delivery)
+            })
+            .transpose()
         })
     }
 
     fn get_by_id(&self, id: StoredDeliveryId) -> StoreFuture<'_, Option<StoredDelivery>> {
-        self.call(move |connection| {
+        self.call_writer(move |writer| {
             let sql = format!("SELECT {COLUMNS} FROM octohook_deliveries WHERE id = ?1");
-            let parts = connection
+            let row = writer
+                .connection
                 .prepare_cached(&sql)
                 .and_then(|mut statement| statement.query_row(params![id], read_row).optional())
                 .map_err(classify)?;
-            parts
-                .map(|parts| parts.into_delivery().map(|(delivery, _)| delivery))
-                .transpose()
+            row.map(|row| {
+                let parts = with_body(&mut writer.bodies, row)?;
+                parts.into_delivery().map(|(delivery, _)| delivery)
+            })
+            .transpose()
         })
     }
 
     fn list(&self, query: &ListQuery) -> StoreFuture<'_, Vec<StoredDelivery>> {
         let query = query.clone();
-        self.call(move |connection| {
+        self.call_writer(move |writer| {
             let sql = format!(
                 "SELECT {COLUMNS} FROM octohook_deliveries \
                  WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR guid = ?2) \
                    AND (?3 IS NULL OR id < ?3) \
                  ORDER BY id DESC LIMIT ?4"
             );
-            let mut statement = connection.prepare_cached(&sql).map_err(classify)?;
+            let mut statement = writer.connection.prepare_cached(&sql).map_err(classify)?;
             let rows = statement
                 .query_map(
                     params![
@@ -996,9 +1110,13 @@ impl DeliveryStore for SqliteStore {
                     read_row,
                 )
                 .map_err(classify)?;
-            let mut found = Vec::new();
-            for parts in rows {
-                found.push(parts.map_err(classify)?.into_delivery()?.0);
+            let rows = rows
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(classify)?;
+            drop(statement);
+            let mut found = Vec::with_capacity(rows.len());
+            for row in rows {
+                found.push(with_body(&mut writer.bodies, row)?.into_delivery()?.0);
             }
             Ok(found)
         })
@@ -1019,8 +1137,9 @@ impl DeliveryStore for SqliteStore {
             for status in query.statuses {
                 loop {
                     let chunk = self
-                        .call(move |connection| {
-                            connection
+                        .call_writer(move |writer| {
+                            let removed = writer
+                                .connection
                                 .prepare_cached(
                                     "DELETE FROM octohook_deliveries WHERE id IN ( \
                                        SELECT id FROM octohook_deliveries \
@@ -1033,7 +1152,9 @@ impl DeliveryStore for SqliteStore {
                                         PURGE_CHUNK as i64
                                     ])
                                 })
-                                .map_err(classify)
+                                .map_err(classify)?;
+                            writer.bodies.forget_unreferenced(&writer.connection)?;
+                            Ok(removed)
                         })
                         .await?;
                     removed += chunk as u64;
