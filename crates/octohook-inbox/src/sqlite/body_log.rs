@@ -35,7 +35,7 @@
 //! `BEGIN IMMEDIATE`), and each transaction starts from the recorded end, so
 //! several processes writing the same database share the log safely.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{File, OpenOptions};
 use std::io::{self, IoSlice};
 use std::path::{Path, PathBuf};
@@ -123,9 +123,11 @@ struct Appending {
     pending_at: u64,
     /// Bodies not written yet, in order.
     pending: Vec<Bytes>,
-    /// The segments this transaction stored bodies in (to sync and record):
-    /// where each ends, and its first delivery.
+    /// The segments this transaction stored bodies in (to record): where
+    /// each ends, and its first delivery.
     touched: BTreeMap<i64, (u64, StoredDeliveryId)>,
+    /// The segments this transaction wrote to (to sync).
+    written: BTreeSet<i64>,
     /// The log's recorded size when the transaction began, plus its appends.
     log_bytes: u64,
 }
@@ -290,6 +292,7 @@ impl BodyLog {
         let (segment, at) = (appending.segment, appending.pending_at);
         let pending = std::mem::take(&mut appending.pending);
         appending.pending_at = appending.end;
+        appending.written.insert(segment);
         let path = self.segment_path(segment);
         let file = match self.file(segment) {
             Ok(file) => file,
@@ -317,10 +320,11 @@ impl BodyLog {
             .iter()
             .map(|(segment, entry)| (*segment, *entry))
             .collect();
-        for (segment, _) in &touched {
-            if self.mode == LogMode::Synced {
-                let path = self.segment_path(*segment);
-                self.file(*segment)?
+        let written: Vec<_> = appending.written.iter().copied().collect();
+        if self.mode == LogMode::Synced {
+            for segment in written {
+                let path = self.segment_path(segment);
+                self.file(segment)?
                     .sync_data()
                     .map_err(|error| io_error(&path, &error))?;
             }
@@ -431,7 +435,9 @@ impl BodyLog {
             .map_err(super::classify)?;
         // The last segment is appended to: kept.
         for pair in segments.windows(2) {
-            let ((segment, first_id), (_, next_first_id)) = (pair[0], pair[1]);
+            let [(segment, first_id), (_, next_first_id)] = *pair else {
+                continue;
+            };
             let used: bool = referenced
                 .query_row(params![first_id, next_first_id], |row| row.get(0))
                 .map_err(super::classify)?;
@@ -509,6 +515,7 @@ fn begin_appending(connection: &Connection) -> Result<Appending, StoreError> {
         pending_at: end,
         pending: Vec::new(),
         touched: BTreeMap::new(),
+        written: BTreeSet::new(),
         // total() is a float; exact up to 2^53 bytes.
         log_bytes: log_bytes as u64,
     })

@@ -183,10 +183,34 @@ impl SqliteOptions {
 /// log receives each page changed by a transaction once, at its commit,
 /// however many operations changed it: deliveries inserted, claimed and
 /// finished in the same transaction share the pages of their rows and indexes,
-/// so the writes per delivery fall as batches grow, down to the body's own
-/// pages. Savepoint journals are kept in memory (`temp_store = MEMORY`); each
-/// is bounded by its job (a batch, or a [`purge`](DeliveryStore::purge)
-/// chunk).
+/// so the writes per delivery fall as batches grow. Savepoint journals are
+/// kept in memory (`temp_store = MEMORY`); each is bounded by its job (a
+/// batch, or a [`purge`](DeliveryStore::purge) chunk).
+///
+/// # Files on disk
+///
+/// Beside the database file (`inbox.db`, with SQLite's `inbox.db-wal` and
+/// `inbox.db-shm`), the bodies are in a body log, the directory
+/// `inbox.db-bodies/`: segment files (`00000001.log`, ...) appended to until
+/// they pass 64 MiB. A body is written there once, and the segment synced
+/// once per transaction, before the rows that point at it commit (in the
+/// database, each body page was written to the write-ahead log, then again
+/// into the database file, and synced twice). **A backup must copy the
+/// directory with the database**: stop the receiver, or copy the database
+/// first (SQLite's backup API or `VACUUM INTO`) and the directory after it,
+/// with no purge in between; committed bytes of the log never change, so the
+/// later copy holds every body the earlier one points at. Rows stored by
+/// versions before the log keep their bodies in the database.
+///
+/// A [`purge`](DeliveryStore::purge) removes every segment no remaining
+/// delivery points into, except the one being appended to. A delivery kept
+/// longer (a failed one, say) keeps its whole segment: at most 64 MiB on disk
+/// per kept delivery, however small its body, in the worst case where every
+/// segment holds one kept delivery. The
+/// [size limit](SqliteOptions::size_limit) counts the database and the log
+/// together. With [`Synchronous::Normal`] the log is not synced either: after
+/// a power loss, a body of the last transactions may be missing, and reading
+/// it fails with [`StoreError::Corrupt`].
 ///
 /// Several processes may open the same file (a receiver and `octohook inbox`, or
 /// several receivers): writes take SQLite's write lock (`BEGIN IMMEDIATE`), so
@@ -326,18 +350,7 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&mut Writer) -> Result<T, StoreError> + Send + 'static,
     {
-        let (answer, answered) = oneshot::channel();
-        let job: Job = Box::new(move |writer| {
-            let result = match writer {
-                Some(writer) => in_savepoint(writer, work),
-                None => Err(thread_stopped()),
-            };
-            let failure = result.as_ref().err().cloned();
-            let reply: Reply = Box::new(move |commit| {
-                let _ = answer.send(commit.and(result));
-            });
-            (reply, failure)
-        });
+        let (job, answered) = job(work);
         let sent = self.jobs.send(job).map_err(|_| thread_stopped());
         Box::pin(async move {
             sent?;
@@ -382,6 +395,28 @@ impl SqliteStore {
     fn finish(&self, finish: Finish) -> StoreFuture<'_, ()> {
         self.call(move |connection| finish_one(connection, &finish, unix_millis(SystemTime::now())))
     }
+}
+
+/// The job that runs `work` in a savepoint of the next transaction, and the
+/// answer it sends once that transaction's fate is known.
+fn job<T, F>(work: F) -> (Job, oneshot::Receiver<Result<T, StoreError>>)
+where
+    T: Send + 'static,
+    F: FnOnce(&mut Writer) -> Result<T, StoreError> + Send + 'static,
+{
+    let (answer, answered) = oneshot::channel();
+    let job: Job = Box::new(move |writer| {
+        let result = match writer {
+            Some(writer) => in_savepoint(writer, work),
+            None => Err(thread_stopped()),
+        };
+        let failure = result.as_ref().err().cloned();
+        let reply: Reply = Box::new(move |commit| {
+            let _ = answer.send(commit.and(result));
+        });
+        (reply, failure)
+    });
+    (job, answered)
 }
 
 fn thread_stopped() -> StoreError {
@@ -1220,7 +1255,125 @@ impl DeliveryStore for SqliteStore {
 
 #[cfg(test)]
 mod tests {
+    use octohook::EventKind;
+
     use super::*;
+
+    fn new_delivery(guid: &str, size: usize) -> NewDelivery {
+        let body: Vec<u8> = guid.bytes().cycle().take(size).collect();
+        NewDelivery::new(
+            DeliveryKey::new(None, guid.parse().unwrap()),
+            EventKind::Ping,
+            body,
+        )
+    }
+
+    fn insert(guid: &str, size: usize) -> (Job, oneshot::Receiver<Result<Inserted, StoreError>>) {
+        let delivery = new_delivery(guid, size);
+        job(move |writer| insert_one(writer, &delivery))
+    }
+
+    fn segment_lengths(writer: &Writer) -> Vec<(i64, i64)> {
+        writer
+            .connection
+            .prepare("SELECT segment, length FROM octohook_body_segments ORDER BY segment")
+            .unwrap()
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    /// A transaction whose COMMIT fails (a deferred foreign key, checked at
+    /// COMMIT) after its bodies were written and synced: every caller gets
+    /// the error, the bytes it wrote are unreferenced, and the next
+    /// transaction writes over them.
+    #[test]
+    fn a_failed_commit_leaves_garbage_that_nothing_points_at() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("inbox.db");
+        let options = SqliteOptions::default().body_log_segment_size(1000);
+        let mut writer = open_writer(&path, &options).unwrap();
+        writer
+            .connection
+            .execute_batch(
+                "PRAGMA foreign_keys = ON; \
+                 CREATE TABLE parent (id INTEGER PRIMARY KEY); \
+                 CREATE TABLE child (parent INTEGER \
+                   REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED);",
+            )
+            .unwrap();
+        let (kept, kept_answer) = insert("kept", 300);
+        run_batch(&mut writer, vec![kept]);
+        let kept_id = kept_answer.blocking_recv().unwrap().unwrap().id();
+        assert_eq!(segment_lengths(&writer), [(1, 300)]);
+
+        // "b" starts segment 2 within the transaction.
+        let (a, a_answer) = insert("a", 500);
+        let (b, b_answer) = insert("b", 800);
+        let (breaker, breaker_answer) = job(|writer| {
+            writer
+                .connection
+                .execute("INSERT INTO child (parent) VALUES (42)", [])
+                .map_err(classify)
+        });
+        run_batch(&mut writer, vec![a, b, breaker]);
+        for answer in [a_answer, b_answer] {
+            assert!(answer.blocking_recv().unwrap().is_err());
+        }
+        assert!(breaker_answer.blocking_recv().unwrap().is_err());
+        let directory = writer.bodies.directory().to_path_buf();
+        let segment =
+            |number: i64| std::fs::read(directory.join(format!("{number:08}.log"))).unwrap();
+        // Written, but past the recorded end: garbage.
+        assert_eq!(&segment(1)[300..800], &b"a".repeat(500)[..]);
+        assert_eq!(segment(2).len(), 800);
+        assert_eq!(segment_lengths(&writer), [(1, 300)]);
+
+        writer.connection.execute("DELETE FROM child", []).unwrap();
+        let (c, c_answer) = insert("c", 400);
+        run_batch(&mut writer, vec![c]);
+        let c_id = c_answer.blocking_recv().unwrap().unwrap().id();
+        assert_eq!(&segment(1)[300..700], &b"c".repeat(400)[..]);
+        assert_eq!(segment_lengths(&writer), [(1, 700)]);
+        let (read, read_answer) = job(move |writer| {
+            let mut bodies = Vec::new();
+            for id in [kept_id, c_id] {
+                let sql = format!("SELECT {COLUMNS} FROM octohook_deliveries WHERE id = ?1");
+                let row = writer
+                    .connection
+                    .query_row(&sql, [id], read_row)
+                    .map_err(classify)?;
+                bodies.push(with_body(&mut writer.bodies, row)?.body);
+            }
+            Ok(bodies)
+        });
+        run_batch(&mut writer, vec![read]);
+        let bodies = read_answer.blocking_recv().unwrap().unwrap();
+        assert_eq!(bodies, [b"kept".repeat(75), b"c".repeat(400)]);
+    }
+
+    /// A body claimed in the transaction that stored it is read back before
+    /// it is written out at the commit.
+    #[test]
+    fn a_body_is_read_back_in_the_transaction_that_stored_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("inbox.db");
+        let mut writer = open_writer(&path, &SqliteOptions::default()).unwrap();
+        let (first, _) = insert("one", 700);
+        let (second, _) = insert("two", 900);
+        let (claim, claimed) =
+            job(|writer| claim_some(writer, "w", Duration::from_secs(60), 10));
+        run_batch(&mut writer, vec![first, second, claim]);
+        let bodies: Vec<_> = claimed
+            .blocking_recv()
+            .unwrap()
+            .unwrap()
+            .into_iter()
+            .map(|claimed| claimed.delivery.body)
+            .collect();
+        assert_eq!(bodies, [b"one".repeat(700)[..700].to_vec(), b"two".repeat(300)]);
+    }
 
     #[test]
     fn millis_round_trip_on_both_sides_of_the_epoch() {
