@@ -192,7 +192,10 @@ impl BodyLog {
         }
         if let Some(limit) = limit {
             let database = database_bytes(connection)?;
-            let log = self.appending.as_ref().map_or(0, |appending| appending.log_bytes);
+            let log = self
+                .appending
+                .as_ref()
+                .map_or(0, |appending| appending.log_bytes);
             if database.saturating_add(log).saturating_add(length) > limit {
                 return Err(StoreError::Full(format!(
                     "the size limit of {limit} bytes is reached: {database} in the database \
@@ -206,7 +209,10 @@ impl BodyLog {
         });
         if needs_segment {
             self.write_pending()?;
-            let next = self.appending.as_ref().map_or(1, |appending| appending.segment + 1);
+            let next = self
+                .appending
+                .as_ref()
+                .map_or(1, |appending| appending.segment + 1);
             self.create_segment(next)?;
             if let Some(appending) = self.appending.as_mut() {
                 appending.segment = next;
@@ -414,11 +420,12 @@ impl BodyLog {
     /// After a purge deleted rows, in its transaction: forgets every segment no
     /// row points into any more, except the one appended to, and removes its
     /// file once the transaction commits.
-    pub(super) fn forget_unreferenced(&mut self, connection: &Connection) -> Result<(), StoreError> {
+    pub(super) fn forget_unreferenced(
+        &mut self,
+        connection: &Connection,
+    ) -> Result<(), StoreError> {
         let segments: Vec<(i64, i64)> = connection
-            .prepare_cached(
-                "SELECT segment, first_id FROM octohook_body_segments ORDER BY segment",
-            )
+            .prepare_cached("SELECT segment, first_id FROM octohook_body_segments ORDER BY segment")
             .and_then(|mut statement| {
                 statement
                     .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
@@ -454,17 +461,19 @@ impl BodyLog {
     /// removal left them).
     pub(super) fn remove_leftovers(&mut self, connection: &Connection) -> Result<(), StoreError> {
         let oldest: Option<i64> = connection
-            .query_row("SELECT MIN(segment) FROM octohook_body_segments", [], |row| {
-                row.get(0)
-            })
+            .query_row(
+                "SELECT MIN(segment) FROM octohook_body_segments",
+                [],
+                |row| row.get(0),
+            )
             .optional()
             .map_err(super::classify)?
             .flatten();
         let Some(oldest) = oldest else {
             return Ok(());
         };
-        let entries =
-            std::fs::read_dir(&self.directory).map_err(|error| io_error(&self.directory, &error))?;
+        let entries = std::fs::read_dir(&self.directory)
+            .map_err(|error| io_error(&self.directory, &error))?;
         for entry in entries.flatten() {
             let name = entry.file_name();
             let number = name
@@ -493,12 +502,7 @@ fn begin_appending(connection: &Connection) -> Result<Appending, StoreError> {
         .and_then(|mut statement| {
             statement
                 .query_row([], |row| {
-                    Ok((
-                        row.get(0)?,
-                        row.get(1)?,
-                        Some(row.get(2)?),
-                        row.get(3)?,
-                    ))
+                    Ok((row.get(0)?, row.get(1)?, Some(row.get(2)?), row.get(3)?))
                 })
                 .optional()
         })

@@ -26,9 +26,15 @@ use crate::{
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/sqlite/0001_deliveries.sql")),
     (2, include_str!("../migrations/sqlite/0002_no_hook_id.sql")),
-    (3, include_str!("../migrations/sqlite/0003_bodies_apart.sql")),
+    (
+        3,
+        include_str!("../migrations/sqlite/0003_bodies_apart.sql"),
+    ),
     (5, include_str!("../migrations/sqlite/0005_pulled.sql")),
-    (6, include_str!("../migrations/sqlite/0006_trace_parent.sql")),
+    (
+        6,
+        include_str!("../migrations/sqlite/0006_trace_parent.sql"),
+    ),
     (7, include_str!("../migrations/sqlite/0007_body_log.sql")),
 ];
 
@@ -1145,9 +1151,7 @@ impl DeliveryStore for SqliteStore {
                     read_row,
                 )
                 .map_err(classify)?;
-            let rows = rows
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(classify)?;
+            let rows = rows.collect::<Result<Vec<_>, _>>().map_err(classify)?;
             drop(statement);
             let mut found = Vec::with_capacity(rows.len());
             for row in rows {
@@ -1362,8 +1366,7 @@ mod tests {
         let mut writer = open_writer(&path, &SqliteOptions::default()).unwrap();
         let (first, _) = insert("one", 700);
         let (second, _) = insert("two", 900);
-        let (claim, claimed) =
-            job(|writer| claim_some(writer, "w", Duration::from_secs(60), 10));
+        let (claim, claimed) = job(|writer| claim_some(writer, "w", Duration::from_secs(60), 10));
         run_batch(&mut writer, vec![first, second, claim]);
         let bodies: Vec<_> = claimed
             .blocking_recv()
@@ -1372,7 +1375,10 @@ mod tests {
             .into_iter()
             .map(|claimed| claimed.delivery.body)
             .collect();
-        assert_eq!(bodies, [b"one".repeat(700)[..700].to_vec(), b"two".repeat(300)]);
+        assert_eq!(
+            bodies,
+            [b"one".repeat(700)[..700].to_vec(), b"two".repeat(300)]
+        );
     }
 
     #[test]

@@ -18,7 +18,11 @@ fn sized(guid: &str, size: usize) -> NewDelivery {
 }
 
 fn body_of(guid: &str, size: usize) -> Vec<u8> {
-    guid.bytes().chain(b"-".iter().copied()).cycle().take(size).collect()
+    guid.bytes()
+        .chain(b"-".iter().copied())
+        .cycle()
+        .take(size)
+        .collect()
 }
 
 fn log_directory(database: &Path) -> PathBuf {
@@ -47,10 +51,7 @@ async fn assert_bodies(store: &SqliteStore, sizes: &[(String, usize)]) {
         let by_id = store.get_by_id(stored.id).await.unwrap().unwrap();
         assert_eq!(by_id.body, stored.body, "{guid}");
     }
-    let listed = store
-        .list(&ListQuery::default().limit(1000))
-        .await
-        .unwrap();
+    let listed = store.list(&ListQuery::default().limit(1000)).await.unwrap();
     assert_eq!(listed.len(), sizes.len());
     for stored in listed {
         let (guid, size) = sizes
@@ -76,7 +77,13 @@ async fn bodies_round_trip_across_segment_rotation() {
         .map(|(n, size)| (format!("d{n}"), *size))
         .collect();
     for (guid, size) in &sizes[..6] {
-        assert!(!store.insert(sized(guid, *size)).await.unwrap().is_duplicate());
+        assert!(
+            !store
+                .insert(sized(guid, *size))
+                .await
+                .unwrap()
+                .is_duplicate()
+        );
     }
     let batch = sizes[6..]
         .iter()
@@ -271,7 +278,10 @@ async fn a_row_from_before_the_body_log_still_reads() {
         .collect();
     assert_eq!(
         bodies,
-        [body_of("new", 100).into(), bytes::Bytes::from_static(br#"{"legacy":true}"#)]
+        [
+            body_of("new", 100).into(),
+            bytes::Bytes::from_static(br#"{"legacy":true}"#)
+        ]
     );
     // Purged, its body row follows it out.
     store
@@ -308,7 +318,10 @@ async fn a_row_pointing_past_its_segment_is_an_error_not_a_panic() {
         .unwrap();
     for guid in ["far", "cut", "negative"] {
         let error = store.get(&key(Some(9), guid)).await.unwrap_err();
-        assert!(matches!(error, StoreError::Corrupt { .. }), "{guid}: {error:?}");
+        assert!(
+            matches!(error, StoreError::Corrupt { .. }),
+            "{guid}: {error:?}"
+        );
     }
     let error = store.get(&key(Some(9), "nowhere")).await.unwrap_err();
     assert!(matches!(error, StoreError::Unavailable(_)), "{error:?}");
@@ -320,7 +333,12 @@ async fn a_row_pointing_past_its_segment_is_an_error_not_a_panic() {
     assert!(matches!(error, StoreError::Corrupt { .. }), "{error:?}");
     store.insert(sized("fine", 10)).await.unwrap();
     assert_eq!(
-        store.get(&key(Some(9), "fine")).await.unwrap().unwrap().body,
+        store
+            .get(&key(Some(9), "fine"))
+            .await
+            .unwrap()
+            .unwrap()
+            .body,
         body_of("fine", 10)
     );
 }
@@ -356,9 +374,21 @@ async fn the_size_limit_counts_the_body_log() {
     let database = std::fs::metadata(&path).unwrap().len();
     assert!(log >= stored * 8 * 1024, "{log}");
     assert!(log + database <= limit, "{log} + {database} > {limit}");
-    assert!(store.insert(sized("s0", 8 * 1024)).await.unwrap().is_duplicate());
+    assert!(
+        store
+            .insert(sized("s0", 8 * 1024))
+            .await
+            .unwrap()
+            .is_duplicate()
+    );
     // A small one still fits.
-    assert!(!store.insert(sized("tiny", 10)).await.unwrap().is_duplicate());
+    assert!(
+        !store
+            .insert(sized("tiny", 10))
+            .await
+            .unwrap()
+            .is_duplicate()
+    );
 }
 
 #[tokio::test]
