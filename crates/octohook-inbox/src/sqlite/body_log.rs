@@ -128,6 +128,9 @@ struct Appending {
     touched: BTreeMap<i64, (u64, StoredDeliveryId)>,
     /// The segments this transaction wrote to (to sync).
     written: BTreeSet<i64>,
+    /// Why a write failed: bodies of rows in this transaction may be
+    /// missing, so it must not commit.
+    failed: Option<StoreError>,
     /// The log's recorded size when the transaction began, plus its appends.
     log_bytes: u64,
 }
@@ -145,7 +148,11 @@ impl BodyLog {
         if mode != LogMode::ReadOnly && !directory.is_dir() {
             std::fs::create_dir_all(&directory).map_err(|error| io_error(&directory, &error))?;
             // The directory's own entry, durable before any row points into it.
-            sync_directory(directory.parent().unwrap_or(Path::new(".")))?;
+            let parent = directory
+                .parent()
+                .filter(|parent| !parent.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            sync_directory(parent)?;
         }
         Ok(Self {
             directory,
@@ -287,6 +294,8 @@ impl BodyLog {
     }
 
     /// Writes the pending bodies, in one vectored write when it takes them all.
+    /// A failure fails the transaction (see [`before_commit`](Self::before_commit)):
+    /// rows of it point at the bodies that were not written.
     fn write_pending(&mut self) -> Result<(), StoreError> {
         let Some(appending) = self.appending.as_mut() else {
             return Ok(());
@@ -299,6 +308,15 @@ impl BodyLog {
         let pending = std::mem::take(&mut appending.pending);
         appending.pending_at = appending.end;
         appending.written.insert(segment);
+        let written = self.write_at(segment, &pending, at);
+        if let (Err(error), Some(appending)) = (&written, self.appending.as_mut()) {
+            appending.failed.get_or_insert_with(|| error.clone());
+        }
+        written
+    }
+
+    /// Writes `bodies` one after the other at `at` in `segment`.
+    fn write_at(&mut self, segment: i64, bodies: &[Bytes], at: u64) -> Result<(), StoreError> {
         let path = self.segment_path(segment);
         let file = match self.file(segment) {
             Ok(file) => file,
@@ -310,7 +328,7 @@ impl BodyLog {
             }
             Err(error) => return Err(error),
         };
-        write_all_at(file, &pending, at).map_err(|error| io_error(&path, &error))
+        write_all_at(file, bodies, at).map_err(|error| io_error(&path, &error))
     }
 
     /// Before the transaction's `COMMIT`: writes what is pending, syncs every
@@ -321,6 +339,9 @@ impl BodyLog {
         let Some(appending) = self.appending.as_ref() else {
             return Ok(());
         };
+        if let Some(error) = &appending.failed {
+            return Err(error.clone());
+        }
         let touched: Vec<_> = appending
             .touched
             .iter()
@@ -520,6 +541,7 @@ fn begin_appending(connection: &Connection) -> Result<Appending, StoreError> {
         pending: Vec::new(),
         touched: BTreeMap::new(),
         written: BTreeSet::new(),
+        failed: None,
         // total() is a float; exact up to 2^53 bytes.
         log_bytes: log_bytes as u64,
     })

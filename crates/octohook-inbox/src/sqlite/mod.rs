@@ -215,8 +215,9 @@ impl SqliteOptions {
 /// segment holds one kept delivery. The
 /// [size limit](SqliteOptions::size_limit) counts the database and the log
 /// together. With [`Synchronous::Normal`] the log is not synced either: after
-/// a power loss, a body of the last transactions may be missing, and reading
-/// it fails with [`StoreError::Corrupt`].
+/// a power loss, a body of the last transactions may be missing (reading it
+/// fails with [`StoreError::Corrupt`]) or damaged (a pushed delivery then
+/// fails its signature check when a worker verifies it again).
 ///
 /// Several processes may open the same file (a receiver and `octohook inbox`, or
 /// several receivers): writes take SQLite's write lock (`BEGIN IMMEDIATE`), so
@@ -1355,6 +1356,46 @@ mod tests {
         run_batch(&mut writer, vec![read]);
         let bodies = read_answer.blocking_recv().unwrap().unwrap();
         assert_eq!(bodies, [b"kept".repeat(75), b"c".repeat(400)]);
+    }
+
+    /// A segment that cannot be started fails the insert that needed it,
+    /// alone: the bodies before it in the transaction are written and commit.
+    #[test]
+    fn a_segment_that_cannot_be_started_fails_only_its_insert() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("inbox.db");
+        let options = SqliteOptions::default().body_log_segment_size(1000);
+        let mut writer = open_writer(&path, &options).unwrap();
+        std::fs::create_dir(writer.bodies.directory().join("00000002.log")).unwrap();
+        let (a, a_answer) = insert("a", 600);
+        let (b, b_answer) = insert("b", 600);
+        run_batch(&mut writer, vec![a, b]);
+        let a_id = a_answer.blocking_recv().unwrap().unwrap().id();
+        assert!(b_answer.blocking_recv().unwrap().is_err());
+        assert_eq!(segment_lengths(&writer), [(1, 600)]);
+        let (read, read_answer) = job(move |writer| {
+            let sql = format!("SELECT {COLUMNS} FROM octohook_deliveries");
+            let rows = writer
+                .connection
+                .prepare(&sql)
+                .and_then(|mut statement| {
+                    statement
+                        .query_map([], read_row)?
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .map_err(classify)?;
+            let mut found = Vec::new();
+            for row in rows {
+                let parts = with_body(&mut writer.bodies, row)?;
+                found.push((parts.id, parts.body));
+            }
+            Ok(found)
+        });
+        run_batch(&mut writer, vec![read]);
+        assert_eq!(
+            read_answer.blocking_recv().unwrap().unwrap(),
+            [(a_id, b"a".repeat(600))]
+        );
     }
 
     /// A body claimed in the transaction that stored it is read back before

@@ -462,3 +462,28 @@ async fn two_writers_share_one_log() {
     assert_bodies(&first, &sizes).await;
     assert_bodies(&second, &sizes).await;
 }
+
+/// A body that cannot be written (its segment is a directory here; a failing
+/// disk elsewhere) fails its transaction: nothing is acknowledged, nothing
+/// is stored, and the store works again once the segment can be written.
+#[tokio::test]
+async fn a_body_log_that_cannot_be_written_fails_the_insert_and_stores_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("inbox.db");
+    std::fs::create_dir_all(log_directory(&path).join("00000001.log")).unwrap();
+    let store = SqliteStore::open(&path).await.unwrap();
+    let error = store
+        .insert_batch(vec![sized("w0", 100), sized("w1", 200)])
+        .await
+        .unwrap_err();
+    assert!(matches!(error, StoreError::Unavailable(_)), "{error:?}");
+    assert_eq!(store.counts().await.unwrap().total(), 0);
+    assert_eq!(store.get(&key(Some(9), "w0")).await.unwrap(), None);
+
+    std::fs::remove_dir(log_directory(&path).join("00000001.log")).unwrap();
+    store.insert(sized("w0", 100)).await.unwrap();
+    assert_eq!(
+        store.get(&key(Some(9), "w0")).await.unwrap().unwrap().body,
+        body_of("w0", 100)
+    );
+}
