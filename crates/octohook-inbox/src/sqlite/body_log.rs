@@ -197,19 +197,7 @@ impl BodyLog {
         if self.appending.is_none() {
             self.appending = Some(begin_appending(connection)?);
         }
-        if let Some(limit) = limit {
-            let database = database_bytes(connection)?;
-            let log = self
-                .appending
-                .as_ref()
-                .map_or(0, |appending| appending.log_bytes);
-            if database.saturating_add(log).saturating_add(length) > limit {
-                return Err(StoreError::Full(format!(
-                    "the size limit of {limit} bytes is reached: {database} in the database \
-                     and {log} in the body log, and the body has {length}"
-                )));
-            }
-        }
+        self.check_room(connection, length, limit)?;
         let size = self.segment_size;
         let needs_segment = self.appending.as_ref().is_some_and(|appending| {
             appending.end > 0 && appending.end.saturating_add(length) > size
@@ -238,6 +226,31 @@ impl BodyLog {
             offset: appending.end,
             length,
         })
+    }
+
+    /// [`StoreError::Full`] when `length` more bytes, in the log or in the
+    /// database, would take them past `limit` bytes together.
+    pub(super) fn check_room(
+        &self,
+        connection: &Connection,
+        length: u64,
+        limit: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let Some(limit) = limit else {
+            return Ok(());
+        };
+        let database = database_bytes(connection)?;
+        let log = match &self.appending {
+            Some(appending) => appending.log_bytes,
+            None => recorded_log_bytes(connection)?,
+        };
+        if database.saturating_add(log).saturating_add(length) > limit {
+            return Err(StoreError::Full(format!(
+                "the size limit of {limit} bytes is reached: {database} in the database \
+                 and {log} in the body log, and the body has {length}"
+            )));
+        }
+        Ok(())
     }
 
     /// Appends `body` at the location [`next_location`](Self::next_location)
@@ -455,7 +468,8 @@ impl BodyLog {
             .map_err(super::classify)?;
         let mut referenced = connection
             .prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM octohook_deliveries WHERE id >= ?1 AND id < ?2)",
+                "SELECT EXISTS (SELECT 1 FROM octohook_deliveries \
+                 WHERE id >= ?1 AND id < ?2 AND body_segment IS NOT NULL)",
             )
             .map_err(super::classify)?;
         let mut forget = connection
@@ -545,6 +559,16 @@ fn begin_appending(connection: &Connection) -> Result<Appending, StoreError> {
         // total() is a float; exact up to 2^53 bytes.
         log_bytes: log_bytes as u64,
     })
+}
+
+/// The bytes of the log's committed bodies.
+fn recorded_log_bytes(connection: &Connection) -> Result<u64, StoreError> {
+    let total: f64 = connection
+        .prepare_cached("SELECT total(length) FROM octohook_body_segments")
+        .and_then(|mut statement| statement.query_row([], |row| row.get(0)))
+        .map_err(super::classify)?;
+    // total() is a float; exact up to 2^53 bytes.
+    Ok(total as u64)
 }
 
 /// The database's size in bytes (its pages).

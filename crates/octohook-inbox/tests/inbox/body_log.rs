@@ -39,8 +39,14 @@ fn segments(database: &Path) -> Vec<String> {
     names
 }
 
+/// Small segments, and every body in the log (small ones stay in the
+/// database by default).
 fn small_segments() -> SqliteOptions {
-    SqliteOptions::default().body_log_segment_size(1000)
+    log_only().body_log_segment_size(1000)
+}
+
+fn log_only() -> SqliteOptions {
+    SqliteOptions::default().body_log_inline_max(0)
 }
 
 /// Every body of `sizes` reads back whole: by key, in a listing, claimed.
@@ -253,7 +259,7 @@ async fn an_open_removes_segments_older_than_every_recorded_one() {
 async fn a_row_from_before_the_body_log_still_reads() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("inbox.db");
-    let store = SqliteStore::open(&path).await.unwrap();
+    let store = SqliteStore::open_with(&path, log_only()).await.unwrap();
     store.insert(sized("new", 100)).await.unwrap();
     let connection = rusqlite::Connection::open(&path).unwrap();
     connection
@@ -303,7 +309,7 @@ async fn a_row_from_before_the_body_log_still_reads() {
 async fn a_row_pointing_past_its_segment_is_an_error_not_a_panic() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("inbox.db");
-    let store = SqliteStore::open(&path).await.unwrap();
+    let store = SqliteStore::open_with(&path, log_only()).await.unwrap();
     for guid in ["far", "cut", "negative", "nowhere"] {
         store.insert(sized(guid, 100)).await.unwrap();
     }
@@ -471,7 +477,7 @@ async fn a_body_log_that_cannot_be_written_fails_the_insert_and_stores_nothing()
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("inbox.db");
     std::fs::create_dir_all(log_directory(&path).join("00000001.log")).unwrap();
-    let store = SqliteStore::open(&path).await.unwrap();
+    let store = SqliteStore::open_with(&path, log_only()).await.unwrap();
     let error = store
         .insert_batch(vec![sized("w0", 100), sized("w1", 200)])
         .await
@@ -486,4 +492,47 @@ async fn a_body_log_that_cannot_be_written_fails_the_insert_and_stores_nothing()
         store.get(&key(Some(9), "w0")).await.unwrap().unwrap().body,
         body_of("w0", 100)
     );
+}
+
+/// Bodies up to a page stay in the database by default (the log's sync per
+/// transaction costs more than it saves for them); larger ones go to the log,
+/// in the same transaction, and both read back.
+#[tokio::test]
+async fn small_bodies_stay_in_the_database_and_large_ones_go_to_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("inbox.db");
+    let store = SqliteStore::open(&path).await.unwrap();
+    store.insert(sized("alone", 4096)).await.unwrap();
+    assert!(segments(&path).is_empty(), "{:?}", segments(&path));
+    let sizes = [("small", 100), ("page", 4097), ("large", 9000)];
+    store
+        .insert_batch(
+            sizes
+                .iter()
+                .map(|(guid, size)| sized(guid, *size))
+                .collect(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(segments(&path), ["00000001.log"]);
+    let log = std::fs::metadata(log_directory(&path).join("00000001.log"))
+        .unwrap()
+        .len();
+    assert_eq!(log, 4097 + 9000);
+    let mut all: Vec<(String, usize)> = sizes
+        .iter()
+        .map(|(guid, size)| (guid.to_string(), *size))
+        .collect();
+    all.push(("alone".to_owned(), 4096));
+    assert_bodies(&store, &all).await;
+    let claimed = store
+        .claim_batch("w", Duration::from_secs(60), 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 4);
+    for claimed in claimed {
+        let guid = claimed.delivery.key.guid.as_str().to_owned();
+        let size = all.iter().find(|(name, _)| *name == guid).unwrap().1;
+        assert_eq!(claimed.delivery.body, body_of(&guid, size), "{guid}");
+    }
 }

@@ -403,7 +403,9 @@ fn write_until_killed(path: &Path) {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let store = Arc::new(SqliteStore::open(path).await.unwrap());
+        // Every body in the body log, the path under test.
+        let options = SqliteOptions::default().body_log_inline_max(0);
+        let store = Arc::new(SqliteStore::open_with(path, options).await.unwrap());
         let mut tasks = Vec::new();
         for task in 0..8 {
             let store = store.clone();
