@@ -7,6 +7,8 @@
 //! again into the database file at the checkpoint, and synced twice: most of
 //! the store's time for bodies of a few KiB. In the log, a body is written once
 //! (one vectored write per transaction) and synced once per transaction.
+//! Bodies up to a page stay in the database (see `INLINE_BODY_MAX`): for them
+//! the log's sync costs more than the second write saves.
 //!
 //! # Crash safety
 //!

@@ -207,17 +207,22 @@ impl SqliteOptions {
 /// # Files on disk
 ///
 /// Beside the database file (`inbox.db`, with SQLite's `inbox.db-wal` and
-/// `inbox.db-shm`), the bodies are in a body log, the directory
-/// `inbox.db-bodies/`: segment files (`00000001.log`, ...) appended to until
-/// they pass 64 MiB. A body is written there once, and the segment synced
-/// once per transaction, before the rows that point at it commit (in the
-/// database, each body page was written to the write-ahead log, then again
-/// into the database file, and synced twice). **A backup must copy the
+/// `inbox.db-shm`), bodies larger than a page (4 KiB) are in a body log, the
+/// directory `inbox.db-bodies/`: segment files (`00000001.log`, ...) appended
+/// to until they pass 64 MiB. A body is written there once, and the segment
+/// synced once per transaction, before the rows that point at it commit (in
+/// the database, each body page was written to the write-ahead log, then again
+/// into the database file, and synced twice). Smaller bodies stay in the
+/// database, where they cost less than the log's sync. **A backup must copy the
 /// directory with the database**: stop the receiver, or copy the database
 /// first (SQLite's backup API or `VACUUM INTO`) and the directory after it,
 /// with no purge in between; committed bytes of the log never change, so the
 /// later copy holds every body the earlier one points at. Rows stored by
 /// versions before the log keep their bodies in the database.
+///
+/// ```text
+/// inbox.db  inbox.db-wal  inbox.db-shm  inbox.db-bodies/00000001.log ...
+/// ```
 ///
 /// A [`purge`](DeliveryStore::purge) removes every segment no remaining
 /// delivery points into, except the one being appended to. A delivery kept
