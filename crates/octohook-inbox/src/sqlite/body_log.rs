@@ -102,6 +102,10 @@ pub(super) enum LogMode {
 #[derive(Debug)]
 pub(super) struct BodyLog {
     directory: PathBuf,
+    /// Whether the directory is known to exist. A writer creates it with the
+    /// first segment: a database in a directory the receiver may not write
+    /// to still opens, and its inserts fail as read-only.
+    directory_ready: bool,
     mode: LogMode,
     segment_size: u64,
     /// Open segments (read-write on a writer), by number.
@@ -139,31 +143,41 @@ struct Appending {
 
 impl BodyLog {
     /// The log beside the database at `database`. A writer creates the
-    /// directory when missing; a reader never does (reads then fail).
-    pub(super) fn open(database: &Path, mode: LogMode) -> Result<Self, StoreError> {
+    /// directory with its first segment; a reader never does (reads then fail).
+    pub(super) fn open(database: &Path, mode: LogMode) -> Self {
         let mut name = database
             .file_name()
             .map(|name| name.to_os_string())
             .unwrap_or_else(|| "inbox.db".into());
         name.push("-bodies");
         let directory = database.with_file_name(name);
-        if mode != LogMode::ReadOnly && !directory.is_dir() {
-            std::fs::create_dir_all(&directory).map_err(|error| io_error(&directory, &error))?;
-            // The directory's own entry, durable before any row points into it.
-            let parent = directory
-                .parent()
-                .filter(|parent| !parent.as_os_str().is_empty())
-                .unwrap_or(Path::new("."));
-            sync_directory(parent)?;
-        }
-        Ok(Self {
+        Self {
+            directory_ready: directory.is_dir(),
             directory,
             mode,
             segment_size: SEGMENT_SIZE,
             files: BTreeMap::new(),
             appending: None,
             doomed: Vec::new(),
-        })
+        }
+    }
+
+    /// Creates the directory when missing, its entry durable before any row
+    /// points into it.
+    fn ensure_directory(&mut self) -> Result<(), StoreError> {
+        if self.directory_ready {
+            return Ok(());
+        }
+        std::fs::create_dir_all(&self.directory)
+            .map_err(|error| io_error(&self.directory, &error))?;
+        let parent = self
+            .directory
+            .parent()
+            .filter(|parent| !parent.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        sync_directory(parent)?;
+        self.directory_ready = true;
+        Ok(())
     }
 
     /// Sets the size past which a segment is closed (tests use small ones).
@@ -279,6 +293,7 @@ impl BodyLog {
     /// Creates segment `segment` (or opens what a transaction that did not
     /// commit left of it) and makes its directory entry durable.
     fn create_segment(&mut self, segment: i64) -> Result<(), StoreError> {
+        self.ensure_directory()?;
         let path = self.segment_path(segment);
         let file = OpenOptions::new()
             .read(true)
@@ -509,6 +524,9 @@ impl BodyLog {
         let Some(oldest) = oldest else {
             return Ok(());
         };
+        if !self.directory_ready {
+            return Ok(());
+        }
         let entries = std::fs::read_dir(&self.directory)
             .map_err(|error| io_error(&self.directory, &error))?;
         for entry in entries.flatten() {

@@ -456,7 +456,7 @@ fn open_writer(path: &Path, options: &SqliteOptions) -> Result<Writer, StoreErro
         (false, Synchronous::Full) => LogMode::Synced,
         (false, Synchronous::Normal) => LogMode::Unsynced,
     };
-    let mut bodies = BodyLog::open(path, mode)?;
+    let mut bodies = BodyLog::open(path, mode);
     bodies.set_segment_size(options.segment_size);
     if !options.read_only {
         bodies.remove_leftovers(&connection)?;
@@ -1417,7 +1417,7 @@ mod tests {
             .body_log_segment_size(1000)
             .body_log_inline_max(0);
         let mut writer = open_writer(&path, &options).unwrap();
-        std::fs::create_dir(writer.bodies.directory().join("00000002.log")).unwrap();
+        std::fs::create_dir_all(writer.bodies.directory().join("00000002.log")).unwrap();
         let (a, a_answer) = insert("a", 600);
         let (b, b_answer) = insert("b", 600);
         run_batch(&mut writer, vec![a, b]);

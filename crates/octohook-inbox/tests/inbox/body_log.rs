@@ -29,10 +29,13 @@ fn log_directory(database: &Path) -> PathBuf {
     database.with_file_name("inbox.db-bodies")
 }
 
-/// The segment files, by name.
+/// The segment files, by name (none before the first: the directory is
+/// created with it).
 fn segments(database: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(log_directory(database))
-        .unwrap()
+    let Ok(entries) = std::fs::read_dir(log_directory(database)) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
         .map(|entry| entry.unwrap().file_name().into_string().unwrap())
         .collect();
     names.sort();
@@ -503,7 +506,7 @@ async fn small_bodies_stay_in_the_database_and_large_ones_go_to_the_log() {
     let path = dir.path().join("inbox.db");
     let store = SqliteStore::open(&path).await.unwrap();
     store.insert(sized("alone", 4096)).await.unwrap();
-    assert!(segments(&path).is_empty(), "{:?}", segments(&path));
+    assert!(!log_directory(&path).exists());
     let sizes = [("small", 100), ("page", 4097), ("large", 9000)];
     store
         .insert_batch(
