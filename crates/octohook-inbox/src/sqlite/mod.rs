@@ -45,8 +45,8 @@ const PURGE_CHUNK: usize = 1000;
 const MAX_BATCH: usize = 256;
 
 /// A row's columns, as [`read_row`] reads them. The body is in the body log
-/// (the last three columns say where) or, for a row stored before it existed,
-/// in `octohook_delivery_bodies`.
+/// (the last three columns say where) or, for a small one and for a row
+/// stored before the log existed, in `octohook_delivery_bodies`.
 const COLUMNS: &str = "id, CASE WHEN has_hook_id THEN hook_id END, guid, event, action, content_type, headers, \
      CASE WHEN body_segment IS NULL THEN (SELECT body FROM octohook_delivery_bodies \
        WHERE octohook_delivery_bodies.id = octohook_deliveries.id) END, \
@@ -146,7 +146,8 @@ impl SqliteOptions {
 
     /// Opens the database read-only (for inspection): SQLite opens the file with
     /// `SQLITE_OPEN_READ_ONLY`, no migration runs and every write fails with
-    /// [`StoreError::ReadOnly`]. The file must exist and hold this crate's tables
+    /// [`StoreError::ReadOnly`]; bodies are read from the body log, which is
+    /// never created, written or pruned. The file must exist and hold this crate's tables
     /// at the current schema version; otherwise opening fails
     /// ([`StoreError::Unavailable`] for a missing file, [`StoreError::NotAnInbox`]
     /// for another application's database).
