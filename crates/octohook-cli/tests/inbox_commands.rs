@@ -28,22 +28,24 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// Every file in `dir`: its name, length and a hash of its bytes.
+/// Every file in `dir` and below (the SQLite store's body log is a
+/// directory): its path, length and a hash of its bytes.
 fn snapshot(dir: &Path) -> Vec<(String, usize, u64)> {
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|entry| {
-            let entry = entry.unwrap();
-            let bytes = std::fs::read(entry.path()).unwrap();
-            let mut hasher = DefaultHasher::new();
-            bytes.hash(&mut hasher);
-            (
-                entry.file_name().to_string_lossy().into_owned(),
-                bytes.len(),
-                hasher.finish(),
-            )
-        })
-        .collect();
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if entry.file_type().unwrap().is_dir() {
+            for (inner, len, hash) in snapshot(&entry.path()) {
+                files.push((format!("{name}/{inner}"), len, hash));
+            }
+            continue;
+        }
+        let bytes = std::fs::read(entry.path()).unwrap();
+        let mut hasher = DefaultHasher::new();
+        bytes.hash(&mut hasher);
+        files.push((name, bytes.len(), hasher.finish()));
+    }
     files.sort();
     files
 }
@@ -149,15 +151,24 @@ async fn list_and_show_leave_an_inbox_byte_identical() {
     // The database file is untouched. A WAL database's readers need SQLite's
     // shared-memory index: a read-only one creates it (and an empty log) when no
     // writer has, and cannot remove them.
+    // The body log's segments are untouched too.
     let after = snapshot(dir.path());
     assert_eq!(after[0], before[0]);
-    for (name, length, _) in &after[1..] {
+    for file in &after[1..] {
+        let (name, length, _) = file;
         match name.as_str() {
             "inbox.db-shm" => {}
             "inbox.db-wal" => assert_eq!(*length, 0),
-            other => panic!("{other} appeared"),
+            _ if before.contains(file) => {}
+            other => panic!("{other} appeared or changed"),
         }
     }
+    assert!(
+        before
+            .iter()
+            .filter(|(name, ..)| name.starts_with("inbox.db-bodies/"))
+            .all(|file| after.contains(file))
+    );
 }
 
 #[tokio::test]

@@ -641,7 +641,11 @@ impl Worker {
                 }
                 claim_now = true;
             }
-            let first = tokio::select! {
+            // Wait for a free slot, then claim as many deliveries as there are
+            // free slots. The slots are not held during the claim: the inbox
+            // may hand off deliveries meanwhile, and then a claimed delivery
+            // waits for the next slot to free up.
+            tokio::select! {
                 biased;
                 () = &mut shutdown => break,
                 Some((claimed, slot)) = next_handed_off(&mut handed_off) => {
@@ -649,30 +653,41 @@ impl Worker {
                     continue;
                 }
                 permit = Arc::clone(&free).acquire_owned() => match permit {
-                    Ok(permit) => permit,
+                    Ok(permit) => drop(permit),
                     Err(_) => break,
                 },
-            };
-            let mut permits = vec![first];
-            while let Ok(permit) = Arc::clone(&free).try_acquire_owned() {
-                permits.push(permit);
             }
-            let wanted = permits.len();
-            match self
+            let wanted = free.available_permits().max(1);
+            let claimed = match self
                 .store
                 .claim_batch(&self.config.name, self.config.lease, wanted)
                 .await
             {
-                Ok(claimed) => {
-                    // Fewer than asked for: nothing else is due now.
-                    claim_now = claimed.len() == wanted;
-                    for (claimed, permit) in claimed.into_iter().zip(permits.drain(..)) {
-                        handle(&mut handling, claimed, permit);
-                    }
-                }
+                Ok(claimed) => claimed,
                 Err(error) => {
                     tracing::error!(worker = %self.config.name, %error, "cannot claim deliveries");
-                    claim_now = false;
+                    Vec::new()
+                }
+            };
+            // Fewer than asked for: nothing else is due now.
+            claim_now = claimed.len() == wanted;
+            for claimed in claimed {
+                // Deliveries handed off meanwhile hold slots of their own: run
+                // them while waiting, or they would keep this one waiting.
+                let slot = loop {
+                    tokio::select! {
+                        biased;
+                        Some((claimed, slot)) = next_handed_off(&mut handed_off) => {
+                            handle(&mut handling, claimed, slot);
+                        }
+                        permit = Arc::clone(&free).acquire_owned() => break permit.ok(),
+                    }
+                };
+                match slot {
+                    Some(slot) => handle(&mut handling, claimed, slot),
+                    // The pool's semaphore is never closed; were it, the
+                    // delivery's lease would expire and another worker take it.
+                    None => break,
                 }
             }
         }

@@ -1224,11 +1224,17 @@ pub(crate) async fn a_batch_claimed_as_it_is_stored(backend: Backend) {
     assert_eq!(claimed.delivery.status, DeliveryStatus::Processing);
     assert_eq!(claimed.delivery.attempts, 1);
     assert_eq!(claimed.delivery.key, key(Some(9), "c-1"));
-    assert_eq!(&claimed.delivery.body[..], &delivery(Some(9), "c-1").body[..]);
+    assert_eq!(
+        &claimed.delivery.body[..],
+        &delivery(Some(9), "c-1").body[..]
+    );
     let stored = other.get(claimed.claim.key()).await.unwrap().unwrap();
     assert_eq!(stored.status, DeliveryStatus::Processing);
     assert_eq!(stored.attempts, 1);
-    assert_eq!(stored.lease.map(|lease| lease.owner), Some("early".to_owned()));
+    assert_eq!(
+        stored.lease.map(|lease| lease.owner),
+        Some("early".to_owned())
+    );
     // The old key and the two unclaimed new ones are claimable; the claimed
     // one is not.
     let pending = other.claim_batch("late", LONG, 10).await.unwrap();
@@ -1279,15 +1285,15 @@ pub(crate) async fn a_batch_claimed_as_it_is_stored(backend: Backend) {
 
 /// An inbox with a pool that has free workers hands it each delivery as it
 /// is stored: the pool processes them without claiming them from the store.
-pub(crate) async fn a_pool_with_free_workers_takes_deliveries_as_they_are_stored(
-    backend: Backend,
-) {
+pub(crate) async fn a_pool_with_free_workers_takes_deliveries_as_they_are_stored(backend: Backend) {
     let store = Arc::new(CountingClaims {
         inner: backend.open().await,
         claims: AtomicU32::new(0),
     });
     let inbox = Inbox::from_shared(store.clone());
-    let processing = inbox.process(ok, 4, worker_config("pool"));
+    // No polling while the test runs: every claim is one a wake-up asked for.
+    let config = worker_config("pool").poll_interval(Duration::from_secs(600));
+    let processing = inbox.process(ok, 4, config);
     // The pool's first claim, at start, finds nothing.
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     while store.claims.load(Ordering::SeqCst) == 0 {
@@ -1296,25 +1302,28 @@ pub(crate) async fn a_pool_with_free_workers_takes_deliveries_as_they_are_stored
     }
     let claims_before = store.claims.load(Ordering::SeqCst);
     const DELIVERIES: usize = 30;
+    // One at a time, each processed before the next arrives: a worker is
+    // always free when a delivery is stored.
     for n in 0..DELIVERIES {
         inbox
             .insert(delivery(Some(4), &format!("h-{n}")))
             .await
             .unwrap();
-    }
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while inbox.counts().await.unwrap().done < DELIVERIES as u64 {
-        assert!(std::time::Instant::now() < deadline, "{:?}", inbox.counts().await);
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while inbox.counts().await.unwrap().done < n as u64 + 1 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{:?}",
+                inbox.counts().await
+            );
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
     }
     assert!(processing.drain(Duration::from_secs(5)).await.is_finished());
-    // Each insert that found no free worker would wake the pool for a claim
-    // of its own; a few polls (every 20 ms) may claim too.
+    // A delivery stored without a free worker would wake the pool for a
+    // claim of its own.
     let claims = store.claims.load(Ordering::SeqCst) - claims_before;
-    assert!(
-        claims < (DELIVERIES / 3) as u32,
-        "{claims} claims for {DELIVERIES} deliveries"
-    );
+    assert_eq!(claims, 0, "{claims} claims for {DELIVERIES} deliveries");
     let done = inbox
         .store()
         .list(&ListQuery::default().status(DeliveryStatus::Done).limit(100))

@@ -1,6 +1,8 @@
 //! Integration tests: one conformance suite run against every store, and the
 //! tests particular to SQLite and PostgreSQL.
 
+#[cfg(feature = "sqlite")]
+mod body_log;
 mod conformance;
 #[cfg(feature = "postgres")]
 mod pg;

@@ -62,8 +62,9 @@ async fn deliveries_and_their_state_survive_a_reopen() {
         .unwrap()
         .query_row("SELECT COUNT(*) FROM octohook_schema", [], |row| row.get(0))
         .unwrap();
-    // Migrations 1, 2, 3, 5 (pull mode) and 6 (trace context); 4 is PostgreSQL only.
-    assert_eq!(version, 5);
+    // Migrations 1, 2, 3, 5 (pull mode), 6 (trace context) and 7 (body log);
+    // 4 is PostgreSQL only.
+    assert_eq!(version, 6);
 }
 
 #[tokio::test]
@@ -131,7 +132,7 @@ async fn a_schema_from_a_newer_version_is_refused() {
         error,
         StoreError::SchemaTooNew {
             found: 99,
-            supported: 6
+            supported: 7
         }
     );
 }
@@ -233,7 +234,7 @@ async fn the_no_hook_id_migration_keeps_existing_rows() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(versions, [1, 2, 3, 5, 6]);
+    assert_eq!(versions, [1, 2, 3, 5, 6, 7]);
     let indexes: Vec<String> = connection
         .prepare(
             "SELECT name FROM sqlite_master WHERE type = 'index' \
@@ -375,6 +376,20 @@ fn a_killed_writer_loses_no_acknowledged_delivery() {
         .filter(|guid| !distinct.contains(guid))
         .collect();
     assert!(lost.is_empty(), "acknowledged but lost: {lost:?}");
+    drop(statement);
+    drop(connection);
+
+    // Every stored delivery's body reads back whole from the body log.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let store = SqliteStore::open(&path).await.unwrap();
+        for guid in &distinct {
+            let stored = store.get(&key(Some(3), guid)).await.unwrap().unwrap();
+            assert_eq!(stored.body, delivery(Some(3), guid).body, "{guid}");
+        }
+    });
 }
 
 /// The writer: 8 tasks insert deliveries, each sent twice, and print the GUID
@@ -388,7 +403,9 @@ fn write_until_killed(path: &Path) {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let store = Arc::new(SqliteStore::open(path).await.unwrap());
+        // Every body in the body log, the path under test.
+        let options = SqliteOptions::default().body_log_inline_max(0);
+        let store = Arc::new(SqliteStore::open_with(path, options).await.unwrap());
         let mut tasks = Vec::new();
         for task in 0..8 {
             let store = store.clone();
