@@ -634,42 +634,31 @@ impl PostgresStore {
             .collect();
         let (worker, lease, limit) = claim.unwrap_or(("", Duration::ZERO, 0));
         let claimed: Vec<bool> = sent.iter().map(|&i| i < limit).collect();
-        // As the single insert: the second SELECT reads the statement's
-        // snapshot, so it finds the keys stored before it, never the rows this
-        // statement inserts. A key committed concurrently after the snapshot
-        // escapes both, and is looked up below.
+        // The insert alone: it joins no table, so no plan of it can go wrong
+        // as the table grows, and it is cheap to plan.
         let rows = self
             .query(
-                "WITH inserted AS ( \
-                   INSERT INTO octohook_deliveries (hook_id, has_hook_id, guid, event, \
-                     action, content_type, headers, body, received_at, status, attempts, \
-                     claim_seq, lease_owner, due_at, updated_at, trace_parent, origin) \
-                   SELECT hook_id, has_hook_id, guid, event, action, content_type, headers, \
-                     body, received_at, \
-                     CASE WHEN claimed THEN 'processing' ELSE 'pending' END, \
-                     CASE WHEN claimed THEN 1 ELSE 0 END, \
-                     CASE WHEN claimed THEN 1 ELSE 0 END, \
-                     CASE WHEN claimed THEN $13 END, \
-                     CASE WHEN claimed \
-                       THEN clock_timestamp() + $14::float8 * interval '1 millisecond' \
-                       ELSE clock_timestamp() END, \
-                     clock_timestamp(), trace_parent, origin \
-                   FROM unnest($1::bigint[], $2::bool[], $3::text[], $4::text[], $5::text[], \
-                     $6::text[], $7::text[], $8::bytea[], $9::timestamptz[], $10::text[], \
-                     $11::text[], $12::bool[]) \
-                     AS new (hook_id, has_hook_id, guid, event, action, content_type, \
-                       headers, body, received_at, trace_parent, origin, claimed) \
-                   ON CONFLICT (hook_id, has_hook_id, guid) DO NOTHING \
-                   RETURNING id, hook_id, has_hook_id, guid, status, due_at) \
-                 SELECT id, TRUE, hook_id, has_hook_id, guid, \
-                   CASE WHEN status = 'processing' THEN due_at END FROM inserted \
-                 UNION ALL \
-                 SELECT d.id, FALSE, d.hook_id, d.has_hook_id, d.guid, NULL::timestamptz \
-                 FROM octohook_deliveries AS d \
-                 JOIN unnest($1::bigint[], $2::bool[], $3::text[]) \
-                   AS k (hook_id, has_hook_id, guid) \
-                   ON d.hook_id = k.hook_id AND d.has_hook_id = k.has_hook_id \
-                   AND d.guid = k.guid",
+                "INSERT INTO octohook_deliveries (hook_id, has_hook_id, guid, event, \
+                   action, content_type, headers, body, received_at, status, attempts, \
+                   claim_seq, lease_owner, due_at, updated_at, trace_parent, origin) \
+                 SELECT hook_id, has_hook_id, guid, event, action, content_type, headers, \
+                   body, received_at, \
+                   CASE WHEN claimed THEN 'processing' ELSE 'pending' END, \
+                   CASE WHEN claimed THEN 1 ELSE 0 END, \
+                   CASE WHEN claimed THEN 1 ELSE 0 END, \
+                   CASE WHEN claimed THEN $13 END, \
+                   CASE WHEN claimed \
+                     THEN clock_timestamp() + $14::float8 * interval '1 millisecond' \
+                     ELSE clock_timestamp() END, \
+                   clock_timestamp(), trace_parent, origin \
+                 FROM unnest($1::bigint[], $2::bool[], $3::text[], $4::text[], $5::text[], \
+                   $6::text[], $7::text[], $8::bytea[], $9::timestamptz[], $10::text[], \
+                   $11::text[], $12::bool[]) \
+                   AS new (hook_id, has_hook_id, guid, event, action, content_type, \
+                     headers, body, received_at, trace_parent, origin, claimed) \
+                 ON CONFLICT (hook_id, has_hook_id, guid) DO NOTHING \
+                 RETURNING id, TRUE, hook_id, has_hook_id, guid, \
+                   CASE WHEN status = 'processing' THEN due_at END",
                 &[
                     &hook_ids,
                     &has_hook_ids,
@@ -688,6 +677,57 @@ impl PostgresStore {
                 ],
             )
             .await?;
+        let mut rows = rows;
+        // The keys the insert did not store were stored before (or by a
+        // concurrent transaction, committed by now): one more statement looks
+        // them up, each by the key's index (a subquery per key, which no plan
+        // can turn into a scan of the table).
+        if rows.len() < sent.len() {
+            let stored: HashSet<(i64, bool, &str)> = rows
+                .iter()
+                .filter_map(|row| {
+                    Some((
+                        row.try_get(2).ok()?,
+                        row.try_get(3).ok()?,
+                        row.try_get(4).ok()?,
+                    ))
+                })
+                .collect();
+            let missing: Vec<usize> = sent
+                .iter()
+                .copied()
+                .filter(|&i| {
+                    let key = &deliveries[i].key;
+                    !stored.contains(&(key.db_hook_id(), key.has_hook_id(), key.guid.as_str()))
+                })
+                .collect();
+            let hook_ids: Vec<i64> = missing
+                .iter()
+                .map(|&i| deliveries[i].key.db_hook_id())
+                .collect();
+            let has_hook_ids: Vec<bool> = missing
+                .iter()
+                .map(|&i| deliveries[i].key.has_hook_id())
+                .collect();
+            let guids: Vec<&str> = missing
+                .iter()
+                .map(|&i| deliveries[i].key.guid.as_str())
+                .collect();
+            let found = self
+                .query(
+                    "SELECT d.id, FALSE, k.hook_id, k.has_hook_id, k.guid, NULL::timestamptz \
+                     FROM unnest($1::bigint[], $2::bool[], $3::text[]) \
+                       AS k (hook_id, has_hook_id, guid) \
+                     CROSS JOIN LATERAL ( \
+                       SELECT id FROM octohook_deliveries AS d \
+                       WHERE d.hook_id = k.hook_id AND d.has_hook_id = k.has_hook_id \
+                         AND d.guid = k.guid \
+                       OFFSET 0) AS d",
+                    &[&hook_ids, &has_hook_ids, &guids],
+                )
+                .await?;
+            rows.extend(found);
+        }
         type Found = (Inserted, Option<SystemTime>);
         let mut found: HashMap<(i64, bool, String), Found> = HashMap::with_capacity(rows.len());
         for row in &rows {
@@ -989,8 +1029,9 @@ impl DeliveryStore for PostgresStore {
 
     /// One statement, so one round trip and one commit, for the whole batch:
     /// a multi-row `INSERT ... ON CONFLICT DO NOTHING RETURNING` from arrays
-    /// (`unnest`), and, in the same statement, the ids of the keys already
-    /// stored. A key given twice is sent once.
+    /// (`unnest`). When some keys were already stored, one more statement
+    /// reads their ids, each by the key's index. A key given twice is sent
+    /// once.
     fn insert_batch(&self, deliveries: Vec<NewDelivery>) -> StoreFuture<'_, Vec<Inserted>> {
         Box::pin(async move {
             let stored = self.insert_many(deliveries, None).await?;
