@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use crate::{ReceiverProcess, TestDelivery};
 
 /// A SQLite path in the temporary directory, removed (with its `-wal` and
-/// `-shm` files) when dropped.
+/// `-shm` files and its body log directory) when dropped.
 #[derive(Debug)]
 pub struct TempDb {
     path: PathBuf,
@@ -60,6 +60,8 @@ impl Drop for TempDb {
         for suffix in ["", "-wal", "-shm", "-journal"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", self.text));
         }
+        // The body log, next to the database.
+        let _ = std::fs::remove_dir_all(format!("{}-bodies", self.text));
     }
 }
 
