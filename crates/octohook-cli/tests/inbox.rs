@@ -567,7 +567,13 @@ async fn sigkills_mid_load_lose_nothing_and_store_nothing_twice() {
         .filter(|&(_, &count)| count > 1)
         .map(|(key, _)| key)
         .collect();
-    assert!(twice.len() <= KILLS * WORKERS, "processed twice: {twice:?}");
+    // At a kill, up to WORKERS handlers may have run to the end unrecorded,
+    // and as many outcomes wait in the pool's queue of finishes (a worker
+    // takes its next delivery once its outcome is queued, not recorded).
+    assert!(
+        twice.len() <= KILLS * 2 * WORKERS,
+        "processed twice: {twice:?}"
+    );
     for key in &twice {
         assert!(
             started_before_kill.contains(**key),

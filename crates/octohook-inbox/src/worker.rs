@@ -641,11 +641,10 @@ impl Worker {
                 }
                 claim_now = true;
             }
-            // Wait for a free slot, then claim as many deliveries as there are
-            // free slots. The slots are not held during the claim: the inbox
-            // may hand off deliveries meanwhile, and then a claimed delivery
-            // waits for the next slot to free up.
-            tokio::select! {
+            // Claim as many deliveries as there are free slots, each with its
+            // slot: a claimed delivery never waits for a worker (its lease
+            // would run out unrenewed).
+            let first = tokio::select! {
                 biased;
                 () = &mut shutdown => break,
                 Some((claimed, slot)) = next_handed_off(&mut handed_off) => {
@@ -653,41 +652,30 @@ impl Worker {
                     continue;
                 }
                 permit = Arc::clone(&free).acquire_owned() => match permit {
-                    Ok(permit) => drop(permit),
+                    Ok(permit) => permit,
                     Err(_) => break,
                 },
+            };
+            let mut permits = vec![first];
+            while let Ok(permit) = Arc::clone(&free).try_acquire_owned() {
+                permits.push(permit);
             }
-            let wanted = free.available_permits().max(1);
-            let claimed = match self
+            let wanted = permits.len();
+            match self
                 .store
                 .claim_batch(&self.config.name, self.config.lease, wanted)
                 .await
             {
-                Ok(claimed) => claimed,
+                Ok(claimed) => {
+                    // Fewer than asked for: nothing else is due now.
+                    claim_now = claimed.len() == wanted;
+                    for (claimed, permit) in claimed.into_iter().zip(permits.drain(..)) {
+                        handle(&mut handling, claimed, permit);
+                    }
+                }
                 Err(error) => {
                     tracing::error!(worker = %self.config.name, %error, "cannot claim deliveries");
-                    Vec::new()
-                }
-            };
-            // Fewer than asked for: nothing else is due now.
-            claim_now = claimed.len() == wanted;
-            for claimed in claimed {
-                // Deliveries handed off meanwhile hold slots of their own: run
-                // them while waiting, or they would keep this one waiting.
-                let slot = loop {
-                    tokio::select! {
-                        biased;
-                        Some((claimed, slot)) = next_handed_off(&mut handed_off) => {
-                            handle(&mut handling, claimed, slot);
-                        }
-                        permit = Arc::clone(&free).acquire_owned() => break permit.ok(),
-                    }
-                };
-                match slot {
-                    Some(slot) => handle(&mut handling, claimed, slot),
-                    // The pool's semaphore is never closed; were it, the
-                    // delivery's lease would expire and another worker take it.
-                    None => break,
+                    claim_now = false;
                 }
             }
         }
