@@ -41,15 +41,28 @@ impl TestStream {
         let context = jetstream::new(client);
         let id = suffix();
         let (name, prefix) = (format!("OCTOTEST_{id}"), format!("octotest-{id}"));
-        context
-            .create_stream(stream::Config {
-                name: name.clone(),
-                subjects: vec![format!("{prefix}.>")],
-                duplicate_window,
-                ..Default::default()
-            })
-            .await
-            .unwrap();
+        let config = stream::Config {
+            name: name.clone(),
+            subjects: vec![format!("{prefix}.>")],
+            duplicate_window,
+            ..Default::default()
+        };
+        // The server removes an account's stream directory when its last
+        // stream is deleted; a stream created by a test running beside one
+        // that just dropped its own can then fail with "error creating store
+        // for stream". Another try finds the directory made again.
+        let mut tries = 0;
+        loop {
+            match context.create_stream(config.clone()).await {
+                Ok(_) => break,
+                Err(error) if tries < 10 => {
+                    tries += 1;
+                    eprintln!("creating stream {name} failed ({error}); trying again");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(error) => panic!("cannot create stream {name}: {error}"),
+            }
+        }
         Self {
             context,
             name,

@@ -10,7 +10,7 @@ use octohook::DeliveryGuid;
 use tokio::sync::Notify;
 
 use crate::{
-    DeliveryKey, DeliveryStatus, Lease, NewDelivery, StoreError, StoredDelivery, StoredDeliveryId,
+    DeliveryKey, DeliveryStatus, NewDelivery, StoreError, StoredDelivery, StoredDeliveryId,
 };
 
 /// The future a [`DeliveryStore`] method returns (boxed, so that the trait can be
@@ -95,7 +95,9 @@ pub struct Claimed {
 impl Claimed {
     /// The claim a store made of `delivery` as it stored it under `id`
     /// (see [`DeliveryStore::insert_and_claim_batch`]): its first attempt,
-    /// held by `worker` until `until`, recorded at `now`.
+    /// held by `worker` until `until`, recorded at `now`. (The in-memory
+    /// store claims its own row instead.)
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
     pub(crate) fn on_insert(
         delivery: NewDelivery,
         id: StoredDeliveryId,
@@ -124,7 +126,7 @@ impl Claimed {
             attempts: 1,
             last_error: None,
             next_attempt_at: None,
-            lease: Some(Lease {
+            lease: Some(crate::Lease {
                 owner: worker.to_owned(),
                 until,
             }),
