@@ -101,6 +101,17 @@ impl Serve {
         self.address
     }
 
+    /// Where its admin endpoints listen, with `--admin-bind`. It says so before
+    /// it says where it listens, so the line is already kept.
+    pub(crate) fn admin(&self) -> SocketAddr {
+        let log = self.log.lock().unwrap();
+        let rest = log
+            .iter()
+            .find_map(|line| line.strip_prefix("octohook: admin endpoints at http://"))
+            .expect("serve announced its admin endpoints");
+        rest.split('/').next().unwrap().parse().unwrap()
+    }
+
     /// The URL deliveries are posted to.
     pub(crate) fn url(&self) -> String {
         format!("http://{}/", self.address)
