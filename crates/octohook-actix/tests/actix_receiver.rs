@@ -48,6 +48,31 @@ fn serve_with_timeout(
     address
 }
 
+/// Routes a POST to `/middleware`, verified by [`VerifyWebhook`], and to
+/// `/standalone`, verified by the extractors, both with `config` and answered
+/// by `handler`.
+fn middleware_and_standalone<F, Args>(
+    service: &mut web::ServiceConfig,
+    config: VerifyConfig,
+    handler: F,
+) where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    service
+        .service(
+            web::resource("/middleware")
+                .wrap(VerifyWebhook::new(config.clone()))
+                .route(web::post().to(handler.clone())),
+        )
+        .service(
+            web::resource("/standalone")
+                .app_data(config)
+                .route(web::post().to(handler)),
+        );
+}
+
 /// What a handler that keeps the payload without deserialising it does: one
 /// check (400 for a payload that is not a JSON object), then the answer.
 async fn echo(Verified(delivery): Verified) -> Result<String, WebhookRejection> {
@@ -116,17 +141,7 @@ async fn read_timeouts_withstand_hostile_clients_and_nothing_logs_a_secret() {
     let mut failures = octohook_test_battery::run(address, "/").await;
     let timeout = Duration::from_secs(1);
     let address = serve_with_timeout(timeout, move |service| {
-        service
-            .service(
-                web::resource("/middleware")
-                    .wrap(VerifyWebhook::new(config(timeout, verifier())))
-                    .route(web::post().to(echo)),
-            )
-            .service(
-                web::resource("/standalone")
-                    .app_data(config(timeout, verifier()))
-                    .route(web::post().to(echo)),
-            );
+        middleware_and_standalone(service, config(timeout, verifier()), echo);
     });
     // actix-web answers `Expect: 100-continue` before any middleware runs.
     let options = AdversarialOptions::new(timeout).continue_before_verifying();
@@ -180,17 +195,7 @@ async fn rejections_are_logged_bounded_and_escaped() {
     let logs = CapturedLogs::install();
     let address = serve(|service| {
         let config = VerifyConfig::new(verifier()).with_rejection_log(RejectionLog::per_second(5));
-        service
-            .service(
-                web::resource("/middleware")
-                    .wrap(VerifyWebhook::new(config.clone()))
-                    .route(web::post().to(echo)),
-            )
-            .service(
-                web::resource("/standalone")
-                    .app_data(config)
-                    .route(web::post().to(echo)),
-            );
+        middleware_and_standalone(service, config, echo);
     });
     let mut failures = Vec::new();
     for path in ["/middleware", "/standalone"] {
@@ -249,18 +254,8 @@ async fn push_ref(WebhookPayload(push): WebhookPayload<Push>) -> String {
 
 #[actix_web::test]
 async fn payload_extractor_deserializes_or_rejects_with_400() {
-    let address = serve(|config| {
-        config
-            .service(
-                web::resource("/middleware")
-                    .wrap(VerifyWebhook::new(verifier()))
-                    .route(web::post().to(push_ref)),
-            )
-            .service(
-                web::resource("/standalone")
-                    .app_data(VerifyConfig::new(verifier()))
-                    .route(web::post().to(push_ref)),
-            );
+    let address = serve(|service| {
+        middleware_and_standalone(service, VerifyConfig::new(verifier()), push_ref);
     });
     let client = http_client();
     for path in ["/middleware", "/standalone"] {
@@ -371,18 +366,9 @@ async fn extractor_without_middleware_or_secret_is_a_server_error() {
 
 #[actix_web::test]
 async fn configured_limit_applies_to_announced_and_streamed_bodies() {
-    let address = serve(|config| {
-        config
-            .service(
-                web::resource("/middleware")
-                    .wrap(VerifyWebhook::new(verifier().with_body_limit(1024)))
-                    .route(web::post().to(echo)),
-            )
-            .service(
-                web::resource("/standalone")
-                    .app_data(VerifyConfig::new(verifier().with_body_limit(1024)))
-                    .route(web::post().to(echo)),
-            );
+    let address = serve(|service| {
+        let config = VerifyConfig::new(verifier().with_body_limit(1024));
+        middleware_and_standalone(service, config, echo);
     });
     let client = http_client();
     for path in ["/middleware", "/standalone"] {
@@ -422,18 +408,10 @@ async fn rotated_secrets_both_verify() {
     async fn which(Verified(delivery): Verified) -> String {
         delivery.secret_index().0.to_string()
     }
-    let address = serve(|config| {
+    let address = serve(|service| {
         let old = WebhookSecret::new("the old secret").unwrap();
-        config.service(
-            web::resource("/middleware")
-                .wrap(VerifyWebhook::new(verifier().with_secret(old.clone())))
-                .route(web::post().to(which)),
-        );
-        config.service(
-            web::resource("/standalone")
-                .app_data(VerifyConfig::new(verifier().with_secret(old)))
-                .route(web::post().to(which)),
-        );
+        let config = VerifyConfig::new(verifier().with_secret(old));
+        middleware_and_standalone(service, config, which);
     });
     let client = http_client();
     for path in ["/middleware", "/standalone"] {
@@ -566,18 +544,8 @@ async fn typed_event_extractor_parses_every_github_example() {
     async fn kind(TypedEvent(event): TypedEvent) -> String {
         format!("{} {}", event.kind(), event.action().unwrap_or("-"))
     }
-    let address = serve(|config| {
-        config
-            .service(
-                web::resource("/middleware")
-                    .wrap(VerifyWebhook::new(verifier()))
-                    .route(web::post().to(kind)),
-            )
-            .service(
-                web::resource("/standalone")
-                    .app_data(VerifyConfig::new(verifier()))
-                    .route(web::post().to(kind)),
-            );
+    let address = serve(|service| {
+        middleware_and_standalone(service, VerifyConfig::new(verifier()), kind);
     });
     let client = http_client();
     for path in ["/middleware", "/standalone"] {

@@ -11,130 +11,58 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::HeaderMap;
-use lapin::options::{
-    BasicGetOptions, ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions,
-    QueueDeclareOptions, QueueDeleteOptions,
-};
-use lapin::types::FieldTable;
-use lapin::{Channel, Connection, ConnectionProperties, ExchangeKind};
+use lapin::options::BasicGetOptions;
 use octohook::{Verifier, WebhookSecret, sign};
 use octohook_broker::{AmqpPublisher, AmqpTarget, BrokerError, PublishTarget};
 use octohook_inbox::{Backoff, Inbox, WorkerConfig};
+use octohook_test_battery::{TestQueue, random_suffix};
+use support::wait_done;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
+mod support;
+
 const AMQP: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 
-fn suffix() -> String {
-    use std::hash::{BuildHasher, RandomState};
-    format!("{:016x}", RandomState::new().hash_one(Instant::now()))
+/// The target that publishes to `queue`'s exchange through the broker at
+/// `address`, with the routing key `gh.EVENT.ACTION`.
+fn target(queue: &TestQueue, address: &str) -> AmqpTarget {
+    let url = format!(
+        "amqp://guest:guest@{address}/%2f?exchange={}&routing_key=gh.{{event}}.{{action}}",
+        queue.exchange()
+    );
+    let PublishTarget::Amqp(target) = url.parse().unwrap() else {
+        unreachable!()
+    };
+    target
 }
 
-/// A topic exchange and a durable queue bound to it with `#`.
-struct TestQueue {
-    _connection: Connection,
-    channel: Channel,
-    exchange: String,
-    queue: String,
-}
-
-impl TestQueue {
-    async fn new() -> Self {
-        let connection = Connection::connect(AMQP, ConnectionProperties::default())
-            .await
-            .expect("RabbitMQ on 127.0.0.1:5672");
-        let channel = connection.create_channel().await.unwrap();
-        let id = suffix();
-        let (exchange, queue) = (format!("octotest-x-{id}"), format!("octotest-q-{id}"));
-        channel
-            .exchange_declare(
-                exchange.as_str().into(),
-                ExchangeKind::Topic,
-                ExchangeDeclareOptions::default(),
-                FieldTable::default(),
-            )
-            .await
-            .unwrap();
-        channel
-            .queue_declare(
-                queue.as_str().into(),
-                QueueDeclareOptions {
-                    durable: true,
-                    ..QueueDeclareOptions::default()
-                },
-                FieldTable::default(),
-            )
-            .await
-            .unwrap();
-        channel
-            .queue_bind(
-                queue.as_str().into(),
-                exchange.as_str().into(),
-                "#".into(),
-                QueueBindOptions::default(),
-                FieldTable::default(),
-            )
-            .await
-            .unwrap();
-        Self {
-            _connection: connection,
-            channel,
-            exchange,
-            queue,
-        }
+/// Every message in `queue`, taken out of it: (routing key, message_id,
+/// idempotency header, body).
+async fn drain(queue: &TestQueue) -> Vec<(String, String, Option<String>, Bytes)> {
+    let mut messages = Vec::new();
+    while let Some(message) = queue
+        .channel()
+        .basic_get(queue.queue().into(), BasicGetOptions { no_ack: true })
+        .await
+        .unwrap()
+    {
+        let delivery = &message.delivery;
+        assert_eq!(delivery.properties.delivery_mode(), &Some(2), "persistent");
+        let received = octohook_broker::amqp::received(&delivery.properties, &delivery.data);
+        messages.push((
+            delivery.routing_key.to_string(),
+            delivery
+                .properties
+                .message_id()
+                .as_ref()
+                .unwrap()
+                .to_string(),
+            received.idempotency_key().map(str::to_owned),
+            received.body().clone(),
+        ));
     }
-
-    fn target(&self, address: &str) -> AmqpTarget {
-        let url = format!(
-            "amqp://guest:guest@{address}/%2f?exchange={}&routing_key=gh.{{event}}.{{action}}",
-            self.exchange
-        );
-        let PublishTarget::Amqp(target) = url.parse().unwrap() else {
-            unreachable!()
-        };
-        target
-    }
-
-    /// Every message: (routing key, message_id, idempotency header, body).
-    async fn drain(&self) -> Vec<(String, String, Option<String>, Bytes)> {
-        let mut messages = Vec::new();
-        while let Some(message) = self
-            .channel
-            .basic_get(self.queue.as_str().into(), BasicGetOptions { no_ack: true })
-            .await
-            .unwrap()
-        {
-            let delivery = &message.delivery;
-            assert_eq!(delivery.properties.delivery_mode(), &Some(2), "persistent");
-            let received = octohook_broker::amqp::received(&delivery.properties, &delivery.data);
-            messages.push((
-                delivery.routing_key.to_string(),
-                delivery
-                    .properties
-                    .message_id()
-                    .as_ref()
-                    .unwrap()
-                    .to_string(),
-                received.idempotency_key().map(str::to_owned),
-                received.body().clone(),
-            ));
-        }
-        messages
-    }
-
-    async fn delete(self) {
-        let _ = self
-            .channel
-            .queue_delete(self.queue.as_str().into(), QueueDeleteOptions::default())
-            .await;
-        let _ = self
-            .channel
-            .exchange_delete(
-                self.exchange.as_str().into(),
-                ExchangeDeleteOptions::default(),
-            )
-            .await;
-    }
+    messages
 }
 
 fn signed(secret: &WebhookSecret, guid: &str, n: usize) -> (HeaderMap, Bytes) {
@@ -166,25 +94,10 @@ async fn receive_all(inbox: &Inbox, count: usize) -> BTreeMap<String, Bytes> {
     sent
 }
 
-async fn wait_done(inbox: &Inbox, expected: u64) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let counts = inbox.store().counts().await.unwrap();
-        if counts.done == expected {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "not all done in time: {counts:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_delivery_is_queued_persistent_with_its_key_as_message_id() {
-    let queue = TestQueue::new().await;
-    let publisher = AmqpPublisher::connect(&queue.target("127.0.0.1:5672"))
+    let queue = TestQueue::new(AMQP, "#").await;
+    let publisher = AmqpPublisher::connect(&target(&queue, "127.0.0.1:5672"))
         .await
         .unwrap();
     let inbox = Inbox::in_memory();
@@ -192,7 +105,7 @@ async fn each_delivery_is_queued_persistent_with_its_key_as_message_id() {
     let processing = inbox.process(publisher, 3, WorkerConfig::new("w"));
     wait_done(&inbox, 15).await;
     processing.drain(Duration::from_secs(5)).await;
-    let messages = queue.drain().await;
+    let messages = drain(&queue).await;
     assert_eq!(messages.len(), 15);
     for (routing_key, id, header, body) in messages {
         assert_eq!(routing_key, "gh.issues.opened");
@@ -204,8 +117,8 @@ async fn each_delivery_is_queued_persistent_with_its_key_as_message_id() {
 
 #[tokio::test]
 async fn a_missing_exchange_is_a_start_up_error_naming_it() {
-    let queue = TestQueue::new().await;
-    let url = format!("{AMQP}?exchange=nowhere-{}&routing_key=k", suffix());
+    let queue = TestQueue::new(AMQP, "#").await;
+    let url = format!("{AMQP}?exchange=nowhere-{}&routing_key=k", random_suffix());
     let PublishTarget::Amqp(target) = url.parse().unwrap() else {
         unreachable!()
     };
@@ -215,7 +128,7 @@ async fn a_missing_exchange_is_a_start_up_error_naming_it() {
 
     let PublishTarget::Amqp(wrong) = format!(
         "amqp://guest:hunter2@127.0.0.1:5672/%2f?exchange={}&routing_key=k",
-        queue.exchange
+        queue.exchange()
     )
     .parse()
     .unwrap() else {
@@ -277,9 +190,9 @@ impl CuttingProxy {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cut_connection_delays_publishing_and_loses_nothing() {
-    let queue = TestQueue::new().await;
+    let queue = TestQueue::new(AMQP, "#").await;
     let proxy = CuttingProxy::start().await;
-    let publisher = AmqpPublisher::connect(&queue.target(&proxy.address))
+    let publisher = AmqpPublisher::connect(&target(&queue, &proxy.address))
         .await
         .unwrap();
     let inbox = Inbox::in_memory();
@@ -314,7 +227,7 @@ async fn a_cut_connection_delays_publishing_and_loses_nothing() {
     processing.drain(Duration::from_secs(5)).await;
 
     let mut copies = BTreeMap::<String, usize>::new();
-    for (_, id, header, body) in queue.drain().await {
+    for (_, id, header, body) in drain(&queue).await {
         assert_eq!(header.as_deref(), Some(id.as_str()));
         assert_eq!(body, sent[&id]);
         *copies.entry(id).or_default() += 1;

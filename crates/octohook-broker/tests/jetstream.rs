@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use async_nats::jetstream::{self, consumer::AckPolicy, stream};
+use async_nats::jetstream::{self, consumer::AckPolicy};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use http::HeaderMap;
@@ -18,81 +18,28 @@ use octohook_broker::{
     PublishTarget, RetrySchedule,
 };
 use octohook_inbox::{Backoff, Inbox, WorkerConfig};
+use octohook_test_battery::{TestStream, random_suffix};
+use support::wait_done;
+
+mod support;
 
 const NATS: &str = "127.0.0.1:4222";
 
-fn suffix() -> String {
-    use std::hash::{BuildHasher, RandomState};
-    format!("{:016x}", RandomState::new().hash_one(Instant::now()))
-}
-
-/// A stream of its own, deleted on drop (best effort).
-struct TestStream {
-    context: jetstream::Context,
-    name: String,
-    prefix: String,
-}
-
-impl TestStream {
-    async fn new(duplicate_window: Duration) -> Self {
-        let client = async_nats::connect(NATS)
-            .await
-            .expect("NATS on 127.0.0.1:4222");
-        let context = jetstream::new(client);
-        let id = suffix();
-        let (name, prefix) = (format!("OCTOTEST_{id}"), format!("octotest-{id}"));
-        let config = stream::Config {
-            name: name.clone(),
-            subjects: vec![format!("{prefix}.>")],
-            duplicate_window,
-            ..Default::default()
-        };
-        // The server removes an account's stream directory when its last
-        // stream is deleted; a stream created by a test running beside one
-        // that just dropped its own can then fail with "error creating store
-        // for stream". Another try finds the directory made again.
-        let mut tries = 0;
-        loop {
-            match context.create_stream(config.clone()).await {
-                Ok(_) => break,
-                Err(error) if tries < 10 => {
-                    tries += 1;
-                    eprintln!("creating stream {name} failed ({error}); trying again");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-                Err(error) => panic!("cannot create stream {name}: {error}"),
-            }
-        }
-        Self {
-            context,
-            name,
-            prefix,
-        }
-    }
-
-    /// Every message in the stream: (subject, headers, body).
-    async fn messages(&self) -> Vec<(String, HashMap<String, String>, Bytes)> {
-        let mut stream = self.context.get_stream(&self.name).await.unwrap();
-        let state = stream.info().await.unwrap().state.clone();
-        let mut messages = Vec::new();
-        for sequence in state.first_sequence..=state.last_sequence {
-            if state.messages == 0 {
-                break;
-            }
-            let message = stream.get_raw_message(sequence).await.unwrap();
+/// Every message in `stream`: (subject, headers, body).
+async fn subject_headers_and_body(
+    stream: &TestStream,
+) -> Vec<(String, HashMap<String, String>, Bytes)> {
+    let messages = stream.messages().await.into_iter();
+    messages
+        .map(|message| {
             let headers = message
                 .headers
                 .iter()
                 .map(|(name, values)| (name.to_string(), values[0].to_string()))
                 .collect();
-            messages.push((message.subject.to_string(), headers, message.payload));
-        }
-        messages
-    }
-
-    async fn delete(self) {
-        let _ = self.context.delete_stream(&self.name).await;
-    }
+            (message.subject.to_string(), headers, message.payload)
+        })
+        .collect()
 }
 
 fn signed(
@@ -120,21 +67,6 @@ fn issue_body(n: usize) -> String {
     )
 }
 
-async fn wait_done(inbox: &Inbox, expected: u64) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let counts = inbox.store().counts().await.unwrap();
-        if counts.done == expected {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "not all done in time: {counts:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 fn target(prefix: &str) -> octohook_broker::NatsTarget {
     let PublishTarget::Nats(target) = format!("nats://{NATS}/{prefix}.{{event}}.{{action}}")
         .parse()
@@ -147,13 +79,13 @@ fn target(prefix: &str) -> octohook_broker::NatsTarget {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_delivery_is_in_the_stream_once_with_its_exact_bytes_and_headers() {
-    let stream = TestStream::new(Duration::from_secs(120)).await;
+    let stream = TestStream::new(NATS, Duration::from_secs(120)).await;
     let secret = WebhookSecret::new("s3cret").unwrap();
     let verifier = Verifier::new(secret.clone());
-    let publisher = JetStreamPublisher::connect(&target(&stream.prefix), RetrySchedule::default())
+    let publisher = JetStreamPublisher::connect(&target(stream.prefix()), RetrySchedule::default())
         .await
         .unwrap();
-    assert_eq!(publisher.stream(), stream.name);
+    assert_eq!(publisher.stream(), stream.name());
     assert_eq!(publisher.duplicate_window(), Duration::from_secs(120));
 
     let inbox = Inbox::in_memory();
@@ -195,7 +127,7 @@ async fn each_delivery_is_in_the_stream_once_with_its_exact_bytes_and_headers() 
         assert!(again.duplicate, "{key}");
     }
 
-    let messages = stream.messages().await;
+    let messages = subject_headers_and_body(&stream).await;
     assert_eq!(messages.len(), 20);
     for (subject, headers, body) in messages {
         let key = &headers["Nats-Msg-Id"];
@@ -210,10 +142,10 @@ async fn each_delivery_is_in_the_stream_once_with_its_exact_bytes_and_headers() 
         assert_eq!(headers["User-Agent"], "GitHub-Hookshot/test");
         assert!(headers["Octohook-Received-At"].ends_with('Z'));
         if headers["X-GitHub-Event"] == "ping" {
-            assert_eq!(subject, format!("{}.ping.none", stream.prefix));
+            assert_eq!(subject, format!("{}.ping.none", stream.prefix()));
             assert!(!headers.contains_key("Octohook-Action"));
         } else {
-            assert_eq!(subject, format!("{}.issues.opened", stream.prefix));
+            assert_eq!(subject, format!("{}.issues.opened", stream.prefix()));
             assert_eq!(headers["Octohook-Action"], "opened");
         }
     }
@@ -222,12 +154,12 @@ async fn each_delivery_is_in_the_stream_once_with_its_exact_bytes_and_headers() 
 
 #[tokio::test]
 async fn a_subject_no_stream_covers_is_a_start_up_error_naming_it() {
-    let stream = TestStream::new(Duration::from_secs(120)).await;
+    let stream = TestStream::new(NATS, Duration::from_secs(120)).await;
     // The stream covers `PREFIX.>`; a template outside it, or one token
     // short of it, is not covered.
     for subject in [
-        format!("elsewhere-{}.{{event}}", suffix()),
-        stream.prefix.clone(),
+        format!("elsewhere-{}.{{event}}", random_suffix()),
+        stream.prefix().to_owned(),
     ] {
         let PublishTarget::Nats(target) = format!("nats://{NATS}/{subject}").parse().unwrap()
         else {
@@ -294,10 +226,10 @@ async fn a_duplicate_window_shorter_than_the_retries_is_warned_about() {
         .finish();
     // A current-thread runtime: the subscriber sees everything the test runs.
     let _guard = tracing::subscriber::set_default(subscriber);
-    let short = TestStream::new(Duration::from_secs(1)).await;
+    let short = TestStream::new(NATS, Duration::from_secs(1)).await;
     let schedule = RetrySchedule::new(Backoff::exponential(Duration::from_secs(5)), 5);
     assert_eq!(schedule.longest(), Duration::from_secs(75));
-    let publisher = JetStreamPublisher::connect(&target(&short.prefix), schedule)
+    let publisher = JetStreamPublisher::connect(&target(short.prefix()), schedule)
         .await
         .unwrap();
     assert_eq!(publisher.duplicate_window(), Duration::from_secs(1));
@@ -309,8 +241,8 @@ async fn a_duplicate_window_shorter_than_the_retries_is_warned_about() {
 
     // A window as long as the retries: no warning.
     captured.0.lock().unwrap().clear();
-    let long = TestStream::new(Duration::from_secs(75)).await;
-    JetStreamPublisher::connect(&target(&long.prefix), schedule)
+    let long = TestStream::new(NATS, Duration::from_secs(75)).await;
+    JetStreamPublisher::connect(&target(long.prefix()), schedule)
         .await
         .unwrap();
     let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
@@ -322,10 +254,10 @@ async fn a_duplicate_window_shorter_than_the_retries_is_warned_about() {
 /// NAK with a delay on a handler failure, TERM for a message that does not
 /// verify, at most `max_deliver` deliveries.
 async fn consume_all(stream: &TestStream, consumer: Consumer, expected: usize) -> (usize, usize) {
-    let js_stream = stream.context.get_stream(&stream.name).await.unwrap();
+    let js_stream = stream.context().get_stream(stream.name()).await.unwrap();
     let pull = js_stream
         .create_consumer(jetstream::consumer::pull::Config {
-            durable_name: Some(format!("c{}", suffix())),
+            durable_name: Some(format!("c{}", random_suffix())),
             ack_policy: AckPolicy::Explicit,
             max_deliver: 3,
             ..Default::default()
@@ -361,10 +293,10 @@ async fn consume_all(stream: &TestStream, consumer: Consumer, expected: usize) -
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_consumer_dispatches_every_message_once_and_refuses_them_all_with_a_wrong_secret() {
-    let stream = TestStream::new(Duration::from_secs(120)).await;
+    let stream = TestStream::new(NATS, Duration::from_secs(120)).await;
     let secret = WebhookSecret::new("s3cret").unwrap();
     let verifier = Verifier::new(secret.clone());
-    let publisher = JetStreamPublisher::connect(&target(&stream.prefix), RetrySchedule::default())
+    let publisher = JetStreamPublisher::connect(&target(stream.prefix()), RetrySchedule::default())
         .await
         .unwrap();
     let inbox = Inbox::in_memory();

@@ -1,63 +1,25 @@
 //! The `octohook` binary: `serve` against the receiver battery, `sign`, `send`.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::SocketAddr;
+use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use octohook_test_battery::SECRET;
+use serve::Serve;
+
+mod serve;
 
 const BIN: &str = env!("CARGO_BIN_EXE_octohook");
 
-/// A running `octohook serve`, stopped with SIGTERM when dropped.
-struct Server {
-    child: Child,
-    address: SocketAddr,
-}
-
-impl Server {
-    fn start(extra: &[&str], out: &Path) -> Self {
-        let mut child = Command::new(BIN)
-            .args(["serve", "--bind", "127.0.0.1:0", "--out"])
-            .arg(out)
-            // The inbox file goes beside the output, not into the working directory.
-            .arg("--db")
-            .arg(out.with_extension("db"))
-            .args(extra)
-            .env("GITHUB_WEBHOOK_SECRET", SECRET)
-            .env("OCTOHOOK_LOG", "warn")
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("octohook starts");
-        let stderr = child.stderr.take().expect("piped");
-        let mut lines = BufReader::new(stderr).lines();
-        let address = loop {
-            let line = lines.next().expect("a listening line").expect("UTF-8");
-            if let Some(rest) = line.strip_prefix("octohook: listening on http://") {
-                let address = rest.split('/').next().expect("an address");
-                break address.parse().expect("a socket address");
-            }
-        };
-        // Keep draining stderr so the server never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        Self { child, address }
-    }
-
-    fn terminate(mut self) -> std::process::ExitStatus {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success());
-        self.child.wait().expect("octohook exits")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Starts `octohook serve --out OUT EXTRA`, logging warnings only, with its
+/// inbox file beside the output, not in the working directory.
+fn serve(extra: &[&str], out: &Path) -> Serve {
+    let db = out.with_extension("db");
+    let mut args = vec!["--out", out.to_str().unwrap(), "--db", db.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let mut command = Command::new(BIN);
+    command.env("OCTOHOOK_LOG", "warn");
+    Serve::start_with(command, &args)
 }
 
 fn octohook(args: &[&str]) -> Command {
@@ -70,15 +32,16 @@ fn octohook(args: &[&str]) -> Command {
 async fn serve_passes_the_battery_and_writes_one_line_per_delivery() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("deliveries.jsonl");
-    let server = Server::start(&[], &out);
-    let failures = octohook_test_battery::run(server.address, "/").await;
+    let server = serve(&[], &out);
+    let failures = octohook_test_battery::run(server.address(), "/").await;
     assert!(
         failures.is_empty(),
         "{} failures:\n{}",
         failures.len(),
         failures.join("\n")
     );
-    assert!(server.terminate().success(), "SIGTERM is a clean shutdown");
+    // SIGTERM is a clean shutdown.
+    server.terminate();
 
     let text = std::fs::read_to_string(&out).unwrap();
     let records: Vec<serde_json::Value> = text
@@ -188,8 +151,8 @@ fn send_posts_json_and_form_and_reports_rejections() {
     std::fs::write(&payload, br#"{"action":"opened","issue":{"number":1}}"#).unwrap();
     let secret_file = dir.path().join("old-secret");
     std::fs::write(&secret_file, "the old secret\n").unwrap();
-    let server = Server::start(&["--secret-file", secret_file.to_str().unwrap()], &out);
-    let url = format!("http://{}/", server.address);
+    let server = serve(&["--secret-file", secret_file.to_str().unwrap()], &out);
+    let url = format!("http://{}/", server.address());
 
     for extra in [&[][..], &["--form"][..]] {
         let status = octohook(&["send", "--url", &url, "--event", "issues"])
@@ -215,7 +178,7 @@ fn send_posts_json_and_form_and_reports_rejections() {
         .unwrap();
     assert!(!rejected.status.success());
     assert!(String::from_utf8_lossy(&rejected.stdout).starts_with("401 "));
-    assert!(server.terminate().success());
+    server.terminate();
 
     let lines = std::fs::read_to_string(&out).unwrap();
     assert_eq!(lines.lines().count(), 3);
@@ -229,8 +192,8 @@ fn send_posts_json_and_form_and_reports_rejections() {
 #[test]
 fn serve_answers_405_to_other_methods_and_refuses_to_start_without_a_secret() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&[], &dir.path().join("out.jsonl"));
-    let mut stream = std::net::TcpStream::connect(server.address).unwrap();
+    let server = serve(&[], &dir.path().join("out.jsonl"));
+    let mut stream = std::net::TcpStream::connect(server.address()).unwrap();
     stream
         .write_all(b"GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
         .unwrap();

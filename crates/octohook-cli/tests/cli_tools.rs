@@ -1,64 +1,36 @@
 //! The tools around the receiver, through the real binary over 127.0.0.1:
 //! completions, byte-size flags, `send --example`, `--json` output and exit codes.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::SocketAddr;
+use std::io::{Read, Write};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use octohook_test_battery::SECRET;
 use serde_json::Value;
+use serve::Serve;
+
+mod serve;
 
 const BIN: &str = env!("CARGO_BIN_EXE_octohook");
-const SECRET: &str = "It's a Secret to Everybody";
 
-/// A running `octohook serve`, killed when dropped.
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Server {
-    fn start(dir: &Path, extra: &[&str]) -> Self {
-        let mut command = Command::new(BIN);
-        command.args(["serve", "--bind", "127.0.0.1:0"]);
-        if !extra
-            .iter()
-            .any(|a| *a == "--no-inbox" || *a == "--memory-inbox")
-        {
-            command.arg("--db").arg(dir.join("inbox.db"));
-        }
-        let mut child = command
-            .arg("--out")
-            .arg(dir.join("out.jsonl"))
-            .args(extra)
-            .env("GITHUB_WEBHOOK_SECRET", SECRET)
-            .env("OCTOHOOK_LOG", "warn")
-            .env_remove("OCTOHOOK_DATABASE_URL")
-            .current_dir(dir)
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("octohook starts");
-        let mut lines = BufReader::new(child.stderr.take().expect("piped")).lines();
-        let address: SocketAddr = loop {
-            let line = lines.next().expect("a listening line").expect("UTF-8");
-            if let Some(rest) = line.strip_prefix("octohook: listening on http://") {
-                break rest.split('/').next().unwrap().parse().unwrap();
-            }
-        };
-        std::thread::spawn(move || lines.for_each(drop));
-        Self {
-            child,
-            url: format!("http://{address}/"),
-        }
+/// Starts `octohook serve EXTRA` in `dir`, logging warnings only, writing to
+/// `dir/out.jsonl` and, unless EXTRA asks for no inbox or one in memory,
+/// storing in `dir/inbox.db`.
+fn serve(dir: &Path, extra: &[&str]) -> Serve {
+    let (db, out) = (dir.join("inbox.db"), dir.join("out.jsonl"));
+    let mut args = Vec::new();
+    if !extra
+        .iter()
+        .any(|a| *a == "--no-inbox" || *a == "--memory-inbox")
+    {
+        args.extend(["--db", db.to_str().unwrap()]);
     }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    args.extend(["--out", out.to_str().unwrap()]);
+    args.extend_from_slice(extra);
+    let mut command = Command::new(BIN);
+    command.env("OCTOHOOK_LOG", "warn").current_dir(dir);
+    Serve::start_with(command, &args)
 }
 
 fn octohook(args: &[&str]) -> Output {
@@ -165,11 +137,11 @@ fn size_flags_take_binary_and_decimal_units_and_show_their_defaults() {
         ("1009", false),
     ] {
         let run = tempfile::tempdir().unwrap();
-        let server = Server::start(run.path(), &["--no-inbox", "--max-body", limit]);
+        let server = serve(run.path(), &["--no-inbox", "--max-body", limit]);
         let sent = octohook(&[
             "send",
             "--url",
-            &server.url,
+            &server.url(),
             "--event",
             "ping",
             "--json",
@@ -185,7 +157,7 @@ fn size_flags_take_binary_and_decimal_units_and_show_their_defaults() {
         }
     }
     let run = tempfile::tempdir().unwrap();
-    let _server = Server::start(run.path(), &["--db-size-limit", "64MiB"]);
+    let _server = serve(run.path(), &["--db-size-limit", "64MiB"]);
 }
 
 #[test]
@@ -193,11 +165,11 @@ fn send_example_is_accepted_by_serve_and_arrives_byte_for_byte() {
     let dir = tempfile::tempdir().unwrap();
     let received = dir.path().join("received.json");
     let exec = format!("cat > '{}'", received.display());
-    let server = Server::start(dir.path(), &["--exec", &exec]);
+    let server = serve(dir.path(), &["--exec", &exec]);
     let sent = octohook(&[
         "send",
         "--url",
-        &server.url,
+        &server.url(),
         "--example",
         "pull_request.opened",
         "--json",
@@ -227,7 +199,7 @@ fn send_example_is_accepted_by_serve_and_arrives_byte_for_byte() {
     assert_eq!(rows[0]["action"], "opened");
 
     // An event without actions, by its name alone.
-    let ping = octohook(&["send", "--url", &server.url, "--example", "ping"]);
+    let ping = octohook(&["send", "--url", &server.url(), "--example", "ping"]);
     assert!(ping.status.success(), "{}", text(&ping.stderr));
     assert!(text(&ping.stdout).starts_with("200 "));
 }
@@ -261,12 +233,12 @@ fn send_example_with_an_unknown_name_suggests_close_ones() {
 #[test]
 fn send_exits_9_when_the_receiver_refuses() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &["--memory-inbox"]);
+    let server = serve(dir.path(), &["--memory-inbox"]);
     let output = Command::new(BIN)
         .args([
             "send",
             "--url",
-            &server.url,
+            &server.url(),
             "--example",
             "issues.opened",
             "--json",
@@ -388,8 +360,8 @@ fn inbox_retry_and_purge_print_json_counts() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("inbox.db");
     {
-        let server = Server::start(dir.path(), &[]);
-        let sent = octohook(&["send", "--url", &server.url, "--example", "ping"]);
+        let server = serve(dir.path(), &[]);
+        let sent = octohook(&["send", "--url", &server.url(), "--example", "ping"]);
         assert!(sent.status.success(), "{}", text(&sent.stderr));
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {

@@ -3,109 +3,20 @@
 //! read-only, full and vanished stores, and two receivers on one PostgreSQL store.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock, mpsc};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use load::{Load, all_answered, issue_posts, key};
 use octohook_test_battery::{SECRET, TestDelivery};
 use serde_json::Value;
+use serve::Serve;
+
+mod load;
+mod serve;
 
 const BIN: &str = env!("CARGO_BIN_EXE_octohook");
-
-/// A running `octohook serve`, killed when dropped.
-struct Serve {
-    child: Child,
-    address: SocketAddr,
-    log: Arc<Mutex<Vec<String>>>,
-}
-
-impl Serve {
-    fn start(args: &[&str]) -> Self {
-        Self::start_with(Command::new(BIN), args)
-    }
-
-    /// Starts `octohook serve ARGS` through `command` (the binary itself, or a
-    /// wrapper that executes it, such as `setpriv`).
-    fn start_with(mut command: Command, args: &[&str]) -> Self {
-        // Unless the test sets it, the variable of the environment running the
-        // tests must not pick the store.
-        if !command
-            .get_envs()
-            .any(|(name, _)| name == "OCTOHOOK_DATABASE_URL")
-        {
-            command.env_remove("OCTOHOOK_DATABASE_URL");
-        }
-        let mut child = command
-            .args(["serve", "--bind", "127.0.0.1:0"])
-            .args(args)
-            .env("GITHUB_WEBHOOK_SECRET", SECRET)
-            .env("OCTOHOOK_LOG", "info")
-            .stdin(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("octohook starts");
-        let stderr = child.stderr.take().expect("piped");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (found, address) = mpsc::channel();
-        let lines = Arc::clone(&log);
-        std::thread::spawn(move || {
-            let mut found = Some(found);
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if let Some(rest) = line.strip_prefix("octohook: listening on http://") {
-                    let address: SocketAddr = rest.split('/').next().unwrap().parse().unwrap();
-                    if let Some(found) = found.take() {
-                        let _ = found.send(address);
-                    }
-                }
-                lines.lock().unwrap().push(line);
-            }
-        });
-        let Ok(address) = address.recv_timeout(Duration::from_secs(20)) else {
-            let _ = child.kill();
-            panic!(
-                "octohook serve did not start:\n{}",
-                log.lock().unwrap().join("\n")
-            );
-        };
-        Self {
-            child,
-            address,
-            log,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}/", self.address)
-    }
-
-    fn log(&self) -> String {
-        self.log.lock().unwrap().join("\n")
-    }
-
-    /// SIGTERM, and waits for a clean exit.
-    fn terminate(mut self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let exit = self.child.wait().unwrap();
-        assert!(exit.success(), "serve exited with {exit}:\n{}", self.log());
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        // SIGKILL.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Runs `octohook inbox ARGS`; returns its standard output, panicking on failure.
 fn inbox(args: &[&str]) -> String {
@@ -147,10 +58,6 @@ fn wait_until_finished(store: &[&str], expected: usize) -> Vec<Value> {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-}
-
-fn key(delivery: &TestDelivery) -> String {
-    format!("42:{}", delivery.guid())
 }
 
 /// The shell-quoted form of a path.
@@ -396,20 +303,9 @@ async fn a_failing_exec_ends_failed_and_inbox_retry_requeues_it() {
     assert!(stored(&store).is_empty());
 }
 
-/// One job of the load generator: a delivery, posted until answered 2xx.
-struct Load {
-    url: RwLock<String>,
-    queue: Mutex<Vec<TestDelivery>>,
-    answered: AtomicUsize,
-    retried: AtomicUsize,
-    /// Requests sent and not answered yet.
-    in_flight: AtomicUsize,
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkills_mid_load_lose_nothing_and_store_nothing_twice() {
     const UNIQUE: usize = 400;
-    const DUPLICATE_EVERY: usize = 4; // 100 duplicates: 20% of the posts.
     // Enough at once that the inbox stores them in batches of several: the
     // kills land while a batch is being committed.
     const CONNECTIONS: usize = 32;
@@ -439,63 +335,14 @@ async fn sigkills_mid_load_lose_nothing_and_store_nothing_twice() {
         "1s",
     ];
 
-    let mut posts = Vec::new();
-    for n in 0..UNIQUE {
-        let body = format!(
-            r#"{{"action":"opened","issue":{{"number":{n}}},"pad":"{}"}}"#,
-            "x".repeat(512)
-        );
-        posts.push(TestDelivery::json("issues", body.into_bytes()));
-        if n % DUPLICATE_EVERY == DUPLICATE_EVERY - 1 {
-            posts.push(posts[posts.len() - 3].clone());
-        }
-    }
+    // Every fourth posted twice: 100 duplicates, 20% of the posts.
+    let posts = issue_posts(UNIQUE, |_| 512);
     let total = posts.len();
     let unique: BTreeSet<String> = posts.iter().map(key).collect();
     assert_eq!(unique.len(), UNIQUE);
-    posts.reverse(); // popped from the end: posted in order.
 
     let mut serve = Serve::start(&args);
-    let load = Arc::new(Load {
-        url: RwLock::new(serve.url()),
-        queue: Mutex::new(posts),
-        answered: AtomicUsize::new(0),
-        retried: AtomicUsize::new(0),
-        in_flight: AtomicUsize::new(0),
-    });
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..CONNECTIONS {
-        let load = Arc::clone(&load);
-        tasks.spawn(async move {
-            let client = octohook_test_battery::http_client_builder()
-                .timeout(Duration::from_secs(10))
-                .build()
-                .unwrap();
-            let mut answered = Vec::new();
-            loop {
-                let Some(delivery) = load.queue.lock().unwrap().pop() else {
-                    return answered;
-                };
-                loop {
-                    let url = load.url.read().unwrap().clone();
-                    load.in_flight.fetch_add(1, Ordering::SeqCst);
-                    let sent = delivery.send(&client, &url).await;
-                    load.in_flight.fetch_sub(1, Ordering::SeqCst);
-                    match sent {
-                        Ok((200, _)) => break,
-                        Ok((status, body)) => {
-                            assert_eq!(status, 503, "unexpected answer: {body}");
-                        }
-                        Err(_) => {}
-                    }
-                    load.retried.fetch_add(1, Ordering::Relaxed);
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-                load.answered.fetch_add(1, Ordering::SeqCst);
-                answered.push(key(&delivery));
-            }
-        });
-    }
+    let (load, mut tasks) = Load::start(serve.url(), posts, CONNECTIONS);
 
     // Kill the receiver (SIGKILL) when 20%, 35%, 50% and 65% of the posts are
     // answered, and restart it on the same file at once each time (on a new
@@ -503,16 +350,11 @@ async fn sigkills_mid_load_lose_nothing_and_store_nothing_twice() {
     let mut kills = Vec::new();
     let mut started_before_kill = BTreeSet::new();
     for kill in 0..KILLS {
-        let threshold = total * (20 + 15 * kill) / 100;
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while load.answered.load(Ordering::SeqCst) < threshold {
-            assert!(Instant::now() < deadline, "the load is stuck");
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-        let in_flight = load.in_flight.load(Ordering::SeqCst);
-        serve.child.kill().unwrap();
-        serve.child.wait().unwrap();
-        kills.push((load.answered.load(Ordering::SeqCst), in_flight));
+        load.wait_answered(total * (20 + 15 * kill) / 100, Duration::from_secs(60))
+            .await;
+        let in_flight = load.in_flight();
+        serve.kill();
+        kills.push((load.answered(), in_flight));
         started_before_kill.extend(
             std::fs::read_to_string(&started)
                 .unwrap_or_default()
@@ -520,17 +362,14 @@ async fn sigkills_mid_load_lose_nothing_and_store_nothing_twice() {
                 .map(str::to_owned),
         );
         serve = Serve::start(&args);
-        *load.url.write().unwrap() = serve.url();
+        load.follow(serve.url());
     }
     assert!(
         kills.iter().any(|&(_, in_flight)| in_flight > 1),
         "no kill landed while several deliveries were being stored: {kills:?}"
     );
 
-    let mut answered = BTreeSet::new();
-    while let Some(keys) = tasks.join_next().await {
-        answered.extend(keys.unwrap());
-    }
+    let answered = all_answered(&mut tasks).await;
     assert_eq!(answered, unique, "every post was answered 2xx in the end");
     let rows = wait_until_finished(&["--db", &db_arg], UNIQUE);
     serve.terminate();
@@ -586,7 +425,7 @@ async fn sigkills_mid_load_lose_nothing_and_store_nothing_twice() {
         "crash test: {total} posts ({UNIQUE} unique), SIGKILL at (answers, requests in flight) {kills:?}, \
          {} retried requests, {} handlers started before the kill, {} processed twice, \
          {total_runs} --exec runs",
-        load.retried.load(Ordering::Relaxed),
+        load.retried(),
         started_before_kill.len(),
         twice.len(),
     );
@@ -1173,7 +1012,7 @@ async fn an_exec_child_finds_the_secret_neither_in_its_environment_nor_in_its_pa
     let seen = child_view(&probe).await;
     // The parent is the process the test started: the restart replaced it
     // rather than leaving a second octohook process behind.
-    assert_eq!(seen.parent, serve.child.id());
+    assert_eq!(seen.parent, serve.id());
     // What was read is real: the parent's other variables, the child's own.
     assert!(
         seen.parent_environ.contains("OCTOHOOK_LOG=info"),
@@ -1221,7 +1060,7 @@ async fn the_database_url_from_the_environment_is_used_but_not_left_in_it() {
         .await
         .unwrap();
     let seen = child_view(&probe).await;
-    assert_eq!(seen.parent, serve.child.id());
+    assert_eq!(seen.parent, serve.id());
     assert!(seen.parent_environ.contains("OCTOHOOK_LOG=info"));
     for environ in [&seen.parent_environ, &seen.own_environ] {
         assert!(!environ.contains("OCTOHOOK_DATABASE_URL"), "{environ}");

@@ -4,86 +4,19 @@
 //! and the secret it must not refuse or change silently (a long one in the
 //! variable, one that ends in a newline).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Arc, Mutex, mpsc};
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use octohook_test_battery::SECRET;
+use serve::Serve;
+
+mod serve;
 
 const BIN: &str = env!("CARGO_BIN_EXE_octohook");
-
-/// A running `octohook serve` whose standard error is kept; killed when dropped.
-struct Serve {
-    child: Child,
-    address: SocketAddr,
-    log: Arc<Mutex<Vec<String>>>,
-}
-
-impl Serve {
-    /// Starts `octohook serve ARGS` with `env` on top of the test's environment
-    /// (without `OCTOHOOK_DATABASE_URL`, which would pick the store).
-    fn start(args: &[&str], env: &[(&str, &str)]) -> Self {
-        let mut child = Command::new(BIN)
-            .args(["serve", "--bind", "127.0.0.1:0"])
-            .args(args)
-            .env_remove("OCTOHOOK_DATABASE_URL")
-            .env("GITHUB_WEBHOOK_SECRET", SECRET)
-            .env("OCTOHOOK_LOG", "info")
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("octohook starts");
-        let stderr = child.stderr.take().expect("piped");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (found, address) = mpsc::channel();
-        let lines = Arc::clone(&log);
-        std::thread::spawn(move || {
-            let mut found = Some(found);
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if let Some(rest) = line.strip_prefix("octohook: listening on http://") {
-                    let address: SocketAddr = rest.split('/').next().unwrap().parse().unwrap();
-                    if let Some(found) = found.take() {
-                        let _ = found.send(address);
-                    }
-                }
-                lines.lock().unwrap().push(line);
-            }
-        });
-        let Ok(address) = address.recv_timeout(Duration::from_secs(20)) else {
-            let _ = child.kill();
-            panic!(
-                "octohook serve did not start:\n{}",
-                log.lock().unwrap().join("\n")
-            );
-        };
-        Self {
-            child,
-            address,
-            log,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}/", self.address)
-    }
-
-    fn log(&self) -> String {
-        self.log.lock().unwrap().join("\n")
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Runs `octohook ARGS` with the secret `secret` in `GITHUB_WEBHOOK_SECRET`.
 fn octohook(args: &[&str], secret: &str) -> Output {
@@ -206,7 +139,7 @@ fn an_exec_child_finds_no_forward_credentials_and_no_octohook_configuration() {
     // The child's own environment, and its parent's initial one.
     let exec =
         format!("tr '\\0' '\\n' < /proc/$PPID/environ > {quoted}/parent && env > {quoted}/own");
-    let serve = Serve::start(
+    let serve = Serve::start_with_env(
         &[
             "--db",
             dir.path().join("inbox.db").to_str().unwrap(),
@@ -368,7 +301,7 @@ fn a_secret_that_ends_in_a_newline_is_used_as_is_with_a_warning() {
     std::fs::write(&typed_file, "old secret\n").unwrap();
     let padded_file = dir.path().join("padded");
     std::fs::write(&padded_file, "older secret\n\n").unwrap();
-    let serve = Serve::start(
+    let serve = Serve::start_with_env(
         &[
             "--no-inbox",
             "--out",
@@ -402,7 +335,7 @@ fn a_10_kib_secret_in_the_variable_verifies() {
     let long: String = (0..10 * 1024)
         .map(|i| char::from(b'a' + (i % 26) as u8))
         .collect();
-    let serve = Serve::start(
+    let serve = Serve::start_with_env(
         &["--no-inbox", "--out", "/dev/null"],
         &[("GITHUB_WEBHOOK_SECRET", long.as_str())],
     );
@@ -427,7 +360,7 @@ fn inbox_show_escapes_a_strangers_control_characters_and_json_keeps_them() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("inbox.db");
     let db = db.to_str().unwrap();
-    let serve = Serve::start(&["--db", db, "--out", "/dev/null"], &[]);
+    let serve = Serve::start_with_env(&["--db", db, "--out", "/dev/null"], &[]);
     // JSON escapes that decode to ESC (a colour, a window title), BEL, and the
     // C1 CSI that serde_json writes raw.
     let payload = br#"{"action":"\u001b[31mopened\u001b]0;owned\u0007","note":"\u009b2J\r\u007f"}"#;

@@ -3,6 +3,7 @@
 //! once (and `--exec` runs on each), a second run writes nothing, and SIGKILL
 //! during a pull, four times, loses nothing and stores nothing twice.
 
+mod jsonl;
 #[path = "../../octohook-client/tests/support/redelivery_fake.rs"]
 mod redelivery_fake;
 
@@ -11,6 +12,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use jsonl::read_jsonl;
 use octohook_inbox::{DeliveryOrigin, ListPages, ListQuery, SqliteStore};
 use redelivery_fake::{Fault, Kind, Outcome, RedeliveryFake};
 use serde_json::{Value, json};
@@ -71,14 +73,6 @@ async fn pull_once(fake: &RedeliveryFake, dir: &Path, extra: &[&str]) -> Output 
     output
 }
 
-fn lines(dir: &Path) -> Vec<Value> {
-    std::fs::read_to_string(dir.join("out.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect()
-}
-
 /// Every line is a pulled delivery of the seed, as GitHub recorded it.
 fn assert_lines_match(lines: &[Value], expected: &BTreeMap<String, (String, Value)>) {
     for line in lines {
@@ -107,7 +101,7 @@ async fn once_writes_every_delivery_once_and_runs_exec_and_a_second_run_writes_n
     );
     // One worker: the command's three appends of one delivery stay together.
     pull_once(&fake, dir.path(), &["--exec", &exec, "--workers", "1"]).await;
-    let written = lines(dir.path());
+    let written = read_jsonl(&dir.path().join("out.jsonl"));
     assert_eq!(written.len(), 30);
     assert_lines_match(&written, &expected);
     let guids: BTreeSet<&str> = written
@@ -135,7 +129,11 @@ async fn once_writes_every_delivery_once_and_runs_exec_and_a_second_run_writes_n
 
     fake.reset_counters();
     pull_once(&fake, dir.path(), &[]).await;
-    assert_eq!(lines(dir.path()).len(), 30, "a second run wrote again");
+    assert_eq!(
+        read_jsonl(&dir.path().join("out.jsonl")).len(),
+        30,
+        "a second run wrote again"
+    );
     assert_eq!(fake.get_requests(), 0);
 }
 
@@ -162,7 +160,7 @@ async fn sigkill_during_a_pull_four_times_loses_nothing_and_stores_nothing_twice
     pull_once(&fake, dir.path(), &[]).await;
 
     // Processed at least once: every GUID has its line.
-    let written = lines(dir.path());
+    let written = read_jsonl(&dir.path().join("out.jsonl"));
     assert_lines_match(&written, &expected);
     let guids: BTreeSet<&str> = written
         .iter()

@@ -3,6 +3,9 @@
 //! `https://127.0.0.1:PORT/api/v3`. With `--ca-cert` it stores and writes every
 //! delivery; without, the TLS handshake is refused and nothing is stored.
 
+mod jsonl;
+#[path = "../../octohook-client/tests/support/private_ca.rs"]
+mod private_ca;
 #[path = "../../octohook-client/tests/support/redelivery_fake.rs"]
 mod redelivery_fake;
 
@@ -10,14 +13,12 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
 
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+use jsonl::read_jsonl;
+use private_ca::acceptor_signed_by_new_ca;
 use redelivery_fake::{Outcome, RedeliveryFake};
-use serde_json::{Value, json};
-use tokio_rustls::TlsAcceptor;
-use tokio_rustls::rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+use serde_json::json;
 
 const TOKEN: &str = "ghp_pullGhesTokenThatMustNeverLeak";
 const HOOK: &str = "repos/o/r/hooks/7";
@@ -25,28 +26,7 @@ const HOOK: &str = "repos/o/r/hooks/7";
 /// A private CA's PEM, and an HTTPS front on 127.0.0.1 (certificate signed by
 /// it) that hands each connection on to `backend` in plain HTTP.
 async fn https_front(backend: SocketAddr) -> (SocketAddr, String) {
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "octohook GHES test CA");
-    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-    let leaf_key = KeyPair::generate().unwrap();
-    let leaf = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
-        .unwrap()
-        .signed_by(&leaf_key, &ca)
-        .unwrap();
-    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
-    let config = tokio_rustls::rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![leaf.der().clone()],
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der())),
-        )
-        .unwrap();
-    let acceptor = TlsAcceptor::from(Arc::new(config));
+    let (acceptor, ca_pem) = acceptor_signed_by_new_ca("octohook GHES test CA");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -63,7 +43,7 @@ async fn https_front(backend: SocketAddr) -> (SocketAddr, String) {
             });
         }
     });
-    (address, ca.pem())
+    (address, ca_pem)
 }
 
 fn pull_once(api_url: &str, dir: &Path, extra: &[&str]) -> Output {
@@ -84,14 +64,6 @@ fn pull_once(api_url: &str, dir: &Path, extra: &[&str]) -> Output {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!stderr.contains(&TOKEN[4..]), "the token leaked: {stderr}");
     output
-}
-
-fn lines(dir: &Path) -> Vec<Value> {
-    std::fs::read_to_string(dir.join("out.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -123,7 +95,7 @@ async fn pull_once_from_ghes_behind_a_private_ca_trusts_it_only_with_ca_cert() {
     };
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(!refused.status.success(), "trusted a private CA: {stderr}");
-    assert!(lines(dir.path()).is_empty());
+    assert!(read_jsonl(&dir.path().join("out.jsonl")).is_empty());
     assert_eq!(fake.list_requests(), 0, "a request got through");
 
     // With it: every delivery, once, pulled.
@@ -136,7 +108,7 @@ async fn pull_once_from_ghes_behind_a_private_ca_trusts_it_only_with_ca_cert() {
     };
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
-    let written = lines(dir.path());
+    let written = read_jsonl(&dir.path().join("out.jsonl"));
     let guids: BTreeSet<&str> = written
         .iter()
         .map(|line| line["delivery"].as_str().unwrap())

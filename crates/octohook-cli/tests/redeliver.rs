@@ -5,7 +5,6 @@
 #[path = "../../octohook-client/tests/support/redelivery_fake.rs"]
 mod redelivery_fake;
 
-use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -52,22 +51,6 @@ fn json(output: &Output) -> Value {
     })
 }
 
-fn assert_exactly_once(fake: &RedeliveryFake, expected: &BTreeSet<String>) {
-    let accepted = fake.accepted_by_guid();
-    let repeated: Vec<_> = accepted.iter().filter(|(_, n)| **n != 1).collect();
-    assert!(
-        repeated.is_empty(),
-        "redelivered more than once: {repeated:?}"
-    );
-    let got: BTreeSet<String> = accepted.into_keys().collect();
-    let missing: Vec<_> = expected.difference(&got).collect();
-    let extra: Vec<_> = got.difference(expected).collect();
-    assert!(
-        missing.is_empty() && extra.is_empty(),
-        "missing {missing:?}, unexpected {extra:?}"
-    );
-}
-
 #[tokio::test]
 async fn a_run_prints_its_report_and_a_second_run_redelivers_nothing() {
     let fake = RedeliveryFake::start().await;
@@ -101,7 +84,7 @@ async fn a_run_prints_its_report_and_a_second_run_redelivers_nothing() {
     assert_eq!(line("pages scanned"), "3");
     assert_eq!(line("errors"), "0");
     assert!(stdout.contains(&format!("{}/repos/o/r/hooks/7", fake.url())));
-    assert_exactly_once(&fake, &expected.redeliver);
+    fake.assert_redelivered_once(&expected.redeliver);
 
     let posts = fake.post_requests();
     let output = redeliver(&fake, &state, &["--json"]).await;
@@ -148,7 +131,7 @@ async fn dry_runs_write_nothing_and_rejected_requests_fail_the_run() {
     );
     let output = redeliver(&fake, &state, &["--json"]).await;
     assert!(output.status.success());
-    assert_exactly_once(&fake, &expected.redeliver);
+    fake.assert_redelivered_once(&expected.redeliver);
 }
 
 /// A small deterministic generator, so a failure can be replayed.
@@ -262,5 +245,5 @@ async fn sigkill_at_many_points_still_redelivers_each_failed_event_once() {
         fake.post_requests(),
         expected.redeliver.len()
     );
-    assert_exactly_once(&fake, &expected.redeliver);
+    fake.assert_redelivered_once(&expected.redeliver);
 }

@@ -4,6 +4,7 @@
 //! push of some of the same GUIDs, before or after the pull, is stored once
 //! and written once.
 
+mod jsonl;
 #[path = "../../octohook-client/tests/support/redelivery_fake.rs"]
 mod redelivery_fake;
 
@@ -12,6 +13,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use jsonl::read_jsonl;
 use octohook_inbox::{DeliveryOrigin, ListPages, ListQuery, SqliteStore};
 use octohook_test_battery::{ReceiverProcess, TestDelivery};
 use redelivery_fake::{Fault, Kind, Outcome, RedeliveryFake};
@@ -44,22 +46,14 @@ async fn push(client: &reqwest::Client, receiver: &ReceiverProcess, n: usize) {
     assert_eq!(status, 200, "push {n}: {answer}");
 }
 
-fn lines(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect()
-}
-
 /// Waits (up to 20 s) until `out` holds `count` lines.
 async fn wait_for_lines(out: &Path, count: usize) {
     let start = Instant::now();
-    while lines(out).len() < count {
+    while read_jsonl(out).len() < count {
         assert!(
             start.elapsed() < Duration::from_secs(20),
             "{} of {count} lines in time",
-            lines(out).len()
+            read_jsonl(out).len()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -118,7 +112,7 @@ async fn serve_pull_catches_up_follows_and_stores_pushed_and_pulled_guids_once()
     wait_for_lines(&out, 28).await;
     // A few more polls: nothing is written again.
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    let written = lines(&out);
+    let written = read_jsonl(&out);
     receiver.kill();
 
     let mut count: BTreeMap<String, usize> = BTreeMap::new();
@@ -194,7 +188,7 @@ async fn serve_pull_catch_up_of_1000_deliveries() {
     let start = Instant::now();
     let receiver = ReceiverProcess::spawn(&mut command, program);
     let start_wait = Instant::now();
-    while lines(&out).len() < 1000 {
+    while read_jsonl(&out).len() < 1000 {
         assert!(start_wait.elapsed() < Duration::from_secs(120));
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

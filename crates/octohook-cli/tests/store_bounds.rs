@@ -3,82 +3,20 @@
 //! deliveries and `/healthz` alone, and the memory inbox stops at its size limit
 //! with 503 and `Retry-After`.
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use octohook_test_battery::{TempDb, TestDelivery};
+use serve::Serve;
 
-const BIN: &str = env!("CARGO_BIN_EXE_octohook");
-const PATIENCE: Duration = Duration::from_secs(20);
+mod serve;
 
-/// A running `octohook serve --admin-bind`, killed when dropped.
-struct Served {
-    child: Child,
-    address: SocketAddr,
-    admin: SocketAddr,
-}
-
-impl Served {
-    fn start(args: &[&str]) -> Self {
-        let mut child = Command::new(BIN)
-            .args([
-                "serve",
-                "--bind",
-                "127.0.0.1:0",
-                "--admin-bind",
-                "127.0.0.1:0",
-            ])
-            .args(args)
-            .env("GITHUB_WEBHOOK_SECRET", octohook_test_battery::SECRET)
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("octohook starts");
-        let stderr = child.stderr.take().expect("piped");
-        let (found, addresses) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                for (prefix, which) in [
-                    ("octohook: admin endpoints at http://", "admin"),
-                    ("octohook: listening on http://", "main"),
-                ] {
-                    if let Some(rest) = line.strip_prefix(prefix) {
-                        let address: SocketAddr = rest.split('/').next().unwrap().parse().unwrap();
-                        let _ = found.send((which, address));
-                    }
-                }
-            }
-        });
-        let (mut address, mut admin) = (None, None);
-        while address.is_none() || admin.is_none() {
-            match addresses.recv_timeout(PATIENCE) {
-                Ok(("admin", found)) => admin = Some(found),
-                Ok((_, found)) => address = Some(found),
-                Err(_) => panic!("serve did not announce both addresses"),
-            }
-        }
-        Self {
-            child,
-            address: address.unwrap(),
-            admin: admin.unwrap(),
-        }
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Starts `octohook serve --admin-bind 127.0.0.1:0 ARGS`.
+fn serve_with_admin(args: &[&str]) -> Serve {
+    Serve::start(&[&["--admin-bind", "127.0.0.1:0"], args].concat())
 }
 
 /// Fills a new inbox at `path` with `rows` finished deliveries, in one
@@ -166,18 +104,18 @@ async fn metrics_scrapes_beside_a_large_inbox_slow_no_delivery() {
     const ROUNDS: usize = 300;
     let db = TempDb::new();
     fill_inbox(db.path(), 200_000).await;
-    let served = Served::start(&["--db", db.path_str()]);
+    let served = serve_with_admin(&["--db", db.path_str()]);
     let client = octohook_test_battery::http_client();
     // Warm: connections, statement caches, pages.
-    latencies(&client, served.address, 20).await;
-    let idle = p99(latencies(&client, served.address, ROUNDS).await);
+    latencies(&client, served.address(), 20).await;
+    let idle = p99(latencies(&client, served.address(), ROUNDS).await);
 
     let stop = Arc::new(AtomicBool::new(false));
     let scrapes = Arc::new(AtomicUsize::new(0));
     let mut scrapers = Vec::new();
     for _ in 0..8 {
         let (client, stop, scrapes) = (client.clone(), Arc::clone(&stop), Arc::clone(&scrapes));
-        let url = format!("http://{}/metrics", served.admin);
+        let url = format!("http://{}/metrics", served.admin());
         scrapers.push(tokio::spawn(async move {
             let mut counted = None;
             while !stop.load(Ordering::Relaxed) {
@@ -201,7 +139,7 @@ async fn metrics_scrapes_beside_a_large_inbox_slow_no_delivery() {
     }
     let health = {
         let (client, stop) = (client.clone(), Arc::clone(&stop));
-        let url = format!("http://{}/healthz", served.admin);
+        let url = format!("http://{}/healthz", served.admin());
         tokio::spawn(async move {
             let mut answers = Vec::new();
             while !stop.load(Ordering::Relaxed) {
@@ -213,7 +151,7 @@ async fn metrics_scrapes_beside_a_large_inbox_slow_no_delivery() {
     };
     // Timed from the first scrape on: the count it starts (the inbox was never
     // counted) runs while deliveries are timed.
-    let loaded = p99(latencies(&client, served.address, ROUNDS).await);
+    let loaded = p99(latencies(&client, served.address(), ROUNDS).await);
     stop.store(true, Ordering::Relaxed);
     let mut counted = None;
     for scraper in scrapers {
@@ -247,7 +185,7 @@ async fn metrics_scrapes_beside_a_large_inbox_slow_no_delivery() {
 async fn the_memory_inbox_answers_503_with_retry_after_past_its_size_limit() {
     const LIMIT: usize = 1 << 20;
     const BODY: usize = 200_000;
-    let served = Served::start(&[
+    let served = serve_with_admin(&[
         "--memory-inbox",
         "--db-size-limit",
         "1MiB",
@@ -257,7 +195,7 @@ async fn the_memory_inbox_answers_503_with_retry_after_past_its_size_limit() {
         "1",
     ]);
     let client = octohook_test_battery::http_client();
-    let url = format!("http://{}/", served.address);
+    let url = format!("http://{}/", served.address());
     let mut accepted = 0;
     let mut refused = 0;
     for _ in 0..10 {
@@ -308,9 +246,9 @@ fn rss(pid: u32) -> u64 {
 #[cfg(target_os = "linux")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_padding_header_flood_leaves_the_memory_inbox_rss_flat() {
-    let served = Served::start(&["--memory-inbox"]);
+    let served = serve_with_admin(&["--memory-inbox"]);
     let client = octohook_test_battery::http_client();
-    let url = format!("http://{}/", served.address);
+    let url = format!("http://{}/", served.address());
     let padded = || {
         (0..70).fold(
             TestDelivery::json("push", br#"{"ref":"refs/heads/main"}"#.to_vec()),
@@ -323,10 +261,10 @@ async fn a_padding_header_flood_leaves_the_memory_inbox_rss_flat() {
     for _ in 0..20 {
         assert_eq!(padded().send(&client, &url).await.unwrap().0, 200);
     }
-    let before = rss(served.child.id());
+    let before = rss(served.id());
     for _ in 0..150 {
         assert_eq!(padded().send(&client, &url).await.unwrap().0, 200);
     }
-    let grown = rss(served.child.id()).saturating_sub(before);
+    let grown = rss(served.id()).saturating_sub(before);
     assert!(grown < 20 << 20, "RSS grew by {} KiB", grown >> 10);
 }

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use octohook_test_battery::otlp::{CollectedSpan, OtlpCollector, SilentCollector, traces};
-use octohook_test_battery::{SECRET, TestDelivery};
+use octohook_test_battery::{SECRET, TestDelivery, TestStream, random_suffix};
 
 const BIN: &str = env!("CARGO_BIN_EXE_octohook");
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -346,36 +346,22 @@ async fn a_graceful_shutdown_exports_the_queued_spans() {
     }
 }
 
-/// A name no other run uses, for the test's own JetStream stream.
-fn unique_suffix() -> String {
-    use std::hash::{BuildHasher, RandomState};
-    format!("{:016x}", RandomState::new().hash_one(Instant::now()))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_published_delivery_and_its_consumer_join_the_receivers_trace() {
-    use async_nats::jetstream::{self, consumer::AckPolicy, stream};
+    use async_nats::jetstream::{self, consumer::AckPolicy};
     use futures_util::StreamExt;
     use tracing_subscriber::layer::SubscriberExt;
 
     const DELIVERIES: usize = 3;
     let collector = OtlpCollector::start();
-    // A stream of the test's own on the machine's NATS server.
-    let nats = async_nats::connect("127.0.0.1:4222")
-        .await
-        .expect("NATS with JetStream on 127.0.0.1:4222");
-    let context = jetstream::new(nats);
-    let id = unique_suffix();
-    let (name, prefix) = (format!("OCTOTRACE_{id}"), format!("octotrace-{id}"));
-    let js_stream = context
-        .create_stream(stream::Config {
-            name: name.clone(),
-            subjects: vec![format!("{prefix}.>")],
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let publish = format!("nats://127.0.0.1:4222/{prefix}.{{event}}.{{action}}");
+    // A stream of the test's own on the machine's NATS server (with the
+    // server's default duplicate window, 2 minutes).
+    let stream = TestStream::new("127.0.0.1:4222", Duration::from_secs(120)).await;
+    let js_stream = stream.context().get_stream(stream.name()).await.unwrap();
+    let publish = format!(
+        "nats://127.0.0.1:4222/{}.{{event}}.{{action}}",
+        stream.prefix()
+    );
     let served = Served::start(&[
         ("OTEL_EXPORTER_OTLP_ENDPOINT", &collector.endpoint()),
         ("OTEL_SERVICE_NAME", "receiver"),
@@ -414,7 +400,7 @@ async fn a_published_delivery_and_its_consumer_join_the_receivers_trace() {
     );
     let pull = js_stream
         .create_consumer(jetstream::consumer::pull::Config {
-            durable_name: Some(format!("c{id}")),
+            durable_name: Some(format!("c{}", random_suffix())),
             ack_policy: AckPolicy::Explicit,
             ..Default::default()
         })
@@ -478,5 +464,5 @@ async fn a_published_delivery_and_its_consumer_join_the_receivers_trace() {
             "{spans:#?}"
         );
     }
-    let _ = context.delete_stream(&name).await;
+    stream.delete().await;
 }

@@ -27,18 +27,7 @@ const DAY: Duration = Duration::from_secs(24 * 60 * 60);
 const REPO_HOOK: &str = "repos/o/r/hooks/7";
 
 fn client(fake: &RedeliveryFake) -> Client {
-    let options = ClientOptions {
-        base_url: fake.url(),
-        timeout: Duration::from_secs(2),
-        retry: RetryOptions {
-            max_retries: 3,
-            initial_backoff: Duration::from_millis(20),
-            max_backoff: Duration::from_secs(3),
-            deadline: Duration::from_secs(20),
-        },
-        ..ClientOptions::default()
-    };
-    Client::new(Token::new("ghp_pullTestToken"), options).unwrap()
+    fake.client("ghp_pullTestToken", Duration::from_secs(2))
 }
 
 fn repo_hook() -> HookRef {

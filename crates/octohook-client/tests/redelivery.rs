@@ -13,26 +13,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use octohook_client::{
-    Client, ClientOptions, HookId, HookRef, MemoryLedger, RedeliverOptions, Redeliverer,
-    RedeliveryError, RedeliveryLedger, RetryOptions, SqliteLedger, Token,
+    Client, HookId, HookRef, MemoryLedger, RedeliverOptions, Redeliverer, RedeliveryError,
+    RedeliveryLedger, SqliteLedger,
 };
 use redelivery_fake::{Fault, Kind, Outcome, RedeliveryFake};
 
 const DAY: Duration = Duration::from_secs(24 * 60 * 60);
 
 fn client(fake: &RedeliveryFake) -> Client {
-    let options = ClientOptions {
-        base_url: fake.url(),
-        timeout: Duration::from_secs(1),
-        retry: RetryOptions {
-            max_retries: 3,
-            initial_backoff: Duration::from_millis(20),
-            max_backoff: Duration::from_secs(3),
-            deadline: Duration::from_secs(20),
-        },
-        ..ClientOptions::default()
-    };
-    Client::new(Token::new("ghp_redeliveryTestToken"), options).unwrap()
+    fake.client("ghp_redeliveryTestToken", Duration::from_secs(1))
 }
 
 fn repo_hook() -> HookRef {
@@ -46,20 +35,6 @@ fn runner(
     options: RedeliverOptions,
 ) -> Redeliverer {
     Redeliverer::new(client(fake), hook, Arc::clone(store), options)
-}
-
-/// Every expected GUID was acted on exactly once, and nothing else was.
-fn assert_exactly_once(fake: &RedeliveryFake, expected: &BTreeSet<String>) {
-    let accepted = fake.accepted_by_guid();
-    let twice: Vec<_> = accepted.iter().filter(|(_, n)| **n != 1).collect();
-    assert!(twice.is_empty(), "redelivered more than once: {twice:?}");
-    let got: BTreeSet<String> = accepted.into_keys().collect();
-    let missing: Vec<_> = expected.difference(&got).collect();
-    let extra: Vec<_> = got.difference(expected).collect();
-    assert!(
-        missing.is_empty() && extra.is_empty(),
-        "missing {missing:?}, unexpected {extra:?}"
-    );
 }
 
 #[tokio::test]
@@ -149,7 +124,7 @@ async fn redelivers_exactly_the_failed_events_through_faults_and_restarts() {
         .unwrap();
     assert_eq!(fourth.redelivered, 0);
     assert!(fourth.is_success());
-    assert_exactly_once(&fake, &expected.redeliver);
+    fake.assert_redelivered_once(&expected.redeliver);
     // Every POST: 120 acted on, plus two rate limits and one 502.
     assert_eq!(fake.post_requests(), 123);
 }
@@ -261,7 +236,7 @@ async fn a_cap_defers_the_rest_to_the_next_run_and_dry_runs_change_nothing() {
         assert!(runs < 20, "the cap never let the backlog drain");
     }
     assert_eq!(runs as u64, total.div_ceil(7) + 1);
-    assert_exactly_once(&fake, &expected.redeliver);
+    fake.assert_redelivered_once(&expected.redeliver);
 }
 
 fn runner_scope(fake: &RedeliveryFake, hook: HookRef) -> String {
@@ -317,7 +292,7 @@ async fn runners_sharing_a_store_redeliver_each_event_once() {
         x.redelivered + y.redelivered,
         expected.redeliver.len() as u64
     );
-    assert_exactly_once(&fake, &expected.redeliver);
+    fake.assert_redelivered_once(&expected.redeliver);
 }
 
 #[tokio::test]
@@ -357,7 +332,7 @@ async fn long_rate_limits_end_the_run_without_losing_anything() {
         .await
         .unwrap();
     assert_eq!(second.redelivered, expected.redeliver.len() as u64 - 4);
-    assert_exactly_once(&fake, &expected.redeliver);
+    fake.assert_redelivered_once(&expected.redeliver);
 }
 
 /// `cargo test -p octohook-client --release --test redelivery -- --ignored --nocapture`

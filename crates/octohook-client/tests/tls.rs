@@ -3,6 +3,9 @@
 //! default roots and accept it once it trusts that CA (in addition to, or instead
 //! of, the default roots), or through an HTTP client of the user's.
 
+#[path = "support/private_ca.rs"]
+mod private_ca;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -10,10 +13,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use octohook_client::{
     CaCertificates, Client, ClientError, ClientOptions, DefaultRoots, RetryOptions, Token,
 };
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+use private_ca::acceptor_signed_by_new_ca;
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio_rustls::TlsAcceptor;
-use tokio_rustls::rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 
 /// A CA, and a server whose certificate for `127.0.0.1` and `localhost` it signed.
 struct Server {
@@ -24,29 +26,7 @@ struct Server {
 }
 
 async fn start() -> Server {
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "octohook test CA");
-    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-    let leaf_key = KeyPair::generate().unwrap();
-    let leaf = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
-        .unwrap()
-        .signed_by(&leaf_key, &ca)
-        .unwrap();
-
-    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
-    let config = tokio_rustls::rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![leaf.der().clone()],
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der())),
-        )
-        .unwrap();
-    let acceptor = TlsAcceptor::from(Arc::new(config));
+    let (acceptor, ca_pem) = acceptor_signed_by_new_ca("octohook test CA");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let answered = Arc::new(AtomicUsize::new(0));
@@ -83,7 +63,7 @@ async fn start() -> Server {
     });
     Server {
         addr,
-        ca_pem: ca.pem(),
+        ca_pem,
         answered,
     }
 }

@@ -8,13 +8,21 @@
 //! nested 1,000,000 levels deep, downgrading) for a receiver with a short read timeout. Every body sent is
 //! recorded, so that [`find_leaks`] can check logs and responses for the secret
 //! and the signatures the receiver expected.
+//!
+//! For the tests that hand deliveries to a broker, the features `jetstream` and
+//! `amqp` add `TestStream` and `TestQueue`: a stream, or an exchange and a queue,
+//! of the test's own on the real NATS or RabbitMQ server.
 #![forbid(unsafe_code)]
 
 mod adversarial;
+#[cfg(feature = "amqp")]
+mod amqp_queue;
 mod corpus;
 mod crash;
 mod delivery;
 mod form_bodies;
+#[cfg(feature = "jetstream")]
+mod jetstream_stream;
 mod leaks;
 mod log_bounds;
 #[cfg(feature = "otlp")]
@@ -30,11 +38,15 @@ mod stored_headers;
 use std::net::SocketAddr;
 
 pub use adversarial::{AdversarialOptions, GRACE, run_adversarial, run_downgrade};
+#[cfg(feature = "amqp")]
+pub use amqp_queue::TestQueue;
 pub use corpus::{GithubExample, github_examples};
 pub use crash::{CrashReport, CrashSubject, Lines, TempDb};
 #[cfg(feature = "inbox")]
 pub use crash::{check_crash_safety, check_program_crash_safety};
 pub use delivery::TestDelivery;
+#[cfg(feature = "jetstream")]
+pub use jetstream_stream::TestStream;
 pub use leaks::{CapturedLogs, find_leaks, sent_signatures};
 pub use log_bounds::{HOSTILE_GUID_LEN, MAX_LOG_LINE, check_log_bounds};
 pub use process::{
@@ -58,6 +70,16 @@ pub const SECRET: &str = "It's a Secret to Everybody";
 
 /// GitHub's payload cap, the receivers' default body limit.
 pub const LIMIT: usize = 25 * 1024 * 1024;
+
+/// 16 random hex digits, for names (streams, queues, consumers) that tests
+/// running at the same time must not share.
+pub fn random_suffix() -> String {
+    use std::hash::{BuildHasher, RandomState};
+    format!(
+        "{:016x}",
+        RandomState::new().hash_one(std::time::Instant::now())
+    )
+}
 
 /// Runs every case against the receiver at `address` + `path`; returns one line
 /// per failed case (empty when all pass).

@@ -232,6 +232,23 @@ impl RedeliveryFake {
         format!("http://{}", self.addr)
     }
 
+    /// A client of this fake with `token`: `timeout` per request, up to 3
+    /// retries 20 ms apart at first, 20 s in all.
+    pub fn client(&self, token: &str, timeout: Duration) -> octohook_client::Client {
+        let options = octohook_client::ClientOptions {
+            base_url: self.url(),
+            timeout,
+            retry: octohook_client::RetryOptions {
+                max_retries: 3,
+                initial_backoff: Duration::from_millis(20),
+                max_backoff: Duration::from_secs(3),
+                deadline: Duration::from_secs(20),
+            },
+            ..octohook_client::ClientOptions::default()
+        };
+        octohook_client::Client::new(octohook_client::Token::new(token), options).unwrap()
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap()
     }
@@ -407,6 +424,21 @@ impl RedeliveryFake {
             }
         }
         counts
+    }
+
+    /// Asserts that every GUID of `expected` was redelivered exactly once, and
+    /// nothing else was.
+    pub fn assert_redelivered_once(&self, expected: &BTreeSet<String>) {
+        let accepted = self.accepted_by_guid();
+        let twice: Vec<_> = accepted.iter().filter(|(_, n)| **n != 1).collect();
+        assert!(twice.is_empty(), "redelivered more than once: {twice:?}");
+        let got: BTreeSet<String> = accepted.into_keys().collect();
+        let missing: Vec<_> = expected.difference(&got).collect();
+        let extra: Vec<_> = got.difference(expected).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "missing {missing:?}, unexpected {extra:?}"
+        );
     }
 
     pub fn list_requests(&self) -> u64 {
