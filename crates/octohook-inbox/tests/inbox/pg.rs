@@ -55,6 +55,7 @@ impl PgSchema {
 
     /// A plain connection to the test server, for the SQL a test runs beside
     /// the store's (tables are named `{schema}.octohook_...`).
+    #[allow(dead_code, reason = "shared with test files that need no client")]
     pub(crate) async fn client(&self) -> tokio_postgres::Client {
         let (client, connection) = tokio_postgres::connect(&self.url, tokio_postgres::NoTls)
             .await
