@@ -6,7 +6,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use octohook::{DispatchError, Dispatched, Dispatcher, VerifiedDelivery, Verifier};
 use tracing::Instrument;
 
-use crate::message::{ACTION_HEADER, IDEMPOTENCY_KEY_HEADER, RECEIVED_AT_HEADER};
+use crate::message::{ACTION_HEADER, IDEMPOTENCY_KEY_HEADER, RECEIVED_AT_HEADER, first_header};
 
 /// A message as a consumer read it from a broker: every header it carried (in
 /// order, names as sent) and its body.
@@ -84,10 +84,7 @@ impl ReceivedMessage {
 
     /// The first value of header `name` (compared without case).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(kept, _)| kept.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value.as_str())
+        first_header(&self.headers, name)
     }
 
     /// The body.

@@ -169,10 +169,7 @@ impl BrokerMessage {
 
     /// The first value of header `name` (compared without case).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(kept, _)| kept.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value.as_str())
+        first_header(&self.headers, name)
     }
 
     /// The headers to send from within `span`, in order. With the `otel`
@@ -212,6 +209,15 @@ impl BrokerMessage {
     pub fn name(&self, template: &NameTemplate) -> String {
         template.render(&self.event, self.action.as_deref())
     }
+}
+
+/// The first value of header `name` in `headers` (compared without case): how
+/// both sides of the broker read a message's headers.
+pub(crate) fn first_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(kept, _)| kept.eq_ignore_ascii_case(name))
+        .map(|(_, value)| value.as_str())
 }
 
 fn github_spelling(lowercase: &str) -> &str {

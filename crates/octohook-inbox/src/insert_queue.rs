@@ -358,8 +358,8 @@ mod tests {
     use super::*;
     use crate::store::StoreFuture;
     use crate::{
-        Claim, Claimed, DeliveryKey, Inbox, ListQuery, MemoryStore, PurgeQuery, StatusCounts,
-        StoredDelivery, StoredDeliveryId,
+        Claim, Claimed, DeliveryKey, Finish, Inbox, ListQuery, MemoryStore, PurgeQuery,
+        StatusCounts, StoredDelivery, StoredDeliveryId,
     };
 
     /// A memory store whose batches wait at a gate, recording their sizes.
@@ -404,14 +404,8 @@ mod tests {
         fn renew(&self, claim: &Claim, lease: Duration) -> StoreFuture<'_, Claim> {
             self.inner.renew(claim, lease)
         }
-        fn complete(&self, claim: &Claim) -> StoreFuture<'_, ()> {
-            self.inner.complete(claim)
-        }
-        fn retry_later(&self, claim: &Claim, error: &str, delay: Duration) -> StoreFuture<'_, ()> {
-            self.inner.retry_later(claim, error, delay)
-        }
-        fn fail(&self, claim: &Claim, error: &str) -> StoreFuture<'_, ()> {
-            self.inner.fail(claim, error)
+        fn finish(&self, finish: Finish) -> StoreFuture<'_, ()> {
+            self.inner.finish(finish)
         }
         fn requeue(&self, key: &DeliveryKey) -> StoreFuture<'_, bool> {
             self.inner.requeue(key)

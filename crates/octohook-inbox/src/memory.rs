@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use tokio::sync::Notify;
 
-use crate::store::StoreFuture;
+use crate::store::{StoreFuture, wake_for_new, wake_for_unclaimed};
 use crate::{
     Claim, Claimed, Completion, DeliveryKey, DeliveryStatus, DeliveryStore, Finish, Inserted,
     Lease, ListQuery, NewDelivery, PurgeQuery, StatusCounts, StoreError, StoredDelivery,
@@ -277,6 +277,25 @@ impl MemoryStore {
         Some(Claimed { delivery, claim })
     }
 
+    /// Records how the claimed delivery's attempt ended.
+    fn finish_now(&self, finish: Finish) -> Result<(), StoreError> {
+        self.with_claim(&finish.claim, |delivery, now| {
+            delivery.lease = None;
+            match finish.outcome {
+                Completion::Done => delivery.status = DeliveryStatus::Done,
+                Completion::RetryLater { error, delay } => {
+                    delivery.status = DeliveryStatus::Pending;
+                    delivery.next_attempt_at = Some(now + delay);
+                    delivery.last_error = Some(error);
+                }
+                Completion::Failed { error } => {
+                    delivery.status = DeliveryStatus::Failed;
+                    delivery.last_error = Some(error);
+                }
+            }
+        })
+    }
+
     /// Applies `change` to the row `claim` still holds.
     fn with_claim<T>(
         &self,
@@ -413,10 +432,7 @@ impl DeliveryStore for MemoryStore {
                 }
             }
         }
-        // One wake-up per new delivery: as many idle workers as there is work for.
-        for _ in inserted.iter().filter(|done| !done.is_duplicate()) {
-            self.wakeup.notify_one();
-        }
+        wake_for_new(&self.wakeup, &inserted);
         ready(match failed {
             Some(error) => Err(error),
             None => Ok(inserted),
@@ -440,13 +456,7 @@ impl DeliveryStore for MemoryStore {
                 Err(error) => return ready(Err(error)),
             }
         }
-        // Wake-ups only for the new deliveries left for a claim.
-        for _ in results
-            .iter()
-            .filter(|(inserted, claimed)| !inserted.is_duplicate() && claimed.is_none())
-        {
-            self.wakeup.notify_one();
-        }
+        wake_for_unclaimed(&self.wakeup, &results);
         ready(Ok(results))
     }
 
@@ -465,23 +475,7 @@ impl DeliveryStore for MemoryStore {
     fn finish_batch(&self, finishes: Vec<Finish>) -> StoreFuture<'_, Vec<Result<(), StoreError>>> {
         let results = finishes
             .into_iter()
-            .map(|finish| {
-                self.with_claim(&finish.claim, |delivery, now| {
-                    delivery.lease = None;
-                    match finish.outcome {
-                        Completion::Done => delivery.status = DeliveryStatus::Done,
-                        Completion::RetryLater { error, delay } => {
-                            delivery.status = DeliveryStatus::Pending;
-                            delivery.next_attempt_at = Some(now + delay);
-                            delivery.last_error = Some(error);
-                        }
-                        Completion::Failed { error } => {
-                            delivery.status = DeliveryStatus::Failed;
-                            delivery.last_error = Some(error);
-                        }
-                    }
-                })
-            })
+            .map(|finish| self.finish_now(finish))
             .collect();
         ready(Ok(results))
     }
@@ -500,28 +494,8 @@ impl DeliveryStore for MemoryStore {
         ready(result)
     }
 
-    fn complete(&self, claim: &Claim) -> StoreFuture<'_, ()> {
-        ready(self.with_claim(claim, |delivery, _| {
-            delivery.status = DeliveryStatus::Done;
-            delivery.lease = None;
-        }))
-    }
-
-    fn retry_later(&self, claim: &Claim, error: &str, delay: Duration) -> StoreFuture<'_, ()> {
-        ready(self.with_claim(claim, |delivery, now| {
-            delivery.status = DeliveryStatus::Pending;
-            delivery.lease = None;
-            delivery.next_attempt_at = Some(now + delay);
-            delivery.last_error = Some(error.to_owned());
-        }))
-    }
-
-    fn fail(&self, claim: &Claim, error: &str) -> StoreFuture<'_, ()> {
-        ready(self.with_claim(claim, |delivery, _| {
-            delivery.status = DeliveryStatus::Failed;
-            delivery.lease = None;
-            delivery.last_error = Some(error.to_owned());
-        }))
+    fn finish(&self, finish: Finish) -> StoreFuture<'_, ()> {
+        ready(self.finish_now(finish))
     }
 
     fn requeue(&self, key: &DeliveryKey) -> StoreFuture<'_, bool> {

@@ -138,9 +138,7 @@ impl Claimed {
 }
 
 /// How a worker finished a claimed delivery: what [`DeliveryStore::finish_batch`]
-/// records (and what [`complete`](DeliveryStore::complete),
-/// [`retry_later`](DeliveryStore::retry_later) and [`fail`](DeliveryStore::fail)
-/// record one at a time).
+/// records (and what [`finish`](DeliveryStore::finish) records one at a time).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Completion {
     /// Processed: the delivery becomes `done`.
@@ -448,10 +446,10 @@ impl StatusCounts {
 /// - [`claim`](Self::claim) never hands a delivery to two workers at once: a
 ///   delivery is claimable when `pending` and due, or `processing` with an
 ///   expired lease.
-/// - [`complete`](Self::complete), [`retry_later`](Self::retry_later),
-///   [`fail`](Self::fail) and [`renew`](Self::renew) act only while the claim is
-///   still the latest one; otherwise they return [`StoreError::ClaimLost`] and
-///   change nothing.
+/// - [`finish`](Self::finish) (and [`complete`](Self::complete),
+///   [`retry_later`](Self::retry_later) and [`fail`](Self::fail), which call it)
+///   and [`renew`](Self::renew) act only while the claim is still the latest
+///   one; otherwise they return [`StoreError::ClaimLost`] and change nothing.
 ///
 /// # Batches
 ///
@@ -555,10 +553,9 @@ pub trait DeliveryStore: fmt::Debug + Send + Sync + 'static {
     }
 
     /// Records how each claim ended ([`Completion`]), as
-    /// [`complete`](Self::complete), [`retry_later`](Self::retry_later) and
-    /// [`fail`](Self::fail) do: one result per item, in the order given. A
-    /// claim no longer held fails alone with [`StoreError::ClaimLost`], and the
-    /// others are recorded. The outer error means none was recorded.
+    /// [`finish`](Self::finish) does: one result per item, in the order given.
+    /// A claim no longer held fails alone with [`StoreError::ClaimLost`], and
+    /// the others are recorded. The outer error means none was recorded.
     ///
     /// The default finishes them one at a time: there an item after the first
     /// may also fail with another error, alone.
@@ -566,14 +563,7 @@ pub trait DeliveryStore: fmt::Debug + Send + Sync + 'static {
         Box::pin(async move {
             let mut results = Vec::with_capacity(finishes.len());
             for finish in finishes {
-                let result = match &finish.outcome {
-                    Completion::Done => self.complete(&finish.claim).await,
-                    Completion::RetryLater { error, delay } => {
-                        self.retry_later(&finish.claim, error, *delay).await
-                    }
-                    Completion::Failed { error } => self.fail(&finish.claim, error).await,
-                };
-                match result {
+                match self.finish(finish).await {
                     Err(error @ StoreError::ClaimLost { .. }) => results.push(Err(error)),
                     Err(error) if results.is_empty() => return Err(error),
                     other => results.push(other),
@@ -586,15 +576,42 @@ pub trait DeliveryStore: fmt::Debug + Send + Sync + 'static {
     /// Extends a held claim's lease to `lease` from now; returns the renewed claim.
     fn renew(&self, claim: &Claim, lease: Duration) -> StoreFuture<'_, Claim>;
 
-    /// Marks a claimed delivery `done`.
-    fn complete(&self, claim: &Claim) -> StoreFuture<'_, ()>;
+    /// Records how a claimed delivery's attempt ended: `done`, `pending`
+    /// again and due after a delay, or `failed` (see [`Completion`]).
+    ///
+    /// The one finishing method a store must write: [`complete`](Self::complete),
+    /// [`retry_later`](Self::retry_later) and [`fail`](Self::fail) call it, and
+    /// so does the default [`finish_batch`](Self::finish_batch).
+    fn finish(&self, finish: Finish) -> StoreFuture<'_, ()>;
+
+    /// Marks a claimed delivery `done`: [`finish`](Self::finish) with
+    /// [`Completion::Done`].
+    fn complete(&self, claim: &Claim) -> StoreFuture<'_, ()> {
+        self.finish(Finish::new(claim.clone(), Completion::Done))
+    }
 
     /// Puts a claimed delivery back to `pending`, due after `delay`, recording
-    /// `error`.
-    fn retry_later(&self, claim: &Claim, error: &str, delay: Duration) -> StoreFuture<'_, ()>;
+    /// `error`: [`finish`](Self::finish) with [`Completion::RetryLater`].
+    fn retry_later(&self, claim: &Claim, error: &str, delay: Duration) -> StoreFuture<'_, ()> {
+        self.finish(Finish::new(
+            claim.clone(),
+            Completion::RetryLater {
+                error: error.to_owned(),
+                delay,
+            },
+        ))
+    }
 
-    /// Marks a claimed delivery `failed` (dead-lettered), recording `error`.
-    fn fail(&self, claim: &Claim, error: &str) -> StoreFuture<'_, ()>;
+    /// Marks a claimed delivery `failed` (dead-lettered), recording `error`:
+    /// [`finish`](Self::finish) with [`Completion::Failed`].
+    fn fail(&self, claim: &Claim, error: &str) -> StoreFuture<'_, ()> {
+        self.finish(Finish::new(
+            claim.clone(),
+            Completion::Failed {
+                error: error.to_owned(),
+            },
+        ))
+    }
 
     /// Makes a `done`, `failed` or `pending` delivery `pending` and due now, with
     /// its attempts reset to 0 (`octohook inbox retry`). Returns whether it did;
@@ -677,4 +694,23 @@ pub trait DeliveryStore: fmt::Debug + Send + Sync + 'static {
 /// What a store without pull cursors answers.
 fn no_pull_cursors() -> StoreError {
     StoreError::Config("this delivery store keeps no pull cursors".to_owned())
+}
+
+/// Wakes one idle worker for each delivery of `inserted` that is new: as many
+/// workers as there is work for (see [`DeliveryStore::wakeups`]).
+pub(crate) fn wake_for_new<'a>(wakeup: &Notify, inserted: impl IntoIterator<Item = &'a Inserted>) {
+    for _ in inserted
+        .into_iter()
+        .filter(|inserted| !inserted.is_duplicate())
+    {
+        wakeup.notify_one();
+    }
+}
+
+/// [`wake_for_new`] for what [`DeliveryStore::insert_and_claim_batch`]
+/// stored: only the new deliveries left for a claim, since a delivery claimed
+/// as it was stored already has its worker.
+pub(crate) fn wake_for_unclaimed(wakeup: &Notify, stored: &[(Inserted, Option<Claimed>)]) {
+    let unclaimed = stored.iter().filter(|(_, claimed)| claimed.is_none());
+    wake_for_new(wakeup, unclaimed.map(|(inserted, _)| inserted));
 }

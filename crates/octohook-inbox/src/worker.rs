@@ -570,13 +570,7 @@ impl Worker {
         };
         let recorded = match finishes {
             Some((queue, slot)) => queue.finish(Finish::new(claim, completion), slot).await,
-            None => match &completion {
-                Completion::Done => self.store.complete(&claim).await,
-                Completion::RetryLater { error, delay } => {
-                    self.store.retry_later(&claim, error, *delay).await
-                }
-                Completion::Failed { error } => self.store.fail(&claim, error).await,
-            },
+            None => self.store.finish(Finish::new(claim, completion)).await,
         };
         match recorded {
             Ok(()) => Ok(outcome),

@@ -843,18 +843,6 @@ impl PostgresStore {
             })
             .collect())
     }
-
-    /// Records one claim's end.
-    fn finish_one(&self, finish: Finish) -> StoreFuture<'_, ()> {
-        Box::pin(async move {
-            self.finish_many(std::slice::from_ref(&finish))
-                .await?
-                .pop()
-                .unwrap_or(Err(StoreError::ClaimLost {
-                    id: finish.claim.id,
-                }))
-        })
-    }
 }
 
 /// A duration in (fractional) milliseconds, as the SQL multiplies intervals.
@@ -1105,27 +1093,16 @@ impl DeliveryStore for PostgresStore {
         })
     }
 
-    fn complete(&self, claim: &Claim) -> StoreFuture<'_, ()> {
-        self.finish_one(Finish::new(claim.clone(), Completion::Done))
-    }
-
-    fn retry_later(&self, claim: &Claim, error: &str, delay: Duration) -> StoreFuture<'_, ()> {
-        self.finish_one(Finish::new(
-            claim.clone(),
-            Completion::RetryLater {
-                error: error.to_owned(),
-                delay,
-            },
-        ))
-    }
-
-    fn fail(&self, claim: &Claim, error: &str) -> StoreFuture<'_, ()> {
-        self.finish_one(Finish::new(
-            claim.clone(),
-            Completion::Failed {
-                error: error.to_owned(),
-            },
-        ))
+    /// The statement of [`finish_batch`](Self::finish_batch), for one claim.
+    fn finish(&self, finish: Finish) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            self.finish_many(std::slice::from_ref(&finish))
+                .await?
+                .pop()
+                .unwrap_or(Err(StoreError::ClaimLost {
+                    id: finish.claim.id,
+                }))
+        })
     }
 
     fn requeue(&self, key: &DeliveryKey) -> StoreFuture<'_, bool> {

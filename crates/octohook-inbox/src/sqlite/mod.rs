@@ -16,7 +16,7 @@ mod body_log;
 use self::body_log::{BodyLocation, BodyLog, LogMode};
 use crate::schema_version;
 use crate::sql_row::{self, RowParts, headers_to_json};
-use crate::store::StoreFuture;
+use crate::store::{StoreFuture, wake_for_new, wake_for_unclaimed};
 use crate::{
     Claim, Claimed, Completion, DeliveryKey, DeliveryStatus, DeliveryStore, Finish, Inserted,
     ListQuery, NewDelivery, PurgeQuery, StatusCounts, StoreError, StoredDelivery, StoredDeliveryId,
@@ -415,11 +415,6 @@ impl SqliteStore {
             }
             Ok(done)
         })
-    }
-
-    /// Records how one claim ended.
-    fn finish(&self, finish: Finish) -> StoreFuture<'_, ()> {
-        self.call(move |connection| finish_one(connection, &finish, unix_millis(SystemTime::now())))
     }
 }
 
@@ -1044,11 +1039,7 @@ impl DeliveryStore for SqliteStore {
         });
         Box::pin(async move {
             let inserted = inserted.await?;
-            // One wake-up per new delivery: as many idle workers as there is
-            // work for.
-            for _ in inserted.iter().filter(|inserted| !inserted.is_duplicate()) {
-                self.wakeup.notify_one();
-            }
+            wake_for_new(&self.wakeup, &inserted);
             Ok(inserted)
         })
     }
@@ -1082,13 +1073,7 @@ impl DeliveryStore for SqliteStore {
         });
         Box::pin(async move {
             let results = stored.await?;
-            // Wake-ups only for the new deliveries left for a claim.
-            for _ in results
-                .iter()
-                .filter(|(inserted, claimed)| !inserted.is_duplicate() && claimed.is_none())
-            {
-                self.wakeup.notify_one();
-            }
+            wake_for_unclaimed(&self.wakeup, &results);
             Ok(results)
         })
     }
@@ -1153,27 +1138,8 @@ impl DeliveryStore for SqliteStore {
         })
     }
 
-    fn complete(&self, claim: &Claim) -> StoreFuture<'_, ()> {
-        self.finish(Finish::new(claim.clone(), Completion::Done))
-    }
-
-    fn retry_later(&self, claim: &Claim, error: &str, delay: Duration) -> StoreFuture<'_, ()> {
-        self.finish(Finish::new(
-            claim.clone(),
-            Completion::RetryLater {
-                error: error.to_owned(),
-                delay,
-            },
-        ))
-    }
-
-    fn fail(&self, claim: &Claim, error: &str) -> StoreFuture<'_, ()> {
-        self.finish(Finish::new(
-            claim.clone(),
-            Completion::Failed {
-                error: error.to_owned(),
-            },
-        ))
+    fn finish(&self, finish: Finish) -> StoreFuture<'_, ()> {
+        self.call(move |connection| finish_one(connection, &finish, unix_millis(SystemTime::now())))
     }
 
     fn requeue(&self, key: &DeliveryKey) -> StoreFuture<'_, bool> {

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use octohook_inbox::{
     DeliveryStatus, DeliveryStore, ListQuery, NewDelivery, PurgeQuery, SqliteOptions, SqliteStore,
-    StoreError,
+    StoreError, StoredDelivery,
 };
 
 use crate::{delivery, key};
@@ -52,11 +52,18 @@ fn log_only() -> SqliteOptions {
     SqliteOptions::default().body_log_inline_max(0)
 }
 
+/// The body of `guid`, `size` bytes, reads back whole by key; returns the
+/// delivery read.
+async fn assert_body(store: &SqliteStore, guid: &str, size: usize) -> StoredDelivery {
+    let stored = store.get(&key(Some(9), guid)).await.unwrap().unwrap();
+    assert_eq!(stored.body, body_of(guid, size), "{guid}");
+    stored
+}
+
 /// Every body of `sizes` reads back whole: by key, in a listing, claimed.
 async fn assert_bodies(store: &SqliteStore, sizes: &[(String, usize)]) {
     for (guid, size) in sizes {
-        let stored = store.get(&key(Some(9), guid)).await.unwrap().unwrap();
-        assert_eq!(stored.body, body_of(guid, *size), "{guid}");
+        let stored = assert_body(store, guid, *size).await;
         let by_id = store.get_by_id(stored.id).await.unwrap().unwrap();
         assert_eq!(by_id.body, stored.body, "{guid}");
     }
@@ -199,20 +206,11 @@ async fn a_purge_removes_old_segments_and_keeps_referenced_ones() {
         ["00000003.log", "00000006.log", "00000008.log"]
     );
     for guid in ["p2", "p5"] {
-        let stored = store.get(&key(Some(9), guid)).await.unwrap().unwrap();
-        assert_eq!(stored.body, body_of(guid, 600));
+        assert_body(&store, guid, 600).await;
     }
     // The log goes on after the last segment.
     store.insert(sized("after", 600)).await.unwrap();
-    assert_eq!(
-        store
-            .get(&key(Some(9), "after"))
-            .await
-            .unwrap()
-            .unwrap()
-            .body,
-        body_of("after", 600)
-    );
+    assert_body(&store, "after", 600).await;
     assert_eq!(segments(&path).last().unwrap(), "00000009.log");
     // Purging the rest leaves only the segment appended to.
     store
@@ -250,10 +248,7 @@ async fn an_open_removes_segments_older_than_every_recorded_one() {
     assert_eq!(segments(&path).len(), 3);
     let store = SqliteStore::open(&path).await.unwrap();
     assert_eq!(segments(&path), ["00000003.log"]);
-    assert_eq!(
-        store.get(&key(Some(9), "o2")).await.unwrap().unwrap().body,
-        body_of("o2", 600)
-    );
+    assert_body(&store, "o2", 600).await;
 }
 
 /// A row stored before the body log existed keeps its body in
@@ -341,15 +336,7 @@ async fn a_row_pointing_past_its_segment_is_an_error_not_a_panic() {
         .unwrap_err();
     assert!(matches!(error, StoreError::Corrupt { .. }), "{error:?}");
     store.insert(sized("fine", 10)).await.unwrap();
-    assert_eq!(
-        store
-            .get(&key(Some(9), "fine"))
-            .await
-            .unwrap()
-            .unwrap()
-            .body,
-        body_of("fine", 10)
-    );
+    assert_body(&store, "fine", 10).await;
 }
 
 /// The size limit counts the body log: inserts fail with `Full` before the
@@ -491,10 +478,7 @@ async fn a_body_log_that_cannot_be_written_fails_the_insert_and_stores_nothing()
 
     std::fs::remove_dir(log_directory(&path).join("00000001.log")).unwrap();
     store.insert(sized("w0", 100)).await.unwrap();
-    assert_eq!(
-        store.get(&key(Some(9), "w0")).await.unwrap().unwrap().body,
-        body_of("w0", 100)
-    );
+    assert_body(&store, "w0", 100).await;
 }
 
 /// Bodies up to a page stay in the database by default (the log's sync per

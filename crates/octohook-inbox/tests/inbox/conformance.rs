@@ -481,6 +481,7 @@ pub(crate) async fn purge_removes_old_deliveries_in_the_given_statuses(backend: 
         }
     }
     let hour = Duration::from_secs(3600);
+    let is_stored = async |guid: &str| store.get(&key(Some(1), guid)).await.unwrap().is_some();
     assert_eq!(
         store
             .purge(&PurgeQuery::finished_older_than(hour))
@@ -488,27 +489,9 @@ pub(crate) async fn purge_removes_old_deliveries_in_the_given_statuses(backend: 
             .unwrap(),
         1
     );
-    assert!(
-        store
-            .get(&key(Some(1), "old-done"))
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        store
-            .get(&key(Some(1), "old-pending"))
-            .await
-            .unwrap()
-            .is_some()
-    );
-    assert!(
-        store
-            .get(&key(Some(1), "new-done"))
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(!is_stored("old-done").await);
+    assert!(is_stored("old-pending").await);
+    assert!(is_stored("new-done").await);
     // A purged key is forgotten: a redelivery is stored again.
     assert!(
         !store
@@ -524,28 +507,28 @@ pub(crate) async fn purge_removes_old_deliveries_in_the_given_statuses(backend: 
             .unwrap(),
         1
     );
-    assert!(
-        store
-            .get(&key(Some(1), "old-pending"))
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(!is_stored("old-pending").await);
     assert_eq!(store.counts().await.unwrap().total(), 2);
+}
+
+/// Stores `count` deliveries of hook 1, `{prefix}-0` first; returns their
+/// ids in that order.
+async fn insert_numbered(
+    store: &dyn DeliveryStore,
+    prefix: &str,
+    count: usize,
+) -> Vec<StoredDeliveryId> {
+    let mut ids = Vec::with_capacity(count);
+    for n in 0..count {
+        let new = delivery(Some(1), &format!("{prefix}-{n}"));
+        ids.push(store.insert(new).await.unwrap().id());
+    }
+    ids
 }
 
 pub(crate) async fn list_filters_by_status_and_guid_newest_first(backend: Backend) {
     let store = backend.open().await;
-    let mut ids = Vec::new();
-    for n in 0..5 {
-        ids.push(
-            store
-                .insert(delivery(Some(1), &format!("l-{n}")))
-                .await
-                .unwrap()
-                .id(),
-        );
-    }
+    let ids = insert_numbered(&*store, "l", 5).await;
     store.insert(delivery(Some(2), "l-0")).await.unwrap();
     // Oldest first: l-0 (hook 1) is claimed and failed.
     let claimed = store.claim("w", LONG).await.unwrap().unwrap();
@@ -781,16 +764,7 @@ pub(crate) async fn get_by_id_finds_the_listed_delivery(backend: Backend) {
 /// stored while it pages.
 pub(crate) async fn pages_walk_every_match_once_newest_first(backend: Backend) {
     let store = backend.open().await;
-    let mut ids = Vec::new();
-    for n in 0..7 {
-        ids.push(
-            store
-                .insert(delivery(Some(1), &format!("p-{n}")))
-                .await
-                .unwrap()
-                .id(),
-        );
-    }
+    let ids = insert_numbered(&*store, "p", 7).await;
     let claimed = store.claim("w", LONG).await.unwrap().unwrap();
     store.complete(&claimed.claim).await.unwrap();
     let newest_first: Vec<StoredDeliveryId> = ids.iter().rev().copied().collect();
@@ -1379,14 +1353,8 @@ impl DeliveryStore for CountingClaims {
     fn renew(&self, claim: &Claim, lease: Duration) -> StoreFuture<'_, Claim> {
         self.inner.renew(claim, lease)
     }
-    fn complete(&self, claim: &Claim) -> StoreFuture<'_, ()> {
-        self.inner.complete(claim)
-    }
-    fn retry_later(&self, claim: &Claim, error: &str, delay: Duration) -> StoreFuture<'_, ()> {
-        self.inner.retry_later(claim, error, delay)
-    }
-    fn fail(&self, claim: &Claim, error: &str) -> StoreFuture<'_, ()> {
-        self.inner.fail(claim, error)
+    fn finish(&self, finish: Finish) -> StoreFuture<'_, ()> {
+        self.inner.finish(finish)
     }
     fn requeue(&self, key: &DeliveryKey) -> StoreFuture<'_, bool> {
         self.inner.requeue(key)

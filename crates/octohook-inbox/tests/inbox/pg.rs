@@ -52,6 +52,17 @@ impl PgSchema {
         .await
         .unwrap_or_else(|error| panic!("cannot connect to the test database: {error}"))
     }
+
+    /// A plain connection to the test server, for the SQL a test runs beside
+    /// the store's (tables are named `{schema}.octohook_...`).
+    #[allow(dead_code, reason = "shared with test files that need no client")]
+    pub(crate) async fn client(&self) -> tokio_postgres::Client {
+        let (client, connection) = tokio_postgres::connect(&self.url, tokio_postgres::NoTls)
+            .await
+            .unwrap_or_else(|error| panic!("cannot connect to the test database: {error}"));
+        tokio::spawn(connection);
+        client
+    }
 }
 
 impl Drop for PgSchema {

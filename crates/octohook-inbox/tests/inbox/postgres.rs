@@ -78,10 +78,7 @@ async fn concurrent_migrations_agree() {
 async fn a_schema_from_a_newer_version_is_refused() {
     let schema = PgSchema::new().await;
     drop(schema.open().await);
-    let (client, connection) = tokio_postgres::connect(&schema.url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
+    let client = schema.client().await;
     client
         .batch_execute(&format!(
             "INSERT INTO {}.octohook_schema (version) VALUES (99)",
@@ -110,10 +107,7 @@ async fn a_schema_from_a_newer_version_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_no_hook_id_migration_keeps_existing_rows() {
     let schema = PgSchema::new().await;
-    let (client, connection) = tokio_postgres::connect(&schema.url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
+    let client = schema.client().await;
     client
         .batch_execute(&format!(
             "CREATE SCHEMA {name}; SET search_path TO {name};
@@ -246,10 +240,7 @@ async fn a_delivery_received_on_one_machine_wakes_workers_on_another() {
 async fn without_notify_the_other_machine_waits_for_its_poll() {
     let schema = PgSchema::new().await;
     let drop_trigger = async || {
-        let (client, connection) = tokio_postgres::connect(&schema.url, tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(connection);
+        let client = schema.client().await;
         client
             .batch_execute(&format!(
                 "DROP TRIGGER octohook_deliveries_inserted ON {}.octohook_deliveries",
@@ -267,10 +258,7 @@ async fn without_notify_the_other_machine_waits_for_its_poll() {
 async fn the_listener_reconnects_after_losing_its_connection() {
     let schema = PgSchema::new().await;
     let kill_listener = async || {
-        let (client, connection) = tokio_postgres::connect(&schema.url, tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(connection);
+        let client = schema.client().await;
         // B's connections carry the schema as their application name; its
         // listener's last statement is the one reading its schema.
         let killed = client
@@ -320,10 +308,7 @@ async fn counting_a_large_inbox_does_not_hold_up_inserts() {
     const ROUNDS: usize = 200;
     let schema = PgSchema::new().await;
     let store = std::sync::Arc::new(schema.open().await);
-    let (client, connection) = tokio_postgres::connect(&schema.url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
+    let client = schema.client().await;
     client
         .batch_execute(&format!(
             "SET search_path = {}; \
@@ -402,10 +387,7 @@ async fn a_table_that_grows_from_empty_is_never_read_whole_per_batch() {
     )
     .await
     .unwrap();
-    let (client, connection) = tokio_postgres::connect(&schema.url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
+    let client = schema.client().await;
     let table = format!("{}.octohook_deliveries", schema.schema);
     // No analyze while the test runs: the plans must not depend on one.
     client
@@ -496,10 +478,7 @@ async fn a_table_that_grows_from_empty_is_never_read_whole_per_batch() {
 async fn bodies_are_compressed_with_lz4_where_the_server_has_it() {
     let schema = PgSchema::new().await;
     let store = schema.open().await;
-    let (client, connection) = tokio_postgres::connect(&schema.url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
+    let client = schema.client().await;
     let has_lz4: bool = client
         .query_one(
             "SELECT 'lz4' = ANY (enumvals) FROM pg_settings \

@@ -89,10 +89,12 @@ impl Server {
         )
     }
 
-    fn certificate(&self) -> Option<String> {
-        self.certificate
-            .as_ref()
-            .map(|file| file.path().display().to_string())
+    /// The server and the path of a copy of its certificate; `None` (after
+    /// saying why) when the certificate checks cannot run.
+    async fn with_certificate() -> Option<(Self, String)> {
+        let server = Self::get().await?;
+        let certificate = server.certificate.as_ref()?.path().display().to_string();
+        Some((server, certificate))
     }
 }
 
@@ -170,10 +172,7 @@ async fn disable_stays_in_plain_text() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_full_accepts_the_servers_certificate_under_its_name() {
-    let Some(server) = Server::get().await else {
-        return;
-    };
-    let Some(ca) = server.certificate() else {
+    let Some((server, ca)) = Server::with_certificate().await else {
         return;
     };
     let conninfo = server.conninfo(
@@ -188,10 +187,7 @@ async fn verify_full_accepts_the_servers_certificate_under_its_name() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_full_refuses_a_certificate_for_another_name() {
-    let Some(server) = Server::get().await else {
-        return;
-    };
-    let Some(ca) = server.certificate() else {
+    let Some((server, ca)) = Server::with_certificate().await else {
         return;
     };
     let conninfo = server.conninfo(
@@ -252,10 +248,7 @@ async fn verify_modes_refuse_a_certificate_from_another_ca() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn options_set_from_rust_take_precedence_over_the_url() {
-    let Some(server) = Server::get().await else {
-        return;
-    };
-    let Some(ca) = server.certificate() else {
+    let Some((server, ca)) = Server::with_certificate().await else {
         return;
     };
     let unrelated = unrelated_ca();

@@ -90,10 +90,7 @@ async fn postgres_bounds_the_column() {
     let store = schema.open().await;
     use octohook_inbox::DeliveryStore as _;
     store.insert(delivery(None, "a")).await.unwrap();
-    let (client, connection) = tokio_postgres::connect(&schema.url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
+    let client = schema.client().await;
     let table = format!("{}.octohook_deliveries", schema.schema);
     let oversize = "x".repeat(4096);
     let refused = client

@@ -98,10 +98,9 @@ async fn relay(client: TcpStream, upstream: TcpStream, sent: Arc<Sent>) {
     }
 }
 
-/// A duplicate costs one round trip, and its body crosses the wire once.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_duplicate_is_answered_in_one_round_trip() {
-    let schema = PgSchema::new().await;
+/// A store on `schema` with one connection, which goes through a new
+/// [`Relay`] to the test server.
+async fn store_behind_relay(schema: &PgSchema) -> (Relay, PostgresStore) {
     let config: tokio_postgres::Config = schema.url.parse().unwrap();
     let host = match config.get_hosts().first() {
         Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
@@ -123,6 +122,14 @@ async fn a_duplicate_is_answered_in_one_round_trip() {
     )
     .await
     .unwrap();
+    (relay, store)
+}
+
+/// A duplicate costs one round trip, and its body crosses the wire once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duplicate_is_answered_in_one_round_trip() {
+    let schema = PgSchema::new().await;
+    let (relay, store) = store_behind_relay(&schema).await;
     let body = vec![b'x'; 1024 * 1024];
     let with_body = |guid: &str| {
         let mut new = delivery(Some(9), guid);
@@ -168,35 +175,11 @@ async fn a_duplicate_is_answered_in_one_round_trip() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_duplicate_committed_meanwhile_is_found_without_resending_the_body() {
     let schema = PgSchema::new().await;
-    let config: tokio_postgres::Config = schema.url.parse().unwrap();
-    let host = match config.get_hosts().first() {
-        Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
-        _ => "127.0.0.1".to_owned(),
-    };
-    let port = config.get_ports().first().copied().unwrap_or(5432);
-    let relay = Relay::start(format!("{host}:{port}")).await;
-    let url = format!(
-        "postgres://{user}@127.0.0.1:{relay}/{db}?sslmode=disable",
-        user = config.get_user().unwrap_or("postgres"),
-        relay = relay.port,
-        db = config.get_dbname().unwrap_or("test"),
-    );
-    let store = Arc::new(
-        PostgresStore::connect_with(
-            &url,
-            PostgresOptions::default()
-                .schema(schema.schema.clone())
-                .pool_size(1),
-        )
-        .await
-        .unwrap(),
-    );
+    let (relay, store) = store_behind_relay(&schema).await;
+    let store = Arc::new(store);
     store.insert(delivery(Some(9), "warm-up")).await.unwrap();
 
-    let (client, connection) = tokio_postgres::connect(&schema.url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
+    let client = schema.client().await;
     client
         .batch_execute(&format!(
             "BEGIN; SET LOCAL search_path TO {}",
@@ -248,27 +231,7 @@ async fn each_batch_is_one_round_trip() {
     use std::time::Duration;
 
     let schema = PgSchema::new().await;
-    let config: tokio_postgres::Config = schema.url.parse().unwrap();
-    let host = match config.get_hosts().first() {
-        Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
-        _ => "127.0.0.1".to_owned(),
-    };
-    let port = config.get_ports().first().copied().unwrap_or(5432);
-    let relay = Relay::start(format!("{host}:{port}")).await;
-    let url = format!(
-        "postgres://{user}@127.0.0.1:{relay}/{db}?sslmode=disable",
-        user = config.get_user().unwrap_or("postgres"),
-        relay = relay.port,
-        db = config.get_dbname().unwrap_or("test"),
-    );
-    let store = PostgresStore::connect_with(
-        &url,
-        PostgresOptions::default()
-            .schema(schema.schema.clone())
-            .pool_size(1),
-    )
-    .await
-    .unwrap();
+    let (relay, store) = store_behind_relay(&schema).await;
     let batch = |from: usize, to: usize| {
         (from..to)
             .map(|n| delivery(Some(5), &format!("batch-{n}")))
