@@ -20,6 +20,8 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
+use crate::redacted_url::without_given_credentials;
+
 /// How log lines are written.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
 pub(crate) enum LogFormat {
@@ -73,8 +75,12 @@ fn is_trace_only_span(metadata: &tracing::Metadata<'_>) -> bool {
 /// in text, or a JSON line shaped like the log's (`timestamp`, `level`,
 /// `fields.message`, `target`), written directly so that no log filter can
 /// hide it and it works before the subscriber is installed.
+///
+/// Credentials given on the command line or in the environment are redacted
+/// from it (see [`without_given_credentials`]).
 pub(crate) fn report_failure(format: LogFormat, error: &dyn Display) {
-    let line = failure_line(format, error, SystemTime::now());
+    let error = without_given_credentials(&error.to_string());
+    let line = failure_line(format, &error, SystemTime::now());
     let mut stderr = std::io::stderr().lock();
     // Nowhere left to report a failure to write to standard error.
     let _ = stderr.write_all(line.as_bytes());
