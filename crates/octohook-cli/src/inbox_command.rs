@@ -344,13 +344,14 @@ fn event_action(delivery: &StoredDelivery) -> String {
 const MAX_WIDTHS: [usize; 7] = [20, 10, 8, 40, 60, 24, 60];
 
 /// `text` on one line of at most `max` display columns: line breaks become spaces,
-/// other control characters (terminal escapes) `�`, and a cut is marked with `…`.
+/// other control characters (terminal escapes) and bidirectional formatting
+/// characters `�`, and a cut is marked with `…`.
 fn truncate(text: &str, max: usize) -> String {
     let line: String = text
         .chars()
         .map(|c| match c {
             '\n' | '\r' | '\t' => ' ',
-            c if c.is_control() => '\u{fffd}',
+            c if terminal_text::is_hidden(c) => '\u{fffd}',
             c => c,
         })
         .collect();

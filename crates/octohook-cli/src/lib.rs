@@ -29,6 +29,8 @@ mod terminal_text;
 
 use std::process::ExitCode;
 
+use std::io::Write;
+
 use clap::{CommandFactory, Parser, Subcommand};
 
 /// Receive GitHub webhooks safely, and manage the hooks that send them.
@@ -94,7 +96,10 @@ pub fn command() -> clap::Command {
 
 /// Runs `octohook` with the process's arguments, and returns its exit status.
 pub fn run() -> ExitCode {
-    let mut cli = Cli::parse();
+    let mut cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return usage_error(&error),
+    };
     if let Command::Serve(args) = &mut cli.command {
         // Before any thread or child exists: may replace this process.
         if let Err(error) = args.isolate_secrets() {
@@ -146,6 +151,22 @@ pub fn run() -> ExitCode {
             exit_status::Status::of(&*error).into()
         }
     }
+}
+
+/// Prints clap's error (or the help or version it was asked for) and returns
+/// its exit status (2 for a usage error). The error goes out without the
+/// credentials of the command line: clap repeats values in its messages.
+fn usage_error(error: &clap::Error) -> ExitCode {
+    let status = ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(2));
+    if !error.use_stderr() {
+        // --help and --version: nothing given is repeated, and colours stay.
+        let _ = error.print();
+        return status;
+    }
+    let text = redacted_url::without_given_credentials(&error.render().to_string());
+    // Nowhere left to report a failure to write to standard error.
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+    status
 }
 
 async fn run_async(

@@ -1,6 +1,7 @@
 //! `octohook send`: post a payload to a receiver as GitHub would.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use clap::Args;
 use octohook::header::{
@@ -57,6 +58,12 @@ pub(crate) struct SendArgs {
     /// Print one JSON object: `status`, `guid`, `event` and `response_body`.
     #[arg(long)]
     json: bool,
+    /// How long to wait for the receiver, connecting and the whole request and
+    /// answer included (`10s`, `1m`): past it, send gives up and exits 1. The
+    /// default is a few times GitHub's own 10 seconds: a receiver slower than
+    /// that would fail GitHub's deliveries anyway.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = timeout)]
+    timeout: Duration,
     /// The JSON payload; standard input when `-`.
     #[arg(required_unless_present = "example")]
     file: Option<PathBuf>,
@@ -74,6 +81,12 @@ enum SendError {
     /// as "tcp connect error: Connection refused (os error 111)".
     #[error("cannot send to {url}: {cause}")]
     NoAnswer { url: String, cause: String },
+    /// Connected or not, no whole answer came within `--timeout`.
+    #[error(
+        "cannot send to {url}: no answer within {} (--timeout)",
+        humantime::format_duration(*.timeout)
+    )]
+    TimedOut { url: String, timeout: Duration },
 }
 
 /// `--url` checked before anything is read or sent.
@@ -89,6 +102,15 @@ fn receiver_url(text: &str) -> Result<reqwest::Url, SendError> {
         return Err(SendError::NotHttp);
     }
     Ok(url)
+}
+
+/// Parses `--timeout`: a humantime duration (`10s`, `1m`), not zero.
+fn timeout(text: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(duration) if duration.is_zero() => Err("the timeout must not be zero".into()),
+        Ok(duration) => Ok(duration),
+        Err(error) => Err(error.to_string()),
+    }
 }
 
 /// Parses a flag sent as a header: visible ASCII characters and spaces, on one
@@ -149,7 +171,25 @@ pub(crate) async fn run(args: SendArgs) -> Result<(), Box<dyn std::error::Error>
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     // reqwest 0.13 comes without a crypto provider here: rustls on ring.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let response = reqwest::Client::new()
+    let client = reqwest::Client::builder()
+        .connect_timeout(args.timeout)
+        .timeout(args.timeout)
+        .build()?;
+    let no_answer = |error: reqwest::Error| {
+        let url = RedactedUrl(&url).to_string();
+        if error.is_timeout() {
+            SendError::TimedOut {
+                url,
+                timeout: args.timeout,
+            }
+        } else {
+            SendError::NoAnswer {
+                url,
+                cause: causes(error),
+            }
+        }
+    };
+    let response = client
         .post(url.clone())
         .header(
             reqwest::header::USER_AGENT,
@@ -169,12 +209,15 @@ pub(crate) async fn run(args: SendArgs) -> Result<(), Box<dyn std::error::Error>
         .body(body)
         .send()
         .await
-        .map_err(|error| SendError::NoAnswer {
-            url: RedactedUrl(&url).to_string(),
-            cause: causes(error),
-        })?;
+        .map_err(no_answer)?;
     let status = response.status();
-    let text = response.text().await.unwrap_or_default();
+    // Within the same timeout: a receiver that sends its head and then stalls
+    // fails; an answer cut short otherwise is shown empty.
+    let text = match response.text().await {
+        Ok(text) => text,
+        Err(error) if error.is_timeout() => return Err(no_answer(error).into()),
+        Err(_) => String::new(),
+    };
     if args.json {
         json_output::print(&json!({
             "status": status.as_u16(),

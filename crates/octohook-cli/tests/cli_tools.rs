@@ -261,6 +261,52 @@ fn send_exits_9_when_the_receiver_refuses() {
     assert_eq!(unreachable.status.code(), Some(1));
 }
 
+/// A receiver that accepts the connection and never answers: `send` gives up
+/// after `--timeout`, exits 1 as for an unreachable receiver, and says why.
+#[test]
+fn send_gives_up_on_a_silent_receiver_after_its_timeout() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", silent.local_addr().unwrap());
+    // Accepted connections are kept open, unanswered, until the test ends.
+    let held = std::thread::spawn(move || silent.accept().map(|(stream, _)| stream));
+    let started = Instant::now();
+    let mut send = Command::new(BIN)
+        .args([
+            "send",
+            "--url",
+            &url,
+            "--example",
+            "ping",
+            "--timeout",
+            "1s",
+        ])
+        .env("GITHUB_WEBHOOK_SECRET", SECRET)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    while send.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(20) {
+            let _ = send.kill();
+            panic!("send still waits after 20 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let output = send.wait_with_output().unwrap();
+    let took = started.elapsed();
+    assert!(held.join().unwrap().is_ok(), "send never connected");
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "cannot send to {url}: no answer within 1s (--timeout)"
+        )),
+        "{stderr}"
+    );
+    assert!(took >= Duration::from_secs(1), "{took:?}");
+}
+
 #[test]
 fn events_lists_supported_pairs_and_examples_as_text_and_json() {
     for extra in [&[][..], &["--examples"][..]] {

@@ -390,6 +390,77 @@ fn inbox_show_escapes_a_strangers_control_characters_and_json_keeps_them() {
     assert_eq!(value["action"], "\u{1b}[31mopened\u{1b}]0;owned\u{7}");
 }
 
+/// clap repeats values in its errors; a password on the command line (or in
+/// a variable clap reads) is never among them, and the error still says what
+/// is wrong.
+#[test]
+fn usage_errors_never_repeat_a_password_given() {
+    const PASSWORD: &str = "pw-given-in-args";
+    let url = format!("postgres://u:{PASSWORD}@127.0.0.1/x");
+    let broker = format!("nats://u:{PASSWORD}@127.0.0.1:4222/?no-such-option=1");
+    let dsn = format!("host=127.0.0.1 password={PASSWORD}");
+    let typo = format!("--databse-url={url}");
+    // The arguments, the variables, and what the error must still say.
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let cases: [Case<'_>; 7] = [
+        (
+            &["serve", "--database-url", &url, "--some-bad-flag"],
+            &[],
+            "unexpected argument '--some-bad-flag'",
+        ),
+        (
+            &["serve", &url],
+            &[],
+            "unexpected argument 'postgres://***@127.0.0.1/x'",
+        ),
+        (
+            &["serve", "--db-size-limit", &url],
+            &[],
+            "invalid value 'postgres://***@127.0.0.1/x' for '--db-size-limit <SIZE>'",
+        ),
+        (
+            &["serve", &typo],
+            &[],
+            "unexpected argument '--databse-url'",
+        ),
+        (
+            &["serve", "--publish", &broker],
+            &[],
+            "invalid value for '--publish <URL>'",
+        ),
+        (
+            &["inbox", "list", "--database-url", &dsn, "--bogus"],
+            &[],
+            "unexpected argument '--bogus'",
+        ),
+        (
+            &["serve", "--memory-inbox"],
+            &[("OCTOHOOK_DB_SIZE_LIMIT", &url)],
+            "invalid value 'postgres://***@127.0.0.1/x'",
+        ),
+    ];
+    for (args, env, expected) in cases {
+        let output = Command::new(BIN)
+            .args(args)
+            .env_remove("OCTOHOOK_DATABASE_URL")
+            .envs(env.iter().copied())
+            .env("GITHUB_WEBHOOK_SECRET", SECRET)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            !stdout.contains(PASSWORD) && !stderr.contains(PASSWORD),
+            "{args:?}: {stdout}{stderr}"
+        );
+        assert!(
+            stderr.starts_with("error: ") && stderr.contains(expected),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
 #[test]
 fn serve_help_shows_neither_url_variable() {
     let output = Command::new(BIN)

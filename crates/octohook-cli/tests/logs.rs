@@ -304,6 +304,26 @@ async fn json_logs_are_json_from_startup_to_shutdown() {
     }
 }
 
+/// A payload's `action` is logged ("stored delivery"); with U+202E in it, a
+/// terminal showing the JSON log would reorder the line. It is written as
+/// `\u202e`, and the line still decodes to the action received.
+#[tokio::test]
+async fn json_logs_escape_a_bidi_override_in_a_logged_field() {
+    const ACTION: &str = "\u{202e}denepo";
+    let served = Served::start(&["--log-format", "json"]);
+    let body = serde_json::json!({ "action": ACTION, "zen": "Keep it logically awesome." });
+    let delivery = TestDelivery::json("issues", body.to_string().into_bytes());
+    assert_eq!(post(served.address, &delivery).await, 200);
+    let log = served.terminate();
+    assert!(!log.contains('\u{202e}'), "{log}");
+    let stored = json_lines(&log)
+        .into_iter()
+        .find(|record| record["fields"]["message"] == "stored delivery")
+        .unwrap_or_else(|| panic!("no stored delivery in {log}"));
+    assert_eq!(stored["fields"]["action"], ACTION, "{stored}");
+    assert!(log.contains(r"\u202edenepo"), "{log}");
+}
+
 #[test]
 fn an_error_at_exit_is_a_json_line_too() {
     // The address is taken: serve cannot listen and exits with 1.

@@ -98,6 +98,11 @@ struct State {
     finished: BTreeSet<(SystemTime, StoredDeliveryId)>,
     /// The pull sources' cursors, by scope.
     pull_cursors: HashMap<String, String>,
+    /// Why the last new delivery was refused for want of room, until room is
+    /// made: a new delivery stored, or one finished (it may give way) or
+    /// removed. [`health`](DeliveryStore::health) reports the store full
+    /// meanwhile.
+    room_refused: Option<String>,
 }
 
 #[derive(Debug)]
@@ -182,11 +187,13 @@ impl MemoryStore {
         let size = held_bytes(&new.body, &new.headers);
         while state.bytes.saturating_add(size) > self.size_limit {
             let Some(&(_, oldest)) = state.finished.first() else {
-                return Err(StoreError::Full(format!(
+                let why = format!(
                     "the in-memory inbox holds {} bytes of unfinished deliveries; \
                      a delivery of {size} more would pass its limit of {} bytes",
                     state.bytes, self.size_limit
-                )));
+                );
+                state.room_refused = Some(why.clone());
+                return Err(StoreError::Full(why));
             };
             state.remove(oldest);
         }
@@ -212,6 +219,7 @@ impl MemoryStore {
         };
         state.ids.insert(delivery.key.clone(), id);
         state.bytes += size;
+        state.room_refused = None;
         state.rows.insert(id, Row { delivery, seq: 0 });
         state.index(id);
         Ok(Inserted::New { id })
@@ -343,6 +351,7 @@ impl State {
             }
             DeliveryStatus::Done | DeliveryStatus::Failed => {
                 self.finished.insert((delivery.received_at, id));
+                self.room_refused = None;
             }
         }
     }
@@ -380,6 +389,7 @@ impl State {
                 .bytes
                 .saturating_sub(held_bytes(&row.delivery.body, &row.delivery.headers));
             self.ids.remove(&row.delivery.key);
+            self.room_refused = None;
         }
     }
 
@@ -579,6 +589,18 @@ impl DeliveryStore for MemoryStore {
         ready(Ok(self.lock().counts))
     }
 
+    /// [`StoreError::Full`] from the moment a new delivery is refused for want
+    /// of room until room is made: a new delivery stored, or one finished (it
+    /// then gives way to new ones) or removed.
+    fn health(&self) -> StoreFuture<'_, ()> {
+        ready(match &self.lock().room_refused {
+            Some(why) => Err(StoreError::Full(format!(
+                "a new delivery was refused and no room has been made since: {why}"
+            ))),
+            None => Ok(()),
+        })
+    }
+
     fn wakeups(&self) -> Option<Arc<Notify>> {
         Some(Arc::clone(&self.wakeup))
     }
@@ -616,6 +638,29 @@ mod tests {
                 delivery.lease = None;
             })
             .unwrap();
+    }
+
+    /// Full for `health` from a refusal for want of room until room is made.
+    #[tokio::test]
+    async fn health_reports_full_until_a_delivery_finishes() {
+        let store = MemoryStore::new().with_size_limit(1024);
+        let sized = |guid: &str| {
+            let mut delivery = new(guid);
+            delivery.body = Bytes::from(vec![b' '; 1000]);
+            delivery
+        };
+        store.insert_now(sized("a")).unwrap();
+        store.health().await.unwrap();
+        assert!(matches!(
+            store.insert_now(sized("b")),
+            Err(StoreError::Full(_))
+        ));
+        let error = store.health().await.unwrap_err();
+        assert!(matches!(error, StoreError::Full(_)), "{error:?}");
+        assert!(error.to_string().contains("limit of 1024 bytes"), "{error}");
+        let claimed = store.claim_now("w", Duration::from_secs(5)).unwrap();
+        finish(&store, &claimed.claim);
+        store.health().await.unwrap();
     }
 
     #[test]

@@ -644,9 +644,15 @@ pub trait DeliveryStore: fmt::Debug + Send + Sync + 'static {
     /// that count often (a metrics endpoint) should still cache the answer.
     fn counts(&self) -> StoreFuture<'_, StatusCounts>;
 
-    /// Succeeds when a delivery could be stored now: the store is reachable and
-    /// accepts writes (a health check's question). The default reads
-    /// [`counts`](Self::counts); stores that can tell more override it.
+    /// Succeeds when a delivery could be stored now: the store is reachable,
+    /// accepts writes and has room (a health check's question). The default
+    /// reads [`counts`](Self::counts); stores that can tell more override it.
+    ///
+    /// A full store fails with [`StoreError::Full`]: the SQLite and memory
+    /// stores from the first new delivery refused for want of room until room
+    /// is made (see theirs), SQLite also whenever it is at or past its size
+    /// limit. The PostgreSQL store has no size limit, and its check writes
+    /// nothing: a full disk shows in its inserts' errors, not here.
     fn health(&self) -> StoreFuture<'_, ()> {
         let counts = self.counts();
         Box::pin(async move { counts.await.map(|_| ()) })

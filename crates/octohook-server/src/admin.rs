@@ -5,9 +5,11 @@
 //! router into one of its own.
 //!
 //! - `/healthz` answers `200 ok` when deliveries can be accepted: the inbox's
-//!   store is reachable and writable ([`Inbox::health`]) within the
+//!   store is reachable, writable and not full ([`Inbox::health`]) within the
 //!   [health timeout](Admin::with_health_timeout). Otherwise it answers 503 with
-//!   the reason on one line.
+//!   the reason on one line. A SQLite or memory store at its size limit, or
+//!   whose last new delivery was refused for want of room, is full (see
+//!   [`DeliveryStore::health`](octohook_inbox::DeliveryStore::health)).
 //! - `/metrics` renders every metric recorded through the `metrics` facade
 //!   (`octohook_deliveries_total`, `octohook_rejections_total`, the handler
 //!   series of `octohook_inbox::metrics`, and the service's own), after setting

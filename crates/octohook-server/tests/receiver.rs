@@ -101,6 +101,19 @@ fn sqlite(path: &Path) -> StoreConfig {
     }
 }
 
+/// `config` with the admin endpoints on a free port.
+fn with_admin(config: ReceiverConfig) -> ReceiverConfig {
+    // A recorder of the test's own: the process may hold only one global one.
+    let prometheus = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .build_recorder()
+        .handle();
+    ReceiverConfig {
+        admin: Some("127.0.0.1:0".parse().unwrap()),
+        prometheus: Some(prometheus),
+        ..config
+    }
+}
+
 fn temp_file(dir: &tempfile::TempDir, name: &str) -> PathBuf {
     dir.path().join(name)
 }
@@ -219,16 +232,7 @@ async fn the_inbox_keeps_only_githubs_headers() {
 async fn the_admin_endpoints_answer_on_their_own_listener() {
     let dir = tempfile::tempdir().unwrap();
     let out = temp_file(&dir, "out.jsonl");
-    // A recorder of this test's own: the process may hold only one global one.
-    let prometheus = metrics_exporter_prometheus::PrometheusBuilder::new()
-        .build_recorder()
-        .handle();
-    let running = Running::start(ReceiverConfig {
-        admin: Some("127.0.0.1:0".parse().unwrap()),
-        prometheus: Some(prometheus),
-        ..config(&out)
-    })
-    .await;
+    let running = Running::start(with_admin(config(&out))).await;
     let admin = running.admin.expect("an admin address");
     assert_ne!(admin, running.address);
     let client = octohook_test_battery::http_client();
@@ -266,6 +270,57 @@ async fn the_admin_endpoints_answer_on_their_own_listener() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// A SQLite inbox at its size limit answers deliveries 503, and `/healthz`
+/// says so too (it answered 200 while every delivery was refused), naming the
+/// limit.
+#[cfg(feature = "sqlite")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_answers_503_while_the_sqlite_inbox_is_full() {
+    const LIMIT: u64 = 256 * 1024;
+    let dir = tempfile::tempdir().unwrap();
+    let out = temp_file(&dir, "out.jsonl");
+    let db = temp_file(&dir, "inbox.db");
+    let running = Running::start(with_admin(ReceiverConfig {
+        store: StoreConfig::Sqlite {
+            path: db,
+            size_limit: Some(LIMIT),
+            create: true,
+            read_only: false,
+        },
+        ..config(&out)
+    }))
+    .await;
+    let admin = running.admin.expect("an admin address");
+    let client = octohook_test_battery::http_client();
+    let healthz = || async {
+        let response = client
+            .get(format!("http://{admin}/healthz"))
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    };
+    assert_eq!(healthz().await.0, 200);
+    let mut accepted = 0;
+    loop {
+        let body = format!(r#"{{"n":{accepted},"pad":"{}"}}"#, "p".repeat(8 * 1024));
+        let delivery = TestDelivery::json("push", body.into_bytes());
+        match delivery.send(&client, &running.url("/")).await.unwrap().0 {
+            200 => accepted += 1,
+            503 => break,
+            other => panic!("answered {other}"),
+        }
+        assert!(accepted < 100, "the size limit was never reached");
+    }
+    let (status, text) = healthz().await;
+    assert_eq!(status, 503, "{text}");
+    assert!(
+        text.contains("full") && text.contains(&format!("{LIMIT} bytes")),
+        "{text}"
+    );
+    running.shut_down().await;
 }
 
 #[cfg(all(unix, feature = "exec"))]

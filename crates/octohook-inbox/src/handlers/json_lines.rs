@@ -3,7 +3,7 @@
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::future::Future;
-use std::io::{self, BufWriter, IoSlice, Seek, SeekFrom, Write};
+use std::io::{self, BufWriter, IoSlice, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::SystemTime;
@@ -166,10 +166,25 @@ impl JsonLines {
     /// Lines appended to the file at `path`, created when missing (written
     /// directly when it is a regular file or `/dev/null`, by a thread otherwise:
     /// a named pipe, a terminal).
+    ///
+    /// A regular file that does not end with a newline (a writer killed in the
+    /// middle of a line, by SIGKILL or a power cut) first gets one, with a
+    /// warning: the partial line stays alone on its line, and every whole line
+    /// around it still parses.
     pub fn append_to(path: impl AsRef<Path>) -> io::Result<Self> {
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let path = path.as_ref();
+        let mut file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(path)?;
         Ok(match file_that_never_blocks(&file) {
-            Some((_, regular)) => Self::direct(file, regular),
+            Some((_, regular)) => {
+                if regular {
+                    end_partial_last_line(&mut file, path)?;
+                }
+                Self::direct(file, regular)
+            }
             None => Self::new(file),
         })
     }
@@ -222,6 +237,27 @@ impl JsonLines {
             }
         }
     }
+}
+
+/// Ends the partial line a regular file ends with, if any (see
+/// [`JsonLines::append_to`]).
+fn end_partial_last_line(file: &mut File, path: &Path) -> io::Result<()> {
+    if file.seek(SeekFrom::End(0))? == 0 {
+        return Ok(());
+    }
+    file.seek(SeekFrom::End(-1))?;
+    let mut last = [0];
+    file.read_exact(&mut last)?;
+    if last != *b"\n" {
+        // Appended: the file is opened with O_APPEND.
+        file.write_all(b"\n")?;
+        tracing::warn!(
+            path = %path.display(),
+            "the file ends with a partial line (its writer was stopped in the middle of one); \
+             it is left alone on its line, and lines are appended after it"
+        );
+    }
+    Ok(())
 }
 
 /// Appends `record` to a file written on the calling task.
@@ -686,6 +722,21 @@ mod tests {
             self.room += self.bytes.len() - len;
             self.bytes.truncate(len);
             Ok(())
+        }
+    }
+
+    /// Opening ends a partial last line, once; a whole or empty file is left
+    /// as it is.
+    #[test]
+    fn append_to_ends_a_partial_last_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.jsonl");
+        for (before, after) in [("", ""), ("{}\n", "{}\n"), ("{}\n{\"a", "{}\n{\"a\n")] {
+            std::fs::write(&path, before).unwrap();
+            for _ in 0..2 {
+                drop(JsonLines::append_to(&path).unwrap());
+                assert_eq!(std::fs::read_to_string(&path).unwrap(), after);
+            }
         }
     }
 

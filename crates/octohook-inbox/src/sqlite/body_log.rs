@@ -255,11 +255,7 @@ impl BodyLog {
         let Some(limit) = limit else {
             return Ok(());
         };
-        let database = database_bytes(connection)?;
-        let log = match &self.appending {
-            Some(appending) => appending.log_bytes,
-            None => recorded_log_bytes(connection)?,
-        };
+        let (database, log) = self.held_bytes(connection)?;
         if database.saturating_add(log).saturating_add(length) > limit {
             return Err(StoreError::Full(format!(
                 "the size limit of {limit} bytes is reached: {database} in the database \
@@ -267,6 +263,36 @@ impl BodyLog {
             )));
         }
         Ok(())
+    }
+
+    /// [`StoreError::Full`] when the database and the log together are at or
+    /// past `limit` bytes: not even an empty body fits.
+    pub(super) fn check_not_at_limit(
+        &self,
+        connection: &Connection,
+        limit: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let Some(limit) = limit else {
+            return Ok(());
+        };
+        let (database, log) = self.held_bytes(connection)?;
+        if database.saturating_add(log) >= limit {
+            return Err(StoreError::Full(format!(
+                "the size limit of {limit} bytes is reached: {database} in the database \
+                 and {log} in the body log"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The bytes of the database and of the log, this transaction's appends
+    /// included.
+    fn held_bytes(&self, connection: &Connection) -> Result<(u64, u64), StoreError> {
+        let log = match &self.appending {
+            Some(appending) => appending.log_bytes,
+            None => recorded_log_bytes(connection)?,
+        };
+        Ok((database_bytes(connection)?, log))
     }
 
     /// Appends `body` at the location [`next_location`](Self::next_location)

@@ -293,6 +293,28 @@ struct Writer {
     size_limit: Option<u64>,
     /// Bodies up to this size stay in the database (see [`INLINE_BODY_MAX`]).
     inline_body_max: u64,
+    /// Why the last new delivery could not be stored for want of room (the
+    /// size limit, SQLite's page cap or a full disk), until a new delivery is
+    /// stored or a purge removes some: [`health`](DeliveryStore::health)
+    /// reports the store full meanwhile.
+    room_refused: Option<String>,
+}
+
+impl Writer {
+    /// [`StoreError::Full`] when no delivery could be stored now for want of
+    /// room: the last new delivery was refused so and nothing has changed
+    /// since (see [`room_refused`](Self::room_refused)), or the database and
+    /// the body log together are at or past the size limit, where not even
+    /// an empty body fits.
+    fn check_room_for_deliveries(&self) -> Result<(), StoreError> {
+        if let Some(why) = &self.room_refused {
+            return Err(StoreError::Full(format!(
+                "a new delivery was refused and none has been stored or purged since: {why}"
+            )));
+        }
+        self.bodies
+            .check_not_at_limit(&self.connection, self.size_limit)
+    }
 }
 
 /// Answers the caller, given the outcome of the commit.
@@ -462,6 +484,7 @@ fn open_writer(path: &Path, options: &SqliteOptions) -> Result<Writer, StoreErro
         bodies,
         size_limit: options.size_limit,
         inline_body_max: options.inline_body_max,
+        room_refused: None,
     })
 }
 
@@ -662,6 +685,11 @@ fn run_batch(writer: &mut Writer, batch: Vec<Job>) {
         let _ = connection.execute_batch("ROLLBACK");
     }
     writer.bodies.after_transaction(outcome.is_ok());
+    // A commit that found no room (the body log's disk, SQLite's page cap)
+    // refused every delivery of the batch.
+    if let Err(StoreError::Full(why)) = &outcome {
+        writer.room_refused = Some(why.clone());
+    }
     for reply in replies {
         reply(outcome.clone());
     }
@@ -854,7 +882,25 @@ fn finish_one(connection: &Connection, finish: &Finish, now: i64) -> Result<(), 
 ///
 /// With `claim` (a worker and the end of its lease, in milliseconds), a new
 /// delivery is stored claimed: `processing`, at its first attempt.
+///
+/// Remembers whether room was found, for [`Writer::check_room_for_deliveries`].
 fn insert_one(
+    writer: &mut Writer,
+    delivery: &NewDelivery,
+    now: SystemTime,
+    claim: Option<(&str, i64)>,
+) -> Result<Inserted, StoreError> {
+    let inserted = insert_row(writer, delivery, now, claim);
+    match &inserted {
+        Ok(Inserted::New { .. }) => writer.room_refused = None,
+        Err(StoreError::Full(why)) => writer.room_refused = Some(why.clone()),
+        Ok(Inserted::Duplicate { .. }) | Err(_) => {}
+    }
+    inserted
+}
+
+/// [`insert_one`]'s work.
+fn insert_row(
     writer: &mut Writer,
     delivery: &NewDelivery,
     now: SystemTime,
@@ -1267,6 +1313,10 @@ impl DeliveryStore for SqliteStore {
                                 })
                                 .map_err(classify)?;
                             writer.bodies.forget_unreferenced(&writer.connection)?;
+                            if removed > 0 {
+                                // Room made: the next delivery tells whether enough.
+                                writer.room_refused = None;
+                            }
                             Ok(removed)
                         })
                         .await?;
@@ -1280,10 +1330,18 @@ impl DeliveryStore for SqliteStore {
         })
     }
 
-    /// An empty write transaction: it takes SQLite's write lock (waiting up to
-    /// the busy timeout for another writer) and commits.
+    /// A write transaction: it takes SQLite's write lock (waiting up to the
+    /// busy timeout for another writer), checks there is room, and commits.
+    ///
+    /// The store is full ([`StoreError::Full`], with the limit) when the
+    /// database and the body log together are at or past the
+    /// [size limit](SqliteOptions::size_limit), or when the last new delivery
+    /// was refused for want of room (the size limit, SQLite's page cap, a full
+    /// disk) and no new delivery has been stored nor any purged since. Room for
+    /// some bodies but not for others is not full: the next delivery that does
+    /// not fit makes it so, and the next one stored, or a purge, ends it.
     fn health(&self) -> StoreFuture<'_, ()> {
-        self.call(|_| Ok(()))
+        self.call_writer(|writer| writer.check_room_for_deliveries())
     }
 
     /// On the read-only connection: a snapshot, read beside the writer.

@@ -387,6 +387,73 @@ async fn the_size_limit_counts_the_body_log() {
     );
 }
 
+/// `health` (what `/healthz` asks) calls the store full from the first
+/// delivery refused for want of room until a purge makes room or a delivery
+/// is stored again, and whenever the store is at or past its limit.
+#[tokio::test]
+async fn health_reports_a_store_full_up_to_its_size_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("inbox.db");
+    let limit = 256 * 1024;
+    let options = || {
+        SqliteOptions::default()
+            .size_limit(Some(limit))
+            .body_log_segment_size(64 * 1024)
+    };
+    let store = SqliteStore::open_with(&path, options()).await.unwrap();
+    store.health().await.unwrap();
+    let mut stored = 0;
+    while store
+        .insert(sized(&format!("h{stored}"), 8 * 1024))
+        .await
+        .is_ok()
+    {
+        stored += 1;
+        assert!(stored < 100, "the size limit was never reached");
+    }
+    let error = store.health().await.unwrap_err();
+    assert!(matches!(error, StoreError::Full(_)), "{error:?}");
+    assert!(
+        error.to_string().contains(&format!("{limit} bytes")),
+        "{error}"
+    );
+    // A duplicate stores nothing: still full.
+    assert!(
+        store
+            .insert(sized("h0", 8 * 1024))
+            .await
+            .unwrap()
+            .is_duplicate()
+    );
+    assert!(matches!(store.health().await, Err(StoreError::Full(_))));
+
+    // A purge makes room.
+    let purged = store
+        .purge(&PurgeQuery::older_than(
+            Duration::ZERO,
+            [DeliveryStatus::Pending],
+        ))
+        .await
+        .unwrap();
+    assert!(purged > 0);
+    store.health().await.unwrap();
+    drop(store);
+
+    // At or past a (lowered) limit, full before any delivery is refused.
+    let database = std::fs::metadata(&path).unwrap().len();
+    let store = SqliteStore::open_with(&path, options().size_limit(Some(database)))
+        .await
+        .unwrap();
+    let error = store.health().await.unwrap_err();
+    assert!(matches!(error, StoreError::Full(_)), "{error:?}");
+    assert!(
+        error
+            .to_string()
+            .contains(&format!("size limit of {database} bytes")),
+        "{error}"
+    );
+}
+
 #[tokio::test]
 async fn a_read_only_store_reads_the_log_and_never_writes_it() {
     let dir = tempfile::tempdir().unwrap();
