@@ -27,9 +27,8 @@ mod serve;
 mod sign;
 mod terminal_text;
 
-use std::process::ExitCode;
-
 use std::io::Write;
+use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
 
