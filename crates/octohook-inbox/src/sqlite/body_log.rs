@@ -50,6 +50,16 @@ use crate::{StoreError, StoredDeliveryId};
 /// The size past which a segment is closed and the next one started.
 pub(super) const SEGMENT_SIZE: u64 = 64 * 1024 * 1024;
 
+/// Where a new body is stored, for the size check
+/// ([`BodyLog::check_room`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Placement {
+    /// In its row, in the database (at most the inline maximum).
+    Database,
+    /// In the body log.
+    Log,
+}
+
 /// Where a body lies in the log, as a row records it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct BodyLocation {
@@ -213,7 +223,7 @@ impl BodyLog {
         if self.appending.is_none() {
             self.appending = Some(begin_appending(connection)?);
         }
-        self.check_room(connection, length, limit)?;
+        self.check_room(connection, length, limit, Placement::Log)?;
         let size = self.segment_size;
         let needs_segment = self.appending.as_ref().is_some_and(|appending| {
             appending.end > 0 && appending.end.saturating_add(length) > size
@@ -244,18 +254,25 @@ impl BodyLog {
         })
     }
 
-    /// [`StoreError::Full`] when `length` more bytes, in the log or in the
-    /// database, would take them past `limit` bytes together.
+    /// [`StoreError::Full`] when a body of `length` bytes, stored where
+    /// `placement` says, would take the database and the log past `limit`
+    /// bytes together.
+    ///
+    /// A body in the log adds its bytes to the disk whatever the database
+    /// holds, so it counts the database's whole file. A body in the database
+    /// first takes up the pages a purge left free (the file grows only once
+    /// none are left), so it counts the pages in use.
     pub(super) fn check_room(
         &self,
         connection: &Connection,
         length: u64,
         limit: Option<u64>,
+        placement: Placement,
     ) -> Result<(), StoreError> {
         let Some(limit) = limit else {
             return Ok(());
         };
-        let (database, log) = self.held_bytes(connection)?;
+        let (database, log) = self.held_bytes(connection, placement)?;
         if database.saturating_add(log).saturating_add(length) > limit {
             return Err(StoreError::Full(format!(
                 "the size limit of {limit} bytes is reached: {database} in the database \
@@ -265,8 +282,8 @@ impl BodyLog {
         Ok(())
     }
 
-    /// [`StoreError::Full`] when the database and the log together are at or
-    /// past `limit` bytes: not even an empty body fits.
+    /// [`StoreError::Full`] when the pages in use in the database and the log
+    /// together are at or past `limit` bytes: not even an empty body fits.
     pub(super) fn check_not_at_limit(
         &self,
         connection: &Connection,
@@ -275,7 +292,7 @@ impl BodyLog {
         let Some(limit) = limit else {
             return Ok(());
         };
-        let (database, log) = self.held_bytes(connection)?;
+        let (database, log) = self.held_bytes(connection, Placement::Database)?;
         if database.saturating_add(log) >= limit {
             return Err(StoreError::Full(format!(
                 "the size limit of {limit} bytes is reached: {database} in the database \
@@ -285,14 +302,23 @@ impl BodyLog {
         Ok(())
     }
 
-    /// The bytes of the database and of the log, this transaction's appends
-    /// included.
-    fn held_bytes(&self, connection: &Connection) -> Result<(u64, u64), StoreError> {
+    /// The bytes of the database that a body stored as `placement` says
+    /// counts, and of the log, this transaction's appends included.
+    fn held_bytes(
+        &self,
+        connection: &Connection,
+        placement: Placement,
+    ) -> Result<(u64, u64), StoreError> {
         let log = match &self.appending {
             Some(appending) => appending.log_bytes,
             None => recorded_log_bytes(connection)?,
         };
-        Ok((database_bytes(connection)?, log))
+        let database = database_size(connection)?;
+        let database = match placement {
+            Placement::Log => database.file,
+            Placement::Database => database.file.saturating_sub(database.free),
+        };
+        Ok((database, log))
     }
 
     /// Appends `body` at the location [`next_location`](Self::next_location)
@@ -617,17 +643,28 @@ fn recorded_log_bytes(connection: &Connection) -> Result<u64, StoreError> {
     Ok(total as u64)
 }
 
-/// The database's size in bytes (its pages).
-fn database_bytes(connection: &Connection) -> Result<u64, StoreError> {
-    let pages: i64 = connection
-        .prepare_cached("PRAGMA page_count")
-        .and_then(|mut statement| statement.query_row([], |row| row.get(0)))
-        .map_err(super::classify)?;
-    let page_size: i64 = connection
-        .prepare_cached("PRAGMA page_size")
-        .and_then(|mut statement| statement.query_row([], |row| row.get(0)))
-        .map_err(super::classify)?;
-    Ok(u64::try_from(pages.saturating_mul(page_size)).unwrap_or(0))
+/// The database's size in bytes.
+struct DatabaseSize {
+    /// Its file's pages.
+    file: u64,
+    /// Those of them free: left by a purge, taken up again before the file
+    /// grows.
+    free: u64,
+}
+
+fn database_size(connection: &Connection) -> Result<DatabaseSize, StoreError> {
+    let pragma = |name: &str| -> Result<u64, StoreError> {
+        let value: i64 = connection
+            .prepare_cached(&format!("PRAGMA {name}"))
+            .and_then(|mut statement| statement.query_row([], |row| row.get(0)))
+            .map_err(super::classify)?;
+        Ok(u64::try_from(value).unwrap_or(0))
+    };
+    let page_size = pragma("page_size")?;
+    Ok(DatabaseSize {
+        file: pragma("page_count")?.saturating_mul(page_size),
+        free: pragma("freelist_count")?.saturating_mul(page_size),
+    })
 }
 
 fn corrupt(id: StoredDeliveryId, reason: String) -> StoreError {

@@ -13,7 +13,7 @@ use tokio::sync::{Notify, oneshot};
 
 mod body_log;
 
-use self::body_log::{BodyLocation, BodyLog, LogMode};
+use self::body_log::{BodyLocation, BodyLog, LogMode, Placement};
 use crate::schema_version;
 use crate::sql_row::{self, RowParts, headers_to_json};
 use crate::store::{StoreFuture, wake_for_new, wake_for_unclaimed};
@@ -139,6 +139,11 @@ impl SqliteOptions {
     /// Refuses to grow the database file and its body log together beyond
     /// about `bytes`: inserts then fail with [`StoreError::Full`]. No limit by
     /// default, beyond the disk's.
+    ///
+    /// A purge frees pages inside the database file without shrinking it.
+    /// Deliveries whose bodies stay in the database take those pages up again,
+    /// so they count only the pages in use; a body bound for the log adds to
+    /// the disk whatever the file holds free, so it counts the whole file.
     pub fn size_limit(mut self, bytes: Option<u64>) -> Self {
         self.size_limit = bytes;
         self
@@ -918,7 +923,12 @@ fn insert_row(
     let location = if inline {
         writer
             .bodies
-            .check_room(&writer.connection, length, writer.size_limit)
+            .check_room(
+                &writer.connection,
+                length,
+                writer.size_limit,
+                Placement::Database,
+            )
             .map(|()| None)
     } else {
         writer

@@ -439,8 +439,9 @@ async fn health_reports_a_store_full_up_to_its_size_limit() {
     store.health().await.unwrap();
     drop(store);
 
-    // At or past a (lowered) limit, full before any delivery is refused.
-    let database = std::fs::metadata(&path).unwrap().len();
+    // At or past a (lowered) limit, full before any delivery is refused: two
+    // pages, fewer than the schema alone takes up.
+    let database = 8192;
     let store = SqliteStore::open_with(&path, options().size_limit(Some(database)))
         .await
         .unwrap();
@@ -452,6 +453,52 @@ async fn health_reports_a_store_full_up_to_its_size_limit() {
             .contains(&format!("size limit of {database} bytes")),
         "{error}"
     );
+}
+
+/// The pages a purge frees in the database are taken up again by deliveries
+/// whose bodies stay there: a store filled with small deliveries, then purged,
+/// takes as many again (the file does not shrink, and need not).
+#[tokio::test]
+async fn room_a_purge_frees_in_the_database_is_used_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("inbox.db");
+    let limit = 512 * 1024;
+    let store = SqliteStore::open_with(&path, SqliteOptions::default().size_limit(Some(limit)))
+        .await
+        .unwrap();
+    // 3 KiB bodies stay in the database (the default inline maximum is 4 KiB).
+    let fill = |round: &'static str| {
+        let store = &store;
+        async move {
+            let mut stored = 0;
+            while store
+                .insert(sized(&format!("{round}{stored}"), 3 * 1024))
+                .await
+                .is_ok()
+            {
+                stored += 1;
+                assert!(stored < 1000, "the size limit was never reached");
+            }
+            stored
+        }
+    };
+    let first = fill("a").await;
+    assert!(segments(&path).is_empty(), "{:?}", segments(&path));
+    let purged = store
+        .purge(&PurgeQuery::older_than(
+            Duration::ZERO,
+            [DeliveryStatus::Pending],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(purged, first);
+    store.health().await.unwrap();
+    let second = fill("b").await;
+    assert!(
+        second + 2 >= first,
+        "{first} deliveries before the purge, only {second} after"
+    );
+    assert!(std::fs::metadata(&path).unwrap().len() <= limit);
 }
 
 #[tokio::test]
