@@ -36,7 +36,7 @@ fn walk_through(readme: &Path) -> Vec<ReadmeSend> {
     let receiver = ReceiverProcess::spawn(&mut serve, "octohook serve");
     let url = format!("http://{}/", receiver.address());
     for send in &sends {
-        // The file an `echo` line writes sits in the working directory.
+        // The file an `echo` or `printf` line writes sits in the working directory.
         if let Some(file) = send.args.last().filter(|arg| arg.ends_with(".json")) {
             std::fs::write(dir.path().join(file), &send.body).unwrap();
         }
@@ -58,6 +58,14 @@ fn walk_through(readme: &Path) -> Vec<ReadmeSend> {
             .unwrap_or_else(|e| panic!("`{}`: {e}", send.line));
         let record: Value = serde_json::from_str(&line).unwrap();
         assert_eq!(record["event"], send.event.as_str(), "{line}");
+        // As the README shows it: the payload itself, not `payload_base64`
+        // (which a payload over several lines, a trailing newline included,
+        // would come as).
+        assert!(
+            record["payload"].is_object(),
+            "`{}` comes without \"payload\": {line}",
+            send.line
+        );
         let sent_payload: Value = serde_json::from_slice(&send.body).unwrap();
         assert_eq!(record["action"], sent_payload["action"], "{line}");
 

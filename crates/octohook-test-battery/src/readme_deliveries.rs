@@ -20,7 +20,8 @@ pub struct ReadmeSend {
     /// The `X-GitHub-Event` it sends.
     pub event: String,
     /// The body it sends: the built-in example for `--example NAME`, or the file
-    /// an `echo '…' > FILE` line of the same block writes.
+    /// an `echo '…' > FILE` or `printf '%s' '…' > FILE` line of the same block
+    /// writes.
     pub body: Vec<u8>,
 }
 
@@ -40,7 +41,7 @@ pub fn repository_root() -> PathBuf {
 ///
 /// # Panics
 /// When the README cannot be read, or a command names an example that is not
-/// built in, or a file no `echo` line of its block writes.
+/// built in, or a file no `echo` or `printf` line of its block writes.
 pub fn readme_sends(readme: &Path) -> Vec<ReadmeSend> {
     let text = std::fs::read_to_string(readme)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", readme.display()));
@@ -130,17 +131,23 @@ fn send_command(line: &str, earlier: &[&str]) -> Option<ReadmeSend> {
     })
 }
 
-/// What `echo '…' > file` in `earlier` writes (with `echo`'s newline).
+/// What `echo '…' > file` (with `echo`'s newline) or `printf '%s' '…' > file`
+/// (without) in `earlier` writes.
 fn echoed_file(file: &str, earlier: &[&str], line: &str) -> Vec<u8> {
     earlier
         .iter()
         .rev()
         .find_map(|earlier| {
-            let rest = earlier.strip_prefix("echo '")?;
+            let (rest, end) = match earlier.strip_prefix("printf '%s' '") {
+                Some(rest) => (rest, ""),
+                None => (earlier.strip_prefix("echo '")?, "\n"),
+            };
             let (json, target) = rest.rsplit_once("' > ")?;
-            (target.trim() == file).then(|| format!("{json}\n").into_bytes())
+            (target.trim() == file).then(|| format!("{json}{end}").into_bytes())
         })
-        .unwrap_or_else(|| panic!("no `echo '…' > {file}` before `{line}`"))
+        .unwrap_or_else(|| {
+            panic!("no `echo '…' > {file}` or `printf '%s' '…' > {file}` before `{line}`")
+        })
 }
 
 /// The example `octohook send --example name` posts, from the file built into it.
