@@ -431,6 +431,7 @@ impl PostgresStore {
                     .and_then(|row| row.try_get(0))
                     .map_err(classify)?;
                 schema_version::not_newer(found.into(), schema_version::latest(MIGRATIONS))?;
+                let mut reached = found;
                 for (version, sql) in MIGRATIONS.iter().filter(|(version, _)| *version > found) {
                     transaction.batch_execute(sql).await.map_err(classify)?;
                     transaction
@@ -440,13 +441,25 @@ impl PostgresStore {
                         )
                         .await
                         .map_err(classify)?;
-                    tracing::info!(version, "migrated the PostgreSQL delivery store");
+                    reached = *version;
                 }
-                Ok(())
+                Ok((found, reached))
             }
             .await;
             match migrated {
-                Ok(()) => transaction.commit().await.map_err(classify),
+                Ok((found, reached)) => {
+                    transaction.commit().await.map_err(classify)?;
+                    if reached > found {
+                        // One line, once committed: a new schema goes through
+                        // every version.
+                        tracing::info!(
+                            from = found,
+                            to = reached,
+                            "migrated the PostgreSQL delivery store"
+                        );
+                    }
+                    Ok(())
+                }
                 Err(error) => {
                     // Release the advisory lock now, not when the pool recycles.
                     let _ = transaction.rollback().await;

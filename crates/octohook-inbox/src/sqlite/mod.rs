@@ -606,6 +606,7 @@ fn migrate(connection: &Connection) -> Result<(), StoreError> {
             .query_row(schema_version::SELECT_VERSION, [], |row| row.get(0))
             .map_err(classify)?;
         schema_version::not_newer(found, schema_version::latest(MIGRATIONS))?;
+        let mut reached = found;
         for (version, sql) in MIGRATIONS.iter().filter(|(version, _)| *version > found) {
             connection.execute_batch(sql).map_err(classify)?;
             connection
@@ -614,9 +615,18 @@ fn migrate(connection: &Connection) -> Result<(), StoreError> {
                     [version],
                 )
                 .map_err(classify)?;
-            tracing::info!(version, "migrated the SQLite delivery store");
+            reached = *version;
         }
-        connection.execute_batch("COMMIT").map_err(classify)
+        connection.execute_batch("COMMIT").map_err(classify)?;
+        if reached > found {
+            // One line, once committed: a new file goes through every version.
+            tracing::info!(
+                from = found,
+                to = reached,
+                "migrated the SQLite delivery store"
+            );
+        }
+        Ok(())
     })();
     if result.is_err() && !connection.is_autocommit() {
         let _ = connection.execute_batch("ROLLBACK");
