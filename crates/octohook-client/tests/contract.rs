@@ -467,7 +467,7 @@ async fn pull_source_stores_what_the_descriptions_examples_hold() {
     use std::collections::BTreeSet;
 
     use octohook::PulledDelivery;
-    use octohook_client::pull::{PullOptions, PullSource};
+    use octohook_client::pull::{PullOptions, PullSource, SkipReason};
     use octohook_client::{HookId, HookRef};
     use octohook_inbox::{DeliveryOrigin, Inbox, ListQuery};
 
@@ -594,6 +594,16 @@ async fn pull_source_stores_what_the_descriptions_examples_hold() {
                 eprintln!("contract: {hook}: the example delivery is refused: {error}");
                 assert_eq!(report.stored, 0, "{hook}: {report:?}");
                 assert_eq!(report.unavailable, 1, "{hook}: {report:?}");
+                // The report names the delivery and the same refusal.
+                let [skipped] = report.skipped.as_slice() else {
+                    panic!("{hook}: one skipped delivery listed: {report:?}");
+                };
+                assert_eq!(skipped.guid, detail.summary.guid, "{hook}");
+                assert!(
+                    matches!(&skipped.reason, SkipReason::Refused(refused) if refused.to_string() == error.to_string()),
+                    "{hook}: skipped for {}, refused for {error}",
+                    skipped.reason
+                );
                 assert!(stored.is_empty(), "{hook}: {stored:#?}");
             }
         }

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use octohook::{DeliveryGuid, HookId, Verifier, WebhookSecret};
-use octohook_client::pull::{PullError, PullOptions, PullSource};
+use octohook_client::pull::{MAX_SKIPPED_LISTED, PullError, PullOptions, PullSource, SkipReason};
 use octohook_client::{Client, ClientOptions, HookRef, RetryOptions, Token};
 use octohook_inbox::{
     DeliveryKey, DeliveryOrigin, Inbox, ListPages, ListQuery, SqliteStore, StoredDelivery,
@@ -179,6 +179,64 @@ async fn once_stores_every_delivery_of_the_window_once_and_a_second_run_nothing(
     assert_eq!((again.stored, again.fetched, again.pages_listed), (0, 0, 1));
     assert_eq!(fake.get_requests(), 0);
     assert_eq!(all_stored(&inbox).await.len(), 250);
+}
+
+/// Deliveries whose recorded request no receiver would take are skipped, and
+/// the report says which and why (the first `MAX_SKIPPED_LISTED` of them),
+/// while the usable ones are stored.
+#[tokio::test]
+async fn skipped_deliveries_are_listed_with_their_reasons() {
+    let fake = RedeliveryFake::start().await;
+    let extra = 3;
+    let ok = Outcome::Ok;
+    let minutes = |n: usize| MINUTE * u32::try_from(n).unwrap();
+    let not_an_object = json!(["not", "an", "object"]);
+    let total = MAX_SKIPPED_LISTED + extra;
+    fake.add_event(
+        REPO_HOOK,
+        &guid(0),
+        minutes(total + 2),
+        "issues",
+        json!(null),
+        ok,
+    );
+    for n in 1..total {
+        let payload = not_an_object.clone();
+        fake.add_event(
+            REPO_HOOK,
+            &guid(n),
+            minutes(total + 1 - n),
+            "issues",
+            payload,
+            ok,
+        );
+    }
+    let payload = issues_payload(total, "opened");
+    fake.add_event(REPO_HOOK, &guid(total), MINUTE, "issues", payload, ok);
+    let inbox = Inbox::in_memory();
+
+    let report = source(&fake, repo_hook(), &inbox).run().await.unwrap();
+    assert_eq!((report.listed, report.stored), (total as u64 + 1, 1));
+    assert_eq!(report.unavailable, total as u64);
+    assert_eq!(report.skipped.len(), MAX_SKIPPED_LISTED, "{report:?}");
+    // Oldest first: the one without a payload, then the refused ones.
+    let first = &report.skipped[0];
+    assert_eq!(first.guid.as_str(), guid(0));
+    assert!(
+        matches!(first.reason, SkipReason::NoRequestPayload),
+        "{}",
+        first.reason
+    );
+    for (n, skipped) in report.skipped.iter().enumerate().skip(1) {
+        assert_eq!(skipped.guid.as_str(), guid(n));
+        assert!(
+            matches!(&skipped.reason, SkipReason::Refused(error)
+                if matches!(**error, octohook::Error::InvalidPayload(_))),
+            "{}",
+            skipped.reason
+        );
+    }
+    assert_eq!(all_stored(&inbox).await.len(), 1);
 }
 
 #[tokio::test]

@@ -64,5 +64,5 @@ mod cursor;
 mod report;
 mod source;
 
-pub use report::{PullProgress, PullReport};
+pub use report::{MAX_SKIPPED_LISTED, PullProgress, PullReport, SkipReason, SkippedDelivery};
 pub use source::{PULL_WINDOW, PullError, PullOptions, PullSource};

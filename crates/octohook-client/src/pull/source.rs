@@ -1,7 +1,7 @@
 //! [`PullSource`]: a hook's deliveries, read from GitHub's API into an inbox.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration as StdDuration;
 
 use futures_util::StreamExt;
@@ -10,7 +10,7 @@ use octohook_inbox::{DeliveryKey, Inbox, Inserted, NewDelivery, StoreError};
 use time::{Duration, OffsetDateTime};
 
 use super::cursor::PullCursor;
-use super::report::{PullProgress, PullReport};
+use super::report::{PullProgress, PullReport, SkipReason, SkippedDelivery};
 use crate::client::Client;
 use crate::deliveries::{Deliveries, DeliveryQuery};
 use crate::error::ClientError;
@@ -200,7 +200,7 @@ impl PullSource {
                 Pulled::AlreadyStored => report.already_stored += 1,
                 Pulled::Stored => report.stored += 1,
                 Pulled::Duplicate => report.duplicates += 1,
-                Pulled::Unavailable => report.unavailable += 1,
+                Pulled::Skipped(skipped) => report.skip(skipped),
             }
             state.handled += 1;
             state.stored = report.stored;
@@ -345,8 +345,7 @@ impl PullSource {
             Ok(detail) => detail,
             // Gone from GitHub (out of its window since the listing): nothing to read.
             Err(ClientError::NotFound(_)) => {
-                tracing::warn!(hook = %self.hook, delivery = %summary.guid, id = %summary.id, "delivery listed but gone; skipped");
-                return Ok((Pulled::Unavailable, true));
+                return Ok((self.skipped(summary, SkipReason::Gone), true));
             }
             Err(source) => {
                 return Err(PullError::Fetch {
@@ -355,14 +354,9 @@ impl PullSource {
                 });
             }
         };
-        let Some(pulled) = rebuild(&detail) else {
-            tracing::warn!(
-                hook = %self.hook,
-                delivery = %summary.guid,
-                id = %summary.id,
-                "GitHub holds no usable request for this delivery (no headers, no JSON object payload); skipped"
-            );
-            return Ok((Pulled::Unavailable, true));
+        let pulled = match rebuild(&detail) {
+            Ok(pulled) => pulled,
+            Err(reason) => return Ok((self.skipped(summary, reason), true)),
         };
         if let Some(hook_id) = pulled.hook_id() {
             self.hook_id
@@ -382,6 +376,16 @@ impl PullSource {
             }
             Inserted::Duplicate { .. } => Ok((Pulled::Duplicate, true)),
         }
+    }
+
+    /// A listed delivery skipped for `reason`, logged as a warning.
+    fn skipped(&self, summary: &DeliverySummary, reason: SkipReason) -> Pulled {
+        tracing::warn!(hook = %self.hook, delivery = %summary.guid, id = %summary.id, %reason, "pulled delivery skipped");
+        Pulled::Skipped(SkippedDelivery {
+            id: summary.id,
+            guid: summary.guid.clone(),
+            reason,
+        })
     }
 
     fn deliveries(&self) -> Deliveries {
@@ -436,18 +440,27 @@ enum Pulled {
     AlreadyStored,
     Stored,
     Duplicate,
-    Unavailable,
+    Skipped(SkippedDelivery),
 }
 
 /// The delivery GitHub's detail describes, when it holds its request headers
 /// and a JSON object payload that parse as a receiver would parse them.
-fn rebuild(detail: &Delivery) -> Option<PulledDelivery> {
-    let headers = detail.request.headers.as_ref()?;
-    let payload = detail.request.payload.as_ref()?;
+fn rebuild(detail: &Delivery) -> Result<PulledDelivery, SkipReason> {
+    let headers = detail
+        .request
+        .headers
+        .as_ref()
+        .ok_or(SkipReason::NoRequestHeaders)?;
+    let payload = detail
+        .request
+        .payload
+        .as_ref()
+        .ok_or(SkipReason::NoRequestPayload)?;
     let pairs = headers
         .iter()
         .filter_map(|(name, value)| Some((name.as_str(), value.as_str()?)));
-    PulledDelivery::from_github_api(pairs, payload).ok()
+    PulledDelivery::from_github_api(pairs, payload)
+        .map_err(|error| SkipReason::Refused(Arc::new(error)))
 }
 
 /// `time` less `duration`, saturating at the Unix epoch.
