@@ -52,6 +52,21 @@ fn log_only() -> SqliteOptions {
     SqliteOptions::default().body_log_inline_max(0)
 }
 
+/// Stores deliveries of `size` bytes (GUIDs `prefix0`, `prefix1`, …) until one
+/// is refused; returns how many were stored.
+async fn fill(store: &SqliteStore, prefix: &str, size: usize) -> u64 {
+    let mut stored = 0;
+    while store
+        .insert(sized(&format!("{prefix}{stored}"), size))
+        .await
+        .is_ok()
+    {
+        stored += 1;
+        assert!(stored < 1000, "the size limit was never reached");
+    }
+    stored
+}
+
 /// The body of `guid`, `size` bytes, reads back whole by key; returns the
 /// delivery read.
 async fn assert_body(store: &SqliteStore, guid: &str, size: usize) -> StoredDelivery {
@@ -402,15 +417,7 @@ async fn health_reports_a_store_full_up_to_its_size_limit() {
     };
     let store = SqliteStore::open_with(&path, options()).await.unwrap();
     store.health().await.unwrap();
-    let mut stored = 0;
-    while store
-        .insert(sized(&format!("h{stored}"), 8 * 1024))
-        .await
-        .is_ok()
-    {
-        stored += 1;
-        assert!(stored < 100, "the size limit was never reached");
-    }
+    fill(&store, "h", 8 * 1024).await;
     let error = store.health().await.unwrap_err();
     assert!(matches!(error, StoreError::Full(_)), "{error:?}");
     assert!(
@@ -467,22 +474,7 @@ async fn room_a_purge_frees_in_the_database_is_used_again() {
         .await
         .unwrap();
     // 3 KiB bodies stay in the database (the default inline maximum is 4 KiB).
-    let fill = |round: &'static str| {
-        let store = &store;
-        async move {
-            let mut stored = 0;
-            while store
-                .insert(sized(&format!("{round}{stored}"), 3 * 1024))
-                .await
-                .is_ok()
-            {
-                stored += 1;
-                assert!(stored < 1000, "the size limit was never reached");
-            }
-            stored
-        }
-    };
-    let first = fill("a").await;
+    let first = fill(&store, "a", 3 * 1024).await;
     assert!(segments(&path).is_empty(), "{:?}", segments(&path));
     let purged = store
         .purge(&PurgeQuery::older_than(
@@ -493,7 +485,7 @@ async fn room_a_purge_frees_in_the_database_is_used_again() {
         .unwrap();
     assert_eq!(purged, first);
     store.health().await.unwrap();
-    let second = fill("b").await;
+    let second = fill(&store, "b", 3 * 1024).await;
     assert!(
         second + 2 >= first,
         "{first} deliveries before the purge, only {second} after"
