@@ -49,12 +49,20 @@ struct Load {
 }
 
 /// `octohook serve` on the schema, each handler run logged to `started` and
-/// `finished` as "KEY PID" (the PID is the receiver's: `--exec` runs `sh -c`
-/// as its child).
-fn start_receiver(url: &str, schema: &str, started: &Path, finished: &Path) -> ReceiverProcess {
+/// `finished` as "KEY RECEIVER", where RECEIVER is `receiver`, a number the
+/// test gives each receiver it starts. (The handler learns it from its
+/// environment: `$PPID` would read 1 in a handler that starts as its receiver
+/// is killed, once it has been handed to init.)
+fn start_receiver(
+    url: &str,
+    schema: &str,
+    started: &Path,
+    finished: &Path,
+    receiver: u32,
+) -> ReceiverProcess {
     let exec = format!(
-        "echo \"$OCTOHOOK_IDEMPOTENCY_KEY $PPID\" >> '{}'; cat > /dev/null; sleep 0.01; \
-         echo \"$OCTOHOOK_IDEMPOTENCY_KEY $PPID\" >> '{}'",
+        "echo \"$OCTOHOOK_IDEMPOTENCY_KEY $TEST_RECEIVER\" >> '{}'; cat > /dev/null; sleep 0.01; \
+         echo \"$OCTOHOOK_IDEMPOTENCY_KEY $TEST_RECEIVER\" >> '{}'",
         started.display(),
         finished.display()
     );
@@ -64,6 +72,7 @@ fn start_receiver(url: &str, schema: &str, started: &Path, finished: &Path) -> R
         .env_remove("OCTOHOOK_DATABASE_URL")
         .env_remove("OCTOHOOK_DATABASE_SCHEMA")
         .env("OCTOHOOK_LOG", "warn")
+        .env("TEST_RECEIVER", receiver.to_string())
         .args(["serve", "--database-url", url, "--database-schema", schema])
         .args(["--out", "/dev/null", "--exec", &exec])
         .args(["--workers", WORKERS, "--lease", &lease]);
@@ -111,14 +120,17 @@ fn stored(url: &str, schema: &str) -> Vec<Value> {
     serde_json::from_slice(&output.stdout).expect("a JSON array")
 }
 
-/// "KEY PID" lines of a handler log, in the order written.
+/// "KEY RECEIVER" lines of a handler log, in the order written.
 fn runs(path: &Path) -> Vec<(String, u32)> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
         .map(|line| {
-            let (key, pid) = line.rsplit_once(' ').expect("KEY PID");
-            (key.to_owned(), pid.parse().expect("a PID"))
+            let (key, receiver) = line.rsplit_once(' ').expect("KEY RECEIVER");
+            (
+                key.to_owned(),
+                receiver.parse().expect("a receiver's number"),
+            )
         })
         .collect()
 }
@@ -131,14 +143,19 @@ async fn three_receivers_killed_in_turn_store_each_delivery_once_and_lose_none()
     let started = dir.path().join("started.log");
     let finished = dir.path().join("finished.log");
 
-    let mut receivers: Vec<ReceiverProcess> = (0..RECEIVERS)
-        .map(|_| start_receiver(&url, &schema, &started, &finished))
+    // Receivers by slot, each with its number (0, 1, 2, then one more per
+    // restart).
+    let mut receivers: Vec<(u32, ReceiverProcess)> = (0..RECEIVERS as u32)
+        .map(|number| {
+            let receiver = start_receiver(&url, &schema, &started, &finished, number);
+            (number, receiver)
+        })
         .collect();
     let load = Arc::new(Load {
         urls: RwLock::new(
             receivers
                 .iter()
-                .map(|receiver| format!("http://{}/", receiver.address()))
+                .map(|(_, receiver)| format!("http://{}/", receiver.address()))
                 .collect(),
         ),
         next: AtomicUsize::new(0),
@@ -192,14 +209,15 @@ async fn three_receivers_killed_in_turn_store_each_delivery_once_and_lose_none()
             assert!(Instant::now() < deadline, "the load is stuck");
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        let victim = receivers.remove(slot);
-        killed.insert(victim.id());
+        let (number, victim) = receivers.remove(slot);
+        killed.insert(number);
         tokio::task::block_in_place(|| victim.kill());
         acknowledged_at_kills.push(load.acknowledged.load(Ordering::SeqCst));
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let successor = start_receiver(&url, &schema, &started, &finished);
+        let number = (RECEIVERS + round) as u32;
+        let successor = start_receiver(&url, &schema, &started, &finished, number);
         load.urls.write().unwrap()[slot] = format!("http://{}/", successor.address());
-        receivers.insert(slot, successor);
+        receivers.insert(slot, (number, successor));
         tokio::time::sleep(LEASE + Duration::from_millis(500)).await;
     }
     let before = load.acknowledged.load(Ordering::SeqCst);
@@ -265,25 +283,25 @@ async fn three_receivers_killed_in_turn_store_each_delivery_once_and_lose_none()
         *finishes.entry(key).or_default() += 1;
     }
     let mut starts = BTreeMap::<String, Vec<u32>>::new();
-    for (key, pid) in runs(&started) {
-        starts.entry(key).or_default().push(pid);
+    for (key, receiver) in runs(&started) {
+        starts.entry(key).or_default().push(receiver);
     }
     for key in &acknowledged {
         assert!(finishes.contains_key(key), "{key} never processed");
     }
     let mut rerun = 0;
-    for (key, pids) in &starts {
+    for (key, started_on) in &starts {
         assert!(acknowledged.contains(key), "{key} processed but never sent");
         assert!(
-            pids.len() <= 2,
-            "{key} started {} times: {pids:?}",
-            pids.len()
+            started_on.len() <= 2,
+            "{key} started {} times: {started_on:?}",
+            started_on.len()
         );
-        let (_, earlier) = pids.split_last().unwrap();
-        for pid in earlier {
+        let (_, earlier) = started_on.split_last().unwrap();
+        for receiver in earlier {
             assert!(
-                killed.contains(pid),
-                "{key} started again after a start on receiver {pid}, which was not killed \
+                killed.contains(receiver),
+                "{key} started again after a start on receiver {receiver}, which was not killed \
                  (killed: {killed:?})"
             );
         }
