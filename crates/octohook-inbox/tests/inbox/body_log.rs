@@ -67,6 +67,17 @@ async fn fill(store: &SqliteStore, prefix: &str, size: usize) -> u64 {
     stored
 }
 
+/// Purges every delivery of `statuses`, however new; returns how many.
+async fn purge_all(store: &SqliteStore, statuses: &[DeliveryStatus]) -> u64 {
+    store
+        .purge(&PurgeQuery::older_than(
+            Duration::ZERO,
+            statuses.iter().copied(),
+        ))
+        .await
+        .unwrap()
+}
+
 /// The body of `guid`, `size` bytes, reads back whole by key; returns the
 /// delivery read.
 async fn assert_body(store: &SqliteStore, guid: &str, size: usize) -> StoredDelivery {
@@ -207,13 +218,7 @@ async fn a_purge_removes_old_segments_and_keeps_referenced_ones() {
             _ => store.complete(&claimed.claim).await.unwrap(),
         }
     }
-    let removed = store
-        .purge(&PurgeQuery::older_than(
-            Duration::ZERO,
-            [DeliveryStatus::Done],
-        ))
-        .await
-        .unwrap();
+    let removed = purge_all(&store, &[DeliveryStatus::Done]).await;
     assert_eq!(removed, 6);
     // Kept: p2's, p5's, and the last one (appended to, though p7 is gone).
     assert_eq!(
@@ -228,13 +233,7 @@ async fn a_purge_removes_old_segments_and_keeps_referenced_ones() {
     assert_body(&store, "after", 600).await;
     assert_eq!(segments(&path).last().unwrap(), "00000009.log");
     // Purging the rest leaves only the segment appended to.
-    store
-        .purge(&PurgeQuery::older_than(
-            Duration::ZERO,
-            [DeliveryStatus::Failed, DeliveryStatus::Pending],
-        ))
-        .await
-        .unwrap();
+    purge_all(&store, &[DeliveryStatus::Failed, DeliveryStatus::Pending]).await;
     assert_eq!(segments(&path), ["00000009.log"]);
 }
 
@@ -303,13 +302,7 @@ async fn a_row_from_before_the_body_log_still_reads() {
         ]
     );
     // Purged, its body row follows it out.
-    store
-        .purge(&PurgeQuery::older_than(
-            Duration::ZERO,
-            [DeliveryStatus::Processing],
-        ))
-        .await
-        .unwrap();
+    purge_all(&store, &[DeliveryStatus::Processing]).await;
     let left: i64 = connection
         .query_row("SELECT COUNT(*) FROM octohook_delivery_bodies", [], |row| {
             row.get(0)
@@ -435,13 +428,7 @@ async fn health_reports_a_store_full_up_to_its_size_limit() {
     assert!(matches!(store.health().await, Err(StoreError::Full(_))));
 
     // A purge makes room.
-    let purged = store
-        .purge(&PurgeQuery::older_than(
-            Duration::ZERO,
-            [DeliveryStatus::Pending],
-        ))
-        .await
-        .unwrap();
+    let purged = purge_all(&store, &[DeliveryStatus::Pending]).await;
     assert!(purged > 0);
     store.health().await.unwrap();
     drop(store);
@@ -476,13 +463,7 @@ async fn room_a_purge_frees_in_the_database_is_used_again() {
     // 3 KiB bodies stay in the database (the default inline maximum is 4 KiB).
     let first = fill(&store, "a", 3 * 1024).await;
     assert!(segments(&path).is_empty(), "{:?}", segments(&path));
-    let purged = store
-        .purge(&PurgeQuery::older_than(
-            Duration::ZERO,
-            [DeliveryStatus::Pending],
-        ))
-        .await
-        .unwrap();
+    let purged = purge_all(&store, &[DeliveryStatus::Pending]).await;
     assert_eq!(purged, first);
     store.health().await.unwrap();
     let second = fill(&store, "b", 3 * 1024).await;
