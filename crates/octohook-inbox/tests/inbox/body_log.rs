@@ -69,6 +69,9 @@ async fn fill(store: &SqliteStore, prefix: &str, size: usize) -> u64 {
 
 /// Purges every delivery of `statuses`, however new; returns how many.
 async fn purge_all(store: &SqliteStore, statuses: &[DeliveryStatus]) -> u64 {
+    // A purge takes what was received strictly before its cut-off, in whole
+    // milliseconds: let the clock pass the last insert's millisecond.
+    tokio::time::sleep(Duration::from_millis(2)).await;
     store
         .purge(&PurgeQuery::older_than(
             Duration::ZERO,
