@@ -158,11 +158,10 @@ fn migrate(connection: &mut Connection) -> Result<(), LedgerError> {
             "the database has schema version {found}, newer than this program's {supported}"
         )));
     }
-    for (version, sql) in MIGRATIONS.iter().filter(|(version, _)| *version > found) {
+    for (_, sql) in MIGRATIONS.iter().filter(|(version, _)| *version > found) {
         transaction
             .execute_batch(sql)
             .map_err(failed("cannot migrate the schema"))?;
-        tracing::info!(version, "migrated the SQLite redelivery ledger");
     }
     if found < supported || !has_version_row(&transaction)? {
         transaction
@@ -174,7 +173,16 @@ fn migrate(connection: &mut Connection) -> Result<(), LedgerError> {
     }
     transaction
         .commit()
-        .map_err(failed("cannot commit the migration"))
+        .map_err(failed("cannot commit the migration"))?;
+    if found < supported {
+        // One line, once committed: a new ledger goes through every version.
+        tracing::info!(
+            from = found,
+            to = supported,
+            "migrated the SQLite redelivery ledger"
+        );
+    }
+    Ok(())
 }
 
 /// Whether the schema table has its row (a ledger from before the table has
@@ -513,6 +521,47 @@ mod tests {
         drop(connection);
         let error = SqliteLedger::open(&path).await.unwrap_err();
         assert!(error.to_string().contains("schema version 99"), "{error}");
+    }
+
+    /// What opening the ledger at `path` logs.
+    fn logged_by_opening(path: &Path) -> String {
+        #[derive(Clone, Default)]
+        struct Lines(Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Lines {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            drop(open_connection(path).unwrap());
+        });
+        String::from_utf8(lines.0.lock().unwrap().clone()).unwrap()
+    }
+
+    #[test]
+    fn a_migration_is_logged_once_after_it_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let first = logged_by_opening(&path);
+        let to = MIGRATIONS.last().unwrap().0;
+        assert_eq!(first.lines().count(), 1, "{first}");
+        assert!(
+            first.contains(&format!(
+                "migrated the SQLite redelivery ledger from=0 to={to}"
+            )),
+            "{first}"
+        );
+        assert_eq!(logged_by_opening(&path), "");
     }
 
     #[tokio::test]
