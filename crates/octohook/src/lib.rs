@@ -121,8 +121,8 @@ pub mod internal {
 
     use crate::header::{X_HUB_SIGNATURE, X_HUB_SIGNATURE_256};
     use crate::{
-        ContentType, DeliveryHeaders, Error, Signature1, Signature256, VerifiedDelivery, Verifier,
-        WebhookSecret, sign,
+        ContentType, DeliveryHeaders, DroppedHeaders, Error, RawHeaders, Signature1, Signature256,
+        VerifiedDelivery, Verifier, WebhookSecret, sign,
     };
 
     /// Parses arbitrary bytes as both signature headers; what parses must print back
@@ -322,7 +322,8 @@ pub mod internal {
     /// Builds a header map from `name\0value\n` records (the bytes after the first
     /// `0xff` are the body), parses the delivery headers and verifies the delivery,
     /// signing the body when the input carries no signature header. Verifying the
-    /// body in one piece and in two chunks must agree.
+    /// body in one piece and in two chunks must agree, and the headers kept with
+    /// the delivery must follow [`RawHeaders`]' rules.
     pub fn fuzz_delivery_headers(data: &[u8]) {
         let (head, body) = match data.iter().position(|b| *b == 0xff) {
             Some(split) => (&data[..split], &data[split + 1..]),
@@ -355,6 +356,23 @@ pub mod internal {
             pending.finish()
         });
         assert_eq!(outcome(&one_shot), outcome(&streamed));
+        check_raw_headers(&headers, &one_shot);
+    }
+
+    /// What is kept of a request's headers is the same by either path (a map,
+    /// or pairs as actix-web hands them over), within the cap, replays to
+    /// itself, and is what a verified delivery carries.
+    fn check_raw_headers(headers: &HeaderMap, verified: &Result<VerifiedDelivery, Error>) {
+        let kept = RawHeaders::keep(headers);
+        let pairs = headers.iter().map(|(name, value)| (name.as_str(), value));
+        assert_eq!(RawHeaders::from_pairs(pairs), kept);
+        assert!(kept.byte_len() <= RawHeaders::MAX_BYTES);
+        let replayed = RawHeaders::keep(&kept.to_header_map());
+        assert!(replayed.iter().eq(kept.iter()));
+        assert_eq!(replayed.dropped(), DroppedHeaders::default());
+        if let Ok(delivery) = verified {
+            assert_eq!(delivery.raw_headers(), &kept);
+        }
     }
 
     fn verifier() -> (Verifier, WebhookSecret) {
