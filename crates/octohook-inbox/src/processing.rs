@@ -106,7 +106,9 @@ impl Processing {
         let running = Arc::new(AtomicUsize::new(0));
         let worker = inbox.worker(config.clone());
         let id = POOLS.fetch_add(1, Ordering::Relaxed);
-        let free = Arc::new(Semaphore::new(workers));
+        // A permit per delivery held claimed: the handled ones and those
+        // prefetched.
+        let free = Arc::new(Semaphore::new(workers.saturating_mul(config.prefetch)));
         let (handed, handed_off) = mpsc::unbounded_channel();
         let attached = inbox.inserts.attach(HandOff {
             pool: id,

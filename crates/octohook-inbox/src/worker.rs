@@ -8,7 +8,7 @@ use std::future::Future;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::insert_queue::HandedOff;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
@@ -144,6 +144,7 @@ pub struct WorkerConfig {
     max_attempts: u32,
     backoff: Backoff,
     poll_interval: Duration,
+    pub(crate) prefetch: usize,
 }
 
 impl WorkerConfig {
@@ -157,6 +158,7 @@ impl WorkerConfig {
             max_attempts: 5,
             backoff: Backoff::default(),
             poll_interval: Duration::from_secs(1),
+            prefetch: 1,
         }
     }
 
@@ -207,6 +209,30 @@ impl WorkerConfig {
     /// (see [`DeliveryStore::wakeups`]).
     pub fn poll_interval(mut self, interval: Duration) -> Self {
         self.poll_interval = interval;
+        self
+    }
+
+    /// How many deliveries each worker of a [`Processing`](crate::Processing)
+    /// pool holds claimed (at least 1, the default): a pool of `w` workers
+    /// holds up to `w × deliveries`, and starts their handlers in the order
+    /// claimed, `w` at a time.
+    ///
+    /// Each claim then brings up to `workers × deliveries` at once, and a
+    /// delivery stored while the pool has room is handed over with no claim
+    /// at all. For a quick handler (a line written, a message queued) that
+    /// is most of the store's work per delivery: under load the writer
+    /// answers one batch at a time, so claiming one delivery per turn caps
+    /// the handling at one delivery per batch.
+    ///
+    /// What it costs:
+    /// - a waiting delivery's lease runs unrenewed, so keep `deliveries`
+    ///   times the handler's longest run well within the
+    ///   [`lease`](Self::lease) (one whose lease ran out while it waited is
+    ///   left for the next claim, not handled);
+    /// - the waiting deliveries' bodies are in memory, up to `workers ×
+    ///   deliveries` bodies.
+    pub fn prefetch(mut self, deliveries: usize) -> Self {
+        self.prefetch = deliveries.max(1);
         self
     }
 }
@@ -415,18 +441,22 @@ impl Worker {
         else {
             return Ok(None);
         };
-        self.process_claimed(handler, claimed, None).await.map(Some)
+        self.process_claimed(handler, claimed, None, None)
+            .await
+            .map(Some)
     }
 
     /// Runs `handler` on a claimed delivery and records the outcome: through
     /// `finishes` (batched with other workers') when given, else on its own.
-    /// The pool's slot given with `finishes` is freed once the handler has
+    /// The pool's permit given with `finishes` is freed once the outcome is
+    /// queued, and the handler's `turn` (a pool's) as soon as the handler has
     /// ended, while its outcome is being recorded.
     pub(crate) async fn process_claimed<H: Handler>(
         &self,
         handler: &H,
         claimed: Claimed,
         finishes: Option<(&FinishQueue, OwnedSemaphorePermit)>,
+        turn: Option<OwnedSemaphorePermit>,
     ) -> Result<Processed, StoreError> {
         let Claimed { delivery, claim } = claimed;
         let (id, key, attempts) = (delivery.id, delivery.key.clone(), delivery.attempts);
@@ -456,6 +486,7 @@ impl Worker {
                     .map(|last| format!(" (earlier error: {last})"))
                     .unwrap_or_default()
             );
+            drop(turn);
             self.finish(
                 claim,
                 Err(AttemptError::permanent(error)),
@@ -470,6 +501,7 @@ impl Worker {
                 .instrument(span.clone())
                 .await;
             elapsed = Some(started.elapsed());
+            drop(turn);
             self.finish(claim, result, attempts, finishes).await?
         };
         #[cfg(feature = "metrics")]
@@ -580,12 +612,14 @@ impl Worker {
     }
 
     /// The pool of [`Processing`](crate::Processing): up to `slots`
-    /// deliveries handled at once (one of `free`'s permits each), claimed in batches (as many
-    /// as there are free slots) and finished in batches (through one
-    /// [`FinishQueue`]), until `shutdown` resolves; then no more claims, and
-    /// the running handlers finish. `handed_off` brings the deliveries the
-    /// inbox claimed for this pool as it stored them, each with its slot.
-    /// `running` counts the handlers running.
+    /// deliveries handled at once, and up to `slots ×`
+    /// [`prefetch`](WorkerConfig::prefetch) held claimed (one of `free`'s
+    /// permits each), claimed in batches (as many as there are free permits)
+    /// and finished in batches (through one [`FinishQueue`]), until `shutdown`
+    /// resolves; then no more claims, and the deliveries held are handled.
+    /// `handed_off` brings the deliveries the inbox claimed for this pool as
+    /// it stored them, each with its permit. `running` counts the handlers
+    /// running.
     pub(crate) async fn run_pool<H: Handler>(
         &self,
         handler: Arc<H>,
@@ -596,10 +630,118 @@ impl Worker {
         running: Arc<AtomicUsize>,
     ) {
         tokio::pin!(shutdown);
-        let finishes = Arc::new(FinishQueue::start(Arc::clone(&self.store), slots));
+        let held = slots.saturating_mul(self.config.prefetch);
+        let finishes = Arc::new(FinishQueue::start(Arc::clone(&self.store), held));
         let store_wakeup = self.store.wakeups();
+        // Claimed deliveries wait here for a handler, in the order claimed.
+        let (ready, waiting) = mpsc::unbounded_channel::<HandedOff>();
+        let handing = self.hand_to_handlers(handler, slots, waiting, finishes, running);
+        let claiming = async move {
+            let handle = |claimed: Claimed, permit: OwnedSemaphorePermit| {
+                // Ends only with `hand_to_handlers`, which outlives this.
+                let _ = ready.send((claimed, permit));
+            };
+            // Whether to ask the store for deliveries now: at start, after a
+            // wake-up or a poll, and while claims come back full.
+            let mut claim_now = true;
+            loop {
+                if !claim_now {
+                    let wakeup = notified(self.wakeup.as_deref());
+                    let store_wakeup = notified(store_wakeup.as_deref());
+                    tokio::select! {
+                        () = &mut shutdown => break,
+                        () = wakeup => {}
+                        () = store_wakeup => {}
+                        () = tokio::time::sleep(self.config.poll_interval) => {}
+                        // Handed off with its permit: nothing to claim for it.
+                        Some((claimed, permit)) = next_handed_off(&mut handed_off) => {
+                            handle(claimed, permit);
+                            continue;
+                        }
+                    }
+                    claim_now = true;
+                }
+                // Claim as many deliveries as there are free permits, each
+                // with its permit: at most `held` deliveries are claimed and
+                // not finished.
+                let first = tokio::select! {
+                    biased;
+                    () = &mut shutdown => break,
+                    Some((claimed, permit)) = next_handed_off(&mut handed_off) => {
+                        handle(claimed, permit);
+                        continue;
+                    }
+                    permit = Arc::clone(&free).acquire_owned() => match permit {
+                        Ok(permit) => permit,
+                        Err(_) => break,
+                    },
+                };
+                let mut permits = vec![first];
+                while let Ok(permit) = Arc::clone(&free).try_acquire_owned() {
+                    permits.push(permit);
+                }
+                let wanted = permits.len();
+                match self
+                    .store
+                    .claim_batch(&self.config.name, self.config.lease, wanted)
+                    .await
+                {
+                    Ok(claimed) => {
+                        // Fewer than asked for: nothing else is due now.
+                        claim_now = claimed.len() == wanted;
+                        for (claimed, permit) in claimed.into_iter().zip(permits.drain(..)) {
+                            handle(claimed, permit);
+                        }
+                    }
+                    Err(error) => {
+                        tracing::error!(worker = %self.config.name, %error, "cannot claim deliveries");
+                        claim_now = false;
+                    }
+                }
+            }
+            // No more claims. Deliveries already claimed for this pool as they
+            // were stored are handled too, rather than left for their leases to
+            // expire; so are those waiting, and the running handlers finish
+            // (their time bounded by `Processing::drain`, which aborts this
+            // future and them with it).
+            if let Some(mut handed_off) = handed_off {
+                handed_off.close();
+                while let Ok((claimed, permit)) = handed_off.try_recv() {
+                    handle(claimed, permit);
+                }
+            }
+        };
+        tokio::join!(claiming, handing);
+    }
+
+    /// Hands the claimed deliveries `waiting` to handlers in the order
+    /// claimed, `slots` at a time (a handler's turn ends with it, before its
+    /// outcome is recorded); returns once `waiting` is closed and every
+    /// handler has finished. A delivery whose lease ran out while it waited
+    /// is left for the next claim.
+    async fn hand_to_handlers<H: Handler>(
+        &self,
+        handler: Arc<H>,
+        slots: usize,
+        mut waiting: mpsc::UnboundedReceiver<HandedOff>,
+        finishes: Arc<FinishQueue>,
+        running: Arc<AtomicUsize>,
+    ) {
+        let turns = Arc::new(Semaphore::new(slots.max(1)));
         let mut handling = JoinSet::new();
-        let handle = |handling: &mut JoinSet<()>, claimed: Claimed, slot: OwnedSemaphorePermit| {
+        while let Some((claimed, permit)) = waiting.recv().await {
+            while handling.try_join_next().is_some() {}
+            let Ok(turn) = Arc::clone(&turns).acquire_owned().await else {
+                break;
+            };
+            if claimed.claim.lease_until <= SystemTime::now() {
+                tracing::debug!(
+                    worker = %self.config.name,
+                    id = claimed.claim.id.get(),
+                    "a delivery's lease ran out while it waited for a handler: left for the next claim"
+                );
+                continue;
+            }
             let worker = self.clone();
             let handler = Arc::clone(&handler);
             let finishes = Arc::clone(&finishes);
@@ -607,81 +749,12 @@ impl Worker {
             handling.spawn(async move {
                 let _running = running;
                 if let Err(error) = worker
-                    .process_claimed(&*handler, claimed, Some((&finishes, slot)))
+                    .process_claimed(&*handler, claimed, Some((&finishes, permit)), Some(turn))
                     .await
                 {
                     tracing::error!(worker = %worker.config.name, %error, "cannot record a delivery's outcome");
                 }
             });
-        };
-        // Whether to ask the store for deliveries now: at start, after a
-        // wake-up or a poll, and while claims come back full.
-        let mut claim_now = true;
-        loop {
-            while handling.try_join_next().is_some() {}
-            if !claim_now {
-                let wakeup = notified(self.wakeup.as_deref());
-                let store_wakeup = notified(store_wakeup.as_deref());
-                tokio::select! {
-                    () = &mut shutdown => break,
-                    () = wakeup => {}
-                    () = store_wakeup => {}
-                    () = tokio::time::sleep(self.config.poll_interval) => {}
-                    // Handed off with its slot: nothing to claim for it.
-                    Some((claimed, slot)) = next_handed_off(&mut handed_off) => {
-                        handle(&mut handling, claimed, slot);
-                        continue;
-                    }
-                }
-                claim_now = true;
-            }
-            // Claim as many deliveries as there are free slots, each with its
-            // slot: a claimed delivery never waits for a worker (its lease
-            // would run out unrenewed).
-            let first = tokio::select! {
-                biased;
-                () = &mut shutdown => break,
-                Some((claimed, slot)) = next_handed_off(&mut handed_off) => {
-                    handle(&mut handling, claimed, slot);
-                    continue;
-                }
-                permit = Arc::clone(&free).acquire_owned() => match permit {
-                    Ok(permit) => permit,
-                    Err(_) => break,
-                },
-            };
-            let mut permits = vec![first];
-            while let Ok(permit) = Arc::clone(&free).try_acquire_owned() {
-                permits.push(permit);
-            }
-            let wanted = permits.len();
-            match self
-                .store
-                .claim_batch(&self.config.name, self.config.lease, wanted)
-                .await
-            {
-                Ok(claimed) => {
-                    // Fewer than asked for: nothing else is due now.
-                    claim_now = claimed.len() == wanted;
-                    for (claimed, permit) in claimed.into_iter().zip(permits.drain(..)) {
-                        handle(&mut handling, claimed, permit);
-                    }
-                }
-                Err(error) => {
-                    tracing::error!(worker = %self.config.name, %error, "cannot claim deliveries");
-                    claim_now = false;
-                }
-            }
-        }
-        // No more claims. Deliveries already claimed for this pool as they
-        // were stored are handled too, rather than left for their leases to
-        // expire; the running handlers finish (their time bounded by
-        // `Processing::drain`, which aborts this future and them with it).
-        if let Some(mut handed_off) = handed_off {
-            handed_off.close();
-            while let Ok((claimed, slot)) = handed_off.try_recv() {
-                handle(&mut handling, claimed, slot);
-            }
         }
         while handling.join_next().await.is_some() {}
     }

@@ -68,7 +68,7 @@ pub use line_writer::LineWriter;
 pub use octohook_broker;
 #[cfg(any(feature = "nats", feature = "amqp"))]
 pub use processing_config::PUBLISH_ENV;
-pub use processing_config::{FORWARD_ENV, ProcessingConfig, ProcessingError};
+pub use processing_config::{FORWARD_ENV, LINES_PREFETCH, ProcessingConfig, ProcessingError};
 #[cfg(feature = "pull")]
 pub use pull_config::{DEFAULT_PULL_INTERVAL, PullConfig, PullStartError};
 pub use receiver::{Receiver, ReceiverConfig, ReceiverError};

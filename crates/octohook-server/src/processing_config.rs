@@ -23,6 +23,11 @@ pub const PUBLISH_ENV: &str = "OCTOHOOK_PUBLISH";
 #[cfg(feature = "exec")]
 const OWN_VARIABLES: &str = "OCTOHOOK_";
 
+/// How many deliveries the line writer holds claimed (with lines alone): the
+/// one it writes and those waiting. Their bodies are in memory: at most this
+/// many times the body limit.
+pub const LINES_PREFETCH: usize = 64;
+
 /// How a receiver with an inbox processes its deliveries: each is written as a
 /// JSON line, then handed to the `exec` command, then `forward`ed, each step
 /// only once the one before succeeded, by workers that retry failures with a
@@ -323,15 +328,22 @@ impl ProcessingConfig {
         exec
     }
 
-    /// Starts the workers over `inbox`.
+    /// Starts the workers over `inbox`: with a command or a forward,
+    /// [`workers`](Self::workers) of them, each holding one delivery at a
+    /// time; with lines alone, one, holding up to [`LINES_PREFETCH`].
     pub fn start(&self, inbox: &Inbox, handler: Chain) -> Processing {
-        // Lines alone are written by one worker, in the order received.
-        let workers = if self.has_handler() { self.workers } else { 1 };
         let config = WorkerConfig::for_this_process()
             .max_attempts(self.max_attempts)
             .backoff(Backoff::exponential(self.retry_backoff))
             .lease(self.lease);
-        inbox.process(handler, workers as usize, config)
+        if self.has_handler() {
+            inbox.process(handler, self.workers as usize, config)
+        } else {
+            // Lines alone are written by one worker, in the order received,
+            // with deliveries claimed ahead: a line takes microseconds, a
+            // claim a turn of the store's writer.
+            inbox.process(handler, 1, config.prefetch(LINES_PREFETCH))
+        }
     }
 }
 

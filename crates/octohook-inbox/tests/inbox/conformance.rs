@@ -1,6 +1,7 @@
 //! The `DeliveryStore` conformance suite: the same cases against every store.
 
 use std::collections::{HashMap, HashSet};
+use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -1313,6 +1314,119 @@ pub(crate) async fn a_pool_with_free_workers_takes_deliveries_as_they_are_stored
     assert!(done.iter().all(|delivery| delivery.attempts == 1));
 }
 
+/// Waits (up to 20 s) until `ready` holds of the inbox's counts.
+async fn wait_for_counts(inbox: &Inbox, ready: impl Fn(&StatusCounts) -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let counts = inbox.counts().await.unwrap();
+        if ready(&counts) {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{counts:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A handler that records the GUIDs it sees and how many run at once, and
+/// holds the delivery `held` until `gate` gets a permit.
+fn recording_handler(
+    seen: Arc<Mutex<Vec<String>>>,
+    most_at_once: Arc<AtomicU32>,
+    held: &'static str,
+    gate: Arc<tokio::sync::Semaphore>,
+) -> impl Fn(StoredDelivery) -> std::pin::Pin<Box<dyn Future<Output = Result<(), AttemptError>> + Send>>
++ Send
++ Sync
++ 'static {
+    let running = Arc::new(AtomicU32::new(0));
+    move |delivery: StoredDelivery| {
+        let (seen, most_at_once, gate, running) = (
+            seen.clone(),
+            most_at_once.clone(),
+            gate.clone(),
+            running.clone(),
+        );
+        Box::pin(async move {
+            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+            most_at_once.fetch_max(now, Ordering::SeqCst);
+            let guid = delivery.key.guid.to_string();
+            if guid == held {
+                gate.acquire().await.unwrap().forget();
+            }
+            seen.lock().unwrap().push(guid);
+            running.fetch_sub(1, Ordering::SeqCst);
+            Ok(())
+        })
+    }
+}
+
+/// A worker with a prefetch holds that many deliveries claimed while it
+/// handles one, and handles them one at a time in the order claimed.
+pub(crate) async fn a_prefetching_worker_holds_claims_and_keeps_their_order(backend: Backend) {
+    let store = backend.open().await;
+    const DELIVERIES: usize = 40;
+    for n in 0..DELIVERIES {
+        store
+            .insert(delivery(Some(5), &format!("p-{n:02}")))
+            .await
+            .unwrap();
+    }
+    let inbox = Inbox::from_shared(store);
+    let (seen, most_at_once) = (Arc::default(), Arc::new(AtomicU32::new(0)));
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let handler = recording_handler(
+        Arc::clone(&seen),
+        Arc::clone(&most_at_once),
+        "p-00",
+        Arc::clone(&gate),
+    );
+    let processing = inbox.process(handler, 1, worker_config("prefetch").prefetch(8));
+    // The first delivery is held: the worker claims seven more meanwhile,
+    // and no more.
+    wait_for_counts(&inbox, |counts| counts.processing == 8).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(inbox.counts().await.unwrap().processing, 8);
+    gate.add_permits(1);
+    wait_for_counts(&inbox, |counts| counts.done == DELIVERIES as u64).await;
+    assert!(processing.drain(Duration::from_secs(5)).await.is_finished());
+    let expected: Vec<String> = (0..DELIVERIES).map(|n| format!("p-{n:02}")).collect();
+    assert_eq!(*seen.lock().unwrap(), expected);
+    assert_eq!(most_at_once.load(Ordering::SeqCst), 1);
+}
+
+/// A prefetched delivery whose lease runs out while it waits is not handled
+/// on that claim (another worker may hold it by then): it is claimed again.
+pub(crate) async fn a_prefetched_delivery_whose_lease_ran_out_is_claimed_again(backend: Backend) {
+    let store = backend.open().await;
+    for guid in ["q-0", "q-1"] {
+        store.insert(delivery(Some(6), guid)).await.unwrap();
+    }
+    let inbox = Inbox::from_shared(store);
+    let (seen, most_at_once) = (Arc::new(Mutex::new(Vec::new())), Arc::default());
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let handler = recording_handler(Arc::clone(&seen), most_at_once, "q-0", Arc::clone(&gate));
+    let lease = Duration::from_millis(300);
+    let config = worker_config("prefetch").lease(lease).prefetch(2);
+    let processing = inbox.process(handler, 1, config);
+    wait_for_counts(&inbox, |counts| counts.processing == 2).await;
+    // q-0's lease is renewed while its handler runs; q-1's runs out.
+    tokio::time::sleep(lease * 3).await;
+    gate.add_permits(1);
+    wait_for_counts(&inbox, |counts| counts.done == 2).await;
+    assert!(processing.drain(Duration::from_secs(5)).await.is_finished());
+    assert_eq!(*seen.lock().unwrap(), ["q-0", "q-1"]);
+    let second = inbox
+        .store()
+        .get(&key(Some(6), "q-1"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        second.attempts, 2,
+        "handled on the claim whose lease ran out"
+    );
+}
+
 /// A store that counts the claims made of it, and passes every call on.
 #[derive(Debug)]
 struct CountingClaims {
@@ -1413,6 +1527,8 @@ macro_rules! conformance {
                 a_pool_processes_each_delivery_once,
                 a_batch_claimed_as_it_is_stored,
                 a_pool_with_free_workers_takes_deliveries_as_they_are_stored,
+                a_prefetching_worker_holds_claims_and_keeps_their_order,
+                a_prefetched_delivery_whose_lease_ran_out_is_claimed_again,
             );
         }
     )*};
