@@ -342,6 +342,10 @@ impl<'a> ListPages<'a> {
 /// Which deliveries [`DeliveryStore::purge`] removes: those received more than
 /// `older_than` ago, in one of `statuses`.
 ///
+/// "More than" is strict, and the SQLite and PostgreSQL stores keep times in
+/// whole milliseconds: with `older_than` zero, a delivery received in the
+/// purge's own millisecond is kept.
+///
 /// Purging a delivery also forgets its key: a redelivery of it after the purge is
 /// stored (and processed) again. Keep finished deliveries at least as long as
 /// GitHub may redeliver them (GitHub offers redelivery of the past 3 days).
