@@ -1124,15 +1124,7 @@ pub(crate) async fn a_pool_processes_each_delivery_once(backend: Backend) {
     for task in tasks {
         task.await.unwrap();
     }
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while inbox.counts().await.unwrap().done < DELIVERIES as u64 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{:?}",
-            inbox.counts().await
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_for_counts(&inbox, |counts| counts.done == DELIVERIES as u64).await;
     assert!(processing.drain(Duration::from_secs(5)).await.is_finished());
     let runs = runs.lock().unwrap().clone();
     assert_eq!(runs.len(), DELIVERIES);
@@ -1290,15 +1282,7 @@ pub(crate) async fn a_pool_with_free_workers_takes_deliveries_as_they_are_stored
             .insert(delivery(Some(4), &format!("h-{n}")))
             .await
             .unwrap();
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while inbox.counts().await.unwrap().done < n as u64 + 1 {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{:?}",
-                inbox.counts().await
-            );
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
+        wait_for_counts(&inbox, |counts| counts.done > n as u64).await;
     }
     assert!(processing.drain(Duration::from_secs(5)).await.is_finished());
     // A delivery stored without a free worker would wake the pool for a
